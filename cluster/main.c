@@ -1,0 +1,47 @@
+/* The shoal binary: git-style subcommands, one per role or tool. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cluster/commands.h"
+
+static const command commands[] = {
+    {"config", cmd_config, "show the effective configuration, or the reference of every key"},
+};
+
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *out)
+{
+    fprintf(out, "shoal %s: distributed actor-learner deep reinforcement learning\n\n"
+                 "usage: shoal <command> [options]   (shoal <command> --help for its options)\n\n"
+                 "commands:\n", SHOAL_VERSION);
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    }
+    fprintf(out, "  %-10s %s\n", "version", "print the version");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+        printf("shoal %s\n", SHOAL_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            return commands[i].run(argc - 1, argv + 1);
+        }
+    }
+    fprintf(stderr, "shoal: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
+}

@@ -452,7 +452,7 @@ int config_write_reference(const config *c, FILE *out, shoal_err *err)
         const config_key *k = c->entries[i].key;
         char valid[128] = "";
         if (k->type == CONFIG_INT || k->type == CONFIG_FLOAT) {
-            snprintf(valid, sizeof valid, "%g .. %g", k->min, k->max);
+            snprintf(valid, sizeof valid, "%.15g .. %.15g", k->min, k->max);
         } else if (k->type == CONFIG_ENUM) {
             snprintf(valid, sizeof valid, "%s", k->choices);
             for (char *bar = strchr(valid, '|'); bar; bar = strchr(bar, '|')) {

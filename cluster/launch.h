@@ -1,0 +1,41 @@
+/* Local launch: `shoal train` started without mpirun re-executes itself under
+ * `mpirun -np N --oversubscribe --enable-recovery ...` on this machine (ARCHITECTURE.md,
+ * Processes and roles). This module builds that command line; the caller execs it.
+ *
+ *     char np[16];
+ *     char *argv[LAUNCH_ARGV_MAX];
+ *     size_t argc;
+ *     launch_mpirun_argv(&spec, np, argv, LAUNCH_ARGV_MAX, &argc, &err);
+ *     execvp(argv[0], argv);
+ */
+#ifndef SHOAL_CLUSTER_LAUNCH_H
+#define SHOAL_CLUSTER_LAUNCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+
+#define LAUNCH_ARGV_MAX 256
+
+typedef struct launch_spec {
+    const char *mpirun;   /* mpirun program, e.g. "mpirun" */
+    uint32_t n_procs;     /* world size */
+    bool as_root;         /* add --allow-run-as-root (uid 0) */
+    const char *hostfile; /* --hostfile, or NULL for this machine only */
+    const char *self;     /* path of the shoal binary to run on every rank */
+    int n_args;           /* words after the binary, passed through unchanged */
+    char *const *args;
+} launch_spec;
+
+/* Writes the mpirun command line into argv (NULL-terminated, at most cap entries including the
+ * NULL) and its length into *argc. np_buf (>= 16 bytes) holds the process count text; argv
+ * points into spec's strings and np_buf. EINVAL when it does not fit or n_procs is 0. */
+int launch_mpirun_argv(const launch_spec *spec, char *np_buf, char **argv, size_t cap,
+                       size_t *argc, shoal_err *err);
+
+/* Whether this process was started by mpirun (OpenMPI/PMIx set these variables). */
+bool launch_under_mpirun(void);
+
+#endif

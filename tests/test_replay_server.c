@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "common/fileio.h"
 #include "common/frame.h"
 #include "replay/client.h"
 #include "replay_fixtures.h"
@@ -286,4 +287,143 @@ Test(replay_server, every_bad_message_gets_an_error_while_a_good_client_keeps_wo
     raw_close(&r);
     replay_client_free(good);
     cr_assert_eq(fx_server_stop(&s), SHOAL_OK);
+}
+
+/* A peer that ignores its credits gets an Error for the extra batch, which is not stored. */
+Test(replay_server, a_batch_beyond_the_credits_is_refused)
+{
+    replay_server_config cfg = fx_server_config(10000, 0);
+    cfg.credits = 2;
+    cfg.limiter = (replay_limiter_config){.samples_per_insert = 1.0, .tolerance = 10.0};
+    fx_server s;
+    cr_assert_eq(fx_server_start(&s, &cfg), 0, "%s", s.err.msg);
+    raw r;
+    raw_open(&r, replay_server_endpoint(s.srv));
+    static fx_batch f;
+    fx_batch_fill(&f, 3, 0, 20, 1.0f, false);
+    Shoal__V1__Envelope env = wrap_insert(&f.b);
+    for (uint64_t seq = 1; seq <= 3; seq++) { /* all held: d = 20, 40 > 10 */
+        f.b.seq = seq;
+        raw_send(&r, &env, SHOAL_WIRE_VERSION);
+    }
+    expect_error(&r, SHOAL_EPROTO, "beyond its 2 credits");
+    replay_client *c = client_for(replay_server_endpoint(s.srv), 5000);
+    const Shoal__V1__Stats *st;
+    shoal_err err = {0};
+    cr_assert_eq(replay_client_stats(c, 0, &st, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(st->size, 40);
+    cr_assert_eq(st->held_acks, 2);
+    replay_client_free(c);
+    raw_close(&r);
+    cr_assert_eq(fx_server_stop(&s), SHOAL_OK);
+}
+
+static uint8_t *slurp(const char *path, size_t *n)
+{
+    uint8_t *data = NULL;
+    shoal_err err = {0};
+    cr_assert_eq(file_read_all(path, 1 << 30, &data, n, &err), SHOAL_OK, "%s", err.msg);
+    return data;
+}
+
+static void stats_of(replay_server_config *cfg, Shoal__V1__Stats *out, double *agent_total)
+{
+    fx_server s;
+    cr_assert_eq(fx_server_start(&s, cfg), 0, "%s", s.err.msg);
+    replay_client *c = client_for(replay_server_endpoint(s.srv), 5000);
+    const Shoal__V1__Stats *st;
+    shoal_err err = {0};
+    cr_assert_eq(replay_client_stats(c, 0, &st, &err), SHOAL_OK, "%s", err.msg);
+    *out = *st;
+    *agent_total = st->agent_total;
+    cr_assert_eq(st->n_actors, 1);
+    cr_assert_eq(st->actors[0]->episodes, 1);
+    cr_assert_float_eq(st->actors[0]->return_sum, 21.0, 1e-9);
+    replay_client_free(c);
+    cr_assert_eq(fx_server_stop(&s), SHOAL_OK);
+}
+
+Test(replay_server, a_checkpoint_round_trips_and_a_damaged_one_is_refused_and_kept)
+{
+    char dir[] = "/tmp/shoal-ckpt-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    replay_server_config cfg = fx_server_config(100, 8);
+    snprintf(cfg.checkpoint_path, sizeof cfg.checkpoint_path, "%s/replay-0.ckpt", dir);
+    fx_server s;
+    cr_assert_eq(fx_server_start(&s, &cfg), 0, "%s", s.err.msg);
+    replay_client *c = client_for(replay_server_endpoint(s.srv), 5000);
+    static fx_batch f;
+    shoal_err err = {0};
+    fx_batch_fill(&f, 4, 0, 150, 2.0f, false); /* wraps the 100-slot ring */
+    float ret = 21.0f;
+    uint32_t len = 7, head = 0;
+    f.b.n_episode_return = f.b.n_episode_length = f.b.n_episode_head = 1;
+    f.b.episode_return = &ret;
+    f.b.episode_length = &len;
+    f.b.episode_head = &head;
+    cr_assert_eq(replay_client_insert(c, &f.b, &err), SHOAL_OK, "%s", err.msg);
+    fx_batch_fill(&f, 0, 1000, 5, 1.0f, true);
+    cr_assert_eq(replay_client_insert(c, &f.b, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(replay_client_flush(c, &err), SHOAL_OK, "%s", err.msg);
+    replay_sample_req req = {.batch_size = 16, .beta = 0.4, .demo_fraction = 0.25};
+    const replay_batch *b;
+    cr_assert_eq(replay_client_sample_request(c, &req, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(replay_client_sample_next(c, &b, &err), SHOAL_OK, "%s", err.msg);
+    float pr[16];
+    for (size_t j = 0; j < 16; j++) {
+        pr[j] = 0.25f * (float)j;
+    }
+    cr_assert_eq(replay_client_update_priorities(c, b, pr, &err), SHOAL_OK, "%s", err.msg);
+    const Shoal__V1__Stats *st;
+    cr_assert_eq(replay_client_stats(c, 0, &st, &err), SHOAL_OK, "%s", err.msg);
+    Shoal__V1__Stats before = *st;
+    replay_client_free(c);
+    cr_assert_eq(fx_server_stop(&s), SHOAL_OK, "stop writes the checkpoint: %s", s.err.msg);
+
+    Shoal__V1__Stats after;
+    double total;
+    stats_of(&cfg, &after, &total);
+    cr_assert_eq(after.size, 100);
+    cr_assert_eq(after.size, before.size);
+    cr_assert_eq(after.demo_size, 5);
+    cr_assert_eq(after.inserted, before.inserted);
+    cr_assert_eq(after.sampled, before.sampled);
+    cr_assert_eq(after.demo_sampled, 4);
+    cr_assert_eq(after.priority_updates, before.priority_updates);
+    cr_assert_eq(total, before.agent_total, "trees rebuilt to the same total, bit for bit");
+    cr_assert_eq(after.demo_total, before.demo_total);
+
+    size_t n;
+    uint8_t *good = slurp(cfg.checkpoint_path, &n);
+    uint8_t *bad = malloc(n);
+    memcpy(bad, good, n);
+    bad[n / 2] ^= 0x10;
+    cr_assert_eq(atomic_write_file(cfg.checkpoint_path, bad, n, &err), SHOAL_OK);
+    cr_assert_null(replay_server_new(&cfg, &err));
+    cr_assert_eq(err.code, SHOAL_ECORRUPT);
+    cr_assert(strstr(err.msg, "CRC32C") != NULL, "%s", err.msg);
+    cr_assert(strstr(err.msg, "left in place") != NULL, "%s", err.msg);
+    size_t n2;
+    uint8_t *kept = slurp(cfg.checkpoint_path, &n2);
+    cr_assert_eq(n2, n);
+    cr_assert_eq(memcmp(kept, bad, n), 0, "the refused file is not touched");
+    free(kept);
+
+    cr_assert_eq(atomic_write_file(cfg.checkpoint_path, good, n - 100, &err), SHOAL_OK);
+    cr_assert_null(replay_server_new(&cfg, &err));
+    cr_assert_eq(err.code, SHOAL_ECORRUPT);
+    cr_assert(strstr(err.msg, "truncated") != NULL, "%s", err.msg);
+
+    cr_assert_eq(atomic_write_file(cfg.checkpoint_path, "not a checkpoint", 16, &err), SHOAL_OK);
+    cr_assert_null(replay_server_new(&cfg, &err));
+    cr_assert(strstr(err.msg, "not a shoal replay checkpoint") != NULL, "%s", err.msg);
+
+    cr_assert_eq(atomic_write_file(cfg.checkpoint_path, good, n, &err), SHOAL_OK);
+    cfg.store.capacity = 200;
+    cr_assert_null(replay_server_new(&cfg, &err));
+    cr_assert(strstr(err.msg, "replay.capacity") != NULL, "%s", err.msg);
+    free(good);
+    free(bad);
+    unlink(cfg.checkpoint_path);
+    rmdir(dir);
 }

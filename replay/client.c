@@ -42,7 +42,9 @@ struct replay_client {
     void *ctx;
     frame_arena *arena;
     rng rng;
-    slot *slots;       /* (pipeline) ring; oldest at head */
+    slot *slots;       /* (pipeline + 1) ring, oldest at head: requests in flight plus the
+                        * batch last returned, which stays valid until the next sample_next */
+    size_t n_slots;
     size_t head, n_busy;
     bool head_taken;   /* the head slot was returned by sample_next and is freed by the next */
     uint64_t next_id;
@@ -109,7 +111,7 @@ void replay_client_free(replay_client *c)
     if (c->ctx) {
         zmq_ctx_term(c->ctx);
     }
-    for (size_t i = 0; c->slots && i < c->opt.pipeline; i++) {
+    for (size_t i = 0; c->slots && i < c->n_slots; i++) {
         free(c->slots[i].count);
         free(c->slots[i].offset);
         batch_free(&c->slots[i].batch);
@@ -154,7 +156,7 @@ static int connect_all(replay_client *c, const char *const *endpoints, shoal_err
 
 static int alloc_slots(replay_client *c)
 {
-    for (size_t i = 0; i < c->opt.pipeline; i++) {
+    for (size_t i = 0; i < c->n_slots; i++) {
         slot *s = &c->slots[i];
         s->count = calloc(c->n, sizeof *s->count);
         s->offset = calloc(c->n, sizeof *s->offset);
@@ -189,7 +191,8 @@ replay_client *replay_client_new(const char *const *endpoints, size_t n_shards,
     c->n = n_shards;
     rng_init(&c->rng, opt->seed, RNG_ROLE_LEARNER, opt->index, 1);
     c->sh = calloc(n_shards, sizeof *c->sh);
-    c->slots = calloc(c->opt.pipeline, sizeof *c->slots);
+    c->n_slots = c->opt.pipeline + 1;
+    c->slots = calloc(c->n_slots, sizeof *c->slots);
     c->weights = calloc(n_shards, sizeof *c->weights);
     c->split_a = calloc(n_shards, sizeof *c->split_a);
     c->split_d = calloc(n_shards, sizeof *c->split_d);
@@ -229,7 +232,7 @@ replay_shard_totals replay_client_totals(const replay_client *c, size_t shard)
 
 static slot *slot_of(replay_client *c, uint64_t request_id)
 {
-    for (size_t i = 0; i < c->opt.pipeline; i++) {
+    for (size_t i = 0; i < c->n_slots; i++) {
         if (c->slots[i].busy && c->slots[i].request_id == request_id) {
             return &c->slots[i];
         }
@@ -618,16 +621,16 @@ int replay_client_sample_request(replay_client *c, const replay_sample_req *req,
                              "1..%zu and a client made with obs_bytes", req->batch_size,
                              c->opt.max_batch);
     }
-    if (c->n_busy == c->opt.pipeline) {
+    if (c->n_busy - c->head_taken == c->opt.pipeline) {
         return shoal_err_set(err, SHOAL_EINVAL, "%zu sample requests already in flight "
                              "(pipeline); take a batch with replay_client_sample_next first",
-                             c->n_busy);
+                             c->opt.pipeline);
     }
     int rc = refresh_totals(c, err);
     if (rc != SHOAL_OK) {
         return rc;
     }
-    slot *s = &c->slots[(c->head + c->n_busy) % c->opt.pipeline];
+    slot *s = &c->slots[(c->head + c->n_busy) % c->n_slots];
     *s = (slot){.busy = true, .request_id = SAMPLE_ID_BIT | ++c->next_id, .req = *req,
                 .count = s->count, .offset = s->offset, .batch = s->batch};
     s->batch.count = req->batch_size;
@@ -708,7 +711,7 @@ int replay_client_sample_next(replay_client *c, const replay_batch **out, shoal_
     *out = NULL;
     if (c->head_taken) {
         c->slots[c->head].busy = false;
-        c->head = (c->head + 1) % c->opt.pipeline;
+        c->head = (c->head + 1) % c->n_slots;
         c->n_busy--;
         c->head_taken = false;
     }

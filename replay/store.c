@@ -108,13 +108,9 @@ static void part_clear(part *p)
 
 static size_t part_footprint(const part *p)
 {
-    size_t trees = 0;
-    if (p->cap) {
-        size_t base = 1;
-        while (base < p->cap) {
-            base <<= 1;
-        }
-        trees = 2 * base * sizeof(double) * (p->bonus_tree ? 2 : 1);
+    size_t trees = p->tree ? replay_sumtree_footprint(p->tree) : 0;
+    if (p->bonus_tree) {
+        trees += replay_sumtree_footprint(p->bonus_tree);
     }
     return p->block_bytes + trees;
 }

@@ -4,15 +4,28 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
-/* 1-indexed heap layout (algorithms.md §2.2): root at 1, leaves at base .. 2*base-1, children of
- * node j at 2j and 2j+1. Node 0 is unused. */
+#define FANOUT 8
+#define MAX_LEVELS 16 /* 8^15 leaves is far beyond the 2^40 limit */
+
+/* level[0] are the leaves, padded with zeros to a multiple of 8; level[l + 1][j] is the sum of
+ * level[l][8j .. 8j+7]; the top level has exactly 8 entries and the total is their sum. */
 struct replay_sumtree {
-    size_t cap;   /* leaves in use */
-    size_t base;  /* power of two >= cap */
+    size_t cap;
+    size_t n_levels;
+    size_t size[MAX_LEVELS]; /* entries of each level, multiples of 8 */
+    double *level[MAX_LEVELS];
+    double *block;           /* every level, 64-byte aligned */
+    size_t block_bytes;
+    double total;
     size_t n_updates;
-    double *node; /* 2*base entries */
 };
+
+static size_t round8(size_t n)
+{
+    return (n + FANOUT - 1) / FANOUT * FANOUT;
+}
 
 replay_sumtree *replay_sumtree_new(size_t cap, shoal_err *err)
 {
@@ -26,17 +39,26 @@ replay_sumtree *replay_sumtree_new(size_t cap, shoal_err *err)
         return NULL;
     }
     t->cap = cap;
-    t->base = 1;
-    while (t->base < cap) {
-        t->base <<= 1;
-    }
-    t->node = calloc(2 * t->base, sizeof *t->node);
-    if (!t->node) {
+    size_t n = round8(cap), total = 0;
+    do {
+        t->size[t->n_levels++] = n;
+        total += n;
+        n = round8((n + FANOUT - 1) / FANOUT);
+    } while (t->size[t->n_levels - 1] > FANOUT);
+    t->block_bytes = total * sizeof(double);
+    t->block = aligned_alloc(64, (t->block_bytes + 63) & ~(size_t)63);
+    if (!t->block) {
         shoal_err_set(err, SHOAL_ENOMEM, "cannot allocate a sum-tree of %zu leaves (%zu bytes)",
-                      cap, 2 * t->base * sizeof *t->node);
+                      cap, t->block_bytes);
         replay_sumtree_free(t);
         return NULL;
     }
+    double *p = t->block;
+    for (size_t l = 0; l < t->n_levels; l++) {
+        t->level[l] = p;
+        p += t->size[l]; /* sizes are multiples of 8 doubles: each level stays 64-byte aligned */
+    }
+    replay_sumtree_clear(t);
     return t;
 }
 
@@ -45,7 +67,7 @@ void replay_sumtree_free(replay_sumtree *t)
     if (!t) {
         return;
     }
-    free(t->node);
+    free(t->block);
     free(t);
 }
 
@@ -54,15 +76,27 @@ size_t replay_sumtree_cap(const replay_sumtree *t)
     return t->cap;
 }
 
+size_t replay_sumtree_footprint(const replay_sumtree *t)
+{
+    return sizeof *t + t->block_bytes;
+}
+
+static double sum8(const double *v)
+{
+    return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+}
+
 void replay_sumtree_set(replay_sumtree *t, size_t i, double v)
 {
     assert(i < t->cap);
     assert(isfinite(v) && v >= 0.0);
-    size_t j = t->base + i;
-    t->node[j] = v;
-    for (j >>= 1; j >= 1; j >>= 1) {
-        t->node[j] = t->node[2 * j] + t->node[2 * j + 1];
+    t->level[0][i] = v;
+    size_t j = i;
+    for (size_t l = 1; l < t->n_levels; l++) {
+        j /= FANOUT;
+        t->level[l][j] = sum8(t->level[l - 1] + j * FANOUT);
     }
+    t->total = sum8(t->level[t->n_levels - 1]);
     if (++t->n_updates >= REPLAY_SUMTREE_REBUILD_EVERY) {
         replay_sumtree_rebuild(t);
     }
@@ -71,37 +105,38 @@ void replay_sumtree_set(replay_sumtree *t, size_t i, double v)
 double replay_sumtree_get(const replay_sumtree *t, size_t i)
 {
     assert(i < t->cap);
-    return t->node[t->base + i];
+    return t->level[0][i];
 }
 
 double replay_sumtree_total(const replay_sumtree *t)
 {
-    return t->node[1];
+    return t->total;
 }
 
 size_t replay_sumtree_find(const replay_sumtree *t, double u)
 {
-    assert(t->node[1] > 0.0);
+    assert(t->total > 0.0);
     if (!(u >= 0.0)) {
         u = 0.0;
     }
-    size_t j = 1;
-    while (j < t->base) {
-        double left = t->node[2 * j];
-        if (u < left) {
-            j = 2 * j;
-        } else {
-            u -= left;
-            j = 2 * j + 1;
+    size_t j = 0; /* group index at the current level */
+    for (size_t l = t->n_levels; l-- > 0;) {
+        const double *g = t->level[l] + j * FANOUT;
+        size_t k = 0;
+        while (k + 1 < FANOUT && u >= g[k]) {
+            u -= g[k];
+            k++;
         }
+        j = j * FANOUT + k;
     }
-    size_t i = j - t->base;
+    size_t i = j;
+    const double *leaf = t->level[0];
     /* Rounding (u a hair above the true total, or sums that lost the last ulp) can walk into a
      * zero leaf at the right edge: step to the nearest non-zero leaf on the left. */
-    while (i > 0 && (i >= t->cap || t->node[t->base + i] <= 0.0)) {
+    while (i > 0 && (i >= t->cap || leaf[i] <= 0.0)) {
         i--;
     }
-    while (i + 1 < t->cap && t->node[t->base + i] <= 0.0) {
+    while (i + 1 < t->cap && leaf[i] <= 0.0) {
         i++; /* only when every leaf left of i is zero */
     }
     return i;
@@ -109,7 +144,7 @@ size_t replay_sumtree_find(const replay_sumtree *t, double u)
 
 void replay_sumtree_sample(const replay_sumtree *t, size_t n, rng *r, size_t *out)
 {
-    double seg = t->node[1] / (double)n;
+    double seg = t->total / (double)n;
     for (size_t k = 0; k < n; k++) {
         out[k] = replay_sumtree_find(t, seg * ((double)k + rng_uniform(r)));
     }
@@ -117,16 +152,18 @@ void replay_sumtree_sample(const replay_sumtree *t, size_t n, rng *r, size_t *ou
 
 void replay_sumtree_clear(replay_sumtree *t)
 {
-    for (size_t j = 0; j < 2 * t->base; j++) {
-        t->node[j] = 0.0;
-    }
+    memset(t->block, 0, t->block_bytes);
+    t->total = 0.0;
     t->n_updates = 0;
 }
 
 void replay_sumtree_rebuild(replay_sumtree *t)
 {
-    for (size_t j = t->base - 1; j >= 1; j--) {
-        t->node[j] = t->node[2 * j] + t->node[2 * j + 1];
+    for (size_t l = 1; l < t->n_levels; l++) {
+        for (size_t j = 0; j < t->size[l - 1] / FANOUT; j++) {
+            t->level[l][j] = sum8(t->level[l - 1] + j * FANOUT);
+        }
     }
+    t->total = sum8(t->level[t->n_levels - 1]);
     t->n_updates = 0;
 }

@@ -38,11 +38,12 @@ typedef struct cols {
     uint8_t *obs, *next_obs;
     uint32_t *action, shape[3];
     float *reward, *discount, *priority;
+    replay_transitions t;
     Shoal__V1__ObsSpec spec;
     Shoal__V1__InsertBatch b;
 } cols;
 
-static void make_batch(cols *c, size_t n)
+static void make_batch(cols *c, size_t n, const replay_obs_spec *spec)
 {
     c->obs = calloc(n, OB);
     c->next_obs = calloc(n, OB);
@@ -59,23 +60,10 @@ static void make_batch(cols *c, size_t n)
         c->discount[k] = 0.97f;
         c->priority[k] = 0.5f + (float)(k % 7);
     }
-    shoal__v1__obs_spec__init(&c->spec);
-    c->shape[0] = 10;
-    c->shape[1] = 10;
-    c->shape[2] = 4;
-    c->spec.n_shape = 3;
-    c->spec.shape = c->shape;
-    c->spec.dtype = SHOAL__V1__OBS_DTYPE__OBS_DTYPE_BIT;
-    shoal__v1__insert_batch__init(&c->b);
-    c->b.obs_spec = &c->spec;
-    c->b.count = (uint32_t)n;
-    c->b.obs = (ProtobufCBinaryData){n * OB, c->obs};
-    c->b.next_obs = (ProtobufCBinaryData){n * OB, c->next_obs};
-    c->b.n_action = c->b.n_reward = c->b.n_discount = c->b.n_priority = n;
-    c->b.action = c->action;
-    c->b.reward = c->reward;
-    c->b.discount = c->discount;
-    c->b.priority = c->priority;
+    c->t = (replay_transitions){.count = n, .obs = c->obs, .next_obs = c->next_obs,
+                                .action = c->action, .reward = c->reward,
+                                .discount = c->discount, .priority = c->priority};
+    replay_wire_insert_batch(&c->t, spec, &c->b, &c->spec, c->shape);
 }
 
 static void free_batch(cols *c)
@@ -109,10 +97,10 @@ static size_t envelope_bytes(Shoal__V1__InsertBatch *b)
 }
 
 /* Transitions per second inserted (acknowledged) in batches of n. */
-static double run_insert(const char *ep, size_t n, size_t total)
+static double run_insert(const char *ep, const replay_obs_spec *spec, size_t n, size_t total)
 {
     cols c;
-    make_batch(&c, n);
+    make_batch(&c, n, spec);
     const char *eps[1] = {ep};
     replay_client_options o = {.timeout_ms = 30000};
     shoal_err err = {0};
@@ -158,7 +146,7 @@ static double run_sample(const char *ep, size_t n, size_t total)
         replay_client_sample_request(cl, &req, &err);
     }
     for (size_t k = 0; k < batches; k++) {
-        const replay_batch *b;
+        const replay_sample *b;
         if (replay_client_sample_next(cl, &b, &err) != SHOAL_OK ||
             replay_client_update_priorities(cl, b, prio, &err) != SHOAL_OK ||
             (k + 4 < batches && replay_client_sample_request(cl, &req, &err) != SHOAL_OK)) {
@@ -205,11 +193,11 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < 2; i++) {
         double v[100];
         cols c;
-        make_batch(&c, sizes[i]);
+        make_batch(&c, sizes[i], &cfg.store.spec);
         size_t bytes = envelope_bytes(&c.b);
         free_batch(&c);
         for (int r = 0; r < reps; r++) {
-            v[r] = run_insert(ep, sizes[i], 1 << 20);
+            v[r] = run_insert(ep, &cfg.store.spec, sizes[i], 1 << 20);
         }
         double m = median(v, (size_t)reps);
         printf("%-8s %6zu %14.0f %12.1f %14zu\n", "insert", sizes[i], m,

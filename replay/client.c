@@ -32,7 +32,7 @@ typedef struct slot {
     size_t n_waiting;
     int failed;
     shoal_err fail;
-    replay_batch batch;
+    replay_sample *batch; /* (max_batch) the assembled columns */
 } slot;
 
 struct replay_client {
@@ -63,41 +63,6 @@ struct replay_client {
     float *upd_prio;
 };
 
-static void batch_free(replay_batch *b)
-{
-    free(b->key);
-    free(b->shard);
-    free(b->weight);
-    free(b->leaf);
-    free(b->obs);
-    free(b->next_obs);
-    free(b->action);
-    free(b->reward);
-    free(b->discount);
-    free(b->mask);
-    free(b->demo);
-}
-
-static int batch_alloc(replay_batch *b, size_t max, size_t ob)
-{
-    b->obs_bytes = ob;
-    b->key = malloc(max * sizeof *b->key);
-    b->shard = malloc(max * sizeof *b->shard);
-    b->weight = malloc(max * sizeof *b->weight);
-    b->leaf = malloc(max * sizeof *b->leaf);
-    b->obs = malloc(max * ob + 1);
-    b->next_obs = malloc(max * ob + 1);
-    b->action = malloc(max * sizeof *b->action);
-    b->reward = malloc(max * sizeof *b->reward);
-    b->discount = malloc(max * sizeof *b->discount);
-    b->mask = malloc(max * sizeof *b->mask);
-    b->demo = malloc(max * sizeof *b->demo);
-    return b->key && b->shard && b->weight && b->leaf && b->obs && b->next_obs && b->action &&
-                   b->reward && b->discount && b->mask && b->demo
-               ? SHOAL_OK
-               : SHOAL_ENOMEM;
-}
-
 void replay_client_free(replay_client *c)
 {
     if (!c) {
@@ -114,7 +79,7 @@ void replay_client_free(replay_client *c)
     for (size_t i = 0; c->slots && i < c->n_slots; i++) {
         free(c->slots[i].count);
         free(c->slots[i].offset);
-        batch_free(&c->slots[i].batch);
+        replay_sample_free(c->slots[i].batch);
     }
     free(c->slots);
     free(c->sh);
@@ -163,7 +128,8 @@ static int alloc_slots(replay_client *c)
         if (!s->count || !s->offset) {
             return SHOAL_ENOMEM;
         }
-        if (c->opt.obs_bytes && batch_alloc(&s->batch, c->opt.max_batch, c->opt.obs_bytes)) {
+        if (c->opt.obs_bytes &&
+            !(s->batch = replay_sample_new(c->opt.max_batch, c->opt.obs_bytes, NULL))) {
             return SHOAL_ENOMEM;
         }
     }
@@ -291,7 +257,7 @@ static void on_batch(replay_client *c, size_t i, const Shoal__V1__SampleBatch *b
         fail_slot(s, e.code, i, c->sh[i].endpoint, e.msg);
         return;
     }
-    replay_batch *x = &s->batch;
+    replay_sample *x = s->batch;
     size_t o = s->offset[i], ob = c->opt.obs_bytes;
     memcpy(x->key + o, b->key, want * sizeof *x->key);
     memcpy(x->leaf + o, b->leaf, want * sizeof *x->leaf);
@@ -633,8 +599,8 @@ int replay_client_sample_request(replay_client *c, const replay_sample_req *req,
     slot *s = &c->slots[(c->head + c->n_busy) % c->n_slots];
     *s = (slot){.busy = true, .request_id = SAMPLE_ID_BIT | ++c->next_id, .req = *req,
                 .count = s->count, .offset = s->offset, .batch = s->batch};
-    s->batch.count = req->batch_size;
-    s->batch.n_heads = 0;
+    s->batch->count = req->batch_size;
+    s->batch->n_heads = 0;
     plan(c, req);
     size_t off = 0;
     for (size_t i = 0; i < c->n; i++) {
@@ -671,7 +637,7 @@ static void global_weights(const replay_client *c, slot *s)
         na += (double)t->size;
         nd += (double)t->demo_size;
     }
-    replay_batch *x = &s->batch;
+    replay_sample *x = s->batch;
     x->n_demo = 0;
     for (size_t k = 0; k < x->count; k++) {
         double w;
@@ -705,7 +671,7 @@ static size_t first_waiting(const replay_client *c)
     return 0;
 }
 
-int replay_client_sample_next(replay_client *c, const replay_batch **out, shoal_err *err)
+int replay_client_sample_next(replay_client *c, const replay_sample **out, shoal_err *err)
 {
     begin(c);
     *out = NULL;
@@ -731,11 +697,11 @@ int replay_client_sample_next(replay_client *c, const replay_batch **out, shoal_
         return s->failed;
     }
     global_weights(c, s);
-    *out = &s->batch;
+    *out = s->batch;
     return take_async(c, err);
 }
 
-int replay_client_update_priorities(replay_client *c, const replay_batch *b,
+int replay_client_update_priorities(replay_client *c, const replay_sample *b,
                                     const float *priorities, shoal_err *err)
 {
     begin(c);

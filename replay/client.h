@@ -20,7 +20,7 @@
  *
  *     replay_client *c = replay_client_new(endpoints, 2, &opt, &err);
  *     replay_client_sample_request(c, &req, &err);            // as many as opt.pipeline
- *     const replay_batch *b; replay_client_sample_next(c, &b, &err);
+ *     const replay_sample *b; replay_client_sample_next(c, &b, &err);
  *     replay_client_update_priorities(c, b, new_priorities, &err);
  */
 #ifndef SHOAL_REPLAY_CLIENT_H
@@ -45,25 +45,6 @@ typedef struct replay_client_options {
     uint64_t seed;            /* stream (seed, RNG_ROLE_LEARNER, index, 1) splits batches */
     uint32_t index;
 } replay_client_options;
-
-/* An assembled batch; every column has count entries, in the order the shards served them. */
-typedef struct replay_batch {
-    size_t count;
-    size_t obs_bytes;
-    uint32_t n_heads;
-    uint64_t *key;
-    uint32_t *shard;   /* index into the endpoint list: where the priority update goes */
-    float *weight;     /* global importance weights, the largest is 1 */
-    double *leaf;
-    uint8_t *obs;      /* (count, obs_bytes) */
-    uint8_t *next_obs; /* (count, obs_bytes) */
-    uint32_t *action;
-    float *reward;
-    float *discount;
-    uint32_t *mask;    /* meaningful when n_heads > 1 */
-    bool *demo;
-    size_t n_demo;
-} replay_batch;
 
 /* Priority totals a shard reported last. */
 typedef struct replay_shard_totals {
@@ -100,12 +81,14 @@ uint64_t replay_client_acked(const replay_client *c);
  * request is out of range (obs_bytes must be set). */
 int replay_client_sample_request(replay_client *c, const replay_sample_req *req, shoal_err *err);
 
-/* Waits for the oldest request's batch. *out is owned by c and valid until the next call of
- * replay_client_sample_next. ETIMEOUT, or the Error a shard answered (the batch is dropped). */
-int replay_client_sample_next(replay_client *c, const replay_batch **out, shoal_err *err);
+/* Waits for the oldest request's batch: the shards' parts in endpoint order, x->shard the
+ * endpoint index of each transition, global importance weights (the largest is 1). *out is
+ * owned by c and valid until the next call of replay_client_sample_next. ETIMEOUT, or the
+ * Error a shard answered (the batch is dropped). */
+int replay_client_sample_next(replay_client *c, const replay_sample **out, shoal_err *err);
 
 /* Sends new priorities (|δ|) for every transition of b back to the shards that served them. */
-int replay_client_update_priorities(replay_client *c, const replay_batch *b,
+int replay_client_update_priorities(replay_client *c, const replay_sample *b,
                                     const float *priorities, shoal_err *err);
 
 /* Asks shard i for its statistics. *out is owned by c and valid until the next call on c. */

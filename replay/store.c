@@ -354,6 +354,7 @@ static void gather(const replay_store *s, const part *p, bool demo, size_t slot,
     out->discount[j] = p->discount[slot];
     out->mask[j] = p->mask[slot];
     out->demo[j] = demo;
+    out->shard[j] = s->cfg.shard;
     out->key[j] = (demo ? REPLAY_KEY_DEMO_BIT : 0) | ((uint64_t)p->gen[slot] << 32) | slot;
     out->leaf[j] = replay_sumtree_get(bonus ? p->bonus_tree : p->tree, slot);
 }
@@ -716,6 +717,7 @@ replay_sample *replay_sample_new(size_t max_batch, size_t obs_bytes, shoal_err *
     x->max_batch = max_batch;
     x->obs_bytes = obs_bytes;
     x->key = malloc(max_batch * sizeof *x->key);
+    x->shard = malloc(max_batch * sizeof *x->shard);
     x->weight = malloc(max_batch * sizeof *x->weight);
     x->leaf = malloc(max_batch * sizeof *x->leaf);
     x->obs = malloc(max_batch * obs_bytes + 1);
@@ -725,7 +727,7 @@ replay_sample *replay_sample_new(size_t max_batch, size_t obs_bytes, shoal_err *
     x->discount = malloc(max_batch * sizeof *x->discount);
     x->mask = malloc(max_batch * sizeof *x->mask);
     x->demo = malloc(max_batch * sizeof *x->demo);
-    if (!x->key || !x->weight || !x->leaf || !x->obs || !x->next_obs || !x->action || !x->reward ||
+    if (!x->key || !x->shard || !x->weight || !x->leaf || !x->obs || !x->next_obs || !x->action || !x->reward ||
         !x->discount || !x->mask || !x->demo) {
         shoal_err_set(err, SHOAL_ENOMEM, "cannot allocate a sample buffer for %zu transitions",
                       max_batch);
@@ -741,6 +743,7 @@ void replay_sample_free(replay_sample *x)
         return;
     }
     free(x->key);
+    free(x->shard);
     free(x->weight);
     free(x->leaf);
     free(x->obs);

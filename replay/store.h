@@ -80,13 +80,16 @@ typedef struct replay_sample_req {
     bool demo_only;       /* demonstrations only (DQfD pre-training) */
 } replay_sample_req;
 
-/* A sampled batch, owned by the caller, allocated once for max_batch transitions. */
+/* A sampled batch, owned by the caller, allocated once for max_batch transitions. The client
+ * (replay/client.h) assembles its batches across shards in the same struct. */
 typedef struct replay_sample {
     size_t max_batch;
     size_t obs_bytes;
     size_t count;
     uint32_t n_heads;
     uint64_t *key;
+    uint32_t *shard;     /* shard that served each transition: the store's index, or the
+                          * client's endpoint index (where its priority update goes) */
     float *weight;       /* importance weights, the largest is 1 */
     double *leaf;        /* priority^α of each transition when sampled (for global weights) */
     uint8_t *obs;
@@ -94,7 +97,7 @@ typedef struct replay_sample {
     uint32_t *action;
     float *reward;
     float *discount;
-    uint32_t *mask;
+    uint32_t *mask;      /* bootstrap masks; all ones when n_heads <= 1 */
     bool *demo;
     size_t n_demo;
 } replay_sample;

@@ -171,3 +171,25 @@ void replay_wire_obs_spec(const replay_obs_spec *spec, Shoal__V1__ObsSpec *out,
     out->shape = shape_storage;
     out->dtype = (Shoal__V1__ObsDtype)spec->dtype;
 }
+
+void replay_wire_insert_batch(const replay_transitions *t, const replay_obs_spec *spec,
+                              Shoal__V1__InsertBatch *b, Shoal__V1__ObsSpec *spec_out,
+                              uint32_t shape_storage[3])
+{
+    size_t n = t->count, ob = spec->obs_bytes;
+    replay_wire_obs_spec(spec, spec_out, shape_storage);
+    shoal__v1__insert_batch__init(b);
+    b->obs_spec = spec_out;
+    b->count = (uint32_t)n;
+    /* protobuf-c's structs are not const-correct; the encoder only reads these. */
+    b->obs = (ProtobufCBinaryData){n * ob, (uint8_t *)t->obs};
+    b->next_obs = (ProtobufCBinaryData){n * ob, (uint8_t *)t->next_obs};
+    b->n_action = b->n_reward = b->n_discount = b->n_priority = n;
+    b->action = (uint32_t *)t->action;
+    b->reward = (float *)t->reward;
+    b->discount = (float *)t->discount;
+    b->priority = (float *)t->priority;
+    b->n_heads = t->n_heads;
+    b->n_mask = t->n_heads > 1 && t->mask ? n : 0;
+    b->mask = (uint32_t *)t->mask;
+}

@@ -38,6 +38,14 @@ int replay_wire_sample_req(const Shoal__V1__SampleRequest *r, size_t max_batch,
 int replay_wire_priority_update(const Shoal__V1__PriorityUpdate *u, size_t max_keys,
                                 shoal_err *err);
 
+/* Points an InsertBatch at t's columns (the actor's side: build, then replay_client_insert or
+ * replay_demo_writer_append). b and spec_out borrow t's arrays and shape_storage and are only
+ * read by the encoder. Sets count, obs_spec, the columns, n_heads and masks; actor_id, demo,
+ * env_steps, params_version and the episode columns are left for the caller. */
+void replay_wire_insert_batch(const replay_transitions *t, const replay_obs_spec *spec,
+                              Shoal__V1__InsertBatch *b, Shoal__V1__ObsSpec *spec_out,
+                              uint32_t shape_storage[3]);
+
 /* Fills out (shape pointing at shape_storage) from spec. */
 void replay_wire_obs_spec(const replay_obs_spec *spec, Shoal__V1__ObsSpec *out,
                           uint32_t shape_storage[3]);

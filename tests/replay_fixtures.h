@@ -21,46 +21,41 @@ typedef struct fx_batch {
     float reward[FX_MAXN], discount[FX_MAXN], priority[FX_MAXN];
     float ep_return[4];
     uint32_t ep_length[4], ep_head[4];
+    replay_transitions t;
     Shoal__V1__ObsSpec spec;
     Shoal__V1__InsertBatch b;
 } fx_batch;
 
+static inline replay_obs_spec fx_spec(void)
+{
+    replay_obs_spec sp;
+    replay_obs_spec_parse("10,10,4", "bit", &sp, NULL);
+    return sp;
+}
+
+/* n transitions with ids first_id.., as store columns (f->t) and as an InsertBatch (f->b). */
 static inline void fx_batch_fill(fx_batch *f, uint32_t actor, uint32_t first_id, size_t n,
                                  float priority, bool demo)
 {
-    shoal__v1__obs_spec__init(&f->spec);
-    f->shape[0] = 10;
-    f->shape[1] = 10;
-    f->shape[2] = 4;
-    f->spec.n_shape = 3;
-    f->spec.shape = f->shape;
-    f->spec.dtype = SHOAL__V1__OBS_DTYPE__OBS_DTYPE_BIT;
     for (size_t k = 0; k < n; k++) {
         uint32_t id = first_id + (uint32_t)k;
         memset(f->obs + k * FX_OB, 0, FX_OB);
         memset(f->next_obs + k * FX_OB, 0, FX_OB);
         memcpy(f->obs + k * FX_OB, &id, sizeof id);
         memcpy(f->next_obs + k * FX_OB, &id, sizeof id);
+        f->next_obs[k * FX_OB + FX_OB - 1] = 0xAB;
         f->action[k] = id;
-        f->reward[k] = 1.0f;
+        f->reward[k] = (float)id * 0.5f;
         f->discount[k] = 0.99f;
         f->priority[k] = priority;
     }
-    shoal__v1__insert_batch__init(&f->b);
+    f->t = (replay_transitions){.count = n, .obs = f->obs, .next_obs = f->next_obs,
+                                .action = f->action, .reward = f->reward,
+                                .discount = f->discount, .priority = f->priority};
+    replay_obs_spec sp = fx_spec();
+    replay_wire_insert_batch(&f->t, &sp, &f->b, &f->spec, f->shape);
     f->b.actor_id = demo ? REPLAY_DEMO_ACTOR : actor;
     f->b.demo = demo;
-    f->b.obs_spec = &f->spec;
-    f->b.count = (uint32_t)n;
-    f->b.obs = (ProtobufCBinaryData){n * FX_OB, f->obs};
-    f->b.next_obs = (ProtobufCBinaryData){n * FX_OB, f->next_obs};
-    f->b.n_action = n;
-    f->b.action = f->action;
-    f->b.n_reward = n;
-    f->b.reward = f->reward;
-    f->b.n_discount = n;
-    f->b.discount = f->discount;
-    f->b.n_priority = n;
-    f->b.priority = f->priority;
 }
 
 static inline replay_server_config fx_server_config(size_t cap, size_t demo_cap)
@@ -70,7 +65,7 @@ static inline replay_server_config fx_server_config(size_t cap, size_t demo_cap)
     c.store = (replay_store_config){.capacity = cap, .demo_capacity = demo_cap, .alpha = 1.0,
                                     .epsilon = 0.0, .epsilon_demo = 1.0, .seed = 5,
                                     .max_batch = FX_MAXN};
-    replay_obs_spec_parse("10,10,4", "bit", &c.store.spec, NULL);
+    c.store.spec = fx_spec();
     snprintf(c.bind, sizeof c.bind, "tcp://127.0.0.1:*");
     c.credits = 4;
     c.max_message_bytes = 1 << 20;

@@ -20,6 +20,17 @@ static replay_client *client_of(const char *const *eps, size_t n, size_t max_bat
     return c;
 }
 
+/* Two shards serving from threads of this process; eps gets their endpoints. */
+static void start_two(fx_server *a, fx_server *b, const char *eps[2])
+{
+    replay_server_config cfg = fx_server_config(100, 0);
+    cr_assert_eq(fx_server_start(a, &cfg), 0, "%s", a->err.msg);
+    cfg.store.shard = 1;
+    cr_assert_eq(fx_server_start(b, &cfg), 0, "%s", b->err.msg);
+    eps[0] = replay_server_endpoint(a->srv);
+    eps[1] = replay_server_endpoint(b->srv);
+}
+
 /* Inserts n transitions of actor, ids from first, priority p(id) = prio[id - first]. */
 static void insert_with(replay_client *c, uint32_t actor, uint32_t first, size_t n,
                         const float *prio)
@@ -39,11 +50,8 @@ static void insert_with(replay_client *c, uint32_t actor, uint32_t first, size_t
 Test(replay_client, sampled_frequencies_follow_global_priorities_across_two_shards)
 {
     fx_server a, b;
-    replay_server_config cfg = fx_server_config(100, 0);
-    cr_assert_eq(fx_server_start(&a, &cfg), 0, "%s", a.err.msg);
-    cfg.store.shard = 1;
-    cr_assert_eq(fx_server_start(&b, &cfg), 0, "%s", b.err.msg);
-    const char *eps[2] = {replay_server_endpoint(a.srv), replay_server_endpoint(b.srv)};
+    const char *eps[2];
+    start_two(&a, &b, eps);
     replay_client *c = client_of(eps, 2, 64, 0);
     float pa[10], pb[10];
     double p[20];
@@ -58,7 +66,7 @@ Test(replay_client, sampled_frequencies_follow_global_priorities_across_two_shar
     replay_sample_req req = {.batch_size = 16, .beta = 1.0};
     shoal_err err = {0};
     size_t counts[20] = {0}, draws = 0, from_b = 0;
-    const replay_batch *x;
+    const replay_sample *x;
     for (int r = 0; r < 4; r++) { /* pipelined: four in flight */
         cr_assert_eq(replay_client_sample_request(c, &req, &err), SHOAL_OK, "%s", err.msg);
     }
@@ -96,11 +104,8 @@ Test(replay_client, sampled_frequencies_follow_global_priorities_across_two_shar
 Test(replay_client, priority_updates_reach_the_shard_that_served_each_transition)
 {
     fx_server a, b;
-    replay_server_config cfg = fx_server_config(100, 0);
-    cr_assert_eq(fx_server_start(&a, &cfg), 0, "%s", a.err.msg);
-    cfg.store.shard = 1;
-    cr_assert_eq(fx_server_start(&b, &cfg), 0, "%s", b.err.msg);
-    const char *eps[2] = {replay_server_endpoint(a.srv), replay_server_endpoint(b.srv)};
+    const char *eps[2];
+    start_two(&a, &b, eps);
     replay_client *c = client_of(eps, 2, 64, 1);
     float ones[20];
     for (size_t k = 0; k < 20; k++) {
@@ -110,7 +115,7 @@ Test(replay_client, priority_updates_reach_the_shard_that_served_each_transition
     insert_with(c, 1, 100, 20, ones);
     shoal_err err = {0};
     replay_sample_req req = {.batch_size = 12, .beta = 0.4};
-    const replay_batch *x;
+    const replay_sample *x;
     cr_assert_eq(replay_client_sample_request(c, &req, &err), SHOAL_OK, "%s", err.msg);
     cr_assert_eq(replay_client_sample_next(c, &x, &err), SHOAL_OK, "%s", err.msg);
     bool seen[2][20] = {{0}};
@@ -291,7 +296,7 @@ Test(replay_client, two_shard_processes_account_for_every_inserted_transition, .
     const char *eps[2] = {sp[0].endpoint, sp[1].endpoint};
     replay_client *s = client_of(eps, 2, 1024, 2);
     shoal_err err = {0};
-    const replay_batch *x;
+    const replay_sample *x;
     replay_sample_req req = {.batch_size = 32, .beta = 0.4};
     float ones[1024];
     for (size_t k = 0; k < 1024; k++) {

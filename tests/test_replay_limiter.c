@@ -87,7 +87,7 @@ Test(replay_limiter, a_shard_holds_samples_and_acks_instead_of_dropping)
     replay_client *actor = client_for(replay_server_endpoint(s.srv));
     shoal_err err = {0};
     static fx_batch f;
-    const replay_batch *b;
+    const replay_sample *b;
 
     replay_sample_req req = {.batch_size = 32, .beta = 0.4};
     cr_assert_eq(replay_client_sample_request(learner, &req, &err), SHOAL_OK, "%s", err.msg);

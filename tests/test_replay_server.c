@@ -92,7 +92,7 @@ static void good_round_trip(replay_client *c, uint32_t actor, uint32_t first_id)
     cr_assert_eq(replay_client_insert(c, &f.b, &err), SHOAL_OK, "%s", err.msg);
     cr_assert_eq(replay_client_flush(c, &err), SHOAL_OK, "%s", err.msg);
     replay_sample_req req = {.batch_size = 4, .beta = 0.4};
-    const replay_batch *b;
+    const replay_sample *b;
     cr_assert_eq(replay_client_sample_request(c, &req, &err), SHOAL_OK, "%s", err.msg);
     cr_assert_eq(replay_client_sample_next(c, &b, &err), SHOAL_OK, "%s", err.msg);
     cr_assert_eq(b->count, 4);
@@ -121,7 +121,7 @@ Test(replay_server, inserts_samples_and_stats_with_per_actor_episodes)
     cr_assert_eq(replay_client_flush(c, &err), SHOAL_OK, "%s", err.msg);
     cr_assert_eq(replay_client_acked(c), 150);
     replay_sample_req req = {.batch_size = 64, .beta = 0.4};
-    const replay_batch *b;
+    const replay_sample *b;
     cr_assert_eq(replay_client_sample_request(c, &req, &err), SHOAL_OK, "%s", err.msg);
     cr_assert_eq(replay_client_sample_next(c, &b, &err), SHOAL_OK, "%s", err.msg);
     cr_assert_eq(b->count, 64);
@@ -366,7 +366,7 @@ Test(replay_server, a_checkpoint_round_trips_and_a_damaged_one_is_refused_and_ke
     cr_assert_eq(replay_client_insert(c, &f.b, &err), SHOAL_OK, "%s", err.msg);
     cr_assert_eq(replay_client_flush(c, &err), SHOAL_OK, "%s", err.msg);
     replay_sample_req req = {.batch_size = 16, .beta = 0.4, .demo_fraction = 0.25};
-    const replay_batch *b;
+    const replay_sample *b;
     cr_assert_eq(replay_client_sample_request(c, &req, &err), SHOAL_OK, "%s", err.msg);
     cr_assert_eq(replay_client_sample_next(c, &b, &err), SHOAL_OK, "%s", err.msg);
     float pr[16];

@@ -4,50 +4,30 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "replay/store.h"
+#include "replay_fixtures.h"
 
-/* MinAtar-like observations: 10x10x4 bits, 50 bytes. Transition `id` carries id in its action
- * and in the first bytes of both observations, so every sample can be traced to its insert. */
-#define OB 50
-#define MAXN 512
+#define OB FX_OB
+#define MAXN FX_MAXN
 
-typedef struct batch {
-    uint8_t obs[MAXN * OB], next_obs[MAXN * OB];
-    uint32_t action[MAXN], mask[MAXN];
-    float reward[MAXN], discount[MAXN], priority[MAXN];
-    replay_transitions t;
-} batch;
+typedef fx_batch batch;
 
 static void make_batch(batch *b, uint32_t first_id, size_t n, float priority)
 {
-    memset(b, 0, sizeof *b);
-    for (size_t k = 0; k < n; k++) {
-        uint32_t id = first_id + (uint32_t)k;
-        memcpy(b->obs + k * OB, &id, sizeof id);
-        memcpy(b->next_obs + k * OB, &id, sizeof id);
-        b->next_obs[k * OB + OB - 1] = 0xAB;
-        b->action[k] = id;
-        b->reward[k] = (float)id * 0.5f;
-        b->discount[k] = 0.99f;
-        b->priority[k] = priority;
-    }
-    b->t = (replay_transitions){.count = n, .obs = b->obs, .next_obs = b->next_obs,
-                                .action = b->action, .reward = b->reward,
-                                .discount = b->discount, .priority = b->priority};
+    fx_batch_fill(b, 0, first_id, n, priority, false);
 }
 
-static replay_store_config config(size_t cap, size_t demo_cap)
+static replay_store_config store_config(size_t cap, size_t demo_cap)
 {
     replay_store_config c = {.capacity = cap, .demo_capacity = demo_cap, .alpha = 1.0,
                              .epsilon = 0.0, .epsilon_demo = 1.0, .seed = 3, .max_batch = MAXN};
-    cr_assert_eq(replay_obs_spec_parse("10,10,4", "bit", &c.spec, NULL), SHOAL_OK);
+    c.spec = fx_spec();
     return c;
 }
 
 static replay_store *store(size_t cap, size_t demo_cap)
 {
     shoal_err err = {0};
-    replay_store_config c = config(cap, demo_cap);
+    replay_store_config c = store_config(cap, demo_cap);
     replay_store *s = replay_store_new(&c, &err);
     cr_assert_not_null(s, "%s", err.msg);
     return s;
@@ -268,7 +248,7 @@ Test(replay_store, sampling_a_missing_population_is_an_error)
 Test(replay_store, importance_weights_match_the_hand_computation)
 {
     shoal_err err = {0};
-    replay_store_config c = config(4, 0);
+    replay_store_config c = store_config(4, 0);
     c.alpha = 0.5;
     replay_store *s = replay_store_new(&c, &err);
     static batch b;
@@ -404,14 +384,14 @@ Test(replay_store, footprint_covers_the_columns)
 Test(replay_store, bad_configurations_are_refused)
 {
     shoal_err err = {0};
-    replay_store_config c = config(0, 0);
+    replay_store_config c = store_config(0, 0);
     cr_assert_null(replay_store_new(&c, &err));
     cr_assert(strstr(err.msg, "replay.capacity") != NULL);
-    c = config(10, 0);
+    c = store_config(10, 0);
     c.alpha = 2.0;
     cr_assert_null(replay_store_new(&c, &err));
     cr_assert(strstr(err.msg, "alpha") != NULL);
-    c = config(10, 0);
+    c = store_config(10, 0);
     c.spec.dtype = 9;
     cr_assert_null(replay_store_new(&c, &err));
     cr_assert(strstr(err.msg, "dtype") != NULL);

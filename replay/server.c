@@ -731,13 +731,12 @@ static int bind_socket(replay_server *s, shoal_err *err)
         return shoal_err_set(err, SHOAL_EIO, "zmq_socket: %s", zmq_strerror(zmq_errno()));
     }
     int64_t hard = (int64_t)s->cfg.max_message_bytes * 2;
-    int linger = 0, hwm = 0;
+    int linger = 0;
     zmq_setsockopt(s->sock, ZMQ_MAXMSGSIZE, &hard, sizeof hard);
     zmq_setsockopt(s->sock, ZMQ_LINGER, &linger, sizeof linger);
-    /* Flow control is by credits, so ZeroMQ's own queues need no message-count cap; a
-     * send that would block is reported, never waited for. */
-    zmq_setsockopt(s->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(s->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    /* The default high-water marks stay: a peer that never reads its replies loses the ones
+     * beyond 1000 queued (ROUTER drops, never blocks) instead of growing the shard's memory;
+     * credits and pipelining keep well-behaved peers far below that. */
     if (zmq_bind(s->sock, s->cfg.bind) != 0) {
         return shoal_err_set(err, SHOAL_EIO, "shard %u: cannot bind %s: %s (is the port in use?)",
                              s->cfg.store.shard, s->cfg.bind, zmq_strerror(zmq_errno()));

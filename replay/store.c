@@ -61,6 +61,9 @@ static int part_init(part *p, size_t cap, size_t obs_bytes, bool bonus, const ch
         return shoal_err_set(err, SHOAL_ENOMEM, "%s store: cannot allocate %zu bytes for %zu "
                              "transitions; lower replay.capacity", name, p->block_bytes, cap);
     }
+    /* Touch every page now: the footprint is real from start-up and the insert path takes
+     * no page faults (the kernel zeroing fresh pages showed as 15% of an insert benchmark). */
+    memset(p->block, 0, p->block_bytes);
     uint8_t *b = p->block;
     p->obs = b;
     p->next_obs = b + obs_padded;
@@ -71,7 +74,6 @@ static int part_init(part *p, size_t cap, size_t obs_bytes, bool bonus, const ch
     p->reward = (float *)(p->gen + cap);
     p->discount = p->reward + cap;
     p->priority = p->discount + cap;
-    memset(p->gen, 0, cap * sizeof *p->gen);
     p->tree = replay_sumtree_new(cap, err);
     if (!p->tree) {
         return shoal_err_prefix(err, "%s store", name);

@@ -368,6 +368,11 @@ static void sample_part(replay_store *s, const part *p, bool demo, bool bonus, s
     const replay_sumtree *t = bonus ? p->bonus_tree : p->tree;
     double total = replay_sumtree_total(t);
     replay_sumtree_sample(t, n, &s->rng, s->idx);
+    size_t ob = s->cfg.spec.obs_bytes;
+    for (size_t k = 0; k < n; k++) { /* rows are scattered: start every fetch before copying */
+        __builtin_prefetch(p->obs + s->idx[k] * ob);
+        __builtin_prefetch(p->next_obs + s->idx[k] * ob);
+    }
     for (size_t k = 0; k < n; k++) {
         gather(s, p, demo, s->idx[k], bonus, out, j0 + k);
         out->weight[j0 + k] =

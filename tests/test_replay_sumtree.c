@@ -145,3 +145,28 @@ Test(replay_sumtree, stratified_batches_pass_a_chi_square_frequency_test)
     cr_assert_gt(chi_square(counts, u, N, (size_t)BATCH * BATCHES), 5000.0);
     replay_sumtree_free(t);
 }
+
+/* The batch sampler descends level by level in lockstep; it must give exactly the leaves that
+ * one find per stratum gives for the same random draws, across chunk boundaries too. */
+Test(replay_sumtree, lockstep_batch_sampling_equals_one_find_per_stratum)
+{
+    enum { N = 5000, B = 150 };
+    static double v[N];
+    rng r, r2;
+    rng_init(&r, 3, RNG_ROLE_REPLAY, 0, 2);
+    for (size_t i = 0; i < N; i++) {
+        v[i] = i % 13 == 0 ? 0.0 : rng_uniform(&r);
+    }
+    replay_sumtree *t = tree_of(v, N);
+    rng_init(&r, 4, RNG_ROLE_REPLAY, 0, 3);
+    r2 = r;
+    size_t got[B];
+    replay_sumtree_sample(t, B, &r, got);
+    double seg = replay_sumtree_total(t) / B;
+    for (size_t k = 0; k < B; k++) {
+        size_t want = replay_sumtree_find(t, seg * ((double)k + rng_uniform(&r2)));
+        cr_assert_eq(got[k], want, "stratum %zu", k);
+        cr_assert_gt(v[got[k]], 0.0);
+    }
+    replay_sumtree_free(t);
+}

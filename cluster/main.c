@@ -6,6 +6,7 @@
 
 static const command commands[] = {
     {"config", cmd_config, "show the effective configuration, or the reference of every key"},
+    {"replay", cmd_replay, "run one prioritized replay shard (ZeroMQ ROUTER)"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -1,0 +1,101 @@
+/* The replay client, used by actors (insert) and learners (sample, priority updates): one
+ * DEALER socket per shard, every blocking call bounded by a timeout.
+ *
+ * Insert: a batch goes to shard actor_id mod n_shards (demonstration batches round-robin),
+ * and the client keeps at most `credits` batches unacknowledged per shard, as the shard's
+ * InsertAcks allow: a slow shard slows its actors instead of growing their memory.
+ *
+ * Sample: prioritisation is global, not per shard. Each SampleBatch and Stats reply carries the
+ * shard's priority totals; a request is split across shards by systematic sampling in
+ * proportion to those totals (so shard s serves B·T_s/T transitions in expectation and never
+ * deviates from it by one or more), and the importance weights are recomputed from the global
+ * probabilities leaf/ΣT and the global population. Several requests may be in flight
+ * (pipelining); the source shard of every transition is remembered so the priority update goes
+ * back to it.
+ *
+ * Errors: an Error reply fails the call it answers (for a sample, the batch it belongs to);
+ * an Error for a priority update (which gets no reply otherwise) is reported by the next call.
+ * ETIMEOUT names the shard and its endpoint: a shard that died or restarted is noticed there,
+ * never by hanging. ETIMEOUT on insert is retryable (the limiter may be holding acks).
+ *
+ *     replay_client *c = replay_client_new(endpoints, 2, &opt, &err);
+ *     replay_client_sample_request(c, &req, &err);            // as many as opt.pipeline
+ *     const replay_sample *b; replay_client_sample_next(c, &b, &err);
+ *     replay_client_update_priorities(c, b, new_priorities, &err);
+ */
+#ifndef SHOAL_REPLAY_CLIENT_H
+#define SHOAL_REPLAY_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "proto/shoal.pb-c.h"
+#include "replay/store.h"
+
+#define REPLAY_CLIENT_MAX_SHARDS 256
+
+typedef struct replay_client_options {
+    int timeout_ms;           /* bound on every wait; default 10000 */
+    size_t max_message_bytes; /* largest reply accepted; default 64 MiB */
+    size_t obs_bytes;         /* bytes of one observation (sampling clients); 0 insert-only */
+    size_t max_batch;         /* largest batch requested; default 1024 */
+    size_t pipeline;          /* sample requests in flight at once; default 4 */
+    uint64_t seed;            /* stream (seed, RNG_ROLE_LEARNER, index, 1) splits batches */
+    uint32_t index;
+} replay_client_options;
+
+/* Priority totals a shard reported last. */
+typedef struct replay_shard_totals {
+    bool known;
+    double agent, demo, demo_bonus;
+    uint64_t size, demo_size;
+} replay_shard_totals;
+
+typedef struct replay_client replay_client;
+
+/* Connects one DEALER to each endpoint (connection itself is asynchronous in ZeroMQ; a shard
+ * that is not there shows up as ETIMEOUT on first use). NULL with EINVAL or EIO. */
+replay_client *replay_client_new(const char *const *endpoints, size_t n_shards,
+                                 const replay_client_options *opt, shoal_err *err);
+
+/* Closes the sockets (unsent messages are dropped) and frees c. NULL is fine. */
+void replay_client_free(replay_client *c);
+
+size_t replay_client_shards(const replay_client *c);
+
+/* Sends b to its shard once a credit is free. b->seq is set here (per shard, from 1).
+ * ETIMEOUT when no credit came back in time (retry), or the Error a shard answered for an
+ * earlier batch. */
+int replay_client_insert(replay_client *c, Shoal__V1__InsertBatch *b, shoal_err *err);
+
+/* Waits until every inserted batch is acknowledged. ETIMEOUT, or the first insert Error. */
+int replay_client_flush(replay_client *c, shoal_err *err);
+
+/* Transitions acknowledged as stored so far. */
+uint64_t replay_client_acked(const replay_client *c);
+
+/* Issues one batch request, split across shards by their priority totals (asked with a Stats
+ * round trip the first time). EINVAL when opt.pipeline requests are already in flight or the
+ * request is out of range (obs_bytes must be set). */
+int replay_client_sample_request(replay_client *c, const replay_sample_req *req, shoal_err *err);
+
+/* Waits for the oldest request's batch: the shards' parts in endpoint order, x->shard the
+ * endpoint index of each transition, global importance weights (the largest is 1). *out is
+ * owned by c and valid until the next call of replay_client_sample_next. ETIMEOUT, or the
+ * Error a shard answered (the batch is dropped). */
+int replay_client_sample_next(replay_client *c, const replay_sample **out, shoal_err *err);
+
+/* Sends new priorities (|δ|) for every transition of b back to the shards that served them. */
+int replay_client_update_priorities(replay_client *c, const replay_sample *b,
+                                    const float *priorities, shoal_err *err);
+
+/* Asks shard i for its statistics. *out is owned by c and valid until the next call on c. */
+int replay_client_stats(replay_client *c, size_t shard, const Shoal__V1__Stats **out,
+                        shoal_err *err);
+
+/* Totals shard i reported last. */
+replay_shard_totals replay_client_totals(const replay_client *c, size_t shard);
+
+#endif

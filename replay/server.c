@@ -1,0 +1,899 @@
+#include "replay/server.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "common/clock.h"
+#include "common/frame.h"
+#include "common/log.h"
+#include "replay/cio.h"
+#include "replay/demofile.h"
+#include "replay/wire.h"
+
+const config_key replay_config_keys[] = {
+    {"replay", "capacity", CONFIG_INT, "1000000", 1, 4294967295.0, NULL,
+     "agent transitions each shard keeps (FIFO ring; memory is allocated at start)"},
+    {"replay", "demo_capacity", CONFIG_INT, "0", 0, 4294967295.0, NULL,
+     "demonstrations each shard can hold (never evicted); at least what replay.demos holds"},
+    {"replay", "obs_shape", CONFIG_STRING, "10,10,4", 0, 0, NULL,
+     "observation shape H,W,C the shard stores (MinAtar: 10,10,C)"},
+    {"replay", "obs_dtype", CONFIG_ENUM, "bit", 0, 0, "bit|uint8|float32",
+     "observation encoding on the wire and in the store (bit: 8 values per byte)"},
+    {"replay", "alpha", CONFIG_FLOAT, "0.6", 0, 1, NULL, "priority exponent α (PER)"},
+    {"replay", "beta", CONFIG_FLOAT, "0.4", 0, 1, NULL,
+     "importance-sampling exponent β requested by learners"},
+    {"replay", "epsilon", CONFIG_FLOAT, "1e-6", 0, 1e6, NULL,
+     "ε added to every |δ| before ^α (ε_a for agent data)"},
+    {"replay", "epsilon_demo", CONFIG_FLOAT, "1.0", 0, 1e6, NULL,
+     "DQfD demo bonus ε_d: demonstrations' ε in mixed sampling"},
+    {"replay", "demo_fraction", CONFIG_FLOAT, "0.25", 0, 1, NULL,
+     "exact share of demonstrations in each learner batch (Ape-X DQfD)"},
+    {"replay", "mixed", CONFIG_BOOL, "false", 0, 0, NULL,
+     "learners sample one mixed tree with the demo bonus (DQfD) instead of a fixed fraction"},
+    {"replay", "min_size", CONFIG_INT, "1000", 0, 4294967295.0, NULL,
+     "agent transitions a shard must hold before it serves samples"},
+    {"replay", "samples_per_insert", CONFIG_FLOAT, "0", 0, 1e6, NULL,
+     "target ratio of sampled to inserted transitions (0: no ratio)"},
+    {"replay", "tolerance", CONFIG_FLOAT, "4096", 0, 1e12, NULL,
+     "half-width of the samples-per-insert band, in transitions (>= batch size / 2)"},
+    {"replay", "credits", CONFIG_INT, "4", 1, 1024, NULL,
+     "insert batches an actor may have unacknowledged per shard (flow control)"},
+    {"replay", "max_batch", CONFIG_INT, "1024", 1, 1048576, NULL,
+     "largest sample batch a shard serves"},
+    {"replay", "max_message_bytes", CONFIG_INT, "67108864", 4096, 2147483647.0, NULL,
+     "largest message a shard accepts; larger ones get an Error"},
+    {"replay", "max_actors", CONFIG_INT, "4096", 1, 1048576, NULL,
+     "actor ids a shard accepts (0..max_actors-1)"},
+    {"replay", "max_pending", CONFIG_INT, "256", 1, 65536, NULL,
+     "sample requests the rate limiter may hold at once per shard"},
+    {"replay", "checkpoint", CONFIG_STRING, "", 0, 0, NULL,
+     "checkpoint file of shard I: '%d' is replaced by I (empty: no checkpoints)"},
+    {"replay", "checkpoint_secs", CONFIG_FLOAT, "600", 0, 1e9, NULL,
+     "seconds between checkpoints (0: only on SIGTERM/SIGINT)"},
+    {"replay", "demos", CONFIG_STRING, "", 0, 0, NULL,
+     "demonstration files loaded at start, comma-separated (docs/formats.md)"},
+    CONFIG_KEY_END,
+};
+
+/* Per-actor episode statistics, as carried by its inserts (proto ActorStats), plus flow
+ * control state. */
+typedef struct actor_rec {
+    bool seen;
+    uint32_t held;        /* acks held by the limiter */
+    uint64_t episodes;
+    uint64_t env_steps;
+    uint64_t transitions;
+    uint64_t params_version;
+    double return_sum;
+    double intrinsic_sum;
+    float last_return;
+    double last_seen_s;
+} actor_rec;
+
+typedef struct peer_id {
+    uint8_t id[FRAME_ID_MAX];
+    size_t len;
+} peer_id;
+
+typedef struct held_sample {
+    peer_id peer;
+    uint64_t request_id;
+    replay_sample_req req;
+} held_sample;
+
+typedef struct held_ack {
+    peer_id peer;
+    uint64_t seq;
+    uint32_t accepted;
+    uint32_t actor;
+} held_ack;
+
+/* A FIFO of fixed capacity over caller-sized items. */
+typedef struct fifo {
+    void *items;
+    size_t item_bytes, cap, head, n;
+} fifo;
+
+struct replay_server {
+    replay_server_config cfg;
+    char endpoint[256];
+    void *ctx;
+    void *sock;
+    replay_store *store;
+    replay_limiter lim;
+    frame_arena *arena;
+    replay_sample *sample;
+    protobuf_c_boolean *demo_flags; /* (max_batch) for SampleBatch.demo */
+    actor_rec *actors;              /* (max_actors) */
+    Shoal__V1__ActorStats *actor_msgs;
+    Shoal__V1__ActorStats **actor_ptrs;
+    fifo samples; /* held_sample */
+    fifo acks;    /* held_ack */
+    uint64_t errors;
+    uint64_t start_ns;
+    uint64_t last_ckpt_ns;
+    uint64_t env_steps;
+};
+
+static int fifo_init(fifo *q, size_t item_bytes, size_t cap)
+{
+    q->items = calloc(cap, item_bytes);
+    q->item_bytes = item_bytes;
+    q->cap = cap;
+    return q->items ? SHOAL_OK : SHOAL_ENOMEM;
+}
+
+static void *fifo_at(const fifo *q, size_t i)
+{
+    return (uint8_t *)q->items + ((q->head + i) % q->cap) * q->item_bytes;
+}
+
+static void *fifo_push(fifo *q)
+{
+    if (q->n == q->cap) {
+        return NULL;
+    }
+    return fifo_at(q, q->n++);
+}
+
+static void fifo_pop(fifo *q)
+{
+    q->head = (q->head + 1) % q->cap;
+    q->n--;
+}
+
+int replay_server_config_from(const config *c, uint32_t shard, const char *bind,
+                              replay_server_config *out, shoal_err *err)
+{
+    memset(out, 0, sizeof *out);
+    replay_store_config *st = &out->store;
+    if (replay_obs_spec_parse(config_str(c, "replay", "obs_shape"),
+                              config_str(c, "replay", "obs_dtype"), &st->spec, err) != SHOAL_OK) {
+        return shoal_err_prefix(err, "replay.obs_shape/obs_dtype");
+    }
+    st->capacity = (size_t)config_int(c, "replay", "capacity");
+    st->demo_capacity = (size_t)config_int(c, "replay", "demo_capacity");
+    st->alpha = config_float(c, "replay", "alpha");
+    st->epsilon = config_float(c, "replay", "epsilon");
+    st->epsilon_demo = config_float(c, "replay", "epsilon_demo");
+    st->seed = (uint64_t)config_int(c, "run", "seed");
+    st->shard = shard;
+    st->max_batch = (size_t)config_int(c, "replay", "max_batch");
+    out->limiter.min_size = (uint64_t)config_int(c, "replay", "min_size");
+    out->limiter.samples_per_insert = config_float(c, "replay", "samples_per_insert");
+    out->limiter.tolerance = config_float(c, "replay", "tolerance");
+    out->credits = (uint32_t)config_int(c, "replay", "credits");
+    out->max_message_bytes = (size_t)config_int(c, "replay", "max_message_bytes");
+    out->max_actors = (uint32_t)config_int(c, "replay", "max_actors");
+    out->max_pending = (size_t)config_int(c, "replay", "max_pending");
+    out->checkpoint_secs = config_float(c, "replay", "checkpoint_secs");
+    if (strlen(bind) >= sizeof out->bind) {
+        return shoal_err_set(err, SHOAL_EINVAL, "endpoint '%s' is too long", bind);
+    }
+    strcpy(out->bind, bind);
+    const char *demos = config_str(c, "replay", "demos");
+    const char *ck = config_str(c, "replay", "checkpoint");
+    if (strlen(demos) >= sizeof out->demos) {
+        return shoal_err_set(err, SHOAL_EINVAL, "replay.demos is too long");
+    }
+    strcpy(out->demos, demos);
+    /* '%d' in the path becomes the shard index, so one config serves every shard. */
+    const char *pct = strstr(ck, "%d");
+    int n = pct ? snprintf(out->checkpoint_path, sizeof out->checkpoint_path, "%.*s%u%s",
+                           (int)(pct - ck), ck, shard, pct + 2)
+                : snprintf(out->checkpoint_path, sizeof out->checkpoint_path, "%s", ck);
+    if (n < 0 || (size_t)n >= sizeof out->checkpoint_path) {
+        return shoal_err_set(err, SHOAL_EINVAL, "replay.checkpoint is too long");
+    }
+    return replay_limiter_check(&out->limiter, st->capacity, err);
+}
+
+/* ---- replies ---- */
+
+static void reply_error(replay_server *s, const peer_id *p, int code, uint64_t request_id,
+                        const char *message)
+{
+    Shoal__V1__Error e = SHOAL__V1__ERROR__INIT;
+    e.code = (uint32_t)code;
+    e.message = (char *)message;
+    e.request_id = request_id;
+    e.shard = s->cfg.store.shard;
+    Shoal__V1__Envelope env = SHOAL__V1__ENVELOPE__INIT;
+    env.body_case = SHOAL__V1__ENVELOPE__BODY_ERROR;
+    env.error = &e;
+    s->errors++;
+    shoal_err err = {0};
+    if (frame_send_to(s->sock, p->id, p->len, &env, ZMQ_DONTWAIT, &err) != SHOAL_OK) {
+        log_warn("shard %u: cannot send an Error reply: %s", s->cfg.store.shard, err.msg);
+    }
+    log_debug("shard %u: answered %s: %s", s->cfg.store.shard, shoal_err_name(code), message);
+}
+
+static void send_or_log(replay_server *s, const peer_id *p, Shoal__V1__Envelope *env,
+                        const char *what)
+{
+    shoal_err err = {0};
+    if (frame_send_to(s->sock, p->id, p->len, env, ZMQ_DONTWAIT, &err) != SHOAL_OK) {
+        log_warn("shard %u: cannot send %s: %s", s->cfg.store.shard, what, err.msg);
+    }
+}
+
+static void send_ack(replay_server *s, const peer_id *p, uint64_t seq, uint32_t accepted)
+{
+    Shoal__V1__InsertAck a = SHOAL__V1__INSERT_ACK__INIT;
+    a.seq = seq;
+    a.accepted = accepted;
+    a.credits = s->cfg.credits;
+    Shoal__V1__Envelope env = SHOAL__V1__ENVELOPE__INIT;
+    env.body_case = SHOAL__V1__ENVELOPE__BODY_INSERT_ACK;
+    env.insert_ack = &a;
+    send_or_log(s, p, &env, "an InsertAck");
+}
+
+static void fill_totals(const replay_totals *t, double *agent, double *demo, double *bonus)
+{
+    *agent = t->agent;
+    *demo = t->demo;
+    *bonus = t->demo_bonus;
+}
+
+/* Samples and sends; the request has passed validation and the limiter. */
+static void serve_sample(replay_server *s, const peer_id *p, uint64_t request_id,
+                         const replay_sample_req *req)
+{
+    shoal_err err = {0};
+    replay_sample *x = s->sample;
+    if (replay_store_sample(s->store, req, x, &err) != SHOAL_OK) {
+        reply_error(s, p, err.code, request_id, err.msg);
+        return;
+    }
+    if (!req->demo_only) {
+        replay_limiter_sampled(&s->lim, x->count);
+    }
+    for (size_t j = 0; j < x->count; j++) {
+        s->demo_flags[j] = x->demo[j];
+    }
+    size_t ob = x->obs_bytes;
+    uint32_t shape[3];
+    Shoal__V1__ObsSpec spec;
+    replay_wire_obs_spec(replay_store_spec(s->store), &spec, shape);
+    Shoal__V1__SampleBatch b = SHOAL__V1__SAMPLE_BATCH__INIT;
+    b.request_id = request_id;
+    b.shard = s->cfg.store.shard;
+    b.obs_spec = &spec;
+    b.count = (uint32_t)x->count;
+    b.n_key = x->count;
+    b.key = x->key;
+    b.n_weight = x->count;
+    b.weight = x->weight;
+    b.obs = (ProtobufCBinaryData){x->count * ob, x->obs};
+    b.next_obs = (ProtobufCBinaryData){x->count * ob, x->next_obs};
+    b.n_action = x->count;
+    b.action = x->action;
+    b.n_reward = x->count;
+    b.reward = x->reward;
+    b.n_discount = x->count;
+    b.discount = x->discount;
+    b.n_heads = x->n_heads;
+    b.n_mask = x->n_heads > 1 ? x->count : 0;
+    b.mask = x->mask;
+    b.n_demo = x->count;
+    b.demo = s->demo_flags;
+    b.n_leaf = x->count;
+    b.leaf = x->leaf;
+    replay_totals t = replay_store_totals(s->store);
+    fill_totals(&t, &b.agent_total, &b.demo_total, &b.demo_bonus_total);
+    b.size = t.size;
+    b.demo_size = t.demo_size;
+    Shoal__V1__Envelope env = SHOAL__V1__ENVELOPE__INIT;
+    env.body_case = SHOAL__V1__ENVELOPE__BODY_SAMPLE_BATCH;
+    env.sample_batch = &b;
+    send_or_log(s, p, &env, "a SampleBatch");
+}
+
+/* ---- handlers ---- */
+
+static void note_actor(replay_server *s, const Shoal__V1__InsertBatch *b)
+{
+    s->env_steps += b->env_steps;
+    if (b->actor_id >= s->cfg.max_actors) {
+        return; /* demonstrations */
+    }
+    actor_rec *a = &s->actors[b->actor_id];
+    a->seen = true;
+    a->transitions += b->count;
+    a->env_steps += b->env_steps;
+    a->params_version = b->params_version;
+    a->last_seen_s = clock_since_s(s->start_ns);
+    for (size_t i = 0; i < b->n_episode_return; i++) {
+        a->episodes++;
+        a->return_sum += b->episode_return[i];
+        a->last_return = b->episode_return[i];
+        if (b->n_episode_intrinsic_return) {
+            a->intrinsic_sum += b->episode_intrinsic_return[i];
+        }
+    }
+}
+
+static void on_insert(replay_server *s, const peer_id *p, const Shoal__V1__InsertBatch *b)
+{
+    shoal_err err = {0};
+    replay_transitions t;
+    if (replay_wire_insert_view(b, replay_store_spec(s->store), s->cfg.max_message_bytes, &t,
+                                &err) != SHOAL_OK) {
+        reply_error(s, p, err.code, b->seq, err.msg);
+        return;
+    }
+    if (!b->demo && b->actor_id >= s->cfg.max_actors) {
+        shoal_err_set(&err, SHOAL_EPROTO, "insert_batch.actor_id %u is out of range 0..%u "
+                      "(replay.max_actors)", b->actor_id, s->cfg.max_actors - 1);
+        reply_error(s, p, err.code, b->seq, err.msg);
+        return;
+    }
+    actor_rec *a = b->demo ? NULL : &s->actors[b->actor_id];
+    if (a && a->held >= s->cfg.credits) {
+        shoal_err_set(&err, SHOAL_EPROTO, "actor %u sent batch seq %llu beyond its %u credits "
+                      "(wait for an InsertAck before sending more); nothing stored", b->actor_id,
+                      (unsigned long long)b->seq, s->cfg.credits);
+        reply_error(s, p, err.code, b->seq, err.msg);
+        return;
+    }
+    if (replay_store_insert(s->store, &t, b->demo, &err) != SHOAL_OK) {
+        reply_error(s, p, err.code, b->seq, err.msg);
+        return;
+    }
+    note_actor(s, b);
+    if (!a) {
+        send_ack(s, p, b->seq, b->count);
+        return;
+    }
+    replay_limiter_inserted(&s->lim, t.count);
+    if (s->acks.n == 0 && replay_limiter_can_ack(&s->lim)) {
+        send_ack(s, p, b->seq, b->count);
+        return;
+    }
+    held_ack *h = fifo_push(&s->acks); /* cannot fail: held <= credits per actor */
+    h->peer = *p;
+    h->seq = b->seq;
+    h->accepted = b->count;
+    h->actor = b->actor_id;
+    a->held++;
+}
+
+static void on_sample(replay_server *s, const peer_id *p, const Shoal__V1__SampleRequest *r)
+{
+    shoal_err err = {0};
+    replay_sample_req req;
+    if (replay_wire_sample_req(r, s->cfg.store.max_batch, &req, &err) != SHOAL_OK) {
+        reply_error(s, p, err.code, r->request_id, err.msg);
+        return;
+    }
+    if (req.demo_only) {
+        serve_sample(s, p, r->request_id, &req); /* pre-training: no actors to pace */
+        return;
+    }
+    size_t max = replay_limiter_max_batch(&s->lim);
+    if (req.batch_size > max) {
+        shoal_err_set(&err, SHOAL_EPROTO, "sample_request.batch_size %zu exceeds %zu (twice "
+                      "replay.tolerance): the rate limiter could never serve it", req.batch_size,
+                      max);
+        reply_error(s, p, err.code, r->request_id, err.msg);
+        return;
+    }
+    uint64_t size = replay_store_totals(s->store).size;
+    if (s->samples.n == 0 && replay_limiter_can_sample(&s->lim, size, req.batch_size)) {
+        serve_sample(s, p, r->request_id, &req);
+        return;
+    }
+    held_sample *h = fifo_push(&s->samples);
+    if (!h) {
+        shoal_err_set(&err, SHOAL_EAGAIN, "%zu sample requests are already waiting for the rate "
+                      "limiter (replay.max_pending); retry later", s->samples.cap);
+        reply_error(s, p, err.code, r->request_id, err.msg);
+        return;
+    }
+    h->peer = *p;
+    h->request_id = r->request_id;
+    h->req = req;
+}
+
+static void on_update(replay_server *s, const peer_id *p, const Shoal__V1__PriorityUpdate *u)
+{
+    shoal_err err = {0};
+    if (replay_wire_priority_update(u, s->cfg.max_message_bytes, &err) != SHOAL_OK ||
+        replay_store_update(s->store, u->key, u->priority, u->n_key, NULL, &err) != SHOAL_OK) {
+        reply_error(s, p, err.code, 0, err.msg);
+    }
+}
+
+static void on_stats(replay_server *s, const peer_id *p, const Shoal__V1__StatsRequest *r)
+{
+    replay_totals t = replay_store_totals(s->store);
+    replay_store_counters c = replay_store_counters_get(s->store);
+    Shoal__V1__Stats st = SHOAL__V1__STATS__INIT;
+    st.request_id = r->request_id;
+    st.shard = s->cfg.store.shard;
+    st.size = t.size;
+    st.capacity = replay_store_capacity(s->store);
+    st.demo_size = t.demo_size;
+    st.demo_capacity = replay_store_demo_capacity(s->store);
+    st.inserted = c.inserted;
+    st.sampled = c.sampled;
+    st.demo_sampled = c.demo_sampled;
+    replay_limiter_account(&s->lim, s->acks.n > 0, s->samples.n > 0, clock_now_ns());
+    st.insert_blocked_s = s->lim.insert_blocked_s;
+    st.sample_blocked_s = s->lim.sample_blocked_s;
+    st.memory_bytes = replay_store_footprint(s->store);
+    st.env_steps = s->env_steps;
+    st.uptime_s = clock_since_s(s->start_ns);
+    fill_totals(&t, &st.agent_total, &st.demo_total, &st.demo_bonus_total);
+    st.priority_updates = c.updates;
+    st.stale_updates = c.stale_updates;
+    st.errors = s->errors;
+    st.held_samples = (uint32_t)s->samples.n;
+    st.held_acks = (uint32_t)s->acks.n;
+    size_t n = 0;
+    for (uint32_t i = 0; i < s->cfg.max_actors; i++) {
+        const actor_rec *a = &s->actors[i];
+        if (!a->seen) {
+            continue;
+        }
+        Shoal__V1__ActorStats *m = &s->actor_msgs[n];
+        shoal__v1__actor_stats__init(m);
+        m->actor_id = i;
+        m->episodes = a->episodes;
+        m->env_steps = a->env_steps;
+        m->return_sum = a->return_sum;
+        m->last_return = a->last_return;
+        m->intrinsic_return_sum = a->intrinsic_sum;
+        m->params_version = a->params_version;
+        m->last_seen_s = a->last_seen_s;
+        s->actor_ptrs[n++] = m;
+    }
+    st.n_actors = n;
+    st.actors = s->actor_ptrs;
+    Shoal__V1__Envelope env = SHOAL__V1__ENVELOPE__INIT;
+    env.body_case = SHOAL__V1__ENVELOPE__BODY_STATS;
+    env.stats = &st;
+    send_or_log(s, p, &env, "Stats");
+}
+
+static void dispatch(replay_server *s, const peer_id *p, const Shoal__V1__Envelope *env)
+{
+    switch (env->body_case) {
+    case SHOAL__V1__ENVELOPE__BODY_INSERT_BATCH: on_insert(s, p, env->insert_batch); break;
+    case SHOAL__V1__ENVELOPE__BODY_SAMPLE_REQUEST: on_sample(s, p, env->sample_request); break;
+    case SHOAL__V1__ENVELOPE__BODY_PRIORITY_UPDATE: on_update(s, p, env->priority_update); break;
+    case SHOAL__V1__ENVELOPE__BODY_STATS_REQUEST: on_stats(s, p, env->stats_request); break;
+    default:
+        reply_error(s, p, SHOAL_EPROTO, 0, "a replay shard serves InsertBatch, SampleRequest, "
+                    "PriorityUpdate and StatsRequest only");
+    }
+}
+
+/* Releases held replies in arrival order while the limiter allows. */
+static void release(replay_server *s)
+{
+    while (s->samples.n) {
+        held_sample *h = fifo_at(&s->samples, 0);
+        if (!replay_limiter_can_sample(&s->lim, replay_store_totals(s->store).size,
+                                       h->req.batch_size)) {
+            break;
+        }
+        held_sample copy = *h;
+        fifo_pop(&s->samples);
+        serve_sample(s, &copy.peer, copy.request_id, &copy.req);
+    }
+    while (s->acks.n && replay_limiter_can_ack(&s->lim)) {
+        held_ack *h = fifo_at(&s->acks, 0);
+        s->actors[h->actor].held--;
+        send_ack(s, &h->peer, h->seq, h->accepted);
+        fifo_pop(&s->acks);
+    }
+    replay_limiter_account(&s->lim, s->acks.n > 0, s->samples.n > 0, clock_now_ns());
+}
+
+/* Receives one message without waiting; EAGAIN when none is queued. */
+static int serve_one(replay_server *s, shoal_err *err)
+{
+    peer_id p;
+    Shoal__V1__Envelope *env = NULL;
+    frame_arena_reset(s->arena);
+    int rc = frame_recv_from(s->sock, p.id, &p.len, s->cfg.max_message_bytes, s->arena, &env,
+                             ZMQ_DONTWAIT, err);
+    if (rc == SHOAL_EPROTO || rc == SHOAL_EVERSION) {
+        if (p.len) {
+            reply_error(s, &p, rc, 0, err->msg);
+        }
+        return SHOAL_OK;
+    }
+    if (rc != SHOAL_OK) {
+        return rc;
+    }
+    dispatch(s, &p, env);
+    return SHOAL_OK;
+}
+
+int replay_server_poll(replay_server *s, int timeout_ms, shoal_err *err)
+{
+    zmq_pollitem_t item = {.socket = s->sock, .events = ZMQ_POLLIN};
+    int n = zmq_poll(&item, 1, timeout_ms);
+    if (n < 0) {
+        if (zmq_errno() == EINTR) {
+            return SHOAL_OK; /* a signal: the caller checks its stop flag */
+        }
+        return shoal_err_set(err, SHOAL_EIO, "shard %u: zmq_poll: %s", s->cfg.store.shard,
+                             zmq_strerror(zmq_errno()));
+    }
+    /* Bounded batch per wake-up so held replies are released between bursts. */
+    for (int i = 0; n > 0 && i < 1024; i++) {
+        shoal_err e = {0};
+        int rc = serve_one(s, &e);
+        if (rc == SHOAL_EAGAIN || rc == SHOAL_EINTERRUPTED) {
+            break;
+        }
+        if (rc != SHOAL_OK) {
+            return shoal_err_set(err, rc, "shard %u: %s", s->cfg.store.shard, e.msg);
+        }
+    }
+    release(s);
+    return SHOAL_OK;
+}
+
+/* ---- checkpoints ---- */
+
+static int f64_io(replay_cio *io, double *v, bool load, shoal_err *err)
+{
+    uint64_t bits;
+    memcpy(&bits, v, sizeof bits);
+    int rc = load ? replay_cio_read_u64(io, &bits, err) : replay_cio_write_u64(io, bits, err);
+    memcpy(v, &bits, sizeof bits);
+    return rc;
+}
+
+static int u64_io(replay_cio *io, uint64_t *v, bool load, shoal_err *err)
+{
+    return load ? replay_cio_read_u64(io, v, err) : replay_cio_write_u64(io, *v, err);
+}
+
+static int actor_io(replay_cio *io, actor_rec *a, bool load, shoal_err *err)
+{
+    double last = a->last_return;
+    uint64_t *u[] = {&a->episodes, &a->env_steps, &a->transitions, &a->params_version};
+    double *d[] = {&a->return_sum, &a->intrinsic_sum, &last, &a->last_seen_s};
+    int rc = SHOAL_OK;
+    for (size_t i = 0; rc == SHOAL_OK && i < 4; i++) {
+        rc = u64_io(io, u[i], load, err);
+    }
+    for (size_t i = 0; rc == SHOAL_OK && i < 4; i++) {
+        rc = f64_io(io, d[i], load, err);
+    }
+    a->last_return = (float)last;
+    return rc;
+}
+
+/* The server's own state: limiter counters, blocked time, error count, per-actor statistics
+ * (the count of actors seen, then each one's id and record). */
+static int server_io(replay_server *s, replay_cio *io, bool load, shoal_err *err)
+{
+    uint64_t n_seen = 0;
+    for (uint32_t i = 0; !load && i < s->cfg.max_actors; i++) {
+        n_seen += s->actors[i].seen;
+    }
+    uint64_t *u[] = {&s->lim.inserted, &s->lim.sampled, &s->errors, &s->env_steps, &n_seen};
+    double *d[] = {&s->lim.insert_blocked_s, &s->lim.sample_blocked_s};
+    int rc = SHOAL_OK;
+    for (size_t i = 0; rc == SHOAL_OK && i < 2; i++) {
+        rc = f64_io(io, d[i], load, err);
+    }
+    for (size_t i = 0; rc == SHOAL_OK && i < 5; i++) {
+        rc = u64_io(io, u[i], load, err);
+    }
+    for (uint32_t i = 0; rc == SHOAL_OK && !load && i < s->cfg.max_actors; i++) {
+        if (s->actors[i].seen) {
+            rc = replay_cio_write_u32(io, i, err);
+            if (rc == SHOAL_OK) {
+                rc = actor_io(io, &s->actors[i], false, err);
+            }
+        }
+    }
+    for (uint64_t k = 0; rc == SHOAL_OK && load && k < n_seen; k++) {
+        uint32_t id;
+        rc = replay_cio_read_u32(io, &id, err);
+        if (rc == SHOAL_OK && id >= s->cfg.max_actors) {
+            return shoal_err_set(err, SHOAL_EINVAL, "%s holds actor %u; replay.max_actors is %u",
+                                 io->what, id, s->cfg.max_actors);
+        }
+        if (rc == SHOAL_OK) {
+            s->actors[id].seen = true;
+            rc = actor_io(io, &s->actors[id], true, err);
+        }
+    }
+    return rc;
+}
+
+int replay_server_checkpoint(replay_server *s, shoal_err *err)
+{
+    const char *path = s->cfg.checkpoint_path;
+    if (!path[0]) {
+        return shoal_err_set(err, SHOAL_ESTATE, "no checkpoint path (replay.checkpoint)");
+    }
+    uint64_t t0 = clock_now_ns();
+    replay_limiter_account(&s->lim, s->acks.n > 0, s->samples.n > 0, t0);
+    atomic_file af;
+    int rc = atomic_file_open(&af, path, err);
+    if (rc != SHOAL_OK) {
+        return rc;
+    }
+    replay_cio io = {.f = af.f, .what = path};
+    rc = replay_cio_write(&io, REPLAY_CKPT_MAGIC, 8, err);
+    if (rc == SHOAL_OK) {
+        rc = replay_cio_write_u32(&io, REPLAY_CKPT_VERSION, err);
+    }
+    if (rc == SHOAL_OK) {
+        rc = replay_cio_write_u32(&io, s->cfg.store.shard, err);
+    }
+    if (rc == SHOAL_OK) {
+        rc = replay_store_save(s->store, &io, err);
+    }
+    if (rc == SHOAL_OK) {
+        rc = server_io(s, &io, false, err);
+    }
+    if (rc == SHOAL_OK) {
+        rc = replay_cio_write_u32(&io, io.crc, err);
+    }
+    if (rc != SHOAL_OK) {
+        atomic_file_abort(&af);
+        return rc;
+    }
+    rc = atomic_file_commit(&af, err);
+    if (rc == SHOAL_OK) {
+        log_info("shard %u: checkpoint %s written (%llu bytes, %.3f s)", s->cfg.store.shard, path,
+                 (unsigned long long)io.offset, clock_since_s(t0));
+    }
+    s->last_ckpt_ns = clock_now_ns();
+    return rc;
+}
+
+/* Restores the checkpoint at path. ENOTFOUND when there is none. */
+static int restore(replay_server *s, const char *path, shoal_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (errno == ENOENT) {
+            return SHOAL_ENOTFOUND;
+        }
+        return shoal_err_set(err, SHOAL_EIO, "cannot open checkpoint %s: %s", path,
+                             strerror(errno));
+    }
+    replay_cio io = {.f = f, .what = path};
+    char magic[8];
+    uint32_t version = 0, shard = 0, crc = 0;
+    int rc = replay_cio_read(&io, magic, 8, err);
+    if (rc == SHOAL_OK && memcmp(magic, REPLAY_CKPT_MAGIC, 8) != 0) {
+        rc = shoal_err_set(err, SHOAL_ECORRUPT, "%s is not a shoal replay checkpoint", path);
+    }
+    if (rc == SHOAL_OK) {
+        rc = replay_cio_read_u32(&io, &version, err);
+    }
+    if (rc == SHOAL_OK && version != REPLAY_CKPT_VERSION) {
+        rc = shoal_err_set(err, SHOAL_EVERSION, "%s: checkpoint version %u; this build reads %u",
+                           path, version, REPLAY_CKPT_VERSION);
+    }
+    if (rc == SHOAL_OK) {
+        rc = replay_cio_read_u32(&io, &shard, err);
+    }
+    if (rc == SHOAL_OK && shard != s->cfg.store.shard) {
+        rc = shoal_err_set(err, SHOAL_EINVAL, "%s belongs to shard %u, not shard %u", path, shard,
+                           s->cfg.store.shard);
+    }
+    if (rc == SHOAL_OK) {
+        rc = replay_store_load(s->store, &io, err);
+    }
+    if (rc == SHOAL_OK) {
+        rc = server_io(s, &io, true, err);
+    }
+    uint32_t want = io.crc;
+    if (rc == SHOAL_OK) {
+        rc = replay_cio_read_u32(&io, &crc, err);
+    }
+    if (rc == SHOAL_OK && crc != want) {
+        rc = shoal_err_set(err, SHOAL_ECORRUPT, "%s fails its CRC32C check (stored 0x%08x, "
+                           "computed 0x%08x): the file is damaged", path, crc, want);
+    }
+    if (rc == SHOAL_OK && fgetc(f) != EOF) {
+        rc = shoal_err_set(err, SHOAL_ECORRUPT, "%s has trailing bytes after its checksum", path);
+    }
+    fclose(f);
+    if (rc != SHOAL_OK) {
+        replay_store_clear(s->store);
+        memset(s->actors, 0, s->cfg.max_actors * sizeof *s->actors);
+        replay_limiter_init(&s->lim, &s->cfg.limiter);
+        s->errors = 0;
+        s->env_steps = 0;
+    }
+    return rc;
+}
+
+/* ---- lifecycle ---- */
+
+static int bind_socket(replay_server *s, shoal_err *err)
+{
+    s->ctx = zmq_ctx_new();
+    if (!s->ctx) {
+        return shoal_err_set(err, SHOAL_EIO, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
+    }
+    s->sock = zmq_socket(s->ctx, ZMQ_ROUTER);
+    if (!s->sock) {
+        return shoal_err_set(err, SHOAL_EIO, "zmq_socket: %s", zmq_strerror(zmq_errno()));
+    }
+    int64_t hard = (int64_t)s->cfg.max_message_bytes * 2;
+    int linger = 0;
+    zmq_setsockopt(s->sock, ZMQ_MAXMSGSIZE, &hard, sizeof hard);
+    zmq_setsockopt(s->sock, ZMQ_LINGER, &linger, sizeof linger);
+    /* The default high-water marks stay: a peer that never reads its replies loses the ones
+     * beyond 1000 queued (ROUTER drops, never blocks) instead of growing the shard's memory;
+     * credits and pipelining keep well-behaved peers far below that. */
+    if (zmq_bind(s->sock, s->cfg.bind) != 0) {
+        return shoal_err_set(err, SHOAL_EIO, "shard %u: cannot bind %s: %s (is the port in use?)",
+                             s->cfg.store.shard, s->cfg.bind, zmq_strerror(zmq_errno()));
+    }
+    size_t n = sizeof s->endpoint;
+    if (zmq_getsockopt(s->sock, ZMQ_LAST_ENDPOINT, s->endpoint, &n) != 0) {
+        snprintf(s->endpoint, sizeof s->endpoint, "%s", s->cfg.bind);
+    }
+    return SHOAL_OK;
+}
+
+static int alloc_all(replay_server *s, shoal_err *err)
+{
+    size_t mb = s->cfg.store.max_batch;
+    s->sample = replay_sample_new(mb, s->cfg.store.spec.obs_bytes, err);
+    s->arena = frame_arena_new(1 << 20, err);
+    s->demo_flags = calloc(mb, sizeof *s->demo_flags);
+    s->actors = calloc(s->cfg.max_actors, sizeof *s->actors);
+    s->actor_msgs = calloc(s->cfg.max_actors, sizeof *s->actor_msgs);
+    s->actor_ptrs = calloc(s->cfg.max_actors, sizeof *s->actor_ptrs);
+    if (!s->sample || !s->arena || !s->demo_flags || !s->actors || !s->actor_msgs ||
+        !s->actor_ptrs || fifo_init(&s->samples, sizeof(held_sample), s->cfg.max_pending) ||
+        fifo_init(&s->acks, sizeof(held_ack), (size_t)s->cfg.max_actors * s->cfg.credits)) {
+        return shoal_err_set(err, SHOAL_ENOMEM, "cannot allocate the shard's buffers");
+    }
+    return SHOAL_OK;
+}
+
+/* Demo capacity: what the config asks, but at least what the demo files hold. */
+static int size_demos(replay_server_config *cfg, shoal_err *err)
+{
+    if (!cfg->demos[0]) {
+        return SHOAL_OK;
+    }
+    size_t n;
+    if (replay_demo_count(cfg->demos, &n, err) != SHOAL_OK) {
+        return shoal_err_prefix(err, "replay.demos");
+    }
+    if (n > cfg->store.demo_capacity) {
+        cfg->store.demo_capacity = n;
+    }
+    return SHOAL_OK;
+}
+
+static int fill_store(replay_server *s, shoal_err *err)
+{
+    const char *ck = s->cfg.checkpoint_path;
+    int rc = ck[0] ? restore(s, ck, err) : SHOAL_ENOTFOUND;
+    if (rc == SHOAL_OK) {
+        replay_totals t = replay_store_totals(s->store);
+        log_info("shard %u: restored %s: %llu transitions, %llu demonstrations", s->cfg.store.shard,
+                 ck, (unsigned long long)t.size, (unsigned long long)t.demo_size);
+        if (s->cfg.demos[0]) {
+            log_info("shard %u: demonstrations come from the checkpoint; replay.demos not reloaded",
+                     s->cfg.store.shard);
+        }
+        return SHOAL_OK;
+    }
+    if (rc != SHOAL_ENOTFOUND) {
+        return shoal_err_prefix(err, "refusing checkpoint (left in place; fix or move it away "
+                                "to start empty)");
+    }
+    size_t n = 0;
+    if (s->cfg.demos[0] && replay_demo_load(s->store, s->cfg.demos, &n, err) != SHOAL_OK) {
+        return shoal_err_prefix(err, "replay.demos");
+    }
+    if (n) {
+        log_info("shard %u: loaded %zu demonstrations from %s", s->cfg.store.shard, n,
+                 s->cfg.demos);
+    }
+    return SHOAL_OK;
+}
+
+replay_server *replay_server_new(const replay_server_config *cfg, shoal_err *err)
+{
+    replay_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        shoal_err_set(err, SHOAL_ENOMEM, "cannot allocate the replay server");
+        return NULL;
+    }
+    s->cfg = *cfg;
+    s->start_ns = clock_now_ns();
+    s->last_ckpt_ns = s->start_ns;
+    replay_limiter_init(&s->lim, &cfg->limiter);
+    if (cfg->credits == 0 || cfg->max_actors == 0 || cfg->max_pending == 0 ||
+        cfg->max_message_bytes < 4096) {
+        shoal_err_set(err, SHOAL_EINVAL, "credits, max_actors and max_pending must be >= 1 and "
+                      "max_message_bytes >= 4096");
+        goto fail;
+    }
+    if (replay_limiter_check(&cfg->limiter, cfg->store.capacity, err) != SHOAL_OK ||
+        size_demos(&s->cfg, err) != SHOAL_OK) {
+        goto fail;
+    }
+    s->store = replay_store_new(&s->cfg.store, err);
+    if (!s->store || alloc_all(s, err) != SHOAL_OK || fill_store(s, err) != SHOAL_OK ||
+        bind_socket(s, err) != SHOAL_OK) {
+        goto fail;
+    }
+    return s;
+fail:
+    replay_server_free(s);
+    return NULL;
+}
+
+void replay_server_free(replay_server *s)
+{
+    if (!s) {
+        return;
+    }
+    if (s->sock) {
+        zmq_close(s->sock);
+    }
+    if (s->ctx) {
+        zmq_ctx_term(s->ctx);
+    }
+    replay_store_free(s->store);
+    replay_sample_free(s->sample);
+    frame_arena_free(s->arena);
+    free(s->demo_flags);
+    free(s->actors);
+    free(s->actor_msgs);
+    free(s->actor_ptrs);
+    free(s->samples.items);
+    free(s->acks.items);
+    free(s);
+}
+
+const char *replay_server_endpoint(const replay_server *s)
+{
+    return s->endpoint;
+}
+
+const replay_store *replay_server_store(const replay_server *s)
+{
+    return s->store;
+}
+
+int replay_server_run(replay_server *s, volatile sig_atomic_t *stop, shoal_err *err)
+{
+    bool ckpt = s->cfg.checkpoint_path[0] != '\0';
+    uint64_t period_ns = (uint64_t)(s->cfg.checkpoint_secs * 1e9);
+    while (!*stop) {
+        int rc = replay_server_poll(s, 100, err);
+        if (rc != SHOAL_OK) {
+            return rc;
+        }
+        if (ckpt && period_ns && clock_now_ns() - s->last_ckpt_ns >= period_ns) {
+            shoal_err e = {0};
+            if (replay_server_checkpoint(s, &e) != SHOAL_OK) {
+                log_error("shard %u: checkpoint failed (previous one kept): %s",
+                          s->cfg.store.shard, e.msg);
+            }
+        }
+    }
+    if (ckpt) {
+        return replay_server_checkpoint(s, err);
+    }
+    return SHOAL_OK;
+}

@@ -1,0 +1,87 @@
+/* The replay shard server: one ZeroMQ ROUTER serving InsertBatch, SampleRequest,
+ * PriorityUpdate and StatsRequest from any number of actors and learners at once, in front of
+ * one replay_store, with the rate limiter, credit-based flow control, periodic atomic
+ * checkpoints and demonstrations loaded at start (ARCHITECTURE.md, Replay semantics).
+ *
+ * Every message is validated (replay/wire.h) and a bad one is answered with an Error naming
+ * what was wrong; the shard goes on serving everyone else. The loop blocks in zmq_poll with
+ * a timeout and never spins. Messages larger than max_message_bytes get an Error; ZeroMQ's
+ * ZMQ_MAXMSGSIZE is set to twice that, beyond which ZeroMQ drops the connection itself (the
+ * shard is never made to buffer an arbitrarily large message).
+ *
+ * Flow control: an actor may have `credits` insert batches unacknowledged. Acks are sent at
+ * once unless the rate limiter holds them (actors too far ahead); sample replies wait while the
+ * learner is too far ahead. An actor that sends beyond its credits gets an Error for the extra
+ * batch (nothing stored).
+ *
+ *     replay_server *s = replay_server_new(&cfg, &err);      // binds, restores, loads demos
+ *     replay_server_run(s, &stop_flag, &err);                  // until *stop_flag; checkpoints
+ *     replay_server_free(s);
+ */
+#ifndef SHOAL_REPLAY_SERVER_H
+#define SHOAL_REPLAY_SERVER_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/config.h"
+#include "common/err.h"
+#include "common/fileio.h"
+#include "replay/limiter.h"
+#include "replay/store.h"
+
+/* The [replay] configuration keys (added to the schema by cluster/schema.c). */
+extern const config_key replay_config_keys[];
+
+typedef struct replay_server_config {
+    replay_store_config store;      /* demo_capacity: at least what the demo files hold */
+    replay_limiter_config limiter;
+    char bind[256];                 /* ZeroMQ endpoint, e.g. tcp://127.0.0.1:5555 */
+    char checkpoint_path[FILEIO_PATH_MAX]; /* "" disables checkpoints */
+    double checkpoint_secs;         /* period; 0 writes only on stop */
+    char demos[FILEIO_PATH_MAX];    /* comma-separated demo files, "" for none */
+    uint32_t credits;               /* insert batches an actor may have in flight */
+    size_t max_message_bytes;       /* larger messages are answered with an Error */
+    uint32_t max_actors;            /* actor ids 0..max_actors-1 */
+    size_t max_pending;             /* sample requests the limiter may hold at once */
+} replay_server_config;
+
+/* Fills out from the [replay] and [run] sections for shard `shard` bound at `bind`. EINVAL
+ * names the bad key. */
+int replay_server_config_from(const config *c, uint32_t shard, const char *bind,
+                              replay_server_config *out, shoal_err *err);
+
+typedef struct replay_server replay_server;
+
+/* Allocates the store, restores the checkpoint when present (a corrupt or truncated one is
+ * refused with ECORRUPT and left in place), loads the demo files when no checkpoint was
+ * restored, and binds the ROUTER. NULL with err. */
+replay_server *replay_server_new(const replay_server_config *cfg, shoal_err *err);
+
+/* Stops serving and frees everything. NULL is fine. */
+void replay_server_free(replay_server *s);
+
+/* The endpoint actually bound (a wildcard port resolved), valid while s lives. */
+const char *replay_server_endpoint(const replay_server *s);
+
+/* The store, for inspection (tests, the command's start-up report). */
+const replay_store *replay_server_store(const replay_server *s);
+
+/* Waits up to timeout_ms for messages and serves everything that arrived, then releases what
+ * the limiter allows. EIO on socket failure. */
+int replay_server_poll(replay_server *s, int timeout_ms, shoal_err *err);
+
+/* Serves until *stop becomes nonzero, checkpointing every checkpoint_secs and once more on the
+ * way out. A failed periodic checkpoint is logged and retried; the previous file is kept. */
+int replay_server_run(replay_server *s, volatile sig_atomic_t *stop, shoal_err *err);
+
+/* Writes the checkpoint now (atomic; the previous file is kept on failure). ESTATE without a
+ * checkpoint path. */
+int replay_server_checkpoint(replay_server *s, shoal_err *err);
+
+/* Checkpoint format ("Replay checkpoints" in docs/formats.md). */
+#define REPLAY_CKPT_MAGIC "SHOALRCK"
+#define REPLAY_CKPT_VERSION 1u
+
+#endif

@@ -1,0 +1,193 @@
+/* The shard store: agent transitions in a FIFO ring of fixed capacity, demonstrations in a
+ * separate store that is never evicted, and the sum-trees that sample both in proportion to
+ * priority^α (Schaul et al. 2016; Ape-X; DQfD; Ape-X DQfD; algorithms.md §2, §6).
+ *
+ * Memory is planned up front: replay_store_new allocates every column for `capacity` agent
+ * and `demo_capacity` demo transitions from the observation size, and nothing on the insert,
+ * sample or update paths allocates. Observations are stored in their wire encoding (bit-packed
+ * for MinAtar), so a sample copies bytes and never converts.
+ *
+ * Keys: a transition is named by (store, slot, generation) packed in a uint64 (REPLAY_KEY_*).
+ * Each overwrite of a ring slot bumps its generation, so a priority update for a slot that was
+ * overwritten since it was sampled is recognised as stale and ignored.
+ *
+ * Priorities: the leaf of a transition is (p + ε)^α with p the |δ| sent by the actor or the
+ * learner; demonstrations have two leaves, (p + ε)^α for their own tree (exact demo fraction,
+ * Ape-X DQfD) and (p + ε_d)^α for the mixed tree (DQfD demo bonus). Importance weights are
+ * (N·P(i))^-β normalised by the largest weight of the batch (algorithms.md §2.1, batch max).
+ *
+ *     replay_store *s = replay_store_new(&cfg, &err);
+ *     replay_store_insert(s, &batch, false, &err);
+ *     replay_store_sample(s, &req, sample, &err);   // sample from replay_sample_new
+ */
+#ifndef SHOAL_REPLAY_STORE_H
+#define SHOAL_REPLAY_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/err.h"
+#include "common/rng.h"
+#include "replay/cio.h"
+
+/* Key layout: bit 63 store (1 = demo), bits 32..62 generation, bits 0..31 slot. */
+#define REPLAY_KEY_DEMO_BIT ((uint64_t)1 << 63)
+#define REPLAY_KEY_GEN_MASK 0x7FFFFFFFu
+#define REPLAY_MAX_CAPACITY 0xFFFFFFFFu
+#define REPLAY_MAX_HEADS 32u
+
+/* Layout of one observation, as on the wire (proto ObsDtype values). Plain data. */
+typedef struct replay_obs_spec {
+    uint32_t shape[3]; /* height, width, channels */
+    uint32_t dtype;    /* 1 BIT, 2 UINT8, 3 FLOAT32 (shoal.v1.ObsDtype) */
+    size_t obs_bytes;  /* bytes of one encoded observation */
+} replay_obs_spec;
+
+typedef struct replay_store_config {
+    size_t capacity;       /* agent ring, >= 1 */
+    size_t demo_capacity;  /* demonstrations, may be 0 */
+    replay_obs_spec spec;
+    double alpha;          /* priority exponent α */
+    double epsilon;        /* ε added to every |δ| (ε_a for agent data) */
+    double epsilon_demo;   /* ε_d for demonstrations in the mixed tree (DQfD demo bonus) */
+    uint64_t seed;         /* sampling stream (seed, RNG_ROLE_REPLAY, shard, 0) */
+    uint32_t shard;
+    size_t max_batch;      /* largest sample batch; bounds replay_sample */
+} replay_store_config;
+
+/* Transitions to insert, struct-of-arrays, borrowed for the call. mask may be NULL (every head
+ * trains on every transition). */
+typedef struct replay_transitions {
+    size_t count;
+    uint32_t n_heads;         /* 0 or 1: no masks */
+    const uint8_t *obs;       /* count * obs_bytes */
+    const uint8_t *next_obs;  /* count * obs_bytes */
+    const uint32_t *action;
+    const float *reward;
+    const float *discount;
+    const uint32_t *mask;     /* NULL or count entries */
+    const float *priority;    /* |δ|, finite and >= 0 */
+} replay_transitions;
+
+/* A sample request (SampleRequest, validated). */
+typedef struct replay_sample_req {
+    size_t batch_size;
+    double demo_fraction; /* exact share: round(demo_fraction * batch_size) demonstrations */
+    double beta;
+    bool mixed;           /* one tree over agent data and demos with the ε_d bonus */
+    bool demo_only;       /* demonstrations only (DQfD pre-training) */
+} replay_sample_req;
+
+/* A sampled batch, owned by the caller, allocated once for max_batch transitions. The client
+ * (replay/client.h) assembles its batches across shards in the same struct. */
+typedef struct replay_sample {
+    size_t max_batch;
+    size_t obs_bytes;
+    size_t count;
+    uint32_t n_heads;
+    uint64_t *key;
+    uint32_t *shard;     /* shard that served each transition: the store's index, or the
+                          * client's endpoint index (where its priority update goes) */
+    float *weight;       /* importance weights, the largest is 1 */
+    double *leaf;        /* priority^α of each transition when sampled (for global weights) */
+    uint8_t *obs;
+    uint8_t *next_obs;
+    uint32_t *action;
+    float *reward;
+    float *discount;
+    uint32_t *mask;      /* bootstrap masks; all ones when n_heads <= 1 */
+    bool *demo;
+    size_t n_demo;
+} replay_sample;
+
+/* Priority totals and sizes: what a client needs to sample across shards in proportion to
+ * their totals and to turn per-shard probabilities into global ones. */
+typedef struct replay_totals {
+    double agent;      /* Σ (p + ε)^α over agent transitions */
+    double demo;       /* Σ (p + ε)^α over demonstrations */
+    double demo_bonus; /* Σ (p + ε_d)^α over demonstrations */
+    uint64_t size;
+    uint64_t demo_size;
+} replay_totals;
+
+typedef struct replay_store_counters {
+    uint64_t inserted;      /* agent transitions */
+    uint64_t demo_inserted;
+    uint64_t sampled;       /* transitions served, demos included */
+    uint64_t demo_sampled;
+    uint64_t updates;       /* priorities applied */
+    uint64_t stale_updates; /* priorities ignored: slot overwritten since sampled */
+} replay_store_counters;
+
+typedef struct replay_store replay_store;
+
+/* Allocates the whole store. EINVAL names the bad field; ENOMEM gives the bytes wanted. */
+replay_store *replay_store_new(const replay_store_config *cfg, shoal_err *err);
+
+/* Frees s. NULL and half-built stores are fine. */
+void replay_store_free(replay_store *s);
+
+/* Stores the transitions (demo: in the demo store, else in the ring, evicting the oldest).
+ * Checks first, then writes, so on error nothing is stored: EINVAL for priorities that are
+ * NaN, infinite or negative, or n_heads over 32 or unlike the heads already held; ESTATE when
+ * the demo store has no room. */
+int replay_store_insert(replay_store *s, const replay_transitions *t, bool demo, shoal_err *err);
+
+/* Samples req->batch_size transitions into out. EINVAL for a request outside the limits;
+ * ESTATE when a population it needs is empty or has zero total priority. */
+int replay_store_sample(replay_store *s, const replay_sample_req *req, replay_sample *out,
+                        shoal_err *err);
+
+/* Applies new priorities (|δ|) to keys. All keys and priorities are checked before any is
+ * applied: EINVAL for a key whose slot is outside the store or a priority that is NaN,
+ * infinite or negative. Stale keys are skipped; *n_applied counts the others (may be NULL). */
+int replay_store_update(replay_store *s, const uint64_t *keys, const float *priorities, size_t n,
+                        size_t *n_applied, shoal_err *err);
+
+replay_totals replay_store_totals(const replay_store *s);
+replay_store_counters replay_store_counters_get(const replay_store *s);
+const replay_obs_spec *replay_store_spec(const replay_store *s);
+/* Bootstrap heads of the agent data (0 until the first insert with masks). */
+uint32_t replay_store_heads(const replay_store *s);
+/* Bytes allocated for columns and trees. */
+size_t replay_store_footprint(const replay_store *s);
+size_t replay_store_capacity(const replay_store *s);
+size_t replay_store_demo_capacity(const replay_store *s);
+
+/* Priority (|δ|) currently held for key, or -1 when the key is stale or out of range. */
+double replay_store_priority_of(const replay_store *s, uint64_t key);
+
+/* Writes the whole store (columns, generations, counters, sampling stream) to io. The trees are
+ * rebuilt from the priorities on load. Raw host-order columns (little-endian machines). */
+int replay_store_save(const replay_store *s, replay_cio *io, shoal_err *err);
+
+/* Reads what replay_store_save wrote into an empty store of the same capacity, observation
+ * spec and demo capacity at least the saved demo size. ECORRUPT/EINVAL with what differs; on
+ * error the store is left empty. */
+int replay_store_load(replay_store *s, replay_cio *io, shoal_err *err);
+
+/* Empties both stores and zeroes the counters. */
+void replay_store_clear(replay_store *s);
+
+/* A sample buffer for batches of up to max_batch observations of obs_bytes. NULL with ENOMEM. */
+replay_sample *replay_sample_new(size_t max_batch, size_t obs_bytes, shoal_err *err);
+void replay_sample_free(replay_sample *x);
+
+/* (n·leaf/total)^-β: the unnormalised importance weight of a transition drawn with probability
+ * leaf/total from a population of n. */
+double replay_raw_weight(double leaf, double total, double n, double beta);
+
+/* Divides w[0..n) by its largest element. */
+void replay_weights_normalise(float *w, size_t n);
+
+/* Fills spec->obs_bytes from shape and dtype. EINVAL when a dimension is 0 or too large or the
+ * dtype is unknown. */
+int replay_obs_spec_finish(replay_obs_spec *spec, shoal_err *err);
+
+/* Parses "H,W,C" and "bit|uint8|float32" (config values) into spec. EINVAL names the input. */
+int replay_obs_spec_parse(const char *shape, const char *dtype, replay_obs_spec *spec,
+                          shoal_err *err);
+
+#endif

@@ -1,0 +1,195 @@
+#include "replay/wire.h"
+
+#include <math.h>
+
+static int same_spec(const Shoal__V1__ObsSpec *w, const replay_obs_spec *spec, shoal_err *err)
+{
+    if (!w) {
+        return shoal_err_set(err, SHOAL_EPROTO, "insert_batch.obs_spec is missing");
+    }
+    if (w->n_shape != 3 || w->shape[0] != spec->shape[0] || w->shape[1] != spec->shape[1] ||
+        w->shape[2] != spec->shape[2] || (uint32_t)w->dtype != spec->dtype) {
+        return shoal_err_set(err, SHOAL_EPROTO, "insert_batch.obs_spec (%zu dims: %u,%u,%u dtype "
+                             "%d) differs from this shard's %u,%u,%u dtype %u", w->n_shape,
+                             w->n_shape > 0 ? w->shape[0] : 0, w->n_shape > 1 ? w->shape[1] : 0,
+                             w->n_shape > 2 ? w->shape[2] : 0, (int)w->dtype, spec->shape[0],
+                             spec->shape[1], spec->shape[2], spec->dtype);
+    }
+    return SHOAL_OK;
+}
+
+static int column(size_t n, size_t want, const char *name, shoal_err *err)
+{
+    if (n != want) {
+        return shoal_err_set(err, SHOAL_EPROTO, "insert_batch.%s has %zu entries; count says %zu",
+                             name, n, want);
+    }
+    return SHOAL_OK;
+}
+
+static int check_values(const Shoal__V1__InsertBatch *b, shoal_err *err)
+{
+    for (size_t i = 0; i < b->count; i++) {
+        if (!isfinite(b->reward[i])) {
+            return shoal_err_set(err, SHOAL_EPROTO, "insert_batch.reward[%zu] is not finite", i);
+        }
+        if (!(b->discount[i] >= 0.0f && b->discount[i] <= 1.0f)) {
+            return shoal_err_set(err, SHOAL_EPROTO, "insert_batch.discount[%zu] = %g; expected "
+                                 "[0, 1]", i, (double)b->discount[i]);
+        }
+        if (!isfinite(b->priority[i]) || b->priority[i] < 0.0f) {
+            return shoal_err_set(err, SHOAL_EPROTO, "insert_batch.priority[%zu] = %g; expected "
+                                 "finite and >= 0 (NaN or negative priorities are refused)", i,
+                                 (double)b->priority[i]);
+        }
+    }
+    return SHOAL_OK;
+}
+
+static int check_episodes(const Shoal__V1__InsertBatch *b, shoal_err *err)
+{
+    size_t n = b->n_episode_return;
+    if (b->n_episode_length != n || b->n_episode_head != n ||
+        (b->n_episode_intrinsic_return != 0 && b->n_episode_intrinsic_return != n)) {
+        return shoal_err_set(err, SHOAL_EPROTO, "insert_batch episode columns disagree: %zu "
+                             "returns, %zu lengths, %zu heads, %zu intrinsic returns", n,
+                             b->n_episode_length, b->n_episode_head,
+                             b->n_episode_intrinsic_return);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(b->episode_return[i]) ||
+            (b->n_episode_intrinsic_return && !isfinite(b->episode_intrinsic_return[i]))) {
+            return shoal_err_set(err, SHOAL_EPROTO, "insert_batch episode %zu has a non-finite "
+                                 "return", i);
+        }
+    }
+    return SHOAL_OK;
+}
+
+int replay_wire_insert_view(const Shoal__V1__InsertBatch *b, const replay_obs_spec *spec,
+                            size_t max_count, replay_transitions *t, shoal_err *err)
+{
+    if (b->count == 0 || b->count > max_count) {
+        return shoal_err_set(err, SHOAL_EPROTO, "insert_batch.count %u is out of range 1..%zu",
+                             b->count, max_count);
+    }
+    size_t n = b->count;
+    int rc = same_spec(b->obs_spec, spec, err);
+    if (rc == SHOAL_OK && (b->obs.len != n * spec->obs_bytes ||
+                           b->next_obs.len != n * spec->obs_bytes)) {
+        rc = shoal_err_set(err, SHOAL_EPROTO, "insert_batch obs/next_obs hold %zu/%zu bytes; "
+                           "%zu transitions of %zu-byte observations need %zu", b->obs.len,
+                           b->next_obs.len, n, spec->obs_bytes, n * spec->obs_bytes);
+    }
+    if (rc == SHOAL_OK) {
+        rc = column(b->n_action, n, "action", err);
+    }
+    if (rc == SHOAL_OK) {
+        rc = column(b->n_reward, n, "reward", err);
+    }
+    if (rc == SHOAL_OK) {
+        rc = column(b->n_discount, n, "discount", err);
+    }
+    if (rc == SHOAL_OK) {
+        rc = column(b->n_priority, n, "priority", err);
+    }
+    if (rc == SHOAL_OK && b->n_heads > REPLAY_MAX_HEADS) {
+        rc = shoal_err_set(err, SHOAL_EPROTO, "insert_batch.n_heads %u exceeds %u", b->n_heads,
+                           REPLAY_MAX_HEADS);
+    }
+    if (rc == SHOAL_OK) {
+        rc = column(b->n_mask, b->n_heads > 1 ? n : 0, "mask", err);
+    }
+    if (rc == SHOAL_OK && b->demo != (b->actor_id == REPLAY_DEMO_ACTOR)) {
+        rc = shoal_err_set(err, SHOAL_EPROTO, "insert_batch: demo batches and only they use "
+                           "actor_id 0x%08X (got actor_id %u, demo %d)", REPLAY_DEMO_ACTOR,
+                           b->actor_id, (int)b->demo);
+    }
+    if (rc == SHOAL_OK) {
+        rc = check_values(b, err);
+    }
+    if (rc == SHOAL_OK) {
+        rc = check_episodes(b, err);
+    }
+    if (rc != SHOAL_OK) {
+        return rc;
+    }
+    *t = (replay_transitions){
+        .count = n,
+        .n_heads = b->n_heads,
+        .obs = b->obs.data,
+        .next_obs = b->next_obs.data,
+        .action = b->action,
+        .reward = b->reward,
+        .discount = b->discount,
+        .mask = b->n_heads > 1 ? b->mask : NULL,
+        .priority = b->priority,
+    };
+    return SHOAL_OK;
+}
+
+int replay_wire_sample_req(const Shoal__V1__SampleRequest *r, size_t max_batch,
+                           replay_sample_req *out, shoal_err *err)
+{
+    if (r->batch_size == 0 || r->batch_size > max_batch) {
+        return shoal_err_set(err, SHOAL_EPROTO, "sample_request.batch_size %u is out of range "
+                             "1..%zu", r->batch_size, max_batch);
+    }
+    if (!(r->demo_fraction >= 0.0f && r->demo_fraction <= 1.0f) ||
+        !(r->beta >= 0.0f && r->beta <= 1.0f)) {
+        return shoal_err_set(err, SHOAL_EPROTO, "sample_request.demo_fraction (%g) and beta (%g) "
+                             "must be in [0, 1]", (double)r->demo_fraction, (double)r->beta);
+    }
+    if (r->mixed && r->demo_only) {
+        return shoal_err_set(err, SHOAL_EPROTO, "sample_request: mixed and demo_only exclude "
+                             "each other");
+    }
+    *out = (replay_sample_req){.batch_size = r->batch_size, .demo_fraction = r->demo_fraction,
+                               .beta = r->beta, .mixed = r->mixed, .demo_only = r->demo_only};
+    return SHOAL_OK;
+}
+
+int replay_wire_priority_update(const Shoal__V1__PriorityUpdate *u, size_t max_keys,
+                                shoal_err *err)
+{
+    if (u->n_key == 0 || u->n_key > max_keys || u->n_priority != u->n_key) {
+        return shoal_err_set(err, SHOAL_EPROTO, "priority_update has %zu keys and %zu priorities; "
+                             "expected the same number, 1..%zu", u->n_key, u->n_priority,
+                             max_keys);
+    }
+    return SHOAL_OK;
+}
+
+void replay_wire_obs_spec(const replay_obs_spec *spec, Shoal__V1__ObsSpec *out,
+                          uint32_t shape_storage[3])
+{
+    shoal__v1__obs_spec__init(out);
+    for (size_t i = 0; i < 3; i++) {
+        shape_storage[i] = spec->shape[i];
+    }
+    out->n_shape = 3;
+    out->shape = shape_storage;
+    out->dtype = (Shoal__V1__ObsDtype)spec->dtype;
+}
+
+void replay_wire_insert_batch(const replay_transitions *t, const replay_obs_spec *spec,
+                              Shoal__V1__InsertBatch *b, Shoal__V1__ObsSpec *spec_out,
+                              uint32_t shape_storage[3])
+{
+    size_t n = t->count, ob = spec->obs_bytes;
+    replay_wire_obs_spec(spec, spec_out, shape_storage);
+    shoal__v1__insert_batch__init(b);
+    b->obs_spec = spec_out;
+    b->count = (uint32_t)n;
+    /* protobuf-c's structs are not const-correct; the encoder only reads these. */
+    b->obs = (ProtobufCBinaryData){n * ob, (uint8_t *)t->obs};
+    b->next_obs = (ProtobufCBinaryData){n * ob, (uint8_t *)t->next_obs};
+    b->n_action = b->n_reward = b->n_discount = b->n_priority = n;
+    b->action = (uint32_t *)t->action;
+    b->reward = (float *)t->reward;
+    b->discount = (float *)t->discount;
+    b->priority = (float *)t->priority;
+    b->n_heads = t->n_heads;
+    b->n_mask = t->n_heads > 1 && t->mask ? n : 0;
+    b->mask = (uint32_t *)t->mask;
+}

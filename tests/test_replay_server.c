@@ -1,0 +1,429 @@
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "common/fileio.h"
+#include "common/frame.h"
+#include "replay/client.h"
+#include "replay_fixtures.h"
+
+/* A raw DEALER that can send anything, to play the misbehaving peer. */
+typedef struct raw {
+    void *ctx, *sock;
+} raw;
+
+static void raw_open(raw *r, const char *endpoint)
+{
+    r->ctx = zmq_ctx_new();
+    r->sock = zmq_socket(r->ctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(r->sock, ZMQ_LINGER, &linger, sizeof linger);
+    cr_assert_eq(zmq_connect(r->sock, endpoint), 0);
+}
+
+static void raw_close(raw *r)
+{
+    zmq_close(r->sock);
+    zmq_ctx_term(r->ctx);
+}
+
+static void raw_send_bytes(raw *r, const void *data, size_t n)
+{
+    cr_assert_eq(zmq_send(r->sock, data, n, 0), (int)n);
+}
+
+static void raw_send(raw *r, Shoal__V1__Envelope *env, uint32_t version)
+{
+    size_t n = frame_packed_size(env);
+    uint8_t *buf = malloc(n + 16);
+    env->version = version;
+    n = shoal__v1__envelope__pack(env, buf);
+    raw_send_bytes(r, buf, n);
+    free(buf);
+}
+
+/* Waits (bounded) for one reply; the caller frees it. */
+static Shoal__V1__Envelope *raw_recv(raw *r)
+{
+    zmq_pollitem_t it = {.socket = r->sock, .events = ZMQ_POLLIN};
+    cr_assert_eq(zmq_poll(&it, 1, 5000), 1, "no reply within 5 s");
+    Shoal__V1__Envelope *env = NULL;
+    shoal_err err = {0};
+    cr_assert_eq(frame_recv(r->sock, 64 << 20, NULL, &env, 0, &err), SHOAL_OK, "%s", err.msg);
+    return env;
+}
+
+static void expect_error(raw *r, int code, const char *needle)
+{
+    Shoal__V1__Envelope *env = raw_recv(r);
+    cr_assert_eq(env->body_case, SHOAL__V1__ENVELOPE__BODY_ERROR, "expected an Error reply");
+    cr_assert_eq(env->error->code, (uint32_t)code, "code %u (%s) for '%s'", env->error->code,
+                 env->error->message, needle);
+    cr_assert(strstr(env->error->message, needle) != NULL, "'%s' not in '%s'", needle,
+              env->error->message);
+    frame_envelope_free(env);
+}
+
+static Shoal__V1__Envelope wrap_insert(Shoal__V1__InsertBatch *b)
+{
+    Shoal__V1__Envelope env = SHOAL__V1__ENVELOPE__INIT;
+    env.body_case = SHOAL__V1__ENVELOPE__BODY_INSERT_BATCH;
+    env.insert_batch = b;
+    return env;
+}
+
+static replay_client *client_for(const char *endpoint, int timeout_ms)
+{
+    const char *eps[1] = {endpoint};
+    replay_client_options o = {.timeout_ms = timeout_ms, .obs_bytes = FX_OB, .max_batch = 512};
+    shoal_err err = {0};
+    replay_client *c = replay_client_new(eps, 1, &o, &err);
+    cr_assert_not_null(c, "%s", err.msg);
+    return c;
+}
+
+static void good_round_trip(replay_client *c, uint32_t actor, uint32_t first_id)
+{
+    static fx_batch f;
+    shoal_err err = {0};
+    fx_batch_fill(&f, actor, first_id, 8, 1.0f, false);
+    cr_assert_eq(replay_client_insert(c, &f.b, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(replay_client_flush(c, &err), SHOAL_OK, "%s", err.msg);
+    replay_sample_req req = {.batch_size = 4, .beta = 0.4};
+    const replay_sample *b;
+    cr_assert_eq(replay_client_sample_request(c, &req, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(replay_client_sample_next(c, &b, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(b->count, 4);
+}
+
+Test(replay_server, inserts_samples_and_stats_with_per_actor_episodes)
+{
+    replay_server_config cfg = fx_server_config(1000, 0);
+    fx_server s;
+    cr_assert_eq(fx_server_start(&s, &cfg), 0, "%s", s.err.msg);
+    replay_client *c = client_for(replay_server_endpoint(s.srv), 5000);
+    static fx_batch f;
+    shoal_err err = {0};
+    for (uint32_t k = 0; k < 3; k++) {
+        fx_batch_fill(&f, 2, 100 * k, 50, 1.0f, false);
+        f.b.env_steps = 200;
+        f.b.params_version = k;
+        f.b.n_episode_return = f.b.n_episode_length = f.b.n_episode_head = 2;
+        f.ep_return[0] = 1.0f + (float)k;
+        f.ep_return[1] = 3.0f;
+        f.b.episode_return = f.ep_return;
+        f.b.episode_length = f.ep_length;
+        f.b.episode_head = f.ep_head;
+        cr_assert_eq(replay_client_insert(c, &f.b, &err), SHOAL_OK, "%s", err.msg);
+    }
+    cr_assert_eq(replay_client_flush(c, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(replay_client_acked(c), 150);
+    replay_sample_req req = {.batch_size = 64, .beta = 0.4};
+    const replay_sample *b;
+    cr_assert_eq(replay_client_sample_request(c, &req, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(replay_client_sample_next(c, &b, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(b->count, 64);
+    for (size_t j = 0; j < b->count; j++) {
+        uint32_t id;
+        memcpy(&id, b->obs + j * FX_OB, sizeof id);
+        cr_assert_eq(id, b->action[j]);
+        cr_assert_float_eq(b->weight[j], 1.0f, 1e-6, "equal priorities, equal weights");
+        cr_assert_eq(b->shard[j], 0);
+    }
+    const Shoal__V1__Stats *st;
+    cr_assert_eq(replay_client_stats(c, 0, &st, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(st->size, 150);
+    cr_assert_eq(st->inserted, 150);
+    cr_assert_eq(st->sampled, 64);
+    cr_assert_eq(st->capacity, 1000);
+    cr_assert_eq(st->env_steps, 600);
+    cr_assert_gt(st->memory_bytes, 1000 * 2 * FX_OB);
+    cr_assert_float_eq(st->agent_total, 150.0, 1e-9);
+    cr_assert_eq(st->n_actors, 1);
+    cr_assert_eq(st->actors[0]->actor_id, 2);
+    cr_assert_eq(st->actors[0]->episodes, 6);
+    cr_assert_float_eq(st->actors[0]->return_sum, 1 + 2 + 3 + 3 * 3.0, 1e-9);
+    cr_assert_float_eq(st->actors[0]->last_return, 3.0f, 0);
+    cr_assert_eq(st->actors[0]->params_version, 2);
+    cr_assert_eq(st->actors[0]->env_steps, 600);
+    replay_client_free(c);
+    cr_assert_eq(fx_server_stop(&s), SHOAL_OK);
+}
+
+Test(replay_server, every_bad_message_gets_an_error_while_a_good_client_keeps_working)
+{
+    replay_server_config cfg = fx_server_config(1000, 0);
+    cfg.max_message_bytes = 64 * 1024;
+    fx_server s;
+    cr_assert_eq(fx_server_start(&s, &cfg), 0, "%s", s.err.msg);
+    const char *ep = replay_server_endpoint(s.srv);
+    replay_client *good = client_for(ep, 5000);
+    raw r;
+    raw_open(&r, ep);
+    static fx_batch f;
+    Shoal__V1__Envelope env;
+    uint32_t next_id = 0;
+
+    raw_send_bytes(&r, "\xff\xff\xff garbage", 12);
+    expect_error(&r, SHOAL_EPROTO, "malformed");
+    good_round_trip(good, 1, next_id += 8);
+
+    fx_batch_fill(&f, 1, 0, 4, 1.0f, false);
+    env = wrap_insert(&f.b);
+    raw_send(&r, &env, 7);
+    expect_error(&r, SHOAL_EVERSION, "version 7");
+    good_round_trip(good, 1, next_id += 8);
+
+    fx_batch_fill(&f, 1, 0, 4, 1.0f, false);
+    f.b.obs.len -= 1;
+    raw_send(&r, &env, SHOAL_WIRE_VERSION);
+    expect_error(&r, SHOAL_EPROTO, "obs/next_obs");
+
+    fx_batch_fill(&f, 1, 0, 4, 1.0f, false);
+    f.b.n_reward = 3;
+    raw_send(&r, &env, SHOAL_WIRE_VERSION);
+    expect_error(&r, SHOAL_EPROTO, "reward has 3 entries");
+
+    fx_batch_fill(&f, 1, 0, 4, 1.0f, false);
+    f.priority[2] = NAN;
+    raw_send(&r, &env, SHOAL_WIRE_VERSION);
+    expect_error(&r, SHOAL_EPROTO, "priority[2]");
+
+    fx_batch_fill(&f, 1, 0, 4, -0.5f, false);
+    raw_send(&r, &env, SHOAL_WIRE_VERSION);
+    expect_error(&r, SHOAL_EPROTO, "priority[0]");
+
+    fx_batch_fill(&f, 1, 0, 4, 1.0f, false);
+    f.shape[2] = 6;
+    raw_send(&r, &env, SHOAL_WIRE_VERSION);
+    expect_error(&r, SHOAL_EPROTO, "obs_spec");
+
+    fx_batch_fill(&f, 99, 0, 4, 1.0f, false);
+    raw_send(&r, &env, SHOAL_WIRE_VERSION);
+    expect_error(&r, SHOAL_EPROTO, "actor_id 99");
+
+    fx_batch_fill(&f, 1, 0, 4, 1.0f, false);
+    f.b.count = 0;
+    raw_send(&r, &env, SHOAL_WIRE_VERSION);
+    expect_error(&r, SHOAL_EPROTO, "count 0");
+
+    fx_batch_fill(&f, 1, 0, 4, 1.0f, false);
+    f.b.n_heads = 4; /* masks missing */
+    raw_send(&r, &env, SHOAL_WIRE_VERSION);
+    expect_error(&r, SHOAL_EPROTO, "mask");
+
+    fx_batch_fill(&f, 1, 0, 4, 1.0f, false);
+    f.discount[1] = 1.5f;
+    raw_send(&r, &env, SHOAL_WIRE_VERSION);
+    expect_error(&r, SHOAL_EPROTO, "discount[1]");
+    good_round_trip(good, 1, next_id += 8);
+
+    Shoal__V1__SampleRequest sr = SHOAL__V1__SAMPLE_REQUEST__INIT;
+    env = (Shoal__V1__Envelope)SHOAL__V1__ENVELOPE__INIT;
+    env.body_case = SHOAL__V1__ENVELOPE__BODY_SAMPLE_REQUEST;
+    env.sample_request = &sr;
+    sr.request_id = 77;
+    sr.batch_size = 0;
+    raw_send(&r, &env, SHOAL_WIRE_VERSION);
+    expect_error(&r, SHOAL_EPROTO, "batch_size 0");
+    sr.batch_size = FX_MAXN + 1;
+    raw_send(&r, &env, SHOAL_WIRE_VERSION);
+    expect_error(&r, SHOAL_EPROTO, "batch_size");
+    sr.batch_size = 4;
+    sr.beta = NAN;
+    raw_send(&r, &env, SHOAL_WIRE_VERSION);
+    expect_error(&r, SHOAL_EPROTO, "beta");
+    sr.beta = 0.4f;
+    sr.demo_fraction = 0.5f; /* no demonstrations on this shard */
+    raw_send(&r, &env, SHOAL_WIRE_VERSION);
+    expect_error(&r, SHOAL_ESTATE, "demo store is empty");
+
+    Shoal__V1__PriorityUpdate pu = SHOAL__V1__PRIORITY_UPDATE__INIT;
+    uint64_t keys[2] = {((uint64_t)1 << 32) | 5, ((uint64_t)1 << 32) | 5000};
+    float pr[2] = {1.0f, 1.0f};
+    pu.n_key = 2;
+    pu.key = keys;
+    pu.n_priority = 1;
+    pu.priority = pr;
+    env = (Shoal__V1__Envelope)SHOAL__V1__ENVELOPE__INIT;
+    env.body_case = SHOAL__V1__ENVELOPE__BODY_PRIORITY_UPDATE;
+    env.priority_update = &pu;
+    raw_send(&r, &env, SHOAL_WIRE_VERSION);
+    expect_error(&r, SHOAL_EPROTO, "2 keys and 1 priorities");
+    pu.n_priority = 2;
+    raw_send(&r, &env, SHOAL_WIRE_VERSION);
+    expect_error(&r, SHOAL_EINVAL, "out of range");
+    keys[1] = keys[0];
+    pr[1] = NAN;
+    raw_send(&r, &env, SHOAL_WIRE_VERSION);
+    expect_error(&r, SHOAL_EINVAL, "priority[1]");
+    good_round_trip(good, 1, next_id += 8);
+
+    Shoal__V1__Params params = SHOAL__V1__PARAMS__INIT;
+    env = (Shoal__V1__Envelope)SHOAL__V1__ENVELOPE__INIT;
+    env.body_case = SHOAL__V1__ENVELOPE__BODY_PARAMS;
+    env.params = &params;
+    raw_send(&r, &env, SHOAL_WIRE_VERSION);
+    expect_error(&r, SHOAL_EPROTO, "serves InsertBatch");
+
+    env = (Shoal__V1__Envelope)SHOAL__V1__ENVELOPE__INIT; /* no body */
+    raw_send(&r, &env, SHOAL_WIRE_VERSION);
+    expect_error(&r, SHOAL_EPROTO, "no body");
+
+    size_t big = 64 * 1024 + 100; /* over max_message_bytes, under ZMQ_MAXMSGSIZE */
+    uint8_t *junk = calloc(1, big);
+    raw_send_bytes(&r, junk, big);
+    free(junk);
+    expect_error(&r, SHOAL_EPROTO, "oversized");
+    good_round_trip(good, 1, next_id += 8);
+
+    const Shoal__V1__Stats *st;
+    shoal_err err = {0};
+    cr_assert_eq(replay_client_stats(good, 0, &st, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(st->errors, 21);
+    cr_assert_eq(st->inserted, 40, "only the good client's batches were stored");
+    raw_close(&r);
+    replay_client_free(good);
+    cr_assert_eq(fx_server_stop(&s), SHOAL_OK);
+}
+
+/* A peer that ignores its credits gets an Error for the extra batch, which is not stored. */
+Test(replay_server, a_batch_beyond_the_credits_is_refused)
+{
+    replay_server_config cfg = fx_server_config(10000, 0);
+    cfg.credits = 2;
+    cfg.limiter = (replay_limiter_config){.samples_per_insert = 1.0, .tolerance = 10.0};
+    fx_server s;
+    cr_assert_eq(fx_server_start(&s, &cfg), 0, "%s", s.err.msg);
+    raw r;
+    raw_open(&r, replay_server_endpoint(s.srv));
+    static fx_batch f;
+    fx_batch_fill(&f, 3, 0, 20, 1.0f, false);
+    Shoal__V1__Envelope env = wrap_insert(&f.b);
+    for (uint64_t seq = 1; seq <= 3; seq++) { /* all held: d = 20, 40 > 10 */
+        f.b.seq = seq;
+        raw_send(&r, &env, SHOAL_WIRE_VERSION);
+    }
+    expect_error(&r, SHOAL_EPROTO, "beyond its 2 credits");
+    replay_client *c = client_for(replay_server_endpoint(s.srv), 5000);
+    const Shoal__V1__Stats *st;
+    shoal_err err = {0};
+    cr_assert_eq(replay_client_stats(c, 0, &st, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(st->size, 40);
+    cr_assert_eq(st->held_acks, 2);
+    replay_client_free(c);
+    raw_close(&r);
+    cr_assert_eq(fx_server_stop(&s), SHOAL_OK);
+}
+
+static uint8_t *slurp(const char *path, size_t *n)
+{
+    uint8_t *data = NULL;
+    shoal_err err = {0};
+    cr_assert_eq(file_read_all(path, 1 << 30, &data, n, &err), SHOAL_OK, "%s", err.msg);
+    return data;
+}
+
+static void stats_of(replay_server_config *cfg, Shoal__V1__Stats *out, double *agent_total)
+{
+    fx_server s;
+    cr_assert_eq(fx_server_start(&s, cfg), 0, "%s", s.err.msg);
+    replay_client *c = client_for(replay_server_endpoint(s.srv), 5000);
+    const Shoal__V1__Stats *st;
+    shoal_err err = {0};
+    cr_assert_eq(replay_client_stats(c, 0, &st, &err), SHOAL_OK, "%s", err.msg);
+    *out = *st;
+    *agent_total = st->agent_total;
+    cr_assert_eq(st->n_actors, 1);
+    cr_assert_eq(st->actors[0]->episodes, 1);
+    cr_assert_float_eq(st->actors[0]->return_sum, 21.0, 1e-9);
+    replay_client_free(c);
+    cr_assert_eq(fx_server_stop(&s), SHOAL_OK);
+}
+
+Test(replay_server, a_checkpoint_round_trips_and_a_damaged_one_is_refused_and_kept)
+{
+    char dir[] = "/tmp/shoal-ckpt-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    replay_server_config cfg = fx_server_config(100, 8);
+    snprintf(cfg.checkpoint_path, sizeof cfg.checkpoint_path, "%s/replay-0.ckpt", dir);
+    fx_server s;
+    cr_assert_eq(fx_server_start(&s, &cfg), 0, "%s", s.err.msg);
+    replay_client *c = client_for(replay_server_endpoint(s.srv), 5000);
+    static fx_batch f;
+    shoal_err err = {0};
+    fx_batch_fill(&f, 4, 0, 150, 2.0f, false); /* wraps the 100-slot ring */
+    float ret = 21.0f;
+    uint32_t len = 7, head = 0;
+    f.b.n_episode_return = f.b.n_episode_length = f.b.n_episode_head = 1;
+    f.b.episode_return = &ret;
+    f.b.episode_length = &len;
+    f.b.episode_head = &head;
+    cr_assert_eq(replay_client_insert(c, &f.b, &err), SHOAL_OK, "%s", err.msg);
+    fx_batch_fill(&f, 0, 1000, 5, 1.0f, true);
+    cr_assert_eq(replay_client_insert(c, &f.b, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(replay_client_flush(c, &err), SHOAL_OK, "%s", err.msg);
+    replay_sample_req req = {.batch_size = 16, .beta = 0.4, .demo_fraction = 0.25};
+    const replay_sample *b;
+    cr_assert_eq(replay_client_sample_request(c, &req, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(replay_client_sample_next(c, &b, &err), SHOAL_OK, "%s", err.msg);
+    float pr[16];
+    for (size_t j = 0; j < 16; j++) {
+        pr[j] = 0.25f * (float)j;
+    }
+    cr_assert_eq(replay_client_update_priorities(c, b, pr, &err), SHOAL_OK, "%s", err.msg);
+    const Shoal__V1__Stats *st;
+    cr_assert_eq(replay_client_stats(c, 0, &st, &err), SHOAL_OK, "%s", err.msg);
+    Shoal__V1__Stats before = *st;
+    replay_client_free(c);
+    cr_assert_eq(fx_server_stop(&s), SHOAL_OK, "stop writes the checkpoint: %s", s.err.msg);
+
+    Shoal__V1__Stats after;
+    double total;
+    stats_of(&cfg, &after, &total);
+    cr_assert_eq(after.size, 100);
+    cr_assert_eq(after.size, before.size);
+    cr_assert_eq(after.demo_size, 5);
+    cr_assert_eq(after.inserted, before.inserted);
+    cr_assert_eq(after.sampled, before.sampled);
+    cr_assert_eq(after.demo_sampled, 4);
+    cr_assert_eq(after.priority_updates, before.priority_updates);
+    cr_assert_eq(total, before.agent_total, "trees rebuilt to the same total, bit for bit");
+    cr_assert_eq(after.demo_total, before.demo_total);
+
+    size_t n;
+    uint8_t *good = slurp(cfg.checkpoint_path, &n);
+    uint8_t *bad = malloc(n);
+    memcpy(bad, good, n);
+    bad[n / 2] ^= 0x10;
+    cr_assert_eq(atomic_write_file(cfg.checkpoint_path, bad, n, &err), SHOAL_OK);
+    cr_assert_null(replay_server_new(&cfg, &err));
+    cr_assert_eq(err.code, SHOAL_ECORRUPT);
+    cr_assert(strstr(err.msg, "CRC32C") != NULL, "%s", err.msg);
+    cr_assert(strstr(err.msg, "left in place") != NULL, "%s", err.msg);
+    size_t n2;
+    uint8_t *kept = slurp(cfg.checkpoint_path, &n2);
+    cr_assert_eq(n2, n);
+    cr_assert_eq(memcmp(kept, bad, n), 0, "the refused file is not touched");
+    free(kept);
+
+    cr_assert_eq(atomic_write_file(cfg.checkpoint_path, good, n - 100, &err), SHOAL_OK);
+    cr_assert_null(replay_server_new(&cfg, &err));
+    cr_assert_eq(err.code, SHOAL_ECORRUPT);
+    cr_assert(strstr(err.msg, "truncated") != NULL, "%s", err.msg);
+
+    cr_assert_eq(atomic_write_file(cfg.checkpoint_path, "not a checkpoint", 16, &err), SHOAL_OK);
+    cr_assert_null(replay_server_new(&cfg, &err));
+    cr_assert(strstr(err.msg, "not a shoal replay checkpoint") != NULL, "%s", err.msg);
+
+    cr_assert_eq(atomic_write_file(cfg.checkpoint_path, good, n, &err), SHOAL_OK);
+    cfg.store.capacity = 200;
+    cr_assert_null(replay_server_new(&cfg, &err));
+    cr_assert(strstr(err.msg, "replay.capacity") != NULL, "%s", err.msg);
+    free(good);
+    free(bad);
+    unlink(cfg.checkpoint_path);
+    rmdir(dir);
+}

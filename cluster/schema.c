@@ -2,6 +2,8 @@
 
 #include <stdlib.h>
 
+#include "env/env_config.h"
+
 /* Keys of the whole run, owned by the cluster part. Each other part owns its own table. */
 static const config_key run_keys[] = {
     {"run", "name", CONFIG_STRING, "breakout", 0, 0, NULL,
@@ -19,6 +21,7 @@ const config_key *const *shoal_config_tables(size_t *n_tables)
 {
     static const config_key *const tables[] = {
         run_keys,
+        env_config_keys,
     };
     *n_tables = sizeof tables / sizeof tables[0];
     return tables;

@@ -1,0 +1,234 @@
+/* MinAtar Asterix, specs/minatar.md §3.2. */
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "env/games.h"
+
+enum { RAMP_INTERVAL = 100, INIT_SPAWN_SPEED = 10, INIT_MOVE_SPEED = 5, N_SLOTS = 8 };
+
+typedef struct slot {
+    bool active, right, gold;
+    int x; /* the slot's row is its index + 1 */
+} slot;
+
+typedef struct asterix {
+    int px, py;
+    slot slots[N_SLOTS];
+    int spawn_speed, spawn_timer, move_speed, move_timer, ramp_timer, ramp_index;
+    bool ramping;
+} asterix;
+
+static void *create(const double *params, int ramping, env_shape *shape, shoal_err *err)
+{
+    (void)params;
+    asterix *g = calloc(1, sizeof *g);
+    if (!g) {
+        shoal_err_set(err, SHOAL_ENOMEM, "minatar/asterix: out of memory");
+        return NULL;
+    }
+    g->ramping = ramping != 0;
+    *shape = (env_shape){10, 10, 4};
+    return g;
+}
+
+static void reset(void *state, env_rand *r)
+{
+    (void)r;
+    asterix *g = state;
+    g->px = 5;
+    g->py = 5;
+    for (int i = 0; i < N_SLOTS; i++) {
+        g->slots[i] = (slot){0};
+    }
+    g->spawn_speed = INIT_SPAWN_SPEED;
+    g->spawn_timer = INIT_SPAWN_SPEED;
+    g->move_speed = INIT_MOVE_SPEED;
+    g->move_timer = INIT_MOVE_SPEED;
+    g->ramp_timer = RAMP_INTERVAL;
+    g->ramp_index = 0;
+}
+
+/* The two doubles are drawn even when every slot is full (spec §3.2 step 1). */
+static void spawn(asterix *g, env_rand *r)
+{
+    bool right = env_rand_double(r) < 0.5;
+    bool gold = env_rand_double(r) < 1.0 / 3.0;
+    int empty[N_SLOTS];
+    int n_empty = 0;
+    for (int i = 0; i < N_SLOTS; i++) {
+        if (!g->slots[i].active) {
+            empty[n_empty++] = i;
+        }
+    }
+    if (n_empty == 0) {
+        return;
+    }
+    int k = (int)env_rand_int(r, 0, n_empty);
+    g->slots[empty[k]] = (slot){.active = true, .right = right, .gold = gold, .x = right ? 0 : 9};
+}
+
+/* Gold on the player's cell is collected; an enemy there ends the episode and stays. */
+static float touch(asterix *g, int i, int *terminal)
+{
+    slot *s = &g->slots[i];
+    if (!s->active || s->x != g->px || i + 1 != g->py) {
+        return 0;
+    }
+    if (s->gold) {
+        s->active = false;
+        return 1;
+    }
+    *terminal = 1;
+    return 0;
+}
+
+static float step(void *state, uint32_t a, env_rand *r, int *terminal)
+{
+    asterix *g = state;
+    float reward = 0;
+    if (g->spawn_timer == 0) {
+        spawn(g, r);
+        g->spawn_timer = g->spawn_speed;
+    }
+    if (a == MINATAR_LEFT) {
+        g->px = g->px > 0 ? g->px - 1 : 0;
+    } else if (a == MINATAR_RIGHT) {
+        g->px = g->px < 9 ? g->px + 1 : 9;
+    } else if (a == MINATAR_UP) {
+        g->py = g->py > 1 ? g->py - 1 : 1;
+    } else if (a == MINATAR_DOWN) {
+        g->py = g->py < 8 ? g->py + 1 : 8;
+    }
+    for (int i = 0; i < N_SLOTS; i++) {
+        reward += touch(g, i, terminal);
+    }
+    if (g->move_timer == 0) {
+        g->move_timer = g->move_speed;
+        for (int i = 0; i < N_SLOTS; i++) {
+            slot *s = &g->slots[i];
+            if (!s->active) {
+                continue;
+            }
+            s->x += s->right ? 1 : -1;
+            if (s->x < 0 || s->x > 9) {
+                s->active = false;
+            } else {
+                reward += touch(g, i, terminal);
+            }
+        }
+    }
+    g->spawn_timer--;
+    g->move_timer--;
+    if (g->ramping && (g->spawn_speed > 1 || g->move_speed > 1)) {
+        if (g->ramp_timer >= 0) {
+            g->ramp_timer--;
+        } else {
+            if (g->move_speed > 1 && (g->ramp_index & 1)) {
+                g->move_speed--;
+            }
+            if (g->spawn_speed > 1) {
+                g->spawn_speed--;
+            }
+            g->ramp_index++;
+            g->ramp_timer = RAMP_INTERVAL;
+        }
+    }
+    return reward;
+}
+
+static void observe(const void *state, uint8_t *obs)
+{
+    const asterix *g = state;
+    env_bit_set(obs, 4, g->py, g->px, 0);
+    for (int i = 0; i < N_SLOTS; i++) {
+        const slot *s = &g->slots[i];
+        if (!s->active) {
+            continue;
+        }
+        env_bit_set(obs, 4, i + 1, s->x, s->gold ? 3 : 1);
+        int tx = s->right ? s->x - 1 : s->x + 1;
+        if (tx >= 0 && tx <= 9) {
+            env_bit_set(obs, 4, i + 1, tx, 2);
+        }
+    }
+}
+
+static int ramp_index(const void *state)
+{
+    return ((const asterix *)state)->ramp_index;
+}
+
+/* Whether an enemy could be on (x, y) after this step's entity move: it is there now, or it
+ * is one column behind and moving in (only if entities move this step). */
+static bool danger(const asterix *g, int x, int y)
+{
+    const slot *s = &g->slots[y - 1];
+    if (!s->active || s->gold) {
+        return false;
+    }
+    if (s->x == x) {
+        return true;
+    }
+    int next = s->x + (s->right ? 1 : -1);
+    return g->move_timer == 0 && next == x;
+}
+
+/* Picks the safe move that brings the player closest to the nearest gold; stays put when
+ * nothing is safe, since standing still at least avoids walking into an enemy. */
+static uint32_t expert(const void *state, env_rand *r)
+{
+    const asterix *g = state;
+    static const int dx[5] = {0, -1, 0, 1, 0}, dy[5] = {0, 0, -1, 0, 1};
+    static const uint32_t act[5] = {MINATAR_NOOP, MINATAR_LEFT, MINATAR_UP, MINATAR_RIGHT,
+                                    MINATAR_DOWN};
+    int best = -1;
+    int best_cost = 1 << 30;
+    for (int k = 0; k < 5; k++) {
+        int x = g->px + dx[k], y = g->py + dy[k];
+        x = x < 0 ? 0 : x > 9 ? 9 : x;
+        y = y < 1 ? 1 : y > 8 ? 8 : y;
+        if (danger(g, x, y)) {
+            continue;
+        }
+        int cost = 100;
+        for (int i = 0; i < N_SLOTS; i++) {
+            const slot *s = &g->slots[i];
+            if (s->active && s->gold) {
+                int d = abs(s->x - x) + abs(i + 1 - y);
+                cost = d < cost ? d : cost;
+            }
+        }
+        /* Prefer the middle rows' neighbourhood of the current row when idle, with a random
+         * tie-break so the expert's episodes vary. */
+        cost = cost * 4 + (int)env_rand_int(r, 0, 3);
+        if (cost < best_cost) {
+            best_cost = cost;
+            best = k;
+        }
+    }
+    return best < 0 ? MINATAR_NOOP : act[best];
+}
+
+static const uint32_t minimal[] = {MINATAR_NOOP, MINATAR_LEFT, MINATAR_UP, MINATAR_RIGHT,
+                                   MINATAR_DOWN};
+
+const env_game env_game_asterix = {
+    .abi_version = ENV_GAME_ABI_VERSION,
+    .name = "minatar/asterix",
+    .summary = "MinAtar Asterix: 10x10x4 bits, 5 actions, collect gold and dodge enemies",
+    .dtype = OBS_DTYPE_BIT,
+    .n_native_actions = MINATAR_N_ACTIONS,
+    .action_names = env_minatar_action_names,
+    .n_minimal_actions = 5,
+    .minimal_actions = minimal,
+    .sticky_actions = 1,
+    .has_ramping = 1,
+    .glyphs = "@X-$",
+    .create = create,
+    .destroy = free,
+    .reset = reset,
+    .step = step,
+    .observe = observe,
+    .ramp_index = ramp_index,
+    .expert = expert,
+};

@@ -1,0 +1,177 @@
+/* MinAtar Freeway, specs/minatar.md §3.3. */
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "env/games.h"
+
+enum { PLAYER_SPEED = 3, TIME_LIMIT = 2500, N_CARS = 8 };
+
+typedef struct car {
+    int x, timer, v; /* v: signed speed, positive moves right; the car's row is its index + 1 */
+} car;
+
+typedef struct freeway {
+    int pos; /* chicken row; the chicken is always in column 4 */
+    int move_timer, terminate_timer;
+    car cars[N_CARS];
+} freeway;
+
+static void *create(const double *params, int ramping, env_shape *shape, shoal_err *err)
+{
+    (void)params, (void)ramping;
+    freeway *g = calloc(1, sizeof *g);
+    if (!g) {
+        shoal_err_set(err, SHOAL_ENOMEM, "minatar/freeway: out of memory");
+        return NULL;
+    }
+    *shape = (env_shape){10, 10, 7};
+    return g;
+}
+
+/* All 8 speeds are drawn before the 8 directions. A direction double of exactly 0.5 gives
+ * velocity 0, as in the reference (probability 2^-53 per car). */
+static void randomise(freeway *g, env_rand *r, bool initial)
+{
+    int speed[N_CARS];
+    for (int i = 0; i < N_CARS; i++) {
+        speed[i] = (int)env_rand_int(r, 1, 6);
+    }
+    for (int i = 0; i < N_CARS; i++) {
+        double u = env_rand_double(r);
+        int d = u > 0.5 ? 1 : u < 0.5 ? -1 : 0;
+        car *c = &g->cars[i];
+        c->v = speed[i] * d;
+        c->timer = abs(c->v);
+        if (initial) {
+            c->x = 0;
+        }
+    }
+}
+
+static void reset(void *state, env_rand *r)
+{
+    freeway *g = state;
+    randomise(g, r, true);
+    g->pos = 9;
+    g->move_timer = PLAYER_SPEED;
+    g->terminate_timer = TIME_LIMIT;
+}
+
+static float step(void *state, uint32_t a, env_rand *r, int *terminal)
+{
+    freeway *g = state;
+    float reward = 0;
+    if (a == MINATAR_UP && g->move_timer == 0) {
+        g->move_timer = PLAYER_SPEED;
+        g->pos = g->pos > 0 ? g->pos - 1 : 0;
+    } else if (a == MINATAR_DOWN && g->move_timer == 0) {
+        g->move_timer = PLAYER_SPEED;
+        g->pos = g->pos < 9 ? g->pos + 1 : 9;
+    }
+    if (g->pos == 0) {
+        reward = 1;
+        randomise(g, r, false);
+        g->pos = 9;
+    }
+    for (int i = 0; i < N_CARS; i++) {
+        car *c = &g->cars[i];
+        if (c->x == 4 && i + 1 == g->pos) {
+            g->pos = 9;
+        }
+        if (c->timer == 0) {
+            c->timer = abs(c->v);
+            c->x += c->v > 0 ? 1 : -1;
+            c->x = c->x < 0 ? 9 : c->x > 9 ? 0 : c->x;
+            if (c->x == 4 && i + 1 == g->pos) {
+                g->pos = 9;
+            }
+        } else {
+            c->timer--;
+        }
+    }
+    if (g->move_timer > 0) {
+        g->move_timer--;
+    }
+    if (--g->terminate_timer < 0) {
+        *terminal = 1;
+    }
+    return reward;
+}
+
+static void observe(const void *state, uint8_t *obs)
+{
+    const freeway *g = state;
+    env_bit_set(obs, 7, g->pos, 4, 0);
+    for (int i = 0; i < N_CARS; i++) {
+        const car *c = &g->cars[i];
+        env_bit_set(obs, 7, i + 1, c->x, 1);
+        if (c->v != 0) {
+            /* Freeway's trails wrap around the edge, unlike the other games'. */
+            int tx = c->v > 0 ? (c->x + 9) % 10 : (c->x + 1) % 10;
+            env_bit_set(obs, 7, i + 1, tx, 1 + abs(c->v));
+        }
+    }
+}
+
+/* Whether the car of lane row will be on column 4 within the next `steps` steps. */
+static bool lane_busy(const freeway *g, int row, int steps)
+{
+    if (row < 1 || row > 8) {
+        return false;
+    }
+    const car *c = &g->cars[row - 1];
+    int x = c->x, timer = c->timer;
+    for (int t = 0; t <= steps; t++) {
+        if (x == 4) {
+            return true;
+        }
+        if (timer == 0) {
+            timer = abs(c->v);
+            x += c->v > 0 ? 1 : -1;
+            x = x < 0 ? 9 : x > 9 ? 0 : x;
+        } else {
+            timer--;
+        }
+    }
+    return false;
+}
+
+/* Crosses when the lane ahead stays clear while the chicken waits there for its next move;
+ * steps back when its own lane is about to be hit. */
+static uint32_t expert(const void *state, env_rand *r)
+{
+    (void)r;
+    const freeway *g = state;
+    if (g->move_timer > 0) {
+        return MINATAR_NOOP;
+    }
+    if (!lane_busy(g, g->pos - 1, PLAYER_SPEED + 1)) {
+        return MINATAR_UP;
+    }
+    if (lane_busy(g, g->pos, PLAYER_SPEED + 1) && !lane_busy(g, g->pos + 1, PLAYER_SPEED + 1)) {
+        return MINATAR_DOWN;
+    }
+    return MINATAR_NOOP;
+}
+
+static const uint32_t minimal[] = {MINATAR_NOOP, MINATAR_UP, MINATAR_DOWN};
+
+const env_game env_game_freeway = {
+    .abi_version = ENV_GAME_ABI_VERSION,
+    .name = "minatar/freeway",
+    .summary = "MinAtar Freeway: 10x10x7 bits, 3 actions, cross the road 2500 steps long",
+    .dtype = OBS_DTYPE_BIT,
+    .n_native_actions = MINATAR_N_ACTIONS,
+    .action_names = env_minatar_action_names,
+    .n_minimal_actions = 3,
+    .minimal_actions = minimal,
+    .sticky_actions = 1,
+    .has_ramping = 0,
+    .glyphs = "@C12345",
+    .create = create,
+    .destroy = free,
+    .reset = reset,
+    .step = step,
+    .observe = observe,
+    .expert = expert,
+};

@@ -1,0 +1,30 @@
+/* The built-in games (internal to env/): each is a static env_game table defined in its own
+ * file, registered by env/registry.c. The MinAtar games follow specs/minatar.md section by
+ * section; DeepSea and Chain follow specs/algorithms.md §4.1 and §3.5. */
+#ifndef SHOAL_ENV_GAMES_H
+#define SHOAL_ENV_GAMES_H
+
+#include "env/game.h"
+
+/* MinAtar's own action indices (specs/minatar.md §2.1). */
+enum {
+    MINATAR_NOOP = 0,
+    MINATAR_LEFT = 1,
+    MINATAR_UP = 2,
+    MINATAR_RIGHT = 3,
+    MINATAR_DOWN = 4,
+    MINATAR_FIRE = 5,
+    MINATAR_N_ACTIONS = 6,
+};
+
+extern const char *const env_minatar_action_names[MINATAR_N_ACTIONS];
+
+extern const env_game env_game_breakout;
+extern const env_game env_game_asterix;
+extern const env_game env_game_freeway;
+extern const env_game env_game_seaquest;
+extern const env_game env_game_space_invaders;
+extern const env_game env_game_deepsea;
+extern const env_game env_game_chain;
+
+#endif

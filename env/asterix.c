@@ -3,20 +3,10 @@
 #include <stdlib.h>
 
 #include "env/games.h"
+#include "env/minatar_state.h"
 
-enum { RAMP_INTERVAL = 100, INIT_SPAWN_SPEED = 10, INIT_MOVE_SPEED = 5, N_SLOTS = 8 };
+enum { RAMP_INTERVAL = 100, INIT_SPAWN_SPEED = 10, INIT_MOVE_SPEED = 5, N_SLOTS = ASTERIX_SLOTS };
 
-typedef struct slot {
-    bool active, right, gold;
-    int x; /* the slot's row is its index + 1 */
-} slot;
-
-typedef struct asterix {
-    int px, py;
-    slot slots[N_SLOTS];
-    int spawn_speed, spawn_timer, move_speed, move_timer, ramp_timer, ramp_index;
-    bool ramping;
-} asterix;
 
 static void *create(const double *params, int ramping, env_shape *shape, shoal_err *err)
 {
@@ -38,7 +28,7 @@ static void reset(void *state, env_rand *r)
     g->px = 5;
     g->py = 5;
     for (int i = 0; i < N_SLOTS; i++) {
-        g->slots[i] = (slot){0};
+        g->slots[i] = (asterix_slot){0};
     }
     g->spawn_speed = INIT_SPAWN_SPEED;
     g->spawn_timer = INIT_SPAWN_SPEED;
@@ -64,13 +54,13 @@ static void spawn(asterix *g, env_rand *r)
         return;
     }
     int k = (int)env_rand_int(r, 0, n_empty);
-    g->slots[empty[k]] = (slot){.active = true, .right = right, .gold = gold, .x = right ? 0 : 9};
+    g->slots[empty[k]] = (asterix_slot){.active = true, .right = right, .gold = gold, .x = right ? 0 : 9};
 }
 
 /* Gold on the player's cell is collected; an enemy there ends the episode and stays. */
 static float touch(asterix *g, int i, int *terminal)
 {
-    slot *s = &g->slots[i];
+    asterix_slot *s = &g->slots[i];
     if (!s->active || s->x != g->px || i + 1 != g->py) {
         return 0;
     }
@@ -99,13 +89,12 @@ static float step(void *state, uint32_t a, env_rand *r, int *terminal)
     } else if (a == MINATAR_DOWN) {
         g->py = g->py < 8 ? g->py + 1 : 8;
     }
-    for (int i = 0; i < N_SLOTS; i++) {
-        reward += touch(g, i, terminal);
-    }
+    /* Only the slot of the player's row can share its cell. */
+    reward += touch(g, g->py - 1, terminal);
     if (g->move_timer == 0) {
         g->move_timer = g->move_speed;
         for (int i = 0; i < N_SLOTS; i++) {
-            slot *s = &g->slots[i];
+            asterix_slot *s = &g->slots[i];
             if (!s->active) {
                 continue;
             }
@@ -141,7 +130,7 @@ static void observe(const void *state, uint8_t *obs)
     const asterix *g = state;
     env_bit_set(obs, 4, g->py, g->px, 0);
     for (int i = 0; i < N_SLOTS; i++) {
-        const slot *s = &g->slots[i];
+        const asterix_slot *s = &g->slots[i];
         if (!s->active) {
             continue;
         }
@@ -162,7 +151,7 @@ static int ramp_index(const void *state)
  * is one column behind and moving in (only if entities move this step). */
 static bool danger(const asterix *g, int x, int y)
 {
-    const slot *s = &g->slots[y - 1];
+    const asterix_slot *s = &g->slots[y - 1];
     if (!s->active || s->gold) {
         return false;
     }
@@ -192,7 +181,7 @@ static uint32_t expert(const void *state, env_rand *r)
         }
         int cost = 100;
         for (int i = 0; i < N_SLOTS; i++) {
-            const slot *s = &g->slots[i];
+            const asterix_slot *s = &g->slots[i];
             if (s->active && s->gold) {
                 int d = abs(s->x - x) + abs(i + 1 - y);
                 cost = d < cost ? d : cost;

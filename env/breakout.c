@@ -3,14 +3,8 @@
 #include <stdlib.h>
 
 #include "env/games.h"
+#include "env/minatar_state.h"
 
-typedef struct breakout {
-    int pos;            /* paddle column, row 9 */
-    int bx, by, dir;    /* ball and its diagonal direction */
-    int lx, ly;         /* ball position before the last step (the trail) */
-    uint16_t bricks[10];/* bit x of bricks[y]: a brick at (y, x) */
-    bool strike;
-} breakout;
 
 /* dir: 0 up-left, 1 up-right, 2 down-right, 3 down-left. flip-x is dir ^ 1, flip-y is
  * 3 - dir, flip-both is dir ^ 2. */

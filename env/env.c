@@ -348,6 +348,11 @@ const void *env_game_state(const env *e)
     return e->state;
 }
 
+void *env_game_state_mut(env *e)
+{
+    return e->state;
+}
+
 int env_obs_value(const void *obs, env_shape shape, obs_dtype dtype, uint32_t y, uint32_t x,
                   uint32_t ch)
 {

@@ -107,8 +107,12 @@ uint64_t env_episode_steps(const env *e);
 /* The game's ramp level, or -1 when it has none. */
 int env_ramp_index(const env *e);
 
-/* The game's state, for the game's own helpers (the expert). Valid until the next call. */
+/* The game's state, for the game's own helpers (the expert); owned by e. */
 const void *env_game_state(const env *e);
+
+/* The same, writable: for tests and tools that build a situation directly in the state struct
+ * (env/minatar_state.h). */
+void *env_game_state_mut(env *e);
 
 /* Writes an ASCII picture (H lines of W characters, one glyph per cell: the first channel that
  * is on, '.' for none) into buf, always NUL-terminated when cap > 0. Returns the length the

@@ -3,18 +3,10 @@
 #include <stdlib.h>
 
 #include "env/games.h"
+#include "env/minatar_state.h"
 
-enum { PLAYER_SPEED = 3, TIME_LIMIT = 2500, N_CARS = 8 };
+enum { PLAYER_SPEED = 3, TIME_LIMIT = 2500, N_CARS = FREEWAY_CARS };
 
-typedef struct car {
-    int x, timer, v; /* v: signed speed, positive moves right; the car's row is its index + 1 */
-} car;
-
-typedef struct freeway {
-    int pos; /* chicken row; the chicken is always in column 4 */
-    int move_timer, terminate_timer;
-    car cars[N_CARS];
-} freeway;
 
 static void *create(const double *params, int ramping, env_shape *shape, shoal_err *err)
 {
@@ -39,7 +31,7 @@ static void randomise(freeway *g, env_rand *r, bool initial)
     for (int i = 0; i < N_CARS; i++) {
         double u = env_rand_double(r);
         int d = u > 0.5 ? 1 : u < 0.5 ? -1 : 0;
-        car *c = &g->cars[i];
+        freeway_car *c = &g->cars[i];
         c->v = speed[i] * d;
         c->timer = abs(c->v);
         if (initial) {
@@ -73,21 +65,18 @@ static float step(void *state, uint32_t a, env_rand *r, int *terminal)
         randomise(g, r, false);
         g->pos = 9;
     }
+    /* Written without branches on the timers: which cars move on a step is as good as
+     * random to a branch predictor. */
     for (int i = 0; i < N_CARS; i++) {
-        car *c = &g->cars[i];
-        if (c->x == 4 && i + 1 == g->pos) {
-            g->pos = 9;
-        }
-        if (c->timer == 0) {
-            c->timer = abs(c->v);
-            c->x += c->v > 0 ? 1 : -1;
-            c->x = c->x < 0 ? 9 : c->x > 9 ? 0 : c->x;
-            if (c->x == 4 && i + 1 == g->pos) {
-                g->pos = 9;
-            }
-        } else {
-            c->timer--;
-        }
+        freeway_car *c = &g->cars[i];
+        int row = i + 1;
+        g->pos = (c->x == 4 && row == g->pos) ? 9 : g->pos;
+        int fire = c->timer == 0;
+        int x = c->x + (fire ? (c->v > 0 ? 1 : -1) : 0);
+        x = x < 0 ? 9 : x > 9 ? 0 : x;
+        c->x = x;
+        c->timer = fire ? abs(c->v) : c->timer - 1;
+        g->pos = (fire && x == 4 && row == g->pos) ? 9 : g->pos;
     }
     if (g->move_timer > 0) {
         g->move_timer--;
@@ -103,7 +92,7 @@ static void observe(const void *state, uint8_t *obs)
     const freeway *g = state;
     env_bit_set(obs, 7, g->pos, 4, 0);
     for (int i = 0; i < N_CARS; i++) {
-        const car *c = &g->cars[i];
+        const freeway_car *c = &g->cars[i];
         env_bit_set(obs, 7, i + 1, c->x, 1);
         if (c->v != 0) {
             /* Freeway's trails wrap around the edge, unlike the other games'. */
@@ -119,7 +108,7 @@ static bool lane_busy(const freeway *g, int row, int steps)
     if (row < 1 || row > 8) {
         return false;
     }
-    const car *c = &g->cars[row - 1];
+    const freeway_car *c = &g->cars[row - 1];
     int x = c->x, timer = c->timer;
     for (int t = 0; t <= steps; t++) {
         if (x == 4) {

@@ -36,18 +36,10 @@ static void twist(uint32_t *mt)
     mt[ENV_MT_N - 1] = mt[M - 1] ^ (y >> 1) ^ ((y & 1u) ? matrix : 0u);
 }
 
-uint32_t env_rand_mt_u32(env_rand *r)
+void env_rand_mt_twist(env_rand *r)
 {
-    if (r->mt_i >= ENV_MT_N) {
-        twist(r->mt);
-        r->mt_i = 0;
-    }
-    uint32_t y = r->mt[r->mt_i++];
-    y ^= y >> 11;
-    y ^= (y << 7) & 0x9d2c5680u;
-    y ^= (y << 15) & 0xefc60000u;
-    y ^= y >> 18;
-    return y;
+    twist(r->mt);
+    r->mt_i = 0;
 }
 
 int64_t env_rand_int(env_rand *r, int64_t low, int64_t high)

@@ -38,8 +38,23 @@ typedef struct env_rand {
  * stream (seed, RNG_ROLE_ENV, 0, 0). */
 void env_rand_seed(env_rand *r, env_rand_kind kind, uint64_t seed);
 
-/* The next 32-bit MT19937 output (only for ENV_RAND_MT19937). */
-uint32_t env_rand_mt_u32(env_rand *r);
+/* Regenerates all 624 words (the MT19937 twist); called every 624 outputs. */
+void env_rand_mt_twist(env_rand *r);
+
+/* The next 32-bit MT19937 output (only for ENV_RAND_MT19937). Inline: the sticky-action rule
+ * draws two of these on every step. */
+static inline uint32_t env_rand_mt_u32(env_rand *r)
+{
+    if (r->mt_i >= ENV_MT_N) {
+        env_rand_mt_twist(r);
+    }
+    uint32_t y = r->mt[r->mt_i++];
+    y ^= y >> 11;
+    y ^= (y << 7) & 0x9d2c5680u;
+    y ^= (y << 15) & 0xefc60000u;
+    y ^= y >> 18;
+    return y;
+}
 
 /* Uniform double in [0, 1) (numpy `rand()` for MT19937). */
 static inline double env_rand_double(env_rand *r)

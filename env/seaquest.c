@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "env/games.h"
+#include "env/minatar_state.h"
 
 enum {
     MAX_OXYGEN = 200,
@@ -15,50 +16,31 @@ enum {
     SHOT_COOL_DOWN = 5,
     ENEMY_SHOT_INTERVAL = 10,
     DIVER_MOVE_INTERVAL = 5,
-    /* Far above anything reachable: at most one enemy spawns per step and each leaves the
-     * 10-column grid within 30 steps; a full list drops the new item (never seen). */
-    LIST_CAP = 128,
+    LIST_CAP = SEAQUEST_LIST_CAP,
 };
 
-/* One entity of any kind; unused fields stay 0 so value equality compares all fields. */
-typedef struct item {
-    int x, y, right, move_timer, shot_timer;
-} item;
 
-typedef struct list {
-    int n;
-    item v[LIST_CAP];
-} list;
-
-typedef struct seaquest {
-    int sx, sy, face_right;
-    int oxygen, dc; /* dc, the diver count, goes negative (spec quirk) */
-    list fbul, ebul, fish, subs, divers;
-    int e_spawn_speed, e_spawn_timer, d_spawn_timer, move_speed, ramp_index, shot_timer;
-    bool surface, ramping;
-} seaquest;
-
-static void push(list *l, item it)
+static void push(seaquest_list *l, seaquest_item it)
 {
     if (l->n < LIST_CAP) {
         l->v[l->n++] = it;
     }
 }
 
-static void remove_at(list *l, int i)
+static void remove_at(seaquest_list *l, int i)
 {
     memmove(&l->v[i], &l->v[i + 1], (size_t)(l->n - i - 1) * sizeof l->v[0]);
     l->n--;
 }
 
-static bool same(const item *a, const item *b)
+static bool same(const seaquest_item *a, const seaquest_item *b)
 {
     return a->x == b->x && a->y == b->y && a->right == b->right &&
            a->move_timer == b->move_timer && a->shot_timer == b->shot_timer;
 }
 
 /* Python's list.remove(it): the first element equal to it. Returns its index (-1: none). */
-static int remove_equal(list *l, item it)
+static int remove_equal(seaquest_list *l, seaquest_item it)
 {
     for (int j = 0; j < l->n; j++) {
         if (same(&l->v[j], &it)) {
@@ -70,7 +52,7 @@ static int remove_equal(list *l, item it)
 }
 
 /* Index of the first element of l at (x, y), or -1. */
-static int find_at(const list *l, int x, int y)
+static int find_at(const seaquest_list *l, int x, int y)
 {
     for (int j = 0; j < l->n; j++) {
         if (l->v[j].x == x && l->v[j].y == y) {
@@ -80,7 +62,7 @@ static int find_at(const list *l, int x, int y)
     return -1;
 }
 
-static bool off_grid(const item *it)
+static bool off_grid(const seaquest_item *it)
 {
     return it->x < 0 || it->x > 9;
 }
@@ -117,7 +99,7 @@ static void reset(void *state, env_rand *r)
     g->surface = true;
 }
 
-static bool row_has_other_direction(const list *l, int y, int right)
+static bool row_has_other_direction(const seaquest_list *l, int y, int right)
 {
     for (int j = 0; j < l->n; j++) {
         if (l->v[j].y == y && l->v[j].right != right) {
@@ -136,7 +118,7 @@ static void spawn_enemy(seaquest *g, env_rand *r)
         row_has_other_direction(&g->fish, y, right)) {
         return;
     }
-    item it = {.x = right ? 0 : 9, .y = y, .right = right, .move_timer = g->move_speed};
+    seaquest_item it = {.x = right ? 0 : 9, .y = y, .right = right, .move_timer = g->move_speed};
     if (is_sub) {
         it.shot_timer = ENEMY_SHOT_INTERVAL;
         push(&g->subs, it);
@@ -149,16 +131,16 @@ static void spawn_diver(seaquest *g, env_rand *r)
 {
     int right = env_rand_double(r) < 0.5;
     int y = (int)env_rand_int(r, 1, 9);
-    push(&g->divers, (item){.x = right ? 0 : 9, .y = y, .right = right,
+    push(&g->divers, (seaquest_item){.x = right ? 0 : 9, .y = y, .right = right,
                             .move_timer = DIVER_MOVE_INTERVAL});
 }
 
-static void move(item *it)
+static void move(seaquest_item *it)
 {
     it->x += it->right ? 1 : -1;
 }
 
-static bool on_sub(const seaquest *g, const item *it)
+static bool on_sub(const seaquest *g, const seaquest_item *it)
 {
     return it->x == g->sx && it->y == g->sy;
 }
@@ -166,19 +148,19 @@ static bool on_sub(const seaquest *g, const item *it)
 static float pass_friendly_bullets(seaquest *g)
 {
     float reward = 0;
-    list *l = &g->fbul;
+    seaquest_list *l = &g->fbul;
     for (int i = l->n - 1; i >= 0; i--) {
         if (i >= l->n) {
             break;
         }
-        item *b = &l->v[i];
+        seaquest_item *b = &l->v[i];
         move(b);
         if (off_grid(b)) {
             remove_equal(l, *b);
             continue;
         }
         int j = find_at(&g->fish, b->x, b->y);
-        list *hit = &g->fish;
+        seaquest_list *hit = &g->fish;
         if (j < 0) {
             j = find_at(&g->subs, b->x, b->y);
             hit = &g->subs;
@@ -194,12 +176,12 @@ static float pass_friendly_bullets(seaquest *g)
 
 static void pass_divers(seaquest *g)
 {
-    list *l = &g->divers;
+    seaquest_list *l = &g->divers;
     for (int i = l->n - 1; i >= 0; i--) {
         if (i >= l->n) {
             break;
         }
-        item *d = &l->v[i];
+        seaquest_item *d = &l->v[i];
         if (on_sub(g, d) && g->dc < 6) {
             remove_equal(l, *d);
             g->dc++;
@@ -224,15 +206,15 @@ static void pass_divers(seaquest *g)
  * is removed (a Python object outside the list), so a removed sub still runs its shot timer
  * and may fire (spec quirk "shots from dead subs"). When an earlier equal element was removed
  * instead, the visited item is still in the list, one index lower. */
-static float pass_enemies(seaquest *g, list *l, bool shoot, int *terminal)
+static float pass_enemies(seaquest *g, seaquest_list *l, bool shoot, int *terminal)
 {
     float reward = 0;
     for (int i = l->n - 1; i >= 0; i--) {
         if (i >= l->n) {
             break;
         }
-        item detached;
-        item *e = &l->v[i];
+        seaquest_item detached;
+        seaquest_item *e = &l->v[i];
         if (on_sub(g, e)) {
             *terminal = 1;
         }
@@ -265,7 +247,7 @@ static float pass_enemies(seaquest *g, list *l, bool shoot, int *terminal)
         if (shoot) {
             if (e->shot_timer == 0) {
                 e->shot_timer = ENEMY_SHOT_INTERVAL;
-                push(&g->ebul, (item){.x = e->x, .y = e->y, .right = e->right});
+                push(&g->ebul, (seaquest_item){.x = e->x, .y = e->y, .right = e->right});
             } else {
                 e->shot_timer--;
             }
@@ -276,12 +258,12 @@ static float pass_enemies(seaquest *g, list *l, bool shoot, int *terminal)
 
 static void pass_enemy_bullets(seaquest *g, int *terminal)
 {
-    list *l = &g->ebul;
+    seaquest_list *l = &g->ebul;
     for (int i = l->n - 1; i >= 0; i--) {
         if (i >= l->n) {
             break;
         }
-        item *b = &l->v[i];
+        seaquest_item *b = &l->v[i];
         if (on_sub(g, b)) {
             *terminal = 1;
         }
@@ -320,7 +302,7 @@ static void player(seaquest *g, uint32_t a)
 {
     if (a == MINATAR_FIRE) {
         if (g->shot_timer == 0) {
-            push(&g->fbul, (item){.x = g->sx, .y = g->sy, .right = g->face_right});
+            push(&g->fbul, (seaquest_item){.x = g->sx, .y = g->sy, .right = g->face_right});
             g->shot_timer = SHOT_COOL_DOWN;
         }
     } else if (a == MINATAR_LEFT) {
@@ -379,10 +361,10 @@ static float step(void *state, uint32_t a, env_rand *r, int *terminal)
     return reward;
 }
 
-static void draw_list(uint8_t *obs, const list *l, int ch, bool trail)
+static void draw_list(uint8_t *obs, const seaquest_list *l, int ch, bool trail)
 {
     for (int j = 0; j < l->n; j++) {
-        const item *it = &l->v[j];
+        const seaquest_item *it = &l->v[j];
         if (it->x < 0 || it->x > 9) {
             continue;
         }
@@ -438,7 +420,7 @@ static uint32_t expert(const void *state, env_rand *r)
     }
     /* An enemy ahead in this row: face it and fire. */
     for (int j = 0; j < g->fish.n + g->subs.n; j++) {
-        const item *e = j < g->fish.n ? &g->fish.v[j] : &g->subs.v[j - g->fish.n];
+        const seaquest_item *e = j < g->fish.n ? &g->fish.v[j] : &g->subs.v[j - g->fish.n];
         if (e->y == g->sy && g->sy > 0) {
             bool ahead = g->face_right ? e->x > g->sx : e->x < g->sx;
             if (ahead && g->shot_timer == 0) {

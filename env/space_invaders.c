@@ -4,18 +4,12 @@
 #include <stdlib.h>
 
 #include "env/games.h"
+#include "env/minatar_state.h"
 
 enum { SHOT_COOL_DOWN = 5, ENEMY_MOVE_INTERVAL = 12, ENEMY_SHOT_INTERVAL = 10 };
 
 #define WAVE_MASK 0xfcu /* columns 2..7 */
 
-typedef struct invaders {
-    int pos;
-    uint16_t alien[10], fbul[10], ebul[10];
-    int adir; /* -1 left, +1 right */
-    int move_interval, move_timer, shot_timer_alien, ramp_index, shot_timer;
-    bool ramping;
-} invaders;
 
 static void *create(const double *params, int ramping, env_shape *shape, shoal_err *err)
 {

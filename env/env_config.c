@@ -2,6 +2,9 @@
 
 #include <string.h>
 
+#include "env/plugin.h"
+#include "env/registry.h"
+
 const config_key env_config_keys[] = {
     {"env", "name", CONFIG_STRING, "minatar/breakout", 0, 0, NULL,
      "environment to play (shoal env list): minatar/<game>, deepsea, chain or a plugin game"},
@@ -45,4 +48,15 @@ int env_options_from_config(env_options *o, const config *cfg, shoal_err *err)
         rc = env_options_parse(o, config_str(cfg, "env", "options"), err);
     }
     return rc != SHOAL_OK ? shoal_err_prefix(err, "[env] options") : SHOAL_OK;
+}
+
+env_registry *env_registry_from_config(const config *cfg, shoal_err *err)
+{
+    env_registry *reg = env_registry_new(err);
+    if (reg && env_plugin_load_list(reg, config_str(cfg, "env", "plugins"), err) != SHOAL_OK) {
+        shoal_err_prefix(err, "[env] plugins");
+        env_registry_free(reg);
+        return NULL;
+    }
+    return reg;
 }

@@ -86,16 +86,52 @@ int env_play(const env_registry *reg, const char *name, const env_options *opts,
 
 enum { N_BENCH_ACTIONS = 4096 };
 
-int env_bench(const env_registry *reg, const char *name, const env_options *opts,
-              size_t n_envs, bool write_obs, uint64_t steps, double *steps_per_s,
-              shoal_err *err)
+/* One timed run; returns steps per second. */
+static double bench_run(env_vec *v, const uint32_t *actions, const env_vec_out *out,
+                        uint64_t steps)
 {
+    size_t n_envs = env_vec_size(v);
+    env_vec_reset(v, out->obs);
+    uint64_t t0 = clock_now_ns();
+    uint64_t done = 0;
+    if (n_envs == 1) {
+        /* A single env is stepped directly, as an actor with one env would. */
+        env *e = env_vec_env(v, 0);
+        for (; done < steps; done++) {
+            env_step_result r = env_step(e, actions[done % N_BENCH_ACTIONS], out->obs);
+            if (r.terminal || r.truncated) {
+                env_reset(e, out->obs);
+            }
+        }
+    } else {
+        for (uint64_t k = 0; done < steps; k++, done += n_envs) {
+            env_vec_step(v, actions + (k * 977) % N_BENCH_ACTIONS, out);
+        }
+    }
+    double secs = clock_since_s(t0);
+    return secs > 0 ? (double)done / secs : 0;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+int env_bench(const env_registry *reg, const char *name, const env_options *opts,
+              size_t n_envs, bool write_obs, uint64_t steps, size_t runs,
+              env_bench_result *res, shoal_err *err)
+{
+    if (runs == 0 || runs > ENV_BENCH_MAX_RUNS || steps == 0) {
+        return shoal_err_set(err, SHOAL_EINVAL, "env bench %s: %zu runs of %llu steps; expected "
+                             "1..%d runs of at least one step", name, runs,
+                             (unsigned long long)steps, ENV_BENCH_MAX_RUNS);
+    }
     env_vec *v = env_vec_new(reg, name, opts, n_envs, 1, err);
     if (!v) {
         return err ? err->code : SHOAL_EINVAL;
     }
     size_t obs_bytes = env_obs_bytes(env_vec_env(v, 0));
-    /* Actions are drawn up front so the timing holds only the environments' own work. */
     uint32_t *actions = malloc((N_BENCH_ACTIONS + n_envs) * sizeof *actions);
     uint8_t *obs = malloc(n_envs * obs_bytes);
     float *reward = malloc(n_envs * sizeof *reward);
@@ -113,14 +149,14 @@ int env_bench(const env_registry *reg, const char *name, const env_options *opts
     }
     env_vec_out out = {.obs = write_obs ? obs : NULL, .reward = reward, .terminal = flags,
                        .truncated = flags + n_envs};
-    env_vec_reset(v, out.obs);
-    uint64_t rounds = steps / n_envs + 1;
-    uint64_t t0 = clock_now_ns();
-    for (uint64_t k = 0; k < rounds; k++) {
-        env_vec_step(v, actions + (k * 977) % N_BENCH_ACTIONS, &out);
+    double rates[ENV_BENCH_MAX_RUNS];
+    for (size_t k = 0; k < runs; k++) {
+        rates[k] = bench_run(v, actions, &out, steps);
     }
-    double secs = clock_since_s(t0);
-    *steps_per_s = secs > 0 ? (double)(rounds * n_envs) / secs : 0;
+    qsort(rates, runs, sizeof rates[0], cmp_double);
+    res->median = runs % 2 ? rates[runs / 2] : (rates[runs / 2 - 1] + rates[runs / 2]) / 2;
+    res->min = rates[0];
+    res->max = rates[runs - 1];
     free(actions), free(obs), free(reward), free(flags);
     env_vec_free(v);
     return SHOAL_OK;

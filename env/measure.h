@@ -34,10 +34,18 @@ int env_play(const env_registry *reg, const char *name, const env_options *opts,
              env_policy policy, uint64_t max_steps, uint64_t max_episodes, uint64_t seed,
              env_play_stats *out, shoal_err *err);
 
-/* Stepping speed: steps per second over `steps` steps of uniformly random actions, on n_envs
- * envs stepped as one vector (1: a single env), writing observations or not. */
+/* Steps per second of `runs` timed runs (median, slowest, fastest). */
+typedef struct env_bench_result {
+    double median, min, max;
+} env_bench_result;
+
+#define ENV_BENCH_MAX_RUNS 64
+
+/* Stepping speed: steps per second over `steps` steps of uniformly random actions (drawn
+ * before timing), on n_envs envs stepped as one vector (1: a single env, stepped directly),
+ * writing observations or not; runs (1..ENV_BENCH_MAX_RUNS) timed runs. */
 int env_bench(const env_registry *reg, const char *name, const env_options *opts,
-              size_t n_envs, bool write_obs, uint64_t steps, double *steps_per_s,
-              shoal_err *err);
+              size_t n_envs, bool write_obs, uint64_t steps, size_t runs,
+              env_bench_result *out, shoal_err *err);
 
 #endif

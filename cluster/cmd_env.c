@@ -62,6 +62,16 @@ static int parse_u64(const char *cmd, const char *value, const char *option, uin
     return 0;
 }
 
+static int need_value(const char *cmd, const char *option, const char *value, const char **out)
+{
+    if (!value) {
+        fprintf(stderr, "shoal env %s: %s needs a value\n", cmd, option);
+        return EXIT_USAGE;
+    }
+    *out = value;
+    return 0;
+}
+
 /* Parses the words after the action; -1 when --help was printed, else an exit code. */
 static int parse_args(const char *cmd, int argc, char **argv, args *a)
 {
@@ -83,13 +93,12 @@ static int parse_args(const char *cmd, int argc, char **argv, args *a)
             a->has_seed = true;
         } else if (cli_match(argc, argv, &i, "--runs", &v)) {
             rc = parse_u64(cmd, v, "--runs", &a->runs);
-        } else if (cli_match(argc, argv, &i, "--options", &a->options) ||
-                   cli_match(argc, argv, &i, "--plugin", &a->plugins) ||
-                   cli_match(argc, argv, &i, "--policy", &a->policy)) {
-            if (!argv[i] || (!a->options && !a->plugins && !a->policy)) {
-                fprintf(stderr, "shoal env %s: %s needs a value\n", cmd, argv[i - 1]);
-                rc = EXIT_USAGE;
-            }
+        } else if (cli_match(argc, argv, &i, "--options", &v)) {
+            rc = need_value(cmd, "--options", v, &a->options);
+        } else if (cli_match(argc, argv, &i, "--plugin", &v)) {
+            rc = need_value(cmd, "--plugin", v, &a->plugins);
+        } else if (cli_match(argc, argv, &i, "--policy", &v)) {
+            rc = need_value(cmd, "--policy", v, &a->policy);
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
             fprintf(stderr, "shoal env %s: unknown option '%s'\n", cmd, argv[i]);
             rc = EXIT_USAGE;

@@ -11,13 +11,10 @@ enum { RAMP_INTERVAL = 100, INIT_SPAWN_SPEED = 10, INIT_MOVE_SPEED = 5, N_SLOTS 
 static void *create(const double *params, int ramping, env_shape *shape, shoal_err *err)
 {
     (void)params;
-    asterix *g = calloc(1, sizeof *g);
-    if (!g) {
-        shoal_err_set(err, SHOAL_ENOMEM, "minatar/asterix: out of memory");
-        return NULL;
+    asterix *g = env_minatar_state_new(sizeof *g, 4, "minatar/asterix", shape, err);
+    if (g) {
+        g->ramping = ramping != 0;
     }
-    g->ramping = ramping != 0;
-    *shape = (env_shape){10, 10, 4};
     return g;
 }
 
@@ -202,19 +199,14 @@ static const uint32_t minimal[] = {MINATAR_NOOP, MINATAR_LEFT, MINATAR_UP, MINAT
                                    MINATAR_DOWN};
 
 const env_game env_game_asterix = {
-    .abi_version = ENV_GAME_ABI_VERSION,
+    ENV_MINATAR_GAME,
     .name = "minatar/asterix",
     .summary = "MinAtar Asterix: 10x10x4 bits, 5 actions, collect gold and dodge enemies",
-    .dtype = OBS_DTYPE_BIT,
-    .n_native_actions = MINATAR_N_ACTIONS,
-    .action_names = env_minatar_action_names,
     .n_minimal_actions = 5,
     .minimal_actions = minimal,
-    .sticky_actions = 1,
     .has_ramping = 1,
     .glyphs = "@X-$",
     .create = create,
-    .destroy = free,
     .reset = reset,
     .step = step,
     .observe = observe,

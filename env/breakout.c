@@ -28,13 +28,7 @@ static bool no_bricks(const breakout *b)
 static void *create(const double *params, int ramping, env_shape *shape, shoal_err *err)
 {
     (void)params, (void)ramping;
-    breakout *b = calloc(1, sizeof *b);
-    if (!b) {
-        shoal_err_set(err, SHOAL_ENOMEM, "minatar/breakout: out of memory");
-        return NULL;
-    }
-    *shape = (env_shape){10, 10, 4};
-    return b;
+    return env_minatar_state_new(sizeof(breakout), 4, "minatar/breakout", shape, err);
 }
 
 static void reset(void *state, env_rand *r)
@@ -163,19 +157,14 @@ static uint32_t expert(const void *state, env_rand *r)
 static const uint32_t minimal[] = {MINATAR_NOOP, MINATAR_LEFT, MINATAR_RIGHT};
 
 const env_game env_game_breakout = {
-    .abi_version = ENV_GAME_ABI_VERSION,
+    ENV_MINATAR_GAME,
     .name = "minatar/breakout",
     .summary = "MinAtar Breakout: 10x10x4 bits, 3 actions, bounce the ball into the bricks",
-    .dtype = OBS_DTYPE_BIT,
-    .n_native_actions = MINATAR_N_ACTIONS,
-    .action_names = env_minatar_action_names,
     .n_minimal_actions = 3,
     .minimal_actions = minimal,
-    .sticky_actions = 1,
     .has_ramping = 0,
     .glyphs = "=o.#",
     .create = create,
-    .destroy = free,
     .reset = reset,
     .step = step,
     .observe = observe,

@@ -13,6 +13,18 @@ const char *const env_minatar_action_names[MINATAR_N_ACTIONS] = {
     "noop", "left", "up", "right", "down", "fire",
 };
 
+void *env_minatar_state_new(size_t bytes, uint32_t n_channels, const char *name,
+                            env_shape *shape, shoal_err *err)
+{
+    void *state = calloc(1, bytes);
+    if (!state) {
+        shoal_err_set(err, SHOAL_ENOMEM, "%s: out of memory", name);
+        return NULL;
+    }
+    *shape = (env_shape){10, 10, n_channels};
+    return state;
+}
+
 struct env {
     const env_game *game;
     void *state;

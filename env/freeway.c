@@ -11,13 +11,7 @@ enum { PLAYER_SPEED = 3, TIME_LIMIT = 2500, N_CARS = FREEWAY_CARS };
 static void *create(const double *params, int ramping, env_shape *shape, shoal_err *err)
 {
     (void)params, (void)ramping;
-    freeway *g = calloc(1, sizeof *g);
-    if (!g) {
-        shoal_err_set(err, SHOAL_ENOMEM, "minatar/freeway: out of memory");
-        return NULL;
-    }
-    *shape = (env_shape){10, 10, 7};
-    return g;
+    return env_minatar_state_new(sizeof(freeway), 7, "minatar/freeway", shape, err);
 }
 
 /* All 8 speeds are drawn before the 8 directions. A direction double of exactly 0.5 gives
@@ -146,19 +140,14 @@ static uint32_t expert(const void *state, env_rand *r)
 static const uint32_t minimal[] = {MINATAR_NOOP, MINATAR_UP, MINATAR_DOWN};
 
 const env_game env_game_freeway = {
-    .abi_version = ENV_GAME_ABI_VERSION,
+    ENV_MINATAR_GAME,
     .name = "minatar/freeway",
     .summary = "MinAtar Freeway: 10x10x7 bits, 3 actions, cross the road 2500 steps long",
-    .dtype = OBS_DTYPE_BIT,
-    .n_native_actions = MINATAR_N_ACTIONS,
-    .action_names = env_minatar_action_names,
     .n_minimal_actions = 3,
     .minimal_actions = minimal,
-    .sticky_actions = 1,
     .has_ramping = 0,
     .glyphs = "@C12345",
     .create = create,
-    .destroy = free,
     .reset = reset,
     .step = step,
     .observe = observe,

@@ -19,6 +19,18 @@ enum {
 
 extern const char *const env_minatar_action_names[MINATAR_N_ACTIONS];
 
+/* The table fields every MinAtar game shares: packed bits, MinAtar's six native actions,
+ * sticky actions, state freed with free(). */
+#define ENV_MINATAR_GAME                                                                     \
+    .abi_version = ENV_GAME_ABI_VERSION, .dtype = OBS_DTYPE_BIT,                             \
+    .n_native_actions = MINATAR_N_ACTIONS, .action_names = env_minatar_action_names,         \
+    .sticky_actions = 1, .destroy = free
+
+/* A zeroed MinAtar state of `bytes` bytes with a 10 x 10 x n_channels observation; NULL with
+ * ENOMEM naming the game. */
+void *env_minatar_state_new(size_t bytes, uint32_t n_channels, const char *name,
+                            env_shape *shape, shoal_err *err);
+
 extern const env_game env_game_breakout;
 extern const env_game env_game_asterix;
 extern const env_game env_game_freeway;

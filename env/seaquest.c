@@ -70,13 +70,10 @@ static bool off_grid(const seaquest_item *it)
 static void *create(const double *params, int ramping, env_shape *shape, shoal_err *err)
 {
     (void)params;
-    seaquest *g = calloc(1, sizeof *g);
-    if (!g) {
-        shoal_err_set(err, SHOAL_ENOMEM, "minatar/seaquest: out of memory");
-        return NULL;
+    seaquest *g = env_minatar_state_new(sizeof *g, 10, "minatar/seaquest", shape, err);
+    if (g) {
+        g->ramping = ramping != 0;
     }
-    g->ramping = ramping != 0;
-    *shape = (env_shape){10, 10, 10};
     return g;
 }
 
@@ -469,19 +466,14 @@ static const uint32_t minimal[] = {MINATAR_NOOP, MINATAR_LEFT, MINATAR_UP,
                                    MINATAR_RIGHT, MINATAR_DOWN, MINATAR_FIRE};
 
 const env_game env_game_seaquest = {
-    .abi_version = ENV_GAME_ABI_VERSION,
+    ENV_MINATAR_GAME,
     .name = "minatar/seaquest",
     .summary = "MinAtar Seaquest: 10x10x10 bits, 6 actions, shoot, rescue divers, mind the oxygen",
-    .dtype = OBS_DTYPE_BIT,
-    .n_native_actions = MINATAR_N_ACTIONS,
-    .action_names = env_minatar_action_names,
     .n_minimal_actions = 6,
     .minimal_actions = minimal,
-    .sticky_actions = 1,
     .has_ramping = 1,
     .glyphs = "S<'.!FEOD*",
     .create = create,
-    .destroy = free,
     .reset = reset,
     .step = step,
     .observe = observe,

@@ -14,13 +14,10 @@ enum { SHOT_COOL_DOWN = 5, ENEMY_MOVE_INTERVAL = 12, ENEMY_SHOT_INTERVAL = 10 };
 static void *create(const double *params, int ramping, env_shape *shape, shoal_err *err)
 {
     (void)params;
-    invaders *g = calloc(1, sizeof *g);
-    if (!g) {
-        shoal_err_set(err, SHOAL_ENOMEM, "minatar/space_invaders: out of memory");
-        return NULL;
+    invaders *g = env_minatar_state_new(sizeof *g, 6, "minatar/space_invaders", shape, err);
+    if (g) {
+        g->ramping = ramping != 0;
     }
-    g->ramping = ramping != 0;
-    *shape = (env_shape){10, 10, 6};
     return g;
 }
 
@@ -221,19 +218,14 @@ static uint32_t expert(const void *state, env_rand *r)
 static const uint32_t minimal[] = {MINATAR_NOOP, MINATAR_LEFT, MINATAR_RIGHT, MINATAR_FIRE};
 
 const env_game env_game_space_invaders = {
-    .abi_version = ENV_GAME_ABI_VERSION,
+    ENV_MINATAR_GAME,
     .name = "minatar/space_invaders",
     .summary = "MinAtar Space Invaders: 10x10x6 bits, 4 actions, shoot the descending aliens",
-    .dtype = OBS_DTYPE_BIT,
-    .n_native_actions = MINATAR_N_ACTIONS,
-    .action_names = env_minatar_action_names,
     .n_minimal_actions = 4,
     .minimal_actions = minimal,
-    .sticky_actions = 1,
     .has_ramping = 1,
     .glyphs = "A#<>|!",
     .create = create,
-    .destroy = free,
     .reset = reset,
     .step = step,
     .observe = observe,

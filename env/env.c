@@ -1,5 +1,6 @@
 #include "env/env.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -314,6 +315,7 @@ void env_reset(env *e, void *obs)
 env_step_result env_step(env *e, uint32_t a, void *obs)
 {
     env_step_result res = {0};
+    assert(a < e->n_actions);
     uint32_t native = e->action_map ? e->action_map[a] : a;
     if (e->game->sticky_actions) {
         /* specs/minatar.md §2.2: the draw happens on every step, even with p = 0 and even

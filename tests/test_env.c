@@ -412,6 +412,12 @@ Test(env, random_play_statistics_agree_with_the_reference_table, .timeout = 240)
     cr_assert_eq(env_play(NULL, "minatar/freeway", &o, ENV_POLICY_RANDOM, 30000, 0, 2, &s,
                           NULL), SHOAL_OK);
     cr_assert(s.min_length == 2501 && s.max_length == 2501);
+    /* The project's own generator gives the same distributions (specs/minatar.md §5). */
+    o.rand_kind = ENV_RAND_XOSHIRO;
+    cr_assert_eq(env_play(NULL, "minatar/breakout", &o, ENV_POLICY_RANDOM, 400000, 0, 2, &s,
+                          NULL), SHOAL_OK);
+    cr_assert(fabs(s.mean_return - 0.5073) <= 4 * sqrt(s.se_return * s.se_return + 0.0016 *
+                                                       0.0016), "xoshiro: %f", s.mean_return);
 }
 
 Test(env, every_expert_beats_random_play)

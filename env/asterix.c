@@ -77,15 +77,8 @@ static float step(void *state, uint32_t a, env_rand *r, int *terminal)
         spawn(g, r);
         g->spawn_timer = g->spawn_speed;
     }
-    if (a == MINATAR_LEFT) {
-        g->px = g->px > 0 ? g->px - 1 : 0;
-    } else if (a == MINATAR_RIGHT) {
-        g->px = g->px < 9 ? g->px + 1 : 9;
-    } else if (a == MINATAR_UP) {
-        g->py = g->py > 1 ? g->py - 1 : 1;
-    } else if (a == MINATAR_DOWN) {
-        g->py = g->py < 8 ? g->py + 1 : 8;
-    }
+    g->px = env_clamp(g->px + env_minatar_dx[a], 0, 9);
+    g->py = env_clamp(g->py + env_minatar_dy[a], 1, 8);
     /* Only the slot of the player's row can share its cell. */
     reward += touch(g, g->py - 1, terminal);
     if (g->move_timer == 0) {

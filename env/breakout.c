@@ -53,11 +53,7 @@ static float step(void *state, uint32_t a, env_rand *r, int *terminal)
     (void)r;
     breakout *b = state;
     float reward = 0;
-    if (a == MINATAR_LEFT) {
-        b->pos = b->pos > 0 ? b->pos - 1 : 0;
-    } else if (a == MINATAR_RIGHT) {
-        b->pos = b->pos < 9 ? b->pos + 1 : 9;
-    }
+    b->pos = env_clamp(b->pos + env_minatar_dx[a], 0, 9);
     b->lx = b->bx;
     b->ly = b->by;
     int nx = b->bx + dir_dx[b->dir];

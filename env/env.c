@@ -14,6 +14,9 @@ const char *const env_minatar_action_names[MINATAR_N_ACTIONS] = {
     "noop", "left", "up", "right", "down", "fire",
 };
 
+const int8_t env_minatar_dx[MINATAR_N_ACTIONS] = {0, -1, 0, 1, 0, 0};
+const int8_t env_minatar_dy[MINATAR_N_ACTIONS] = {0, 0, -1, 0, 1, 0};
+
 void *env_minatar_state_new(size_t bytes, uint32_t n_channels, const char *name,
                             env_shape *shape, shoal_err *err)
 {

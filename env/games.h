@@ -19,6 +19,18 @@ enum {
 
 extern const char *const env_minatar_action_names[MINATAR_N_ACTIONS];
 
+/* Column and row change of each native action (fire and no-op: none). Games move with these
+ * and clamp, instead of an if-chain on the action: agents' actions are as good as random to a
+ * branch predictor. */
+extern const int8_t env_minatar_dx[MINATAR_N_ACTIONS];
+extern const int8_t env_minatar_dy[MINATAR_N_ACTIONS];
+
+/* v clamped into [lo, hi]. */
+static inline int env_clamp(int v, int lo, int hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
 /* The table fields every MinAtar game shares: packed bits, MinAtar's six native actions,
  * sticky actions, state freed with free(). */
 #define ENV_MINATAR_GAME                                                                     \

@@ -302,17 +302,13 @@ static void player(seaquest *g, uint32_t a)
             push(&g->fbul, (seaquest_item){.x = g->sx, .y = g->sy, .right = g->face_right});
             g->shot_timer = SHOT_COOL_DOWN;
         }
-    } else if (a == MINATAR_LEFT) {
-        g->sx = g->sx > 0 ? g->sx - 1 : 0;
-        g->face_right = 0;
-    } else if (a == MINATAR_RIGHT) {
-        g->sx = g->sx < 9 ? g->sx + 1 : 9;
-        g->face_right = 1;
-    } else if (a == MINATAR_UP) {
-        g->sy = g->sy > 0 ? g->sy - 1 : 0;
-    } else if (a == MINATAR_DOWN) {
-        g->sy = g->sy < 8 ? g->sy + 1 : 8;
+        return;
     }
+    int dx = env_minatar_dx[a];
+    g->sx = env_clamp(g->sx + dx, 0, 9);
+    g->sy = env_clamp(g->sy + env_minatar_dy[a], 0, 8);
+    /* Facing follows the last horizontal press, even against the wall. */
+    g->face_right = dx > 0 ? 1 : dx < 0 ? 0 : g->face_right;
 }
 
 static float step(void *state, uint32_t a, env_rand *r, int *terminal)

@@ -108,10 +108,8 @@ static float step(void *state, uint32_t a, env_rand *r, int *terminal)
     if (a == MINATAR_FIRE && g->shot_timer == 0) {
         g->fbul[9] |= (uint16_t)(1u << g->pos);
         g->shot_timer = SHOT_COOL_DOWN;
-    } else if (a == MINATAR_LEFT) {
-        g->pos = g->pos > 0 ? g->pos - 1 : 0;
-    } else if (a == MINATAR_RIGHT) {
-        g->pos = g->pos < 9 ? g->pos + 1 : 9;
+    } else {
+        g->pos = env_clamp(g->pos + env_minatar_dx[a], 0, 9);
     }
     cannon = (uint16_t)(1u << g->pos);
     for (int y = 0; y < 9; y++) {

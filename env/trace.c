@@ -16,6 +16,7 @@ typedef struct header {
     double sticky;
     int ramping;
     int full_obs;
+    long long steps; /* -1: not given */
 } header;
 
 uint64_t env_obs_fnv1a(const void *obs, env_shape shape, obs_dtype dtype)
@@ -65,6 +66,7 @@ static int parse_header(const char *path, const char *line, header *h, shoal_err
     h->sticky = header_value(line, "sticky", v, sizeof v) == 0 ? strtod(v, NULL) : 0.1;
     h->ramping = header_value(line, "ramping", v, sizeof v) == 0 ? atoi(v) : 1;
     h->full_obs = header_value(line, "obs", v, sizeof v) == 0 && strcmp(v, "full") == 0;
+    h->steps = header_value(line, "steps", v, sizeof v) == 0 ? atoll(v) : -1;
     return SHOAL_OK;
 }
 
@@ -219,6 +221,12 @@ static int replay_lines(replay *r, char *text, shoal_err *err)
             return SHOAL_OK;
         }
         line = nl ? nl + 1 : NULL;
+    }
+    if (r->h.steps >= 0 && (uint64_t)r->h.steps != r->res->n_steps) {
+        snprintf(r->res->detail, sizeof r->res->detail,
+                 "end of file: %" PRIu64 " step lines, the header says steps=%lld (truncated "
+                 "file?)", r->res->n_steps, r->h.steps);
+        return SHOAL_OK;
     }
     r->res->match = true;
     return SHOAL_OK;

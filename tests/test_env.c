@@ -495,10 +495,17 @@ Test(env, trace_check_reports_the_first_differing_step_and_cell)
     close(fd);
     env_trace_result res;
     shoal_err err = {0};
-    write_trace_copy(path, 30, 0, NULL);
+    write_trace_copy(path, 30, 1,
+                     "# minatar-trace v1 game=breakout seed=0 sticky=0.1 ramping=1 "
+                     "policy=random steps=28 obs=full\n");
     cr_assert_eq(env_trace_check(NULL, path, &res, &err), SHOAL_OK, "%s", err.msg);
-    cr_assert(res.match);
+    cr_assert(res.match, "%s", res.detail);
     cr_assert_eq(res.n_steps, 28);
+
+    write_trace_copy(path, 30, 0, NULL); /* the header promises 5000 steps */
+    cr_assert_eq(env_trace_check(NULL, path, &res, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert(!res.match);
+    cr_assert(strstr(res.detail, "steps=5000"), "%s", res.detail);
 
     /* Line 4 is step t=2; move the paddle bit of its observation elsewhere. */
     write_trace_copy(path, 30, 4,

@@ -27,6 +27,7 @@ static void usage(FILE *out)
             "             observations, and a vector of 64 (median of --runs runs, default 5)\n"
             "stats        play uniformly random (or expert) actions: mean episode return and\n"
             "             length with standard errors; the unfinished last episode is dropped\n"
+            "             (specs/minatar.md §6.1 played all six actions: --options actions=full)\n"
             "show         print the first observation as ASCII\n"
             "check-trace  replay MinAtar golden traces (shared/fixtures/minatar/README.md);\n"
             "             exit 0 only when every observation, reward and terminal matches\n"

@@ -83,18 +83,14 @@ static float step(void *state, uint32_t a, env_rand *r, int *terminal)
     reward += touch(g, g->py - 1, terminal);
     if (g->move_timer == 0) {
         g->move_timer = g->move_speed;
+        /* Arithmetic over all slots (which are active and which way they go is as good as
+         * random to a branch predictor); only the player's row can then touch it. */
         for (int i = 0; i < N_SLOTS; i++) {
             asterix_slot *s = &g->slots[i];
-            if (!s->active) {
-                continue;
-            }
-            s->x += s->right ? 1 : -1;
-            if (s->x < 0 || s->x > 9) {
-                s->active = false;
-            } else {
-                reward += touch(g, i, terminal);
-            }
+            s->x += s->active * (2 * s->right - 1);
+            s->active = s->active & (s->x >= 0) & (s->x <= 9);
         }
+        reward += touch(g, g->py - 1, terminal);
     }
     g->spawn_timer--;
     g->move_timer--;
@@ -115,20 +111,21 @@ static float step(void *state, uint32_t a, env_rand *r, int *terminal)
     return reward;
 }
 
+/* Arithmetic over all slots, as in the entity move: inactive slots set no bit. */
 static void observe(const void *state, uint8_t *obs)
 {
     const asterix *g = state;
     env_bit_set(obs, 4, g->py, g->px, 0);
     for (int i = 0; i < N_SLOTS; i++) {
         const asterix_slot *s = &g->slots[i];
-        if (!s->active) {
-            continue;
-        }
-        env_bit_set(obs, 4, i + 1, s->x, s->gold ? 3 : 1);
-        int tx = s->right ? s->x - 1 : s->x + 1;
-        if (tx >= 0 && tx <= 9) {
-            env_bit_set(obs, 4, i + 1, tx, 2);
-        }
+        unsigned on = s->active;
+        int x = s->x * (int)on;
+        unsigned k = (unsigned)((i + 1) * 10 + x) * 4u + 1u + 2u * s->gold;
+        obs[k >> 3] |= (uint8_t)(on << (k & 7u));
+        int tx = x + 1 - 2 * s->right;
+        unsigned trail = on & ((unsigned)tx <= 9u);
+        unsigned t = (unsigned)((i + 1) * 10 + tx * (int)trail) * 4u + 2u;
+        obs[t >> 3] |= (uint8_t)(trail << (t & 7u));
     }
 }
 

@@ -59,18 +59,20 @@ static float step(void *state, uint32_t a, env_rand *r, int *terminal)
         randomise(g, r, false);
         g->pos = 9;
     }
-    /* Written without branches on the timers: which cars move on a step is as good as
-     * random to a branch predictor. */
+    /* Arithmetic instead of branches: which cars move on a step is as good as random to a
+     * branch predictor. */
     for (int i = 0; i < N_CARS; i++) {
         freeway_car *c = &g->cars[i];
         int row = i + 1;
-        g->pos = (c->x == 4 && row == g->pos) ? 9 : g->pos;
+        int hit = (c->x == 4) & (row == g->pos);
+        g->pos += (9 - g->pos) * hit;
         int fire = c->timer == 0;
-        int x = c->x + (fire ? (c->v > 0 ? 1 : -1) : 0);
-        x = x < 0 ? 9 : x > 9 ? 0 : x;
+        int x = c->x + fire * (2 * (c->v > 0) - 1);
+        x += 10 * (x < 0) - 10 * (x > 9);
         c->x = x;
-        c->timer = fire ? abs(c->v) : c->timer - 1;
-        g->pos = (fire && x == 4 && row == g->pos) ? 9 : g->pos;
+        c->timer = fire * abs(c->v) + (1 - fire) * (c->timer - 1);
+        hit = fire & (x == 4) & (row == g->pos);
+        g->pos += (9 - g->pos) * hit;
     }
     if (g->move_timer > 0) {
         g->move_timer--;
@@ -88,11 +90,13 @@ static void observe(const void *state, uint8_t *obs)
     for (int i = 0; i < N_CARS; i++) {
         const freeway_car *c = &g->cars[i];
         env_bit_set(obs, 7, i + 1, c->x, 1);
-        if (c->v != 0) {
-            /* Freeway's trails wrap around the edge, unlike the other games'. */
-            int tx = c->v > 0 ? (c->x + 9) % 10 : (c->x + 1) % 10;
-            env_bit_set(obs, 7, i + 1, tx, 1 + abs(c->v));
-        }
+        /* Freeway's trails wrap around the edge, unlike the other games'. A car of velocity 0
+         * (a direction draw of exactly 0.5) has no trail: its bit lands in channel 1 on its
+         * own cell, which is already set. */
+        int right = c->v > 0;
+        int tx = (c->x + 1 - 2 * right + 10) % 10;
+        int speed = abs(c->v);
+        env_bit_set(obs, 7, i + 1, speed ? tx : c->x, 1 + speed);
     }
 }
 

@@ -308,7 +308,7 @@ static void player(seaquest *g, uint32_t a)
     g->sx = env_clamp(g->sx + dx, 0, 9);
     g->sy = env_clamp(g->sy + env_minatar_dy[a], 0, 8);
     /* Facing follows the last horizontal press, even against the wall. */
-    g->face_right = dx > 0 ? 1 : dx < 0 ? 0 : g->face_right;
+    g->face_right = (dx > 0) | ((dx == 0) & g->face_right);
 }
 
 static float step(void *state, uint32_t a, env_rand *r, int *terminal)
@@ -335,9 +335,7 @@ static float step(void *state, uint32_t a, env_rand *r, int *terminal)
     if (g->d_spawn_timer > 0) {
         g->d_spawn_timer--;
     }
-    if (g->shot_timer > 0) {
-        g->shot_timer--;
-    }
+    g->shot_timer -= g->shot_timer > 0;
     if (g->oxygen <= 0) {
         *terminal = 1;
     }
@@ -354,6 +352,13 @@ static float step(void *state, uint32_t a, env_rand *r, int *terminal)
     return reward;
 }
 
+/* Sets (y, x, ch) when on is 1, without a branch (on is as good as random per item). */
+static inline void set_if(uint8_t *obs, int y, int x, int ch, unsigned on)
+{
+    unsigned i = (unsigned)((y * 10 + x) * 10 + ch);
+    obs[i >> 3] |= (uint8_t)(on << (i & 7u));
+}
+
 static void draw_list(uint8_t *obs, const seaquest_list *l, int ch, bool trail)
 {
     for (int j = 0; j < l->n; j++) {
@@ -362,10 +367,9 @@ static void draw_list(uint8_t *obs, const seaquest_list *l, int ch, bool trail)
             continue;
         }
         env_bit_set(obs, 10, it->y, it->x, ch);
-        int tx = it->right ? it->x - 1 : it->x + 1;
-        if (trail && tx >= 0 && tx <= 9) {
-            env_bit_set(obs, 10, it->y, tx, 3);
-        }
+        int tx = it->x + 1 - 2 * it->right;
+        unsigned inside = trail & ((unsigned)tx <= 9u);
+        set_if(obs, it->y, inside ? tx : 0, 3, inside);
     }
 }
 
@@ -374,12 +378,12 @@ static void observe(const void *state, uint8_t *obs)
     const seaquest *g = state;
     env_bit_set(obs, 10, g->sy, g->sx, 0);
     env_bit_set(obs, 10, g->sy, g->face_right ? g->sx - 1 : g->sx + 1, 1);
+    /* The gauges, as fixed-length loops: their lengths change from step to step. */
     int n_oxygen = (g->oxygen > 0 ? g->oxygen : 0) * 10 / MAX_OXYGEN;
-    for (int x = 0; x < n_oxygen; x++) {
-        env_bit_set(obs, 10, 9, x, 7);
-    }
-    for (int x = 9 - g->dc; x <= 8 && g->dc > 0; x++) {
-        env_bit_set(obs, 10, 9, x, 8);
+    int first_diver = g->dc > 0 ? 9 - g->dc : 9;
+    for (int x = 0; x < 10; x++) {
+        set_if(obs, 9, x, 7, x < n_oxygen);
+        set_if(obs, 9, x, 8, x >= first_diver && x <= 8);
     }
     draw_list(obs, &g->fbul, 2, false);
     draw_list(obs, &g->ebul, 4, false);

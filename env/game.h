@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "common/err.h"
 #include "env/rand.h"
@@ -101,14 +102,69 @@ static inline void env_bit_set(uint8_t *obs, int n_ch, int y, int x, int ch)
     obs[i >> 3] |= (uint8_t)(1u << (i & 7u));
 }
 
-/* Sets channel ch of every column whose bit is set in mask (bit x = column x) in row y. For
- * up to 6 channels the whole row fits one 64-bit word: spread the 10 bits C apart and OR the
- * word in byte by byte (no branch per cell); wider layouts set cell by cell. */
-static inline void env_bit_set_row(uint8_t *obs, int n_ch, int y, int ch, uint32_t mask)
+/* Five cells' bits (bit x = cell x) spread C bits apart, for C = 4 and C = 6: the layouts
+ * whose whole 10-cell row fits one 64-bit word (generated, bit x -> bit x*C). */
+static const uint32_t env_spread5_c4[32] = {
+    0x0u, 0x1u, 0x10u, 0x11u, 0x100u, 0x101u, 0x110u, 0x111u, 0x1000u, 0x1001u, 0x1010u,
+    0x1011u, 0x1100u, 0x1101u, 0x1110u, 0x1111u, 0x10000u, 0x10001u, 0x10010u, 0x10011u,
+    0x10100u, 0x10101u, 0x10110u, 0x10111u, 0x11000u, 0x11001u, 0x11010u, 0x11011u, 0x11100u,
+    0x11101u, 0x11110u, 0x11111u};
+static const uint32_t env_spread5_c6[32] = {
+    0x0u, 0x1u, 0x40u, 0x41u, 0x1000u, 0x1001u, 0x1040u, 0x1041u, 0x40000u, 0x40001u, 0x40040u,
+    0x40041u, 0x41000u, 0x41001u, 0x41040u, 0x41041u, 0x1000000u, 0x1000001u, 0x1000040u,
+    0x1000041u, 0x1001000u, 0x1001001u, 0x1001040u, 0x1001041u, 0x1040000u, 0x1040001u,
+    0x1040040u, 0x1040041u, 0x1041000u, 0x1041001u, 0x1041040u, 0x1041041u};
+
+/* mask's 10 bits (bit x = column x) spread n_ch bits apart: bit x -> bit x * n_ch. */
+static inline uint64_t env_spread10(uint32_t mask, int n_ch)
 {
-    if (!mask) {
+    if (n_ch == 4) {
+        return env_spread5_c4[mask & 31u] | (uint64_t)env_spread5_c4[(mask >> 5) & 31u] << 20;
+    }
+    if (n_ch == 6) {
+        return env_spread5_c6[mask & 31u] | (uint64_t)env_spread5_c6[(mask >> 5) & 31u] << 30;
+    }
+    uint64_t v = 0;
+    for (int x = 0; x < 10; x++) {
+        v |= (uint64_t)((mask >> x) & 1u) << (x * n_ch);
+    }
+    return v;
+}
+
+/* ORs word (a whole row: cell x's channel c at bit x * n_ch + c) into row y of a packed
+ * 10-column observation; n_ch <= 6, so the row plus its bit offset fits 64 bits. */
+static inline void env_bits_or_row(uint8_t *obs, int n_ch, int y, uint64_t word)
+{
+    unsigned bit0 = (unsigned)(y * 10 * n_ch);
+    word <<= bit0 & 7u;
+    uint8_t *p = obs + (bit0 >> 3);
+    unsigned n_bytes = ((bit0 & 7u) + 10u * (unsigned)n_ch + 7u) / 8u;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (n_bytes == 8) {
+        uint64_t old;
+        memcpy(&old, p, 8);
+        old |= word;
+        memcpy(p, &old, 8);
         return;
     }
+#endif
+    for (unsigned k = 0; k < n_bytes; k++) {
+        p[k] |= (uint8_t)(word >> (8 * k));
+    }
+}
+
+/* Set bits of a 16-bit value (portable: no popcnt instruction is assumed). */
+static inline int env_popcount16(uint32_t v)
+{
+    v = v - ((v >> 1) & 0x5555u);
+    v = (v & 0x3333u) + ((v >> 2) & 0x3333u);
+    v = (v + (v >> 4)) & 0x0f0fu;
+    return (int)((v + (v >> 8)) & 0x1fu);
+}
+
+/* Sets channel ch of every column whose bit is set in mask (bit x = column x) in row y. */
+static inline void env_bit_set_row(uint8_t *obs, int n_ch, int y, int ch, uint32_t mask)
+{
     if (n_ch > 6) {
         while (mask) {
             int x = __builtin_ctz(mask);
@@ -117,17 +173,7 @@ static inline void env_bit_set_row(uint8_t *obs, int n_ch, int y, int ch, uint32
         }
         return;
     }
-    uint64_t v = 0;
-    for (int x = 0; x < 10; x++) {
-        v |= (uint64_t)((mask >> x) & 1u) << (x * n_ch);
-    }
-    unsigned bit0 = (unsigned)(y * 10 * n_ch + ch);
-    v <<= bit0 & 7u;
-    uint8_t *p = obs + (bit0 >> 3);
-    unsigned n_bytes = ((bit0 & 7u) + 9u * (unsigned)n_ch + 8u) / 8u;
-    for (unsigned k = 0; k < n_bytes; k++) {
-        p[k] |= (uint8_t)(v >> (8 * k));
-    }
+    env_bits_or_row(obs, n_ch, y, env_spread10(mask, n_ch) << ch);
 }
 
 #endif

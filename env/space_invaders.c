@@ -46,7 +46,7 @@ static int count_aliens(const invaders *g, uint16_t *columns)
     int n = 0;
     uint16_t cols = 0;
     for (int y = 0; y < 10; y++) {
-        n += __builtin_popcount(g->alien[y]);
+        n += env_popcount16(g->alien[y]);
         cols |= g->alien[y];
     }
     *columns = cols;
@@ -134,13 +134,17 @@ static float step(void *state, uint32_t a, env_rand *r, int *terminal)
         alien_shot(g);
     }
     uint16_t any = 0;
+    int n_hits = 0;
     for (int y = 0; y < 10; y++) {
         uint16_t hit = g->alien[y] & g->fbul[y];
-        reward += (float)__builtin_popcount(hit);
-        g->alien[y] &= (uint16_t)~hit;
-        g->fbul[y] &= (uint16_t)~hit;
+        if (hit) {
+            n_hits += env_popcount16(hit);
+            g->alien[y] &= (uint16_t)~hit;
+            g->fbul[y] &= (uint16_t)~hit;
+        }
         any |= g->alien[y];
     }
+    reward += (float)n_hits;
     if (g->shot_timer > 0) {
         g->shot_timer--;
     }
@@ -156,16 +160,19 @@ static float step(void *state, uint32_t a, env_rand *r, int *terminal)
     return reward;
 }
 
+/* Each row's six channels are built as one 60-bit word and ORed in once. */
 static void observe(const void *state, uint8_t *obs)
 {
     const invaders *g = state;
     int dir_ch = g->adir < 0 ? 2 : 3;
-    env_bit_set(obs, 6, 9, g->pos, 0);
     for (int y = 0; y < 10; y++) {
-        env_bit_set_row(obs, 6, y, 1, g->alien[y]);
-        env_bit_set_row(obs, 6, y, dir_ch, g->alien[y]);
-        env_bit_set_row(obs, 6, y, 4, g->fbul[y]);
-        env_bit_set_row(obs, 6, y, 5, g->ebul[y]);
+        uint64_t aliens = env_spread10(g->alien[y], 6);
+        uint64_t word = aliens << 1 | aliens << dir_ch | env_spread10(g->fbul[y], 6) << 4 |
+                        env_spread10(g->ebul[y], 6) << 5;
+        if (y == 9) {
+            word |= (uint64_t)1 << (g->pos * 6);
+        }
+        env_bits_or_row(obs, 6, y, word);
     }
 }
 

@@ -47,33 +47,36 @@ static float step(void *state, uint32_t a, env_rand *r, int *terminal)
 {
     freeway *g = state;
     float reward = 0;
-    if (a == MINATAR_UP && g->move_timer == 0) {
-        g->move_timer = PLAYER_SPEED;
-        g->pos = g->pos > 0 ? g->pos - 1 : 0;
-    } else if (a == MINATAR_DOWN && g->move_timer == 0) {
-        g->move_timer = PLAYER_SPEED;
-        g->pos = g->pos < 9 ? g->pos + 1 : 9;
-    }
+    int dy = env_minatar_dy[a]; /* up -1, down +1, others 0 */
+    int moves = (g->move_timer == 0) & (dy != 0);
+    g->pos = env_clamp(g->pos + moves * dy, 0, 9); /* down at row 9 still spends the move */
+    g->move_timer += moves * (PLAYER_SPEED - g->move_timer);
     if (g->pos == 0) {
         reward = 1;
         randomise(g, r, false);
         g->pos = 9;
     }
-    /* Arithmetic instead of branches: which cars move on a step is as good as random to a
+    /* Car i drives in row i + 1 and pos only ever changes to 9 (no car's row) here, so only
+     * the car in the chicken's row can hit it: before its move or by moving onto column 4.
+     * The motion itself is arithmetic: which cars move on a step is as good as random to a
      * branch predictor. */
+    int k = g->pos - 1;
+    int in_lane = (unsigned)k < N_CARS;
+    k = in_lane ? k : 0;
+    int hit = in_lane & (g->cars[k].x == 4);
+    int k_moved = 0;
     for (int i = 0; i < N_CARS; i++) {
         freeway_car *c = &g->cars[i];
-        int row = i + 1;
-        int hit = (c->x == 4) & (row == g->pos);
-        g->pos += (9 - g->pos) * hit;
         int fire = c->timer == 0;
+        k_moved |= fire & (i == k) & in_lane;
         int x = c->x + fire * (2 * (c->v > 0) - 1);
         x += 10 * (x < 0) - 10 * (x > 9);
         c->x = x;
-        c->timer = fire * abs(c->v) + (1 - fire) * (c->timer - 1);
-        hit = fire & (x == 4) & (row == g->pos);
-        g->pos += (9 - g->pos) * hit;
+        int mask = -fire;
+        c->timer = (abs(c->v) & mask) | ((c->timer - 1) & ~mask);
     }
+    hit |= k_moved & (g->cars[k].x == 4);
+    g->pos += hit * (9 - g->pos);
     if (g->move_timer > 0) {
         g->move_timer--;
     }
@@ -93,8 +96,8 @@ static void observe(const void *state, uint8_t *obs)
         /* Freeway's trails wrap around the edge, unlike the other games'. A car of velocity 0
          * (a direction draw of exactly 0.5) has no trail: its bit lands in channel 1 on its
          * own cell, which is already set. */
-        int right = c->v > 0;
-        int tx = (c->x + 1 - 2 * right + 10) % 10;
+        int tx = c->x + 1 - 2 * (c->v > 0);
+        tx += 10 * (tx < 0) - 10 * (tx > 9);
         int speed = abs(c->v);
         env_bit_set(obs, 7, i + 1, speed ? tx : c->x, 1 + speed);
     }

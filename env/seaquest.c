@@ -139,7 +139,7 @@ static void move(seaquest_item *it)
 
 static bool on_sub(const seaquest *g, const seaquest_item *it)
 {
-    return it->x == g->sx && it->y == g->sy;
+    return (it->x == g->sx) & (it->y == g->sy);
 }
 
 static float pass_friendly_bullets(seaquest *g)
@@ -377,7 +377,7 @@ static void observe(const void *state, uint8_t *obs)
 {
     const seaquest *g = state;
     env_bit_set(obs, 10, g->sy, g->sx, 0);
-    env_bit_set(obs, 10, g->sy, g->face_right ? g->sx - 1 : g->sx + 1, 1);
+    env_bit_set(obs, 10, g->sy, g->sx + 1 - 2 * g->face_right, 1);
     /* The gauges, as fixed-length loops: their lengths change from step to step. */
     int n_oxygen = (g->oxygen > 0 ? g->oxygen : 0) * 10 / MAX_OXYGEN;
     int first_diver = g->dc > 0 ? 9 - g->dc : 9;

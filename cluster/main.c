@@ -6,6 +6,7 @@
 
 static const command commands[] = {
     {"config", cmd_config, "show the effective configuration, or the reference of every key"},
+    {"env", cmd_env, "list, benchmark and check the environments; random-play statistics"},
     {"replay", cmd_replay, "run one prioritized replay shard (ZeroMQ ROUTER)"},
 };
 

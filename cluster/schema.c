@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 
+#include "env/env_config.h"
 #include "replay/server.h"
 
 /* Keys of the whole run, owned by the cluster part. Each other part owns its own table. */
@@ -21,6 +22,7 @@ const config_key *const *shoal_config_tables(size_t *n_tables)
 {
     static const config_key *const tables[] = {
         run_keys,
+        env_config_keys,
         replay_config_keys,
     };
     *n_tables = sizeof tables / sizeof tables[0];

@@ -1,0 +1,205 @@
+/* MinAtar Asterix, specs/minatar.md §3.2. */
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "env/games.h"
+#include "env/minatar_state.h"
+
+enum { RAMP_INTERVAL = 100, INIT_SPAWN_SPEED = 10, INIT_MOVE_SPEED = 5, N_SLOTS = ASTERIX_SLOTS };
+
+
+static void *create(const double *params, int ramping, env_shape *shape, shoal_err *err)
+{
+    (void)params;
+    asterix *g = env_minatar_state_new(sizeof *g, 4, "minatar/asterix", shape, err);
+    if (g) {
+        g->ramping = ramping != 0;
+    }
+    return g;
+}
+
+static void reset(void *state, env_rand *r)
+{
+    (void)r;
+    asterix *g = state;
+    g->px = 5;
+    g->py = 5;
+    for (int i = 0; i < N_SLOTS; i++) {
+        g->slots[i] = (asterix_slot){0};
+    }
+    g->spawn_speed = INIT_SPAWN_SPEED;
+    g->spawn_timer = INIT_SPAWN_SPEED;
+    g->move_speed = INIT_MOVE_SPEED;
+    g->move_timer = INIT_MOVE_SPEED;
+    g->ramp_timer = RAMP_INTERVAL;
+    g->ramp_index = 0;
+}
+
+/* The two doubles are drawn even when every slot is full (spec §3.2 step 1). */
+static void spawn(asterix *g, env_rand *r)
+{
+    bool right = env_rand_double(r) < 0.5;
+    bool gold = env_rand_double(r) < 1.0 / 3.0;
+    int empty[N_SLOTS];
+    int n_empty = 0;
+    for (int i = 0; i < N_SLOTS; i++) {
+        if (!g->slots[i].active) {
+            empty[n_empty++] = i;
+        }
+    }
+    if (n_empty == 0) {
+        return;
+    }
+    int k = (int)env_rand_int(r, 0, n_empty);
+    g->slots[empty[k]] = (asterix_slot){.active = true, .right = right, .gold = gold, .x = right ? 0 : 9};
+}
+
+/* Gold on the player's cell is collected; an enemy there ends the episode and stays. */
+static float touch(asterix *g, int i, int *terminal)
+{
+    asterix_slot *s = &g->slots[i];
+    if (!s->active || s->x != g->px || i + 1 != g->py) {
+        return 0;
+    }
+    if (s->gold) {
+        s->active = false;
+        return 1;
+    }
+    *terminal = 1;
+    return 0;
+}
+
+static float step(void *state, uint32_t a, env_rand *r, int *terminal)
+{
+    asterix *g = state;
+    float reward = 0;
+    if (g->spawn_timer == 0) {
+        spawn(g, r);
+        g->spawn_timer = g->spawn_speed;
+    }
+    g->px = env_clamp(g->px + env_minatar_dx[a], 0, 9);
+    g->py = env_clamp(g->py + env_minatar_dy[a], 1, 8);
+    /* Only the slot of the player's row can share its cell. */
+    reward += touch(g, g->py - 1, terminal);
+    if (g->move_timer == 0) {
+        g->move_timer = g->move_speed;
+        /* Arithmetic over all slots (which are active and which way they go is as good as
+         * random to a branch predictor); only the player's row can then touch it. */
+        for (int i = 0; i < N_SLOTS; i++) {
+            asterix_slot *s = &g->slots[i];
+            s->x += s->active * (2 * s->right - 1);
+            s->active = s->active & (s->x >= 0) & (s->x <= 9);
+        }
+        reward += touch(g, g->py - 1, terminal);
+    }
+    g->spawn_timer--;
+    g->move_timer--;
+    if (g->ramping && (g->spawn_speed > 1 || g->move_speed > 1)) {
+        if (g->ramp_timer >= 0) {
+            g->ramp_timer--;
+        } else {
+            if (g->move_speed > 1 && (g->ramp_index & 1)) {
+                g->move_speed--;
+            }
+            if (g->spawn_speed > 1) {
+                g->spawn_speed--;
+            }
+            g->ramp_index++;
+            g->ramp_timer = RAMP_INTERVAL;
+        }
+    }
+    return reward;
+}
+
+/* Arithmetic over all slots, as in the entity move: inactive slots set no bit. */
+static void observe(const void *state, uint8_t *obs)
+{
+    const asterix *g = state;
+    env_bit_set(obs, 4, g->py, g->px, 0);
+    for (int i = 0; i < N_SLOTS; i++) {
+        const asterix_slot *s = &g->slots[i];
+        unsigned on = s->active;
+        int x = s->x * (int)on;
+        unsigned k = (unsigned)((i + 1) * 10 + x) * 4u + 1u + 2u * s->gold;
+        obs[k >> 3] |= (uint8_t)(on << (k & 7u));
+        int tx = x + 1 - 2 * s->right;
+        unsigned trail = on & ((unsigned)tx <= 9u);
+        unsigned t = (unsigned)((i + 1) * 10 + tx * (int)trail) * 4u + 2u;
+        obs[t >> 3] |= (uint8_t)(trail << (t & 7u));
+    }
+}
+
+static int ramp_index(const void *state)
+{
+    return ((const asterix *)state)->ramp_index;
+}
+
+/* Whether an enemy could be on (x, y) after this step's entity move: it is there now, or it
+ * is one column behind and moving in (only if entities move this step). */
+static bool danger(const asterix *g, int x, int y)
+{
+    const asterix_slot *s = &g->slots[y - 1];
+    if (!s->active || s->gold) {
+        return false;
+    }
+    if (s->x == x) {
+        return true;
+    }
+    int next = s->x + (s->right ? 1 : -1);
+    return g->move_timer == 0 && next == x;
+}
+
+/* Picks the safe move that brings the player closest to the nearest gold; stays put when
+ * nothing is safe, since standing still at least avoids walking into an enemy. */
+static uint32_t expert(const void *state, env_rand *r)
+{
+    const asterix *g = state;
+    static const int dx[5] = {0, -1, 0, 1, 0}, dy[5] = {0, 0, -1, 0, 1};
+    static const uint32_t act[5] = {MINATAR_NOOP, MINATAR_LEFT, MINATAR_UP, MINATAR_RIGHT,
+                                    MINATAR_DOWN};
+    int best = -1;
+    int best_cost = 1 << 30;
+    for (int k = 0; k < 5; k++) {
+        int x = g->px + dx[k], y = g->py + dy[k];
+        x = x < 0 ? 0 : x > 9 ? 9 : x;
+        y = y < 1 ? 1 : y > 8 ? 8 : y;
+        if (danger(g, x, y)) {
+            continue;
+        }
+        int cost = 100;
+        for (int i = 0; i < N_SLOTS; i++) {
+            const asterix_slot *s = &g->slots[i];
+            if (s->active && s->gold) {
+                int d = abs(s->x - x) + abs(i + 1 - y);
+                cost = d < cost ? d : cost;
+            }
+        }
+        /* Prefer the middle rows' neighbourhood of the current row when idle, with a random
+         * tie-break so the expert's episodes vary. */
+        cost = cost * 4 + (int)env_rand_int(r, 0, 3);
+        if (cost < best_cost) {
+            best_cost = cost;
+            best = k;
+        }
+    }
+    return best < 0 ? MINATAR_NOOP : act[best];
+}
+
+static const uint32_t minimal[] = {MINATAR_NOOP, MINATAR_LEFT, MINATAR_UP, MINATAR_RIGHT,
+                                   MINATAR_DOWN};
+
+const env_game env_game_asterix = {
+    ENV_MINATAR_GAME,
+    .name = "minatar/asterix",
+    .summary = "MinAtar Asterix: 10x10x4 bits, 5 actions, collect gold and dodge enemies",
+    .n_minimal_actions = 5,
+    .minimal_actions = minimal,
+    .has_ramping = 1,
+    .glyphs = "@X-$",
+    .create = create,
+    .reset = reset,
+    .step = step,
+    .observe = observe,
+    .ramp_index = ramp_index,
+    .expert = expert,
+};

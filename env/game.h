@@ -1,0 +1,179 @@
+/* One environment's rules behind a table of functions: the contract between the env wrapper
+ * (env/env.h) and a game, built in or loaded from a plugin (env/plugin.h). This header is the
+ * plugin ABI, so it uses only fixed-size integers, plain structs and function pointers.
+ *
+ * A game owns its state (create/destroy) and knows nothing of sticky actions, time limits,
+ * action subsets or seeding policy: the wrapper does those the same way for every game. A game
+ * acts on *native* actions (MinAtar's six indices for the MinAtar games); the wrapper maps the
+ * agent's action index through `minimal_actions`. Observations are written into a buffer the
+ * wrapper has already zeroed, as packed bits (OBS_DTYPE_BIT: value (row*W + col)*C + channel
+ * is bit i, byte i/8, LSB first) or one byte per value (OBS_DTYPE_UINT8), row-major (H, W, C).
+ * step, reset and observe never allocate.
+ *
+ *     void *s = g->create(params, 1, &shape, &err);
+ *     g->reset(s, &rand);
+ *     float r = g->step(s, 3, &rand, &terminal);  g->observe(s, obs);
+ */
+#ifndef SHOAL_ENV_GAME_H
+#define SHOAL_ENV_GAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "env/rand.h"
+
+#define ENV_GAME_ABI_VERSION 1u
+
+/* Observation encodings; the numbers are proto/shoal.proto's ObsDtype. */
+typedef enum obs_dtype {
+    OBS_DTYPE_BIT = 1,
+    OBS_DTYPE_UINT8 = 2,
+    OBS_DTYPE_FLOAT32 = 3,
+} obs_dtype;
+
+/* Shape of one observation. */
+typedef struct env_shape {
+    uint32_t h, w, c;
+} env_shape;
+
+/* A numeric parameter a game accepts as an option ("size=20"); plain static data. */
+typedef struct env_param_def {
+    const char *name;
+    double default_value, min, max;
+    int integer; /* 1: the value must be a whole number */
+    const char *doc;
+} env_param_def;
+
+/* Random draws offered to plugins, which cannot link the host's env_rand functions. */
+typedef struct env_host {
+    uint32_t abi_version;
+    double (*uniform)(env_rand *r);                      /* [0, 1) */
+    int64_t (*integer)(env_rand *r, int64_t low, int64_t high); /* [low, high) */
+} env_host;
+
+typedef struct env_game {
+    uint32_t abi_version;           /* ENV_GAME_ABI_VERSION */
+    const char *name;               /* registry name, e.g. "minatar/breakout" */
+    const char *summary;            /* one line for `shoal env list` */
+    obs_dtype dtype;                /* OBS_DTYPE_BIT or OBS_DTYPE_UINT8 */
+    uint32_t n_native_actions;      /* actions the game accepts, 0 .. n-1 */
+    const char *const *action_names;/* n_native_actions names */
+    uint32_t n_minimal_actions;     /* the agent's action set, as native indices */
+    const uint32_t *minimal_actions;
+    int sticky_actions;             /* 1: the wrapper applies the sticky-action rule */
+    int has_ramping;                /* 1: the ramping option means something to this game */
+    const char *glyphs;             /* one character per channel for the ASCII renderer */
+    size_t n_params;
+    const env_param_def *params;
+
+    /* New state for these parameter values (one per params entry, in order, already range
+     * checked); fills *shape. NULL with err on failure. */
+    void *(*create)(const double *param_values, int ramping, env_shape *shape, shoal_err *err);
+    /* Frees state; NULL is fine. */
+    void (*destroy)(void *state);
+    /* Optional (may be NULL): called when the wrapper is seeded, before the next reset. */
+    void (*seed)(void *state, uint64_t seed);
+    /* Starts an episode. */
+    void (*reset)(void *state, env_rand *r);
+    /* One step with a native action; returns the reward and sets *terminal (0/1). Never
+     * called again after terminal until reset. */
+    float (*step)(void *state, uint32_t action, env_rand *r, int *terminal);
+    /* Writes the observation into obs, which the caller has zeroed. */
+    void (*observe)(const void *state, uint8_t *obs);
+    /* Optional: the difficulty ramp level, or -1 when the game has none. */
+    int (*ramp_index)(const void *state);
+    /* Optional: a scripted expert's native action in this state (env/expert.h). */
+    uint32_t (*expert)(const void *state, env_rand *r);
+} env_game;
+
+/* Bytes of one observation. */
+static inline size_t env_shape_bytes(env_shape s, obs_dtype dtype)
+{
+    size_t n = (size_t)s.h * s.w * s.c;
+    return dtype == OBS_DTYPE_BIT ? (n + 7) / 8 : dtype == OBS_DTYPE_FLOAT32 ? n * 4 : n;
+}
+
+/* Sets value (y, x, ch) of a packed 10-column observation with n_ch channels. */
+static inline void env_bit_set(uint8_t *obs, int n_ch, int y, int x, int ch)
+{
+    unsigned i = (unsigned)((y * 10 + x) * n_ch + ch);
+    obs[i >> 3] |= (uint8_t)(1u << (i & 7u));
+}
+
+/* Five cells' bits (bit x = cell x) spread C bits apart, for C = 4 and C = 6: the layouts
+ * whose whole 10-cell row fits one 64-bit word (generated, bit x -> bit x*C). */
+static const uint32_t env_spread5_c4[32] = {
+    0x0u, 0x1u, 0x10u, 0x11u, 0x100u, 0x101u, 0x110u, 0x111u, 0x1000u, 0x1001u, 0x1010u,
+    0x1011u, 0x1100u, 0x1101u, 0x1110u, 0x1111u, 0x10000u, 0x10001u, 0x10010u, 0x10011u,
+    0x10100u, 0x10101u, 0x10110u, 0x10111u, 0x11000u, 0x11001u, 0x11010u, 0x11011u, 0x11100u,
+    0x11101u, 0x11110u, 0x11111u};
+static const uint32_t env_spread5_c6[32] = {
+    0x0u, 0x1u, 0x40u, 0x41u, 0x1000u, 0x1001u, 0x1040u, 0x1041u, 0x40000u, 0x40001u, 0x40040u,
+    0x40041u, 0x41000u, 0x41001u, 0x41040u, 0x41041u, 0x1000000u, 0x1000001u, 0x1000040u,
+    0x1000041u, 0x1001000u, 0x1001001u, 0x1001040u, 0x1001041u, 0x1040000u, 0x1040001u,
+    0x1040040u, 0x1040041u, 0x1041000u, 0x1041001u, 0x1041040u, 0x1041041u};
+
+/* mask's 10 bits (bit x = column x) spread n_ch bits apart: bit x -> bit x * n_ch. */
+static inline uint64_t env_spread10(uint32_t mask, int n_ch)
+{
+    if (n_ch == 4) {
+        return env_spread5_c4[mask & 31u] | (uint64_t)env_spread5_c4[(mask >> 5) & 31u] << 20;
+    }
+    if (n_ch == 6) {
+        return env_spread5_c6[mask & 31u] | (uint64_t)env_spread5_c6[(mask >> 5) & 31u] << 30;
+    }
+    uint64_t v = 0;
+    for (int x = 0; x < 10; x++) {
+        v |= (uint64_t)((mask >> x) & 1u) << (x * n_ch);
+    }
+    return v;
+}
+
+/* ORs word (a whole row: cell x's channel c at bit x * n_ch + c) into row y of a packed
+ * 10-column observation; n_ch <= 6, so the row plus its bit offset fits 64 bits. */
+static inline void env_bits_or_row(uint8_t *obs, int n_ch, int y, uint64_t word)
+{
+    unsigned bit0 = (unsigned)(y * 10 * n_ch);
+    word <<= bit0 & 7u;
+    uint8_t *p = obs + (bit0 >> 3);
+    unsigned n_bytes = ((bit0 & 7u) + 10u * (unsigned)n_ch + 7u) / 8u;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (n_bytes == 8) {
+        uint64_t old;
+        memcpy(&old, p, 8);
+        old |= word;
+        memcpy(p, &old, 8);
+        return;
+    }
+#endif
+    for (unsigned k = 0; k < n_bytes; k++) {
+        p[k] |= (uint8_t)(word >> (8 * k));
+    }
+}
+
+/* Set bits of a 16-bit value (portable: no popcnt instruction is assumed). */
+static inline int env_popcount16(uint32_t v)
+{
+    v = v - ((v >> 1) & 0x5555u);
+    v = (v & 0x3333u) + ((v >> 2) & 0x3333u);
+    v = (v + (v >> 4)) & 0x0f0fu;
+    return (int)((v + (v >> 8)) & 0x1fu);
+}
+
+/* Sets channel ch of every column whose bit is set in mask (bit x = column x) in row y. */
+static inline void env_bit_set_row(uint8_t *obs, int n_ch, int y, int ch, uint32_t mask)
+{
+    if (n_ch > 6) {
+        while (mask) {
+            int x = __builtin_ctz(mask);
+            env_bit_set(obs, n_ch, y, x, ch);
+            mask &= mask - 1;
+        }
+        return;
+    }
+    env_bits_or_row(obs, n_ch, y, env_spread10(mask, n_ch) << ch);
+}
+
+#endif

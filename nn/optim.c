@@ -129,7 +129,7 @@ size_t nn_optim_n_params(const nn_optim *opt)
     return opt->n;
 }
 
-float *nn_optim_state(nn_optim *opt, size_t *n_state)
+float *nn_optim_state(const nn_optim *opt, size_t *n_state)
 {
     *n_state = 2 * opt->n;
     return opt->state;

@@ -53,8 +53,8 @@ const nn_optim_config *nn_optim_config_of(const nn_optim *opt);
 size_t nn_optim_n_params(const nn_optim *opt);
 
 /* The flat state, n_state floats (Adam: m then v; RMSProp: mean square then mean gradient),
- * owned by opt; writable, for restoring a checkpoint. */
-float *nn_optim_state(nn_optim *opt, size_t *n_state);
+ * owned by opt, valid while it lives; writable (as nn_qnet_params), for restoring a checkpoint. */
+float *nn_optim_state(const nn_optim *opt, size_t *n_state);
 
 /* Updates taken so far (Adam's bias correction uses it); settable when restoring. */
 uint64_t nn_optim_steps(const nn_optim *opt);

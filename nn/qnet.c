@@ -491,12 +491,12 @@ size_t nn_qnet_in_floats(const nn_qnet *net)
     return net->cfg.in_h * net->cfg.in_w * net->cfg.in_c;
 }
 
-float *nn_qnet_params(nn_qnet *net)
+float *nn_qnet_params(const nn_qnet *net)
 {
     return net->params;
 }
 
-float *nn_qnet_grads(nn_qnet *net)
+float *nn_qnet_grads(const nn_qnet *net)
 {
     return net->grads;
 }

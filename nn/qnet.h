@@ -90,9 +90,10 @@ size_t nn_qnet_n_trainable(const nn_qnet *net); /* floats in grads */
 size_t nn_qnet_in_floats(const nn_qnet *net);   /* H*W*C per observation */
 
 /* The buffers described above; owned by net, valid while it lives. Writing params is how
- * parameters are set (broadcast, target copy, load). */
-float *nn_qnet_params(nn_qnet *net);
-float *nn_qnet_grads(nn_qnet *net);
+ * parameters are set (broadcast, target copy, load). Like strchr, a const net still hands out
+ * a writable pointer: the buffers are data the caller owns the use of, not the net's state. */
+float *nn_qnet_params(const nn_qnet *net);
+float *nn_qnet_grads(const nn_qnet *net);
 
 /* A view of one weight or bias inside params or grads. */
 typedef struct nn_param_view {

@@ -7,7 +7,7 @@
 
 #include "common/rng.h"
 
-#define MAX_LAYERS (NN_QNET_MAX_CONV + NN_QNET_MAX_DENSE + 1)
+#define MAX_LAYERS NN_QNET_MAX_LAYERS
 #define ALIGN_FLOATS 16 /* 64 bytes: every buffer starts on a cache line */
 
 /* Activations of one forward pass. conv[l]: (B, OH_l, OW_l, F_l) after ReLU; cols[l]: im2col of
@@ -16,6 +16,7 @@
 typedef struct acts {
     float *cols[NN_QNET_MAX_CONV];
     float *conv[NN_QNET_MAX_CONV];
+    float *shared[NN_QNET_MAX_DENSE]; /* (B, n_s) after ReLU */
     float *head[NN_QNET_MAX_DENSE + 1];
     const float *x; /* the input of the last forward; read by backward when there is no conv */
 } acts;
@@ -26,12 +27,16 @@ struct nn_qnet {
     size_t n_layers;
     nn_param_view w[MAX_LAYERS], b[MAX_LAYERS];
     nn_conv_shape conv[NN_QNET_MAX_CONV]; /* batch set per call */
+    size_t shared_in[NN_QNET_MAX_DENSE];
     size_t head_in[NN_QNET_MAX_DENSE + 1], head_out[NN_QNET_MAX_DENSE + 1]; /* per head */
-    size_t n_flat, n_raw, n_trainable, n_params;
+    size_t n_heads0;  /* layer index of head layer 0: n_conv + n_shared */
+    size_t n_flat;    /* width of the torso output feeding the heads */
+    size_t n_raw, n_trainable, n_params;
     float *params, *grads;
     acts train, infer;
     float *prior_q;                       /* (B, K, A) */
     float *d_conv[NN_QNET_MAX_CONV];      /* dL/d conv output l */
+    float *d_shared[NN_QNET_MAX_DENSE];   /* dL/d shared layer output */
     float *d_head[NN_QNET_MAX_DENSE + 1]; /* dL/d head layer j output; [n_dense] = raw */
     float *dcols;                         /* largest im2col of a conv layer after the first */
     float *arena;
@@ -60,10 +65,11 @@ int nn_qnet_config_check(const nn_qnet_config *c, shoal_err *err)
         return shoal_err_set(err, SHOAL_EINVAL, "qnet: input shape %zux%zux%zu has a zero; "
                              "expected H x W x C >= 1", c->in_h, c->in_w, c->in_c);
     }
-    if (c->n_conv > NN_QNET_MAX_CONV || c->n_dense > NN_QNET_MAX_DENSE) {
-        return shoal_err_set(err, SHOAL_EINVAL, "qnet: %zu conv and %zu dense layers; at most %d "
-                             "and %d are supported", c->n_conv, c->n_dense, NN_QNET_MAX_CONV,
-                             NN_QNET_MAX_DENSE);
+    if (c->n_conv > NN_QNET_MAX_CONV || c->n_dense > NN_QNET_MAX_DENSE ||
+        c->n_shared > NN_QNET_MAX_DENSE) {
+        return shoal_err_set(err, SHOAL_EINVAL, "qnet: %zu conv, %zu shared and %zu dense layers; "
+                             "at most %d, %d and %d are supported", c->n_conv, c->n_shared,
+                             c->n_dense, NN_QNET_MAX_CONV, NN_QNET_MAX_DENSE, NN_QNET_MAX_DENSE);
     }
     if (c->n_conv > 0 && (c->in_h < 1 + 2 * c->n_conv || c->in_w < 1 + 2 * c->n_conv)) {
         return shoal_err_set(err, SHOAL_EINVAL, "qnet: input %zux%zu is too small for %zu "
@@ -78,6 +84,11 @@ int nn_qnet_config_check(const nn_qnet_config *c, shoal_err *err)
     for (size_t j = 0; j < c->n_dense; j++) {
         if (c->dense[j] == 0) {
             return shoal_err_set(err, SHOAL_EINVAL, "qnet: dense layer %zu has 0 units", j);
+        }
+    }
+    for (size_t j = 0; j < c->n_shared; j++) {
+        if (c->shared[j] == 0) {
+            return shoal_err_set(err, SHOAL_EINVAL, "qnet: shared layer %zu has 0 units", j);
         }
     }
     if (c->n_actions == 0 || c->n_heads == 0 || c->n_heads > NN_QNET_MAX_HEADS) {
@@ -133,6 +144,10 @@ int nn_qnet_config_arch(const nn_qnet_config *c, char *arch, size_t cap, shoal_e
         len = (size_t)snprintf(arch, cap, "qnet/v1 in=%zux%zux%zu conv=", c->in_h, c->in_w,
                                c->in_c);
         ok = len < cap && put_list(arch, cap, &len, c->conv_filters, c->n_conv);
+    }
+    if (ok && c->n_shared > 0) {
+        len += (size_t)snprintf(arch + len, cap - len, " shared=");
+        ok = len < cap && put_list(arch, cap, &len, c->shared, c->n_shared);
     }
     if (ok) {
         len += (size_t)snprintf(arch + len, cap - len, " dense=");
@@ -226,6 +241,9 @@ static int parse_token(nn_qnet_config *c, const char *key, size_t key_len, const
     if (KEY_IS("conv")) {
         return parse_list(val, end, c->conv_filters, &c->n_conv, NN_QNET_MAX_CONV);
     }
+    if (KEY_IS("shared")) {
+        return parse_list(val, end, c->shared, &c->n_shared, NN_QNET_MAX_DENSE);
+    }
     if (KEY_IS("dense")) {
         return parse_list(val, end, c->dense, &c->n_dense, NN_QNET_MAX_DENSE);
     }
@@ -258,7 +276,9 @@ static int parse_token(nn_qnet_config *c, const char *key, size_t key_len, const
 
 int nn_qnet_config_parse(nn_qnet_config *cfg, const char *arch, shoal_err *err)
 {
-    static const char *const keys[] = {"in", "conv", "dense", "act", "heads", "duel", "prior"};
+    /* every key but the last ("shared", absent when empty) is required */
+    static const char *const keys[] = {"in",    "conv", "dense", "act",
+                                       "heads", "duel", "prior", "shared"};
     const size_t n_keys = sizeof keys / sizeof keys[0];
     const char *magic = "qnet/v1 ";
     if (strncmp(arch, magic, strlen(magic)) != 0) {
@@ -266,6 +286,7 @@ int nn_qnet_config_parse(nn_qnet_config *cfg, const char *arch, shoal_err *err)
                              "\"qnet/v1 \"", arch);
     }
     nn_qnet_config c = *cfg;
+    c.n_shared = 0;
     unsigned seen = 0;
     const char *p = arch + strlen(magic);
     while (*p) {
@@ -285,7 +306,7 @@ int nn_qnet_config_parse(nn_qnet_config *cfg, const char *arch, shoal_err *err)
         seen |= 1u << bit;
         p = *end ? end + 1 : end;
     }
-    for (size_t i = 0; i < n_keys; i++) {
+    for (size_t i = 0; i + 1 < n_keys; i++) {
         if (!(seen & (1u << i))) {
             return shoal_err_set(err, SHOAL_EINVAL, "qnet: architecture \"%.80s\" lacks the key "
                                  "\"%s\"", arch, keys[i]);
@@ -318,12 +339,22 @@ static void layout_params(nn_qnet *net)
         w -= 2;
         ch = s.f;
     }
-    net->n_flat = h * w * ch;
+    size_t n_in = h * w * ch;
+    for (size_t j = 0; j < c->n_shared; j++) {
+        size_t L = c->n_conv + j;
+        net->shared_in[j] = n_in;
+        net->w[L] = (nn_param_view){off, n_in * c->shared[j]};
+        off += net->w[L].n;
+        net->b[L] = (nn_param_view){off, c->shared[j]};
+        off += c->shared[j];
+        n_in = c->shared[j];
+    }
+    net->n_flat = n_in;
+    net->n_heads0 = c->n_conv + c->n_shared;
     net->n_raw = c->n_actions + (c->dueling ? 1 : 0);
-    size_t n_in = net->n_flat;
     for (size_t j = 0; j <= c->n_dense; j++) {
         size_t n_out = j < c->n_dense ? c->dense[j] : net->n_raw;
-        size_t L = c->n_conv + j;
+        size_t L = net->n_heads0 + j;
         net->head_in[j] = n_in;
         net->head_out[j] = n_out;
         net->w[L] = (nn_param_view){off, K * n_in * n_out};
@@ -332,7 +363,7 @@ static void layout_params(nn_qnet *net)
         off += net->b[L].n;
         n_in = n_out;
     }
-    net->n_layers = c->n_conv + c->n_dense + 1;
+    net->n_layers = net->n_heads0 + c->n_dense + 1;
     net->n_trainable = off;
     net->n_params = c->prior_scale != 0.0f ? 2 * off : off;
 }
@@ -359,6 +390,9 @@ static size_t plan_workspace(nn_qnet *net, float *base)
             TAKE(sets[i]->cols[l], nn_conv_cols_rows(&s) * 9 * s.c);
             TAKE(sets[i]->conv[l], nn_conv_cols_rows(&s) * s.f);
         }
+        for (size_t j = 0; j < c->n_shared; j++) {
+            TAKE(sets[i]->shared[j], Bm * c->shared[j]);
+        }
         for (size_t j = 0; j <= c->n_dense; j++) {
             TAKE(sets[i]->head[j], Bm * K * net->head_out[j]);
         }
@@ -374,6 +408,9 @@ static size_t plan_workspace(nn_qnet *net, float *base)
         }
     }
     TAKE(net->dcols, dcols);
+    for (size_t j = 0; j < c->n_shared; j++) {
+        TAKE(net->d_shared[j], Bm * c->shared[j]);
+    }
     for (size_t j = 0; j <= c->n_dense; j++) {
         TAKE(net->d_head[j], Bm * K * net->head_out[j]);
     }
@@ -399,8 +436,19 @@ static void init_params(nn_qnet *net, float *p, uint32_t which_net)
             p[net->b[l].offset + i] = bound * (2.0f * rng_uniform_f(&r) - 1.0f);
         }
     }
+    for (size_t j = 0; j < c->n_shared; j++) {
+        size_t L = c->n_conv + j;
+        rng_init(&r, c->seed, RNG_ROLE_NET_INIT, which_net, (uint32_t)(L * NN_QNET_MAX_HEADS));
+        float bound = 1.0f / sqrtf((float)net->shared_in[j]);
+        for (size_t i = 0; i < net->w[L].n; i++) {
+            p[net->w[L].offset + i] = bound * (2.0f * rng_uniform_f(&r) - 1.0f);
+        }
+        for (size_t i = 0; i < net->b[L].n; i++) {
+            p[net->b[L].offset + i] = bound * (2.0f * rng_uniform_f(&r) - 1.0f);
+        }
+    }
     for (size_t j = 0; j <= c->n_dense; j++) {
-        size_t L = c->n_conv + j, n_in = net->head_in[j], n_out = net->head_out[j];
+        size_t L = net->n_heads0 + j, n_in = net->head_in[j], n_out = net->head_out[j];
         float bound = 1.0f / sqrtf((float)n_in);
         for (size_t k = 0; k < K; k++) {
             rng_init(&r, c->seed, RNG_ROLE_NET_INIT, which_net,
@@ -592,7 +640,14 @@ static void forward_net(nn_qnet *net, const float *p, acts *a, const float *x, s
         nn_relu_forward(a->conv[l], a->conv[l], nn_conv_cols_rows(&s) * s.f);
         h = a->conv[l];
     }
-    size_t L = c->n_conv;
+    for (size_t j = 0; j < c->n_shared; j++) {
+        size_t L = c->n_conv + j;
+        nn_linear_shape s = nn_linear_dense(batch, net->shared_in[j], c->shared[j]);
+        nn_linear_forward(a->shared[j], h, p + net->w[L].offset, p + net->b[L].offset, &s);
+        nn_relu_forward(a->shared[j], a->shared[j], batch * c->shared[j]);
+        h = a->shared[j];
+    }
+    size_t L = net->n_heads0;
     nn_linear_shape s0 = nn_linear_dense(batch, net->n_flat, K * net->head_out[0]);
     nn_linear_forward(a->head[0], h, p + net->w[L].offset, p + net->b[L].offset, &s0);
     for (size_t j = 1; j <= c->n_dense; j++) {
@@ -637,7 +692,7 @@ void nn_qnet_backward(nn_qnet *net, const float *dq, size_t batch)
 {
     const nn_qnet_config *c = &net->cfg;
     const acts *a = &net->train;
-    size_t K = c->n_heads, L = c->n_conv;
+    size_t K = c->n_heads, L = net->n_heads0, n_conv = c->n_conv;
     float *g = net->grads;
     const float *p = net->params;
     disaggregate(net->d_head[c->n_dense], dq, batch * K, c->n_actions, c->dueling);
@@ -655,12 +710,23 @@ void nn_qnet_backward(nn_qnet *net, const float *dq, size_t batch)
     }
     /* The fused first head layer: its input gradient sums every head's contribution in one
      * product, and the 1/K of Bootstrapped DQN's torso normalisation rides on it. */
-    const float *torso = L ? a->conv[L - 1] : a->x;
-    float *d_torso = L ? net->d_conv[L - 1] : NULL;
+    const float *conv_out = n_conv ? a->conv[n_conv - 1] : a->x;
+    float *d_conv_out = n_conv ? net->d_conv[n_conv - 1] : NULL;
+    size_t n_sh = c->n_shared;
+    const float *torso = n_sh ? a->shared[n_sh - 1] : conv_out;
+    float *d_torso = n_sh ? net->d_shared[n_sh - 1] : d_conv_out;
     nn_linear_shape s0 = nn_linear_dense(batch, net->n_flat, K * net->head_out[0]);
     nn_linear_backward(d_torso, g + net->w[L].offset, g + net->b[L].offset, net->d_head[0], torso,
                        p + net->w[L].offset, 1.0f / (float)K, &s0);
-    for (size_t l = L; l-- > 0;) {
+    for (size_t j = n_sh; j-- > 0;) {
+        size_t Ls = n_conv + j;
+        nn_linear_shape s = nn_linear_dense(batch, net->shared_in[j], c->shared[j]);
+        nn_relu_backward(net->d_shared[j], net->d_shared[j], a->shared[j], batch * c->shared[j]);
+        nn_linear_backward(j ? net->d_shared[j - 1] : d_conv_out, g + net->w[Ls].offset,
+                           g + net->b[Ls].offset, net->d_shared[j], j ? a->shared[j - 1] : conv_out,
+                           p + net->w[Ls].offset, 1.0f, &s);
+    }
+    for (size_t l = n_conv; l-- > 0;) {
         nn_conv_shape s = net->conv[l];
         s.batch = batch;
         nn_relu_backward(net->d_conv[l], net->d_conv[l], a->conv[l], nn_conv_cols_rows(&s) * s.f);
@@ -677,6 +743,9 @@ double nn_qnet_forward_macs(const nn_qnet *net)
         nn_conv_shape s = net->conv[l];
         s.batch = 1;
         macs += (double)nn_conv_cols_rows(&s) * 9.0 * (double)s.c * (double)s.f;
+    }
+    for (size_t j = 0; j < c->n_shared; j++) {
+        macs += (double)net->shared_in[j] * (double)c->shared[j];
     }
     for (size_t j = 0; j <= c->n_dense; j++) {
         macs += (double)c->n_heads * (double)net->head_in[j] * (double)net->head_out[j];

@@ -1,7 +1,10 @@
 /* Q-network: a convolutional torso (3x3 stride-1 convolutions + ReLU, flattened) shared by K
  * heads, each head a stack of dense ReLU layers and a linear output of n_actions values
  * (n_actions + 1 with dueling: the advantages then the state value, aggregated as
- * Q = V + A - mean(A), Wang et al. 2016). K = 1 is plain DQN; K > 1 is Bootstrapped DQN
+ * Q = V + A - mean(A), Wang et al. 2016). The torso may end in shared dense ReLU layers
+ * ("shared"), which is the usual 10-head layout for MinAtar (heads of 128 -> A on a shared
+ * 128-unit layer); per-head hidden layers ("dense") give every head its own MLP (algorithms.md
+ * §3.1). K = 1 is plain DQN; K > 1 is Bootstrapped DQN
  * (Osband et al. 2016). With prior_scale β != 0 every head k adds β·p_k(s), where p is a second
  * network of the same architecture with its own fixed random weights, never trained (randomized
  * prior functions, Osband et al. 2018). The MinAtar network is conv=16 dense=128 on 10x10xC.
@@ -14,7 +17,8 @@
  *   - grads: one contiguous buffer of nn_qnet_n_trainable() floats, aligned with the start of
  *     params. nn_qnet_backward overwrites it; the learner all-reduces it (sum, then scale by
  *     1/ranks) and hands it to the optimizer together with the first n_trainable params.
- *   - Layout inside both, per layer in order: conv l: W (3, 3, C_l, F_l), b (F_l); head layer 0
+ *   - Layout inside both, per layer in order: conv l: W (3, 3, C_l, F_l), b (F_l); shared
+ *     layer s: W (n_in, n_s), b (n_s); head layer 0
  *     (fed by the shared torso, all heads fused): W (n_flat, K*n_0), b (K*n_0), head k's
  *     columns are k*n_0 ... ; head layer j >= 1: W (K, n_{j-1}, n_j), b (K, n_j).
  *   - Q values are (B, K, n_actions); inputs are float32 (B, H, W, C).
@@ -38,6 +42,7 @@
 #define NN_QNET_MAX_DENSE 4
 #define NN_QNET_MAX_HEADS 64
 #define NN_QNET_ARCH_MAX 256
+#define NN_QNET_MAX_LAYERS (NN_QNET_MAX_CONV + 2 * NN_QNET_MAX_DENSE + 1)
 
 typedef struct nn_qnet nn_qnet;
 
@@ -47,6 +52,8 @@ typedef struct nn_qnet_config {
     size_t in_h, in_w, in_c;               /* input (H, W, C) */
     size_t n_conv;                         /* 0 for an MLP on the flattened input */
     size_t conv_filters[NN_QNET_MAX_CONV]; /* F of each 3x3 convolution */
+    size_t n_shared;                       /* dense ReLU layers shared by all heads */
+    size_t shared[NN_QNET_MAX_DENSE];
     size_t n_dense;                        /* hidden layers per head */
     size_t dense[NN_QNET_MAX_DENSE];
     size_t n_actions;
@@ -64,7 +71,8 @@ nn_qnet_config nn_qnet_config_minatar(size_t in_c, size_t n_actions);
 int nn_qnet_config_check(const nn_qnet_config *cfg, shoal_err *err);
 
 /* Writes the architecture string, e.g. "qnet/v1 in=10x10x4 conv=16 dense=128 act=3 heads=1
- * duel=0 prior=0" ("conv=none", "dense=none" when empty; lists joined by ','). Two networks
+ * duel=0 prior=0" ("conv=none", "dense=none" when empty; lists joined by ','; " shared=..."
+ * after conv only when there are shared layers). Two networks
  * with the same string have the same parameter layout and compute the same function of their
  * parameters. EINVAL when cap is too small. */
 int nn_qnet_config_arch(const nn_qnet_config *cfg, char *arch, size_t cap, shoal_err *err);
@@ -101,7 +109,7 @@ typedef struct nn_param_view {
     size_t n;      /* floats */
 } nn_param_view;
 
-/* View of layer `layer` (convs first, then head layers, the output layer last) weight (which
+/* View of layer `layer` (convs, shared, head layers, the output layer last) weight (which
  * 0) or bias (which 1), in the trainable part; add nn_qnet_n_trainable() for the prior's copy.
  * Returns n = 0 for a layer that does not exist. */
 nn_param_view nn_qnet_view(const nn_qnet *net, size_t layer, int which);

@@ -108,6 +108,16 @@ static inline void ref_net(const nn_qnet_config *c, const double *p, const doubl
         h = y;
     }
     size_t n_in = H * W * C, A_raw = A + (c->dueling ? 1 : 0);
+    for (size_t j = 0; j < c->n_shared; j++) {
+        size_t n_out = c->shared[j];
+        double *y = malloc(B * n_out * sizeof *y);
+        ref_linear(y, n_out, h, n_in, p + off, p + off + n_in * n_out, B, n_in, n_out);
+        off += n_in * n_out + n_out;
+        ref_relu(y, B * n_out);
+        free(h);
+        h = y;
+        n_in = n_out;
+    }
     for (size_t j = 0; j <= c->n_dense; j++) {
         size_t n_out = j < c->n_dense ? c->dense[j] : A_raw;
         double *y = malloc(B * K * n_out * sizeof *y);

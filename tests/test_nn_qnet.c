@@ -11,7 +11,8 @@ static nn_qnet *make(const nn_qnet_config *cfg)
     return net;
 }
 
-/* Two convolutions, two hidden layers, 3 heads, dueling and a prior: every code path. */
+/* Two convolutions, a shared layer, two hidden layers per head, 3 heads, dueling and a prior:
+ * every code path. */
 static nn_qnet_config full_config(void)
 {
     nn_qnet_config c = {0};
@@ -21,6 +22,8 @@ static nn_qnet_config full_config(void)
     c.n_conv = 2;
     c.conv_filters[0] = 3;
     c.conv_filters[1] = 2;
+    c.n_shared = 1;
+    c.shared[0] = 7;
     c.n_dense = 2;
     c.dense[0] = 5;
     c.dense[1] = 4;
@@ -49,6 +52,8 @@ Test(nn_qnet, architecture_strings_parse_back_to_the_same_config)
 {
     nn_qnet_config cs[3] = {nn_qnet_config_minatar(10, 18), full_config(), full_config()};
     cs[2].n_conv = 0;
+    cs[2].n_shared = 2;
+    cs[2].shared[1] = 3;
     cs[2].n_dense = 0;
     cs[2].prior_scale = 0.1f;
     for (int i = 0; i < 3; i++) {
@@ -165,7 +170,7 @@ static void check_gradients(const nn_qnet_config *c, size_t batch)
         num[i] = (L[0] - L[1]) / (2.0 * h);
         /* The torso's gradient is scaled by 1/K (Bootstrapped DQN), so the analytic torso
          * gradient is 1/K of the true derivative. */
-        if (i < nn_qnet_view(net, c->n_conv, 0).offset) {
+        if (i < nn_qnet_view(net, c->n_conv + c->n_shared, 0).offset) {
             num[i] /= (double)c->n_heads;
         }
     }
@@ -181,10 +186,34 @@ Test(nn_qnet, gradients_with_three_heads_dueling_and_prior_match_finite_differen
     check_gradients(&c, 3);
 }
 
+Test(nn_qnet, gradients_of_heads_on_a_shared_dense_layer_without_conv_match_finite_differences)
+{
+    nn_qnet_config c = full_config();
+    c.n_conv = 0;
+    c.n_shared = 2;
+    c.shared[1] = 4;
+    c.n_dense = 0;
+    check_gradients(&c, 3);
+}
+
+Test(nn_qnet, the_shared_layer_appears_in_the_architecture_string)
+{
+    nn_qnet_config c = nn_qnet_config_minatar(10, 6);
+    c.n_shared = 1;
+    c.shared[0] = 128;
+    c.n_dense = 0;
+    c.n_heads = 10;
+    char arch[NN_QNET_ARCH_MAX];
+    cr_assert_eq(nn_qnet_config_arch(&c, arch, sizeof arch, NULL), SHOAL_OK);
+    cr_assert_str_eq(arch, "qnet/v1 in=10x10x10 conv=16 shared=128 dense=none act=6 heads=10 "
+                           "duel=0 prior=0");
+}
+
 Test(nn_qnet, gradients_of_a_single_head_mlp_match_finite_differences)
 {
     nn_qnet_config c = full_config();
     c.n_conv = 0;
+    c.n_shared = 0;
     c.n_dense = 1;
     c.n_heads = 1;
     c.dueling = 0;

@@ -92,10 +92,20 @@ static float *obs(size_t n, rng *r)
     return x;
 }
 
-static void ctx_init(update_ctx *u, size_t C, size_t K, size_t batch)
+/* Bootstrapped layouts: heads of 128 -> A on the shared conv + 128 torso (as the PyTorch
+ * reference: its 10-head figures match the 1-head ones, so its heads cannot each own a
+ * 1024 -> 128 layer), or each head with its own 128-unit layer (algorithms.md §3.1). */
+enum { HEADS_SHARED = 0, HEADS_OWN_MLP = 1 };
+
+static void ctx_init(update_ctx *u, size_t C, size_t K, int layout, size_t batch)
 {
     nn_qnet_config c = nn_qnet_config_minatar(C, 6);
     c.n_heads = K;
+    if (K > 1 && layout == HEADS_SHARED) {
+        c.n_shared = 1;
+        c.shared[0] = 128;
+        c.n_dense = 0;
+    }
     shoal_err err = {0};
     u->online = nn_qnet_new(&c, &err);
     u->target = nn_qnet_new(&c, &err);
@@ -155,22 +165,27 @@ static double update_flops(const nn_qnet *net)
 
 typedef struct row {
     const char *work;
-    size_t K, batch;
+    size_t K;
+    int layout;
+    size_t batch;
     int is_update;
     double torch[2]; /* C = 4, C = 10 */
 } row;
 
 static const row rows[] = {
-    {"inference, batch 1", 1, 1, 0, {17800, 22200}},
-    {"inference, batch 16", 1, 16, 0, {3420, 4610}},
-    {"inference, batch 64", 1, 64, 0, {2050, 1840}},
-    {"10-head inference, batch 1", 10, 1, 0, {21000, 22700}},
-    {"10-head inference, batch 16", 10, 16, 0, {0, 0}},
-    {"10-head inference, batch 64", 10, 64, 0, {2180, 2080}},
-    {"double-DQN update + Adam, batch 32", 1, 32, 1, {258, 310}},
-    {"double-DQN update + Adam, batch 512", 1, 512, 1, {53.7, 48.2}},
-    {"10-head update + Adam, batch 32", 10, 32, 1, {322, 292}},
-    {"10-head update + Adam, batch 512", 10, 512, 1, {54.1, 43.0}},
+    {"inference, batch 1", 1, 0, 1, 0, {17800, 22200}},
+    {"inference, batch 16", 1, 0, 16, 0, {3420, 4610}},
+    {"inference, batch 64", 1, 0, 64, 0, {2050, 1840}},
+    {"10-head inference, batch 1", 10, HEADS_SHARED, 1, 0, {21000, 22700}},
+    {"10-head inference, batch 16", 10, HEADS_SHARED, 16, 0, {0, 0}},
+    {"10-head inference, batch 64", 10, HEADS_SHARED, 64, 0, {2180, 2080}},
+    {"double-DQN update + Adam, batch 32", 1, 0, 32, 1, {258, 310}},
+    {"double-DQN update + Adam, batch 512", 1, 0, 512, 1, {53.7, 48.2}},
+    {"10-head update + Adam, batch 32", 10, HEADS_SHARED, 32, 1, {322, 292}},
+    {"10-head update + Adam, batch 512", 10, HEADS_SHARED, 512, 1, {54.1, 43.0}},
+    {"10 own-MLP heads: inference, batch 1", 10, HEADS_OWN_MLP, 1, 0, {0, 0}},
+    {"10 own-MLP heads: inference, batch 64", 10, HEADS_OWN_MLP, 64, 0, {0, 0}},
+    {"10 own-MLP heads: update, batch 32", 10, HEADS_OWN_MLP, 32, 1, {0, 0}},
 };
 
 static void table(void)
@@ -181,7 +196,7 @@ static void table(void)
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         for (int ci = 0; ci < 2; ci++) {
             update_ctx u = {0};
-            ctx_init(&u, channels[ci], rows[i].K, rows[i].batch);
+            ctx_init(&u, channels[ci], rows[i].K, rows[i].layout, rows[i].batch);
             double rate = median_rate(rows[i].is_update ? update : inference, &u);
             double flops = rows[i].is_update ? update_flops(u.online)
                                              : 2.0 * nn_qnet_forward_macs(u.online);

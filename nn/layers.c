@@ -200,3 +200,89 @@ void nn_conv_backward(float *dx, float *dw, float *db, float *dcols, const float
         nn_conv_col2im(dx, dcols, s);
     }
 }
+
+size_t nn_count_nonzero(const float *x, size_t n)
+{
+    size_t nnz = 0;
+    for (size_t i = 0; i < n; i++) {
+        nnz += x[i] != 0.0f;
+    }
+    return nnz;
+}
+
+/* Both sparse kernels walk the same scatter: input pixel (yy, xx) channel c touches the outputs
+ * (yy - kh, xx - kw) through weight row (kh, kw, c). */
+MULTIVERSION
+void nn_conv_forward_sparse(float *restrict y, const float *restrict x, const float *restrict w,
+                            const float *restrict b, const nn_conv_shape *s)
+{
+    size_t oh = s->h - 2, ow = s->w - 2, c = s->c, f = s->f;
+    for (size_t r = 0; r < s->batch * oh * ow; r++) {
+        memcpy(y + r * f, b, f * sizeof *y);
+    }
+    for (size_t n = 0; n < s->batch; n++) {
+        for (size_t yy = 0; yy < s->h; yy++) {
+            for (size_t xx = 0; xx < s->w; xx++) {
+                const float *px = x + ((n * s->h + yy) * s->w + xx) * c;
+                for (size_t ch = 0; ch < c; ch++) {
+                    float v = px[ch];
+                    if (v == 0.0f) {
+                        continue;
+                    }
+                    for (size_t kh = 0; kh < 3; kh++) {
+                        if (yy < kh || yy - kh >= oh) {
+                            continue;
+                        }
+                        for (size_t kw = 0; kw < 3; kw++) {
+                            if (xx < kw || xx - kw >= ow) {
+                                continue;
+                            }
+                            const float *wrow = w + ((kh * 3 + kw) * c + ch) * f;
+                            float *yrow = y + ((n * oh + yy - kh) * ow + xx - kw) * f;
+                            for (size_t o = 0; o < f; o++) {
+                                yrow[o] += v * wrow[o];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+MULTIVERSION
+void nn_conv_backward_sparse(float *restrict dw, float *restrict db, const float *restrict dy,
+                             const float *restrict x, const nn_conv_shape *s)
+{
+    size_t oh = s->h - 2, ow = s->w - 2, c = s->c, f = s->f;
+    memset(dw, 0, 9 * c * f * sizeof *dw);
+    column_sums(db, dy, s->batch * oh * ow, f, f);
+    for (size_t n = 0; n < s->batch; n++) {
+        for (size_t yy = 0; yy < s->h; yy++) {
+            for (size_t xx = 0; xx < s->w; xx++) {
+                const float *px = x + ((n * s->h + yy) * s->w + xx) * c;
+                for (size_t ch = 0; ch < c; ch++) {
+                    float v = px[ch];
+                    if (v == 0.0f) {
+                        continue;
+                    }
+                    for (size_t kh = 0; kh < 3; kh++) {
+                        if (yy < kh || yy - kh >= oh) {
+                            continue;
+                        }
+                        for (size_t kw = 0; kw < 3; kw++) {
+                            if (xx < kw || xx - kw >= ow) {
+                                continue;
+                            }
+                            float *dwrow = dw + ((kh * 3 + kw) * c + ch) * f;
+                            const float *dyrow = dy + ((n * oh + yy - kh) * ow + xx - kw) * f;
+                            for (size_t o = 0; o < f; o++) {
+                                dwrow[o] += v * dyrow[o];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -86,4 +86,18 @@ void nn_conv_forward_naive(float *y, const float *x, const float *w, const float
 void nn_conv_backward(float *dx, float *dw, float *db, float *dcols, const float *dy,
                       const float *cols, const float *w, const nn_conv_shape *s);
 
+/* Non-zero floats among n. */
+size_t nn_count_nonzero(const float *x, size_t n);
+
+/* Direct convolution visiting only the non-zero inputs: the same y as nn_conv_forward, at a
+ * cost of nnz·9·F multiply-adds instead of OH·OW·9C·F. For sparse inputs such as MinAtar's
+ * binary observations (5-10% ones), where it beats im2col + sgemm several times over. */
+void nn_conv_forward_sparse(float *y, const float *x, const float *w, const float *b,
+                            const nn_conv_shape *s);
+
+/* dw (9C, F) and db (F) of that convolution from dy and x, again visiting non-zero inputs
+ * only. No input gradient: a sparse layer is the first one, fed by observations. */
+void nn_conv_backward_sparse(float *dw, float *db, const float *dy, const float *x,
+                             const nn_conv_shape *s);
+
 #endif

@@ -9,6 +9,9 @@
 
 #define MAX_LAYERS NN_QNET_MAX_LAYERS
 #define ALIGN_FLOATS 16 /* 64 bytes: every buffer starts on a cache line */
+/* The first convolution visits only non-zero inputs when fewer than 1 in this many are
+ * non-zero; bench/nn.c puts the break-even of the two kernels near 30% on MinAtar shapes. */
+#define SPARSE_INPUT_DIVISOR 4
 
 /* Activations of one forward pass. conv[l]: (B, OH_l, OW_l, F_l) after ReLU; cols[l]: im2col of
  * conv l's input; head[j]: (B, K, n_j) after ReLU for hidden layers, head[n_dense] is the raw
@@ -18,7 +21,8 @@ typedef struct acts {
     float *conv[NN_QNET_MAX_CONV];
     float *shared[NN_QNET_MAX_DENSE]; /* (B, n_s) after ReLU */
     float *head[NN_QNET_MAX_DENSE + 1];
-    const float *x; /* the input of the last forward; read by backward when there is no conv */
+    const float *x; /* the input of the last forward; backward reads it for the first layer */
+    int sparse0;    /* the first convolution took the sparse kernel (no cols) */
 } acts;
 
 struct nn_qnet {
@@ -635,8 +639,16 @@ static void forward_net(nn_qnet *net, const float *p, acts *a, const float *x, s
     for (size_t l = 0; l < c->n_conv; l++) {
         nn_conv_shape s = net->conv[l];
         s.batch = batch;
-        nn_conv_forward(a->conv[l], a->cols[l], h, p + net->w[l].offset, p + net->b[l].offset,
-                        &s);
+        if (l == 0) {
+            size_t n = batch * s.h * s.w * s.c;
+            a->sparse0 = nn_count_nonzero(x, n) * SPARSE_INPUT_DIVISOR < n;
+        }
+        if (l == 0 && a->sparse0) {
+            nn_conv_forward_sparse(a->conv[0], x, p + net->w[0].offset, p + net->b[0].offset, &s);
+        } else {
+            nn_conv_forward(a->conv[l], a->cols[l], h, p + net->w[l].offset,
+                            p + net->b[l].offset, &s);
+        }
         nn_relu_forward(a->conv[l], a->conv[l], nn_conv_cols_rows(&s) * s.f);
         h = a->conv[l];
     }
@@ -730,6 +742,11 @@ void nn_qnet_backward(nn_qnet *net, const float *dq, size_t batch)
         nn_conv_shape s = net->conv[l];
         s.batch = batch;
         nn_relu_backward(net->d_conv[l], net->d_conv[l], a->conv[l], nn_conv_cols_rows(&s) * s.f);
+        if (l == 0 && a->sparse0) {
+            nn_conv_backward_sparse(g + net->w[0].offset, g + net->b[0].offset, net->d_conv[0],
+                                    a->x, &s);
+            continue;
+        }
         nn_conv_backward(l ? net->d_conv[l - 1] : NULL, g + net->w[l].offset, g + net->b[l].offset,
                          net->dcols, net->d_conv[l], a->cols[l], p + net->w[l].offset, &s);
     }

@@ -125,7 +125,8 @@ void nn_qnet_forward(nn_qnet *net, const float *x, size_t batch, float *q);
 /* Training forward: as nn_qnet_forward, keeping the activations for nn_qnet_backward. */
 void nn_qnet_forward_train(nn_qnet *net, const float *x, size_t batch, float *q);
 
-/* Backward from dq = dL/dQ (B, K, n_actions) of the last nn_qnet_forward_train (same batch).
+/* Backward from dq = dL/dQ (B, K, n_actions) of the last nn_qnet_forward_train (same batch),
+ * whose input x must still hold the same values (the first layer's gradient reads it).
  * Overwrites grads. Head k's parameters get head k's gradient; the torso gets the sum over
  * heads scaled by 1/K (Bootstrapped DQN). The prior receives nothing. */
 void nn_qnet_backward(nn_qnet *net, const float *dq, size_t batch);

@@ -291,3 +291,38 @@ Test(nn_layers, col2im_is_the_adjoint_of_im2col)
     cr_assert_float_eq(lhs, rhs, 1e-4 * fabs(lhs) + 1e-6, "%g vs %g", lhs, rhs);
     free(x), free(c), free(cols), free(dx);
 }
+
+Test(nn_layers, the_sparse_convolution_matches_im2col_forward_and_backward)
+{
+    nn_conv_shape shapes[] = {{3, 10, 10, 10, 16}, {2, 5, 7, 3, 5}};
+    rng g;
+    rng_init(&g, 13, RNG_ROLE_TOOL, 0, 0);
+    for (size_t t = 0; t < 2; t++) {
+        nn_conv_shape s = shapes[t];
+        size_t nx = s.batch * s.h * s.w * s.c, nw = 9 * s.c * s.f, rows = nn_conv_cols_rows(&s);
+        float *x = calloc(nx, 4), *w = malloc(nw * 4), *b = malloc(s.f * 4), *dy = malloc(rows * s.f * 4);
+        float *y = malloc(rows * s.f * 4), *y0 = malloc(rows * s.f * 4), *cols = malloc(rows * 9 * s.c * 4);
+        float *dw = malloc(nw * 4), *dw0 = malloc(nw * 4), *db = malloc(s.f * 4), *db0 = malloc(s.f * 4);
+        for (size_t i = 0; i < nx; i++) {
+            /* binary with a few other values, including corners and edges */
+            x[i] = rng_bernoulli(&g, 0.1) ? (i % 5 ? 1.0f : -0.5f) : 0.0f;
+        }
+        x[0] = 1.0f;
+        x[nx - 1] = 2.0f;
+        ref_fill(w, nw, &g, -1, 1);
+        ref_fill(b, s.f, &g, -1, 1);
+        ref_fill(dy, rows * s.f, &g, -1, 1);
+        nn_conv_forward_sparse(y, x, w, b, &s);
+        nn_conv_forward(y0, cols, x, w, b, &s);
+        double *yd = ref_to_double(y0, rows * s.f);
+        cr_assert_lt(ref_max_rel_err(y, yd, rows * s.f, 1.0), 1e-5, "forward, shape %zu", t);
+        nn_conv_backward_sparse(dw, db, dy, x, &s);
+        nn_conv_backward(NULL, dw0, db0, NULL, dy, cols, w, &s);
+        double *dwd = ref_to_double(dw0, nw), *dbd = ref_to_double(db0, s.f);
+        cr_assert_lt(ref_max_rel_err(dw, dwd, nw, 1.0), 1e-5, "dw, shape %zu", t);
+        cr_assert_lt(ref_max_rel_err(db, dbd, s.f, 1.0), 1e-5, "db, shape %zu", t);
+        cr_assert_eq(nn_count_nonzero(x, nx) > 0, 1);
+        free(x), free(w), free(b), free(dy), free(y), free(y0), free(cols), free(dw), free(dw0);
+        free(db), free(db0), free(yd), free(dwd), free(dbd);
+    }
+}

@@ -108,7 +108,7 @@ Test(nn_qnet, a_bad_config_is_an_error_not_a_crash)
 }
 
 /* The forward pass against the double reference written from the documented layout. */
-static void check_forward(const nn_qnet_config *c, size_t batch)
+static void check_forward_on(const nn_qnet_config *c, size_t batch, int binary)
 {
     nn_qnet *net = make(c);
     size_t nx = batch * nn_qnet_in_floats(net), nq = batch * c->n_heads * c->n_actions;
@@ -116,6 +116,9 @@ static void check_forward(const nn_qnet_config *c, size_t batch)
     rng g;
     rng_init(&g, 20, RNG_ROLE_TOOL, 0, 0);
     ref_fill(x, nx, &g, -1, 1);
+    for (size_t i = 0; binary && i < nx; i++) {
+        x[i] = x[i] > 0.8f ? 1.0f : 0.0f;
+    }
     nn_qnet_forward(net, x, batch, q);
     nn_qnet_forward_train(net, x, batch, q2);
     double *p = ref_to_double(nn_qnet_params(net), nn_qnet_n_params(net));
@@ -128,6 +131,11 @@ static void check_forward(const nn_qnet_config *c, size_t batch)
     nn_qnet_free(net);
 }
 
+static void check_forward(const nn_qnet_config *c, size_t batch)
+{
+    check_forward_on(c, batch, 0);
+}
+
 Test(nn_qnet, forward_matches_a_double_reference_of_the_documented_layout)
 {
     nn_qnet_config c = full_config();
@@ -138,10 +146,11 @@ Test(nn_qnet, forward_matches_a_double_reference_of_the_documented_layout)
     c.max_batch = 20;
     check_forward(&c, 1);
     check_forward(&c, 20); /* past the small-batch path */
+    check_forward_on(&c, 20, 1);
 }
 
 /* Finite differences of L = Σ R ⊙ Q in double against nn_qnet_backward for every parameter. */
-static void check_gradients(const nn_qnet_config *c, size_t batch)
+static void check_gradients_on(const nn_qnet_config *c, size_t batch, int binary)
 {
     nn_qnet *net = make(c);
     size_t nx = batch * nn_qnet_in_floats(net), nq = batch * c->n_heads * c->n_actions;
@@ -150,6 +159,9 @@ static void check_gradients(const nn_qnet_config *c, size_t batch)
     rng g;
     rng_init(&g, 21, RNG_ROLE_TOOL, 0, 0);
     ref_fill(x, nx, &g, -1, 1);
+    for (size_t i = 0; binary && i < nx; i++) {
+        x[i] = x[i] > 0.8f ? 1.0f : 0.0f; /* 10% ones: the sparse first convolution */
+    }
     ref_fill(r, nq, &g, -1, 1);
     nn_qnet_forward_train(net, x, batch, q);
     nn_qnet_backward(net, r, batch);
@@ -180,10 +192,22 @@ static void check_gradients(const nn_qnet_config *c, size_t batch)
     nn_qnet_free(net);
 }
 
+static void check_gradients(const nn_qnet_config *c, size_t batch)
+{
+    check_gradients_on(c, batch, 0);
+}
+
 Test(nn_qnet, gradients_with_three_heads_dueling_and_prior_match_finite_differences)
 {
     nn_qnet_config c = full_config();
     check_gradients(&c, 3);
+}
+
+Test(nn_qnet, gradients_through_the_sparse_first_convolution_match_finite_differences)
+{
+    nn_qnet_config c = full_config();
+    c.in_h = 8;
+    check_gradients_on(&c, 4, 1);
 }
 
 Test(nn_qnet, gradients_of_heads_on_a_shared_dense_layer_without_conv_match_finite_differences)

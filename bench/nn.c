@@ -259,6 +259,29 @@ static void lin(void *p)
     }
 }
 
+/* The small-batch loop alone, whatever the batch (nn_linear_forward switches to sgemm). */
+static void small_loop(void *p)
+{
+    lin_ctx *l = p;
+    nn_linear_forward_small(l->y, l->x, l->w, l->b, &l->s);
+}
+
+typedef struct conv_ctx {
+    nn_conv_shape s;
+    float *x, *w, *b, *y, *cols;
+    int im2col;
+} conv_ctx;
+
+static void conv_run(void *p)
+{
+    conv_ctx *c = p;
+    if (c->im2col) {
+        nn_conv_forward(c->y, c->cols, c->x, c->w, c->b, &c->s);
+    } else {
+        nn_conv_forward_direct(c->y, c->x, c->w, c->b, &c->s);
+    }
+}
+
 static void layouts(void)
 {
     printf("sgemm layouts on the MinAtar shapes, C = 10 (P = B*64 conv positions):\n");
@@ -274,24 +297,39 @@ static void layouts(void)
         gemm_row("10 heads fused, w (out, in)", CblasNoTrans, CblasTrans, B, 1280, 1024);
         gemm_row("10 heads fused, w (in, out) [chosen]", CblasNoTrans, CblasNoTrans, B, 1280, 1024);
     }
-    printf("linear 1024 -> 1280 (10 fused heads), sparse ReLU-like input (half zeros):\n");
     rng r;
     rng_init(&r, 2, RNG_ROLE_TOOL, 0, 0);
-    for (size_t B = 1; B <= 64; B *= 2) {
-        lin_ctx l = {nn_linear_dense(B, 1024, 1280), malloc(B * 1024 * 4), malloc(1024 * 1280 * 4),
-                     calloc(1280, 4), malloc(B * 1280 * 4), 0};
-        for (size_t i = 0; i < B * 1024; i++) {
-            l.x[i] = rng_bernoulli(&r, 0.5) ? rng_uniform_f(&r) : 0.0f;
+    static const size_t outs[2] = {128, 1280};
+    for (int oi = 0; oi < 2; oi++) {
+        size_t n_out = outs[oi];
+        printf("linear 1024 -> %zu, ReLU-like input (half zeros): the small-batch loop vs sgemm\n",
+               n_out);
+        for (size_t B = 1; B <= 64; B *= 2) {
+            lin_ctx l = {nn_linear_dense(B, 1024, n_out), malloc(B * 1024 * 4),
+                         malloc(1024 * n_out * 4), calloc(n_out, 4), malloc(B * n_out * 4), 0};
+            for (size_t i = 0; i < B * 1024; i++) {
+                l.x[i] = rng_bernoulli(&r, 0.5) ? rng_uniform_f(&r) : 0.0f;
+            }
+            for (size_t i = 0; i < 1024 * n_out; i++) {
+                l.w[i] = rng_uniform_f(&r);
+            }
+            double small = median_rate(small_loop, &l);
+            l.naive_sgemm = 1;
+            double blas = median_rate(lin, &l);
+            printf("  batch %2zu: loop %9.1f us, sgemm %9.1f us\n", B, 1e6 / small, 1e6 / blas);
+            free(l.x), free(l.w), free(l.b), free(l.y);
         }
-        for (size_t i = 0; i < 1024 * 1280; i++) {
-            l.w[i] = rng_uniform_f(&r);
-        }
-        double shoal = median_rate(lin, &l);
-        l.naive_sgemm = 1;
-        double blas = median_rate(lin, &l);
-        printf("  batch %2zu: nn_linear_forward %9.1f us, plain sgemm %9.1f us\n", B, 1e6 / shoal,
-               1e6 / blas);
-        free(l.x), free(l.w), free(l.b), free(l.y);
+    }
+    printf("first convolution, C = 10: direct kernel vs im2col + sgemm\n");
+    for (size_t B = 1; B <= 512; B *= 8) {
+        conv_ctx cc = {{B, 10, 10, 10, 16}, calloc(B * 1000, 4), calloc(1440, 4), calloc(16, 4),
+                       malloc(B * 1024 * 4), malloc(B * 64 * 90 * 4), 0};
+        double direct = median_rate(conv_run, &cc);
+        cc.im2col = 1;
+        double im2col = median_rate(conv_run, &cc);
+        printf("  batch %3zu: direct %9.1f us, im2col + sgemm %9.1f us\n", B, 1e6 / direct,
+               1e6 / im2col);
+        free(cc.x), free(cc.w), free(cc.b), free(cc.y), free(cc.cols);
     }
 }
 

@@ -32,11 +32,15 @@ typedef struct nn_linear_shape {
 /* The dense case: ldx = n_in, ldy = n_out. */
 nn_linear_shape nn_linear_dense(size_t batch, size_t n_in, size_t n_out);
 
-/* y (B, n_out) = x (B, n_in) · w (n_in, n_out) + b (n_out). Small batches take a hand-written
- * loop that skips zero inputs (ReLU outputs and binary observations are mostly zero) and
- * avoids sgemm's call overhead; larger ones take cblas_sgemm. */
+/* y (B, n_out) = x (B, n_in) · w (n_in, n_out) + b (n_out). Batches of up to 4 rows with wide
+ * weights or tiny products take a register-blocked loop (nn_linear_forward_small) that avoids
+ * sgemm's packing and call overhead; the rest take cblas_sgemm. */
 void nn_linear_forward(float *y, const float *x, const float *w, const float *b,
                        const nn_linear_shape *s);
+
+/* The small-batch loop alone (for measuring the switch-over point). */
+void nn_linear_forward_small(float *y, const float *x, const float *w, const float *b,
+                             const nn_linear_shape *s);
 
 /* The plain triple loop, kept as the reference for tests. */
 void nn_linear_forward_naive(float *y, const float *x, const float *w, const float *b,
@@ -86,18 +90,17 @@ void nn_conv_forward_naive(float *y, const float *x, const float *w, const float
 void nn_conv_backward(float *dx, float *dw, float *db, float *dcols, const float *dy,
                       const float *cols, const float *w, const nn_conv_shape *s);
 
-/* Non-zero floats among n. */
-size_t nn_count_nonzero(const float *x, size_t n);
-
-/* Direct convolution visiting only the non-zero inputs: the same y as nn_conv_forward, at a
- * cost of nnz·9·F multiply-adds instead of OH·OW·9C·F. For sparse inputs such as MinAtar's
- * binary observations (5-10% ones), where it beats im2col + sgemm several times over. */
-void nn_conv_forward_sparse(float *y, const float *x, const float *w, const float *b,
+/* Direct convolution without im2col for F a multiple of 16 (nn_conv_direct_ok): each output
+ * row is computed in blocks of 8 positions x 16 filters held in vector registers, so the
+ * input is read in place. The same y as nn_conv_forward; faster at every batch size on the
+ * MinAtar shapes (bench/nn.c --layouts), and it needs no cols workspace. */
+int nn_conv_direct_ok(const nn_conv_shape *s);
+void nn_conv_forward_direct(float *y, const float *x, const float *w, const float *b,
                             const nn_conv_shape *s);
 
-/* dw (9C, F) and db (F) of that convolution from dy and x, again visiting non-zero inputs
- * only. No input gradient: a sparse layer is the first one, fed by observations. */
-void nn_conv_backward_sparse(float *dw, float *db, const float *dy, const float *x,
+/* dw (9C, F) and db (F) of that convolution from dy and x, again without im2col. No input
+ * gradient: the qnet uses it for the first layer, fed by observations. */
+void nn_conv_backward_direct(float *dw, float *db, const float *dy, const float *x,
                              const nn_conv_shape *s);
 
 #endif

@@ -9,9 +9,6 @@
 
 #define MAX_LAYERS NN_QNET_MAX_LAYERS
 #define ALIGN_FLOATS 16 /* 64 bytes: every buffer starts on a cache line */
-/* The first convolution visits only non-zero inputs when fewer than 1 in this many are
- * non-zero; bench/nn.c puts the break-even of the two kernels near 30% on MinAtar shapes. */
-#define SPARSE_INPUT_DIVISOR 4
 
 /* Activations of one forward pass. conv[l]: (B, OH_l, OW_l, F_l) after ReLU; cols[l]: im2col of
  * conv l's input; head[j]: (B, K, n_j) after ReLU for hidden layers, head[n_dense] is the raw
@@ -22,7 +19,7 @@ typedef struct acts {
     float *shared[NN_QNET_MAX_DENSE]; /* (B, n_s) after ReLU */
     float *head[NN_QNET_MAX_DENSE + 1];
     const float *x; /* the input of the last forward; backward reads it for the first layer */
-    int sparse0;    /* the first convolution took the sparse kernel (no cols) */
+    int direct0;    /* the first convolution took the direct kernel (no cols) */
 } acts;
 
 struct nn_qnet {
@@ -639,12 +636,10 @@ static void forward_net(nn_qnet *net, const float *p, acts *a, const float *x, s
     for (size_t l = 0; l < c->n_conv; l++) {
         nn_conv_shape s = net->conv[l];
         s.batch = batch;
-        if (l == 0) {
-            size_t n = batch * s.h * s.w * s.c;
-            a->sparse0 = nn_count_nonzero(x, n) * SPARSE_INPUT_DIVISOR < n;
-        }
-        if (l == 0 && a->sparse0) {
-            nn_conv_forward_sparse(a->conv[0], x, p + net->w[0].offset, p + net->b[0].offset, &s);
+        /* The first layer needs no input gradient, so it can skip im2col altogether. */
+        a->direct0 = l == 0 ? nn_conv_direct_ok(&s) : a->direct0;
+        if (l == 0 && a->direct0) {
+            nn_conv_forward_direct(a->conv[0], x, p + net->w[0].offset, p + net->b[0].offset, &s);
         } else {
             nn_conv_forward(a->conv[l], a->cols[l], h, p + net->w[l].offset,
                             p + net->b[l].offset, &s);
@@ -742,8 +737,8 @@ void nn_qnet_backward(nn_qnet *net, const float *dq, size_t batch)
         nn_conv_shape s = net->conv[l];
         s.batch = batch;
         nn_relu_backward(net->d_conv[l], net->d_conv[l], a->conv[l], nn_conv_cols_rows(&s) * s.f);
-        if (l == 0 && a->sparse0) {
-            nn_conv_backward_sparse(g + net->w[0].offset, g + net->b[0].offset, net->d_conv[0],
+        if (l == 0 && a->direct0) {
+            nn_conv_backward_direct(g + net->w[0].offset, g + net->b[0].offset, net->d_conv[0],
                                     a->x, &s);
             continue;
         }

@@ -427,20 +427,11 @@ static void init_params(nn_qnet *net, float *p, uint32_t which_net)
     const nn_qnet_config *c = &net->cfg;
     size_t K = c->n_heads;
     rng r;
-    for (size_t l = 0; l < c->n_conv; l++) {
-        rng_init(&r, c->seed, RNG_ROLE_NET_INIT, which_net, (uint32_t)(l * NN_QNET_MAX_HEADS));
-        float bound = 1.0f / sqrtf((float)(9 * net->conv[l].c));
-        for (size_t i = 0; i < net->w[l].n; i++) {
-            p[net->w[l].offset + i] = bound * (2.0f * rng_uniform_f(&r) - 1.0f);
-        }
-        for (size_t i = 0; i < net->b[l].n; i++) {
-            p[net->b[l].offset + i] = bound * (2.0f * rng_uniform_f(&r) - 1.0f);
-        }
-    }
-    for (size_t j = 0; j < c->n_shared; j++) {
-        size_t L = c->n_conv + j;
+    /* the torso: convolutions (fan-in 9C) and shared layers, one stream per layer */
+    for (size_t L = 0; L < net->n_heads0; L++) {
         rng_init(&r, c->seed, RNG_ROLE_NET_INIT, which_net, (uint32_t)(L * NN_QNET_MAX_HEADS));
-        float bound = 1.0f / sqrtf((float)net->shared_in[j]);
+        size_t fan_in = L < c->n_conv ? 9 * net->conv[L].c : net->shared_in[L - c->n_conv];
+        float bound = 1.0f / sqrtf((float)fan_in);
         for (size_t i = 0; i < net->w[L].n; i++) {
             p[net->w[L].offset + i] = bound * (2.0f * rng_uniform_f(&r) - 1.0f);
         }

@@ -22,6 +22,8 @@
  *     (fed by the shared torso, all heads fused): W (n_flat, K*n_0), b (K*n_0), head k's
  *     columns are k*n_0 ... ; head layer j >= 1: W (K, n_{j-1}, n_j), b (K, n_j).
  *   - Q values are (B, K, n_actions); inputs are float32 (B, H, W, C).
+ * The first convolution runs the direct kernel when its filters are a multiple of 16 (it needs
+ * no input gradient, so no im2col); later ones run im2col + sgemm (nn/layers.h).
  * The network owns workspaces sized for cfg.max_batch: forward and backward never allocate.
  * A network is used by one thread at a time.
  *

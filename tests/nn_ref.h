@@ -19,6 +19,15 @@ static inline void ref_fill(float *v, size_t n, rng *r, float lo, float hi)
     }
 }
 
+/* Inputs uniform in [-1, 1), or binary with 10% ones as MinAtar observations. */
+static inline void ref_fill_input(float *x, size_t n, rng *r, int binary)
+{
+    ref_fill(x, n, r, -1, 1);
+    for (size_t i = 0; binary && i < n; i++) {
+        x[i] = x[i] > 0.8f ? 1.0f : 0.0f;
+    }
+}
+
 static inline double *ref_to_double(const float *v, size_t n)
 {
     double *d = malloc(n * sizeof *d);

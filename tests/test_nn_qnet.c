@@ -115,10 +115,7 @@ static void check_forward_on(const nn_qnet_config *c, size_t batch, int binary)
     float *x = malloc(nx * 4), *q = malloc(nq * 4), *q2 = malloc(nq * 4);
     rng g;
     rng_init(&g, 20, RNG_ROLE_TOOL, 0, 0);
-    ref_fill(x, nx, &g, -1, 1);
-    for (size_t i = 0; binary && i < nx; i++) {
-        x[i] = x[i] > 0.8f ? 1.0f : 0.0f;
-    }
+    ref_fill_input(x, nx, &g, binary);
     nn_qnet_forward(net, x, batch, q);
     nn_qnet_forward_train(net, x, batch, q2);
     double *p = ref_to_double(nn_qnet_params(net), nn_qnet_n_params(net));
@@ -131,21 +128,16 @@ static void check_forward_on(const nn_qnet_config *c, size_t batch, int binary)
     nn_qnet_free(net);
 }
 
-static void check_forward(const nn_qnet_config *c, size_t batch)
-{
-    check_forward_on(c, batch, 0);
-}
-
 Test(nn_qnet, forward_matches_a_double_reference_of_the_documented_layout)
 {
     nn_qnet_config c = full_config();
-    check_forward(&c, 4);
+    check_forward_on(&c, 4, 0);
     c = nn_qnet_config_minatar(4, 6);
     c.n_heads = 10;
     c.prior_scale = 3.0f;
     c.max_batch = 20;
-    check_forward(&c, 1);
-    check_forward(&c, 20); /* past the small-batch path */
+    check_forward_on(&c, 1, 0);
+    check_forward_on(&c, 20, 0); /* past the small-batch path */
     check_forward_on(&c, 20, 1);
 }
 
@@ -158,10 +150,7 @@ static void check_gradients_on(const nn_qnet_config *c, size_t batch, int binary
     float *x = malloc(nx * 4), *q = malloc(nq * 4), *r = malloc(nq * 4);
     rng g;
     rng_init(&g, 21, RNG_ROLE_TOOL, 0, 0);
-    ref_fill(x, nx, &g, -1, 1);
-    for (size_t i = 0; binary && i < nx; i++) {
-        x[i] = x[i] > 0.8f ? 1.0f : 0.0f; /* 10% ones, as MinAtar observations */
-    }
+    ref_fill_input(x, nx, &g, binary);
     ref_fill(r, nq, &g, -1, 1);
     nn_qnet_forward_train(net, x, batch, q);
     nn_qnet_backward(net, r, batch);
@@ -192,15 +181,10 @@ static void check_gradients_on(const nn_qnet_config *c, size_t batch, int binary
     nn_qnet_free(net);
 }
 
-static void check_gradients(const nn_qnet_config *c, size_t batch)
-{
-    check_gradients_on(c, batch, 0);
-}
-
 Test(nn_qnet, gradients_with_three_heads_dueling_and_prior_match_finite_differences)
 {
     nn_qnet_config c = full_config();
-    check_gradients(&c, 3);
+    check_gradients_on(&c, 3, 0);
 }
 
 Test(nn_qnet, gradients_through_the_direct_first_convolution_match_finite_differences)
@@ -218,7 +202,7 @@ Test(nn_qnet, gradients_of_heads_on_a_shared_dense_layer_without_conv_match_fini
     c.n_shared = 2;
     c.shared[1] = 4;
     c.n_dense = 0;
-    check_gradients(&c, 3);
+    check_gradients_on(&c, 3, 0);
 }
 
 Test(nn_qnet, the_shared_layer_appears_in_the_architecture_string)
@@ -243,7 +227,7 @@ Test(nn_qnet, gradients_of_a_single_head_mlp_match_finite_differences)
     c.n_heads = 1;
     c.dueling = 0;
     c.prior_scale = 0.0f;
-    check_gradients(&c, 4);
+    check_gradients_on(&c, 4, 0);
 }
 
 Test(nn_qnet, gradients_of_the_minatar_net_at_a_large_batch_match_finite_differences, .timeout = 60)
@@ -255,7 +239,7 @@ Test(nn_qnet, gradients_of_the_minatar_net_at_a_large_batch_match_finite_differe
     c.conv_filters[0] = 4;
     c.n_heads = 2;
     c.max_batch = 20;
-    check_gradients(&c, 20); /* the sgemm path of every layer */
+    check_gradients_on(&c, 20, 0); /* the sgemm path of every layer */
 }
 
 Test(nn_qnet, dueling_aggregates_v_plus_a_minus_mean_a_and_back)

@@ -1,5 +1,6 @@
 #include "nn/loss.h"
 
+#include <assert.h>
 #include <math.h>
 #include <string.h>
 
@@ -52,6 +53,7 @@ float nn_loss_td(float *dq, float *priorities, const float *q, const nn_td_batch
         float w = b->weights ? b->weights[i] : 1.0f;
         double abs_masked = 0.0, abs_all = 0.0;
         size_t n_masked = 0;
+        assert(b->actions[i] < A); /* the learner validates sampled batches */
         for (size_t k = 0; k < K; k++) {
             size_t at = (i * K + k) * A + b->actions[i];
             float delta = b->targets[i * K + k] - q[at];
@@ -86,6 +88,7 @@ float nn_loss_margin(float *dq, const float *q, const uint32_t *actions, const u
         }
         float w = weights ? weights[i] : 1.0f;
         size_t a_e = actions[i];
+        assert(a_e < A);
         for (size_t k = 0; k < K; k++) {
             const float *qi = q + (i * K + k) * A;
             size_t a_max = a_e;

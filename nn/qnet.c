@@ -1,5 +1,6 @@
 #include "nn/qnet.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -676,18 +677,21 @@ static void add_prior(nn_qnet *net, const float *x, size_t batch, float *q)
 
 void nn_qnet_forward(nn_qnet *net, const float *x, size_t batch, float *q)
 {
+    assert(batch >= 1 && batch <= net->cfg.max_batch);
     forward_net(net, net->params, &net->infer, x, batch, q);
     add_prior(net, x, batch, q);
 }
 
 void nn_qnet_forward_train(nn_qnet *net, const float *x, size_t batch, float *q)
 {
+    assert(batch >= 1 && batch <= net->cfg.max_batch);
     forward_net(net, net->params, &net->train, x, batch, q);
     add_prior(net, x, batch, q);
 }
 
 void nn_qnet_backward(nn_qnet *net, const float *dq, size_t batch)
 {
+    assert(batch >= 1 && batch <= net->cfg.max_batch);
     const nn_qnet_config *c = &net->cfg;
     const acts *a = &net->train;
     size_t K = c->n_heads, L = net->n_heads0, n_conv = c->n_conv;

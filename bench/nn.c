@@ -1,0 +1,356 @@
+/* Throughput of the nn part on the MinAtar network (conv 16 3x3 -> dense 128 -> actions) for
+ * C = 4 and C = 10 input channels, one head and 10 bootstrapped heads: inference forwards per
+ * second at batch 1, 16, 64 and full double-DQN updates per second (online forward on s,
+ * online and target forwards on s', targets, Huber loss, backward, Adam) at batch 32 and 512,
+ * single thread, median of several runs, beside PyTorch's figures from issue 4.
+ *
+ *     bench_nn              the table
+ *     bench_nn --layouts    the sgemm layout and small-batch measurements behind nn/layers.c
+ *
+ * OpenBLAS 0.3.21 does not recognise some recent Xeons and falls back to its generic
+ * "Prescott" kernels (about 6x slower here); when that happens on a CPU with AVX-512 this
+ * program re-runs itself with OPENBLAS_CORETYPE=SkylakeX and says so. */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/rng.h"
+#include "nn/layers.h"
+#include "nn/loss.h"
+#include "nn/optim.h"
+#include "nn/qnet.h"
+
+#define RUNS 5
+#define RUN_SECONDS 0.25
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median over RUNS runs of calls per second of fn, each run lasting about RUN_SECONDS. */
+typedef void (*work_fn)(void *ctx);
+
+static double median_rate(work_fn fn, void *ctx)
+{
+    double rates[RUNS];
+    fn(ctx); /* warm caches and page in the workspace */
+    for (int r = 0; r < RUNS; r++) {
+        size_t calls = 0;
+        double t0 = clock_now_s(), t;
+        do {
+            fn(ctx);
+            calls++;
+            t = clock_now_s() - t0;
+        } while (t < RUN_SECONDS);
+        rates[r] = (double)calls / t;
+    }
+    qsort(rates, RUNS, sizeof rates[0], cmp_double);
+    return rates[RUNS / 2];
+}
+
+typedef struct update_ctx {
+    nn_qnet *online, *target;
+    nn_optim *opt;
+    size_t batch, K, A;
+    float *s, *s2, *q, *q2o, *q2t, *dq, *y, *R, *C, *prio;
+    uint32_t *act, *mask;
+} update_ctx;
+
+static void inference(void *p)
+{
+    update_ctx *u = p;
+    nn_qnet_forward(u->online, u->s, u->batch, u->q);
+}
+
+/* One full double-DQN update: what the learner does per batch. */
+static void update(void *p)
+{
+    update_ctx *u = p;
+    nn_loss_dims d = {u->batch, u->K, u->A};
+    nn_qnet_forward(u->online, u->s2, u->batch, u->q2o);
+    nn_qnet_forward(u->target, u->s2, u->batch, u->q2t);
+    nn_loss_targets(u->y, u->q2o, u->q2t, u->R, u->C, &d, 1);
+    nn_qnet_forward_train(u->online, u->s, u->batch, u->q);
+    nn_td_batch b = {d, u->act, u->y, u->K > 1 ? u->mask : NULL, NULL};
+    nn_loss_td(u->dq, u->prio, u->q, &b);
+    nn_qnet_backward(u->online, u->dq, u->batch);
+    nn_optim_step(u->opt, nn_qnet_params(u->online), nn_qnet_grads(u->online));
+}
+
+static float *obs(size_t n, rng *r)
+{
+    float *x = malloc(n * sizeof *x);
+    for (size_t i = 0; i < n; i++) {
+        x[i] = (float)rng_bernoulli(r, 0.1); /* MinAtar: binary, mostly empty */
+    }
+    return x;
+}
+
+/* Bootstrapped layouts: heads of 128 -> A on the shared conv + 128 torso (as the PyTorch
+ * reference: its 10-head figures match the 1-head ones, so its heads cannot each own a
+ * 1024 -> 128 layer), or each head with its own 128-unit layer (algorithms.md §3.1). */
+enum { HEADS_SHARED = 0, HEADS_OWN_MLP = 1 };
+
+static void ctx_init(update_ctx *u, size_t C, size_t K, int layout, size_t batch)
+{
+    nn_qnet_config c = nn_qnet_config_minatar(C, 6);
+    c.n_heads = K;
+    if (K > 1 && layout == HEADS_SHARED) {
+        c.n_shared = 1;
+        c.shared[0] = 128;
+        c.n_dense = 0;
+    }
+    shoal_err err = {0};
+    u->online = nn_qnet_new(&c, &err);
+    u->target = nn_qnet_new(&c, &err);
+    nn_optim_config oc = nn_optim_adam(1e-4f);
+    oc.eps = 3.125e-4f;
+    u->opt = nn_optim_new(&oc, nn_qnet_n_trainable(u->online), &err);
+    if (!u->online || !u->target || !u->opt) {
+        fprintf(stderr, "bench_nn: %s\n", err.msg);
+        exit(1);
+    }
+    nn_qnet_copy_params(u->target, u->online, NULL);
+    u->batch = batch;
+    u->K = K;
+    u->A = 6;
+    rng r;
+    rng_init(&r, 1, RNG_ROLE_TOOL, 0, 0);
+    size_t nx = 512 * nn_qnet_in_floats(u->online), nq = 512 * K * 6;
+    u->s = obs(nx, &r);
+    u->s2 = obs(nx, &r);
+    u->q = malloc(nq * 4);
+    u->q2o = malloc(nq * 4);
+    u->q2t = malloc(nq * 4);
+    u->dq = malloc(nq * 4);
+    u->y = malloc(512 * K * 4);
+    u->R = malloc(512 * 4);
+    u->C = malloc(512 * 4);
+    u->prio = malloc(512 * 4);
+    u->act = malloc(512 * 4);
+    u->mask = malloc(512 * 4);
+    for (size_t i = 0; i < 512; i++) {
+        u->R[i] = (float)rng_below(&r, 2);
+        u->C[i] = 0.99f;
+        u->act[i] = (uint32_t)rng_below(&r, 6);
+        u->mask[i] = (uint32_t)rng_u64(&r);
+    }
+}
+
+static void ctx_free(update_ctx *u)
+{
+    nn_qnet_free(u->online);
+    nn_qnet_free(u->target);
+    nn_optim_free(u->opt);
+    free(u->s), free(u->s2), free(u->q), free(u->q2o), free(u->q2t), free(u->dq);
+    free(u->y), free(u->R), free(u->C), free(u->prio), free(u->act), free(u->mask);
+}
+
+/* Floating-point operations of one update per sample: three forwards (online s, online s',
+ * target s') and a backward of two products per layer except the first convolution's input
+ * gradient, which is never needed. */
+static double update_flops(const nn_qnet *net)
+{
+    const nn_qnet_config *c = nn_qnet_config_of(net);
+    double conv0 = 64.0 * 9.0 * (double)c->in_c * 16.0;
+    double fwd = nn_qnet_forward_macs(net);
+    return 2.0 * (3.0 * fwd + 2.0 * fwd - conv0);
+}
+
+typedef struct row {
+    const char *work;
+    size_t K;
+    int layout;
+    size_t batch;
+    int is_update;
+    double torch[2]; /* C = 4, C = 10 */
+} row;
+
+static const row rows[] = {
+    {"inference, batch 1", 1, 0, 1, 0, {17800, 22200}},
+    {"inference, batch 16", 1, 0, 16, 0, {3420, 4610}},
+    {"inference, batch 64", 1, 0, 64, 0, {2050, 1840}},
+    {"10-head inference, batch 1", 10, HEADS_SHARED, 1, 0, {21000, 22700}},
+    {"10-head inference, batch 16", 10, HEADS_SHARED, 16, 0, {0, 0}},
+    {"10-head inference, batch 64", 10, HEADS_SHARED, 64, 0, {2180, 2080}},
+    {"double-DQN update + Adam, batch 32", 1, 0, 32, 1, {258, 310}},
+    {"double-DQN update + Adam, batch 512", 1, 0, 512, 1, {53.7, 48.2}},
+    {"10-head update + Adam, batch 32", 10, HEADS_SHARED, 32, 1, {322, 292}},
+    {"10-head update + Adam, batch 512", 10, HEADS_SHARED, 512, 1, {54.1, 43.0}},
+    {"10 own-MLP heads: inference, batch 1", 10, HEADS_OWN_MLP, 1, 0, {0, 0}},
+    {"10 own-MLP heads: inference, batch 64", 10, HEADS_OWN_MLP, 64, 0, {0, 0}},
+    {"10 own-MLP heads: update, batch 32", 10, HEADS_OWN_MLP, 32, 1, {0, 0}},
+};
+
+static void table(void)
+{
+    static const size_t channels[2] = {4, 10};
+    printf("%-38s %5s %12s %10s %7s %8s\n", "work (MinAtar net, 6 actions)", "C", "shoal/s",
+           "torch/s", "ratio", "GFLOP/s");
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        for (int ci = 0; ci < 2; ci++) {
+            update_ctx u = {0};
+            ctx_init(&u, channels[ci], rows[i].K, rows[i].layout, rows[i].batch);
+            double rate = median_rate(rows[i].is_update ? update : inference, &u);
+            double flops = rows[i].is_update ? update_flops(u.online)
+                                             : 2.0 * nn_qnet_forward_macs(u.online);
+            double gflops = rate * flops * (double)rows[i].batch * 1e-9;
+            char torch[16] = "-", ratio[16] = "-";
+            if (rows[i].torch[ci] > 0) {
+                snprintf(torch, sizeof torch, "%.0f", rows[i].torch[ci]);
+                snprintf(ratio, sizeof ratio, "%.2fx", rate / rows[i].torch[ci]);
+            }
+            printf("%-38s %5zu %12.1f %10s %7s %8.1f\n", rows[i].work, channels[ci], rate, torch,
+                   ratio, gflops);
+            fflush(stdout);
+            ctx_free(&u);
+        }
+    }
+}
+
+/* ---- layout and small-batch measurements ---- */
+
+typedef struct gemm_ctx {
+    CBLAS_TRANSPOSE ta, tb;
+    int M, N, K;
+    float *A, *B, *C;
+} gemm_ctx;
+
+static void gemm(void *p)
+{
+    gemm_ctx *g = p;
+    int lda = g->ta == CblasNoTrans ? g->K : g->M, ldb = g->tb == CblasNoTrans ? g->N : g->K;
+    cblas_sgemm(CblasRowMajor, g->ta, g->tb, g->M, g->N, g->K, 1.0f, g->A, lda, g->B, ldb, 0.0f,
+                g->C, g->N);
+}
+
+static void gemm_row(const char *what, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K)
+{
+    gemm_ctx g = {ta, tb, M, N, K, calloc((size_t)M * K, 4), calloc((size_t)K * N, 4),
+                  calloc((size_t)M * N, 4)};
+    double rate = median_rate(gemm, &g);
+    printf("  %-34s %c%c M=%6d N=%5d K=%5d %9.1f us %6.1f GFLOP/s\n", what,
+           ta == CblasTrans ? 'T' : 'N', tb == CblasTrans ? 'T' : 'N', M, N, K, 1e6 / rate,
+           2.0 * M * N * K * rate * 1e-9);
+    free(g.A), free(g.B), free(g.C);
+}
+
+typedef struct lin_ctx {
+    nn_linear_shape s;
+    float *x, *w, *b, *y;
+    int naive_sgemm;
+} lin_ctx;
+
+static void lin(void *p)
+{
+    lin_ctx *l = p;
+    if (l->naive_sgemm) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)l->s.batch, (int)l->s.n_out,
+                    (int)l->s.n_in, 1.0f, l->x, (int)l->s.n_in, l->w, (int)l->s.n_out, 0.0f, l->y,
+                    (int)l->s.n_out);
+    } else {
+        nn_linear_forward(l->y, l->x, l->w, l->b, &l->s);
+    }
+}
+
+/* The small-batch loop alone, whatever the batch (nn_linear_forward switches to sgemm). */
+static void small_loop(void *p)
+{
+    lin_ctx *l = p;
+    nn_linear_forward_small(l->y, l->x, l->w, l->b, &l->s);
+}
+
+typedef struct conv_ctx {
+    nn_conv_shape s;
+    float *x, *w, *b, *y, *cols;
+    int im2col;
+} conv_ctx;
+
+static void conv_run(void *p)
+{
+    conv_ctx *c = p;
+    if (c->im2col) {
+        nn_conv_forward(c->y, c->cols, c->x, c->w, c->b, &c->s);
+    } else {
+        nn_conv_forward_direct(c->y, c->x, c->w, c->b, &c->s);
+    }
+}
+
+static void layouts(void)
+{
+    printf("sgemm layouts on the MinAtar shapes, C = 10 (P = B*64 conv positions):\n");
+    int batches[3] = {1, 32, 512};
+    for (int i = 0; i < 3; i++) {
+        int B = batches[i], P = B * 64;
+        gemm_row("conv fwd, w (F, 9C)", CblasNoTrans, CblasTrans, P, 16, 90);
+        gemm_row("conv fwd, w (9C, F)  [chosen]", CblasNoTrans, CblasNoTrans, P, 16, 90);
+        gemm_row("conv dw (F, 9C) = dy^T cols", CblasTrans, CblasNoTrans, 16, 90, P);
+        gemm_row("conv dw (9C, F) = cols^T dy [chosen]", CblasTrans, CblasNoTrans, 90, 16, P);
+        gemm_row("dense fwd, w (out, in)", CblasNoTrans, CblasTrans, B, 128, 1024);
+        gemm_row("dense fwd, w (in, out)  [chosen]", CblasNoTrans, CblasNoTrans, B, 128, 1024);
+        gemm_row("10 heads fused, w (out, in)", CblasNoTrans, CblasTrans, B, 1280, 1024);
+        gemm_row("10 heads fused, w (in, out) [chosen]", CblasNoTrans, CblasNoTrans, B, 1280, 1024);
+    }
+    rng r;
+    rng_init(&r, 2, RNG_ROLE_TOOL, 0, 0);
+    static const size_t outs[2] = {128, 1280};
+    for (int oi = 0; oi < 2; oi++) {
+        size_t n_out = outs[oi];
+        printf("linear 1024 -> %zu, ReLU-like input (half zeros): the small-batch loop vs sgemm\n",
+               n_out);
+        for (size_t B = 1; B <= 64; B *= 2) {
+            lin_ctx l = {nn_linear_dense(B, 1024, n_out), malloc(B * 1024 * 4),
+                         malloc(1024 * n_out * 4), calloc(n_out, 4), malloc(B * n_out * 4), 0};
+            for (size_t i = 0; i < B * 1024; i++) {
+                l.x[i] = rng_bernoulli(&r, 0.5) ? rng_uniform_f(&r) : 0.0f;
+            }
+            for (size_t i = 0; i < 1024 * n_out; i++) {
+                l.w[i] = rng_uniform_f(&r);
+            }
+            double small = median_rate(small_loop, &l);
+            l.naive_sgemm = 1;
+            double blas = median_rate(lin, &l);
+            printf("  batch %2zu: loop %9.1f us, sgemm %9.1f us\n", B, 1e6 / small, 1e6 / blas);
+            free(l.x), free(l.w), free(l.b), free(l.y);
+        }
+    }
+    printf("first convolution, C = 10: direct kernel vs im2col + sgemm\n");
+    for (size_t B = 1; B <= 512; B *= 8) {
+        conv_ctx cc = {{B, 10, 10, 10, 16}, calloc(B * 1000, 4), calloc(1440, 4), calloc(16, 4),
+                       malloc(B * 1024 * 4), malloc(B * 64 * 90 * 4), 0};
+        double direct = median_rate(conv_run, &cc);
+        cc.im2col = 1;
+        double im2col = median_rate(conv_run, &cc);
+        printf("  batch %3zu: direct %9.1f us, im2col + sgemm %9.1f us\n", B, 1e6 / direct,
+               1e6 / im2col);
+        free(cc.x), free(cc.w), free(cc.b), free(cc.y), free(cc.cols);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    /* OpenBLAS picks its kernels when the library loads, so the fix is a fresh process. */
+    if (!getenv("OPENBLAS_CORETYPE") && strcasecmp(openblas_get_corename(), "prescott") == 0 &&
+        __builtin_cpu_supports("avx512f")) {
+        setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
+        execv("/proc/self/exe", argv);
+    }
+    openblas_set_num_threads(1);
+    printf("OpenBLAS %s, core %s, 1 thread; medians of %d runs of %.2f s\n", openblas_get_config(),
+           openblas_get_corename(), RUNS, RUN_SECONDS);
+    if (getenv("OPENBLAS_CORETYPE")) {
+        printf("(OPENBLAS_CORETYPE=%s)\n", getenv("OPENBLAS_CORETYPE"));
+    }
+    if (argc > 1 && strcmp(argv[1], "--layouts") == 0) {
+        layouts();
+    } else {
+        table();
+    }
+    return 0;
+}

@@ -1,0 +1,120 @@
+#include "nn/loss.h"
+
+#include <assert.h>
+#include <math.h>
+#include <string.h>
+
+float nn_huber(float delta)
+{
+    float a = fabsf(delta);
+    return a <= 1.0f ? 0.5f * delta * delta : a - 0.5f;
+}
+
+float nn_huber_grad(float delta)
+{
+    return delta > 1.0f ? 1.0f : delta < -1.0f ? -1.0f : delta;
+}
+
+size_t nn_argmax(const float *v, size_t n)
+{
+    size_t best = 0;
+    for (size_t a = 1; a < n; a++) {
+        if (v[a] > v[best]) {
+            best = a;
+        }
+    }
+    return best;
+}
+
+void nn_loss_targets(float *y, const float *q_next_online, const float *q_next_target,
+                     const float *returns, const float *discounts, const nn_loss_dims *d,
+                     int double_q)
+{
+    size_t K = d->n_heads, A = d->n_actions;
+    for (size_t i = 0; i < d->batch; i++) {
+        for (size_t k = 0; k < K; k++) {
+            const float *qt = q_next_target + (i * K + k) * A;
+            const float *chooser = double_q ? q_next_online + (i * K + k) * A : qt;
+            size_t a_star = nn_argmax(chooser, A);
+            y[i * K + k] = returns[i] + discounts[i] * qt[a_star];
+        }
+    }
+}
+
+float nn_loss_td(float *dq, float *priorities, const float *q, const nn_td_batch *b)
+{
+    size_t B = b->dims.batch, K = b->dims.n_heads, A = b->dims.n_actions;
+    /* Each head's loss is a mean over the batch, divided by B and not by Σm (§3.3: bsuite). */
+    float inv_b = 1.0f / (float)B;
+    double loss = 0.0;
+    memset(dq, 0, B * K * A * sizeof *dq);
+    for (size_t i = 0; i < B; i++) {
+        uint32_t bits = b->mask_bits ? b->mask_bits[i] : UINT32_MAX;
+        float w = b->weights ? b->weights[i] : 1.0f;
+        double abs_masked = 0.0, abs_all = 0.0;
+        size_t n_masked = 0;
+        assert(b->actions[i] < A); /* the learner validates sampled batches */
+        for (size_t k = 0; k < K; k++) {
+            size_t at = (i * K + k) * A + b->actions[i];
+            float delta = b->targets[i * K + k] - q[at];
+            abs_all += fabsf(delta);
+            /* heads beyond 32 have no mask bit and always train */
+            if (k < 32 && !(bits >> k & 1u)) {
+                continue;
+            }
+            abs_masked += fabsf(delta);
+            n_masked++;
+            loss += (double)(w * inv_b * nn_huber(delta));
+            /* δ = y - Q, so dL/dQ = -w/B · huber'(δ) */
+            dq[at] = -w * inv_b * nn_huber_grad(delta);
+        }
+        if (priorities) {
+            priorities[i] = n_masked ? (float)(abs_masked / (double)n_masked)
+                                     : (float)(abs_all / (double)K);
+        }
+    }
+    return (float)loss;
+}
+
+float nn_loss_margin(float *dq, const float *q, const uint32_t *actions, const uint8_t *is_demo,
+                     const float *weights, const nn_loss_dims *d, float margin, float lambda)
+{
+    size_t B = d->batch, K = d->n_heads, A = d->n_actions;
+    float scale = lambda / (float)B;
+    double loss = 0.0;
+    for (size_t i = 0; i < B; i++) {
+        if (!is_demo[i]) {
+            continue;
+        }
+        float w = weights ? weights[i] : 1.0f;
+        size_t a_e = actions[i];
+        assert(a_e < A);
+        for (size_t k = 0; k < K; k++) {
+            const float *qi = q + (i * K + k) * A;
+            size_t a_max = a_e;
+            float best = qi[a_e];
+            for (size_t a = 0; a < A; a++) {
+                float v = qi[a] + (a == a_e ? 0.0f : margin);
+                if (v > best || (v == best && a < a_max)) {
+                    best = v;
+                    a_max = a;
+                }
+            }
+            loss += (double)(scale * w * (best - qi[a_e]));
+            /* sub-gradient: +1 into Q(a_max), -1 into Q(a_E); they cancel when equal (§6.1) */
+            dq[(i * K + k) * A + a_max] += scale * w;
+            dq[(i * K + k) * A + a_e] -= scale * w;
+        }
+    }
+    return (float)loss;
+}
+
+float nn_loss_l2(float *grads, const float *params, size_t n, float lambda)
+{
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        sum += (double)params[i] * params[i];
+        grads[i] += 2.0f * lambda * params[i];
+    }
+    return (float)(lambda * sum);
+}

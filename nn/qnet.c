@@ -1,0 +1,791 @@
+#include "nn/qnet.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/rng.h"
+
+#define MAX_LAYERS NN_QNET_MAX_LAYERS
+#define ALIGN_FLOATS 16 /* 64 bytes: every buffer starts on a cache line */
+
+/* Activations of one forward pass. conv[l]: (B, OH_l, OW_l, F_l) after ReLU; cols[l]: im2col of
+ * conv l's input; head[j]: (B, K, n_j) after ReLU for hidden layers, head[n_dense] is the raw
+ * output (B, K, A') before the dueling aggregation. */
+typedef struct acts {
+    float *cols[NN_QNET_MAX_CONV];
+    float *conv[NN_QNET_MAX_CONV];
+    float *shared[NN_QNET_MAX_DENSE]; /* (B, n_s) after ReLU */
+    float *head[NN_QNET_MAX_DENSE + 1];
+    const float *x; /* the input of the last forward; backward reads it for the first layer */
+    int direct0;    /* the first convolution took the direct kernel (no cols) */
+} acts;
+
+struct nn_qnet {
+    nn_qnet_config cfg;
+    char arch[NN_QNET_ARCH_MAX];
+    size_t n_layers;
+    nn_param_view w[MAX_LAYERS], b[MAX_LAYERS];
+    nn_conv_shape conv[NN_QNET_MAX_CONV]; /* batch set per call */
+    size_t shared_in[NN_QNET_MAX_DENSE];
+    size_t head_in[NN_QNET_MAX_DENSE + 1], head_out[NN_QNET_MAX_DENSE + 1]; /* per head */
+    size_t n_heads0;  /* layer index of head layer 0: n_conv + n_shared */
+    size_t n_flat;    /* width of the torso output feeding the heads */
+    size_t n_raw, n_trainable, n_params;
+    float *params, *grads;
+    acts train, infer;
+    float *prior_q;                       /* (B, K, A) */
+    float *d_conv[NN_QNET_MAX_CONV];      /* dL/d conv output l */
+    float *d_shared[NN_QNET_MAX_DENSE];   /* dL/d shared layer output */
+    float *d_head[NN_QNET_MAX_DENSE + 1]; /* dL/d head layer j output; [n_dense] = raw */
+    float *dcols;                         /* largest im2col of a conv layer after the first */
+    float *arena;
+};
+
+nn_qnet_config nn_qnet_config_minatar(size_t in_c, size_t n_actions)
+{
+    nn_qnet_config c = {0};
+    c.in_h = 10;
+    c.in_w = 10;
+    c.in_c = in_c;
+    c.n_conv = 1;
+    c.conv_filters[0] = 16;
+    c.n_dense = 1;
+    c.dense[0] = 128;
+    c.n_actions = n_actions;
+    c.n_heads = 1;
+    c.max_batch = 512;
+    c.seed = 1;
+    return c;
+}
+
+int nn_qnet_config_check(const nn_qnet_config *c, shoal_err *err)
+{
+    if (c->in_h == 0 || c->in_w == 0 || c->in_c == 0) {
+        return shoal_err_set(err, SHOAL_EINVAL, "qnet: input shape %zux%zux%zu has a zero; "
+                             "expected H x W x C >= 1", c->in_h, c->in_w, c->in_c);
+    }
+    if (c->n_conv > NN_QNET_MAX_CONV || c->n_dense > NN_QNET_MAX_DENSE ||
+        c->n_shared > NN_QNET_MAX_DENSE) {
+        return shoal_err_set(err, SHOAL_EINVAL, "qnet: %zu conv, %zu shared and %zu dense layers; "
+                             "at most %d, %d and %d are supported", c->n_conv, c->n_shared,
+                             c->n_dense, NN_QNET_MAX_CONV, NN_QNET_MAX_DENSE, NN_QNET_MAX_DENSE);
+    }
+    if (c->n_conv > 0 && (c->in_h < 1 + 2 * c->n_conv || c->in_w < 1 + 2 * c->n_conv)) {
+        return shoal_err_set(err, SHOAL_EINVAL, "qnet: input %zux%zu is too small for %zu "
+                             "unpadded 3x3 convolutions (each removes 2 rows and columns)",
+                             c->in_h, c->in_w, c->n_conv);
+    }
+    for (size_t l = 0; l < c->n_conv; l++) {
+        if (c->conv_filters[l] == 0) {
+            return shoal_err_set(err, SHOAL_EINVAL, "qnet: conv layer %zu has 0 filters", l);
+        }
+    }
+    for (size_t j = 0; j < c->n_dense; j++) {
+        if (c->dense[j] == 0) {
+            return shoal_err_set(err, SHOAL_EINVAL, "qnet: dense layer %zu has 0 units", j);
+        }
+    }
+    for (size_t j = 0; j < c->n_shared; j++) {
+        if (c->shared[j] == 0) {
+            return shoal_err_set(err, SHOAL_EINVAL, "qnet: shared layer %zu has 0 units", j);
+        }
+    }
+    if (c->n_actions == 0 || c->n_heads == 0 || c->n_heads > NN_QNET_MAX_HEADS) {
+        return shoal_err_set(err, SHOAL_EINVAL, "qnet: %zu actions and %zu heads; expected >= 1 "
+                             "action and 1..%d heads", c->n_actions, c->n_heads,
+                             NN_QNET_MAX_HEADS);
+    }
+    if (!isfinite(c->prior_scale)) {
+        return shoal_err_set(err, SHOAL_EINVAL, "qnet: prior scale is not finite");
+    }
+    if (c->max_batch == 0) {
+        return shoal_err_set(err, SHOAL_EINVAL, "qnet: max_batch is 0; expected >= 1");
+    }
+    return SHOAL_OK;
+}
+
+/* Appends "a,b,c" (or "none") to out. */
+static int put_list(char *out, size_t cap, size_t *len, const size_t *v, size_t n)
+{
+    if (n == 0) {
+        int k = snprintf(out + *len, cap - *len, "none");
+        *len += (size_t)k;
+        return *len < cap;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int k = snprintf(out + *len, cap - *len, "%s%zu", i ? "," : "", v[i]);
+        *len += (size_t)k;
+        if (*len >= cap) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Shortest "%g" that reads back as the same float. */
+static void format_float(char *out, size_t cap, float v)
+{
+    for (int prec = 6; prec <= 9; prec++) {
+        snprintf(out, cap, "%.*g", prec, (double)v);
+        if (strtof(out, NULL) == v) {
+            return;
+        }
+    }
+}
+
+int nn_qnet_config_arch(const nn_qnet_config *c, char *arch, size_t cap, shoal_err *err)
+{
+    char prior[32];
+    format_float(prior, sizeof prior, c->prior_scale);
+    size_t len = 0;
+    int ok = cap > 0;
+    if (ok) {
+        len = (size_t)snprintf(arch, cap, "qnet/v1 in=%zux%zux%zu conv=", c->in_h, c->in_w,
+                               c->in_c);
+        ok = len < cap && put_list(arch, cap, &len, c->conv_filters, c->n_conv);
+    }
+    if (ok && c->n_shared > 0) {
+        len += (size_t)snprintf(arch + len, cap - len, " shared=");
+        ok = len < cap && put_list(arch, cap, &len, c->shared, c->n_shared);
+    }
+    if (ok) {
+        len += (size_t)snprintf(arch + len, cap - len, " dense=");
+        ok = len < cap && put_list(arch, cap, &len, c->dense, c->n_dense);
+    }
+    if (ok) {
+        len += (size_t)snprintf(arch + len, cap - len, " act=%zu heads=%zu duel=%d prior=%s",
+                                c->n_actions, c->n_heads, c->dueling ? 1 : 0, prior);
+        ok = len < cap;
+    }
+    if (!ok) {
+        return shoal_err_set(err, SHOAL_EINVAL, "qnet: architecture string needs more than %zu "
+                             "bytes", cap);
+    }
+    return SHOAL_OK;
+}
+
+/* Parses a decimal size_t that must fill [s, end). */
+static int parse_size(const char *s, const char *end, size_t *v)
+{
+    if (s == end) {
+        return 0;
+    }
+    size_t acc = 0;
+    for (const char *p = s; p < end; p++) {
+        if (*p < '0' || *p > '9' || acc > (SIZE_MAX - 9) / 10) {
+            return 0;
+        }
+        acc = acc * 10 + (size_t)(*p - '0');
+    }
+    *v = acc;
+    return 1;
+}
+
+/* Parses "none" or "a,b,c" (at most max entries) from [s, end). */
+static int parse_list(const char *s, const char *end, size_t *v, size_t *n, size_t max)
+{
+    if ((size_t)(end - s) == 4 && memcmp(s, "none", 4) == 0) {
+        *n = 0;
+        return 1;
+    }
+    *n = 0;
+    while (s < end) {
+        const char *comma = memchr(s, ',', (size_t)(end - s));
+        const char *stop = comma ? comma : end;
+        if (*n == max || !parse_size(s, stop, &v[*n])) {
+            return 0;
+        }
+        (*n)++;
+        s = comma ? comma + 1 : end;
+        if (comma && s == end) {
+            return 0;
+        }
+    }
+    return *n > 0;
+}
+
+static int parse_shape(const char *s, const char *end, nn_qnet_config *c)
+{
+    size_t dims[3], n = 0;
+    while (n < 3) {
+        const char *x = memchr(s, 'x', (size_t)(end - s));
+        const char *stop = (x && n < 2) ? x : end;
+        if (!parse_size(s, stop, &dims[n])) {
+            return 0;
+        }
+        n++;
+        s = stop + (stop < end);
+        if (stop == end) {
+            break;
+        }
+    }
+    if (n != 3) {
+        return 0;
+    }
+    c->in_h = dims[0];
+    c->in_w = dims[1];
+    c->in_c = dims[2];
+    return 1;
+}
+
+/* One key=value token of an architecture string into the config. */
+static int parse_token(nn_qnet_config *c, const char *key, size_t key_len, const char *val,
+                       const char *end)
+{
+    size_t v;
+#define KEY_IS(k) (key_len == sizeof(k) - 1 && memcmp(key, k, key_len) == 0)
+    if (KEY_IS("in")) {
+        return parse_shape(val, end, c);
+    }
+    if (KEY_IS("conv")) {
+        return parse_list(val, end, c->conv_filters, &c->n_conv, NN_QNET_MAX_CONV);
+    }
+    if (KEY_IS("shared")) {
+        return parse_list(val, end, c->shared, &c->n_shared, NN_QNET_MAX_DENSE);
+    }
+    if (KEY_IS("dense")) {
+        return parse_list(val, end, c->dense, &c->n_dense, NN_QNET_MAX_DENSE);
+    }
+    if (KEY_IS("act")) {
+        return parse_size(val, end, &c->n_actions);
+    }
+    if (KEY_IS("heads")) {
+        return parse_size(val, end, &c->n_heads);
+    }
+    if (KEY_IS("duel")) {
+        int ok = parse_size(val, end, &v) && v <= 1;
+        c->dueling = (int)v;
+        return ok;
+    }
+    if (KEY_IS("prior")) {
+        char buf[32];
+        size_t n = (size_t)(end - val);
+        if (n == 0 || n >= sizeof buf) {
+            return 0;
+        }
+        memcpy(buf, val, n);
+        buf[n] = '\0';
+        char *stop;
+        c->prior_scale = strtof(buf, &stop);
+        return *stop == '\0';
+    }
+#undef KEY_IS
+    return 0;
+}
+
+int nn_qnet_config_parse(nn_qnet_config *cfg, const char *arch, shoal_err *err)
+{
+    /* every key but the last ("shared", absent when empty) is required */
+    static const char *const keys[] = {"in",    "conv", "dense", "act",
+                                       "heads", "duel", "prior", "shared"};
+    const size_t n_keys = sizeof keys / sizeof keys[0];
+    const char *magic = "qnet/v1 ";
+    if (strncmp(arch, magic, strlen(magic)) != 0) {
+        return shoal_err_set(err, SHOAL_EINVAL, "qnet: architecture \"%.80s\" does not start with "
+                             "\"qnet/v1 \"", arch);
+    }
+    nn_qnet_config c = *cfg;
+    c.n_shared = 0;
+    unsigned seen = 0;
+    const char *p = arch + strlen(magic);
+    while (*p) {
+        const char *end = strchr(p, ' ');
+        end = end ? end : p + strlen(p);
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        size_t key_len = eq ? (size_t)(eq - p) : 0, bit = n_keys;
+        for (size_t i = 0; eq && i < n_keys; i++) {
+            if (strlen(keys[i]) == key_len && memcmp(keys[i], p, key_len) == 0) {
+                bit = i;
+            }
+        }
+        if (bit == n_keys || (seen & (1u << bit)) || !parse_token(&c, p, key_len, eq + 1, end)) {
+            return shoal_err_set(err, SHOAL_EINVAL, "qnet: bad token \"%.*s\" in architecture "
+                                 "\"%.80s\"", (int)(end - p), p, arch);
+        }
+        seen |= 1u << bit;
+        p = *end ? end + 1 : end;
+    }
+    for (size_t i = 0; i + 1 < n_keys; i++) {
+        if (!(seen & (1u << i))) {
+            return shoal_err_set(err, SHOAL_EINVAL, "qnet: architecture \"%.80s\" lacks the key "
+                                 "\"%s\"", arch, keys[i]);
+        }
+    }
+    c.max_batch = 1; /* not part of the architecture; only the check needs it */
+    int rc = nn_qnet_config_check(&c, err);
+    if (rc != SHOAL_OK) {
+        return rc;
+    }
+    c.max_batch = cfg->max_batch;
+    c.seed = cfg->seed;
+    *cfg = c;
+    return SHOAL_OK;
+}
+
+/* Lays out params (counting the floats) from the config. */
+static void layout_params(nn_qnet *net)
+{
+    const nn_qnet_config *c = &net->cfg;
+    size_t off = 0, h = c->in_h, w = c->in_w, ch = c->in_c, K = c->n_heads;
+    for (size_t l = 0; l < c->n_conv; l++) {
+        nn_conv_shape s = {0, h, w, ch, c->conv_filters[l]};
+        net->conv[l] = s;
+        net->w[l] = (nn_param_view){off, 9 * ch * s.f};
+        off += net->w[l].n;
+        net->b[l] = (nn_param_view){off, s.f};
+        off += s.f;
+        h -= 2;
+        w -= 2;
+        ch = s.f;
+    }
+    size_t n_in = h * w * ch;
+    for (size_t j = 0; j < c->n_shared; j++) {
+        size_t L = c->n_conv + j;
+        net->shared_in[j] = n_in;
+        net->w[L] = (nn_param_view){off, n_in * c->shared[j]};
+        off += net->w[L].n;
+        net->b[L] = (nn_param_view){off, c->shared[j]};
+        off += c->shared[j];
+        n_in = c->shared[j];
+    }
+    net->n_flat = n_in;
+    net->n_heads0 = c->n_conv + c->n_shared;
+    net->n_raw = c->n_actions + (c->dueling ? 1 : 0);
+    for (size_t j = 0; j <= c->n_dense; j++) {
+        size_t n_out = j < c->n_dense ? c->dense[j] : net->n_raw;
+        size_t L = net->n_heads0 + j;
+        net->head_in[j] = n_in;
+        net->head_out[j] = n_out;
+        net->w[L] = (nn_param_view){off, K * n_in * n_out};
+        off += net->w[L].n;
+        net->b[L] = (nn_param_view){off, K * n_out};
+        off += net->b[L].n;
+        n_in = n_out;
+    }
+    net->n_layers = net->n_heads0 + c->n_dense + 1;
+    net->n_trainable = off;
+    net->n_params = c->prior_scale != 0.0f ? 2 * off : off;
+}
+
+/* Assigns the workspace pointers from base (when not NULL); returns the floats needed. */
+static size_t plan_workspace(nn_qnet *net, float *base)
+{
+    const nn_qnet_config *c = &net->cfg;
+    size_t Bm = c->max_batch, K = c->n_heads, off = 0;
+#define TAKE(ptr, n)                                                                               \
+    do {                                                                                           \
+        if (base) {                                                                                \
+            (ptr) = base + off;                                                                    \
+        }                                                                                          \
+        off += ((n) + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;                             \
+    } while (0)
+    TAKE(net->params, net->n_params);
+    TAKE(net->grads, net->n_trainable);
+    acts *sets[2] = {&net->train, &net->infer};
+    for (int i = 0; i < 2; i++) {
+        for (size_t l = 0; l < c->n_conv; l++) {
+            nn_conv_shape s = net->conv[l];
+            s.batch = Bm;
+            TAKE(sets[i]->cols[l], nn_conv_cols_rows(&s) * 9 * s.c);
+            TAKE(sets[i]->conv[l], nn_conv_cols_rows(&s) * s.f);
+        }
+        for (size_t j = 0; j < c->n_shared; j++) {
+            TAKE(sets[i]->shared[j], Bm * c->shared[j]);
+        }
+        for (size_t j = 0; j <= c->n_dense; j++) {
+            TAKE(sets[i]->head[j], Bm * K * net->head_out[j]);
+        }
+    }
+    TAKE(net->prior_q, Bm * K * c->n_actions);
+    size_t dcols = 0;
+    for (size_t l = 0; l < c->n_conv; l++) {
+        nn_conv_shape s = net->conv[l];
+        s.batch = Bm;
+        TAKE(net->d_conv[l], nn_conv_cols_rows(&s) * s.f);
+        if (l > 0 && nn_conv_cols_rows(&s) * 9 * s.c > dcols) {
+            dcols = nn_conv_cols_rows(&s) * 9 * s.c;
+        }
+    }
+    TAKE(net->dcols, dcols);
+    for (size_t j = 0; j < c->n_shared; j++) {
+        TAKE(net->d_shared[j], Bm * c->shared[j]);
+    }
+    for (size_t j = 0; j <= c->n_dense; j++) {
+        TAKE(net->d_head[j], Bm * K * net->head_out[j]);
+    }
+#undef TAKE
+    return off;
+}
+
+/* PyTorch's default initialisation: U(-1/sqrt(fan_in), +1/sqrt(fan_in)) for weights and biases.
+ * One stream per (network, layer, head), so heads are independent and a head's values do not
+ * depend on K. */
+static void init_params(nn_qnet *net, float *p, uint32_t which_net)
+{
+    const nn_qnet_config *c = &net->cfg;
+    size_t K = c->n_heads;
+    rng r;
+    /* the torso: convolutions (fan-in 9C) and shared layers, one stream per layer */
+    for (size_t L = 0; L < net->n_heads0; L++) {
+        rng_init(&r, c->seed, RNG_ROLE_NET_INIT, which_net, (uint32_t)(L * NN_QNET_MAX_HEADS));
+        size_t fan_in = L < c->n_conv ? 9 * net->conv[L].c : net->shared_in[L - c->n_conv];
+        float bound = 1.0f / sqrtf((float)fan_in);
+        for (size_t i = 0; i < net->w[L].n; i++) {
+            p[net->w[L].offset + i] = bound * (2.0f * rng_uniform_f(&r) - 1.0f);
+        }
+        for (size_t i = 0; i < net->b[L].n; i++) {
+            p[net->b[L].offset + i] = bound * (2.0f * rng_uniform_f(&r) - 1.0f);
+        }
+    }
+    for (size_t j = 0; j <= c->n_dense; j++) {
+        size_t L = net->n_heads0 + j, n_in = net->head_in[j], n_out = net->head_out[j];
+        float bound = 1.0f / sqrtf((float)n_in);
+        for (size_t k = 0; k < K; k++) {
+            rng_init(&r, c->seed, RNG_ROLE_NET_INIT, which_net,
+                     (uint32_t)(L * NN_QNET_MAX_HEADS + k));
+            for (size_t i = 0; i < n_in; i++) {
+                for (size_t o = 0; o < n_out; o++) {
+                    /* layer 0 is fused (n_in, K*n_out); later layers are (K, n_in, n_out) */
+                    size_t at = j == 0 ? i * K * n_out + k * n_out + o : (k * n_in + i) * n_out + o;
+                    p[net->w[L].offset + at] = bound * (2.0f * rng_uniform_f(&r) - 1.0f);
+                }
+            }
+            for (size_t o = 0; o < n_out; o++) {
+                p[net->b[L].offset + k * n_out + o] = bound * (2.0f * rng_uniform_f(&r) - 1.0f);
+            }
+        }
+    }
+}
+
+nn_qnet *nn_qnet_new(const nn_qnet_config *cfg, shoal_err *err)
+{
+    if (nn_qnet_config_check(cfg, err) != SHOAL_OK) {
+        return NULL;
+    }
+    nn_qnet *net = calloc(1, sizeof *net);
+    if (!net) {
+        shoal_err_set(err, SHOAL_ENOMEM, "qnet: out of memory");
+        return NULL;
+    }
+    net->cfg = *cfg;
+    if (nn_qnet_config_arch(cfg, net->arch, sizeof net->arch, err) != SHOAL_OK) {
+        goto fail;
+    }
+    layout_params(net);
+    size_t n = plan_workspace(net, NULL);
+    if (n > SIZE_MAX / sizeof(float) / 2) {
+        shoal_err_set(err, SHOAL_ENOMEM, "qnet: %s needs %zu floats of memory", net->arch, n);
+        goto fail;
+    }
+    net->arena = aligned_alloc(64, n * sizeof(float));
+    if (!net->arena) {
+        shoal_err_set(err, SHOAL_ENOMEM, "qnet: cannot allocate %zu MB for %s at max batch %zu",
+                      n * sizeof(float) >> 20, net->arch, cfg->max_batch);
+        goto fail;
+    }
+    memset(net->arena, 0, n * sizeof(float));
+    plan_workspace(net, net->arena);
+    init_params(net, net->params, 0);
+    if (net->n_params > net->n_trainable) {
+        init_params(net, net->params + net->n_trainable, 1);
+    }
+    return net;
+fail:
+    nn_qnet_free(net);
+    return NULL;
+}
+
+void nn_qnet_free(nn_qnet *net)
+{
+    if (!net) {
+        return;
+    }
+    free(net->arena);
+    free(net);
+}
+
+const nn_qnet_config *nn_qnet_config_of(const nn_qnet *net)
+{
+    return &net->cfg;
+}
+
+const char *nn_qnet_arch(const nn_qnet *net)
+{
+    return net->arch;
+}
+
+size_t nn_qnet_n_params(const nn_qnet *net)
+{
+    return net->n_params;
+}
+
+size_t nn_qnet_n_trainable(const nn_qnet *net)
+{
+    return net->n_trainable;
+}
+
+size_t nn_qnet_in_floats(const nn_qnet *net)
+{
+    return net->cfg.in_h * net->cfg.in_w * net->cfg.in_c;
+}
+
+float *nn_qnet_params(const nn_qnet *net)
+{
+    return net->params;
+}
+
+float *nn_qnet_grads(const nn_qnet *net)
+{
+    return net->grads;
+}
+
+size_t nn_qnet_n_layers(const nn_qnet *net)
+{
+    return net->n_layers;
+}
+
+nn_param_view nn_qnet_view(const nn_qnet *net, size_t layer, int which)
+{
+    nn_param_view none = {0, 0};
+    if (layer >= net->n_layers) {
+        return none;
+    }
+    return which ? net->b[layer] : net->w[layer];
+}
+
+int nn_qnet_copy_params(nn_qnet *dst, const nn_qnet *src, shoal_err *err)
+{
+    if (strcmp(dst->arch, src->arch) != 0) {
+        return shoal_err_set(err, SHOAL_EARCH, "qnet: cannot copy parameters of \"%s\" into "
+                             "\"%s\"", src->arch, dst->arch);
+    }
+    memcpy(dst->params, src->params, src->n_params * sizeof(float));
+    return SHOAL_OK;
+}
+
+/* raw (B, K, A') -> q (B, K, A): Q = V + A - mean(A) with dueling, a copy without. */
+static void aggregate(float *q, const float *raw, size_t rows, size_t A, int dueling)
+{
+    for (size_t r = 0; r < rows; r++) {
+        const float *in = raw + r * (A + (dueling ? 1 : 0));
+        float *out = q + r * A;
+        if (!dueling) {
+            memcpy(out, in, A * sizeof *out);
+            continue;
+        }
+        float mean = 0.0f;
+        for (size_t a = 0; a < A; a++) {
+            mean += in[a];
+        }
+        mean /= (float)A;
+        for (size_t a = 0; a < A; a++) {
+            out[a] = in[A] + in[a] - mean;
+        }
+    }
+}
+
+/* The inverse map for gradients: dA_a = dQ_a - mean(dQ), dV = sum(dQ) (Wang et al. 2016). */
+static void disaggregate(float *draw, const float *dq, size_t rows, size_t A, int dueling)
+{
+    for (size_t r = 0; r < rows; r++) {
+        const float *in = dq + r * A;
+        float *out = draw + r * (A + (dueling ? 1 : 0));
+        if (!dueling) {
+            memcpy(out, in, A * sizeof *out);
+            continue;
+        }
+        float sum = 0.0f;
+        for (size_t a = 0; a < A; a++) {
+            sum += in[a];
+        }
+        for (size_t a = 0; a < A; a++) {
+            out[a] = in[a] - sum / (float)A;
+        }
+        out[A] = sum;
+    }
+}
+
+/* Head layer j >= 1 for head k reads a column slice of the (B, K*n_in) activation. */
+static nn_linear_shape head_shape(const nn_qnet *net, size_t j, size_t batch)
+{
+    size_t K = net->cfg.n_heads;
+    nn_linear_shape s = {batch, net->head_in[j], net->head_out[j], K * net->head_in[j],
+                         K * net->head_out[j]};
+    return s;
+}
+
+/* One pass of the network with parameters p (trainable or prior) into q (B, K, A). */
+static void forward_net(nn_qnet *net, const float *p, acts *a, const float *x, size_t batch,
+                        float *q)
+{
+    const nn_qnet_config *c = &net->cfg;
+    size_t K = c->n_heads;
+    const float *h = x;
+    a->x = x;
+    for (size_t l = 0; l < c->n_conv; l++) {
+        nn_conv_shape s = net->conv[l];
+        s.batch = batch;
+        /* The first layer needs no input gradient, so it can skip im2col altogether. */
+        a->direct0 = l == 0 ? nn_conv_direct_ok(&s) : a->direct0;
+        if (l == 0 && a->direct0) {
+            nn_conv_forward_direct(a->conv[0], x, p + net->w[0].offset, p + net->b[0].offset, &s);
+        } else {
+            nn_conv_forward(a->conv[l], a->cols[l], h, p + net->w[l].offset,
+                            p + net->b[l].offset, &s);
+        }
+        nn_relu_forward(a->conv[l], a->conv[l], nn_conv_cols_rows(&s) * s.f);
+        h = a->conv[l];
+    }
+    for (size_t j = 0; j < c->n_shared; j++) {
+        size_t L = c->n_conv + j;
+        nn_linear_shape s = nn_linear_dense(batch, net->shared_in[j], c->shared[j]);
+        nn_linear_forward(a->shared[j], h, p + net->w[L].offset, p + net->b[L].offset, &s);
+        nn_relu_forward(a->shared[j], a->shared[j], batch * c->shared[j]);
+        h = a->shared[j];
+    }
+    size_t L = net->n_heads0;
+    nn_linear_shape s0 = nn_linear_dense(batch, net->n_flat, K * net->head_out[0]);
+    nn_linear_forward(a->head[0], h, p + net->w[L].offset, p + net->b[L].offset, &s0);
+    for (size_t j = 1; j <= c->n_dense; j++) {
+        nn_relu_forward(a->head[j - 1], a->head[j - 1], batch * K * net->head_out[j - 1]);
+        nn_linear_shape s = head_shape(net, j, batch);
+        const float *w = p + net->w[L + j].offset, *b = p + net->b[L + j].offset;
+        for (size_t k = 0; k < K; k++) {
+            nn_linear_forward(a->head[j] + k * s.n_out, a->head[j - 1] + k * s.n_in,
+                              w + k * s.n_in * s.n_out, b + k * s.n_out, &s);
+        }
+    }
+    aggregate(q, a->head[c->n_dense], batch * K, c->n_actions, c->dueling);
+}
+
+/* q += β · prior(x), computed in the inference workspace. */
+static void add_prior(nn_qnet *net, const float *x, size_t batch, float *q)
+{
+    if (net->n_params == net->n_trainable) {
+        return;
+    }
+    forward_net(net, net->params + net->n_trainable, &net->infer, x, batch, net->prior_q);
+    size_t n = batch * net->cfg.n_heads * net->cfg.n_actions;
+    float beta = net->cfg.prior_scale;
+    for (size_t i = 0; i < n; i++) {
+        q[i] += beta * net->prior_q[i];
+    }
+}
+
+void nn_qnet_forward(nn_qnet *net, const float *x, size_t batch, float *q)
+{
+    assert(batch >= 1 && batch <= net->cfg.max_batch);
+    forward_net(net, net->params, &net->infer, x, batch, q);
+    add_prior(net, x, batch, q);
+}
+
+void nn_qnet_forward_train(nn_qnet *net, const float *x, size_t batch, float *q)
+{
+    assert(batch >= 1 && batch <= net->cfg.max_batch);
+    forward_net(net, net->params, &net->train, x, batch, q);
+    add_prior(net, x, batch, q);
+}
+
+void nn_qnet_backward(nn_qnet *net, const float *dq, size_t batch)
+{
+    assert(batch >= 1 && batch <= net->cfg.max_batch);
+    const nn_qnet_config *c = &net->cfg;
+    const acts *a = &net->train;
+    size_t K = c->n_heads, L = net->n_heads0, n_conv = c->n_conv;
+    float *g = net->grads;
+    const float *p = net->params;
+    disaggregate(net->d_head[c->n_dense], dq, batch * K, c->n_actions, c->dueling);
+    for (size_t j = c->n_dense; j >= 1; j--) {
+        nn_linear_shape s = head_shape(net, j, batch);
+        const float *w = p + net->w[L + j].offset;
+        for (size_t k = 0; k < K; k++) {
+            nn_linear_backward(net->d_head[j - 1] + k * s.n_in,
+                               g + net->w[L + j].offset + k * s.n_in * s.n_out,
+                               g + net->b[L + j].offset + k * s.n_out, net->d_head[j] + k * s.n_out,
+                               a->head[j - 1] + k * s.n_in, w + k * s.n_in * s.n_out, 1.0f, &s);
+        }
+        size_t n = batch * K * s.n_in;
+        nn_relu_backward(net->d_head[j - 1], net->d_head[j - 1], a->head[j - 1], n);
+    }
+    /* The fused first head layer: its input gradient sums every head's contribution in one
+     * product, and the 1/K of Bootstrapped DQN's torso normalisation rides on it. */
+    const float *conv_out = n_conv ? a->conv[n_conv - 1] : a->x;
+    float *d_conv_out = n_conv ? net->d_conv[n_conv - 1] : NULL;
+    size_t n_sh = c->n_shared;
+    const float *torso = n_sh ? a->shared[n_sh - 1] : conv_out;
+    float *d_torso = n_sh ? net->d_shared[n_sh - 1] : d_conv_out;
+    nn_linear_shape s0 = nn_linear_dense(batch, net->n_flat, K * net->head_out[0]);
+    nn_linear_backward(d_torso, g + net->w[L].offset, g + net->b[L].offset, net->d_head[0], torso,
+                       p + net->w[L].offset, 1.0f / (float)K, &s0);
+    for (size_t j = n_sh; j-- > 0;) {
+        size_t Ls = n_conv + j;
+        nn_linear_shape s = nn_linear_dense(batch, net->shared_in[j], c->shared[j]);
+        nn_relu_backward(net->d_shared[j], net->d_shared[j], a->shared[j], batch * c->shared[j]);
+        nn_linear_backward(j ? net->d_shared[j - 1] : d_conv_out, g + net->w[Ls].offset,
+                           g + net->b[Ls].offset, net->d_shared[j], j ? a->shared[j - 1] : conv_out,
+                           p + net->w[Ls].offset, 1.0f, &s);
+    }
+    for (size_t l = n_conv; l-- > 0;) {
+        nn_conv_shape s = net->conv[l];
+        s.batch = batch;
+        nn_relu_backward(net->d_conv[l], net->d_conv[l], a->conv[l], nn_conv_cols_rows(&s) * s.f);
+        if (l == 0 && a->direct0) {
+            nn_conv_backward_direct(g + net->w[0].offset, g + net->b[0].offset, net->d_conv[0],
+                                    a->x, &s);
+            continue;
+        }
+        nn_conv_backward(l ? net->d_conv[l - 1] : NULL, g + net->w[l].offset, g + net->b[l].offset,
+                         net->dcols, net->d_conv[l], a->cols[l], p + net->w[l].offset, &s);
+    }
+}
+
+double nn_qnet_forward_macs(const nn_qnet *net)
+{
+    const nn_qnet_config *c = &net->cfg;
+    double macs = 0.0;
+    for (size_t l = 0; l < c->n_conv; l++) {
+        nn_conv_shape s = net->conv[l];
+        s.batch = 1;
+        macs += (double)nn_conv_cols_rows(&s) * 9.0 * (double)s.c * (double)s.f;
+    }
+    for (size_t j = 0; j < c->n_shared; j++) {
+        macs += (double)net->shared_in[j] * (double)c->shared[j];
+    }
+    for (size_t j = 0; j <= c->n_dense; j++) {
+        macs += (double)c->n_heads * (double)net->head_in[j] * (double)net->head_out[j];
+    }
+    return net->n_params > net->n_trainable ? 2.0 * macs : macs;
+}
+
+size_t nn_qnet_blob_bytes(const nn_qnet *net)
+{
+    return net->n_params * sizeof(float);
+}
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the parameter blob is little-endian float32; add byte swapping for this host"
+#endif
+
+int nn_qnet_blob_export(const nn_qnet *net, void *blob, size_t cap, shoal_err *err)
+{
+    if (cap < nn_qnet_blob_bytes(net)) {
+        return shoal_err_set(err, SHOAL_EINVAL, "qnet: parameter blob of %s needs %zu bytes, "
+                             "buffer has %zu", net->arch, nn_qnet_blob_bytes(net), cap);
+    }
+    memcpy(blob, net->params, nn_qnet_blob_bytes(net));
+    return SHOAL_OK;
+}
+
+int nn_qnet_blob_import(nn_qnet *net, const void *blob, size_t n_bytes, shoal_err *err)
+{
+    if (n_bytes != nn_qnet_blob_bytes(net)) {
+        return shoal_err_set(err, SHOAL_EARCH, "qnet: parameter blob has %zu bytes but %s has "
+                             "%zu parameters (%zu bytes); the sender runs another architecture",
+                             n_bytes, net->arch, net->n_params, nn_qnet_blob_bytes(net));
+    }
+    memcpy(net->params, blob, n_bytes);
+    return SHOAL_OK;
+}

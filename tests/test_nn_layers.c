@@ -1,0 +1,354 @@
+#include <criterion/criterion.h>
+
+#include "nn/layers.h"
+#include "nn_ref.h"
+
+/* Central difference of L = Σ R ⊙ f(v) with respect to v[i], f evaluated in double. */
+typedef double (*loss_fn)(const double *v, void *ctx);
+
+static double central_diff(double *v, size_t i, loss_fn f, void *ctx)
+{
+    const double h = 1e-4;
+    double keep = v[i];
+    v[i] = keep + h;
+    double up = f(v, ctx);
+    v[i] = keep - h;
+    double down = f(v, ctx);
+    v[i] = keep;
+    return (up - down) / (2.0 * h);
+}
+
+/* ---- convolution ---- */
+
+typedef struct conv_case {
+    nn_conv_shape s;
+    double *x, *w, *b, *r; /* r: the fixed weights of the loss */
+    int wrt;               /* 0: x, 1: w, 2: b */
+} conv_case;
+
+static double conv_loss(const double *v, void *ctx)
+{
+    conv_case *k = ctx;
+    const nn_conv_shape *s = &k->s;
+    size_t n = nn_conv_cols_rows(s) * s->f;
+    double *y = malloc(n * sizeof *y);
+    ref_conv(y, k->wrt == 0 ? v : k->x, k->wrt == 1 ? v : k->w, k->wrt == 2 ? v : k->b, s->batch,
+             s->h, s->w, s->c, s->f);
+    double L = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        L += k->r[i] * y[i];
+    }
+    free(y);
+    return L;
+}
+
+Test(nn_layers, a_3x3_convolution_of_ones_sums_its_patch_plus_the_bias)
+{
+    nn_conv_shape s = {1, 3, 3, 2, 1};
+    float x[18], w[18], b[1] = {0.5f}, y[1], cols[18];
+    for (int i = 0; i < 18; i++) {
+        x[i] = 1.0f;
+        w[i] = (float)(i + 1);
+    }
+    nn_conv_forward(y, cols, x, w, b, &s);
+    cr_assert_float_eq(y[0], 171.5f, 1e-4f, "1+2+...+18 + 0.5 = 171.5, got %f", y[0]);
+}
+
+Test(nn_layers, im2col_convolution_matches_the_naive_loops)
+{
+    nn_conv_shape shapes[] = {{1, 10, 10, 4, 16}, {3, 10, 10, 10, 16}, {2, 5, 7, 3, 5},
+                              {40, 6, 6, 2, 3}};
+    rng r;
+    rng_init(&r, 7, RNG_ROLE_TOOL, 0, 0);
+    for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
+        nn_conv_shape s = shapes[t];
+        size_t nx = s.batch * s.h * s.w * s.c, nw = 9 * s.c * s.f, rows = nn_conv_cols_rows(&s);
+        float *x = malloc(nx * 4), *w = malloc(nw * 4), *b = malloc(s.f * 4);
+        float *y = malloc(rows * s.f * 4), *y0 = malloc(rows * s.f * 4);
+        float *cols = malloc(rows * 9 * s.c * 4);
+        ref_fill(x, nx, &r, -1, 1);
+        ref_fill(w, nw, &r, -1, 1);
+        ref_fill(b, s.f, &r, -1, 1);
+        nn_conv_forward(y, cols, x, w, b, &s);
+        nn_conv_forward_naive(y0, x, w, b, &s);
+        double *yd = ref_to_double(y0, rows * s.f);
+        /* float sums of 9C terms in different orders: errors relative to sqrt(9C), the size of
+         * a typical output */
+        double e = ref_max_rel_err(y, yd, rows * s.f, sqrt(9.0 * (double)s.c));
+        cr_assert_lt(e, 1e-5, "shape %zu: relative error %g against the naive loops", t, e);
+        free(x), free(w), free(b), free(y), free(y0), free(cols), free(yd);
+    }
+}
+
+Test(nn_layers, convolution_gradients_match_finite_differences)
+{
+    conv_case k = {.s = {2, 5, 6, 3, 4}};
+    const nn_conv_shape *s = &k.s;
+    size_t nx = s->batch * s->h * s->w * s->c, nw = 9 * s->c * s->f, rows = nn_conv_cols_rows(s);
+    float *x = malloc(nx * 4), *w = malloc(nw * 4), *b = malloc(s->f * 4), *r = malloc(rows * s->f * 4);
+    rng g;
+    rng_init(&g, 8, RNG_ROLE_TOOL, 0, 0);
+    ref_fill(x, nx, &g, -1, 1);
+    ref_fill(w, nw, &g, -1, 1);
+    ref_fill(b, s->f, &g, -1, 1);
+    ref_fill(r, rows * s->f, &g, -1, 1);
+    float *y = malloc(rows * s->f * 4), *cols = malloc(rows * 9 * s->c * 4);
+    float *dcols = malloc(rows * 9 * s->c * 4), *dx = malloc(nx * 4), *dw = malloc(nw * 4);
+    float db[4];
+    nn_conv_forward(y, cols, x, w, b, s);
+    nn_conv_backward(dx, dw, db, dcols, r, cols, w, s);
+    k.x = ref_to_double(x, nx);
+    k.w = ref_to_double(w, nw);
+    k.b = ref_to_double(b, s->f);
+    k.r = ref_to_double(r, rows * s->f);
+    double *vs[3] = {k.x, k.w, k.b};
+    float *an[3] = {dx, dw, db};
+    size_t ns[3] = {nx, nw, s->f};
+    for (int which = 0; which < 3; which++) {
+        k.wrt = which;
+        double *num = malloc(ns[which] * sizeof *num);
+        for (size_t i = 0; i < ns[which]; i++) {
+            num[i] = central_diff(vs[which], i, conv_loss, &k);
+        }
+        double e = ref_max_rel_err(an[which], num, ns[which], 1e-2);
+        cr_assert_lt(e, 1e-3, "gradient %d (0=x, 1=w, 2=b): relative error %g", which, e);
+        free(num);
+    }
+    free(x), free(w), free(b), free(r), free(y), free(cols), free(dcols), free(dx), free(dw);
+    free(k.x), free(k.w), free(k.b), free(k.r);
+}
+
+/* ---- linear ---- */
+
+typedef struct linear_case {
+    nn_linear_shape s;
+    double *x, *w, *b, *r;
+    int wrt;
+} linear_case;
+
+static double linear_loss(const double *v, void *ctx)
+{
+    linear_case *k = ctx;
+    const nn_linear_shape *s = &k->s;
+    double *y = calloc(s->batch * s->ldy, sizeof *y);
+    ref_linear(y, s->ldy, k->wrt == 0 ? v : k->x, s->ldx, k->wrt == 1 ? v : k->w,
+               k->wrt == 2 ? v : k->b, s->batch, s->n_in, s->n_out);
+    double L = 0.0;
+    for (size_t i = 0; i < s->batch; i++) {
+        for (size_t o = 0; o < s->n_out; o++) {
+            L += k->r[i * s->ldy + o] * y[i * s->ldy + o];
+        }
+    }
+    free(y);
+    return L;
+}
+
+Test(nn_layers, linear_matches_the_naive_loops_on_both_paths_and_with_strides)
+{
+    /* wide or tiny products at batch <= 4 take the hand-written loop, the rest sgemm; ld > n
+     * exercises slices */
+    nn_linear_shape shapes[] = {{1, 1024, 128, 1024, 128}, {16, 1024, 1280, 1024, 1280},
+                                {1, 1024, 1280, 1024, 1280}, {3, 40, 70, 45, 75},
+                                {64, 300, 7, 300, 7},       {3, 5, 4, 11, 9},
+                                {40, 6, 5, 13, 8}};
+    rng r;
+    rng_init(&r, 9, RNG_ROLE_TOOL, 0, 0);
+    for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
+        nn_linear_shape s = shapes[t];
+        float *x = malloc(s.batch * s.ldx * 4), *w = malloc(s.n_in * s.n_out * 4);
+        float *b = malloc(s.n_out * 4), *y = calloc(s.batch * s.ldy, 4), *y0 = calloc(s.batch * s.ldy, 4);
+        ref_fill(x, s.batch * s.ldx, &r, -1, 1);
+        /* a third of the inputs exactly zero, as after a ReLU */
+        for (size_t i = 0; i < s.batch * s.ldx; i += 3) {
+            x[i] = 0.0f;
+        }
+        ref_fill(w, s.n_in * s.n_out, &r, -1, 1);
+        ref_fill(b, s.n_out, &r, -1, 1);
+        nn_linear_forward(y, x, w, b, &s);
+        nn_linear_forward_naive(y0, x, w, b, &s);
+        double *yd = ref_to_double(y0, s.batch * s.ldy);
+        double e = ref_max_rel_err(y, yd, s.batch * s.ldy, sqrt((double)s.n_in));
+        cr_assert_lt(e, 1e-5, "shape %zu: relative error %g against the naive loops", t, e);
+        free(x), free(w), free(b), free(y), free(y0), free(yd);
+    }
+}
+
+Test(nn_layers, the_small_batch_loop_matches_the_naive_loops_for_any_rows_and_widths)
+{
+    rng r;
+    rng_init(&r, 14, RNG_ROLE_TOOL, 0, 0);
+    for (size_t batch = 1; batch <= 9; batch++) {
+        /* widths with whole 32-blocks only, a tail only, and both; strided x and y */
+        size_t outs[3] = {64, 6, 70};
+        for (int t = 0; t < 3; t++) {
+            nn_linear_shape s = {batch, 37, outs[t], 41, outs[t] + 3};
+            float *x = malloc(batch * s.ldx * 4), *w = malloc(s.n_in * s.n_out * 4);
+            float *b = malloc(s.n_out * 4), *y = calloc(batch * s.ldy, 4), *y0 = calloc(batch * s.ldy, 4);
+            ref_fill(x, batch * s.ldx, &r, -1, 1);
+            ref_fill(w, s.n_in * s.n_out, &r, -1, 1);
+            ref_fill(b, s.n_out, &r, -1, 1);
+            nn_linear_forward_small(y, x, w, b, &s);
+            nn_linear_forward_naive(y0, x, w, b, &s);
+            double *yd = ref_to_double(y0, batch * s.ldy);
+            double e = ref_max_rel_err(y, yd, batch * s.ldy, sqrt((double)s.n_in));
+            cr_assert_lt(e, 1e-5, "batch %zu, %zu outputs: relative error %g", batch, s.n_out, e);
+            free(x), free(w), free(b), free(y), free(y0), free(yd);
+        }
+    }
+}
+
+Test(nn_layers, linear_gradients_match_finite_differences_with_strides_and_scale)
+{
+    nn_linear_shape shapes[] = {{3, 5, 4, 7, 6}, {20, 6, 3, 6, 3}};
+    for (size_t t = 0; t < 2; t++) {
+        linear_case k = {.s = shapes[t]};
+        const nn_linear_shape *s = &k.s;
+        size_t nx = s->batch * s->ldx, nw = s->n_in * s->n_out, ny = s->batch * s->ldy;
+        float *x = malloc(nx * 4), *w = malloc(nw * 4), *b = malloc(s->n_out * 4);
+        float *r = malloc(ny * 4), *dx = calloc(nx, 4), *dw = malloc(nw * 4), *db = malloc(s->n_out * 4);
+        rng g;
+        rng_init(&g, 10, RNG_ROLE_TOOL, 0, (uint32_t)t);
+        ref_fill(x, nx, &g, -1, 1);
+        ref_fill(w, nw, &g, -1, 1);
+        ref_fill(b, s->n_out, &g, -1, 1);
+        ref_fill(r, ny, &g, -1, 1);
+        const float scale = 0.25f;
+        nn_linear_backward(dx, dw, db, r, x, w, scale, s);
+        k.x = ref_to_double(x, nx);
+        k.w = ref_to_double(w, nw);
+        k.b = ref_to_double(b, s->n_out);
+        k.r = ref_to_double(r, ny);
+        for (int which = 0; which < 3; which++) {
+            k.wrt = which;
+            double *v = which == 0 ? k.x : which == 1 ? k.w : k.b;
+            size_t n = which == 0 ? nx : which == 1 ? nw : s->n_out;
+            double *num = calloc(n, sizeof *num);
+            for (size_t i = 0; i < n; i++) {
+                /* padding columns of x are not inputs; their gradient must stay untouched */
+                int pad = which == 0 && i % s->ldx >= s->n_in;
+                num[i] = pad ? 0.0 : central_diff(v, i, linear_loss, &k) * (which == 0 ? scale : 1.0);
+            }
+            const float *an = which == 0 ? dx : which == 1 ? dw : db;
+            double e = ref_max_rel_err(an, num, n, 1e-2);
+            cr_assert_lt(e, 1e-3, "shape %zu gradient %d: relative error %g", t, which, e);
+            free(num);
+        }
+        free(x), free(w), free(b), free(r), free(dx), free(dw), free(db);
+        free(k.x), free(k.w), free(k.b), free(k.r);
+    }
+}
+
+/* ---- ReLU ---- */
+
+Test(nn_layers, relu_passes_positive_values_and_their_gradients_only)
+{
+    float x[6] = {-2.0f, -0.0f, 0.0f, 1e-30f, 3.0f, -1e-30f}, y[6], dx[6];
+    float dy[6] = {1, 2, 3, 4, 5, 6};
+    nn_relu_forward(y, x, 6);
+    float want[6] = {0, 0, 0, 1e-30f, 3.0f, 0};
+    for (int i = 0; i < 6; i++) {
+        cr_assert_eq(y[i], want[i], "relu(x[%d])", i);
+    }
+    nn_relu_backward(dx, dy, y, 6);
+    float want_dx[6] = {0, 0, 0, 4, 5, 0};
+    for (int i = 0; i < 6; i++) {
+        cr_assert_eq(dx[i], want_dx[i], "relu'(x[%d])", i);
+    }
+}
+
+typedef struct relu_case {
+    double *r;
+    size_t n;
+} relu_case;
+
+static double relu_loss(const double *v, void *ctx)
+{
+    relu_case *k = ctx;
+    double L = 0.0;
+    for (size_t i = 0; i < k->n; i++) {
+        L += k->r[i] * (v[i] > 0.0 ? v[i] : 0.0);
+    }
+    return L;
+}
+
+Test(nn_layers, relu_gradient_matches_finite_differences_away_from_the_kink)
+{
+    enum { N = 64 };
+    float x[N], y[N], r[N], dx[N];
+    rng g;
+    rng_init(&g, 11, RNG_ROLE_TOOL, 0, 0);
+    ref_fill(r, N, &g, -1, 1);
+    for (int i = 0; i < N; i++) {
+        /* |x| >= 0.1: the difference step never crosses 0 */
+        float u = rng_uniform_f(&g);
+        x[i] = (i % 2 ? 1.0f : -1.0f) * (0.1f + u);
+    }
+    nn_relu_forward(y, x, N);
+    nn_relu_backward(dx, r, y, N);
+    relu_case k = {ref_to_double(r, N), N};
+    double *xd = ref_to_double(x, N), num[N];
+    for (int i = 0; i < N; i++) {
+        num[i] = central_diff(xd, (size_t)i, relu_loss, &k);
+    }
+    double e = ref_max_rel_err(dx, num, N, 1e-2);
+    cr_assert_lt(e, 1e-6, "relative error %g", e);
+    free(k.r), free(xd);
+}
+
+Test(nn_layers, col2im_is_the_adjoint_of_im2col)
+{
+    /* <im2col(x), c> == <x, col2im(c)> for any x, c: the backward of the patch gather. */
+    nn_conv_shape s = {2, 5, 4, 3, 1};
+    size_t nx = 2 * 5 * 4 * 3, nc = nn_conv_cols_rows(&s) * 27;
+    float *x = malloc(nx * 4), *c = malloc(nc * 4), *cols = malloc(nc * 4), *dx = malloc(nx * 4);
+    rng g;
+    rng_init(&g, 12, RNG_ROLE_TOOL, 0, 0);
+    ref_fill(x, nx, &g, -1, 1);
+    ref_fill(c, nc, &g, -1, 1);
+    nn_conv_im2col(cols, x, &s);
+    nn_conv_col2im(dx, c, &s);
+    double lhs = 0.0, rhs = 0.0;
+    for (size_t i = 0; i < nc; i++) {
+        lhs += (double)cols[i] * c[i];
+    }
+    for (size_t i = 0; i < nx; i++) {
+        rhs += (double)x[i] * dx[i];
+    }
+    cr_assert_float_eq(lhs, rhs, 1e-4 * fabs(lhs) + 1e-6, "%g vs %g", lhs, rhs);
+    free(x), free(c), free(cols), free(dx);
+}
+
+Test(nn_layers, the_direct_convolution_matches_im2col_forward_and_backward)
+{
+    /* MinAtar's shape, and one with a row narrower than a block and two filter groups */
+    nn_conv_shape shapes[] = {{3, 10, 10, 10, 16}, {2, 5, 13, 3, 32}};
+    rng g;
+    rng_init(&g, 13, RNG_ROLE_TOOL, 0, 0);
+    for (size_t t = 0; t < 2; t++) {
+        nn_conv_shape s = shapes[t];
+        size_t nx = s.batch * s.h * s.w * s.c, nw = 9 * s.c * s.f, rows = nn_conv_cols_rows(&s);
+        float *x = calloc(nx, 4), *w = malloc(nw * 4), *b = malloc(s.f * 4), *dy = malloc(rows * s.f * 4);
+        float *y = malloc(rows * s.f * 4), *y0 = malloc(rows * s.f * 4), *cols = malloc(rows * 9 * s.c * 4);
+        float *dw = malloc(nw * 4), *dw0 = malloc(nw * 4), *db = malloc(s.f * 4), *db0 = malloc(s.f * 4);
+        for (size_t i = 0; i < nx; i++) {
+            /* binary with a few other values, including corners and edges */
+            x[i] = rng_bernoulli(&g, 0.1) ? (i % 5 ? 1.0f : -0.5f) : 0.0f;
+        }
+        x[0] = 1.0f;
+        x[nx - 1] = 2.0f;
+        ref_fill(w, nw, &g, -1, 1);
+        ref_fill(b, s.f, &g, -1, 1);
+        ref_fill(dy, rows * s.f, &g, -1, 1);
+        nn_conv_forward_direct(y, x, w, b, &s);
+        nn_conv_forward(y0, cols, x, w, b, &s);
+        double *yd = ref_to_double(y0, rows * s.f);
+        cr_assert_lt(ref_max_rel_err(y, yd, rows * s.f, 1.0), 1e-5, "forward, shape %zu", t);
+        nn_conv_backward_direct(dw, db, dy, x, &s);
+        nn_conv_backward(NULL, dw0, db0, NULL, dy, cols, w, &s);
+        double *dwd = ref_to_double(dw0, nw), *dbd = ref_to_double(db0, s.f);
+        cr_assert_lt(ref_max_rel_err(dw, dwd, nw, 1.0), 1e-5, "dw, shape %zu", t);
+        cr_assert_lt(ref_max_rel_err(db, dbd, s.f, 1.0), 1e-5, "db, shape %zu", t);
+        free(x), free(w), free(b), free(dy), free(y), free(y0), free(cols), free(dw), free(dw0);
+        free(db), free(db0), free(yd), free(dwd), free(dbd);
+    }
+}

@@ -1,0 +1,195 @@
+#include <criterion/criterion.h>
+
+#include "nn/loss.h"
+#include "nn_ref.h"
+
+Test(nn_loss, huber_has_the_specified_values_and_slopes)
+{
+    cr_assert_float_eq(nn_huber(0.5f), 0.125f, 1e-7f);
+    cr_assert_float_eq(nn_huber(1.0f), 0.5f, 1e-7f);
+    cr_assert_float_eq(nn_huber(2.0f), 1.5f, 1e-7f);
+    cr_assert_float_eq(nn_huber(-3.0f), 2.5f, 1e-7f);
+    cr_assert_float_eq(nn_huber_grad(-3.0f), -1.0f, 1e-7f);
+    cr_assert_float_eq(nn_huber_grad(0.25f), 0.25f, 1e-7f);
+    cr_assert_float_eq(nn_huber_grad(7.0f), 1.0f, 1e-7f);
+}
+
+Test(nn_loss, double_dqn_lets_the_online_net_choose_and_the_target_net_evaluate)
+{
+    /* specs/algorithms.md §8: Q_online(s') = (1,3,2), Q_target(s') = (5,0,4), r = 1, γ = 0.9 */
+    float qo[3] = {1, 3, 2}, qt[3] = {5, 0, 4}, R = 1.0f, C = 0.9f, y;
+    nn_loss_dims d = {1, 1, 3};
+    nn_loss_targets(&y, qo, qt, &R, &C, &d, 1);
+    cr_assert_float_eq(y, 1.0f, 1e-6f, "double y = 1 + 0.9 * 0");
+    nn_loss_targets(&y, NULL, qt, &R, &C, &d, 0);
+    cr_assert_float_eq(y, 5.5f, 1e-6f, "plain-max y = 1 + 0.9 * 5");
+    C = 0.0f;
+    nn_loss_targets(&y, qo, qt, &R, &C, &d, 1);
+    cr_assert_float_eq(y, 1.0f, 1e-6f, "a terminal bootstraps nothing");
+}
+
+Test(nn_loss, each_head_bootstraps_from_its_own_target_head_and_ties_pick_the_lowest_action)
+{
+    /* B = 1, K = 2, A = 3; head 1's online values tie between actions 1 and 2 */
+    float qo[6] = {9, 0, 0, 0, 4, 4}, qt[6] = {1, 2, 3, 10, 20, 30}, R = 0.5f, C = 0.5f, y[2];
+    nn_loss_dims d = {1, 2, 3};
+    nn_loss_targets(y, qo, qt, &R, &C, &d, 1);
+    cr_assert_float_eq(y[0], 0.5f + 0.5f * 1.0f, 1e-6f);
+    cr_assert_float_eq(y[1], 0.5f + 0.5f * 20.0f, 1e-6f);
+    cr_assert_eq(nn_argmax((float[]){1, 5, 5, 2}, 4), 1);
+}
+
+/* The TD loss in double, for finite differences. */
+static double td_ref(const double *q, const nn_td_batch *b)
+{
+    size_t B = b->dims.batch, K = b->dims.n_heads, A = b->dims.n_actions;
+    double L = 0.0;
+    for (size_t i = 0; i < B; i++) {
+        for (size_t k = 0; k < K; k++) {
+            if (b->mask_bits && !(b->mask_bits[i] >> k & 1u)) {
+                continue;
+            }
+            double delta = b->targets[i * K + k] - q[(i * K + k) * A + b->actions[i]];
+            double h = fabs(delta) <= 1.0 ? 0.5 * delta * delta : fabs(delta) - 0.5;
+            L += (b->weights ? b->weights[i] : 1.0) * h / (double)B;
+        }
+    }
+    return L;
+}
+
+Test(nn_loss, td_loss_gradient_with_masks_and_weights_matches_finite_differences)
+{
+    enum { B = 6, K = 3, A = 4 };
+    float q[B * K * A], y[B * K], w[B], dq[B * K * A], prio[B];
+    uint32_t act[B] = {0, 3, 1, 2, 2, 0}, mask[B] = {7, 1, 6, 0, 5, 2};
+    rng g;
+    rng_init(&g, 30, RNG_ROLE_TOOL, 0, 0);
+    ref_fill(q, B * K * A, &g, -2, 2);
+    ref_fill(w, B, &g, 0.1f, 1);
+    for (size_t i = 0; i < B * K; i++) {
+        /* |δ| in [0.1, 0.8] or [1.2, 3]: no difference step crosses the Huber kink */
+        float u = rng_uniform_f(&g), mag = i % 2 ? 0.1f + 0.7f * u : 1.2f + 1.8f * u;
+        y[i] = q[(i / K * K + i % K) * A + act[i / K]] + (i % 3 ? mag : -mag);
+    }
+    nn_td_batch b = {{B, K, A}, act, y, mask, w};
+    float L = nn_loss_td(dq, prio, q, &b);
+    double *qd = ref_to_double(q, B * K * A), num[B * K * A];
+    cr_assert_float_eq(L, td_ref(qd, &b), 1e-5, "loss %f vs %f", L, td_ref(qd, &b));
+    for (size_t i = 0; i < B * K * A; i++) {
+        double keep = qd[i], h = 1e-5;
+        qd[i] = keep + h;
+        double up = td_ref(qd, &b);
+        qd[i] = keep - h;
+        num[i] = (up - td_ref(qd, &b)) / (2 * h);
+        qd[i] = keep;
+    }
+    double e = ref_max_rel_err(dq, num, B * K * A, 1e-3);
+    cr_assert_lt(e, 1e-3, "relative error %g", e);
+    free(qd);
+}
+
+Test(nn_loss, a_masked_head_gets_no_loss_and_priorities_average_the_trained_heads)
+{
+    /* B = 2, K = 2, A = 1: sample 0 trains head 1 only; sample 1 trains no head */
+    float q[4] = {0, 0, 0, 0}, y[4] = {0.5f, -2.0f, 1.0f, 3.0f}, dq[4], prio[2];
+    uint32_t act[2] = {0, 0}, mask[2] = {2, 0};
+    nn_td_batch b = {{2, 2, 1}, act, y, mask, NULL};
+    float L = nn_loss_td(dq, prio, q, &b);
+    cr_assert_float_eq(L, 1.5f / 2.0f, 1e-6f, "only huber(-2) = 1.5, over B = 2");
+    cr_assert_eq(dq[0], 0.0f);
+    cr_assert_float_eq(dq[1], 0.5f, 1e-6f, "-(1/B) * clip(-2) = 0.5");
+    cr_assert_eq(dq[2], 0.0f);
+    cr_assert_eq(dq[3], 0.0f);
+    cr_assert_float_eq(prio[0], 2.0f, 1e-6f, "|δ| of the one trained head");
+    cr_assert_float_eq(prio[1], 2.0f, 1e-6f, "no head trained: the mean over all, (1 + 3) / 2");
+}
+
+Test(nn_loss, importance_weights_scale_loss_and_gradient)
+{
+    float q[2] = {0, 0}, y[2] = {0.5f, 0.5f}, w[2] = {1.0f, 0.25f}, dq[2];
+    uint32_t act[2] = {0, 0};
+    nn_td_batch b = {{2, 1, 1}, act, y, NULL, w};
+    float L = nn_loss_td(dq, NULL, q, &b);
+    cr_assert_float_eq(L, (0.125f + 0.25f * 0.125f) / 2.0f, 1e-7f);
+    cr_assert_float_eq(dq[0], -0.25f, 1e-7f);
+    cr_assert_float_eq(dq[1], -0.0625f, 1e-7f);
+}
+
+Test(nn_loss, the_margin_loss_pushes_the_demonstrated_action_above_the_rest_by_the_margin)
+{
+    /* sample 0: demo, a_E = 0, Q = (1, 2, 0.5): max(1, 2.8, 1.3) - 1 = 1.8
+     * sample 1: demo, a_E = 0, Q = (3, 2, 1): the margin holds, loss 0, no gradient
+     * sample 2: agent data: ignored */
+    float q[9] = {1, 2, 0.5f, 3, 2, 1, 0, 9, 9}, dq[9] = {0};
+    uint32_t act[3] = {0, 0, 0};
+    uint8_t demo[3] = {1, 1, 0};
+    nn_loss_dims d = {3, 1, 3};
+    float L = nn_loss_margin(dq, q, act, demo, NULL, &d, 0.8f, 1.0f);
+    cr_assert_float_eq(L, 1.8f / 3.0f, 1e-6f);
+    float want[9] = {-1.0f / 3, 1.0f / 3, 0, 0, 0, 0, 0, 0, 0};
+    for (int i = 0; i < 9; i++) {
+        cr_assert_float_eq(dq[i], want[i], 1e-6f, "dq[%d] = %f", i, dq[i]);
+    }
+}
+
+static double margin_ref(const double *q, const uint32_t *act, const uint8_t *demo,
+                         const float *w, size_t B, size_t K, size_t A, double lambda)
+{
+    double L = 0.0;
+    for (size_t i = 0; i < B; i++) {
+        for (size_t k = 0; demo[i] && k < K; k++) {
+            const double *qi = q + (i * K + k) * A;
+            double best = -INFINITY;
+            for (size_t a = 0; a < A; a++) {
+                best = fmax(best, qi[a] + (a == act[i] ? 0.0 : 0.8));
+            }
+            L += lambda * w[i] * (best - qi[act[i]]) / (double)B;
+        }
+    }
+    return L;
+}
+
+Test(nn_loss, margin_loss_gradient_matches_finite_differences_and_adds_into_dq)
+{
+    enum { B = 5, K = 2, A = 4 };
+    float q[B * K * A], w[B], dq[B * K * A], base[B * K * A];
+    uint32_t act[B] = {0, 1, 2, 3, 1};
+    uint8_t demo[B] = {1, 1, 0, 1, 1};
+    rng g;
+    rng_init(&g, 31, RNG_ROLE_TOOL, 0, 0);
+    /* values on a 0.1 grid offset by 0.013: no two candidates within a difference step */
+    for (size_t i = 0; i < B * K * A; i++) {
+        q[i] = 0.1f * (float)rng_below(&g, 30) + 0.013f * (float)(i % 7);
+    }
+    ref_fill(w, B, &g, 0.2f, 1);
+    ref_fill(base, B * K * A, &g, -1, 1);
+    memcpy(dq, base, sizeof dq);
+    nn_loss_dims d = {B, K, A};
+    float L = nn_loss_margin(dq, q, act, demo, w, &d, 0.8f, 0.5f);
+    double *qd = ref_to_double(q, B * K * A), num[B * K * A];
+    cr_assert_float_eq(L, margin_ref(qd, act, demo, w, B, K, A, 0.5), 1e-5);
+    for (size_t i = 0; i < B * K * A; i++) {
+        double keep = qd[i], h = 1e-4;
+        qd[i] = keep + h;
+        double up = margin_ref(qd, act, demo, w, B, K, A, 0.5);
+        qd[i] = keep - h;
+        num[i] = (up - margin_ref(qd, act, demo, w, B, K, A, 0.5)) / (2 * h) + base[i];
+        qd[i] = keep;
+    }
+    double e = ref_max_rel_err(dq, num, B * K * A, 1e-2);
+    cr_assert_lt(e, 1e-3, "relative error %g", e);
+    free(qd);
+}
+
+Test(nn_loss, l2_adds_its_value_and_gradient)
+{
+    float p[3] = {1, -2, 0.5f}, g[3] = {1, 1, 1};
+    float L = nn_loss_l2(g, p, 3, 0.1f);
+    cr_assert_float_eq(L, 0.1f * 5.25f, 1e-6f);
+    cr_assert_float_eq(g[0], 1.2f, 1e-6f);
+    cr_assert_float_eq(g[1], 0.6f, 1e-6f);
+    cr_assert_float_eq(g[2], 1.1f, 1e-6f);
+    /* the added gradient equals the central difference of λθ² at θ = -2 */
+    double h = 1e-4, up = 0.1 * (-2 + h) * (-2 + h), down = 0.1 * (-2 - h) * (-2 - h);
+    cr_assert_float_eq(g[1] - 1.0f, (float)((up - down) / (2 * h)), 1e-5f);
+}

@@ -1,0 +1,418 @@
+#include <criterion/criterion.h>
+
+#include "nn/qnet.h"
+#include "nn_ref.h"
+
+static nn_qnet *make(const nn_qnet_config *cfg)
+{
+    shoal_err err = {0};
+    nn_qnet *net = nn_qnet_new(cfg, &err);
+    cr_assert_not_null(net, "nn_qnet_new: %s", err.msg);
+    return net;
+}
+
+/* Two convolutions, a shared layer, two hidden layers per head, 3 heads, dueling and a prior:
+ * every code path. */
+static nn_qnet_config full_config(void)
+{
+    nn_qnet_config c = {0};
+    c.in_h = 6;
+    c.in_w = 5;
+    c.in_c = 2;
+    c.n_conv = 2;
+    c.conv_filters[0] = 3;
+    c.conv_filters[1] = 2;
+    c.n_shared = 1;
+    c.shared[0] = 7;
+    c.n_dense = 2;
+    c.dense[0] = 5;
+    c.dense[1] = 4;
+    c.n_actions = 3;
+    c.n_heads = 3;
+    c.dueling = 1;
+    c.prior_scale = 0.7f;
+    c.max_batch = 4;
+    c.seed = 3;
+    return c;
+}
+
+Test(nn_qnet, the_minatar_architecture_string_names_every_layout_field)
+{
+    nn_qnet_config c = nn_qnet_config_minatar(4, 3);
+    nn_qnet *net = make(&c);
+    cr_assert_str_eq(nn_qnet_arch(net),
+                     "qnet/v1 in=10x10x4 conv=16 dense=128 act=3 heads=1 duel=0 prior=0");
+    /* conv 9*4*16 + 16, dense 1024*128 + 128, out 128*3 + 3 */
+    cr_assert_eq(nn_qnet_n_trainable(net), 576 + 16 + 131072 + 128 + 384 + 3);
+    cr_assert_eq(nn_qnet_n_params(net), nn_qnet_n_trainable(net));
+    nn_qnet_free(net);
+}
+
+Test(nn_qnet, architecture_strings_parse_back_to_the_same_config)
+{
+    nn_qnet_config cs[3] = {nn_qnet_config_minatar(10, 18), full_config(), full_config()};
+    cs[2].n_conv = 0;
+    cs[2].n_shared = 2;
+    cs[2].shared[1] = 3;
+    cs[2].n_dense = 0;
+    cs[2].prior_scale = 0.1f;
+    for (int i = 0; i < 3; i++) {
+        char arch[NN_QNET_ARCH_MAX], again[NN_QNET_ARCH_MAX];
+        shoal_err err = {0};
+        cr_assert_eq(nn_qnet_config_arch(&cs[i], arch, sizeof arch, &err), SHOAL_OK);
+        nn_qnet_config back = {.max_batch = 9, .seed = 4};
+        cr_assert_eq(nn_qnet_config_parse(&back, arch, &err), SHOAL_OK, "%s: %s", arch, err.msg);
+        cr_assert_eq(nn_qnet_config_arch(&back, again, sizeof again, &err), SHOAL_OK);
+        cr_assert_str_eq(arch, again);
+        cr_assert_eq(back.prior_scale, cs[i].prior_scale);
+        cr_assert_eq(back.max_batch, 9, "max_batch is not part of the architecture");
+    }
+}
+
+Test(nn_qnet, malformed_architecture_strings_are_rejected_with_the_bad_token)
+{
+    static const char *const bad[] = {
+        "qnet/v2 in=10x10x4 conv=16 dense=128 act=3 heads=1 duel=0 prior=0",
+        "qnet/v1 in=10x10 conv=16 dense=128 act=3 heads=1 duel=0 prior=0",
+        "qnet/v1 in=10x10x4 conv=16, dense=128 act=3 heads=1 duel=0 prior=0",
+        "qnet/v1 in=10x10x4 conv=16 dense=128 act=3 heads=1 duel=2 prior=0",
+        "qnet/v1 in=10x10x4 conv=16 dense=128 act=3 heads=1 duel=0 prior=x",
+        "qnet/v1 in=10x10x4 conv=16 dense=128 act=3 heads=1 duel=0 prior=0 act=3",
+        "qnet/v1 in=10x10x4 conv=16 dense=128 act=3 heads=1 duel=0 colour=red",
+        "qnet/v1 in=10x10x4 conv=16 dense=128 act=0 heads=1 duel=0 prior=0",
+        "qnet/v1 in=2x2x4 conv=16 dense=128 act=3 heads=1 duel=0 prior=0",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        nn_qnet_config c = {0};
+        shoal_err err = {0};
+        cr_assert_eq(nn_qnet_config_parse(&c, bad[i], &err), SHOAL_EINVAL, "accepted %s", bad[i]);
+        cr_assert(strlen(err.msg) > 10, "no message for %s", bad[i]);
+    }
+    nn_qnet_config c = {0};
+    shoal_err err = {0};
+    nn_qnet_config_parse(&c, "qnet/v1 in=10x10x4 conv=16 dense=128 act=3 heads=1 duel=0", &err);
+    cr_assert(strstr(err.msg, "\"prior\"") != NULL, "%s", err.msg);
+}
+
+Test(nn_qnet, a_bad_config_is_an_error_not_a_crash)
+{
+    nn_qnet_config c = nn_qnet_config_minatar(4, 3);
+    c.n_heads = 0;
+    shoal_err err = {0};
+    cr_assert_null(nn_qnet_new(&c, &err));
+    cr_assert_eq(err.code, SHOAL_EINVAL);
+    cr_assert(strstr(err.msg, "heads") != NULL, "%s", err.msg);
+    c = nn_qnet_config_minatar(4, 3);
+    c.max_batch = 0;
+    cr_assert_null(nn_qnet_new(&c, &err));
+}
+
+/* The forward pass against the double reference written from the documented layout. */
+static void check_forward_on(const nn_qnet_config *c, size_t batch, int binary)
+{
+    nn_qnet *net = make(c);
+    size_t nx = batch * nn_qnet_in_floats(net), nq = batch * c->n_heads * c->n_actions;
+    float *x = malloc(nx * 4), *q = malloc(nq * 4), *q2 = malloc(nq * 4);
+    rng g;
+    rng_init(&g, 20, RNG_ROLE_TOOL, 0, 0);
+    ref_fill_input(x, nx, &g, binary);
+    nn_qnet_forward(net, x, batch, q);
+    nn_qnet_forward_train(net, x, batch, q2);
+    double *p = ref_to_double(nn_qnet_params(net), nn_qnet_n_params(net));
+    double *xd = ref_to_double(x, nx), *qd = malloc(nq * sizeof *qd);
+    ref_qnet(c, p, nn_qnet_n_trainable(net), xd, batch, qd);
+    double e = ref_max_rel_err(q, qd, nq, 1e-1);
+    cr_assert_lt(e, 1e-5, "%s: forward differs from the reference by %g", nn_qnet_arch(net), e);
+    cr_assert_eq(memcmp(q, q2, nq * 4), 0, "inference and training forwards differ");
+    free(x), free(q), free(q2), free(p), free(xd), free(qd);
+    nn_qnet_free(net);
+}
+
+Test(nn_qnet, forward_matches_a_double_reference_of_the_documented_layout)
+{
+    nn_qnet_config c = full_config();
+    check_forward_on(&c, 4, 0);
+    c = nn_qnet_config_minatar(4, 6);
+    c.n_heads = 10;
+    c.prior_scale = 3.0f;
+    c.max_batch = 20;
+    check_forward_on(&c, 1, 0);
+    check_forward_on(&c, 20, 0); /* past the small-batch path */
+    check_forward_on(&c, 20, 1);
+}
+
+/* Finite differences of L = Σ R ⊙ Q in double against nn_qnet_backward for every parameter. */
+static void check_gradients_on(const nn_qnet_config *c, size_t batch, int binary)
+{
+    nn_qnet *net = make(c);
+    size_t nx = batch * nn_qnet_in_floats(net), nq = batch * c->n_heads * c->n_actions;
+    size_t nt = nn_qnet_n_trainable(net);
+    float *x = malloc(nx * 4), *q = malloc(nq * 4), *r = malloc(nq * 4);
+    rng g;
+    rng_init(&g, 21, RNG_ROLE_TOOL, 0, 0);
+    ref_fill_input(x, nx, &g, binary);
+    ref_fill(r, nq, &g, -1, 1);
+    nn_qnet_forward_train(net, x, batch, q);
+    nn_qnet_backward(net, r, batch);
+    double *p = ref_to_double(nn_qnet_params(net), nn_qnet_n_params(net));
+    double *xd = ref_to_double(x, nx), *qd = malloc(nq * sizeof *qd), *num = malloc(nt * sizeof *num);
+    const double h = 1e-5;
+    for (size_t i = 0; i < nt; i++) {
+        double keep = p[i], L[2];
+        for (int side = 0; side < 2; side++) {
+            p[i] = keep + (side ? -h : h);
+            ref_qnet(c, p, nt, xd, batch, qd);
+            L[side] = 0.0;
+            for (size_t j = 0; j < nq; j++) {
+                L[side] += (double)r[j] * qd[j];
+            }
+        }
+        p[i] = keep;
+        num[i] = (L[0] - L[1]) / (2.0 * h);
+        /* The torso's gradient is scaled by 1/K (Bootstrapped DQN), so the analytic torso
+         * gradient is 1/K of the true derivative. */
+        if (i < nn_qnet_view(net, c->n_conv + c->n_shared, 0).offset) {
+            num[i] /= (double)c->n_heads;
+        }
+    }
+    double e = ref_max_rel_err(nn_qnet_grads(net), num, nt, 1e-2);
+    cr_assert_lt(e, 1e-3, "%s: gradient relative error %g", nn_qnet_arch(net), e);
+    free(x), free(q), free(r), free(p), free(xd), free(qd), free(num);
+    nn_qnet_free(net);
+}
+
+Test(nn_qnet, gradients_with_three_heads_dueling_and_prior_match_finite_differences)
+{
+    nn_qnet_config c = full_config();
+    check_gradients_on(&c, 3, 0);
+}
+
+Test(nn_qnet, gradients_through_the_direct_first_convolution_match_finite_differences)
+{
+    nn_qnet_config c = full_config();
+    c.in_h = 8;
+    c.conv_filters[0] = 16; /* a multiple of 16 takes the direct kernel */
+    check_gradients_on(&c, 4, 1);
+}
+
+Test(nn_qnet, gradients_of_heads_on_a_shared_dense_layer_without_conv_match_finite_differences)
+{
+    nn_qnet_config c = full_config();
+    c.n_conv = 0;
+    c.n_shared = 2;
+    c.shared[1] = 4;
+    c.n_dense = 0;
+    check_gradients_on(&c, 3, 0);
+}
+
+Test(nn_qnet, the_shared_layer_appears_in_the_architecture_string)
+{
+    nn_qnet_config c = nn_qnet_config_minatar(10, 6);
+    c.n_shared = 1;
+    c.shared[0] = 128;
+    c.n_dense = 0;
+    c.n_heads = 10;
+    char arch[NN_QNET_ARCH_MAX];
+    cr_assert_eq(nn_qnet_config_arch(&c, arch, sizeof arch, NULL), SHOAL_OK);
+    cr_assert_str_eq(arch, "qnet/v1 in=10x10x10 conv=16 shared=128 dense=none act=6 heads=10 "
+                           "duel=0 prior=0");
+}
+
+Test(nn_qnet, gradients_of_a_single_head_mlp_match_finite_differences)
+{
+    nn_qnet_config c = full_config();
+    c.n_conv = 0;
+    c.n_shared = 0;
+    c.n_dense = 1;
+    c.n_heads = 1;
+    c.dueling = 0;
+    c.prior_scale = 0.0f;
+    check_gradients_on(&c, 4, 0);
+}
+
+Test(nn_qnet, gradients_of_the_minatar_net_at_a_large_batch_match_finite_differences, .timeout = 60)
+{
+    nn_qnet_config c = nn_qnet_config_minatar(2, 3);
+    c.in_h = 5;
+    c.in_w = 5;
+    c.dense[0] = 8;
+    c.conv_filters[0] = 4;
+    c.n_heads = 2;
+    c.max_batch = 20;
+    check_gradients_on(&c, 20, 0); /* the sgemm path of every layer */
+}
+
+Test(nn_qnet, dueling_aggregates_v_plus_a_minus_mean_a_and_back)
+{
+    nn_qnet_config c = {.in_h = 1, .in_w = 1, .in_c = 1, .n_actions = 3, .n_heads = 1,
+                        .dueling = 1, .max_batch = 1};
+    nn_qnet *net = make(&c);
+    float *p = nn_qnet_params(net);
+    nn_param_view w = nn_qnet_view(net, 0, 0), b = nn_qnet_view(net, 0, 1);
+    cr_assert_eq(b.n, 4, "3 advantages and a value");
+    memset(p + w.offset, 0, w.n * 4);
+    float bias[4] = {1, 2, 3, 1}; /* A = (1, 2, 3), V = 1 */
+    memcpy(p + b.offset, bias, sizeof bias);
+    float x = 0.0f, q[3], dq[3] = {1, 0, 0};
+    nn_qnet_forward_train(net, &x, 1, q);
+    cr_assert_float_eq(q[0], 0.0f, 1e-6f);
+    cr_assert_float_eq(q[1], 1.0f, 1e-6f);
+    cr_assert_float_eq(q[2], 2.0f, 1e-6f);
+    nn_qnet_backward(net, dq, 1);
+    const float *g = nn_qnet_grads(net) + b.offset;
+    cr_assert_float_eq(g[0], 2.0f / 3.0f, 1e-6f);
+    cr_assert_float_eq(g[1], -1.0f / 3.0f, 1e-6f);
+    cr_assert_float_eq(g[2], -1.0f / 3.0f, 1e-6f);
+    cr_assert_float_eq(g[3], 1.0f, 1e-6f);
+    nn_qnet_free(net);
+}
+
+Test(nn_qnet, k_identical_heads_give_the_torso_the_gradient_of_one_head)
+{
+    nn_qnet_config c1 = nn_qnet_config_minatar(3, 4), c4 = c1;
+    c1.max_batch = c4.max_batch = 8;
+    c4.n_heads = 4;
+    nn_qnet *one = make(&c1), *four = make(&c4);
+    /* Same seed: the torso and head 0 are the same values; copy head 0 into heads 1..3. */
+    float *p1 = nn_qnet_params(one), *p4 = nn_qnet_params(four);
+    for (size_t L = 0; L < nn_qnet_n_layers(four); L++) {
+        for (int which = 0; which < 2; which++) {
+            nn_param_view v1 = nn_qnet_view(one, L, which), v4 = nn_qnet_view(four, L, which);
+            if (L == 0) {
+                cr_assert_eq(memcmp(p1 + v1.offset, p4 + v4.offset, v1.n * 4), 0);
+                continue;
+            }
+            size_t n_out = which ? v1.n : (L == 1 ? 128 : 4), rows = v1.n / n_out;
+            for (size_t k = 0; k < 4; k++) {
+                for (size_t i = 0; i < rows; i++) {
+                    /* layer 1 is fused (n_in, K*n_out); the output layer is (K, n_in, n_out) */
+                    size_t at = L == 1 && !which ? (i * 4 + k) * n_out : (k * rows + i) * n_out;
+                    memcpy(p4 + v4.offset + at, p1 + v1.offset + i * n_out, n_out * 4);
+                }
+            }
+        }
+    }
+    enum { B = 8 };
+    float x[B * 300], q1[B * 4], q4[B * 16], dq1[B * 4], dq4[B * 16];
+    rng g;
+    rng_init(&g, 22, RNG_ROLE_TOOL, 0, 0);
+    ref_fill(x, B * 300, &g, 0, 1);
+    ref_fill(dq1, B * 4, &g, -1, 1);
+    for (size_t i = 0; i < B; i++) {
+        for (size_t k = 0; k < 4; k++) {
+            memcpy(dq4 + (i * 4 + k) * 4, dq1 + i * 4, 16);
+        }
+    }
+    nn_qnet_forward_train(one, x, B, q1);
+    nn_qnet_forward_train(four, x, B, q4);
+    for (size_t i = 0; i < B; i++) {
+        for (size_t k = 0; k < 4; k++) {
+            cr_assert_eq(memcmp(q4 + (i * 4 + k) * 4, q1 + i * 4, 16), 0, "head %zu differs", k);
+        }
+    }
+    nn_qnet_backward(one, dq1, B);
+    nn_qnet_backward(four, dq4, B);
+    nn_param_view w = nn_qnet_view(one, 0, 0);
+    double *g1 = ref_to_double(nn_qnet_grads(one) + w.offset, w.n + 16);
+    double e = ref_max_rel_err(nn_qnet_grads(four) + w.offset, g1, w.n + 16, 1e-3);
+    cr_assert_lt(e, 1e-5, "torso gradient with K=4 identical heads differs by %g", e);
+    free(g1);
+    nn_qnet_free(one);
+    nn_qnet_free(four);
+}
+
+Test(nn_qnet, inference_between_training_forward_and_backward_changes_nothing)
+{
+    nn_qnet_config c = full_config();
+    nn_qnet *net = make(&c);
+    size_t nx = 4 * nn_qnet_in_floats(net), nt = nn_qnet_n_trainable(net);
+    float *x = malloc(nx * 4), *x2 = malloc(nx * 4), q[36], q2[36], dq[36];
+    rng g;
+    rng_init(&g, 23, RNG_ROLE_TOOL, 0, 0);
+    ref_fill(x, nx, &g, -1, 1);
+    ref_fill(x2, nx, &g, -1, 1);
+    ref_fill(dq, 36, &g, -1, 1);
+    nn_qnet_forward_train(net, x, 4, q);
+    nn_qnet_backward(net, dq, 4);
+    float *before = malloc(nt * 4);
+    memcpy(before, nn_qnet_grads(net), nt * 4);
+    nn_qnet_forward_train(net, x, 4, q);
+    nn_qnet_forward(net, x2, 4, q2);
+    nn_qnet_backward(net, dq, 4);
+    cr_assert_eq(memcmp(before, nn_qnet_grads(net), nt * 4), 0);
+    free(x), free(x2), free(before);
+    nn_qnet_free(net);
+}
+
+Test(nn_qnet, the_prior_adds_beta_times_a_fixed_network_and_gets_no_gradient)
+{
+    nn_qnet_config c = full_config(), plain = c;
+    plain.prior_scale = 0.0f;
+    nn_qnet *net = make(&c), *f = make(&plain);
+    size_t nt = nn_qnet_n_trainable(net);
+    cr_assert_eq(nn_qnet_n_params(net), 2 * nt);
+    cr_assert_eq(nn_qnet_n_trainable(f), nt);
+    cr_assert_eq(memcmp(nn_qnet_params(net), nn_qnet_params(f), nt * 4), 0);
+    cr_assert_neq(memcmp(nn_qnet_params(net), nn_qnet_params(net) + nt, nt * 4), 0,
+                  "the prior must have its own random weights");
+    float x[4 * 60], q[36], qf[36], dq[36];
+    rng g;
+    rng_init(&g, 24, RNG_ROLE_TOOL, 0, 0);
+    ref_fill(x, 240, &g, -1, 1);
+    ref_fill(dq, 36, &g, -1, 1);
+    nn_qnet_forward_train(net, x, 4, q);
+    nn_qnet_forward_train(f, x, 4, qf);
+    /* prior alone = (Q - f) / β: copy the prior into f's params and compare */
+    memcpy(nn_qnet_params(f), nn_qnet_params(net) + nt, nt * 4);
+    float qp[36];
+    nn_qnet_forward(f, x, 4, qp);
+    for (int i = 0; i < 36; i++) {
+        cr_assert_float_eq(q[i], qf[i] + 0.7f * qp[i], 1e-5f, "Q[%d]", i);
+    }
+    float *prior = malloc(nt * 4);
+    memcpy(prior, nn_qnet_params(net) + nt, nt * 4);
+    nn_qnet_backward(net, dq, 4);
+    cr_assert_eq(memcmp(prior, nn_qnet_params(net) + nt, nt * 4), 0);
+    free(prior);
+    nn_qnet_free(net);
+    nn_qnet_free(f);
+}
+
+Test(nn_qnet, heads_start_different_and_a_prior_differs_from_its_head)
+{
+    nn_qnet_config c = nn_qnet_config_minatar(4, 3);
+    c.n_heads = 2;
+    nn_qnet *net = make(&c);
+    nn_param_view out = nn_qnet_view(net, 2, 0);
+    const float *p = nn_qnet_params(net) + out.offset;
+    cr_assert_neq(memcmp(p, p + out.n / 2, out.n / 2 * 4), 0, "heads 0 and 1 are identical");
+    nn_qnet_free(net);
+}
+
+Test(nn_qnet, params_copy_and_blob_import_refuse_another_architecture)
+{
+    nn_qnet_config a = nn_qnet_config_minatar(4, 3), b = nn_qnet_config_minatar(4, 6);
+    a.max_batch = b.max_batch = 2;
+    nn_qnet *na = make(&a), *nb = make(&b), *na2 = NULL;
+    a.seed = 99;
+    na2 = make(&a);
+    shoal_err err = {0};
+    cr_assert_eq(nn_qnet_copy_params(nb, na, &err), SHOAL_EARCH);
+    cr_assert(strstr(err.msg, "act=6") != NULL, "%s", err.msg);
+    cr_assert_eq(nn_qnet_copy_params(na2, na, &err), SHOAL_OK);
+    cr_assert_eq(memcmp(nn_qnet_params(na2), nn_qnet_params(na), nn_qnet_blob_bytes(na)), 0);
+
+    size_t n = nn_qnet_blob_bytes(na);
+    uint8_t *blob = malloc(n);
+    cr_assert_eq(nn_qnet_blob_export(na, blob, n - 1, &err), SHOAL_EINVAL);
+    cr_assert_eq(nn_qnet_blob_export(na, blob, n, &err), SHOAL_OK);
+    cr_assert_eq(nn_qnet_blob_import(nb, blob, n, &err), SHOAL_EARCH);
+    cr_assert(strstr(err.msg, "another architecture") != NULL, "%s", err.msg);
+    memset(nn_qnet_params(na2), 0, n);
+    cr_assert_eq(nn_qnet_blob_import(na2, blob, n, &err), SHOAL_OK);
+    cr_assert_eq(memcmp(nn_qnet_params(na2), nn_qnet_params(na), n), 0);
+    free(blob);
+    nn_qnet_free(na);
+    nn_qnet_free(nb);
+    nn_qnet_free(na2);
+}

@@ -19,6 +19,7 @@
 
 #include "common/clock.h"
 #include "common/rng.h"
+#include "nn/blas.h"
 #include "nn/layers.h"
 #include "nn/loss.h"
 #include "nn/optim.h"
@@ -335,13 +336,9 @@ static void layouts(void)
 
 int main(int argc, char **argv)
 {
-    /* OpenBLAS picks its kernels when the library loads, so the fix is a fresh process. */
-    if (!getenv("OPENBLAS_CORETYPE") && strcasecmp(openblas_get_corename(), "prescott") == 0 &&
-        __builtin_cpu_supports("avx512f")) {
-        setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
+    if (nn_blas_setup()) {
         execv("/proc/self/exe", argv);
     }
-    openblas_set_num_threads(1);
     printf("OpenBLAS %s, core %s, 1 thread; medians of %d runs of %.2f s\n", openblas_get_config(),
            openblas_get_corename(), RUNS, RUN_SECONDS);
     if (getenv("OPENBLAS_CORETYPE")) {

@@ -1,8 +1,10 @@
 /* The shoal binary: git-style subcommands, one per role or tool. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cluster/commands.h"
+#include "nn/blas.h"
 
 static const command commands[] = {
     {"config", cmd_config, "show the effective configuration, or the reference of every key"},
@@ -25,6 +27,9 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    if (nn_blas_setup()) {
+        execv("/proc/self/exe", argv); /* only returns on failure: then run with what we have */
+    }
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;
@@ -35,7 +40,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
-        printf("shoal %s\n", SHOAL_VERSION);
+        printf("shoal %s (OpenBLAS kernels: %s)\n", SHOAL_VERSION, nn_blas_core());
         return 0;
     }
     for (size_t i = 0; i < N_COMMANDS; i++) {

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "env/env_config.h"
+#include "nn/nn_config.h"
 #include "replay/server.h"
 
 /* Keys of the whole run, owned by the cluster part. Each other part owns its own table. */
@@ -23,6 +24,7 @@ const config_key *const *shoal_config_tables(size_t *n_tables)
     static const config_key *const tables[] = {
         run_keys,
         env_config_keys,
+        nn_config_keys,
         replay_config_keys,
     };
     *n_tables = sizeof tables / sizeof tables[0];

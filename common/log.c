@@ -12,9 +12,10 @@ static struct {
     pthread_mutex_t lock;
     char role[32];
     int rank;
-    log_level level;
+    log_level level;        /* lowest level written anywhere */
+    log_level stderr_level; /* lowest level also written to stderr */
     FILE *file;
-} logger = {PTHREAD_MUTEX_INITIALIZER, "shoal", 0, LOG_INFO, NULL};
+} logger = {PTHREAD_MUTEX_INITIALIZER, "shoal", 0, LOG_INFO, LOG_INFO, NULL};
 
 static const char *const level_names[] = {"DEBUG", "INFO", "WARN", "ERROR", "OFF"};
 
@@ -31,6 +32,7 @@ int log_setup(const char *role, int rank, log_level level, const char *file_path
     log_set_identity(role, rank);
     pthread_mutex_lock(&logger.lock);
     logger.level = level;
+    logger.stderr_level = level;
     if (logger.file) {
         fclose(logger.file);
         logger.file = NULL;
@@ -45,6 +47,13 @@ int log_setup(const char *role, int rank, log_level level, const char *file_path
     }
     pthread_mutex_unlock(&logger.lock);
     return rc;
+}
+
+void log_set_stderr_level(log_level level)
+{
+    pthread_mutex_lock(&logger.lock);
+    logger.stderr_level = level;
+    pthread_mutex_unlock(&logger.lock);
 }
 
 int log_level_parse(const char *name, log_level *level, shoal_err *err)
@@ -82,7 +91,9 @@ void log_write(log_level level, const char *fmt, ...)
     int n = snprintf(line, sizeof line, "%s %-5s %s/%d %s\n", when, level_names[level],
                      logger.role, logger.rank, text);
     size_t len = n < 0 ? 0 : ((size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
-    fwrite(line, 1, len, stderr);
+    if (level >= logger.stderr_level || !logger.file) {
+        fwrite(line, 1, len, stderr);
+    }
     if (logger.file) {
         fwrite(line, 1, len, logger.file);
         fflush(logger.file);

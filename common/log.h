@@ -23,6 +23,10 @@ typedef enum log_level {
  * EIO when the file cannot be opened (stderr logging still works). Thread-safe to log after. */
 int log_setup(const char *role, int rank, log_level level, const char *file_path, shoal_err *err);
 
+/* Sets the lowest level also copied to stderr (default: the level of log_setup). Roles under
+ * `shoal train` keep stderr for warnings and errors and write everything to their log file. */
+void log_set_stderr_level(log_level level);
+
 /* Parses "debug", "info", "warn", "error" or "off". EINVAL names the valid values. */
 int log_level_parse(const char *name, log_level *level, shoal_err *err);
 

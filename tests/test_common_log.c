@@ -1,4 +1,5 @@
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,4 +51,31 @@ Test(log, an_unwritable_file_is_an_error)
     shoal_err err = {0};
     cr_assert_eq(log_setup("actor", 0, LOG_INFO, "/nonexistent-shoal/x.log", &err), SHOAL_EIO);
     cr_assert(strstr(err.msg, "/nonexistent-shoal/x.log") != NULL);
+}
+
+Test(log, the_stderr_level_filters_stderr_but_not_the_file)
+{
+    char path[] = "/tmp/shoal-log-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    cr_assert_eq(log_setup("actor", 1, LOG_INFO, path, NULL), SHOAL_OK);
+    log_set_stderr_level(LOG_WARN);
+    cr_redirect_stderr();
+    log_info("file only");
+    log_warn("both");
+    log_close();
+    fflush(stderr);
+    FILE *err_out = cr_get_redirected_stderr();
+    char buf[512] = {0};
+    size_t n = fread(buf, 1, sizeof buf - 1, err_out);
+    buf[n] = '\0';
+    cr_assert_null(strstr(buf, "file only"), "%s", buf);
+    cr_assert_not_null(strstr(buf, "both"), "%s", buf);
+    uint8_t *data;
+    size_t len;
+    cr_assert_eq(file_read_all(path, 1 << 16, &data, &len, NULL), SHOAL_OK);
+    cr_assert_not_null(strstr((char *)data, "file only"));
+    cr_assert_not_null(strstr((char *)data, "both"));
+    free(data);
+    unlink(path);
 }

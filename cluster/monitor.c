@@ -1,0 +1,174 @@
+#include "cluster/monitor.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster/rundir.h"
+#include "common/clock.h"
+#include "common/fileio.h"
+#include "common/log.h"
+#include "replay/client.h"
+
+/* An actor not seen by its shard for this long is not counted as alive. */
+#define ALIVE_SECS 15.0
+
+struct monitor {
+    const char *run_dir;
+    bool tty;
+    uint64_t max_frames;
+    double max_seconds;
+    uint64_t start_ns;
+    replay_client *client;
+    size_t n_shards;
+    uint64_t prev_frames;
+    uint64_t prev_ns;
+    size_t last_len; /* of the TTY line, to blank a longer previous one */
+    progress_snapshot last;
+};
+
+monitor *monitor_new(const char *run_dir, const config *cfg, bool tty, shoal_err *err)
+{
+    monitor *m = calloc(1, sizeof *m);
+    if (!m) {
+        shoal_err_set(err, SHOAL_ENOMEM, "out of memory");
+        return NULL;
+    }
+    m->run_dir = run_dir;
+    m->tty = tty;
+    m->max_frames = (uint64_t)config_int(cfg, "run", "max_frames");
+    m->max_seconds = config_float(cfg, "run", "max_seconds");
+    m->n_shards = (size_t)config_int(cfg, "cluster", "replay_shards");
+    m->start_ns = clock_now_ns();
+    return m;
+}
+
+void monitor_free(monitor *m)
+{
+    if (!m) {
+        return;
+    }
+    if (m->tty && m->last_len) {
+        fputc('\n', stdout);
+        fflush(stdout);
+    }
+    replay_client_free(m->client);
+    free(m);
+}
+
+const progress_snapshot *monitor_last(const monitor *m)
+{
+    return &m->last;
+}
+
+static void connect_when_ready(monitor *m)
+{
+    if (m->client) {
+        return;
+    }
+    rundir_endpoints ep;
+    if (rundir_endpoints_read(m->run_dir, &ep, NULL) != SHOAL_OK) {
+        return; /* the roles have not started yet */
+    }
+    const char *eps[RUNDIR_MAX_SHARDS];
+    for (size_t i = 0; i < ep.n_replay; i++) {
+        eps[i] = ep.replay[i];
+    }
+    /* Short waits: a shard that does not answer in time shows as missing, the line goes on. */
+    replay_client_options opt = {.timeout_ms = 1000};
+    shoal_err err = {0};
+    m->client = replay_client_new(eps, ep.n_replay, &opt, &err);
+    if (!m->client) {
+        log_warn("progress: cannot connect to the shards: %s", err.msg);
+    } else {
+        m->n_shards = ep.n_replay;
+    }
+}
+
+static void gather_shards(monitor *m, progress_snapshot *s)
+{
+    double served = 0, demo_served = 0;
+    bool first_actor = true;
+    for (size_t i = 0; m->client && i < m->n_shards; i++) {
+        const Shoal__V1__Stats *st;
+        if (replay_client_stats(m->client, i, &st, NULL) != SHOAL_OK) {
+            continue;
+        }
+        if (s->n_shards < PROGRESS_MAX_SHARDS) {
+            s->fill[s->n_shards] = st->capacity ? (double)st->size / (double)st->capacity : 0.0;
+        }
+        s->n_shards++;
+        s->frames += st->env_steps;
+        served += (double)st->sampled;
+        demo_served += (double)st->demo_sampled;
+        for (size_t a = 0; a < st->n_actors; a++) {
+            const Shoal__V1__ActorStats *as = st->actors[a];
+            s->actors_total++;
+            if (st->uptime_s - as->last_seen_s > ALIVE_SECS) {
+                continue;
+            }
+            s->actors_alive++;
+            if (first_actor || as->params_version < s->params_min) {
+                s->params_min = as->params_version;
+            }
+            if (first_actor || as->params_version > s->params_max) {
+                s->params_max = as->params_version;
+            }
+            first_actor = false;
+        }
+    }
+    s->demo_share = served > 0 ? demo_served / served : -1.0;
+}
+
+static void gather_files(monitor *m, progress_snapshot *s)
+{
+    char path[FILEIO_PATH_MAX];
+    double v;
+    s->updates_per_s = -1.0;
+    if (rundir_path(path, sizeof path, m->run_dir, "metrics.csv", NULL) == SHOAL_OK &&
+        progress_csv_last(path, "updates_per_s", &v, NULL) == SHOAL_OK) {
+        s->updates_per_s = v;
+        if (progress_csv_last(path, "step", &v, NULL) == SHOAL_OK) {
+            s->learner_step = (uint64_t)v;
+        }
+    }
+    if (rundir_path(path, sizeof path, m->run_dir, "eval.csv", NULL) == SHOAL_OK &&
+        progress_csv_last(path, "mean", &s->eval_mean, NULL) == SHOAL_OK &&
+        progress_csv_last(path, "std", &s->eval_std, NULL) == SHOAL_OK &&
+        progress_csv_last(path, "step", &v, NULL) == SHOAL_OK) {
+        s->have_eval = true;
+        s->eval_step = (uint64_t)v;
+    }
+}
+
+void monitor_tick(monitor *m, bool *over_budget)
+{
+    connect_when_ready(m);
+    progress_snapshot s = {0};
+    uint64_t now = clock_now_ns();
+    s.elapsed_s = (double)(now - m->start_ns) * 1e-9;
+    s.n_shards_total = m->n_shards;
+    gather_shards(m, &s);
+    gather_files(m, &s);
+    s.frames_per_s = -1.0;
+    if (m->prev_ns && s.n_shards == s.n_shards_total && s.frames >= m->prev_frames) {
+        s.frames_per_s = (double)(s.frames - m->prev_frames) / ((double)(now - m->prev_ns) * 1e-9);
+    }
+    if (s.n_shards == s.n_shards_total) {
+        m->prev_frames = s.frames;
+        m->prev_ns = now;
+    }
+    m->last = s;
+    char line[512];
+    progress_format(&s, line, sizeof line);
+    if (m->tty) {
+        size_t len = strlen(line);
+        printf("\r%s%*s", line, m->last_len > len ? (int)(m->last_len - len) : 0, "");
+        m->last_len = len;
+    } else {
+        printf("%s\n", line);
+    }
+    fflush(stdout);
+    *over_budget = (m->max_frames && s.frames >= m->max_frames) ||
+                   (m->max_seconds > 0 && s.elapsed_s >= m->max_seconds);
+}

@@ -13,6 +13,7 @@ typedef struct command {
 } command;
 
 int cmd_config(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 int cmd_env(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 

@@ -8,6 +8,7 @@
 
 static const command commands[] = {
     {"config", cmd_config, "show the effective configuration, or the reference of every key"},
+    {"train", cmd_train, "train an agent: every role under mpirun, with progress and evaluation"},
     {"env", cmd_env, "list, benchmark and check the environments; random-play statistics"},
     {"replay", cmd_replay, "run one prioritized replay shard (ZeroMQ ROUTER)"},
 };

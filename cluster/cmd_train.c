@@ -1,0 +1,586 @@
+/* shoal train: the whole system in one command.
+ *
+ * Without mpirun, this process is the launcher: it prepares the run folder, starts
+ * `mpirun -np N ... shoal train --run-dir DIR --prepared` in its own process group, prints the
+ * progress line, and turns Ctrl-C, SIGTERM or the end of the budget into a graceful stop (the
+ * STOP file every rank watches), with SIGTERM and then SIGKILL to the job as the last resort
+ * 10 seconds later. Under mpirun (ours or the user's, e.g. with --hostfile on a cluster), each
+ * rank takes its role from the layout in [cluster] (cluster/layout.h), binds, exchanges
+ * endpoints with one MPI_Allgather and runs its role until it is told to stop. */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <mpi.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cluster/commands.h"
+#include "cluster/launch.h"
+#include "cluster/layout.h"
+#include "cluster/monitor.h"
+#include "cluster/rundir.h"
+#include "cluster/train_roles.h"
+#include "common/cli.h"
+#include "common/clock.h"
+#include "common/fileio.h"
+#include "common/log.h"
+#include "env/env.h"
+#include "env/env_config.h"
+#include "env/registry.h"
+
+/* Set from signal handlers and the stop watcher; every role polls it. */
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void install_stop_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+typedef struct train_args {
+    const char *config_path;
+    const char **sets;
+    int n_sets;
+    const char *run_dir;
+    const char *resume;
+    const char *hostfile;
+    bool prepared; /* internal: the launcher prepared RUN_DIR; load its config.ini */
+} train_args;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: shoal train [CONFIG] [--set section.key=value ...] [--run-dir DIR]\n"
+            "                   [--resume DIR] [--hostfile FILE]\n"
+            "\n"
+            "Trains an agent with every role: replay shards, learners, an evaluator and actors.\n"
+            "Without mpirun, re-runs itself under `mpirun -np N --oversubscribe --enable-recovery`\n"
+            "on this machine (N from [cluster]) and prints a progress line every\n"
+            "run.progress_secs. Under your own mpirun (e.g. mpirun --hostfile H -np N shoal train\n"
+            "CONFIG --run-dir /shared/dir) every rank after the evaluator is an actor.\n"
+            "\n"
+            "CONFIG            INI file (cluster/configs/); without it the built-in defaults train\n"
+            "                  MinAtar Breakout\n"
+            "--set S.K=V       override one key after the file (repeatable)\n"
+            "--run-dir DIR     run folder (default runs/<run.name>); refused if it holds a run\n"
+            "--resume DIR      continue the run in DIR from its checkpoints (its config.ini, then\n"
+            "                  any --set)\n"
+            "--hostfile FILE   passed to mpirun to spread the processes over several machines\n"
+            "                  (set cluster.bind_host=auto and use a shared run folder)\n"
+            "\n"
+            "Ctrl-C or SIGTERM stops every role; learners and shards write their checkpoints\n"
+            "and every process is gone within 10 seconds. Files: RUN_DIR/metrics.csv,\n"
+            "eval.csv, eval.svg, checkpoints/, log/.\n");
+}
+
+static int parse_args(int argc, char **argv, train_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->sets = calloc((size_t)argc + 1, sizeof *a->sets);
+    if (!a->sets) {
+        fprintf(stderr, "shoal train: out of memory\n");
+        return 1;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        const char *missing = NULL;
+        if (cli_is_help(argv[i])) {
+            usage(stdout);
+            return -1;
+        } else if (cli_match(argc, argv, &i, "--set", &v)) {
+            missing = v ? NULL : "--set needs section.key=value";
+            a->sets[a->n_sets++] = v;
+        } else if (cli_match(argc, argv, &i, "--run-dir", &v)) {
+            missing = v ? NULL : "--run-dir needs a folder";
+            a->run_dir = v;
+        } else if (cli_match(argc, argv, &i, "--resume", &v)) {
+            missing = v ? NULL : "--resume needs the run folder";
+            a->resume = v;
+        } else if (cli_match(argc, argv, &i, "--hostfile", &v)) {
+            missing = v ? NULL : "--hostfile needs a file";
+            a->hostfile = v;
+        } else if (cli_flag(argv[i], "--prepared")) {
+            a->prepared = true;
+        } else if (argv[i][0] != '-' && !a->config_path) {
+            a->config_path = argv[i];
+        } else {
+            fprintf(stderr, "shoal train: unexpected argument '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+        if (missing) {
+            fprintf(stderr, "shoal train: %s\n", missing);
+            return 2;
+        }
+    }
+    if (a->resume && (a->run_dir || a->config_path)) {
+        fprintf(stderr, "shoal train: --resume DIR takes the run's own config.ini and folder; "
+                        "drop CONFIG and --run-dir (use --set to change keys)\n");
+        return 2;
+    }
+    return 0;
+}
+
+/* The replay shards store observations in the environment's own encoding. */
+static int derive_obs_spec(config *cfg, shoal_err *err)
+{
+    env_registry *reg = env_registry_from_config(cfg, err);
+    if (!reg) {
+        return err->code;
+    }
+    env_options opt;
+    int rc = env_options_from_config(&opt, cfg, err);
+    env *e = rc == SHOAL_OK ? env_make(reg, config_str(cfg, "env", "name"), &opt, err) : NULL;
+    if (!e) {
+        env_registry_free(reg);
+        return err->code;
+    }
+    env_shape shape = env_obs_shape(e);
+    char text[96];
+    snprintf(text, sizeof text, "replay.obs_shape=%u,%u,%u", (unsigned)shape.h, (unsigned)shape.w,
+             (unsigned)shape.c);
+    rc = config_set(cfg, text, "derived from env.name", err);
+    if (rc == SHOAL_OK) {
+        snprintf(text, sizeof text, "replay.obs_dtype=%s",
+                 env_obs_dtype(e) == OBS_DTYPE_BIT ? "bit" : "uint8");
+        rc = config_set(cfg, text, "derived from env.name", err);
+    }
+    env_free(e);
+    env_registry_free(reg);
+    return rc;
+}
+
+/* Loads the configuration: the run's config.ini when resuming (or when the launcher prepared
+ * the folder), else CONFIG; then every --set. */
+static config *load_config(const train_args *a, const char *run_dir, shoal_err *err)
+{
+    char path[FILEIO_PATH_MAX];
+    const char *file = a->config_path;
+    if (a->resume || a->prepared) {
+        if (rundir_path(path, sizeof path, run_dir, "config.ini", err) != SHOAL_OK) {
+            return NULL;
+        }
+        file = path;
+    }
+    return shoal_config_load(file, a->sets, a->n_sets, err);
+}
+
+/* The STOP file every rank watches; run_dir was checked to leave room for it. */
+static void stop_file_path(char *out, size_t cap, const char *run_dir)
+{
+    if (rundir_path(out, cap, run_dir, "STOP", NULL) != SHOAL_OK) {
+        out[0] = '\0';
+    }
+}
+
+/* mpirun --enable-recovery does not pass exit codes on, so a rank that fails says so in
+ * RUN_DIR/log/<role>-<index>.failed, which the launcher reads when the job has ended. */
+static void mark_failed(const char *run_dir, const char *role, uint32_t index, const char *why)
+{
+    char path[FILEIO_PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/log/%s-%u.failed", run_dir, role, index) <
+        (int)sizeof path) {
+        atomic_write_file(path, why, strlen(why), NULL);
+    }
+}
+
+/* Prints every failure marker and removes it; returns how many there were. */
+static int report_failures(const char *run_dir)
+{
+    char dir_path[FILEIO_PATH_MAX];
+    if (rundir_path(dir_path, sizeof dir_path, run_dir, "log", NULL) != SHOAL_OK) {
+        return 0;
+    }
+    DIR *d = opendir(dir_path);
+    if (!d) {
+        return 0;
+    }
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 7 || strcmp(e->d_name + len - 7, ".failed") != 0) {
+            continue;
+        }
+        char path[FILEIO_PATH_MAX];
+        if (rundir_path(path, sizeof path, dir_path, e->d_name, NULL) != SHOAL_OK) {
+            continue;
+        }
+        uint8_t *why;
+        size_t why_len;
+        if (file_read_all(path, 4096, &why, &why_len, NULL) == SHOAL_OK) {
+            fprintf(stderr, "shoal train: %.*s failed: %s\n", (int)(len - 7), e->d_name,
+                    (char *)why);
+            free(why);
+        }
+        unlink(path);
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* Resolves, creates and fills the run folder; writes its absolute path into run_dir. */
+static config *prepare_run(const train_args *a, char *run_dir, size_t cap, shoal_err *err)
+{
+    if (a->resume) {
+        snprintf(run_dir, cap, "%s", a->resume);
+    } else if (a->run_dir) {
+        snprintf(run_dir, cap, "%s", a->run_dir);
+    } else {
+        config *probe = shoal_config_load(a->config_path, a->sets, a->n_sets, err);
+        if (!probe) {
+            return NULL;
+        }
+        snprintf(run_dir, cap, "runs/%s", config_str(probe, "run", "name"));
+        config_free(probe);
+    }
+    if (rundir_prepare(run_dir, a->resume != NULL, err) != SHOAL_OK) {
+        return NULL;
+    }
+    char absolute[PATH_MAX];
+    if (realpath(run_dir, absolute)) {
+        snprintf(run_dir, cap, "%s", absolute);
+    }
+    config *cfg = load_config(a, run_dir, err);
+    if (cfg && (derive_obs_spec(cfg, err) != SHOAL_OK ||
+                rundir_write_config(run_dir, cfg, err) != SHOAL_OK)) {
+        config_free(cfg);
+        return NULL;
+    }
+    char stop_path[FILEIO_PATH_MAX];
+    stop_file_path(stop_path, sizeof stop_path, run_dir);
+    unlink(stop_path); /* a resumed run must not stop at once */
+    report_failures(run_dir); /* forget a previous attempt's failures */
+    return cfg;
+}
+
+static void request_stop(const char *run_dir)
+{
+    char path[FILEIO_PATH_MAX];
+    stop_file_path(path, sizeof path, run_dir);
+    atomic_write_file(path, "stop\n", 5, NULL);
+}
+
+/* ---- launcher ---- */
+
+static int launch(const train_args *a)
+{
+    shoal_err err = {0};
+    char run_dir[FILEIO_PATH_MAX];
+    config *cfg = prepare_run(a, run_dir, sizeof run_dir, &err);
+    if (!cfg) {
+        fprintf(stderr, "shoal train: %s\n", err.msg);
+        return 1;
+    }
+    uint32_t n = (uint32_t)(config_int(cfg, "cluster", "replay_shards") +
+                            config_int(cfg, "cluster", "learners") +
+                            config_int(cfg, "cluster", "evaluators") +
+                            config_int(cfg, "cluster", "actors"));
+    char self[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len <= 0) {
+        fprintf(stderr, "shoal train: cannot find this program's path: %s\n", strerror(errno));
+        config_free(cfg);
+        return 1;
+    }
+    self[len] = '\0';
+    char *rank_args[] = {"train", "--run-dir", run_dir, "--prepared"};
+    launch_spec spec = {.mpirun = "mpirun", .n_procs = n, .as_root = geteuid() == 0,
+                        .hostfile = a->hostfile, .self = self, .n_args = 4, .args = rank_args};
+    char np[16];
+    char *argv[LAUNCH_ARGV_MAX];
+    size_t argc;
+    if (launch_mpirun_argv(&spec, np, argv, LAUNCH_ARGV_MAX, &argc, &err) != SHOAL_OK) {
+        fprintf(stderr, "shoal train: %s\n", err.msg);
+        config_free(cfg);
+        return 1;
+    }
+    printf("shoal train: %u processes (%lld shard(s), %lld learner(s), %lld evaluator(s), %lld "
+           "actor(s)); run folder %s\n",
+           n, (long long)config_int(cfg, "cluster", "replay_shards"),
+           (long long)config_int(cfg, "cluster", "learners"),
+           (long long)config_int(cfg, "cluster", "evaluators"),
+           (long long)config_int(cfg, "cluster", "actors"), run_dir);
+    fflush(stdout);
+
+    install_stop_handlers();
+    pid_t child = fork();
+    if (child < 0) {
+        fprintf(stderr, "shoal train: fork: %s\n", strerror(errno));
+        config_free(cfg);
+        return 1;
+    }
+    if (child == 0) {
+        /* Its own process group: the terminal's Ctrl-C reaches only the launcher, which then
+         * stops the job gracefully instead of mpirun killing it. */
+        setpgid(0, 0);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        execvp(argv[0], argv);
+        fprintf(stderr, "shoal train: cannot run %s: %s (install openmpi-bin)\n", argv[0],
+                strerror(errno));
+        _exit(127);
+    }
+    setpgid(child, child);
+
+    monitor *mon = monitor_new(run_dir, cfg, isatty(STDOUT_FILENO), &err);
+    double period = config_float(cfg, "run", "progress_secs");
+    uint64_t stop_ns = 0, next_tick = 0;
+    int status = 0;
+    bool signalled = false;
+    for (;;) {
+        pid_t done = waitpid(child, &status, WNOHANG);
+        if (done == child) {
+            break;
+        }
+        uint64_t now = clock_now_ns();
+        if (mon && now >= next_tick) {
+            bool over = false;
+            monitor_tick(mon, &over);
+            next_tick = now + (uint64_t)(period * 1e9);
+            if (over && !stop_ns) {
+                log_info("budget reached (run.max_frames or run.max_seconds); stopping");
+                stop_requested = 1;
+            }
+        }
+        if (stop_requested && !stop_ns) {
+            request_stop(run_dir);
+            stop_ns = now;
+        }
+        /* Graceful first; the job must be gone within 10 s of the request. */
+        if (stop_ns && !signalled && now - stop_ns > 8000000000ull) {
+            kill(-child, SIGTERM);
+            signalled = true;
+        }
+        if (stop_ns && now - stop_ns > 9500000000ull) {
+            kill(-child, SIGKILL);
+        }
+        clock_sleep_ms(100);
+    }
+    monitor_free(mon);
+    config_free(cfg);
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (report_failures(run_dir) > 0 && code == 0) {
+        code = 1;
+    }
+    if (code == 0) {
+        printf("shoal train: finished; run folder %s (metrics.csv, eval.csv, eval.svg, "
+               "checkpoints/). Continue with: shoal train --resume %s\n", run_dir, run_dir);
+    } else {
+        fprintf(stderr, "shoal train: the job ended with code %d; see %s/log/\n", code, run_dir);
+    }
+    return code;
+}
+
+/* ---- ranks ---- */
+
+typedef struct watcher {
+    const char *run_dir;
+    pthread_t thread;
+    bool started;
+    monitor *mon; /* world rank 0 under a user's mpirun: progress and budget */
+    double period;
+} watcher;
+
+/* Turns the STOP file (and, with a monitor, the budget) into the stop flag. */
+static void *watch(void *arg)
+{
+    watcher *w = arg;
+    char path[FILEIO_PATH_MAX];
+    stop_file_path(path, sizeof path, w->run_dir);
+    uint64_t next_tick = 0;
+    while (!stop_requested) {
+        struct stat st;
+        if (stat(path, &st) == 0) {
+            stop_requested = 1;
+            break;
+        }
+        if (w->mon && clock_now_ns() >= next_tick) {
+            bool over = false;
+            monitor_tick(w->mon, &over);
+            next_tick = clock_now_ns() + (uint64_t)(w->period * 1e9);
+            if (over) {
+                request_stop(w->run_dir);
+            }
+        }
+        clock_sleep_ms(200);
+    }
+    return NULL;
+}
+
+/* Replaces the host of a bound endpoint ("tcp://0.0.0.0:5555") by this machine's name when
+ * binding every interface, so other machines can connect. */
+static void advertise(char *endpoint, size_t cap, const char *bind_host)
+{
+    if (strcmp(bind_host, "auto") != 0) {
+        return;
+    }
+    char host[128];
+    const char *port = strrchr(endpoint, ':');
+    if (!port || strlen(port) > 16 || gethostname(host, sizeof host) != 0) {
+        return;
+    }
+    host[sizeof host - 1] = '\0';
+    char out[sizeof host + 32];
+    snprintf(out, sizeof out, "tcp://%s%s", host, port);
+    snprintf(endpoint, cap, "%s", out);
+}
+
+static int rank_main(const train_args *a)
+{
+    int provided = 0;
+    MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
+    int world_rank = 0, world_size = 1;
+    MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &world_size);
+    install_stop_handlers();
+
+    /* Rank 0 prepares the folder when the user started mpirun; everyone learns its path. */
+    shoal_err err = {0};
+    char run_dir[FILEIO_PATH_MAX] = "";
+    int ok = 1;
+    if (world_rank == 0) {
+        if (a->prepared) {
+            snprintf(run_dir, sizeof run_dir, "%s", a->run_dir);
+        } else {
+            config *prep = prepare_run(a, run_dir, sizeof run_dir, &err);
+            ok = prep != NULL;
+            config_free(prep);
+            if (!ok) {
+                fprintf(stderr, "shoal train: %s\n", err.msg);
+            }
+        }
+    }
+    MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    MPI_Bcast(run_dir, sizeof run_dir, MPI_CHAR, 0, MPI_COMM_WORLD);
+    config *cfg = NULL;
+    cluster_layout layout;
+    if (ok) {
+        train_args loaded = *a;
+        loaded.prepared = true; /* every rank reads the run's config.ini */
+        loaded.n_sets = 0;
+        cfg = load_config(&loaded, run_dir, &err);
+        ok = cfg && cluster_layout_init(&layout,
+                                        (uint32_t)config_int(cfg, "cluster", "replay_shards"),
+                                        (uint32_t)config_int(cfg, "cluster", "learners"),
+                                        (uint32_t)config_int(cfg, "cluster", "evaluators"),
+                                        (uint32_t)world_size, &err) == SHOAL_OK;
+        if (!ok && world_rank == 0) {
+            fprintf(stderr, "shoal train: %s\n", err.msg);
+        }
+    }
+    if (!ok) {
+        config_free(cfg);
+        MPI_Finalize();
+        return 1;
+    }
+
+    cluster_role role;
+    uint32_t index;
+    cluster_role_of(&layout, (uint32_t)world_rank, &role, &index);
+    char log_path[FILEIO_PATH_MAX];
+    snprintf(log_path, sizeof log_path, "%s/log/%s-%u.log", run_dir, cluster_role_name(role),
+             index);
+    log_level level = LOG_INFO;
+    log_level_parse(config_str(cfg, "log", "level"), &level, NULL);
+    if (log_setup(cluster_role_name(role), (int)index, level, log_path, &err) != SHOAL_OK) {
+        fprintf(stderr, "shoal train: %s\n", err.msg);
+    }
+    log_set_stderr_level(LOG_WARN);
+    MPI_Comm role_comm;
+    MPI_Comm_split(MPI_COMM_WORLD, (int)role, world_rank, &role_comm);
+
+    watcher w = {.run_dir = run_dir, .period = config_float(cfg, "run", "progress_secs")};
+    if (world_rank == 0 && !a->prepared) {
+        w.mon = monitor_new(run_dir, cfg, false, NULL);
+    }
+    w.started = pthread_create(&w.thread, NULL, watch, &w) == 0;
+
+    train_role_ctx ctx = {
+        .cfg = cfg, .run_dir = run_dir, .layout = &layout, .role = role, .index = index,
+        .world_rank = (uint32_t)world_rank, .role_comm = role_comm, .stop = &stop_requested,
+    };
+    snprintf(ctx.bind, sizeof ctx.bind, "tcp://%s:*",
+             strcmp(config_str(cfg, "cluster", "bind_host"), "auto") == 0
+                 ? "*"
+                 : config_str(cfg, "cluster", "bind_host"));
+
+    /* Phase 1: bind. Every rank takes part in the exchange even when its start failed, so
+     * nobody waits forever; the failure is then agreed on with one reduction. */
+    char mine[RUNDIR_ENDPOINT_MAX] = "";
+    int started = train_role_bind(&ctx, mine, sizeof mine, &err) == SHOAL_OK;
+    if (!started) {
+        log_error("%s %u failed to start: %s", cluster_role_name(role), index, err.msg);
+        mark_failed(run_dir, cluster_role_name(role), index, err.msg);
+    }
+    advertise(mine, sizeof mine, config_str(cfg, "cluster", "bind_host"));
+    char *all = calloc((size_t)world_size, RUNDIR_ENDPOINT_MAX);
+    MPI_Allgather(mine, RUNDIR_ENDPOINT_MAX, MPI_CHAR, all, RUNDIR_ENDPOINT_MAX, MPI_CHAR,
+                  MPI_COMM_WORLD);
+    int all_started = 0;
+    MPI_Allreduce(&started, &all_started, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+
+    int rc = 1;
+    if (all_started) {
+        rundir_endpoints *ep = &ctx.endpoints;
+        ep->n_replay = layout.replay_shards;
+        for (uint32_t i = 0; i < layout.replay_shards; i++) {
+            snprintf(ep->replay[i], RUNDIR_ENDPOINT_MAX, "%s", all + (size_t)i * RUNDIR_ENDPOINT_MAX);
+        }
+        uint32_t learner0 = cluster_first_rank(&layout, CLUSTER_ROLE_LEARNER);
+        snprintf(ep->params, RUNDIR_ENDPOINT_MAX, "%s", all + (size_t)learner0 * RUNDIR_ENDPOINT_MAX);
+        if (world_rank == 0 && rundir_endpoints_write(run_dir, ep, &err) != SHOAL_OK) {
+            log_error("%s", err.msg);
+        }
+        /* Phase 2: run until stopped. */
+        rc = train_role_run(&ctx, &err) == SHOAL_OK ? 0 : 1;
+        if (rc) {
+            log_error("%s %u stopped with an error: %s", cluster_role_name(role), index, err.msg);
+            mark_failed(run_dir, cluster_role_name(role), index, err.msg);
+        }
+    } else if (world_rank == 0) {
+        log_error("a role failed to start; every rank stops (see %s/log/)", run_dir);
+    }
+    train_role_free(&ctx);
+    stop_requested = 1;
+    if (w.started) {
+        pthread_join(w.thread, NULL);
+    }
+    monitor_free(w.mon);
+    free(all);
+    MPI_Comm_free(&role_comm);
+    config_free(cfg);
+    log_close();
+    MPI_Finalize();
+    return rc;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    train_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc == 0) {
+        rc = launch_under_mpirun() ? rank_main(&a) : launch(&a);
+    } else if (rc < 0) {
+        rc = 0;
+    }
+    free(a.sets);
+    return rc;
+}

@@ -293,8 +293,8 @@ static int evaluate_one(evaluator *e, uint64_t step, volatile sig_atomic_t *stop
         return SHOAL_OK;
     }
     if (rc != SHOAL_OK) {
-        log_warn("skipping checkpoint %s: %s (it is tried again if the file changes)", path,
-                 why.msg);
+        /* why.msg names the file */
+        log_warn("skipping checkpoint: %s (it is tried again if the file changes)", why.msg);
         return remember_failure(e, step, &st, err);
     }
     *done = 1;

@@ -185,7 +185,7 @@ static void print_text(const char *path, const evaluator_player_config *pc,
     if (r->n_heads > 1) {
         printf("%zu heads acting by majority vote", r->n_heads);
         if (r->head_episodes > 0) {
-            printf("; each head alone (greedy, %zu episodes):", r->head_episodes);
+            printf("; each head alone (%zu episodes):", r->head_episodes);
             for (size_t k = 0; k < r->n_heads; k++) {
                 printf(" %.4g", r->head_mean[k]);
             }

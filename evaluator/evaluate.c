@@ -16,7 +16,7 @@ const config_key evaluator_config_keys[] = {
     {"evaluator", "episodes", CONFIG_INT, "30", 1, EVALUATOR_MAX_EPISODES, NULL,
      "episodes per evaluation of a checkpoint (the acting policy: the head, or the vote)"},
     {"evaluator", "head_episodes", CONFIG_INT, "10", 0, EVALUATOR_MAX_EPISODES, NULL,
-     "greedy episodes of each head of a bootstrapped network (per-head returns); 0: none"},
+     "episodes of each head of a bootstrapped network acting alone (per-head returns); 0: none"},
     {"evaluator", "epsilon", CONFIG_FLOAT, "0.001", 0, 1, NULL,
      "probability of a uniformly random action during evaluation (Atari practice: 0.001)"},
     {"evaluator", "seed_offset", CONFIG_INT, "0", 0, 4294967295.0, NULL,

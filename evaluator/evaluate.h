@@ -1,8 +1,8 @@
 /* Evaluation runs: play a fixed number of episodes with a trained Q-network and summarise
  * the returns. The player keeps n_envs environments in flight and steps them together, so
  * each step is one batched forward pass; a network with K > 1 heads (Bootstrapped DQN) acts
- * by the ensemble's majority vote, and each head also plays head_episodes episodes greedily on
- * its own so the JSON can show how the heads differ (Osband et al. 2016, §6).
+ * by the ensemble's majority vote, and each head also plays head_episodes episodes on its own
+ * (its argmax, with the same ε) so the JSON can show how the heads differ (Osband et al. 2016).
  *
  * Every episode is a job (policy p, index j): p = 0 is the vote (or the single head), p = k+1
  * is head k. Job (p, j) plays in a fresh environment seeded from the stream
@@ -41,7 +41,7 @@ typedef struct evaluator_player_config {
     env_options env;        /* [env] options; max_episode_steps already holds the cap */
     char plugins[1024];     /* env.plugins: libraries with more environments */
     size_t episodes;        /* episodes of the acting policy (vote or single head), >= 1 */
-    size_t head_episodes;   /* greedy episodes per head when K > 1; 0: none */
+    size_t head_episodes;   /* episodes per head acting alone when K > 1; 0: none */
     double epsilon;         /* probability of a uniformly random action */
     uint64_t seed;          /* run.seed + evaluator.seed_offset */
     size_t n_envs;          /* episodes played at once (the forward batch), >= 1 */

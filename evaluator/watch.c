@@ -178,16 +178,27 @@ static int is_pending(evaluator *e, uint64_t step, uint64_t newest_done)
     return stat(path, &st) == 0 && !same_file(f, &st);
 }
 
+/* Makes room for one more element in a growable array of *cap elements of size elem. */
+static int grow(void **items, size_t n, size_t *cap, size_t elem, shoal_err *err)
+{
+    if (n < *cap) {
+        return SHOAL_OK;
+    }
+    size_t new_cap = *cap ? 2 * *cap : 16;
+    void *p = realloc(*items, new_cap * elem);
+    if (!p) {
+        return shoal_err_set(err, SHOAL_ENOMEM, "evaluator: out of memory for %zu entries",
+                             new_cap);
+    }
+    *items = p;
+    *cap = new_cap;
+    return SHOAL_OK;
+}
+
 static int add_pending(evaluator *e, size_t *n, uint64_t step, shoal_err *err)
 {
-    if (*n == e->pending_cap) {
-        size_t cap = e->pending_cap ? 2 * e->pending_cap : 64;
-        uint64_t *p = realloc(e->pending, cap * sizeof *p);
-        if (!p) {
-            return shoal_err_set(err, SHOAL_ENOMEM, "evaluator: out of memory scanning");
-        }
-        e->pending = p;
-        e->pending_cap = cap;
+    if (grow((void **)&e->pending, *n, &e->pending_cap, sizeof *e->pending, err) != SHOAL_OK) {
+        return SHOAL_ENOMEM;
     }
     e->pending[(*n)++] = step;
     return SHOAL_OK;
@@ -227,14 +238,9 @@ static int remember_failure(evaluator *e, uint64_t step, const struct stat *st, 
 {
     failed *f = find_failed(e, step);
     if (!f) {
-        if (e->n_failed == e->failed_cap) {
-            size_t cap = e->failed_cap ? 2 * e->failed_cap : 16;
-            failed *nf = realloc(e->failed, cap * sizeof *nf);
-            if (!nf) {
-                return shoal_err_set(err, SHOAL_ENOMEM, "evaluator: out of memory");
-            }
-            e->failed = nf;
-            e->failed_cap = cap;
+        if (grow((void **)&e->failed, e->n_failed, &e->failed_cap, sizeof *e->failed, err) !=
+            SHOAL_OK) {
+            return SHOAL_ENOMEM;
         }
         f = &e->failed[e->n_failed++];
     }

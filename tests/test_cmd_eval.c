@@ -15,6 +15,7 @@
 #include "common/fileio.h"
 #include "evaluator/results.h"
 #include "nn/paramfile.h"
+#include "evaluator_fixtures.h"
 
 static char dir[64];
 static char out[1 << 16];
@@ -22,8 +23,7 @@ static char out[1 << 16];
 /* A Chain run: config.ini and checkpoints/step-5.ckpt with an always-right network. */
 static void make_run(void)
 {
-    strcpy(dir, "/tmp/shoal-cmd-eval-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    fx_dir_make(dir, "shoal-cmd-eval");
     char path[256];
     snprintf(path, sizeof path, "%s/checkpoints", dir);
     cr_assert_eq(mkdir(path, 0755), 0);
@@ -32,13 +32,8 @@ static void make_run(void)
                       "[evaluator]\nepisodes = 3\nepsilon = 0\nn_envs = 2\npoll_secs = 0.1\n";
     shoal_err err = {0};
     cr_assert_eq(atomic_write_file(path, ini, strlen(ini), &err), SHOAL_OK);
-    nn_qnet_config qc = {.in_h = 1, .in_w = 10, .in_c = 1, .n_actions = 2, .n_heads = 1,
-                         .max_batch = 2, .seed = 1};
-    nn_qnet *net = nn_qnet_new(&qc, &err);
-    cr_assert_not_null(net, "%s", err.msg);
-    float *params = nn_qnet_params(net);
-    memset(params, 0, nn_qnet_n_params(net) * sizeof *params);
-    params[nn_qnet_view(net, nn_qnet_n_layers(net) - 1, 1).offset + 1] = 1;
+    const int right[] = {1};
+    nn_qnet *net = fx_chain_net(1, right, 2);
     snprintf(path, sizeof path, "%s/checkpoints/step-5.ckpt", dir);
     cr_assert_eq(nn_paramfile_save(path, net, NULL, 5, 20, &err), SHOAL_OK, "%s", err.msg);
     nn_qnet_free(net);
@@ -46,9 +41,7 @@ static void make_run(void)
 
 static void remove_run(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    fx_dir_remove(dir);
 }
 
 TestSuite(cmd_eval, .init = make_run, .fini = remove_run);
@@ -158,13 +151,9 @@ Test(cmd_eval, evaluate_watches_the_run_and_exits_0_on_sigterm)
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     cr_assert_lt(clock_since_s(t1), 3.0, "stops promptly");
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
-    uint8_t *data;
-    size_t n;
-    shoal_err err = {0};
-    cr_assert_eq(file_read_all(csv, 1 << 16, &data, &n, &err), SHOAL_OK, "%s", err.msg);
-    data[n] = '\0';
-    cr_assert(strstr((char *)data, EVALUATOR_CSV_HEADER "5,20,"), "%s", (char *)data);
-    free(data);
+    char *text = fx_read_text(dir, "eval.csv");
+    cr_assert(strstr(text, EVALUATOR_CSV_HEADER "5,20,"), "%s", text);
+    free(text);
     char svg[256];
     snprintf(svg, sizeof svg, "%s/eval.svg", dir);
     cr_assert_eq(stat(svg, &st), 0, "eval.svg drawn");

@@ -13,25 +13,23 @@
 #include "env/env_config.h"
 #include "evaluator/evaluate.h"
 #include "nn/paramfile.h"
+#include "evaluator_fixtures.h"
 
 static char dir[64];
 
 static void make_dir(void)
 {
-    strcpy(dir, "/tmp/shoal-evaluator-evaluate-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    fx_dir_make(dir, "shoal-evaluator-evaluate");
 }
 
 static void remove_dir(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    fx_dir_remove(dir);
 }
 
 TestSuite(evaluator_evaluate, .init = make_dir, .fini = remove_dir);
 
-/* Chain of length 10: always-right returns 10, always-left 17 * 0.001 (every left in s_1). */
+/* Chain of length 10 (fx_chain_net). */
 static evaluator_player_config chain_config(size_t episodes, double epsilon, size_t n_envs)
 {
     evaluator_player_config c;
@@ -56,31 +54,27 @@ static evaluator_player *player(const evaluator_player_config *c)
     return p;
 }
 
-/* A linear Q-network on Chain's 1x10x1 observation whose weights are zero and whose output
- * bias makes head k prefer action prefer[k] (0 left, 1 right) in every state. */
-static nn_qnet *chain_net(size_t n_heads, const int *prefer, size_t max_batch)
-{
-    nn_qnet_config qc = {.in_h = 1, .in_w = 10, .in_c = 1, .n_actions = 2, .n_heads = n_heads,
-                         .max_batch = max_batch, .seed = 3};
-    shoal_err err = {0};
-    nn_qnet *net = nn_qnet_new(&qc, &err);
-    cr_assert_not_null(net, "%s", err.msg);
-    float *params = nn_qnet_params(net);
-    memset(params, 0, nn_qnet_n_params(net) * sizeof *params);
-    nn_param_view b = nn_qnet_view(net, nn_qnet_n_layers(net) - 1, 1);
-    cr_assert_eq(b.n, 2 * n_heads);
-    for (size_t k = 0; k < n_heads; k++) {
-        params[b.offset + 2 * k + (size_t)prefer[k]] = 1.0f + (float)k;
-    }
-    return net;
-}
-
 static void save(const nn_qnet *net, const char *name, uint64_t step, char *path, size_t cap)
 {
     snprintf(path, cap, "%s/%s", dir, name);
     shoal_err err = {0};
     cr_assert_eq(nn_paramfile_save(path, net, NULL, step, step * 4, &err), SHOAL_OK, "%s",
                  err.msg);
+}
+
+/* Evaluates a one-head Chain network preferring action `prefer` under c; the result's arrays
+ * are gone with the player (NULL). */
+static evaluator_result eval_chain(const evaluator_player_config *c, int prefer)
+{
+    evaluator_player *p = player(c);
+    nn_qnet *net = fx_chain_net(1, &prefer, c->n_envs);
+    evaluator_result r;
+    shoal_err err = {0};
+    cr_assert_eq(evaluator_player_eval_net(p, net, NULL, &r, &err), SHOAL_OK, "%s", err.msg);
+    nn_qnet_free(net);
+    evaluator_player_free(p);
+    r.returns = r.head_returns = NULL;
+    return r;
 }
 
 Test(evaluator_evaluate, vote_follows_the_majority_of_head_argmaxes)
@@ -110,12 +104,7 @@ Test(evaluator_evaluate, vote_ties_go_to_the_larger_summed_q_then_the_lower_acti
 Test(evaluator_evaluate, a_greedy_always_right_network_scores_exactly_ten_on_chain)
 {
     evaluator_player_config c = chain_config(5, 0, 3);
-    evaluator_player *p = player(&c);
-    const int right[] = {1};
-    nn_qnet *net = chain_net(1, right, 3);
-    evaluator_result r;
-    shoal_err err = {0};
-    cr_assert_eq(evaluator_player_eval_net(p, net, NULL, &r, &err), SHOAL_OK, "%s", err.msg);
+    evaluator_result r = eval_chain(&c, 1);
     cr_assert_eq(r.episodes, 5);
     cr_assert_float_eq(r.mean, 10.0, 1e-5);
     cr_assert_float_eq(r.std, 0.0, 1e-6);
@@ -124,11 +113,9 @@ Test(evaluator_evaluate, a_greedy_always_right_network_scores_exactly_ten_on_cha
     cr_assert_eq(r.n_heads, 1);
     cr_assert_eq(r.head_episodes, 0, "a single head has no per-head episodes");
     cr_assert_eq(r.env_steps, 5 * 18);
-    for (size_t i = 0; i < 5; i++) {
-        cr_assert_float_eq(r.returns[i], 10.0, 1e-5);
-    }
-    nn_qnet_free(net);
-    evaluator_player_free(p);
+    c.epsilon = 0;
+    r = eval_chain(&c, 0);
+    cr_assert_float_eq(r.mean, 0.017, 1e-6, "always left");
 }
 
 Test(evaluator_evaluate, bootstrapped_network_acts_by_vote_and_reports_each_head)
@@ -137,7 +124,7 @@ Test(evaluator_evaluate, bootstrapped_network_acts_by_vote_and_reports_each_head
     evaluator_player *p = player(&c);
     /* two heads go right, one goes left (with the largest Q, so a Q-sum would pick left) */
     const int prefer[] = {1, 0, 1};
-    nn_qnet *net = chain_net(3, prefer, 4);
+    nn_qnet *net = fx_chain_net(3, prefer, 4);
     evaluator_result r;
     shoal_err err = {0};
     cr_assert_eq(evaluator_player_eval_net(p, net, NULL, &r, &err), SHOAL_OK, "%s", err.msg);
@@ -209,31 +196,17 @@ Test(evaluator_evaluate, the_step_cap_cuts_episodes_and_counts_their_return_so_f
 {
     evaluator_player_config c = chain_config(3, 0, 2);
     c.env.max_episode_steps = 9; /* s_2 -> s_10 takes 8 steps, the 9th earns 1 */
-    evaluator_player *p = player(&c);
-    const int right[] = {1};
-    nn_qnet *net = chain_net(1, right, 2);
-    evaluator_result r;
-    shoal_err err = {0};
-    cr_assert_eq(evaluator_player_eval_net(p, net, NULL, &r, &err), SHOAL_OK, "%s", err.msg);
+    evaluator_result r = eval_chain(&c, 1);
     cr_assert_float_eq(r.mean, 1.0, 1e-6);
     cr_assert_eq(r.env_steps, 3 * 9);
-    nn_qnet_free(net);
-    evaluator_player_free(p);
 }
 
 Test(evaluator_evaluate, epsilon_one_plays_uniformly_random_actions)
 {
     evaluator_player_config c = chain_config(40, 1.0, 8);
-    evaluator_player *p = player(&c);
-    const int right[] = {1};
-    nn_qnet *net = chain_net(1, right, 8);
-    evaluator_result r;
-    shoal_err err = {0};
-    cr_assert_eq(evaluator_player_eval_net(p, net, NULL, &r, &err), SHOAL_OK, "%s", err.msg);
+    evaluator_result r = eval_chain(&c, 1);
     cr_assert_lt(r.mean, 5.0, "random play rarely reaches the end of the chain: %g", r.mean);
     cr_assert_gt(r.std, 0.0);
-    nn_qnet_free(net);
-    evaluator_player_free(p);
 }
 
 Test(evaluator_evaluate, a_stop_request_interrupts_the_evaluation)
@@ -241,7 +214,7 @@ Test(evaluator_evaluate, a_stop_request_interrupts_the_evaluation)
     evaluator_player_config c = chain_config(3, 0, 2);
     evaluator_player *p = player(&c);
     const int right[] = {1};
-    nn_qnet *net = chain_net(1, right, 2);
+    nn_qnet *net = fx_chain_net(1, right, 2);
     volatile sig_atomic_t stop = 1;
     evaluator_result r;
     shoal_err err = {0};
@@ -265,7 +238,7 @@ Test(evaluator_evaluate, files_that_cannot_be_evaluated_are_refused_with_their_n
     cr_assert(strstr(err.msg, "missing.ckpt"), "%s", err.msg);
 
     const int right[] = {1};
-    nn_qnet *net = chain_net(1, right, 2);
+    nn_qnet *net = fx_chain_net(1, right, 2);
     save(net, "good.ckpt", 9, path, sizeof path);
     nn_qnet_free(net);
     uint8_t *data;

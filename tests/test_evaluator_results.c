@@ -9,20 +9,18 @@
 
 #include "common/fileio.h"
 #include "evaluator/results.h"
+#include "evaluator_fixtures.h"
 
 static char dir[64];
 
 static void make_dir(void)
 {
-    strcpy(dir, "/tmp/shoal-evaluator-results-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    fx_dir_make(dir, "shoal-evaluator-results");
 }
 
 static void remove_dir(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    fx_dir_remove(dir);
 }
 
 TestSuite(evaluator_results, .init = make_dir, .fini = remove_dir);
@@ -52,27 +50,6 @@ static evaluator_result result(uint64_t step, size_t head_episodes)
     return r;
 }
 
-static char *read_text(const char *name)
-{
-    char path[128];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    uint8_t *data;
-    size_t n;
-    shoal_err err = {0};
-    cr_assert_eq(file_read_all(path, 1 << 20, &data, &n, &err), SHOAL_OK, "%s", err.msg);
-    data[n] = '\0';
-    return (char *)data;
-}
-
-static size_t count(const char *text, const char *what)
-{
-    size_t n = 0;
-    for (const char *p = strstr(text, what); p; p = strstr(p + 1, what)) {
-        n++;
-    }
-    return n;
-}
-
 Test(evaluator_results, a_json_line_holds_every_field_and_parses_back)
 {
     evaluator_result r = result(1000, 2);
@@ -83,7 +60,7 @@ Test(evaluator_results, a_json_line_holds_every_field_and_parses_back)
     shoal_err err = {0};
     cr_assert_eq(evaluator_json_write(mem, &info, &r, 1700000000.5, &err), SHOAL_OK);
     fclose(mem);
-    cr_assert_eq(count(text, "\n"), 1, "one line: %s", text);
+    cr_assert_eq(fx_count(text, "\n"), 1, "one line: %s", text);
     cr_assert(strstr(text, "\"returns\":[1,2,3.5]"), "%s", text);
     cr_assert(strstr(text, "\"heads\":2,\"head_episodes\":2,\"head_means\":[1,2]"), "%s", text);
     cr_assert(strstr(text, "\"head_returns\":[[1,1],[2,2]]"), "%s", text);
@@ -141,15 +118,15 @@ Test(evaluator_results, appending_writes_the_csv_header_once_and_one_line_per_ch
         cr_assert_eq(evaluator_results_append(dir, &info, &r, 100.0 + (double)s, &err), SHOAL_OK,
                      "%s", err.msg);
     }
-    char *csv = read_text("eval.csv");
+    char *csv = fx_read_text(dir, "eval.csv");
     cr_assert_eq(strncmp(csv, EVALUATOR_CSV_HEADER, strlen(EVALUATOR_CSV_HEADER)), 0, "%s", csv);
-    cr_assert_eq(count(csv, "step,"), 1, "header once: %s", csv);
-    cr_assert_eq(count(csv, "\n"), 4, "%s", csv);
+    cr_assert_eq(fx_count(csv, "step,"), 1, "header once: %s", csv);
+    cr_assert_eq(fx_count(csv, "\n"), 4, "%s", csv);
     cr_assert(strstr(csv, "\n20,80,102.000,3,2.16666667,1,1,3.5\n"), "%s", csv);
     free(csv);
-    char *jsonl = read_text("eval.jsonl");
-    cr_assert_eq(count(jsonl, "\n"), 3, "%s", jsonl);
-    cr_assert_eq(count(jsonl, "{\"step\":"), 3, "%s", jsonl);
+    char *jsonl = fx_read_text(dir, "eval.jsonl");
+    cr_assert_eq(fx_count(jsonl, "\n"), 3, "%s", jsonl);
+    cr_assert_eq(fx_count(jsonl, "{\"step\":"), 3, "%s", jsonl);
     free(jsonl);
 
     evaluator_history h;

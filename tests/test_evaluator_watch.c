@@ -16,23 +16,21 @@
 #include "env/env_config.h"
 #include "evaluator/watch.h"
 #include "nn/paramfile.h"
+#include "evaluator_fixtures.h"
 
 static char dir[64];
 static char ckpt_dir[128];
 
 static void make_dir(void)
 {
-    strcpy(dir, "/tmp/shoal-evaluator-watch-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    fx_dir_make(dir, "shoal-evaluator-watch");
     snprintf(ckpt_dir, sizeof ckpt_dir, "%s/checkpoints", dir);
     cr_assert_eq(mkdir(ckpt_dir, 0755), 0);
 }
 
 static void remove_dir(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    fx_dir_remove(dir);
 }
 
 TestSuite(evaluator_watch, .init = make_dir, .fini = remove_dir);
@@ -69,16 +67,10 @@ static evaluator *make(evaluator_catch_up catch_up)
  * which file was evaluated. */
 static void save_checkpoint(uint64_t step)
 {
-    nn_qnet_config qc = {.in_h = 1, .in_w = 10, .in_c = 1, .n_actions = 2, .n_heads = 1,
-                         .max_batch = 2, .seed = step};
-    shoal_err err = {0};
-    nn_qnet *net = nn_qnet_new(&qc, &err);
-    cr_assert_not_null(net, "%s", err.msg);
-    float *params = nn_qnet_params(net);
-    memset(params, 0, nn_qnet_n_params(net) * sizeof *params);
-    nn_param_view b = nn_qnet_view(net, nn_qnet_n_layers(net) - 1, 1);
-    params[b.offset + (step % 200 == 0 ? 1 : 0)] = 1;
+    const int prefer[] = {step % 200 == 0 ? 1 : 0};
+    nn_qnet *net = fx_chain_net(1, prefer, 2);
     char path[256];
+    shoal_err err = {0};
     snprintf(path, sizeof path, "%s/step-%llu.ckpt", ckpt_dir, (unsigned long long)step);
     cr_assert_eq(nn_paramfile_save(path, net, NULL, step, step * 4, &err), SHOAL_OK, "%s",
                  err.msg);
@@ -90,27 +82,6 @@ static size_t poll_once(evaluator *e)
     size_t n = 99;
     shoal_err err = {0};
     cr_assert_eq(evaluator_poll(e, NULL, &n, &err), SHOAL_OK, "%s", err.msg);
-    return n;
-}
-
-static char *read_text(const char *name)
-{
-    char path[256];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    uint8_t *data;
-    size_t n;
-    shoal_err err = {0};
-    cr_assert_eq(file_read_all(path, 1 << 20, &data, &n, &err), SHOAL_OK, "%s", err.msg);
-    data[n] = '\0';
-    return (char *)data;
-}
-
-static size_t count(const char *text, const char *what)
-{
-    size_t n = 0;
-    for (const char *p = strstr(text, what); p; p = strstr(p + 1, what)) {
-        n++;
-    }
     return n;
 }
 
@@ -139,16 +110,16 @@ Test(evaluator_watch, each_checkpoint_is_evaluated_once_newest_first)
     cr_assert_float_eq(h->rows[0].mean, 0.017, 1e-6, "step 300 goes left");
     cr_assert_eq(poll_once(e), 0, "nothing is evaluated twice");
 
-    char *jsonl = read_text("eval.jsonl");
-    cr_assert_eq(count(jsonl, "\n"), 3);
+    char *jsonl = fx_read_text(dir, "eval.jsonl");
+    cr_assert_eq(fx_count(jsonl, "\n"), 3);
     cr_assert(strstr(jsonl, "{\"step\":300,\"frames\":1200,") == jsonl, "%s", jsonl);
     cr_assert(strstr(jsonl, "\"checkpoint\":\"step-200.ckpt\",\"env\":\"chain\""), "%s", jsonl);
     free(jsonl);
-    char *csv = read_text("eval.csv");
-    cr_assert_eq(count(csv, "\n"), 4, "header and three rows: %s", csv);
+    char *csv = fx_read_text(dir, "eval.csv");
+    cr_assert_eq(fx_count(csv, "\n"), 4, "header and three rows: %s", csv);
     cr_assert(strstr(csv, "\n200,800,"), "%s", csv);
     free(csv);
-    char *svg = read_text("eval.svg");
+    char *svg = fx_read_text(dir, "eval.svg");
     cr_assert(strstr(svg, "<polyline class=\"mean\""), "%s", svg);
     cr_assert(strstr(svg, "3 evaluations; newest: step 300"), "%s", svg);
     free(svg);
@@ -170,10 +141,10 @@ Test(evaluator_watch, a_restarted_evaluator_resumes_from_eval_jsonl)
     cr_assert_eq(poll_once(e), 1);
     cr_assert_eq(evaluator_history_of(e)->rows[2].step, 400);
     evaluator_free(e);
-    char *jsonl = read_text("eval.jsonl");
-    cr_assert_eq(count(jsonl, "\n"), 3);
+    char *jsonl = fx_read_text(dir, "eval.jsonl");
+    cr_assert_eq(fx_count(jsonl, "\n"), 3);
     free(jsonl);
-    char *svg = read_text("eval.svg");
+    char *svg = fx_read_text(dir, "eval.svg");
     cr_assert(strstr(svg, "3 evaluations"), "the curve has the old points too: %s", svg);
     free(svg);
 }
@@ -218,8 +189,8 @@ Test(evaluator_watch, corrupt_and_partial_checkpoints_are_skipped_with_one_warni
     cr_assert_eq(evaluator_n_skipped(e), 1);
     cr_assert_eq(poll_once(e), 0);
     cr_assert_eq(evaluator_n_skipped(e), 1, "an unchanged bad file is not tried again");
-    char *log = read_text("log.txt");
-    cr_assert_eq(count(log, "skipping checkpoint"), 1, "one warning:\n%s", log);
+    char *log = fx_read_text(dir, "log.txt");
+    cr_assert_eq(fx_count(log, "skipping checkpoint"), 1, "one warning:\n%s", log);
     cr_assert(strstr(log, "step-250.ckpt") && strstr(log, "truncated"), "%s", log);
     cr_assert_null(strstr(log, "step-260"), "temporary files are not checkpoints:\n%s", log);
     free(log);
@@ -253,7 +224,7 @@ Test(evaluator_watch, garbage_in_place_of_a_checkpoint_never_stops_the_evaluator
     evaluator *e = make(EVALUATOR_CATCH_UP_ALL);
     cr_assert_eq(poll_once(e), 1);
     cr_assert_eq(evaluator_n_skipped(e), 3);
-    char *log = read_text("log.txt");
+    char *log = fx_read_text(dir, "log.txt");
     cr_assert(strstr(log, "step-9.ckpt") && strstr(log, "chain"), "%s", log);
     free(log);
     evaluator_free(e);
@@ -280,7 +251,7 @@ Test(evaluator_watch, a_cut_short_eval_jsonl_line_is_skipped_with_a_warning_on_r
     e = make(EVALUATOR_CATCH_UP_ALL);
     cr_assert_eq(evaluator_history_of(e)->n, 2);
     evaluator_free(e);
-    char *log = read_text("log.txt");
+    char *log = fx_read_text(dir, "log.txt");
     cr_assert(strstr(log, "skipped 1 line(s)"), "%s", log);
     free(log);
     log_close();

@@ -179,7 +179,7 @@ static void print_text(const char *path, const evaluator_player_config *pc,
     printf("%s: step %llu, %llu frames, %s\n", path, (unsigned long long)r->step,
            (unsigned long long)r->frames, pc->env_name);
     printf("mean return %.4g \u00b1 %.3g (min %.4g, max %.4g) over %zu episodes, epsilon %g, "
-           "%llu steps in %.1f s\n",
+           "%llu steps in %.2f s\n",
            r->mean, r->std, r->min, r->max, r->episodes, pc->epsilon,
            (unsigned long long)r->env_steps, r->seconds);
     if (r->n_heads > 1) {

@@ -10,6 +10,8 @@ static const command commands[] = {
     {"config", cmd_config, "show the effective configuration, or the reference of every key"},
     {"train", cmd_train, "train an agent: every role under mpirun, with progress and evaluation"},
     {"env", cmd_env, "list, benchmark and check the environments; random-play statistics"},
+    {"eval", cmd_eval, "evaluate one checkpoint: mean, std, min, max return over episodes"},
+    {"evaluate", cmd_evaluate, "watch a run's checkpoints and evaluate each (eval.csv, eval.svg)"},
     {"replay", cmd_replay, "run one prioritized replay shard (ZeroMQ ROUTER)"},
 };
 

@@ -1,0 +1,324 @@
+/* evaluator/evaluate.h: known-answer evaluations on Chain, the majority vote, determinism
+ * for a fixed seed, the step cap, stopping, and every way a parameter file can be refused. */
+#include <criterion/criterion.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/fileio.h"
+#include "env/env_config.h"
+#include "evaluator/evaluate.h"
+#include "nn/paramfile.h"
+#include "evaluator_fixtures.h"
+
+static char dir[64];
+
+static void make_dir(void)
+{
+    fx_dir_make(dir, "shoal-evaluator-evaluate");
+}
+
+static void remove_dir(void)
+{
+    fx_dir_remove(dir);
+}
+
+TestSuite(evaluator_evaluate, .init = make_dir, .fini = remove_dir);
+
+/* Chain of length 10 (fx_chain_net). */
+static evaluator_player_config chain_config(size_t episodes, double epsilon, size_t n_envs)
+{
+    evaluator_player_config c;
+    memset(&c, 0, sizeof c);
+    strcpy(c.env_name, "chain");
+    env_options_default(&c.env);
+    shoal_err err = {0};
+    cr_assert_eq(env_options_set_param(&c.env, "length", 10, &err), SHOAL_OK, "%s", err.msg);
+    c.episodes = episodes;
+    c.head_episodes = 4;
+    c.epsilon = epsilon;
+    c.seed = 7;
+    c.n_envs = n_envs;
+    return c;
+}
+
+static evaluator_player *player(const evaluator_player_config *c)
+{
+    shoal_err err = {0};
+    evaluator_player *p = evaluator_player_new(c, &err);
+    cr_assert_not_null(p, "%s", err.msg);
+    return p;
+}
+
+static void save(const nn_qnet *net, const char *name, uint64_t step, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/%s", dir, name);
+    shoal_err err = {0};
+    cr_assert_eq(nn_paramfile_save(path, net, NULL, step, step * 4, &err), SHOAL_OK, "%s",
+                 err.msg);
+}
+
+/* Evaluates a one-head Chain network preferring action `prefer` under c; the result's arrays
+ * are gone with the player (NULL). */
+static evaluator_result eval_chain(const evaluator_player_config *c, int prefer)
+{
+    evaluator_player *p = player(c);
+    nn_qnet *net = fx_chain_net(1, &prefer, c->n_envs);
+    evaluator_result r;
+    shoal_err err = {0};
+    cr_assert_eq(evaluator_player_eval_net(p, net, NULL, &r, &err), SHOAL_OK, "%s", err.msg);
+    nn_qnet_free(net);
+    evaluator_player_free(p);
+    r.returns = r.head_returns = NULL;
+    return r;
+}
+
+Test(evaluator_evaluate, vote_follows_the_majority_of_head_argmaxes)
+{
+    /* 3 heads, 3 actions: heads 0 and 2 pick action 2, head 1 picks action 0 with a huge Q */
+    const float q[] = {0, 1, 2, 100, 0, 0, 0, 0, 5};
+    cr_assert_eq(evaluator_vote(q, 3, 3), 2);
+    cr_assert_eq(evaluator_argmax(q, 3), 2);
+    cr_assert_eq(evaluator_vote(q, 1, 3), 2, "one head votes its argmax");
+    cr_assert_eq(evaluator_vote(q + 3, 1, 3), 0);
+}
+
+Test(evaluator_evaluate, vote_ties_go_to_the_larger_summed_q_then_the_lower_action)
+{
+    /* 2 heads disagree: head 0 action 1 (Q 3), head 1 action 0 (Q 2); sums: a0 = 2+0, a1 = 3+1 */
+    const float q[] = {0, 3, 2, 1};
+    cr_assert_eq(evaluator_vote(q, 2, 2), 1);
+    /* sums equal (a0: 1+2, a1: 2+1): the lower action */
+    const float even[] = {1, 2, 2, 1};
+    cr_assert_eq(evaluator_vote(even, 2, 2), 0);
+    /* equal Q within a head: its vote is the lower action */
+    const float flat[] = {4, 4, 4, 4};
+    cr_assert_eq(evaluator_vote(flat, 2, 2), 0);
+    cr_assert_eq(evaluator_argmax(flat, 4), 0);
+}
+
+Test(evaluator_evaluate, a_greedy_always_right_network_scores_exactly_ten_on_chain)
+{
+    evaluator_player_config c = chain_config(5, 0, 3);
+    evaluator_result r = eval_chain(&c, 1);
+    cr_assert_eq(r.episodes, 5);
+    cr_assert_float_eq(r.mean, 10.0, 1e-5);
+    cr_assert_float_eq(r.std, 0.0, 1e-6);
+    cr_assert_float_eq(r.min, 10.0, 1e-5);
+    cr_assert_float_eq(r.max, 10.0, 1e-5);
+    cr_assert_eq(r.n_heads, 1);
+    cr_assert_eq(r.head_episodes, 0, "a single head has no per-head episodes");
+    cr_assert_eq(r.env_steps, 5 * 18);
+    c.epsilon = 0;
+    r = eval_chain(&c, 0);
+    cr_assert_float_eq(r.mean, 0.017, 1e-6, "always left");
+}
+
+Test(evaluator_evaluate, bootstrapped_network_acts_by_vote_and_reports_each_head)
+{
+    evaluator_player_config c = chain_config(6, 0, 4);
+    evaluator_player *p = player(&c);
+    /* two heads go right, one goes left (with the largest Q, so a Q-sum would pick left) */
+    const int prefer[] = {1, 0, 1};
+    nn_qnet *net = fx_chain_net(3, prefer, 4);
+    evaluator_result r;
+    shoal_err err = {0};
+    cr_assert_eq(evaluator_player_eval_net(p, net, NULL, &r, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_float_eq(r.mean, 10.0, 1e-5, "the vote goes right");
+    cr_assert_eq(r.n_heads, 3);
+    cr_assert_eq(r.head_episodes, 4);
+    cr_assert_float_eq(r.head_mean[0], 10.0, 1e-5);
+    cr_assert_float_eq(r.head_mean[1], 17 * 0.001, 1e-6, "head 1 alone stays in s_1");
+    cr_assert_float_eq(r.head_mean[2], 10.0, 1e-5);
+    for (size_t j = 0; j < 4; j++) {
+        cr_assert_float_eq(r.head_returns[4 + j], 0.017, 1e-6);
+    }
+    cr_assert_eq(r.env_steps, (6 + 3 * 4) * 18);
+    nn_qnet_free(net);
+    evaluator_player_free(p);
+}
+
+/* Asterix (varied episodes even for a poor policy) with a freshly initialised MinAtar
+ * network, ε = 0.2, short episodes. */
+static void eval_asterix(uint64_t seed, size_t n_envs, const char *path, evaluator_result *r,
+                          double *returns)
+{
+    evaluator_player_config c;
+    memset(&c, 0, sizeof c);
+    strcpy(c.env_name, "minatar/asterix");
+    env_options_default(&c.env);
+    c.env.max_episode_steps = 150;
+    c.episodes = 6;
+    c.epsilon = 0.2;
+    c.seed = seed;
+    c.n_envs = n_envs;
+    evaluator_player *p = player(&c);
+    shoal_err err = {0};
+    cr_assert_eq(evaluator_player_eval_file(p, path, NULL, r, &err), SHOAL_OK, "%s", err.msg);
+    memcpy(returns, r->returns, 6 * sizeof *returns);
+    r->returns = returns;
+    evaluator_player_free(p);
+}
+
+Test(evaluator_evaluate, a_saved_network_evaluates_the_same_for_a_fixed_seed_whatever_n_envs)
+{
+    nn_qnet_config qc = nn_qnet_config_minatar(4, 5);
+    qc.seed = 11;
+    shoal_err err = {0};
+    nn_qnet *net = nn_qnet_new(&qc, &err);
+    cr_assert_not_null(net, "%s", err.msg);
+    char path[128];
+    save(net, "step-40.ckpt", 40, path, sizeof path);
+    nn_qnet_free(net);
+
+    evaluator_result a, b, c, d;
+    double ra[6], rb[6], rc[6], rd[6];
+    eval_asterix(5, 4, path, &a, ra);
+    eval_asterix(5, 4, path, &b, rb);
+    eval_asterix(5, 1, path, &c, rc);
+    eval_asterix(6, 4, path, &d, rd);
+    cr_assert_eq(a.step, 40);
+    cr_assert_eq(a.frames, 160);
+    cr_assert_eq(memcmp(ra, rb, sizeof ra), 0, "same seed, same returns");
+    cr_assert_eq(a.env_steps, b.env_steps);
+    cr_assert_eq(memcmp(ra, rc, sizeof ra), 0, "the returns do not depend on n_envs");
+    cr_assert_eq(a.env_steps, c.env_steps);
+    cr_assert(a.env_steps != d.env_steps || memcmp(ra, rd, sizeof ra) != 0,
+              "another seed plays other episodes");
+    cr_assert(a.env_steps > 6, "episodes were played");
+}
+
+Test(evaluator_evaluate, the_step_cap_cuts_episodes_and_counts_their_return_so_far)
+{
+    evaluator_player_config c = chain_config(3, 0, 2);
+    c.env.max_episode_steps = 9; /* s_2 -> s_10 takes 8 steps, the 9th earns 1 */
+    evaluator_result r = eval_chain(&c, 1);
+    cr_assert_float_eq(r.mean, 1.0, 1e-6);
+    cr_assert_eq(r.env_steps, 3 * 9);
+}
+
+Test(evaluator_evaluate, epsilon_one_plays_uniformly_random_actions)
+{
+    evaluator_player_config c = chain_config(40, 1.0, 8);
+    evaluator_result r = eval_chain(&c, 1);
+    cr_assert_lt(r.mean, 5.0, "random play rarely reaches the end of the chain: %g", r.mean);
+    cr_assert_gt(r.std, 0.0);
+}
+
+Test(evaluator_evaluate, a_stop_request_interrupts_the_evaluation)
+{
+    evaluator_player_config c = chain_config(3, 0, 2);
+    evaluator_player *p = player(&c);
+    const int right[] = {1};
+    nn_qnet *net = fx_chain_net(1, right, 2);
+    volatile sig_atomic_t stop = 1;
+    evaluator_result r;
+    shoal_err err = {0};
+    cr_assert_eq(evaluator_player_eval_net(p, net, &stop, &r, &err), SHOAL_EINTERRUPTED);
+    stop = 0;
+    cr_assert_eq(evaluator_player_eval_net(p, net, &stop, &r, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_float_eq(r.mean, 10.0, 1e-5, "the player is usable after an interruption");
+    nn_qnet_free(net);
+    evaluator_player_free(p);
+}
+
+Test(evaluator_evaluate, files_that_cannot_be_evaluated_are_refused_with_their_name)
+{
+    evaluator_player_config c = chain_config(2, 0, 2);
+    evaluator_player *p = player(&c);
+    evaluator_result r;
+    shoal_err err = {0};
+    char path[128];
+    snprintf(path, sizeof path, "%s/missing.ckpt", dir);
+    cr_assert_eq(evaluator_player_eval_file(p, path, NULL, &r, &err), SHOAL_ENOTFOUND);
+    cr_assert(strstr(err.msg, "missing.ckpt"), "%s", err.msg);
+
+    const int right[] = {1};
+    nn_qnet *net = fx_chain_net(1, right, 2);
+    save(net, "good.ckpt", 9, path, sizeof path);
+    nn_qnet_free(net);
+    uint8_t *data;
+    size_t n;
+    cr_assert_eq(file_read_all(path, 1 << 20, &data, &n, &err), SHOAL_OK);
+    char cut[128];
+    snprintf(cut, sizeof cut, "%s/cut.ckpt", dir);
+    cr_assert_eq(atomic_write_file(cut, data, n / 2, &err), SHOAL_OK);
+    cr_assert_eq(evaluator_player_eval_file(p, cut, NULL, &r, &err), SHOAL_ECORRUPT);
+    cr_assert(strstr(err.msg, "cut.ckpt"), "%s", err.msg);
+    data[n - 3] ^= 0x40;
+    cr_assert_eq(atomic_write_file(cut, data, n, &err), SHOAL_OK);
+    cr_assert_eq(evaluator_player_eval_file(p, cut, NULL, &r, &err), SHOAL_ECORRUPT);
+    free(data);
+
+    /* a MinAtar network does not fit Chain */
+    nn_qnet_config qc = nn_qnet_config_minatar(4, 3);
+    nn_qnet *breakout = nn_qnet_new(&qc, &err);
+    cr_assert_not_null(breakout);
+    save(breakout, "breakout.ckpt", 1, path, sizeof path);
+    cr_assert_eq(evaluator_player_eval_file(p, path, NULL, &r, &err), SHOAL_EARCH);
+    cr_assert(strstr(err.msg, "breakout.ckpt") && strstr(err.msg, "chain"), "%s", err.msg);
+    cr_assert_eq(evaluator_player_eval_net(p, breakout, NULL, &r, &err), SHOAL_EARCH);
+    nn_qnet_free(breakout);
+
+    /* and the good file still evaluates after all that */
+    snprintf(path, sizeof path, "%s/good.ckpt", dir);
+    cr_assert_eq(evaluator_player_eval_file(p, path, NULL, &r, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(r.step, 9);
+    cr_assert_float_eq(r.mean, 10.0, 1e-5);
+    evaluator_player_free(p);
+}
+
+Test(evaluator_evaluate, bad_player_configurations_are_refused)
+{
+    shoal_err err = {0};
+    evaluator_player_config c = chain_config(0, 0, 2);
+    cr_assert_null(evaluator_player_new(&c, &err));
+    cr_assert_eq(err.code, SHOAL_EINVAL);
+    c = chain_config(2, 0, 0);
+    cr_assert_null(evaluator_player_new(&c, &err));
+    cr_assert(strstr(err.msg, "n_envs"), "%s", err.msg);
+    c = chain_config(2, 0, 2);
+    strcpy(c.env_name, "minatar/pong");
+    cr_assert_null(evaluator_player_new(&c, &err));
+    cr_assert_eq(err.code, SHOAL_ENOTFOUND);
+    cr_assert(strstr(err.msg, "minatar/pong"), "%s", err.msg);
+}
+
+/* [run] seed comes from cluster/schema.c in the binary; a test declares its own. */
+static const config_key run_seed_keys[] = {
+    {"run", "seed", CONFIG_INT, "1", 0, 4294967295.0, NULL, "seed"},
+    CONFIG_KEY_END,
+};
+
+Test(evaluator_evaluate, config_takes_the_smaller_step_cap_and_offsets_the_seed)
+{
+    const config_key *const tables[] = {run_seed_keys, env_config_keys, evaluator_config_keys};
+    shoal_err err = {0};
+    config *cfg = config_new(tables, 3, &err);
+    cr_assert_not_null(cfg, "%s", err.msg);
+    cr_assert_eq(config_load_string(cfg,
+                                    "[run]\nseed = 5\n[env]\nname = deepsea\nmax_episode_steps = 500\n"
+                                    "[evaluator]\nepisodes = 3\nseed_offset = 100\n"
+                                    "max_episode_steps = 200\nn_envs = 2\n",
+                                    "t.ini", &err),
+                 SHOAL_OK, "%s", err.msg);
+    evaluator_player_config pc;
+    cr_assert_eq(evaluator_player_config_from(cfg, &pc, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_str_eq(pc.env_name, "deepsea");
+    cr_assert_eq(pc.env.max_episode_steps, 200);
+    cr_assert_eq(pc.seed, 105);
+    cr_assert_eq(pc.episodes, 3);
+    cr_assert_eq(pc.head_episodes, 10);
+    cr_assert_float_eq(pc.epsilon, 0.001, 1e-12);
+    cr_assert_eq(pc.n_envs, 2);
+    cr_assert_eq(config_set(cfg, "evaluator.max_episode_steps=0", "--set", &err), SHOAL_OK);
+    cr_assert_eq(evaluator_player_config_from(cfg, &pc, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(pc.env.max_episode_steps, 500, "0 leaves env.max_episode_steps");
+    cr_assert_eq(config_set(cfg, "env.options=bogus", "--set", &err), SHOAL_OK);
+    cr_assert_eq(evaluator_player_config_from(cfg, &pc, &err), SHOAL_EINVAL);
+    config_free(cfg);
+}

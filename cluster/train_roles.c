@@ -5,6 +5,7 @@
 
 #include "common/fileio.h"
 #include "common/log.h"
+#include "evaluator/watch.h"
 #include "replay/server.h"
 
 static int replay_bind(train_role_ctx *ctx, char *endpoint, size_t cap, shoal_err *err)
@@ -30,14 +31,31 @@ static int replay_bind(train_role_ctx *ctx, char *endpoint, size_t cap, shoal_er
     return SHOAL_OK;
 }
 
+/* The evaluator reads checkpoint files only; it binds nothing and needs no endpoint. */
+static int evaluator_start(train_role_ctx *ctx, shoal_err *err)
+{
+    evaluator_config ec;
+    int code = evaluator_config_from(ctx->cfg, ctx->run_dir, &ec, err);
+    if (code != SHOAL_OK) {
+        return code;
+    }
+    evaluator *e = evaluator_new(&ec, err);
+    if (!e) {
+        return err->code;
+    }
+    ctx->role_state = e;
+    return SHOAL_OK;
+}
+
 int train_role_bind(train_role_ctx *ctx, char *endpoint, size_t cap, shoal_err *err)
 {
     endpoint[0] = '\0';
     switch (ctx->role) {
     case CLUSTER_ROLE_REPLAY:
         return replay_bind(ctx, endpoint, cap, err);
-    case CLUSTER_ROLE_LEARNER:
     case CLUSTER_ROLE_EVALUATOR:
+        return evaluator_start(ctx, err);
+    case CLUSTER_ROLE_LEARNER:
     case CLUSTER_ROLE_ACTOR:
         break;
     }
@@ -50,8 +68,9 @@ int train_role_run(train_role_ctx *ctx, shoal_err *err)
     switch (ctx->role) {
     case CLUSTER_ROLE_REPLAY:
         return replay_server_run(ctx->role_state, ctx->stop, err);
-    case CLUSTER_ROLE_LEARNER:
     case CLUSTER_ROLE_EVALUATOR:
+        return evaluator_run(ctx->role_state, ctx->stop, err);
+    case CLUSTER_ROLE_LEARNER:
     case CLUSTER_ROLE_ACTOR:
         break;
     }
@@ -65,8 +84,10 @@ void train_role_free(train_role_ctx *ctx)
     case CLUSTER_ROLE_REPLAY:
         replay_server_free(ctx->role_state);
         break;
-    case CLUSTER_ROLE_LEARNER:
     case CLUSTER_ROLE_EVALUATOR:
+        evaluator_free(ctx->role_state);
+        break;
+    case CLUSTER_ROLE_LEARNER:
     case CLUSTER_ROLE_ACTOR:
         break;
     }

@@ -10,6 +10,8 @@ static const command commands[] = {
     {"config", cmd_config, "show the effective configuration, or the reference of every key"},
     {"env", cmd_env, "list, benchmark and check the environments; random-play statistics"},
     {"replay", cmd_replay, "run one prioritized replay shard (ZeroMQ ROUTER)"},
+    {"actor", cmd_actor, "run one actor: envs, exploration, n-step transitions to replay"},
+    {"demos", cmd_demos, "record demonstrations (scripted expert or a checkpoint) to a file"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -380,10 +380,9 @@ static int wait_first_params(actor *a, volatile sig_atomic_t *stop, shoal_err *e
                                  "the first parameters from %s", a->cfg.index, a->cfg.params);
         }
         if (rc == SHOAL_EARCH) {
-            return shoal_err_prefix(err, "actor %u: parameters from %s do not fit this actor's "
-                                    "network (%s); the learner must use the same [network] "
-                                    "keys and env", a->cfg.index, a->cfg.params,
-                                    nn_qnet_arch(a->net));
+            return shoal_err_prefix(err, "actor %u: %s sends another network (check that "
+                                    "[network] and [env] match the learner's)", a->cfg.index,
+                                    a->cfg.params);
         }
         if (rc != SHOAL_EAGAIN && rc != SHOAL_EINTERRUPTED) {
             return shoal_err_prefix(err, "actor %u: parameters from %s", a->cfg.index,

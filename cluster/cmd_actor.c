@@ -6,20 +6,12 @@
 
 #include "actor/actor.h"
 #include "cluster/commands.h"
+#include "cluster/stop.h"
 #include "cluster/endpoints.h"
 #include "common/cli.h"
 #include "common/clock.h"
 #include "common/fileio.h"
 #include "common/log.h"
-
-/* Set by SIGTERM/SIGINT; the loop checks it every step, then flushes its buffer. */
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
 
 /* Joined actors without --index take one of the highest ids the shards accept, which
  * `shoal train` does not hand out unless it runs that many actors. */
@@ -183,7 +175,7 @@ static void report(const actor_stats *s, double secs)
            (unsigned long long)s->params_version, (unsigned long long)s->params_updates);
 }
 
-static int run(args *a)
+static int run(args *a, volatile sig_atomic_t *stop)
 {
     shoal_err err = {0};
     config *cfg = load_config(a, &err);
@@ -214,10 +206,10 @@ static int run(args *a)
     log_info("actor %llu of %llu: %zu x %s, shards %zu, params %s", (unsigned long long)a->index,
              (unsigned long long)a->of, ac.n_envs, ac.env_name, ac.n_replay, ac.params);
     uint64_t t0 = clock_now_ns();
-    rc = actor_run(act, &stop_requested, &err);
+    rc = actor_run(act, stop, &err);
     actor_stats st = actor_stats_get(act);
     report(&st, clock_since_s(t0));
-    if (rc != SHOAL_OK && !(rc == SHOAL_EINTERRUPTED && stop_requested)) {
+    if (rc != SHOAL_OK && !(rc == SHOAL_EINTERRUPTED && *stop)) {
         fprintf(stderr, "shoal actor: actor %llu: %s\n", (unsigned long long)a->index, err.msg);
     } else {
         rc = SHOAL_OK;
@@ -237,12 +229,7 @@ int cmd_actor(int argc, char **argv)
     }
     int rc = parse(argc, argv, &a);
     if (rc < 0) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal; /* no SA_RESTART: zmq_poll returns at once */
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGINT, &sa, NULL);
-        rc = run(&a);
+        rc = run(&a, cluster_stop_on_signals());
     }
     free(a.sets);
     return rc;

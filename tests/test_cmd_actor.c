@@ -19,18 +19,7 @@
 #include "replay/demofile.h"
 #include "replay_fixtures.h"
 
-static int run(const char *args, char *out, size_t cap)
-{
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", getenv("SHOAL_BIN"), args);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int status = pclose(p);
-    cr_assert(WIFEXITED(status));
-    return WEXITSTATUS(status);
-}
+#include "shoal_cli.h"
 
 static char out[1 << 16];
 

@@ -6,6 +6,8 @@
  * included), exploration, n-step + priorities + buffering, sending (protobuf packing, ZeroMQ,
  * waiting for credits). Each figure is the median of REPS runs of STEPS env steps.
  *
+ * Encoding is measured on its own (packing happens inside replay_client_insert).
+ *
  *     bench_actor [reps] [steps]     (defaults 5, 100000) */
 #include <pthread.h>
 #include <signal.h>
@@ -15,6 +17,8 @@
 #include <unistd.h>
 
 #include "actor/actor.h"
+#include "actor/buffer.h"
+#include "common/frame.h"
 #include "cluster/commands.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -90,6 +94,47 @@ static int run_once(size_t envs, uint64_t steps, uint32_t rep, result *out)
     return rc;
 }
 
+/* Nanoseconds per transition to size and pack one Envelope holding an InsertBatch of 64
+ * Breakout transitions (what replay_client_insert does before zmq_send; counted in "send"). */
+static double pack_ns_per_transition(void)
+{
+    replay_obs_spec spec;
+    replay_obs_spec_parse("10,10,4", "bit", &spec, NULL);
+    actor_buffer *b = actor_buffer_new(64, &spec, 0, 0, NULL);
+    if (!b) {
+        return 0.0;
+    }
+    actor_steps *st = actor_buffer_steps(b);
+    rng r;
+    rng_init(&r, 1, RNG_ROLE_TOOL, 0, 0);
+    for (size_t i = 0; i < 64 * spec.obs_bytes; i++) {
+        st->obs[i] = (uint8_t)rng_u64(&r);
+        st->next_obs[i] = (uint8_t)rng_u64(&r);
+    }
+    for (size_t i = 0; i < 64; i++) {
+        st->reward[i] = (float)rng_uniform(&r);
+        st->discount[i] = 0.729f;
+        b->priority[i] = (float)rng_uniform(&r);
+    }
+    st->count = 64;
+    actor_insert ins;
+    actor_buffer_batch(b, 64, &ins);
+    Shoal__V1__Envelope msg = SHOAL__V1__ENVELOPE__INIT;
+    msg.body_case = SHOAL__V1__ENVELOPE__BODY_INSERT_BATCH;
+    msg.insert_batch = &ins.b;
+    static uint8_t buf[1 << 16];
+    size_t reps = 20000, total = 0;
+    uint64_t t0 = clock_now_ns();
+    for (size_t k = 0; k < reps; k++) {
+        if (frame_packed_size(&msg) <= sizeof buf) {
+            total += frame_pack(&msg, buf);
+        }
+    }
+    double ns = (double)(clock_now_ns() - t0) / (double)(reps * 64);
+    actor_buffer_free(b);
+    return total ? ns : 0.0;
+}
+
 int main(int argc, char **argv)
 {
     if (nn_blas_setup()) {
@@ -126,5 +171,11 @@ int main(int argc, char **argv)
         }
         printf("\n");
     }
+    double pack = 0.0, runs[64];
+    for (size_t r = 0; r < reps; r++) {
+        runs[r] = pack_ns_per_transition();
+    }
+    pack = median(runs, reps);
+    printf("encode (protobuf packing, inside send): %.1f ns per transition\n", pack);
     return 0;
 }

@@ -20,6 +20,7 @@
 #include "actor/buffer.h"
 #include "common/frame.h"
 #include "cluster/commands.h"
+#include "bench/median.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "nn/blas.h"
@@ -30,18 +31,6 @@ typedef struct result {
     double steps_per_s;
     double share[5]; /* env, forward, explore, nstep, send */
 } result;
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, size_t n)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static int run_once(size_t envs, uint64_t steps, uint32_t rep, result *out)
 {
@@ -165,9 +154,9 @@ int main(int argc, char **argv)
                 share[k][r] = res.share[k];
             }
         }
-        printf("%5zu %14.0f", sizes[s], median(sps, reps));
+        printf("%5zu %14.0f", sizes[s], bench_median(sps, reps));
         for (int k = 0; k < 5; k++) {
-            printf(" %7.1f%%", 100.0 * median(share[k], reps));
+            printf(" %7.1f%%", 100.0 * bench_median(share[k], reps));
         }
         printf("\n");
     }
@@ -175,7 +164,7 @@ int main(int argc, char **argv)
     for (size_t r = 0; r < reps; r++) {
         runs[r] = pack_ns_per_transition();
     }
-    pack = median(runs, reps);
+    pack = bench_median(runs, reps);
     printf("encode (protobuf packing, inside send): %.1f ns per transition\n", pack);
     return 0;
 }

@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "bench/median.h"
 #include "common/clock.h"
 #include "common/rng.h"
 #include "nn/blas.h"
@@ -28,11 +29,6 @@
 #define RUNS 5
 #define RUN_SECONDS 0.25
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Median over RUNS runs of calls per second of fn, each run lasting about RUN_SECONDS. */
 typedef void (*work_fn)(void *ctx);
@@ -51,7 +47,7 @@ static double median_rate(work_fn fn, void *ctx)
         } while (t < RUN_SECONDS);
         rates[r] = (double)calls / t;
     }
-    qsort(rates, RUNS, sizeof rates[0], cmp_double);
+    qsort(rates, RUNS, sizeof rates[0], bench_cmp_double);
     return rates[RUNS / 2];
 }
 

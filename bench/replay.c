@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/median.h"
 #include "common/clock.h"
 #include "common/frame.h"
 #include "replay/client.h"
@@ -74,18 +75,6 @@ static void free_batch(cols *c)
     free(c->reward);
     free(c->discount);
     free(c->priority);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, size_t n)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 static size_t envelope_bytes(Shoal__V1__InsertBatch *b)
@@ -199,7 +188,7 @@ int main(int argc, char **argv)
         for (int r = 0; r < reps; r++) {
             v[r] = run_insert(ep, &cfg.store.spec, sizes[i], 1 << 20);
         }
-        double m = median(v, (size_t)reps);
+        double m = bench_median(v, (size_t)reps);
         printf("%-8s %6zu %14.0f %12.1f %14zu\n", "insert", sizes[i], m,
                m / (double)sizes[i] * (double)bytes / 1e6, bytes);
     }
@@ -208,7 +197,7 @@ int main(int argc, char **argv)
         for (int r = 0; r < reps; r++) {
             v[r] = run_sample(ep, sizes[i], 1 << 19);
         }
-        double m = median(v, (size_t)reps);
+        double m = bench_median(v, (size_t)reps);
         /* a SampleBatch carries about 137 bytes per transition (obs, keys, weights, leaves) */
         printf("%-8s %6zu %14.0f %12.1f %14s\n", "sample", sizes[i], m, m * 137.0 / 1e6, "~137/tr");
     }

@@ -4,18 +4,10 @@
 #include <string.h>
 
 #include "cluster/commands.h"
+#include "cluster/stop.h"
 #include "common/cli.h"
 #include "common/log.h"
 #include "replay/server.h"
-
-/* Set by SIGTERM/SIGINT; the serve loop checks it between polls and writes a last checkpoint. */
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
 
 static void usage(FILE *out)
 {
@@ -85,7 +77,7 @@ static int parse(int argc, char **argv, args *a)
     return -1;
 }
 
-static int serve(const args *a)
+static int serve(const args *a, volatile sig_atomic_t *stop)
 {
     shoal_err err = {0};
     config *cfg = shoal_config_load(a->config, a->sets, a->n_sets, &err);
@@ -116,7 +108,7 @@ static int serve(const args *a)
     printf("replay shard %llu listening on %s\n", (unsigned long long)a->shard,
            replay_server_endpoint(srv));
     fflush(stdout);
-    rc = replay_server_run(srv, &stop_requested, &err);
+    rc = replay_server_run(srv, stop, &err);
     if (rc != SHOAL_OK) {
         fprintf(stderr, "shoal replay: shard %llu: %s\n", (unsigned long long)a->shard, err.msg);
     }
@@ -135,12 +127,7 @@ int cmd_replay(int argc, char **argv)
     }
     int rc = parse(argc, argv, &a);
     if (rc < 0) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal; /* no SA_RESTART: zmq_poll returns at once */
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGINT, &sa, NULL);
-        rc = serve(&a);
+        rc = serve(&a, cluster_stop_on_signals());
     }
     free(a.sets);
     return rc;

@@ -21,10 +21,12 @@
 #include <unistd.h>
 
 #include "cluster/commands.h"
+#include "cluster/endpoints.h"
 #include "cluster/launch.h"
 #include "cluster/layout.h"
 #include "cluster/monitor.h"
 #include "cluster/rundir.h"
+#include "cluster/stop.h"
 #include "cluster/train_roles.h"
 #include "common/cli.h"
 #include "common/clock.h"
@@ -34,24 +36,9 @@
 #include "env/env_config.h"
 #include "env/registry.h"
 
-/* Set from signal handlers and the stop watcher; every role polls it. */
-static volatile sig_atomic_t stop_requested;
-
-static void on_stop_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
-static void install_stop_handlers(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
+/* The process's stop flag (cluster/stop.h): set by SIGINT/SIGTERM and by the stop watcher;
+ * every role polls it. */
+static volatile sig_atomic_t *stop_requested;
 
 typedef struct train_args {
     const char *config_path;
@@ -320,7 +307,7 @@ static int launch(const train_args *a)
            (long long)config_int(cfg, "cluster", "actors"), run_dir);
     fflush(stdout);
 
-    install_stop_handlers();
+    stop_requested = cluster_stop_on_signals();
     pid_t child = fork();
     if (child < 0) {
         fprintf(stderr, "shoal train: fork: %s\n", strerror(errno));
@@ -357,10 +344,10 @@ static int launch(const train_args *a)
             next_tick = now + (uint64_t)(period * 1e9);
             if (over && !stop_ns) {
                 log_info("budget reached (run.max_frames or run.max_seconds); stopping");
-                stop_requested = 1;
+                *stop_requested = 1;
             }
         }
-        if (stop_requested && !stop_ns) {
+        if (*stop_requested && !stop_ns) {
             request_stop(run_dir);
             stop_ns = now;
         }
@@ -406,10 +393,10 @@ static void *watch(void *arg)
     char path[FILEIO_PATH_MAX];
     stop_file_path(path, sizeof path, w->run_dir);
     uint64_t next_tick = 0;
-    while (!stop_requested) {
+    while (!*stop_requested) {
         struct stat st;
         if (stat(path, &st) == 0) {
-            stop_requested = 1;
+            *stop_requested = 1;
             break;
         }
         if (w->mon && clock_now_ns() >= next_tick) {
@@ -450,7 +437,7 @@ static int rank_main(const train_args *a)
     int world_rank = 0, world_size = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &world_size);
-    install_stop_handlers();
+    stop_requested = cluster_stop_on_signals();
 
     /* Rank 0 prepares the folder when the user started mpirun; everyone learns its path. */
     shoal_err err = {0};
@@ -515,7 +502,7 @@ static int rank_main(const train_args *a)
 
     train_role_ctx ctx = {
         .cfg = cfg, .run_dir = run_dir, .layout = &layout, .role = role, .index = index,
-        .world_rank = (uint32_t)world_rank, .role_comm = role_comm, .stop = &stop_requested,
+        .world_rank = (uint32_t)world_rank, .role_comm = role_comm, .stop = stop_requested,
     };
     snprintf(ctx.bind, sizeof ctx.bind, "tcp://%s:*",
              strcmp(config_str(cfg, "cluster", "bind_host"), "auto") == 0
@@ -524,29 +511,34 @@ static int rank_main(const train_args *a)
 
     /* Phase 1: bind. Every rank takes part in the exchange even when its start failed, so
      * nobody waits forever; the failure is then agreed on with one reduction. */
-    char mine[RUNDIR_ENDPOINT_MAX] = "";
+    char mine[CLUSTER_ENDPOINT_MAX] = "";
     int started = train_role_bind(&ctx, mine, sizeof mine, &err) == SHOAL_OK;
     if (!started) {
         log_error("%s %u failed to start: %s", cluster_role_name(role), index, err.msg);
         mark_failed(run_dir, cluster_role_name(role), index, err.msg);
     }
     advertise(mine, sizeof mine, config_str(cfg, "cluster", "bind_host"));
-    char *all = calloc((size_t)world_size, RUNDIR_ENDPOINT_MAX);
-    MPI_Allgather(mine, RUNDIR_ENDPOINT_MAX, MPI_CHAR, all, RUNDIR_ENDPOINT_MAX, MPI_CHAR,
+    char *all = calloc((size_t)world_size, CLUSTER_ENDPOINT_MAX);
+    MPI_Allgather(mine, CLUSTER_ENDPOINT_MAX, MPI_CHAR, all, CLUSTER_ENDPOINT_MAX, MPI_CHAR,
                   MPI_COMM_WORLD);
     int all_started = 0;
     MPI_Allreduce(&started, &all_started, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
 
     int rc = 1;
     if (all_started) {
-        rundir_endpoints *ep = &ctx.endpoints;
+        cluster_endpoints *ep = &ctx.endpoints;
         ep->n_replay = layout.replay_shards;
         for (uint32_t i = 0; i < layout.replay_shards; i++) {
-            snprintf(ep->replay[i], RUNDIR_ENDPOINT_MAX, "%s", all + (size_t)i * RUNDIR_ENDPOINT_MAX);
+            snprintf(ep->replay[i], CLUSTER_ENDPOINT_MAX, "%s",
+                     all + (size_t)i * CLUSTER_ENDPOINT_MAX);
         }
         uint32_t learner0 = cluster_first_rank(&layout, CLUSTER_ROLE_LEARNER);
-        snprintf(ep->params, RUNDIR_ENDPOINT_MAX, "%s", all + (size_t)learner0 * RUNDIR_ENDPOINT_MAX);
-        if (world_rank == 0 && rundir_endpoints_write(run_dir, ep, &err) != SHOAL_OK) {
+        snprintf(ep->params, CLUSTER_ENDPOINT_MAX, "%s",
+                 all + (size_t)learner0 * CLUSTER_ENDPOINT_MAX);
+        char ep_path[FILEIO_PATH_MAX];
+        if (world_rank == 0 &&
+            (rundir_path(ep_path, sizeof ep_path, run_dir, "endpoints.json", &err) != SHOAL_OK ||
+             cluster_endpoints_write(ep_path, ep, &err) != SHOAL_OK)) {
             log_error("%s", err.msg);
         }
         /* Phase 2: run until stopped. */
@@ -559,7 +551,7 @@ static int rank_main(const train_args *a)
         log_error("a role failed to start; every rank stops (see %s/log/)", run_dir);
     }
     train_role_free(&ctx);
-    stop_requested = 1;
+    *stop_requested = 1;
     if (w.started) {
         pthread_join(w.thread, NULL);
     }

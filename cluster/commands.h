@@ -18,6 +18,8 @@ int cmd_env(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_evaluate(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_actor(int argc, char **argv);
+int cmd_demos(int argc, char **argv);
 
 /* A configuration with every part's schema and defaults; NULL with err on failure.
  * Loads path (may be NULL) and then each "--set" override in order. */

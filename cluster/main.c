@@ -13,6 +13,8 @@ static const command commands[] = {
     {"eval", cmd_eval, "evaluate one checkpoint: mean, std, min, max return over episodes"},
     {"evaluate", cmd_evaluate, "watch a run's checkpoints and evaluate each (eval.csv, eval.svg)"},
     {"replay", cmd_replay, "run one prioritized replay shard (ZeroMQ ROUTER)"},
+    {"actor", cmd_actor, "run one actor: envs, exploration, n-step transitions to replay"},
+    {"demos", cmd_demos, "record demonstrations (scripted expert or a checkpoint) to a file"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -2,6 +2,8 @@
 
 #include <stdlib.h>
 
+#include "actor/actor.h"
+#include "actor/explore.h"
 #include "env/env_config.h"
 #include "evaluator/evaluate.h"
 #include "nn/nn_config.h"
@@ -45,6 +47,8 @@ const config_key *const *shoal_config_tables(size_t *n_tables)
         env_config_keys,
         nn_config_keys,
         replay_config_keys,
+        actor_config_keys,
+        actor_explore_config_keys,
         evaluator_config_keys,
     };
     *n_tables = sizeof tables / sizeof tables[0];

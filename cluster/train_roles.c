@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cluster/rundir.h"
 #include "common/fileio.h"
 #include "common/log.h"
 #include "evaluator/watch.h"

@@ -34,7 +34,7 @@ static inline replay_obs_spec fx_spec(void)
 }
 
 /* n transitions with ids first_id.., as store columns (f->t) and as an InsertBatch (f->b). */
-static inline void fx_batch_fill(fx_batch *f, uint32_t actor, uint32_t first_id, size_t n,
+static inline void fx_batch_fill(fx_batch *f, uint32_t actor_id, uint32_t first_id, size_t n,
                                  float priority, bool demo)
 {
     for (size_t k = 0; k < n; k++) {
@@ -54,7 +54,7 @@ static inline void fx_batch_fill(fx_batch *f, uint32_t actor, uint32_t first_id,
                                 .discount = f->discount, .priority = f->priority};
     replay_obs_spec sp = fx_spec();
     replay_wire_insert_batch(&f->t, &sp, &f->b, &f->spec, f->shape);
-    f->b.actor_id = demo ? REPLAY_DEMO_ACTOR : actor;
+    f->b.actor_id = demo ? REPLAY_DEMO_ACTOR : actor_id;
     f->b.demo = demo;
 }
 

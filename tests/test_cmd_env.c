@@ -5,19 +5,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-/* Runs `shoal <args>`, capturing stdout+stderr into out; returns the exit code. */
-static int run(const char *args, char *out, size_t cap)
-{
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", getenv("SHOAL_BIN"), args);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int status = pclose(p);
-    cr_assert(WIFEXITED(status));
-    return WEXITSTATUS(status);
-}
+#include "shoal_cli.h"
 
 static char out[1 << 16];
 

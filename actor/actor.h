@@ -1,0 +1,117 @@
+/* The actor role (ARCHITECTURE.md; specs/algorithms.md §1.4, §2.3, §3, §5.1): steps E envs
+ * (env/vec.h), runs one batched forward pass of its local Q-network for all E per step, picks
+ * actions with its exploration strategy (actor/explore.h), accumulates n-step transitions
+ * (actor/nstep.h), gives each an initial priority and sends them in batches of B as one
+ * InsertBatch each through the replay client, with the episodes that ended and the env steps
+ * taken since the previous batch.
+ *
+ * Initial priorities, as in Ape-X: |δ| of the n-step double-DQN error computed with the
+ * actor's own parameters (online and target are the same local copy):
+ * y_k = R + C·Q_k(s', argmax_a Q_k(s', a)), δ_k = y_k − Q_k(s, a), priority = mean_k |δ_k| over
+ * the heads whose mask bit is set (all heads if none; nn_loss_td). Q(s, ·) is the one computed
+ * when acting in s, Q(s', ·) the one of the next step's forward pass, so a transition waits one
+ * step for its priority and the network runs once per env step; only observations cut by a time
+ * limit, which no later forward pass sees, get an extra pass.
+ *
+ * Parameters come from the learner's PUB socket (learner/params.h, latest wins): the actor waits
+ * for the first message at start (bounded by params_timeout_s; ETIMEOUT names the endpoint),
+ * then looks for a newer one every param_refresh_steps env steps and reports the version it
+ * acts with in every batch. An empty params endpoint acts with the freshly initialised network
+ * (benchmarks, smoke tests).
+ *
+ * The actor owns its ZeroMQ context (for the params socket); the replay client owns its own.
+ * actor_run returns when *stop is set (or after max_env_steps), after one more forward pass that
+ * gives the waiting transitions their priorities, sending the partial buffer and waiting for
+ * the shards' acks. The loop never allocates.
+ *
+ *     actor_config ac;
+ *     actor_config_from(cfg, index, n_actors, "tcp://h:5555,tcp://h:5556", "tcp://h:5560",
+ *                       &ac, &err);
+ *     actor *a = actor_new(&ac, &err);
+ *     actor_run(a, &stop, &err);
+ *     actor_free(a);
+ */
+#ifndef SHOAL_ACTOR_ACTOR_H
+#define SHOAL_ACTOR_ACTOR_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "actor/explore.h"
+#include "common/config.h"
+#include "common/err.h"
+#include "common/fileio.h"
+#include "env/env.h"
+#include "nn/qnet.h"
+
+#define ACTOR_MAX_SHARDS 256
+#define ACTOR_ENDPOINT_MAX 256
+
+/* The keys of [actor], for cluster/schema.c. */
+extern const config_key actor_config_keys[];
+
+typedef struct actor_config {
+    char env_name[ACTOR_ENDPOINT_MAX];
+    env_options env;
+    char plugins[FILEIO_PATH_MAX];
+    nn_qnet_config net;            /* max_batch = n_envs */
+    actor_explore_config explore;
+    size_t n_envs;                 /* E */
+    size_t batch;                  /* B, transitions per InsertBatch */
+    size_t n_step;
+    float gamma;
+    uint64_t param_refresh_steps;  /* env steps between looks for newer parameters */
+    double params_timeout_s;       /* wait for the first parameters */
+    int insert_timeout_ms;         /* one wait for a replay credit (retried until stopped) */
+    uint64_t max_env_steps;        /* stop after this many env steps; 0: until *stop */
+    uint32_t index, n_actors;      /* global actor index i of N (ladder, shard, streams) */
+    uint64_t seed;                 /* run seed */
+    size_t n_replay;
+    char replay[ACTOR_MAX_SHARDS][ACTOR_ENDPOINT_MAX];
+    char params[ACTOR_ENDPOINT_MAX]; /* "" : act with the initial network */
+} actor_config;
+
+/* Fills out from [actor], [exploration], [network], [env] and [run] for actor `index` of
+ * `n_actors`, with the replay endpoints (comma-separated) and the params endpoint (may be "").
+ * Makes one env to learn the observation shape and action count. EINVAL names the bad key or
+ * endpoint; errors of env_make and plugins pass through. */
+int actor_config_from(const config *cfg, uint32_t index, uint32_t n_actors, const char *replay,
+                      const char *params, actor_config *out, shoal_err *err);
+
+/* What the actor has done so far. Times are nanoseconds spent in each phase of the loop. */
+typedef struct actor_stats {
+    uint64_t env_steps;      /* over all envs */
+    uint64_t episodes;
+    uint64_t transitions;    /* emitted by n-step */
+    uint64_t sent;           /* transitions handed to the replay client */
+    uint64_t acked;          /* transitions the shards acknowledged as stored */
+    uint64_t batches;
+    uint64_t params_version; /* version acted with (0: initial network) */
+    uint64_t params_updates; /* newer parameters taken since start */
+    size_t held;             /* records of unfinished episodes (not yet transitions) */
+    uint64_t ns_env, ns_forward, ns_explore, ns_nstep, ns_send, ns_params;
+} actor_stats;
+
+typedef struct actor actor;
+
+/* Builds the envs, network, exploration, buffers, replay client and params socket. NULL with
+ * err (EINVAL, ENOMEM, EIO, or what env_make reports). */
+actor *actor_new(const actor_config *c, shoal_err *err);
+
+/* Frees a and closes its sockets (call after actor_run returned). NULL is fine. */
+void actor_free(actor *a);
+
+/* Runs the loop until *stop becomes nonzero or max_env_steps are taken, then flushes (see
+ * above). ETIMEOUT when the first parameters do not come (naming the endpoint and suggesting
+ * the architecture check), EARCH when the learner's network differs, EINTERRUPTED when stopped
+ * while waiting for them; replay errors (an Error from a shard) end the run. Statistics are
+ * valid after an error too. */
+int actor_run(actor *a, volatile sig_atomic_t *stop, shoal_err *err);
+
+actor_stats actor_stats_get(const actor *a);
+
+/* The network the actor acts with (borrowed). */
+const nn_qnet *actor_net(const actor *a);
+
+#endif

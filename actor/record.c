@@ -1,0 +1,254 @@
+#include "actor/record.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "actor/buffer.h"
+#include "actor/explore.h"
+#include "actor/nstep.h"
+#include "env/env_config.h"
+#include "env/expert.h"
+#include "env/plugin.h"
+#include "env/registry.h"
+#include "nn/paramfile.h"
+#include "nn/qnet.h"
+#include "replay/demofile.h"
+#include "replay/wire.h"
+
+int actor_record_config_from(const config *cfg, const char *env_name, const char *policy,
+                             uint64_t episodes, const char *out_path, actor_record_config *out,
+                             shoal_err *err)
+{
+    memset(out, 0, sizeof *out);
+    const char *name = env_name ? env_name : config_str(cfg, "env", "name");
+    const char *ckpt = "";
+    if (strncmp(policy, "checkpoint:", 11) == 0 && policy[11]) {
+        ckpt = policy + 11;
+    } else if (strcmp(policy, "expert") != 0) {
+        return shoal_err_set(err, SHOAL_EINVAL, "policy '%s': expected 'expert' or "
+                             "'checkpoint:PATH'", policy);
+    }
+    if (episodes == 0) {
+        return shoal_err_set(err, SHOAL_EINVAL, "record at least one episode");
+    }
+    if (strlen(name) >= sizeof out->env_name || strlen(ckpt) >= sizeof out->checkpoint ||
+        strlen(out_path) >= sizeof out->out ||
+        strlen(config_str(cfg, "env", "plugins")) >= sizeof out->plugins) {
+        return shoal_err_set(err, SHOAL_EINVAL, "env name, checkpoint, output path or plugin "
+                             "list too long");
+    }
+    strcpy(out->env_name, name);
+    strcpy(out->checkpoint, ckpt);
+    strcpy(out->out, out_path);
+    strcpy(out->plugins, config_str(cfg, "env", "plugins"));
+    out->episodes = episodes;
+    out->n_step = (size_t)config_int(cfg, "actor", "n_step");
+    out->batch = (size_t)config_int(cfg, "actor", "batch");
+    out->gamma = (float)config_float(cfg, "actor", "gamma");
+    int64_t heads = config_int(cfg, "network", "heads");
+    out->n_heads = heads > 1 ? (uint32_t)heads : 0;
+    out->mask_p = config_float(cfg, "exploration", "mask_p");
+    out->seed = (uint64_t)config_int(cfg, "run", "seed");
+    return env_options_from_config(&out->env, cfg, err);
+}
+
+/* Everything one recording holds. */
+typedef struct recorder {
+    const actor_record_config *c;
+    env_registry *reg;
+    env *e;
+    nn_qnet *net;
+    actor_explore *greedy; /* ε = 0 acting on the network's Q (checkpoint policy) */
+    actor_explore *masks;  /* bootstrap mask draws */
+    actor_nstep *ns;
+    actor_buffer *buf;
+    replay_demo_writer *w;
+    uint8_t *obs, *next;
+    float *x, *q;
+    env_rand expert_rand;
+} recorder;
+
+static void recorder_free(recorder *r)
+{
+    replay_demo_writer_abort(r->w);
+    actor_buffer_free(r->buf);
+    actor_nstep_free(r->ns);
+    actor_explore_free(r->greedy);
+    actor_explore_free(r->masks);
+    nn_qnet_free(r->net);
+    env_free(r->e);
+    env_registry_free(r->reg);
+    free(r->obs);
+    free(r->next);
+    free(r->x);
+    free(r->q);
+}
+
+static int load_net(recorder *r, shoal_err *err)
+{
+    const actor_record_config *c = r->c;
+    char arch[NN_QNET_ARCH_MAX];
+    nn_qnet_config nc = nn_qnet_config_minatar(1, 1);
+    int rc = nn_paramfile_read_arch(c->checkpoint, arch, sizeof arch, err);
+    if (rc == SHOAL_OK) {
+        rc = nn_qnet_config_parse(&nc, arch, err);
+    }
+    if (rc != SHOAL_OK) {
+        return rc;
+    }
+    env_shape s = env_obs_shape(r->e);
+    if (nc.in_h != s.h || nc.in_w != s.w || nc.in_c != s.c ||
+        nc.n_actions != env_n_actions(r->e)) {
+        return shoal_err_set(err, SHOAL_EINVAL, "%s: network '%s' does not fit %s (%ux%ux%u "
+                             "observations, %u actions)", c->checkpoint, arch, c->env_name, s.h,
+                             s.w, s.c, env_n_actions(r->e));
+    }
+    nc.max_batch = 1;
+    r->net = nn_qnet_new(&nc, err);
+    if (!r->net || nn_paramfile_load(c->checkpoint, r->net, NULL, NULL, NULL, err) != SHOAL_OK) {
+        return err->code;
+    }
+    r->x = malloc(nn_qnet_in_floats(r->net) * sizeof *r->x);
+    r->q = malloc(nc.n_heads * nc.n_actions * sizeof *r->q);
+    return r->x && r->q ? SHOAL_OK : shoal_err_set(err, SHOAL_ENOMEM, "out of memory");
+}
+
+static int recorder_init(recorder *r, shoal_err *err)
+{
+    const actor_record_config *c = r->c;
+    r->reg = env_registry_new(err);
+    if (!r->reg || env_plugin_load_list(r->reg, c->plugins, err) != SHOAL_OK ||
+        !(r->e = env_make(r->reg, c->env_name, &c->env, err))) {
+        return err->code;
+    }
+    env_seed(r->e, c->seed);
+    env_rand_seed(&r->expert_rand, ENV_RAND_XOSHIRO, c->seed);
+    if (!c->checkpoint[0] && !env_has_expert(r->e)) {
+        return shoal_err_set(err, SHOAL_EINVAL, "%s has no scripted expert; record with "
+                             "--policy checkpoint:PATH instead", c->env_name);
+    }
+    if (c->checkpoint[0] && load_net(r, err) != SHOAL_OK) {
+        return err->code;
+    }
+    /* Greedy acting is the epsilon strategy with ε = 0; masks have the run's head count,
+     * which need not be the checkpoint's. */
+    actor_explore_config xc = {.strategy = ACTOR_STRATEGY_EPSILON, .epsilon = 0.0,
+                               .mask_p = c->mask_p, .n_envs = 1,
+                               .n_heads = c->n_heads > 1 ? c->n_heads : 1,
+                               .n_actions = env_n_actions(r->e), .n_actors = 1,
+                               .seed = c->seed};
+    if (!(r->masks = actor_explore_new(&xc, err))) {
+        return err->code;
+    }
+    if (r->net) {
+        xc.n_heads = nn_qnet_config_of(r->net)->n_heads;
+        if (!(r->greedy = actor_explore_new(&xc, err))) {
+            return err->code;
+        }
+    }
+    env_shape sh = env_obs_shape(r->e);
+    replay_obs_spec spec = {.shape = {sh.h, sh.w, sh.c}, .dtype = env_obs_dtype(r->e)};
+    size_t ob = env_obs_bytes(r->e);
+    if (replay_obs_spec_finish(&spec, err) != SHOAL_OK ||
+        !(r->ns = actor_nstep_new(1, c->n_step, c->gamma, ob, 0, err)) ||
+        !(r->buf = actor_buffer_new(c->batch + c->n_step, &spec, c->n_heads, 0, err)) ||
+        !(r->w = replay_demo_writer_open(c->out, err))) {
+        return err->code;
+    }
+    r->obs = malloc(ob);
+    r->next = malloc(ob);
+    return r->obs && r->next ? SHOAL_OK : shoal_err_set(err, SHOAL_ENOMEM, "out of memory");
+}
+
+static uint32_t choose(recorder *r)
+{
+    if (!r->net) {
+        return env_expert_action(r->e, &r->expert_rand);
+    }
+    env_obs_unpack_f32(r->x, r->obs, env_obs_shape(r->e), env_obs_dtype(r->e), 1);
+    nn_qnet_forward(r->net, r->x, 1, r->q);
+    uint32_t a;
+    actor_explore_act(r->greedy, r->q, 1, &a);
+    return a;
+}
+
+static int write_batch(recorder *r, size_t n, actor_record_summary *s, shoal_err *err)
+{
+    actor_insert ins;
+    for (size_t j = 0; j < n; j++) {
+        r->buf->priority[j] = 1.0f;
+    }
+    actor_buffer_batch(r->buf, n, &ins);
+    ins.b.actor_id = REPLAY_DEMO_ACTOR;
+    ins.b.demo = true;
+    int rc = replay_demo_writer_append(r->w, &ins.b, err);
+    if (rc == SHOAL_OK) {
+        actor_buffer_drop(r->buf, n);
+        s->records++;
+    }
+    return rc;
+}
+
+/* One whole episode; transitions go to the file whenever a batch is full. */
+static int play_episode(recorder *r, actor_record_summary *s, shoal_err *err)
+{
+    actor_steps *steps = actor_buffer_steps(r->buf);
+    env_reset(r->e, r->obs);
+    double ret = 0.0;
+    uint32_t len = 0;
+    for (;;) {
+        uint32_t a = choose(r);
+        env_step_result res = env_step(r->e, a, r->next);
+        ret += res.reward;
+        len++;
+        size_t first = steps->count;
+        size_t n = actor_nstep_push(r->ns, 0, r->obs, a, res.reward, res.terminal, res.truncated,
+                                    r->next, NULL, steps);
+        for (size_t j = first; j < first + n; j++) {
+            r->buf->mask[j] = actor_explore_mask(r->masks);
+        }
+        s->transitions += n;
+        r->buf->env_steps++;
+        if (res.terminal || res.truncated) {
+            actor_episode ep = {.ret = (float)ret, .length = len};
+            actor_buffer_episode(r->buf, &ep);
+        }
+        while (steps->count >= r->c->batch) {
+            int rc = write_batch(r, r->c->batch, s, err);
+            if (rc != SHOAL_OK) {
+                return rc;
+            }
+        }
+        if (res.terminal || res.truncated) {
+            break;
+        }
+        memcpy(r->obs, r->next, env_obs_bytes(r->e));
+    }
+    s->episodes++;
+    s->env_steps += len;
+    s->mean_return += ret;
+    return SHOAL_OK;
+}
+
+int actor_record_run(const actor_record_config *c, actor_record_summary *summary,
+                     shoal_err *err)
+{
+    memset(summary, 0, sizeof *summary);
+    recorder r = {.c = c};
+    int rc = recorder_init(&r, err);
+    for (uint64_t k = 0; rc == SHOAL_OK && k < c->episodes; k++) {
+        rc = play_episode(&r, summary, err);
+    }
+    if (rc == SHOAL_OK && r.buf->steps.count > 0) {
+        rc = write_batch(&r, r.buf->steps.count, summary, err);
+    }
+    if (rc == SHOAL_OK) {
+        rc = replay_demo_writer_close(r.w, err);
+        r.w = NULL;
+    }
+    if (summary->episodes) {
+        summary->mean_return /= (double)summary->episodes;
+    }
+    recorder_free(&r);
+    return rc;
+}

@@ -1,0 +1,17 @@
+/* The stop flag of a role's process: SIGINT and SIGTERM set it, and the role's run loop
+ * (replay_server_run, actor_run, ...) returns after flushing once it sees it. Handlers are
+ * installed without SA_RESTART, so a blocking zmq_poll returns at once. One flag per process,
+ * because signals are per process.
+ *
+ *     volatile sig_atomic_t *stop = cluster_stop_on_signals();
+ *     actor_run(a, stop, &err);
+ */
+#ifndef SHOAL_CLUSTER_STOP_H
+#define SHOAL_CLUSTER_STOP_H
+
+#include <signal.h>
+
+/* Installs the SIGINT and SIGTERM handlers and returns the flag they set. */
+volatile sig_atomic_t *cluster_stop_on_signals(void);
+
+#endif

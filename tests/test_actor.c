@@ -1,0 +1,366 @@
+#include <criterion/criterion.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "actor/actor.h"
+#include "actor/record.h"
+#include "cluster/commands.h"
+#include "common/clock.h"
+#include "learner/params.h"
+#include "nn/loss.h"
+#include "replay/client.h"
+#include "replay/demofile.h"
+#include "replay_fixtures.h"
+
+/* Breakout's observations are 10x10x4 bits, the fixture shard's spec. */
+static config *breakout_config(const char *extra)
+{
+    shoal_err err = {0};
+    const char *sets[] = {"env.name=minatar/breakout", "env.max_episode_steps=40",
+                          "actor.envs=4", "actor.batch=16", "actor.n_step=3",
+                          "actor.gamma=0.9", "run.seed=11"};
+    config *cfg = shoal_config_load(NULL, sets, sizeof sets / sizeof sets[0], &err);
+    cr_assert_not_null(cfg, "%s", err.msg);
+    if (extra) {
+        cr_assert_eq(config_load_string(cfg, extra, "test", &err), SHOAL_OK, "%s", err.msg);
+    }
+    return cfg;
+}
+
+static actor *make_actor(const config *cfg, const char *replay, const char *params,
+                         actor_config *ac)
+{
+    shoal_err err = {0};
+    cr_assert_eq(actor_config_from(cfg, 0, 1, replay, params, ac, &err), SHOAL_OK, "%s",
+                 err.msg);
+    actor *a = actor_new(ac, &err);
+    cr_assert_not_null(a, "%s", err.msg);
+    return a;
+}
+
+static replay_store_counters stop_server(fx_server *f)
+{
+    f->stop = 1;
+    pthread_join(f->thread, NULL);
+    replay_store_counters c = replay_store_counters_get(replay_server_store(f->srv));
+    replay_server_free(f->srv);
+    return c;
+}
+
+Test(actor, inserts_exactly_the_transitions_it_generated_into_a_real_shard)
+{
+    fx_server srv;
+    replay_server_config sc = fx_server_config(100000, 0);
+    cr_assert_eq(fx_server_start(&srv, &sc), 0, "%s", srv.err.msg);
+    config *cfg = breakout_config("[actor]\nmax_env_steps = 2002\n");
+    actor_config ac;
+    actor *a = make_actor(cfg, replay_server_endpoint(srv.srv), "", &ac);
+    shoal_err err = {0};
+    volatile sig_atomic_t stop = 0;
+    cr_assert_eq(actor_run(a, &stop, &err), SHOAL_OK, "%s", err.msg);
+    actor_stats st = actor_stats_get(a);
+    /* 2002 is not a multiple of 4 envs: the loop stops at the first count at or above it. */
+    cr_assert_eq(st.env_steps, 2004);
+    cr_assert_gt(st.episodes, 0);
+    /* Every env step is one transition, except the records of unfinished episodes. */
+    cr_assert_eq(st.transitions + st.held, st.env_steps, "%llu + %llu",
+                 (unsigned long long)st.transitions, (unsigned long long)st.held);
+    cr_assert_leq(st.held, 4 * 2);
+    cr_assert_eq(st.sent, st.transitions, "the partial buffer is flushed");
+    cr_assert_eq(st.acked, st.sent);
+    cr_assert_geq(st.batches, st.sent / 16);
+    /* The shard's view: the same count, and the env steps and episodes the batches carried. */
+    replay_client_options o = {.timeout_ms = 5000};
+    const char *ep = replay_server_endpoint(srv.srv);
+    replay_client *c = replay_client_new(&ep, 1, &o, &err);
+    const Shoal__V1__Stats *ss = NULL;
+    cr_assert_eq(replay_client_stats(c, 0, &ss, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(ss->inserted, st.sent);
+    cr_assert_eq(ss->n_actors, 1);
+    cr_assert_eq(ss->actors[0]->env_steps, st.env_steps);
+    cr_assert_eq(ss->actors[0]->episodes, st.episodes);
+    replay_client_free(c);
+    replay_store_counters k = stop_server(&srv);
+    cr_assert_eq(k.inserted, st.sent);
+    actor_free(a);
+    config_free(cfg);
+}
+
+/* |δ| of one sampled transition recomputed with net, as the actor defines it. */
+static float recompute_priority(nn_qnet *net, const replay_sample *b, size_t j)
+{
+    const nn_qnet_config *nc = nn_qnet_config_of(net);
+    size_t qa = nc->n_heads * nc->n_actions, d = nn_qnet_in_floats(net);
+    float x[2 * 400], q[2 * 64], y[16], dq[64], prio;
+    cr_assert_leq(d, 400);
+    env_shape sh = {.h = 10, .w = 10, .c = 4};
+    env_obs_unpack_f32(x, b->obs + j * b->obs_bytes, sh, OBS_DTYPE_BIT, 1);
+    env_obs_unpack_f32(x + d, b->next_obs + j * b->obs_bytes, sh, OBS_DTYPE_BIT, 1);
+    nn_qnet_forward(net, x, 2, q);
+    nn_loss_dims dims = {.batch = 1, .n_heads = nc->n_heads, .n_actions = nc->n_actions};
+    nn_loss_targets(y, q + qa, q + qa, &b->reward[j], &b->discount[j], &dims, 1);
+    nn_td_batch tb = {.dims = dims, .actions = &b->action[j], .targets = y,
+                      .mask_bits = nc->n_heads > 1 ? &b->mask[j] : NULL};
+    nn_loss_td(dq, &prio, q, &tb);
+    return prio;
+}
+
+/* Runs a bootstrap actor with episodes cut at max_steps, samples 256 of its transitions back
+ * from the shard and checks each leaf (α = 1, ε = 0: the priority) against |δ| recomputed with
+ * the actor's network. Counts the transitions ending in a terminal and in a time-limit cut. */
+static void check_priorities(int max_steps, size_t *terminal, size_t *truncated)
+{
+    fx_server srv;
+    replay_server_config sc = fx_server_config(100000, 0);
+    cr_assert_eq(fx_server_start(&srv, &sc), 0, "%s", srv.err.msg);
+    char extra[256];
+    snprintf(extra, sizeof extra, "[env]\nmax_episode_steps = %d\n[actor]\nmax_env_steps = "
+             "400\n[network]\nheads = 3\n[exploration]\nstrategy = bootstrap\n", max_steps);
+    config *cfg = breakout_config(extra);
+    actor_config ac;
+    actor *a = make_actor(cfg, replay_server_endpoint(srv.srv), "", &ac);
+    shoal_err err = {0};
+    volatile sig_atomic_t stop = 0;
+    cr_assert_eq(actor_run(a, &stop, &err), SHOAL_OK, "%s", err.msg);
+    replay_client_options o = {.timeout_ms = 5000, .obs_bytes = FX_OB, .max_batch = 256,
+                               .pipeline = 1, .seed = 1};
+    const char *ep = replay_server_endpoint(srv.srv);
+    replay_client *c = replay_client_new(&ep, 1, &o, &err);
+    replay_sample_req req = {.batch_size = 256, .beta = 0.0};
+    cr_assert_eq(replay_client_sample_request(c, &req, &err), SHOAL_OK, "%s", err.msg);
+    const replay_sample *b;
+    cr_assert_eq(replay_client_sample_next(c, &b, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(b->n_heads, 3);
+    nn_qnet *net = (nn_qnet *)actor_net(a);
+    *terminal = *truncated = 0;
+    for (size_t j = 0; j < b->count; j++) {
+        float want = recompute_priority(net, b, j);
+        cr_assert_float_eq(b->leaf[j], want, 1e-4 * (1.0 + want), "transition %zu: %g vs %g",
+                           j, b->leaf[j], (double)want);
+        cr_assert_eq(b->mask[j] >> 3, 0);
+        *terminal += b->discount[j] == 0.0f;
+        /* γ^m with m < 3 and no terminal: a tail cut by the time limit, whose priority came
+         * from the extra forward pass over final observations. */
+        *truncated += b->discount[j] > 0.73f;
+    }
+    replay_client_free(c);
+    stop_server(&srv);
+    actor_free(a);
+    config_free(cfg);
+}
+
+Test(actor, initial_priorities_are_the_actors_n_step_double_dqn_error)
+{
+    /* The initial network loses Breakout's ball at step 6: a limit of 5 cuts every episode,
+     * 40 lets every episode terminate. */
+    size_t terminal, truncated;
+    check_priorities(5, &terminal, &truncated);
+    cr_assert_gt(truncated, 0, "the sample holds tails cut by the time limit");
+    check_priorities(40, &terminal, &truncated);
+    cr_assert_gt(terminal, 0, "the sample holds ends of episodes");
+}
+
+typedef struct publisher {
+    void *ctx;
+    learner_params_pub *pub;
+    nn_qnet *net;
+    volatile sig_atomic_t *actor_stop;
+    volatile int done;
+    uint64_t first, second; /* versions: first for 0.3 s, then second for 0.5 s */
+} publisher;
+
+static void *publish_main(void *arg)
+{
+    publisher *p = arg;
+    uint64_t t0 = clock_now_ns();
+    nn_qnet_params(p->net)[0] = 0.25f;
+    learner_params_pub_send(p->pub, p->first, 0, p->net, NULL);
+    bool switched = false;
+    while (clock_since_s(t0) < 0.8) {
+        if (!switched && clock_since_s(t0) > 0.3) {
+            nn_qnet_params(p->net)[0] = 0.5f;
+            learner_params_pub_send(p->pub, p->second, 0, p->net, NULL);
+            switched = true;
+        }
+        learner_params_pub_repeat(p->pub, NULL);
+        clock_sleep_ms(10);
+    }
+    *p->actor_stop = 1;
+    return NULL;
+}
+
+Test(actor, waits_for_parameters_and_picks_up_a_newer_version)
+{
+    fx_server srv;
+    replay_server_config sc = fx_server_config(100000, 0);
+    cr_assert_eq(fx_server_start(&srv, &sc), 0, "%s", srv.err.msg);
+    config *cfg = breakout_config("[actor]\nparam_refresh_steps = 8\n");
+    shoal_err err = {0};
+    publisher p = {.ctx = zmq_ctx_new(), .first = 5, .second = 9};
+    char bound[256];
+    p.pub = learner_params_pub_new(p.ctx, "tcp://127.0.0.1:*", bound, sizeof bound, &err);
+    cr_assert_not_null(p.pub, "%s", err.msg);
+    actor_config ac;
+    actor *a = make_actor(cfg, replay_server_endpoint(srv.srv), bound, &ac);
+    p.net = nn_qnet_new(&ac.net, &err);
+    volatile sig_atomic_t stop = 0;
+    p.actor_stop = &stop;
+    pthread_t th;
+    pthread_create(&th, NULL, publish_main, &p);
+    cr_assert_eq(actor_run(a, &stop, &err), SHOAL_OK, "%s", err.msg);
+    pthread_join(th, NULL);
+    actor_stats st = actor_stats_get(a);
+    cr_assert_eq(st.params_version, 9);
+    cr_assert_geq(st.params_updates, 1);
+    cr_assert_eq(nn_qnet_params(actor_net(a))[0], 0.5f, "the network holds the new parameters");
+    cr_assert_eq(st.sent, st.transitions);
+    /* The shard saw the version in the batches. */
+    replay_client_options o = {.timeout_ms = 5000};
+    const char *ep = replay_server_endpoint(srv.srv);
+    replay_client *c = replay_client_new(&ep, 1, &o, &err);
+    const Shoal__V1__Stats *ss = NULL;
+    cr_assert_eq(replay_client_stats(c, 0, &ss, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(ss->actors[0]->params_version, 9);
+    replay_client_free(c);
+    stop_server(&srv);
+    actor_free(a);
+    nn_qnet_free(p.net);
+    learner_params_pub_free(p.pub);
+    zmq_ctx_term(p.ctx);
+    config_free(cfg);
+}
+
+Test(actor, without_parameters_it_gives_up_naming_the_endpoint_and_the_arch_check)
+{
+    config *cfg = breakout_config("[actor]\nparams_timeout_s = 0.3\n");
+    actor_config ac;
+    actor *a = make_actor(cfg, "tcp://127.0.0.1:1", "tcp://127.0.0.1:2", &ac);
+    shoal_err err = {0};
+    volatile sig_atomic_t stop = 0;
+    uint64_t t0 = clock_now_ns();
+    cr_assert_eq(actor_run(a, &stop, &err), SHOAL_ETIMEOUT);
+    cr_assert_lt(clock_since_s(t0), 3.0);
+    cr_assert(strstr(err.msg, "tcp://127.0.0.1:2"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "[network]"), "%s", err.msg);
+    actor_free(a);
+    config_free(cfg);
+}
+
+Test(actor, parameters_of_another_architecture_are_refused)
+{
+    config *cfg = breakout_config("[actor]\nparams_timeout_s = 5\n");
+    shoal_err err = {0};
+    void *ctx = zmq_ctx_new();
+    char bound[256];
+    learner_params_pub *pub = learner_params_pub_new(ctx, "tcp://127.0.0.1:*", bound,
+                                                     sizeof bound, &err);
+    actor_config ac;
+    actor *a = make_actor(cfg, "tcp://127.0.0.1:1", bound, &ac);
+    nn_qnet_config other = ac.net;
+    other.n_heads = 2;
+    nn_qnet *net = nn_qnet_new(&other, &err);
+    publisher p = {.ctx = ctx, .pub = pub, .net = net, .first = 3, .second = 3};
+    volatile sig_atomic_t stop = 0;
+    p.actor_stop = &stop;
+    pthread_t th;
+    pthread_create(&th, NULL, publish_main, &p);
+    int rc = actor_run(a, &stop, &err);
+    pthread_join(th, NULL);
+    cr_assert_eq(rc, SHOAL_EARCH, "%s", err.msg);
+    cr_assert(strstr(err.msg, "[network]"), "%s", err.msg);
+    actor_free(a);
+    nn_qnet_free(net);
+    learner_params_pub_free(pub);
+    zmq_ctx_term(ctx);
+    config_free(cfg);
+}
+
+Test(actor, bad_configurations_are_refused_with_the_key)
+{
+    config *cfg = breakout_config("[exploration]\nstrategy = bootstrap\n");
+    actor_config ac;
+    shoal_err err = {0};
+    cr_assert_eq(actor_config_from(cfg, 0, 1, "tcp://127.0.0.1:1", "", &ac, &err), SHOAL_OK);
+    cr_assert_null(actor_new(&ac, &err));
+    cr_assert(strstr(err.msg, "network.heads"), "%s", err.msg);
+    cr_assert_eq(actor_config_from(cfg, 3, 3, "tcp://127.0.0.1:1", "", &ac, &err), SHOAL_EINVAL);
+    cr_assert_eq(actor_config_from(cfg, 0, 1, "", "", &ac, &err), SHOAL_EINVAL);
+    cr_assert_eq(actor_config_from(cfg, 0, 1, "tcp://a:1,,tcp://b:2", "", &ac, &err),
+                 SHOAL_EINVAL);
+    cr_assert_eq(config_set(cfg, "env.name=nosuch", "test", &err), SHOAL_OK);
+    cr_assert_eq(actor_config_from(cfg, 0, 1, "tcp://127.0.0.1:1", "", &ac, &err),
+                 SHOAL_ENOTFOUND);
+    config_free(cfg);
+}
+
+typedef struct load_ctx {
+    size_t transitions, episodes;
+    uint32_t heads;
+} load_ctx;
+
+static int count_records(void *ctx, const Shoal__V1__InsertBatch *b, shoal_err *err)
+{
+    (void)err;
+    load_ctx *l = ctx;
+    l->transitions += b->count;
+    l->episodes += b->n_episode_return;
+    l->heads = b->n_heads;
+    return SHOAL_OK;
+}
+
+Test(actor, recorded_demonstrations_load_into_a_replay_shard)
+{
+    char path[] = "/tmp/shoal-demo-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    config *cfg = breakout_config("[network]\nheads = 4\n");
+    shoal_err err = {0};
+    actor_record_config rc;
+    cr_assert_eq(actor_record_config_from(cfg, NULL, "expert", 3, path, &rc, &err), SHOAL_OK,
+                 "%s", err.msg);
+    actor_record_summary s;
+    cr_assert_eq(actor_record_run(&rc, &s, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(s.episodes, 3);
+    cr_assert_eq(s.transitions, s.env_steps, "whole episodes: one transition per step");
+    cr_assert_gt(s.mean_return, 0.0, "the expert scores in Breakout");
+    load_ctx l = {0};
+    cr_assert_eq(replay_demo_read(path, count_records, &l, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(l.transitions, s.transitions);
+    cr_assert_eq(l.episodes, 3);
+    cr_assert_eq(l.heads, 4);
+    /* A shard loads the file at start into its demo store. */
+    replay_server_config sc = fx_server_config(1000, 4096);
+    snprintf(sc.demos, sizeof sc.demos, "%s", path);
+    replay_server *srv = replay_server_new(&sc, &err);
+    cr_assert_not_null(srv, "%s", err.msg);
+    replay_totals t = replay_store_totals(replay_server_store(srv));
+    cr_assert_eq(t.demo_size, s.transitions);
+    replay_server_free(srv);
+    unlink(path);
+    config_free(cfg);
+}
+
+Test(actor, recording_a_game_without_an_expert_is_refused_and_leaves_no_file)
+{
+    config *cfg = breakout_config(NULL);
+    shoal_err err = {0};
+    actor_record_config rc;
+    const char *path = "/tmp/shoal-demo-none.demo";
+    unlink(path);
+    cr_assert_eq(actor_record_config_from(cfg, "minatar/breakout", "checkpoint:/nonexistent",
+                                          1, path, &rc, &err), SHOAL_OK);
+    actor_record_summary s;
+    cr_assert_neq(actor_record_run(&rc, &s, &err), SHOAL_OK);
+    cr_assert(strstr(err.msg, "/nonexistent"), "%s", err.msg);
+    cr_assert_neq(access(path, F_OK), 0);
+    cr_assert_eq(actor_record_config_from(cfg, NULL, "random", 1, path, &rc, &err),
+                 SHOAL_EINVAL);
+    config_free(cfg);
+}

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "env/env_config.h"
+#include "learner/learner.h"
 #include "nn/nn_config.h"
 #include "replay/server.h"
 
@@ -26,6 +27,7 @@ const config_key *const *shoal_config_tables(size_t *n_tables)
         env_config_keys,
         nn_config_keys,
         replay_config_keys,
+        learner_config_keys,
     };
     *n_tables = sizeof tables / sizeof tables[0];
     return tables;

@@ -14,6 +14,7 @@ typedef struct command {
 
 int cmd_config(int argc, char **argv);
 int cmd_env(int argc, char **argv);
+int cmd_learner(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 
 /* A configuration with every part's schema and defaults; NULL with err on failure.

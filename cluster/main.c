@@ -9,6 +9,7 @@
 static const command commands[] = {
     {"config", cmd_config, "show the effective configuration, or the reference of every key"},
     {"env", cmd_env, "list, benchmark and check the environments; random-play statistics"},
+    {"learner", cmd_learner, "run the MPI data-parallel learner (under mpirun)"},
     {"replay", cmd_replay, "run one prioritized replay shard (ZeroMQ ROUTER)"},
 };
 

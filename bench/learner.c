@@ -9,8 +9,6 @@
  */
 #include <math.h>
 #include <mpi.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,29 +21,14 @@
 #include "replay/client.h"
 #include "replay/server.h"
 #include "replay/wire.h"
+#include "tests/replay_fixtures.h"
 
 #define RUNS 5
 #define FILL 20000
 #define CHUNK 500
 
-typedef struct shard {
-    replay_server *srv;
-    pthread_t thread;
-    volatile sig_atomic_t stop;
-} shard;
-
-static void *serve(void *arg)
-{
-    shard *s = arg;
-    shoal_err err = {0};
-    if (replay_server_run(s->srv, &s->stop, &err) != SHOAL_OK) {
-        fprintf(stderr, "shard: %s\n", err.msg);
-    }
-    return NULL;
-}
-
 /* A shard holding FILL random MinAtar-like transitions (bit-packed 10x10x4, 3 actions). */
-static int start_shard(shard *s)
+static int start_shard(fx_server *s)
 {
     replay_server_config c;
     memset(&c, 0, sizeof c);
@@ -58,9 +41,8 @@ static int start_shard(shard *s)
     c.max_actors = 16;
     c.max_pending = 64;
     shoal_err err = {0};
-    s->srv = replay_server_new(&c, &err);
-    if (!s->srv || pthread_create(&s->thread, NULL, serve, s) != 0) {
-        fprintf(stderr, "shard: %s\n", err.msg);
+    if (fx_server_start(s, &c) != 0) {
+        fprintf(stderr, "shard: %s\n", s->err.msg);
         return 1;
     }
     const char *ep = replay_server_endpoint(s->srv);
@@ -189,7 +171,7 @@ static int child(int argc, char **argv)
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    shard s = {0};
+    fx_server s = {0};
     char endpoint[256] = "";
     int rc = 0;
     if (rank == 0) {
@@ -208,9 +190,7 @@ static int child(int argc, char **argv)
     }
     MPI_Barrier(MPI_COMM_WORLD);
     if (rank == 0 && s.srv) {
-        s.stop = 1;
-        pthread_join(s.thread, NULL);
-        replay_server_free(s.srv);
+        fx_server_stop(&s);
     }
     MPI_Finalize();
     return rc;

@@ -70,6 +70,15 @@ static char *temp_dir(void)
     return dir;
 }
 
+/* Removes dir and everything in it, and frees the name. */
+static void remove_dir(char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+    free(dir);
+}
+
 Test(learner, a_resumed_learner_continues_identically_to_an_uninterrupted_one)
 {
     learner_update *a = update_new(16, 1e-3f);
@@ -105,10 +114,7 @@ Test(learner, a_resumed_learner_continues_identically_to_an_uninterrupted_one)
     nn_qnet_free(eval);
     learner_update_free(a);
     learner_update_free(c);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
-    free(dir);
+    remove_dir(dir);
 }
 
 Test(learner, a_checkpoint_without_its_target_file_is_refused_and_changes_nothing)
@@ -137,10 +143,7 @@ Test(learner, a_checkpoint_without_its_target_file_is_refused_and_changes_nothin
     learner_update_free(o);
     learner_update_free(fresh);
     learner_update_free(u);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
-    free(dir);
+    remove_dir(dir);
 }
 
 Test(learner, a_batch_out_of_range_is_refused_before_any_change)
@@ -356,9 +359,7 @@ Test(learner, checkpoints_rotate_and_a_restarted_learner_resumes_from_the_newest
     fclose(f);
     cr_assert_eq(headers, 1);
     fx_server_stop(&s);
-    snprintf(path, sizeof path, "rm -rf %s", dir);
-    cr_assert_eq(system(path), 0);
-    free(dir);
+    remove_dir(dir);
 }
 
 typedef struct run_arg {
@@ -462,24 +463,27 @@ static int run_capture(const char *cmd, char *out, size_t cap)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* Runs `learner_mpi_check mode` on two ranks; asserts it passed and returns its output. */
+static void mpi_check(const char *mode, char *out, size_t cap)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s -np 2 %s %s 2>&1", mpirun, getenv("SHOAL_LEARNER_MPI_CHECK"),
+             mode);
+    cr_assert_eq(run_capture(cmd, out, cap), 0, "%s", out);
+    cr_assert(strstr(out, "PASS") != NULL, "%s", out);
+}
+
 Test(learner, two_ranks_on_half_batches_match_one_rank_on_the_whole_batch, .timeout = 120)
 {
-    char cmd[1024], out[4096];
-    snprintf(cmd, sizeof cmd, "%s -np 2 %s equivalence 2>&1", mpirun,
-             getenv("SHOAL_LEARNER_MPI_CHECK"));
-    int rc = run_capture(cmd, out, sizeof out);
-    cr_assert_eq(rc, 0, "%s", out);
+    char out[4096];
+    mpi_check("equivalence", out, sizeof out);
     cr_assert(strstr(out, "ranks identical: yes") != NULL, "%s", out);
-    cr_assert(strstr(out, "PASS") != NULL, "%s", out);
 }
 
 Test(learner, the_checksum_names_a_perturbed_rank, .timeout = 120)
 {
-    char cmd[1024], out[4096];
-    snprintf(cmd, sizeof cmd, "%s -np 2 %s checksum 2>&1", mpirun,
-             getenv("SHOAL_LEARNER_MPI_CHECK"));
-    int rc = run_capture(cmd, out, sizeof out);
-    cr_assert_eq(rc, 0, "%s", out);
+    char out[4096];
+    mpi_check("checksum", out, sizeof out);
     cr_assert(strstr(out, "1 rank(s) (1) hold a parameter checksum different") != NULL, "%s",
               out);
 }
@@ -510,9 +514,7 @@ Test(learner, shoal_learner_under_mpirun_trains_and_checkpoints, .timeout = 120)
     Shoal__V1__Stats st = stats_of(replay_server_endpoint(s.srv));
     cr_assert_eq(st.sampled, 10 * 16, "two ranks of 8 for 10 updates");
     fx_server_stop(&s);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
-    free(dir);
+    remove_dir(dir);
 }
 
 Test(learner, shoal_learner_without_its_required_options_is_a_usage_error)

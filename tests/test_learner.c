@@ -447,8 +447,8 @@ Test(learner, bad_configuration_is_refused_naming_the_key)
  * unsymbolizable frame for their allocations at exit and tests/lsan.supp cannot match them by
  * library; the slow unwinder gives whole stacks and the suppressions apply. Harmless without
  * ASan. */
-static const char mpirun[] = "ASAN_OPTIONS=\"$ASAN_OPTIONS:fast_unwind_on_malloc=0\" "
-                             "mpirun --oversubscribe --allow-run-as-root --bind-to none "
+static const char mpi_env[] = "ASAN_OPTIONS=\"$ASAN_OPTIONS:fast_unwind_on_malloc=0\"";
+static const char mpirun[] = "mpirun --oversubscribe --allow-run-as-root --bind-to none "
                              "--mca btl_vader_single_copy_mechanism none "
                              "--mca mpi_yield_when_idle 1";
 
@@ -467,8 +467,8 @@ static int run_capture(const char *cmd, char *out, size_t cap)
 static void mpi_check(const char *mode, char *out, size_t cap)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s -np 2 %s %s 2>&1", mpirun, getenv("SHOAL_LEARNER_MPI_CHECK"),
-             mode);
+    snprintf(cmd, sizeof cmd, "%s %s -np 2 %s %s 2>&1", mpi_env, mpirun,
+             getenv("SHOAL_LEARNER_MPI_CHECK"), mode);
     cr_assert_eq(run_capture(cmd, out, cap), 0, "%s", out);
     cr_assert(strstr(out, "PASS") != NULL, "%s", out);
 }
@@ -498,8 +498,8 @@ Test(learner, shoal_learner_under_mpirun_trains_and_checkpoints, .timeout = 120)
     FILE *f = fopen(ini, "w");
     fputs(base_ini, f);
     fclose(f);
-    snprintf(cmd, sizeof cmd, "%s -np 2 %s learner --config %s --replay %s --run-dir %s "
-             "--set learner.max_updates=10 2>&1", mpirun, getenv("SHOAL_BIN"), ini,
+    snprintf(cmd, sizeof cmd, "%s %s -np 2 %s learner --config %s --replay %s --run-dir %s "
+             "--set learner.max_updates=10 2>&1", mpi_env, mpirun, getenv("SHOAL_BIN"), ini,
              replay_server_endpoint(s.srv), dir);
     int rc = run_capture(cmd, out, sizeof out);
     cr_assert_eq(rc, 0, "%s", out);
@@ -523,4 +523,51 @@ Test(learner, shoal_learner_without_its_required_options_is_a_usage_error)
     snprintf(cmd, sizeof cmd, "%s learner --config x.ini >/dev/null 2>&1", getenv("SHOAL_BIN"));
     int st = system(cmd);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+}
+
+Test(learner, sigterm_stops_every_rank_after_a_last_checkpoint, .timeout = 120)
+{
+    fx_server s;
+    start_shard(&s, 0, 64, 0);
+    char *dir = temp_dir();
+    char ini[600], cmd[2048];
+    snprintf(ini, sizeof ini, "%s/config.ini", dir);
+    FILE *f = fopen(ini, "w");
+    fputs(base_ini, f);
+    fclose(f);
+    /* exec replaces the shell, so the pid is mpirun's and SIGTERM goes to it */
+    snprintf(cmd, sizeof cmd, "%s exec %s -np 2 %s learner --config %s --replay %s --run-dir "
+             "%s --set learner.checkpoint_period=1000000", mpi_env, mpirun, getenv("SHOAL_BIN"),
+             ini, replay_server_endpoint(s.srv), dir);
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    char out[512];
+    ssize_t n = read(fds[0], out, sizeof out - 1);
+    cr_assert_gt(n, 0);
+    out[n] = '\0';
+    cr_assert(strstr(out, "learner publishing params on") != NULL, "%s", out);
+    clock_sleep_ms(500);
+    /* Signal the ranks, as a scheduler or `shoal train` does: mpirun itself exits 1 whenever it
+     * is signalled, whatever its ranks do. */
+    snprintf(cmd, sizeof cmd, "pkill -TERM -P %d", (int)pid);
+    cr_assert_eq(system(cmd), 0);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    close(fds[0]);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "mpirun status %d", st);
+    uint64_t step = 0;
+    shoal_err err = {0};
+    cr_assert_eq(learner_checkpoint_latest(dir, &step, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_gt(step, 0);
+    cr_assert_eq(step % 2, 0, "the ranks stop together at a checksum exchange (period 2)");
+    fx_server_stop(&s);
+    remove_dir(dir);
 }

@@ -132,6 +132,15 @@ static void add_shard_stats(learner_replay_stats *t, const Shoal__V1__Stats *s)
     t->n_actors += s->n_actors;
 }
 
+static void warn_waiting(learner_prefetch *p, const shoal_err *e)
+{
+    double now = clock_now_s();
+    if (now >= p->next_warn_s) {
+        log_warn("waiting for replay: %s", e->msg);
+        p->next_warn_s = now + WARN_EVERY_S;
+    }
+}
+
 /* Thread side, called unlocked. ETIMEOUT is a retry; anything else is returned. */
 static int poll_stats(learner_prefetch *p)
 {
@@ -142,6 +151,7 @@ static int poll_stats(learner_prefetch *p)
         shoal_err e = {0};
         int rc = replay_client_stats(p->client, i, &s, &e);
         if (rc == SHOAL_ETIMEOUT) {
+            warn_waiting(p, &e);
             return SHOAL_OK;
         }
         if (rc != SHOAL_OK) {
@@ -157,15 +167,6 @@ static int poll_stats(learner_prefetch *p)
     p->stats = t;
     pthread_mutex_unlock(&p->mu);
     return SHOAL_OK;
-}
-
-static void warn_waiting(learner_prefetch *p, const shoal_err *e)
-{
-    double now = clock_now_s();
-    if (now >= p->next_warn_s) {
-        log_warn("waiting for replay: %s", e->msg);
-        p->next_warn_s = now + WARN_EVERY_S;
-    }
 }
 
 /* Locked on entry and exit. Sends the priorities of every DONE slot, oldest first. */
@@ -265,11 +266,45 @@ static void wait_work(learner_prefetch *p, int ms)
     pthread_cond_timedwait(&p->work, &p->mu, &ts);
 }
 
+/* Locked on entry and exit. Asks every shard for its Stats until all have answered, then fits
+ * the request to what they hold: without demonstrations a demo fraction would be refused by
+ * every shard, so it is dropped (plain DQN with the default config); pre-training without
+ * demonstrations is an error. */
+static int probe(learner_prefetch *p)
+{
+    while (!p->stats.known) {
+        if (p->stop) {
+            return SHOAL_OK;
+        }
+        pthread_mutex_unlock(&p->mu);
+        int rc = poll_stats(p);
+        pthread_mutex_lock(&p->mu);
+        if (rc != SHOAL_OK) {
+            return rc;
+        }
+    }
+    if (p->stats.demo_size > 0) {
+        return SHOAL_OK;
+    }
+    if (p->cfg.n_demo_only > 0) {
+        return shoal_err_set(&p->err, SHOAL_ESTATE, "%llu pre-training updates are due "
+                             "(learner.pretrain_steps) but the replay shards hold no "
+                             "demonstrations (replay.demos)",
+                             (unsigned long long)p->cfg.n_demo_only);
+    }
+    if (p->cfg.req.demo_fraction > 0.0 && !p->cfg.req.mixed) {
+        log_info("the replay shards hold no demonstrations: sampling agent data only "
+                 "(replay.demo_fraction = %g ignored)", p->cfg.req.demo_fraction);
+        p->cfg.req.demo_fraction = 0.0;
+    }
+    return SHOAL_OK;
+}
+
 static void *run(void *arg)
 {
     learner_prefetch *p = arg;
-    int rc = SHOAL_OK;
     pthread_mutex_lock(&p->mu);
+    int rc = probe(p);
     while (rc == SHOAL_OK) {
         rc = send_done(p);
         if (rc != SHOAL_OK || p->stop) {

@@ -14,6 +14,10 @@
  * rate limiter is normal at start-up, so ETIMEOUT is logged (every 10 s), not fatal. Any other
  * error stops the prefetching and is returned by the next learner_prefetch_next.
  *
+ * Before the first request the thread asks every shard for its Stats: when no shard holds
+ * demonstrations the demo share is dropped (agent data only), and demonstration-only batches
+ * (pre-training) are an ESTATE error.
+ *
  *     learner_prefetch *p = learner_prefetch_new(&cfg, &err);
  *     learner_prefetch_next(p, 100, &batch, &priorities, &err);   // SHOAL_EAGAIN: not yet
  *     ... fill priorities[0 .. batch->count) ...

@@ -571,3 +571,24 @@ Test(learner, sigterm_stops_every_rank_after_a_last_checkpoint, .timeout = 120)
     fx_server_stop(&s);
     remove_dir(dir);
 }
+
+Test(learner, without_demonstrations_the_demo_share_is_dropped_and_pretraining_refused,
+     .timeout = 60)
+{
+    fx_server s;
+    start_shard(&s, 0, 64, 0);
+    const char *ep = replay_server_endpoint(s.srv);
+    learner *l = learner_of("[replay]\ndemo_fraction = 0.25\n[learner]\nmax_updates = 3\n", ep,
+                            "", "");
+    volatile sig_atomic_t stop = 0;
+    shoal_err err = {0};
+    cr_assert_eq(learner_run(l, &stop, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(learner_update_steps(learner_update_of(l)), 3);
+    learner_free(l);
+    l = learner_of("[learner]\nmax_updates = 3\npretrain_steps = 2\n", ep, "", "");
+    cr_assert_eq(learner_run(l, &stop, &err), SHOAL_ESTATE);
+    cr_assert(strstr(err.msg, "no demonstrations") != NULL, "%s", err.msg);
+    cr_assert_eq(learner_update_steps(learner_update_of(l)), 0);
+    learner_free(l);
+    fx_server_stop(&s);
+}

@@ -12,6 +12,7 @@ static const command commands[] = {
     {"env", cmd_env, "list, benchmark and check the environments; random-play statistics"},
     {"eval", cmd_eval, "evaluate one checkpoint: mean, std, min, max return over episodes"},
     {"evaluate", cmd_evaluate, "watch a run's checkpoints and evaluate each (eval.csv, eval.svg)"},
+    {"learner", cmd_learner, "run the MPI data-parallel learner (under mpirun)"},
     {"replay", cmd_replay, "run one prioritized replay shard (ZeroMQ ROUTER)"},
     {"actor", cmd_actor, "run one actor: envs, exploration, n-step transitions to replay"},
     {"demos", cmd_demos, "record demonstrations (scripted expert or a checkpoint) to a file"},

@@ -6,6 +6,7 @@
 #include "actor/explore.h"
 #include "env/env_config.h"
 #include "evaluator/evaluate.h"
+#include "learner/learner.h"
 #include "nn/nn_config.h"
 #include "replay/server.h"
 
@@ -50,6 +51,7 @@ const config_key *const *shoal_config_tables(size_t *n_tables)
         actor_config_keys,
         actor_explore_config_keys,
         evaluator_config_keys,
+        learner_config_keys,
     };
     *n_tables = sizeof tables / sizeof tables[0];
     return tables;

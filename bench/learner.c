@@ -1,0 +1,225 @@
+/* Learner throughput: updates per second of the full learner (prefetch thread, replay client,
+ * decode, update with gradient all-reduce, priorities back to the shard) on the MinAtar network
+ * (10x10x4, 3 actions), fed from one local shard served from a thread of rank 0, at global
+ * batch 32 and 512, with 1 and 2 MPI ranks; and where the time goes (sample wait,
+ * forward/backward, all-reduce, optimizer). Median of several runs.
+ *
+ *     bench_learner                      runs itself under mpirun with 1 and then 2 ranks
+ *     mpirun -np N bench_learner --child one configuration set (what the above does)
+ */
+#include <math.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/rng.h"
+#include "learner/learner.h"
+#include "nn/blas.h"
+#include "replay/client.h"
+#include "replay/server.h"
+#include "replay/wire.h"
+#include "tests/replay_fixtures.h"
+
+#define RUNS 5
+#define FILL 20000
+#define CHUNK 500
+
+/* A shard holding FILL random MinAtar-like transitions (bit-packed 10x10x4, 3 actions). */
+static int start_shard(fx_server *s)
+{
+    replay_server_config c;
+    memset(&c, 0, sizeof c);
+    c.store = (replay_store_config){.capacity = 100000, .alpha = 0.6, .epsilon = 1e-6,
+                                    .epsilon_demo = 1.0, .seed = 3, .max_batch = 1024};
+    replay_obs_spec_parse("10,10,4", "bit", &c.store.spec, NULL);
+    snprintf(c.bind, sizeof c.bind, "tcp://127.0.0.1:*");
+    c.credits = 4;
+    c.max_message_bytes = 64u << 20;
+    c.max_actors = 16;
+    c.max_pending = 64;
+    shoal_err err = {0};
+    if (fx_server_start(s, &c) != 0) {
+        fprintf(stderr, "shard: %s\n", s->err.msg);
+        return 1;
+    }
+    const char *ep = replay_server_endpoint(s->srv);
+    replay_client_options o = {.timeout_ms = 10000};
+    replay_client *cl = replay_client_new(&ep, 1, &o, &err);
+    static uint8_t obs[CHUNK * 50], next[CHUNK * 50];
+    static uint32_t action[CHUNK], shape[3];
+    static float reward[CHUNK], discount[CHUNK], prio[CHUNK];
+    rng r;
+    rng_init(&r, 1, RNG_ROLE_TOOL, 0, 0);
+    for (size_t done = 0; cl && done < FILL; done += CHUNK) {
+        for (size_t k = 0; k < CHUNK * 50; k++) {
+            obs[k] = (uint8_t)(rng_u64(&r) & rng_u64(&r) & rng_u64(&r));
+            next[k] = (uint8_t)(rng_u64(&r) & rng_u64(&r) & rng_u64(&r));
+        }
+        for (size_t k = 0; k < CHUNK; k++) {
+            action[k] = (uint32_t)rng_below(&r, 3);
+            reward[k] = (float)rng_bernoulli(&r, 0.1);
+            discount[k] = rng_bernoulli(&r, 0.99) ? 0.99f : 0.0f;
+            prio[k] = (float)rng_uniform(&r) + 0.01f;
+        }
+        replay_transitions t = {.count = CHUNK, .obs = obs, .next_obs = next, .action = action,
+                                .reward = reward, .discount = discount, .priority = prio};
+        Shoal__V1__InsertBatch b;
+        Shoal__V1__ObsSpec spec;
+        replay_wire_insert_batch(&t, &c.store.spec, &b, &spec, shape);
+        b.actor_id = 0;
+        if (replay_client_insert(cl, &b, &err) != SHOAL_OK) {
+            break;
+        }
+    }
+    int rc = cl && replay_client_flush(cl, &err) == SHOAL_OK ? 0 : 1;
+    if (rc) {
+        fprintf(stderr, "filling the shard: %s\n", err.msg);
+    }
+    replay_client_free(cl);
+    return rc;
+}
+
+static learner_config config_for(const char *endpoint, size_t batch, uint64_t updates, int rank)
+{
+    learner_config lc;
+    memset(&lc, 0, sizeof lc);
+    lc.update.net = nn_qnet_config_minatar(4, 3);
+    lc.update.net.seed = 1;
+    lc.update.optim = nn_optim_adam(1e-4f);
+    lc.update.optim.eps = 3.125e-4f;
+    lc.update.double_q = 1;
+    lc.update.margin = 0.8f;
+    lc.update.lambda_demo = 1.0f;
+    lc.update.target_period = 1000;
+    lc.batch_size = batch;
+    lc.sample = (replay_sample_req){.batch_size = batch, .beta = 0.4};
+    lc.shape = (env_shape){10, 10, 4};
+    lc.dtype = OBS_DTYPE_BIT;
+    snprintf(lc.replay[0], sizeof lc.replay[0], "%s", endpoint);
+    lc.n_shards = 1;
+    lc.seed = 1;
+    lc.rank = (uint32_t)rank;
+    lc.publish_period = lc.checkpoint_period = lc.keep_checkpoints = 1000000;
+    lc.checksum_period = 100;
+    lc.max_updates = updates;
+    lc.publish_repeat_secs = lc.metrics_secs = 1.0;
+    lc.prefetch_depth = 4;
+    lc.pipeline = 2;
+    lc.stop_grace_secs = 30;
+    return lc;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* One batch size: RUNS fresh learners of `updates` updates each; rank 0 prints medians. */
+static int bench_batch(const char *endpoint, size_t batch, uint64_t updates, int rank, int size)
+{
+    double ups[RUNS], wait[RUNS], fb[RUNS], ar[RUNS], opt[RUNS];
+    for (int run = 0; run < RUNS; run++) {
+        learner_config lc = config_for(endpoint, batch, updates, rank);
+        shoal_err err = {0};
+        learner *l = learner_new(&lc, MPI_COMM_WORLD, &err);
+        if (!l) {
+            fprintf(stderr, "rank %d: %s\n", rank, err.msg);
+            return 1;
+        }
+        volatile sig_atomic_t stop = 0;
+        MPI_Barrier(MPI_COMM_WORLD);
+        uint64_t t0 = clock_now_ns();
+        int rc = learner_run(l, &stop, &err);
+        double secs = clock_since_s(t0);
+        if (rc != SHOAL_OK) {
+            fprintf(stderr, "rank %d: %s\n", rank, err.msg);
+            learner_free(l);
+            return 1;
+        }
+        learner_update_times t = learner_update_times_of(learner_update_of(l));
+        ups[run] = (double)updates / secs;
+        wait[run] = learner_wait_secs(l) / secs;
+        fb[run] = t.forward_backward / secs;
+        ar[run] = t.allreduce / secs;
+        opt[run] = t.optimizer / secs;
+        learner_free(l);
+    }
+    if (rank == 0) {
+        printf("ranks %d  batch %4zu (%3zu per rank): %8.1f updates/s  %9.0f samples/s | "
+               "wait %4.1f%%  fwd/bwd %4.1f%%  allreduce %4.1f%%  adam %4.1f%%\n",
+               size, batch, batch / (size_t)size, median(ups, RUNS),
+               median(ups, RUNS) * (double)batch, 100 * median(wait, RUNS),
+               100 * median(fb, RUNS), 100 * median(ar, RUNS), 100 * median(opt, RUNS));
+        fflush(stdout);
+    }
+    return 0;
+}
+
+static int child(int argc, char **argv)
+{
+    MPI_Init(&argc, &argv);
+    int rank, size;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    fx_server s = {0};
+    char endpoint[256] = "";
+    int rc = 0;
+    if (rank == 0) {
+        rc = start_shard(&s);
+        if (rc == 0) {
+            snprintf(endpoint, sizeof endpoint, "%s", replay_server_endpoint(s.srv));
+        }
+    }
+    MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    MPI_Bcast(endpoint, sizeof endpoint, MPI_CHAR, 0, MPI_COMM_WORLD);
+    if (rc == 0) {
+        rc = bench_batch(endpoint, 32, 1000, rank, size);
+    }
+    if (rc == 0) {
+        rc = bench_batch(endpoint, 512, 100, rank, size);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (rank == 0 && s.srv) {
+        fx_server_stop(&s);
+    }
+    MPI_Finalize();
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (nn_blas_setup()) {
+        execv("/proc/self/exe", argv);
+    }
+    if (argc > 1 && strcmp(argv[1], "--child") == 0) {
+        return child(argc, argv);
+    }
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) {
+        return 1;
+    }
+    self[n] = '\0';
+    printf("bench_learner: MinAtar network 10x10x4, 3 actions, double DQN + Adam, one local "
+           "shard (thread of rank 0), median of %d runs\n", RUNS);
+    fflush(stdout);
+    int status = 0;
+    for (int np = 1; np <= 2; np++) {
+        char cmd[4600];
+        snprintf(cmd, sizeof cmd, "mpirun --oversubscribe %s--bind-to none --mca "
+                 "btl_vader_single_copy_mechanism none --mca mpi_yield_when_idle 1 -np %d "
+                 "%s --child", getuid() == 0 ? "--allow-run-as-root " : "", np, self);
+        status |= system(cmd);
+    }
+    return status ? 1 : 0;
+}

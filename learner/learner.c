@@ -1,0 +1,748 @@
+#include "learner/learner.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "env/env.h"
+#include "env/env_config.h"
+#include "env/registry.h"
+#include "learner/params.h"
+#include "nn/nn_config.h"
+
+const config_key learner_config_keys[] = {
+    {"learner", "batch_size", CONFIG_INT, "32", 1, 65536, NULL,
+     "global batch per update, split evenly over the learner ranks"},
+    {"learner", "optimizer", CONFIG_ENUM, "adam", 0, 0, "adam|rmsprop",
+     "adam (project default) or centered RMSProp as the MinAtar reference"},
+    {"learner", "lr", CONFIG_FLOAT, "1e-4", 0, 1, NULL, "learning rate"},
+    {"learner", "adam_eps", CONFIG_FLOAT, "3.125e-4", 0, 1, NULL,
+     "Adam ε (0.01/32, Revisiting Rainbow on MinAtar)"},
+    {"learner", "rms_decay", CONFIG_FLOAT, "0.95", 0, 1, NULL, "RMSProp decay α"},
+    {"learner", "rms_eps", CONFIG_FLOAT, "0.01", 0, 1, NULL, "RMSProp ε (outside the root)"},
+    {"learner", "double_q", CONFIG_BOOL, "true", 0, 0, NULL,
+     "double DQN targets (online argmax, target value) instead of the target's max"},
+    {"learner", "target_period", CONFIG_INT, "1000", 1, 1e12, NULL,
+     "copy the target network every this many updates (unit: learner updates)"},
+    {"learner", "lambda_demo", CONFIG_FLOAT, "1.0", 0, 1e6, NULL,
+     "λ_E, weight of the DQfD large-margin loss on demonstration samples (0: off)"},
+    {"learner", "margin", CONFIG_FLOAT, "0.8", 0, 1e6, NULL,
+     "DQfD margin l(a_E, a) for a != a_E"},
+    {"learner", "l2", CONFIG_FLOAT, "0", 0, 1, NULL,
+     "L2 weight λ of Σθ² (DQfD uses 1e-5; 0: off)"},
+    {"learner", "pretrain_steps", CONFIG_INT, "0", 0, 1e12, NULL,
+     "DQfD pre-training: updates on demonstrations only before agent data is sampled"},
+    {"learner", "max_updates", CONFIG_INT, "0", 0, 1e15, NULL,
+     "stop after this many updates (0: until stopped)"},
+    {"learner", "publish_period", CONFIG_INT, "50", 1, 1e12, NULL,
+     "rank 0 publishes Params every this many updates"},
+    {"learner", "publish_repeat_secs", CONFIG_FLOAT, "1.0", 0.01, 3600, NULL,
+     "republish the latest Params this often for subscribers that joined late"},
+    {"learner", "checkpoint_period", CONFIG_INT, "10000", 1, 1e12, NULL,
+     "write RUN_DIR/checkpoints/step-<N>.ckpt every this many updates"},
+    {"learner", "keep_checkpoints", CONFIG_INT, "5", 1, 1e6, NULL,
+     "newest checkpoints kept; older ones are deleted"},
+    {"learner", "checksum_period", CONFIG_INT, "100", 1, 1e12, NULL,
+     "compare a parameter checksum across ranks (and agree on stopping) this often"},
+    {"learner", "metrics_secs", CONFIG_FLOAT, "5", 0.01, 3600, NULL,
+     "append a row to RUN_DIR/metrics.csv this often"},
+    {"learner", "prefetch_depth", CONFIG_INT, "4", 1, 64, NULL,
+     "decoded batches buffered ahead of the update loop"},
+    {"learner", "pipeline", CONFIG_INT, "2", 1, 64, NULL,
+     "sample requests in flight at once (at most prefetch_depth)"},
+    {"learner", "stop_grace_secs", CONFIG_FLOAT, "30", 0, 3600, NULL,
+     "a stopping rank that waits this long for replay fails (its peers are blocked)"},
+    CONFIG_KEY_END,
+};
+
+struct learner {
+    learner_config cfg;
+    learner_update *u;
+    learner_prefetch *pf;
+    void *zmq_ctx;
+    learner_params_pub *pub;
+    char params_endpoint[LEARNER_ENDPOINT_MAX];
+    FILE *metrics;
+    MPI_Comm comm;
+    int rank, size;
+    uint64_t frames;           /* from the checkpoint, then the shards' Stats */
+    uint64_t last_ckpt;
+    double wait_s;
+    /* metrics accumulated since the last row */
+    double next_metrics_s, next_repeat_s, row_t0_s;
+    uint64_t row_step0;
+    double row_wait_s;
+    double sum_td, sum_margin, sum_l2, sum_abs_td, sum_demo;
+    uint64_t row_updates;
+    uint64_t last_episodes;
+    double last_return_sum;
+};
+
+static int parse_endpoints(const char *list, learner_config *out, shoal_err *err)
+{
+    out->n_shards = 0;
+    const char *p = list;
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n == 0 || n >= LEARNER_ENDPOINT_MAX || out->n_shards == LEARNER_MAX_SHARDS) {
+            return shoal_err_set(err, SHOAL_EINVAL, "replay endpoints '%s': expected 1..%d "
+                                 "comma-separated endpoints of < %d characters", list,
+                                 LEARNER_MAX_SHARDS, LEARNER_ENDPOINT_MAX);
+        }
+        memcpy(out->replay[out->n_shards], p, n);
+        out->replay[out->n_shards][n] = '\0';
+        out->n_shards++;
+        p = end ? end + 1 : p + n;
+    }
+    if (out->n_shards == 0) {
+        return shoal_err_set(err, SHOAL_EINVAL, "no replay endpoints given (--replay EP[,EP])");
+    }
+    return SHOAL_OK;
+}
+
+/* The observation layout and action count of env.name. */
+static int env_facts(const config *c, learner_config *out, size_t *n_actions, shoal_err *err)
+{
+    env_options o;
+    env_options_default(&o);
+    int rc = env_options_from_config(&o, c, err);
+    if (rc != SHOAL_OK) {
+        return rc;
+    }
+    env_registry *reg = env_registry_from_config(c, err);
+    if (!reg) {
+        return err ? err->code : SHOAL_EINVAL;
+    }
+    env *e = env_make(reg, config_str(c, "env", "name"), &o, err);
+    if (e) {
+        out->shape = env_obs_shape(e);
+        out->dtype = env_obs_dtype(e);
+        *n_actions = env_n_actions(e);
+    }
+    env_free(e);
+    env_registry_free(reg);
+    return e ? SHOAL_OK : (err ? err->code : SHOAL_EINVAL);
+}
+
+static int optim_from(const config *c, nn_optim_config *o, shoal_err *err)
+{
+    float lr = (float)config_float(c, "learner", "lr");
+    if (strcmp(config_str(c, "learner", "optimizer"), "adam") == 0) {
+        *o = nn_optim_adam(lr);
+        o->eps = (float)config_float(c, "learner", "adam_eps");
+    } else {
+        *o = nn_optim_rmsprop(lr);
+        o->decay = (float)config_float(c, "learner", "rms_decay");
+        o->eps = (float)config_float(c, "learner", "rms_eps");
+    }
+    if (!(lr > 0.0f)) {
+        return shoal_err_set(err, SHOAL_EINVAL, "learner.lr = %g: must be positive", (double)lr);
+    }
+    return SHOAL_OK;
+}
+
+int learner_config_from(const config *c, uint32_t rank, const char *replay, const char *run_dir,
+                        const char *params_bind, learner_config *out, shoal_err *err)
+{
+    memset(out, 0, sizeof *out);
+    int rc = parse_endpoints(replay, out, err);
+    if (rc != SHOAL_OK) {
+        return rc;
+    }
+    if (strlen(run_dir) >= sizeof out->run_dir ||
+        strlen(params_bind) >= sizeof out->params_bind) {
+        return shoal_err_set(err, SHOAL_EINVAL, "run directory or params endpoint too long");
+    }
+    snprintf(out->run_dir, sizeof out->run_dir, "%s", run_dir);
+    snprintf(out->params_bind, sizeof out->params_bind, "%s", params_bind);
+    size_t n_actions = 0;
+    rc = env_facts(c, out, &n_actions, err);
+    if (rc != SHOAL_OK) {
+        return rc;
+    }
+    out->seed = (uint64_t)config_int(c, "run", "seed");
+    out->rank = rank;
+    out->batch_size = (size_t)config_int(c, "learner", "batch_size");
+    rc = nn_qnet_config_from(c, out->shape.h, out->shape.w, out->shape.c, n_actions,
+                             out->batch_size, out->seed, &out->update.net, err);
+    if (rc == SHOAL_OK) {
+        rc = optim_from(c, &out->update.optim, err);
+    }
+    if (rc != SHOAL_OK) {
+        return rc;
+    }
+    out->update.double_q = config_bool(c, "learner", "double_q");
+    out->update.margin = (float)config_float(c, "learner", "margin");
+    out->update.lambda_demo = (float)config_float(c, "learner", "lambda_demo");
+    out->update.l2 = (float)config_float(c, "learner", "l2");
+    out->update.target_period = (uint64_t)config_int(c, "learner", "target_period");
+    out->sample = (replay_sample_req){.batch_size = out->batch_size,
+                                      .demo_fraction = config_float(c, "replay", "demo_fraction"),
+                                      .beta = config_float(c, "replay", "beta"),
+                                      .mixed = config_bool(c, "replay", "mixed")};
+    out->publish_period = (uint64_t)config_int(c, "learner", "publish_period");
+    out->publish_repeat_secs = config_float(c, "learner", "publish_repeat_secs");
+    out->checkpoint_period = (uint64_t)config_int(c, "learner", "checkpoint_period");
+    out->keep_checkpoints = (uint64_t)config_int(c, "learner", "keep_checkpoints");
+    out->checksum_period = (uint64_t)config_int(c, "learner", "checksum_period");
+    out->pretrain_steps = (uint64_t)config_int(c, "learner", "pretrain_steps");
+    out->max_updates = (uint64_t)config_int(c, "learner", "max_updates");
+    out->metrics_secs = config_float(c, "learner", "metrics_secs");
+    out->prefetch_depth = (size_t)config_int(c, "learner", "prefetch_depth");
+    out->pipeline = (size_t)config_int(c, "learner", "pipeline");
+    out->stop_grace_secs = config_float(c, "learner", "stop_grace_secs");
+    if (out->pipeline > out->prefetch_depth) {
+        return shoal_err_set(err, SHOAL_EINVAL, "learner.pipeline = %zu exceeds "
+                             "learner.prefetch_depth = %zu: every request needs a buffer",
+                             out->pipeline, out->prefetch_depth);
+    }
+    return SHOAL_OK;
+}
+
+/* ---- checkpoint files ---- */
+
+int learner_checkpoint_path(const char *run_dir, uint64_t step, char *out, size_t cap,
+                            shoal_err *err)
+{
+    int n = snprintf(out, cap, "%s/checkpoints/step-%" PRIu64 ".ckpt", run_dir, step);
+    if (n < 0 || (size_t)n >= cap) {
+        return shoal_err_set(err, SHOAL_EINVAL, "%s: run directory path too long", run_dir);
+    }
+    return SHOAL_OK;
+}
+
+/* Step of a name "step-<N>.ckpt", or false. */
+static bool ckpt_step(const char *name, uint64_t *step)
+{
+    if (strncmp(name, "step-", 5) != 0) {
+        return false;
+    }
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(name + 5, &end, 10);
+    if (errno || end == name + 5 || strcmp(end, ".ckpt") != 0) {
+        return false;
+    }
+    *step = v;
+    return true;
+}
+
+/* Calls fn for each checkpoint step in run_dir/checkpoints; ENOTFOUND without the folder. */
+static int list_checkpoints(const char *run_dir, void (*fn)(uint64_t, void *), void *arg,
+                            shoal_err *err)
+{
+    char dir[FILEIO_PATH_MAX];
+    if (snprintf(dir, sizeof dir, "%s/checkpoints", run_dir) >= (int)sizeof dir) {
+        return shoal_err_set(err, SHOAL_EINVAL, "%s: run directory path too long", run_dir);
+    }
+    DIR *d = opendir(dir);
+    if (!d) {
+        return shoal_err_set(err, errno == ENOENT ? SHOAL_ENOTFOUND : SHOAL_EIO, "%s: %s", dir,
+                             strerror(errno));
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        uint64_t step;
+        if (ckpt_step(e->d_name, &step)) {
+            fn(step, arg);
+        }
+    }
+    closedir(d);
+    return SHOAL_OK;
+}
+
+typedef struct latest_arg {
+    bool found;
+    uint64_t step;
+} latest_arg;
+
+static void take_latest(uint64_t step, void *arg)
+{
+    latest_arg *a = arg;
+    if (!a->found || step > a->step) {
+        a->found = true;
+        a->step = step;
+    }
+}
+
+int learner_checkpoint_latest(const char *run_dir, uint64_t *step, shoal_err *err)
+{
+    latest_arg a = {0};
+    int rc = list_checkpoints(run_dir, take_latest, &a, err);
+    if (rc != SHOAL_OK) {
+        return rc;
+    }
+    if (!a.found) {
+        return shoal_err_set(err, SHOAL_ENOTFOUND, "%s/checkpoints holds no step-<N>.ckpt",
+                             run_dir);
+    }
+    *step = a.step;
+    return SHOAL_OK;
+}
+
+typedef struct prune_arg {
+    uint64_t keep_from; /* steps below are deleted */
+    uint64_t newer[64]; /* the newest steps seen, to find keep_from */
+    size_t n;
+} prune_arg;
+
+static void collect(uint64_t step, void *arg)
+{
+    prune_arg *a = arg;
+    if (a->n < sizeof a->newer / sizeof a->newer[0]) {
+        a->newer[a->n++] = step;
+        return;
+    }
+    size_t min_i = 0; /* replace the oldest kept when this one is newer */
+    for (size_t i = 1; i < a->n; i++) {
+        if (a->newer[i] < a->newer[min_i]) {
+            min_i = i;
+        }
+    }
+    if (step > a->newer[min_i]) {
+        a->newer[min_i] = step;
+    }
+}
+
+static int cmp_desc(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? 1 : a > b ? -1 : 0;
+}
+
+/* Deletes every checkpoint older than the newest `keep` (with its target file). */
+static void prune_checkpoints(const learner *l)
+{
+    uint64_t keep = l->cfg.keep_checkpoints;
+    /* Each pass deletes the oldest of at most 64 tracked steps: repeat until done. */
+    for (;;) {
+        prune_arg a = {0};
+        if (list_checkpoints(l->cfg.run_dir, collect, &a, NULL) != SHOAL_OK || a.n <= keep) {
+            return;
+        }
+        qsort(a.newer, a.n, sizeof a.newer[0], cmp_desc);
+        uint64_t oldest = a.newer[a.n - 1];
+        char path[FILEIO_PATH_MAX], tpath[FILEIO_PATH_MAX];
+        if (learner_checkpoint_path(l->cfg.run_dir, oldest, path, sizeof path, NULL) ||
+            learner_update_target_path(path, tpath, sizeof tpath, NULL)) {
+            return;
+        }
+        if (unlink(path) != 0) {
+            log_warn("cannot delete old checkpoint %s: %s", path, strerror(errno));
+            return;
+        }
+        unlink(tpath);
+    }
+}
+
+static int write_checkpoint(learner *l, shoal_err *err)
+{
+    char path[FILEIO_PATH_MAX];
+    uint64_t step = learner_update_steps(l->u);
+    int rc = learner_checkpoint_path(l->cfg.run_dir, step, path, sizeof path, err);
+    if (rc == SHOAL_OK) {
+        rc = learner_update_save(l->u, path, l->frames, err);
+    }
+    if (rc != SHOAL_OK) {
+        return rc;
+    }
+    l->last_ckpt = step;
+    log_info("checkpoint %s (%" PRIu64 " frames)", path, l->frames);
+    prune_checkpoints(l);
+    return SHOAL_OK;
+}
+
+/* ---- start-up ---- */
+
+/* Rank 0: loads the newest checkpoint when there is one. */
+static int resume(learner *l, shoal_err *err)
+{
+    uint64_t step = 0;
+    if (!l->cfg.run_dir[0]) {
+        return SHOAL_OK;
+    }
+    shoal_err e = {0};
+    int rc = learner_checkpoint_latest(l->cfg.run_dir, &step, &e);
+    if (rc == SHOAL_ENOTFOUND) {
+        return SHOAL_OK;
+    }
+    if (rc != SHOAL_OK) {
+        *err = e;
+        return rc;
+    }
+    char path[FILEIO_PATH_MAX];
+    rc = learner_checkpoint_path(l->cfg.run_dir, step, path, sizeof path, err);
+    if (rc == SHOAL_OK) {
+        rc = learner_update_load(l->u, path, &l->frames, err);
+    }
+    if (rc == SHOAL_OK) {
+        l->last_ckpt = step;
+        log_info("resuming from %s (step %" PRIu64 ")", path, step);
+    }
+    return rc;
+}
+
+static int write_endpoints(const learner *l, shoal_err *err)
+{
+    char text[LEARNER_MAX_SHARDS * (LEARNER_ENDPOINT_MAX + 4) + 2 * LEARNER_ENDPOINT_MAX];
+    size_t n = (size_t)snprintf(text, sizeof text, "{\"replay\": [");
+    for (size_t i = 0; i < l->cfg.n_shards; i++) {
+        n += (size_t)snprintf(text + n, sizeof text - n, "%s\"%s\"", i ? ", " : "",
+                              l->cfg.replay[i]);
+    }
+    n += (size_t)snprintf(text + n, sizeof text - n, "], \"params\": \"%s\"}\n",
+                          l->params_endpoint);
+    char path[FILEIO_PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/endpoints.json", l->cfg.run_dir) >= (int)sizeof path) {
+        return shoal_err_set(err, SHOAL_EINVAL, "%s: run directory path too long",
+                             l->cfg.run_dir);
+    }
+    return atomic_write_file(path, text, n, err);
+}
+
+static const char metrics_header[] =
+    "time_s,step,frames,updates_per_s,loss_td,loss_margin,loss_l2,mean_abs_td,demo_share,"
+    "wait_share,replay_size,replay_demo_size,replay_inserted,replay_sampled,priority_updates,"
+    "actors,episodes,mean_return_recent,mean_last_return\n";
+
+static int open_metrics(learner *l, shoal_err *err)
+{
+    char path[FILEIO_PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/metrics.csv", l->cfg.run_dir) >= (int)sizeof path) {
+        return shoal_err_set(err, SHOAL_EINVAL, "%s: run directory path too long",
+                             l->cfg.run_dir);
+    }
+    l->metrics = fopen(path, "a");
+    if (!l->metrics) {
+        return shoal_err_set(err, SHOAL_EIO, "%s: %s", path, strerror(errno));
+    }
+    if (ftell(l->metrics) == 0) {
+        fputs(metrics_header, l->metrics);
+        fflush(l->metrics);
+    }
+    return SHOAL_OK;
+}
+
+/* Rank 0's outputs: checkpoint folder, Params PUB, endpoints.json, metrics.csv. */
+static int start_rank0(learner *l, shoal_err *err)
+{
+    int rc = SHOAL_OK;
+    if (l->cfg.params_bind[0]) {
+        l->zmq_ctx = zmq_ctx_new();
+        if (!l->zmq_ctx) {
+            return shoal_err_set(err, SHOAL_EIO, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
+        }
+        l->pub = learner_params_pub_new(l->zmq_ctx, l->cfg.params_bind, l->params_endpoint,
+                                        sizeof l->params_endpoint, err);
+        if (!l->pub) {
+            return err ? err->code : SHOAL_EIO;
+        }
+    }
+    if (l->cfg.run_dir[0]) {
+        char dir[FILEIO_PATH_MAX + 16];
+        snprintf(dir, sizeof dir, "%s/checkpoints", l->cfg.run_dir);
+        rc = file_mkdirs(dir, err);
+        if (rc == SHOAL_OK) {
+            rc = write_endpoints(l, err);
+        }
+        if (rc == SHOAL_OK) {
+            rc = open_metrics(l, err);
+        }
+    }
+    return rc;
+}
+
+/* Collective: every rank learns whether any rank failed, and the failures of the lowest failing
+ * rank become every rank's error, so that all ranks give up together. */
+static int agree(const learner *l, int rc, shoal_err *err)
+{
+    if (l->size == 1) {
+        return rc;
+    }
+    int codes[4096];
+    if (l->size > 4096 || MPI_Allgather(&rc, 1, MPI_INT, codes, 1, MPI_INT, l->comm) !=
+                              MPI_SUCCESS) {
+        return rc != SHOAL_OK ? rc : shoal_err_set(err, SHOAL_EIO, "start-up exchange failed");
+    }
+    for (int r = 0; r < l->size; r++) {
+        if (codes[r] == SHOAL_OK) {
+            continue;
+        }
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", (err && r == l->rank) ? err->msg : "");
+        MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, r, l->comm);
+        if (r != l->rank) {
+            shoal_err_set(err, codes[r], "learner rank %d failed: %s", r, msg);
+        }
+        return codes[r];
+    }
+    return SHOAL_OK;
+}
+
+static int new_prefetch(learner *l, shoal_err *err)
+{
+    uint64_t start = learner_update_steps(l->u);
+    learner_prefetch_config pc;
+    memset(&pc, 0, sizeof pc);
+    const char *eps[LEARNER_MAX_SHARDS];
+    for (size_t i = 0; i < l->cfg.n_shards; i++) {
+        eps[i] = l->cfg.replay[i];
+    }
+    pc.endpoints = eps;
+    pc.n_shards = l->cfg.n_shards;
+    pc.client.seed = l->cfg.seed;
+    pc.client.index = l->cfg.rank;
+    pc.client.max_message_bytes = 64u << 20;
+    pc.req = l->cfg.sample;
+    pc.req.batch_size = l->cfg.update.net.max_batch;
+    pc.shape = l->cfg.shape;
+    pc.dtype = l->cfg.dtype;
+    pc.depth = l->cfg.prefetch_depth;
+    pc.pipeline = l->cfg.pipeline;
+    pc.n_demo_only = l->cfg.pretrain_steps > start ? l->cfg.pretrain_steps - start : 0;
+    pc.n_batches = l->cfg.max_updates ? l->cfg.max_updates - start : 0;
+    pc.stats_secs = l->rank == 0 ? l->cfg.metrics_secs : 0.0;
+    l->pf = learner_prefetch_new(&pc, err);
+    return l->pf ? SHOAL_OK : (err ? err->code : SHOAL_ENOMEM);
+}
+
+learner *learner_new(const learner_config *cfg, MPI_Comm comm, shoal_err *err)
+{
+    learner *l = calloc(1, sizeof *l);
+    if (!l) {
+        shoal_err_set(err, SHOAL_ENOMEM, "out of memory for the learner");
+        return NULL;
+    }
+    l->cfg = *cfg;
+    l->comm = comm;
+    l->size = 1;
+    if (comm != MPI_COMM_NULL && (MPI_Comm_rank(comm, &l->rank) != MPI_SUCCESS ||
+                                  MPI_Comm_size(comm, &l->size) != MPI_SUCCESS)) {
+        shoal_err_set(err, SHOAL_EIO, "cannot query the learner communicator");
+        goto fail;
+    }
+    int rc = SHOAL_OK;
+    if (cfg->batch_size % (size_t)l->size != 0) {
+        rc = shoal_err_set(err, SHOAL_EINVAL, "learner.batch_size = %zu does not split evenly "
+                           "over %d learner ranks", cfg->batch_size, l->size);
+    }
+    l->cfg.update.net.max_batch = cfg->batch_size / (size_t)l->size;
+    if (rc == SHOAL_OK) {
+        l->u = learner_update_new(&l->cfg.update, comm, err);
+        rc = l->u ? SHOAL_OK : (err ? err->code : SHOAL_ENOMEM);
+    }
+    if (rc == SHOAL_OK && l->rank == 0) {
+        rc = resume(l, err);
+    }
+    if (agree(l, rc, err) != SHOAL_OK) {
+        goto fail;
+    }
+    rc = learner_update_sync(l->u, err);
+    if (rc != SHOAL_OK) {
+        goto fail;
+    }
+    if (l->rank == 0) {
+        rc = start_rank0(l, err);
+    }
+    if (rc == SHOAL_OK && !(cfg->max_updates && learner_update_steps(l->u) >= cfg->max_updates)) {
+        rc = new_prefetch(l, err);
+    }
+    if (agree(l, rc, err) != SHOAL_OK) {
+        goto fail;
+    }
+    l->last_ckpt = learner_update_steps(l->u);
+    return l;
+fail:
+    learner_free(l);
+    return NULL;
+}
+
+void learner_free(learner *l)
+{
+    if (!l) {
+        return;
+    }
+    learner_prefetch_free(l->pf);
+    learner_params_pub_free(l->pub);
+    if (l->zmq_ctx) {
+        zmq_ctx_term(l->zmq_ctx);
+    }
+    if (l->metrics) {
+        fclose(l->metrics);
+    }
+    learner_update_free(l->u);
+    free(l);
+}
+
+const char *learner_params_endpoint(const learner *l)
+{
+    return l->params_endpoint;
+}
+
+learner_update *learner_update_of(const learner *l)
+{
+    return l->u;
+}
+
+double learner_wait_secs(const learner *l)
+{
+    return l->wait_s;
+}
+
+/* ---- the loop ---- */
+
+static void account(learner *l, const learner_loss *loss, size_t count)
+{
+    l->sum_td += loss->td;
+    l->sum_margin += loss->margin;
+    l->sum_l2 += loss->l2;
+    l->sum_abs_td += loss->mean_abs_td;
+    l->sum_demo += (double)loss->n_demo / (double)count;
+    l->row_updates++;
+}
+
+static void write_metrics_row(learner *l, double now)
+{
+    learner_replay_stats st = l->pf ? learner_prefetch_stats(l->pf) : (learner_replay_stats){0};
+    uint64_t step = learner_update_steps(l->u);
+    double dt = now - l->row_t0_s;
+    double n = l->row_updates ? (double)l->row_updates : 1.0;
+    uint64_t d_episodes = st.episodes - (st.episodes >= l->last_episodes ? l->last_episodes : 0);
+    double recent = d_episodes ? (st.return_sum - l->last_return_sum) / (double)d_episodes : 0.0;
+    fprintf(l->metrics,
+            "%.3f,%" PRIu64 ",%" PRIu64 ",%.2f,%.6g,%.6g,%.6g,%.6g,%.4f,%.4f,%" PRIu64 ",%" PRIu64
+            ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%zu,%" PRIu64 ",%.4f,%.4f\n",
+            now, step, l->frames, dt > 0 ? (double)(step - l->row_step0) / dt : 0.0,
+            l->sum_td / n, l->sum_margin / n, l->sum_l2 / n, l->sum_abs_td / n, l->sum_demo / n,
+            dt > 0 ? (l->wait_s - l->row_wait_s) / dt : 0.0, st.size, st.demo_size, st.inserted,
+            st.sampled, st.priority_updates, st.n_actors, st.episodes, recent,
+            st.n_actors ? st.last_return_sum / (double)st.n_actors : 0.0);
+    fflush(l->metrics);
+    l->last_episodes = st.episodes;
+    l->last_return_sum = st.return_sum;
+    l->row_t0_s = now;
+    l->row_step0 = step;
+    l->row_wait_s = l->wait_s;
+    l->sum_td = l->sum_margin = l->sum_l2 = l->sum_abs_td = l->sum_demo = 0.0;
+    l->row_updates = 0;
+}
+
+/* Rank 0 after each update: frames, Params, checkpoints, metrics. */
+static int rank0_duties(learner *l, bool final, shoal_err *err)
+{
+    uint64_t step = learner_update_steps(l->u);
+    double now = clock_now_s();
+    if (l->pf) {
+        learner_replay_stats st = learner_prefetch_stats(l->pf);
+        if (st.known && st.env_steps > l->frames) {
+            l->frames = st.env_steps;
+        }
+    }
+    int rc = SHOAL_OK;
+    if (l->pub) {
+        if (final || step % l->cfg.publish_period == 0) {
+            rc = learner_params_pub_send(l->pub, step, l->frames, learner_update_net(l->u), err);
+            l->next_repeat_s = now + l->cfg.publish_repeat_secs;
+        } else if (now >= l->next_repeat_s) {
+            rc = learner_params_pub_repeat(l->pub, err);
+            l->next_repeat_s = now + l->cfg.publish_repeat_secs;
+        }
+    }
+    if (rc == SHOAL_OK && l->cfg.run_dir[0] && step != l->last_ckpt &&
+        (final || step % l->cfg.checkpoint_period == 0)) {
+        rc = write_checkpoint(l, err);
+    }
+    if (rc == SHOAL_OK && l->metrics && (final || now >= l->next_metrics_s)) {
+        write_metrics_row(l, now);
+        l->next_metrics_s = now + l->cfg.metrics_secs;
+    }
+    return rc;
+}
+
+/* Waits for this rank's next batch. A single rank gives up (EINTERRUPTED) as soon as stop is
+ * set; with peers it keeps waiting, since they need this rank at the next all-reduce, but only
+ * for stop_grace_secs. */
+static int next_batch(learner *l, volatile sig_atomic_t *stop, const learner_batch **b,
+                      float **prio, shoal_err *err)
+{
+    uint64_t t0 = clock_now_ns();
+    double stop_seen = -1.0;
+    int rc;
+    while ((rc = learner_prefetch_next(l->pf, 100, b, prio, err)) == SHOAL_EAGAIN) {
+        if (*stop && l->size == 1) {
+            rc = shoal_err_set(err, SHOAL_EINTERRUPTED, "stopped while waiting for replay");
+            break;
+        }
+        if (*stop && stop_seen < 0.0) {
+            stop_seen = clock_now_s();
+        }
+        if (stop_seen >= 0.0 && clock_now_s() - stop_seen > l->cfg.stop_grace_secs) {
+            rc = shoal_err_set(err, SHOAL_ETIMEOUT, "learner rank %d: stopped, and no batch "
+                               "came from replay for %.0f s; the other ranks wait for this "
+                               "one (end the job)", l->rank, l->cfg.stop_grace_secs);
+            break;
+        }
+    }
+    l->wait_s += clock_since_s(t0);
+    return rc;
+}
+
+int learner_run(learner *l, volatile sig_atomic_t *stop, shoal_err *err)
+{
+    l->row_t0_s = clock_now_s();
+    l->row_step0 = learner_update_steps(l->u);
+    l->next_metrics_s = l->row_t0_s + l->cfg.metrics_secs;
+    int rc = SHOAL_OK;
+    bool done = false;
+    while (rc == SHOAL_OK && !done && l->pf) {
+        uint64_t step = learner_update_steps(l->u);
+        if ((l->cfg.max_updates && step >= l->cfg.max_updates) || (*stop && l->size == 1)) {
+            break;
+        }
+        const learner_batch *b = NULL;
+        float *prio = NULL;
+        rc = next_batch(l, stop, &b, &prio, err);
+        if (rc == SHOAL_EINTERRUPTED) {
+            rc = SHOAL_OK;
+            break;
+        }
+        if (rc != SHOAL_OK) {
+            break;
+        }
+        learner_loss loss;
+        rc = learner_update_step(l->u, b, prio, &loss, err);
+        learner_prefetch_done(l->pf);
+        if (rc != SHOAL_OK) {
+            break;
+        }
+        account(l, &loss, b->count);
+        step = learner_update_steps(l->u);
+        if (step % l->cfg.checksum_period == 0) {
+            int any_stop = 0;
+            rc = learner_update_checksum(l->u, *stop != 0, &any_stop, err);
+            done = any_stop != 0;
+        }
+        if (rc == SHOAL_OK && l->rank == 0) {
+            rc = rank0_duties(l, false, err);
+        }
+    }
+    if (l->rank == 0) {
+        shoal_err e = {0};
+        int frc = rank0_duties(l, true, &e);
+        if (rc == SHOAL_OK && frc != SHOAL_OK) {
+            rc = frc;
+            if (err) {
+                *err = e;
+            }
+        }
+    }
+    return rc;
+}

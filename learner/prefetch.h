@@ -1,0 +1,89 @@
+/* Batch prefetch: a thread that owns the replay client (replay/client.h is single-threaded, so
+ * no other thread touches it), keeps up to `pipeline` sample requests in flight across the
+ * shards, decodes each arriving batch (bit-unpacking observations to float with
+ * env_obs_unpack_f32) into one of `depth` ready buffers, sends the learner's new priorities
+ * back to the shards that served each sample, and polls the shards' statistics.
+ *
+ * The buffers form a ring that the two threads pass in order: FREE -> (prefetch fills) READY ->
+ * (learner takes) IN_USE -> (learner hands back with priorities) DONE -> (prefetch sends the
+ * priority update) FREE. The DONE buffers are the priority-update queue; a request is issued
+ * only when a FREE buffer is waiting for it, so memory is fixed after _new and the update loop
+ * never waits on the network while replay keeps up.
+ *
+ * Waiting on a shard is retried until stopped: a shard below its minimum size or held by its
+ * rate limiter is normal at start-up, so ETIMEOUT is logged (every 10 s), not fatal. Any other
+ * error stops the prefetching and is returned by the next learner_prefetch_next.
+ *
+ * Before the first request the thread asks every shard for its Stats: when no shard holds
+ * demonstrations the demo share is dropped (agent data only), and demonstration-only batches
+ * (pre-training) are an ESTATE error.
+ *
+ *     learner_prefetch *p = learner_prefetch_new(&cfg, &err);
+ *     learner_prefetch_next(p, 100, &batch, &priorities, &err);   // SHOAL_EAGAIN: not yet
+ *     ... fill priorities[0 .. batch->count) ...
+ *     learner_prefetch_done(p);
+ */
+#ifndef SHOAL_LEARNER_PREFETCH_H
+#define SHOAL_LEARNER_PREFETCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "env/game.h"
+#include "learner/update.h"
+#include "replay/client.h"
+
+typedef struct learner_prefetch_config {
+    const char *const *endpoints; /* replay shards, copied by _new */
+    size_t n_shards;
+    replay_client_options client; /* obs_bytes, max_batch and pipeline are set by _new */
+    replay_sample_req req;        /* batch_size is this rank's share */
+    env_shape shape;              /* observation layout for decoding */
+    obs_dtype dtype;
+    size_t depth;                 /* ready buffers, >= 1 */
+    size_t pipeline;              /* sample requests in flight, 1 .. depth */
+    uint64_t n_demo_only;         /* the first this many batches are demonstrations only */
+    uint64_t n_batches;           /* batches to request in all; 0 = until stopped */
+    double stats_secs;            /* poll every shard's Stats this often; 0 = never */
+} learner_prefetch_config;
+
+/* Statistics summed over the shards at the last poll. */
+typedef struct learner_replay_stats {
+    bool known;              /* every shard has answered at least once */
+    uint64_t size, demo_size, capacity;
+    uint64_t inserted, sampled, demo_sampled;
+    uint64_t priority_updates, stale_updates;
+    uint64_t env_steps;      /* frames reported by the actors */
+    uint64_t episodes;
+    double return_sum;       /* Σ extrinsic returns of those episodes */
+    double last_return_sum;  /* Σ over actors of their latest episode's return */
+    size_t n_actors;
+    double sample_blocked_s; /* Σ time the shards' limiters held sample replies */
+} learner_replay_stats;
+
+typedef struct learner_prefetch learner_prefetch;
+
+/* Connects the replay client and starts the thread. NULL with EINVAL, EIO or ENOMEM. */
+learner_prefetch *learner_prefetch_new(const learner_prefetch_config *cfg, shoal_err *err);
+
+/* Stops the thread after it has sent every priority update handed back, closes the client and
+ * frees everything. NULL is fine. */
+void learner_prefetch_free(learner_prefetch *p);
+
+/* Waits up to timeout_ms for the next decoded batch. *batch and *priorities (batch->count
+ * floats, for the caller to fill) are owned by p and valid until learner_prefetch_done. Returns
+ * EAGAIN when none arrived in time, ESTATE when the previous batch was not handed back or every
+ * requested batch was delivered, or the error that stopped the thread. */
+int learner_prefetch_next(learner_prefetch *p, int timeout_ms, const learner_batch **batch,
+                          float **priorities, shoal_err *err);
+
+/* Hands the batch taken by learner_prefetch_next back with its priorities filled; the thread
+ * sends them to the shards that served each sample. */
+void learner_prefetch_done(learner_prefetch *p);
+
+/* The statistics of the last poll (known = false before every shard answered). */
+learner_replay_stats learner_prefetch_stats(learner_prefetch *p);
+
+#endif

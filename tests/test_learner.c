@@ -1,0 +1,594 @@
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "common/clock.h"
+#include "env/env_config.h"
+#include "learner/learner.h"
+#include "learner/params.h"
+#include "learner_fixtures.h"
+#include "nn/nn_config.h"
+#include "nn/paramfile.h"
+#include "replay/client.h"
+#include "replay_fixtures.h"
+
+/* ---- learner_update on fixed data (no MPI) ---- */
+
+static learner_update *update_new(size_t batch, float lr)
+{
+    learner_update_config c = lx_config(batch, lr);
+    shoal_err err = {0};
+    learner_update *u = learner_update_new(&c, MPI_COMM_NULL, &err);
+    cr_assert_not_null(u, "%s", err.msg);
+    return u;
+}
+
+Test(learner, loss_falls_on_a_fixed_dataset)
+{
+    learner_update *u = update_new(32, 1e-3f);
+    lx_data d;
+    lx_data_init(&d, 32, 3);
+    learner_batch b = lx_batch(&d, 0, 32);
+    float prio[32];
+    learner_loss first, last;
+    shoal_err err = {0};
+    for (int k = 0; k < 150; k++) {
+        cr_assert_eq(learner_update_step(u, &b, prio, k ? &last : &first, &err), SHOAL_OK,
+                     "%s", err.msg);
+    }
+    cr_assert_gt(first.n_demo, 0);
+    float l0 = first.td + first.margin, l1 = last.td + last.margin;
+    cr_assert_lt(l1, 0.5f * l0, "loss %g -> %g", (double)l0, (double)l1);
+    cr_assert_lt(last.mean_abs_td, first.mean_abs_td);
+    cr_assert_eq(learner_update_steps(u), 150);
+    lx_data_fini(&d);
+    learner_update_free(u);
+}
+
+static void run_updates(learner_update *u, uint64_t from, uint64_t to)
+{
+    float prio[16];
+    shoal_err err = {0};
+    for (uint64_t k = from; k < to; k++) {
+        lx_data d;
+        lx_data_init(&d, 16, 40 + k);
+        learner_batch b = lx_batch(&d, 0, 16);
+        cr_assert_eq(learner_update_step(u, &b, prio, NULL, &err), SHOAL_OK, "%s", err.msg);
+        lx_data_fini(&d);
+    }
+}
+
+static char *temp_dir(void)
+{
+    char *dir = strdup("/tmp/shoal-learner-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    return dir;
+}
+
+/* Removes dir and everything in it, and frees the name. */
+static void remove_dir(char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+    free(dir);
+}
+
+Test(learner, a_resumed_learner_continues_identically_to_an_uninterrupted_one)
+{
+    learner_update *a = update_new(16, 1e-3f);
+    run_updates(a, 0, 8);
+
+    char *dir = temp_dir();
+    char path[256];
+    snprintf(path, sizeof path, "%s/step-4.ckpt", dir);
+    learner_update *b = update_new(16, 1e-3f);
+    run_updates(b, 0, 4);
+    shoal_err err = {0};
+    cr_assert_eq(learner_update_save(b, path, 77, &err), SHOAL_OK, "%s", err.msg);
+    learner_update_free(b);
+
+    learner_update *c = update_new(16, 1e-3f);
+    uint64_t frames = 0;
+    cr_assert_eq(learner_update_load(c, path, &frames, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(frames, 77);
+    cr_assert_eq(learner_update_steps(c), 4);
+    run_updates(c, 4, 8);
+    nn_qnet *na = learner_update_net(a), *nc = learner_update_net(c);
+    size_t n = nn_qnet_n_params(na);
+    cr_assert(memcmp(nn_qnet_params(na), nn_qnet_params(nc), n * sizeof(float)) == 0);
+    cr_assert(memcmp(nn_qnet_params(learner_update_target(a)),
+                     nn_qnet_params(learner_update_target(c)), n * sizeof(float)) == 0);
+    cr_assert_eq(learner_update_local_checksum(a), learner_update_local_checksum(c));
+
+    /* the evaluator's view of the same file: parameters only */
+    nn_qnet *eval = nn_qnet_new(nn_qnet_config_of(na), &err);
+    uint64_t step = 0;
+    cr_assert_eq(nn_paramfile_load(path, eval, NULL, &step, NULL, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(step, 4);
+    nn_qnet_free(eval);
+    learner_update_free(a);
+    learner_update_free(c);
+    remove_dir(dir);
+}
+
+Test(learner, a_checkpoint_without_its_target_file_is_refused_and_changes_nothing)
+{
+    char *dir = temp_dir();
+    char path[256], tpath[300];
+    snprintf(path, sizeof path, "%s/step-2.ckpt", dir);
+    learner_update *u = update_new(16, 1e-3f);
+    run_updates(u, 0, 2);
+    shoal_err err = {0};
+    cr_assert_eq(learner_update_save(u, path, 0, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(learner_update_target_path(path, tpath, sizeof tpath, &err), SHOAL_OK);
+    cr_assert(strstr(tpath, "step-2.target") != NULL, "%s", tpath);
+    cr_assert_eq(unlink(tpath), 0);
+    learner_update *fresh = update_new(16, 1e-3f);
+    uint32_t before = learner_update_local_checksum(fresh);
+    cr_assert_eq(learner_update_load(fresh, path, NULL, &err), SHOAL_ENOTFOUND);
+    cr_assert(strstr(err.msg, "no target network") != NULL, "%s", err.msg);
+    cr_assert_eq(learner_update_local_checksum(fresh), before);
+    /* another architecture: EARCH naming both */
+    learner_update_config other = lx_config(16, 1e-3f);
+    other.net.dense[0] = 64;
+    learner_update *o = learner_update_new(&other, MPI_COMM_NULL, &err);
+    cr_assert_eq(learner_update_save(u, path, 0, &err), SHOAL_OK);
+    cr_assert_eq(learner_update_load(o, path, NULL, &err), SHOAL_EARCH, "%s", err.msg);
+    learner_update_free(o);
+    learner_update_free(fresh);
+    learner_update_free(u);
+    remove_dir(dir);
+}
+
+Test(learner, a_batch_out_of_range_is_refused_before_any_change)
+{
+    learner_update *u = update_new(8, 1e-3f);
+    lx_data d;
+    lx_data_init(&d, 16, 1);
+    float prio[16];
+    shoal_err err = {0};
+    learner_batch b = lx_batch(&d, 0, 16);
+    cr_assert_eq(learner_update_step(u, &b, prio, NULL, &err), SHOAL_EINVAL);
+    cr_assert(strstr(err.msg, "1..8") != NULL, "%s", err.msg);
+    d.action[3] = LX_ACTIONS;
+    b = lx_batch(&d, 0, 8);
+    cr_assert_eq(learner_update_step(u, &b, prio, NULL, &err), SHOAL_EINVAL);
+    cr_assert(strstr(err.msg, "sample 3 has action 3") != NULL, "%s", err.msg);
+    cr_assert_eq(learner_update_steps(u), 0);
+    lx_data_fini(&d);
+    learner_update_free(u);
+}
+
+/* ---- the learner role against shards served from threads ---- */
+
+static const config_key run_test_keys[] = {
+    {"run", "seed", CONFIG_INT, "1", 0, 4294967295.0, NULL, "seed"},
+    CONFIG_KEY_END,
+};
+
+static config *config_of(const char *ini)
+{
+    const config_key *const tables[] = {run_test_keys, env_config_keys, nn_config_keys,
+                                        replay_config_keys, learner_config_keys};
+    shoal_err err = {0};
+    config *c = config_new(tables, 5, &err);
+    cr_assert_not_null(c, "%s", err.msg);
+    cr_assert_eq(config_load_string(c, ini, "test.ini", &err), SHOAL_OK, "%s", err.msg);
+    return c;
+}
+
+/* A shard with n_agent agent transitions and n_demo demonstrations (actions id % 3). */
+static void start_shard(fx_server *s, uint32_t shard, size_t n_agent, size_t n_demo)
+{
+    replay_server_config cfg = fx_server_config(256, 64);
+    cfg.store.shard = shard;
+    cr_assert_eq(fx_server_start(s, &cfg), 0, "%s", s->err.msg);
+    const char *ep = replay_server_endpoint(s->srv);
+    replay_client_options o = {.timeout_ms = 5000};
+    shoal_err err = {0};
+    replay_client *c = replay_client_new(&ep, 1, &o, &err);
+    cr_assert_not_null(c, "%s", err.msg);
+    static fx_batch f;
+    size_t counts[2] = {n_agent, n_demo};
+    for (int demo = 0; demo < 2; demo++) {
+        if (counts[demo] == 0) {
+            continue;
+        }
+        fx_batch_fill(&f, 0, 1000u * (uint32_t)demo, counts[demo], 1.0f, demo == 1);
+        for (size_t k = 0; k < counts[demo]; k++) {
+            f.action[k] = (uint32_t)k % 3;
+        }
+        cr_assert_eq(replay_client_insert(c, &f.b, &err), SHOAL_OK, "%s", err.msg);
+    }
+    cr_assert_eq(replay_client_flush(c, &err), SHOAL_OK, "%s", err.msg);
+    replay_client_free(c);
+}
+
+static const char base_ini[] =
+    "[env]\nname = minatar/breakout\n"
+    "[learner]\nbatch_size = 16\nmetrics_secs = 0.05\ncheckpoint_period = 4\n"
+    "keep_checkpoints = 2\nchecksum_period = 2\n"
+    "[replay]\ndemo_fraction = 0\n";
+
+static learner *learner_of(const char *ini_extra, const char *replay, const char *run_dir,
+                           const char *bind)
+{
+    char ini[1024];
+    snprintf(ini, sizeof ini, "%s%s", base_ini, ini_extra);
+    config *c = config_of(ini);
+    learner_config lc;
+    shoal_err err = {0};
+    cr_assert_eq(learner_config_from(c, 0, replay, run_dir, bind, &lc, &err), SHOAL_OK, "%s",
+                 err.msg);
+    config_free(c);
+    learner *l = learner_new(&lc, MPI_COMM_NULL, &err);
+    cr_assert_not_null(l, "%s", err.msg);
+    return l;
+}
+
+static Shoal__V1__Stats stats_of(const char *ep)
+{
+    replay_client_options o = {.timeout_ms = 5000};
+    shoal_err err = {0};
+    replay_client *c = replay_client_new(&ep, 1, &o, &err);
+    const Shoal__V1__Stats *st = NULL;
+    cr_assert_eq(replay_client_stats(c, 0, &st, &err), SHOAL_OK, "%s", err.msg);
+    Shoal__V1__Stats copy = *st;
+    copy.actors = NULL;
+    copy.n_actors = 0;
+    replay_client_free(c);
+    return copy;
+}
+
+Test(learner, priorities_reach_the_shard_that_served_each_sample, .timeout = 60)
+{
+    fx_server a, b;
+    start_shard(&a, 0, 64, 0);
+    start_shard(&b, 1, 64, 0);
+    char eps[600];
+    snprintf(eps, sizeof eps, "%s,%s", replay_server_endpoint(a.srv),
+             replay_server_endpoint(b.srv));
+    learner *l = learner_of("[learner]\nmax_updates = 10\n", eps, "", "");
+    volatile sig_atomic_t stop = 0;
+    shoal_err err = {0};
+    cr_assert_eq(learner_run(l, &stop, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(learner_update_steps(learner_update_of(l)), 10);
+    learner_free(l); /* hands back the last priority updates */
+    uint64_t sampled = 0, updated = 0;
+    for (int tries = 0; tries < 100; tries++) {
+        Shoal__V1__Stats sa = stats_of(replay_server_endpoint(a.srv));
+        Shoal__V1__Stats sb = stats_of(replay_server_endpoint(b.srv));
+        cr_assert_gt(sa.priority_updates, 0, "shard 0 got no priorities");
+        cr_assert_gt(sb.priority_updates, 0, "shard 1 got no priorities");
+        sampled = sa.sampled + sb.sampled;
+        updated = sa.priority_updates + sa.stale_updates + sb.priority_updates + sb.stale_updates;
+        if (updated == sampled) {
+            break;
+        }
+        clock_sleep_ms(20);
+    }
+    cr_assert_eq(sampled, 10 * 16);
+    cr_assert_eq(updated, sampled);
+    fx_server_stop(&a);
+    fx_server_stop(&b);
+}
+
+Test(learner, dqfd_pretraining_samples_only_demonstrations, .timeout = 60)
+{
+    fx_server s;
+    start_shard(&s, 0, 64, 32);
+    const char *ep = replay_server_endpoint(s.srv);
+    learner *l = learner_of("[learner]\nmax_updates = 6\npretrain_steps = 4\n", ep, "", "");
+    volatile sig_atomic_t stop = 0;
+    shoal_err err = {0};
+    cr_assert_eq(learner_run(l, &stop, &err), SHOAL_OK, "%s", err.msg);
+    learner_free(l);
+    Shoal__V1__Stats st = stats_of(ep);
+    /* 4 pre-training batches of demonstrations only, then 2 of agent data (demo_fraction 0) */
+    cr_assert_eq(st.sampled, 6 * 16);
+    cr_assert_eq(st.demo_sampled, 4 * 16);
+    fx_server_stop(&s);
+}
+
+static bool file_exists(const char *dir, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+static size_t count_lines(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    size_t n = 0;
+    for (int ch; (ch = fgetc(f)) != EOF;) {
+        n += ch == '\n';
+    }
+    fclose(f);
+    return n;
+}
+
+Test(learner, checkpoints_rotate_and_a_restarted_learner_resumes_from_the_newest, .timeout = 60)
+{
+    fx_server s;
+    start_shard(&s, 0, 64, 0);
+    const char *ep = replay_server_endpoint(s.srv);
+    char *dir = temp_dir();
+    learner *l = learner_of("[learner]\nmax_updates = 12\n", ep, dir, "");
+    volatile sig_atomic_t stop = 0;
+    shoal_err err = {0};
+    cr_assert_eq(learner_run(l, &stop, &err), SHOAL_OK, "%s", err.msg);
+    uint32_t sum12 = learner_update_local_checksum(learner_update_of(l));
+    learner_free(l);
+    cr_assert(file_exists(dir, "checkpoints/step-12.ckpt"));
+    cr_assert(file_exists(dir, "checkpoints/step-12.target"));
+    cr_assert(file_exists(dir, "checkpoints/step-8.ckpt"));
+    cr_assert(!file_exists(dir, "checkpoints/step-4.ckpt"), "keep_checkpoints = 2");
+    cr_assert(!file_exists(dir, "checkpoints/step-4.target"));
+    cr_assert(file_exists(dir, "endpoints.json"));
+    char path[512];
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    cr_assert_geq(count_lines(path), 2, "header and at least the final row");
+
+    l = learner_of("[learner]\nmax_updates = 16\n", ep, dir, "");
+    cr_assert_eq(learner_update_steps(learner_update_of(l)), 12);
+    cr_assert_eq(learner_update_local_checksum(learner_update_of(l)), sum12);
+    cr_assert_eq(learner_run(l, &stop, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(learner_update_steps(learner_update_of(l)), 16);
+    learner_free(l);
+    cr_assert(file_exists(dir, "checkpoints/step-16.ckpt"));
+    cr_assert(!file_exists(dir, "checkpoints/step-8.ckpt"));
+    uint64_t latest = 0;
+    cr_assert_eq(learner_checkpoint_latest(dir, &latest, &err), SHOAL_OK);
+    cr_assert_eq(latest, 16);
+    /* the header is written once: a resumed run appends rows */
+    FILE *f = fopen(path, "r");
+    char line[1024];
+    int headers = 0;
+    while (fgets(line, sizeof line, f)) {
+        headers += strncmp(line, "time_s,", 7) == 0;
+    }
+    fclose(f);
+    cr_assert_eq(headers, 1);
+    fx_server_stop(&s);
+    remove_dir(dir);
+}
+
+typedef struct run_arg {
+    learner *l;
+    volatile sig_atomic_t stop;
+    int rc;
+    shoal_err err;
+} run_arg;
+
+static void *run_main(void *p)
+{
+    run_arg *a = p;
+    a->rc = learner_run(a->l, &a->stop, &a->err);
+    return NULL;
+}
+
+Test(learner, a_subscriber_receives_the_published_parameters, .timeout = 60)
+{
+    fx_server s;
+    start_shard(&s, 0, 64, 0);
+    run_arg a = {0};
+    a.l = learner_of("[learner]\npublish_period = 5\npublish_repeat_secs = 0.05\n",
+                     replay_server_endpoint(s.srv), "", "tcp://127.0.0.1:*");
+    const char *bound = learner_params_endpoint(a.l);
+    cr_assert(strncmp(bound, "tcp://127.0.0.1:", 16) == 0, "%s", bound);
+    shoal_err err = {0};
+    void *ctx = zmq_ctx_new();
+    nn_qnet *net = nn_qnet_new(nn_qnet_config_of(learner_update_net(learner_update_of(a.l))),
+                               &err);
+    learner_params_sub *sub = learner_params_sub_new(ctx, bound, net, &err);
+    cr_assert_not_null(sub, "%s", err.msg);
+    pthread_t t;
+    pthread_create(&t, NULL, run_main, &a);
+    uint64_t version = 0;
+    int rc = SHOAL_EAGAIN;
+    for (int tries = 0; tries < 100 && rc != SHOAL_OK; tries++) {
+        rc = learner_params_sub_poll(sub, 100, &version, NULL, &err);
+    }
+    cr_assert_eq(rc, SHOAL_OK, "%s", err.msg);
+    cr_assert_gt(version, 0);
+    a.stop = 1;
+    pthread_join(t, NULL);
+    cr_assert_eq(a.rc, SHOAL_OK, "%s", a.err.msg);
+    /* the last publish carries the final step; the subscriber ends up with exactly it */
+    uint64_t final = learner_update_steps(learner_update_of(a.l));
+    for (int tries = 0; tries < 50 && learner_params_sub_version(sub) != final; tries++) {
+        learner_params_sub_poll(sub, 100, &version, NULL, &err);
+    }
+    cr_assert_eq(learner_params_sub_version(sub), final);
+    nn_qnet *mine = learner_update_net(learner_update_of(a.l));
+    cr_assert(memcmp(nn_qnet_params(net), nn_qnet_params(mine),
+                     nn_qnet_n_params(net) * sizeof(float)) == 0);
+    learner_params_sub_free(sub);
+    nn_qnet_free(net);
+    learner_free(a.l);
+    zmq_ctx_term(ctx);
+    fx_server_stop(&s);
+}
+
+Test(learner, bad_configuration_is_refused_naming_the_key)
+{
+    config *c = config_of("[learner]\npipeline = 8\nprefetch_depth = 2\n");
+    learner_config lc;
+    shoal_err err = {0};
+    cr_assert_eq(learner_config_from(c, 0, "tcp://127.0.0.1:1", "", "", &lc, &err),
+                 SHOAL_EINVAL);
+    cr_assert(strstr(err.msg, "learner.pipeline") != NULL, "%s", err.msg);
+    cr_assert_eq(learner_config_from(c, 0, "", "", "", &lc, &err), SHOAL_EINVAL);
+    cr_assert(strstr(err.msg, "--replay") != NULL, "%s", err.msg);
+    cr_assert_eq(learner_config_from(c, 0, "tcp://a:1,,tcp://b:2", "", "", &lc, &err),
+                 SHOAL_EINVAL);
+    config_free(c);
+    c = config_of("[env]\nname = minatar/nosuchgame\n");
+    cr_assert_neq(learner_config_from(c, 0, "tcp://127.0.0.1:1", "", "", &lc, &err), SHOAL_OK);
+    cr_assert(strstr(err.msg, "nosuchgame") != NULL, "%s", err.msg);
+    config_free(c);
+    c = config_of("[learner]\nbatch_size = 33\n");
+    cr_assert_eq(learner_config_from(c, 0, "tcp://127.0.0.1:1", "", "", &lc, &err), SHOAL_OK);
+    config_free(c);
+}
+
+/* ---- several ranks, under mpirun ---- */
+
+/* OpenMPI's libraries have no frame pointers, so ASan's default (fast) unwinder records one
+ * unsymbolizable frame for their allocations at exit and tests/lsan.supp cannot match them by
+ * library; the slow unwinder gives whole stacks and the suppressions apply. Harmless without
+ * ASan. */
+static const char mpi_env[] = "ASAN_OPTIONS=\"$ASAN_OPTIONS:fast_unwind_on_malloc=0\"";
+static const char mpirun[] = "mpirun --oversubscribe --allow-run-as-root --bind-to none "
+                             "--mca btl_vader_single_copy_mechanism none "
+                             "--mca mpi_yield_when_idle 1";
+
+/* Runs cmd, returning its exit status; its stdout goes into out. */
+static int run_capture(const char *cmd, char *out, size_t cap)
+{
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Runs `learner_mpi_check mode` on two ranks; asserts it passed and returns its output. */
+static void mpi_check(const char *mode, char *out, size_t cap)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s %s -np 2 %s %s 2>&1", mpi_env, mpirun,
+             getenv("SHOAL_LEARNER_MPI_CHECK"), mode);
+    cr_assert_eq(run_capture(cmd, out, cap), 0, "%s", out);
+    cr_assert(strstr(out, "PASS") != NULL, "%s", out);
+}
+
+Test(learner, two_ranks_on_half_batches_match_one_rank_on_the_whole_batch, .timeout = 120)
+{
+    char out[4096];
+    mpi_check("equivalence", out, sizeof out);
+    cr_assert(strstr(out, "ranks identical: yes") != NULL, "%s", out);
+}
+
+Test(learner, the_checksum_names_a_perturbed_rank, .timeout = 120)
+{
+    char out[4096];
+    mpi_check("checksum", out, sizeof out);
+    cr_assert(strstr(out, "1 rank(s) (1) hold a parameter checksum different") != NULL, "%s",
+              out);
+}
+
+Test(learner, shoal_learner_under_mpirun_trains_and_checkpoints, .timeout = 120)
+{
+    fx_server s;
+    start_shard(&s, 0, 64, 0);
+    char *dir = temp_dir();
+    char ini[600], cmd[2048], out[4096];
+    snprintf(ini, sizeof ini, "%s/config.ini", dir);
+    FILE *f = fopen(ini, "w");
+    fputs(base_ini, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "%s %s -np 2 %s learner --config %s --replay %s --run-dir %s "
+             "--set learner.max_updates=10 2>&1", mpi_env, mpirun, getenv("SHOAL_BIN"), ini,
+             replay_server_endpoint(s.srv), dir);
+    int rc = run_capture(cmd, out, sizeof out);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_assert(strstr(out, "learner publishing params on tcp://127.0.0.1:") != NULL, "%s", out);
+    char path[700];
+    snprintf(path, sizeof path, "%s/checkpoints/step-10.ckpt", dir);
+    char arch[NN_QNET_ARCH_MAX];
+    shoal_err err = {0};
+    cr_assert_eq(nn_paramfile_read_arch(path, arch, sizeof arch, &err), SHOAL_OK, "%s",
+                 err.msg);
+    cr_assert(strstr(arch, "in=10x10x4") != NULL, "%s", arch);
+    Shoal__V1__Stats st = stats_of(replay_server_endpoint(s.srv));
+    cr_assert_eq(st.sampled, 10 * 16, "two ranks of 8 for 10 updates");
+    fx_server_stop(&s);
+    remove_dir(dir);
+}
+
+Test(learner, shoal_learner_without_its_required_options_is_a_usage_error)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s learner --config x.ini >/dev/null 2>&1", getenv("SHOAL_BIN"));
+    int st = system(cmd);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+}
+
+Test(learner, sigterm_stops_every_rank_after_a_last_checkpoint, .timeout = 120)
+{
+    fx_server s;
+    start_shard(&s, 0, 64, 0);
+    char *dir = temp_dir();
+    char ini[600], cmd[2048];
+    snprintf(ini, sizeof ini, "%s/config.ini", dir);
+    FILE *f = fopen(ini, "w");
+    fputs(base_ini, f);
+    fclose(f);
+    /* exec replaces the shell, so the pid is mpirun's and SIGTERM goes to it */
+    snprintf(cmd, sizeof cmd, "%s exec %s -np 2 %s learner --config %s --replay %s --run-dir "
+             "%s --set learner.checkpoint_period=1000000", mpi_env, mpirun, getenv("SHOAL_BIN"),
+             ini, replay_server_endpoint(s.srv), dir);
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    char out[512];
+    ssize_t n = read(fds[0], out, sizeof out - 1);
+    cr_assert_gt(n, 0);
+    out[n] = '\0';
+    cr_assert(strstr(out, "learner publishing params on") != NULL, "%s", out);
+    clock_sleep_ms(500);
+    /* Signal the ranks, as a scheduler or `shoal train` does: mpirun itself exits 1 whenever it
+     * is signalled, whatever its ranks do. */
+    snprintf(cmd, sizeof cmd, "pkill -TERM -P %d", (int)pid);
+    cr_assert_eq(system(cmd), 0);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    close(fds[0]);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "mpirun status %d", st);
+    uint64_t step = 0;
+    shoal_err err = {0};
+    cr_assert_eq(learner_checkpoint_latest(dir, &step, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_gt(step, 0);
+    cr_assert_eq(step % 2, 0, "the ranks stop together at a checksum exchange (period 2)");
+    fx_server_stop(&s);
+    remove_dir(dir);
+}
+
+Test(learner, without_demonstrations_the_demo_share_is_dropped_and_pretraining_refused,
+     .timeout = 60)
+{
+    fx_server s;
+    start_shard(&s, 0, 64, 0);
+    const char *ep = replay_server_endpoint(s.srv);
+    learner *l = learner_of("[replay]\ndemo_fraction = 0.25\n[learner]\nmax_updates = 3\n", ep,
+                            "", "");
+    volatile sig_atomic_t stop = 0;
+    shoal_err err = {0};
+    cr_assert_eq(learner_run(l, &stop, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(learner_update_steps(learner_update_of(l)), 3);
+    learner_free(l);
+    l = learner_of("[learner]\nmax_updates = 3\npretrain_steps = 2\n", ep, "", "");
+    cr_assert_eq(learner_run(l, &stop, &err), SHOAL_ESTATE);
+    cr_assert(strstr(err.msg, "no demonstrations") != NULL, "%s", err.msg);
+    cr_assert_eq(learner_update_steps(learner_update_of(l)), 0);
+    learner_free(l);
+    fx_server_stop(&s);
+}

@@ -8,6 +8,7 @@
 #include "actor/buffer.h"
 #include "actor/nstep.h"
 #include "common/clock.h"
+#include "common/endpoints.h"
 #include "common/log.h"
 #include "common/rng.h"
 #include "env/env_config.h"
@@ -40,27 +41,8 @@ const config_key actor_config_keys[] = {
 
 static int split_endpoints(const char *list, actor_config *out, shoal_err *err)
 {
-    out->n_replay = 0;
-    const char *p = list;
-    while (*p) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len == 0 || len >= ACTOR_ENDPOINT_MAX || out->n_replay == ACTOR_MAX_SHARDS) {
-            return shoal_err_set(err, SHOAL_EINVAL, "replay endpoints '%s': expected 1..%d "
-                                 "comma-separated endpoints such as tcp://host:5555, each "
-                                 "shorter than %d bytes", list, ACTOR_MAX_SHARDS,
-                                 ACTOR_ENDPOINT_MAX);
-        }
-        memcpy(out->replay[out->n_replay], p, len);
-        out->replay[out->n_replay][len] = '\0';
-        out->n_replay++;
-        p = end ? end + 1 : p + len;
-    }
-    if (out->n_replay == 0) {
-        return shoal_err_set(err, SHOAL_EINVAL, "no replay endpoint given; pass the shards' "
-                             "endpoints, e.g. tcp://127.0.0.1:5555");
-    }
-    return SHOAL_OK;
+    return endpoints_split(list, &out->replay[0][0], ACTOR_MAX_SHARDS, ACTOR_ENDPOINT_MAX,
+                           &out->n_replay, err);
 }
 
 /* Shape and action count of the configured env, from one instance. */

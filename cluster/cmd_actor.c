@@ -7,7 +7,7 @@
 #include "actor/actor.h"
 #include "cluster/commands.h"
 #include "cluster/stop.h"
-#include "cluster/endpoints.h"
+#include "common/endpoints.h"
 #include "common/cli.h"
 #include "common/clock.h"
 #include "common/fileio.h"
@@ -125,14 +125,14 @@ static int parse(int argc, char **argv, args *a)
 }
 
 /* Endpoints, config path and index of a --join. */
-static int resolve_join(args *a, const config *cfg, cluster_endpoints *ep, char *replay,
+static int resolve_join(args *a, const config *cfg, endpoint_file *ep, char *replay,
                         size_t cap, shoal_err *err)
 {
     char path[FILEIO_PATH_MAX];
     snprintf(path, sizeof path, "%s/endpoints.json", a->join);
-    int rc = cluster_endpoints_read(path, ep, err);
+    int rc = endpoints_read(path, ep, err);
     if (rc == SHOAL_OK) {
-        rc = cluster_endpoints_replay_list(ep, replay, cap, err);
+        rc = endpoints_join_replay(ep, replay, cap, err);
     }
     if (rc != SHOAL_OK) {
         return rc;
@@ -183,8 +183,8 @@ static int run(args *a, volatile sig_atomic_t *stop)
         fprintf(stderr, "shoal actor: %s\n", err.msg);
         return 1;
     }
-    static cluster_endpoints ep;
-    static char replay[CLUSTER_MAX_SHARDS * CLUSTER_ENDPOINT_MAX];
+    static endpoint_file ep;
+    static char replay[ENDPOINTS_MAX_SHARDS * ENDPOINTS_MAX_LEN];
     if (a->join && resolve_join(a, cfg, &ep, replay, sizeof replay, &err) != SHOAL_OK) {
         fprintf(stderr, "shoal actor: %s\n", err.msg);
         config_free(cfg);

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "cluster/commands.h"
-#include "cluster/endpoints.h"
+#include "common/endpoints.h"
 #include "cluster/launch.h"
 #include "cluster/layout.h"
 #include "cluster/monitor.h"
@@ -511,34 +511,34 @@ static int rank_main(const train_args *a)
 
     /* Phase 1: bind. Every rank takes part in the exchange even when its start failed, so
      * nobody waits forever; the failure is then agreed on with one reduction. */
-    char mine[CLUSTER_ENDPOINT_MAX] = "";
+    char mine[ENDPOINTS_MAX_LEN] = "";
     int started = train_role_bind(&ctx, mine, sizeof mine, &err) == SHOAL_OK;
     if (!started) {
         log_error("%s %u failed to start: %s", cluster_role_name(role), index, err.msg);
         mark_failed(run_dir, cluster_role_name(role), index, err.msg);
     }
     advertise(mine, sizeof mine, config_str(cfg, "cluster", "bind_host"));
-    char *all = calloc((size_t)world_size, CLUSTER_ENDPOINT_MAX);
-    MPI_Allgather(mine, CLUSTER_ENDPOINT_MAX, MPI_CHAR, all, CLUSTER_ENDPOINT_MAX, MPI_CHAR,
+    char *all = calloc((size_t)world_size, ENDPOINTS_MAX_LEN);
+    MPI_Allgather(mine, ENDPOINTS_MAX_LEN, MPI_CHAR, all, ENDPOINTS_MAX_LEN, MPI_CHAR,
                   MPI_COMM_WORLD);
     int all_started = 0;
     MPI_Allreduce(&started, &all_started, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
 
     int rc = 1;
     if (all_started) {
-        cluster_endpoints *ep = &ctx.endpoints;
+        endpoint_file *ep = &ctx.endpoints;
         ep->n_replay = layout.replay_shards;
         for (uint32_t i = 0; i < layout.replay_shards; i++) {
-            snprintf(ep->replay[i], CLUSTER_ENDPOINT_MAX, "%s",
-                     all + (size_t)i * CLUSTER_ENDPOINT_MAX);
+            snprintf(ep->replay[i], ENDPOINTS_MAX_LEN, "%s",
+                     all + (size_t)i * ENDPOINTS_MAX_LEN);
         }
         uint32_t learner0 = cluster_first_rank(&layout, CLUSTER_ROLE_LEARNER);
-        snprintf(ep->params, CLUSTER_ENDPOINT_MAX, "%s",
-                 all + (size_t)learner0 * CLUSTER_ENDPOINT_MAX);
+        snprintf(ep->params, ENDPOINTS_MAX_LEN, "%s",
+                 all + (size_t)learner0 * ENDPOINTS_MAX_LEN);
         char ep_path[FILEIO_PATH_MAX];
         if (world_rank == 0 &&
             (rundir_path(ep_path, sizeof ep_path, run_dir, "endpoints.json", &err) != SHOAL_OK ||
-             cluster_endpoints_write(ep_path, ep, &err) != SHOAL_OK)) {
+             endpoints_write(ep_path, ep, &err) != SHOAL_OK)) {
             log_error("%s", err.msg);
         }
         /* Phase 2: run until stopped. */

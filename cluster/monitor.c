@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster/endpoints.h"
+#include "common/endpoints.h"
 #include "cluster/rundir.h"
 #include "common/clock.h"
 #include "common/fileio.h"
@@ -68,12 +68,12 @@ static void connect_when_ready(monitor *m)
         return;
     }
     char path[FILEIO_PATH_MAX];
-    cluster_endpoints ep;
+    endpoint_file ep;
     if (rundir_path(path, sizeof path, m->run_dir, "endpoints.json", NULL) != SHOAL_OK ||
-        cluster_endpoints_read(path, &ep, NULL) != SHOAL_OK) {
+        endpoints_read(path, &ep, NULL) != SHOAL_OK) {
         return; /* the roles have not started yet */
     }
-    const char *eps[CLUSTER_MAX_SHARDS];
+    const char *eps[ENDPOINTS_MAX_SHARDS];
     for (size_t i = 0; i < ep.n_replay; i++) {
         eps[i] = ep.replay[i];
     }

@@ -8,7 +8,7 @@
 #include <signal.h>
 #include <stdint.h>
 
-#include "cluster/endpoints.h"
+#include "common/endpoints.h"
 #include "cluster/layout.h"
 #include "common/config.h"
 #include "common/err.h"
@@ -22,8 +22,8 @@ typedef struct train_role_ctx {
     uint32_t world_rank;
     MPI_Comm role_comm;    /* the ranks of this role (learners all-reduce over it) */
     volatile sig_atomic_t *stop;
-    char bind[CLUSTER_ENDPOINT_MAX]; /* "tcp://127.0.0.1:*" */
-    cluster_endpoints endpoints;     /* filled between bind and run */
+    char bind[ENDPOINTS_MAX_LEN]; /* "tcp://127.0.0.1:*" */
+    endpoint_file endpoints;     /* filled between bind and run */
     void *role_state;               /* the role's object */
 } train_role_ctx;
 

@@ -10,6 +10,7 @@
 #include <zmq.h>
 
 #include "common/clock.h"
+#include "common/endpoints.h"
 #include "common/log.h"
 #include "env/env.h"
 #include "env/env_config.h"
@@ -87,25 +88,8 @@ struct learner {
 
 static int parse_endpoints(const char *list, learner_config *out, shoal_err *err)
 {
-    out->n_shards = 0;
-    const char *p = list;
-    while (*p) {
-        const char *end = strchr(p, ',');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        if (n == 0 || n >= LEARNER_ENDPOINT_MAX || out->n_shards == LEARNER_MAX_SHARDS) {
-            return shoal_err_set(err, SHOAL_EINVAL, "replay endpoints '%s': expected 1..%d "
-                                 "comma-separated endpoints of < %d characters", list,
-                                 LEARNER_MAX_SHARDS, LEARNER_ENDPOINT_MAX);
-        }
-        memcpy(out->replay[out->n_shards], p, n);
-        out->replay[out->n_shards][n] = '\0';
-        out->n_shards++;
-        p = end ? end + 1 : p + n;
-    }
-    if (out->n_shards == 0) {
-        return shoal_err_set(err, SHOAL_EINVAL, "no replay endpoints given (--replay EP[,EP])");
-    }
-    return SHOAL_OK;
+    return endpoints_split(list, &out->replay[0][0], LEARNER_MAX_SHARDS, LEARNER_ENDPOINT_MAX,
+                           &out->n_shards, err);
 }
 
 /* The observation layout and action count of env.name. */
@@ -392,20 +376,17 @@ static int resume(learner *l, shoal_err *err)
 
 static int write_endpoints(const learner *l, shoal_err *err)
 {
-    char text[LEARNER_MAX_SHARDS * (LEARNER_ENDPOINT_MAX + 4) + 2 * LEARNER_ENDPOINT_MAX];
-    size_t n = (size_t)snprintf(text, sizeof text, "{\"replay\": [");
+    endpoint_file ep = {.n_replay = l->cfg.n_shards};
     for (size_t i = 0; i < l->cfg.n_shards; i++) {
-        n += (size_t)snprintf(text + n, sizeof text - n, "%s\"%s\"", i ? ", " : "",
-                              l->cfg.replay[i]);
+        snprintf(ep.replay[i], sizeof ep.replay[i], "%s", l->cfg.replay[i]);
     }
-    n += (size_t)snprintf(text + n, sizeof text - n, "], \"params\": \"%s\"}\n",
-                          l->params_endpoint);
+    snprintf(ep.params, sizeof ep.params, "%s", l->params_endpoint);
     char path[FILEIO_PATH_MAX];
     if (snprintf(path, sizeof path, "%s/endpoints.json", l->cfg.run_dir) >= (int)sizeof path) {
         return shoal_err_set(err, SHOAL_EINVAL, "%s: run directory path too long",
                              l->cfg.run_dir);
     }
-    return atomic_write_file(path, text, n, err);
+    return endpoints_write(path, &ep, err);
 }
 
 static const char metrics_header[] =

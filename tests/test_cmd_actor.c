@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "cluster/endpoints.h"
+#include "common/endpoints.h"
 #include "common/clock.h"
 #include "learner/params.h"
 #include "nn/qnet.h"
@@ -128,11 +128,11 @@ Test(cmd_actor, a_joined_actor_flushes_everything_it_generated_on_sigterm)
     write_file(path, "[env]\nname = minatar/breakout\nmax_episode_steps = 30\n"
                      "[actor]\nenvs = 2\nbatch = 7\n"
                      "[replay]\nmax_actors = 16\n"); /* the fixture shard's limit */
-    cluster_endpoints ep = {.n_replay = 1};
+    endpoint_file ep = {.n_replay = 1};
     snprintf(ep.replay[0], sizeof ep.replay[0], "%s", replay_server_endpoint(srv.srv));
     snprintf(ep.params, sizeof ep.params, "%s", bound);
     snprintf(path, sizeof path, "%s/endpoints.json", dir);
-    cr_assert_eq(cluster_endpoints_write(path, &ep, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(endpoints_write(path, &ep, &err), SHOAL_OK, "%s", err.msg);
     snprintf(outp, sizeof outp, "%s/out.txt", dir);
 
     pid_t pid = fork();

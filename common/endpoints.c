@@ -1,4 +1,4 @@
-#include "cluster/endpoints.h"
+#include "common/endpoints.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -57,7 +57,7 @@ static int string(parser *ps, char *out, size_t cap)
     return SHOAL_OK;
 }
 
-static int replay_array(parser *ps, cluster_endpoints *out)
+static int replay_array(parser *ps, endpoint_file *out)
 {
     if (expect(ps, '[') != SHOAL_OK) {
         return SHOAL_EINVAL;
@@ -65,11 +65,11 @@ static int replay_array(parser *ps, cluster_endpoints *out)
     skip_ws(ps);
     out->n_replay = 0;
     while (ps->p < ps->end && *ps->p != ']') {
-        if (out->n_replay == CLUSTER_MAX_SHARDS) {
+        if (out->n_replay == ENDPOINTS_MAX_SHARDS) {
             return shoal_err_set(ps->err, SHOAL_EINVAL, "%s: more than %d replay endpoints",
-                                 ps->name, CLUSTER_MAX_SHARDS);
+                                 ps->name, ENDPOINTS_MAX_SHARDS);
         }
-        if (string(ps, out->replay[out->n_replay], CLUSTER_ENDPOINT_MAX) != SHOAL_OK) {
+        if (string(ps, out->replay[out->n_replay], ENDPOINTS_MAX_LEN) != SHOAL_OK) {
             return SHOAL_EINVAL;
         }
         out->n_replay++;
@@ -82,8 +82,8 @@ static int replay_array(parser *ps, cluster_endpoints *out)
     return expect(ps, ']');
 }
 
-int cluster_endpoints_parse(const char *text, size_t len, const char *name,
-                            cluster_endpoints *out, shoal_err *err)
+int endpoints_parse(const char *text, size_t len, const char *name,
+                            endpoint_file *out, shoal_err *err)
 {
     memset(out, 0, sizeof *out);
     parser ps = {.start = text, .p = text, .end = text + len, .name = name, .err = err};
@@ -128,7 +128,7 @@ int cluster_endpoints_parse(const char *text, size_t len, const char *name,
     return SHOAL_OK;
 }
 
-int cluster_endpoints_read(const char *path, cluster_endpoints *out, shoal_err *err)
+int endpoints_read(const char *path, endpoint_file *out, shoal_err *err)
 {
     uint8_t *data = NULL;
     size_t n = 0;
@@ -141,12 +141,12 @@ int cluster_endpoints_read(const char *path, cluster_endpoints *out, shoal_err *
     if (rc != SHOAL_OK) {
         return rc;
     }
-    rc = cluster_endpoints_parse((const char *)data, n, path, out, err);
+    rc = endpoints_parse((const char *)data, n, path, out, err);
     free(data);
     return rc;
 }
 
-int cluster_endpoints_replay_list(const cluster_endpoints *ep, char *buf, size_t cap,
+int endpoints_join_replay(const endpoint_file *ep, char *buf, size_t cap,
                                   shoal_err *err)
 {
     size_t used = 0;
@@ -161,7 +161,7 @@ int cluster_endpoints_replay_list(const cluster_endpoints *ep, char *buf, size_t
     return SHOAL_OK;
 }
 
-int cluster_endpoints_write(const char *path, const cluster_endpoints *ep, shoal_err *err)
+int endpoints_write(const char *path, const endpoint_file *ep, shoal_err *err)
 {
     atomic_file af;
     if (atomic_file_open(&af, path, err) != SHOAL_OK) {
@@ -173,4 +173,30 @@ int cluster_endpoints_write(const char *path, const cluster_endpoints *ep, shoal
     }
     fprintf(af.f, "], \"params\": \"%s\"}\n", ep->params);
     return atomic_file_commit(&af, err);
+}
+
+int endpoints_split(const char *list, char *out, size_t cap, size_t width, size_t *n,
+                    shoal_err *err)
+{
+    *n = 0;
+    const char *p = list;
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == 0 || len >= width || *n == cap) {
+            return shoal_err_set(err, SHOAL_EINVAL,
+                                 "replay endpoints '%s': expected 1..%zu comma-separated "
+                                 "endpoints such as tcp://host:5555, each shorter than %zu bytes",
+                                 list, cap, width);
+        }
+        memcpy(out + *n * width, p, len);
+        out[*n * width + len] = '\0';
+        (*n)++;
+        p = end ? end + 1 : p + len;
+    }
+    if (*n == 0) {
+        return shoal_err_set(err, SHOAL_EINVAL, "no replay endpoint given; pass the shards' "
+                             "endpoints, e.g. --replay tcp://127.0.0.1:5555");
+    }
+    return SHOAL_OK;
 }

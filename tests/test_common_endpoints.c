@@ -3,16 +3,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cluster/endpoints.h"
+#include "common/endpoints.h"
 
-static int parse(const char *text, cluster_endpoints *ep, shoal_err *err)
+static int parse(const char *text, endpoint_file *ep, shoal_err *err)
 {
-    return cluster_endpoints_parse(text, strlen(text), "endpoints.json", ep, err);
+    return endpoints_parse(text, strlen(text), "endpoints.json", ep, err);
 }
 
-Test(cluster_endpoints, a_written_file_reads_back_equal)
+Test(endpoints, a_written_file_reads_back_equal)
 {
-    cluster_endpoints ep = {.n_replay = 2}, back;
+    endpoint_file ep = {.n_replay = 2}, back;
     strcpy(ep.replay[0], "tcp://10.0.0.1:5555");
     strcpy(ep.replay[1], "tcp://10.0.0.2:5555");
     strcpy(ep.params, "tcp://10.0.0.1:5560");
@@ -20,22 +20,22 @@ Test(cluster_endpoints, a_written_file_reads_back_equal)
     cr_assert_not_null(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/endpoints.json", dir);
     shoal_err err = {0};
-    cr_assert_eq(cluster_endpoints_write(path, &ep, &err), SHOAL_OK, "%s", err.msg);
-    cr_assert_eq(cluster_endpoints_read(path, &back, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(endpoints_write(path, &ep, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(endpoints_read(path, &back, &err), SHOAL_OK, "%s", err.msg);
     cr_assert_eq(back.n_replay, 2);
     cr_assert_str_eq(back.replay[1], "tcp://10.0.0.2:5555");
     cr_assert_str_eq(back.params, "tcp://10.0.0.1:5560");
     char list[600];
-    cr_assert_eq(cluster_endpoints_replay_list(&back, list, sizeof list, &err), SHOAL_OK);
+    cr_assert_eq(endpoints_join_replay(&back, list, sizeof list, &err), SHOAL_OK);
     cr_assert_str_eq(list, "tcp://10.0.0.1:5555,tcp://10.0.0.2:5555");
-    cr_assert_eq(cluster_endpoints_replay_list(&back, list, 10, &err), SHOAL_EINVAL);
+    cr_assert_eq(endpoints_join_replay(&back, list, 10, &err), SHOAL_EINVAL);
     unlink(path);
     rmdir(dir);
 }
 
-Test(cluster_endpoints, other_keys_and_whitespace_are_fine)
+Test(endpoints, other_keys_and_whitespace_are_fine)
 {
-    cluster_endpoints ep;
+    endpoint_file ep;
     shoal_err err = {0};
     cr_assert_eq(parse(" {\n \"run\": \"x\",\n \"params\" : \"tcp://h:2\" ,\n \"replay\":[ "
                        "\"tcp://h:1\" ]\n}\n", &ep, &err), SHOAL_OK, "%s", err.msg);
@@ -43,9 +43,9 @@ Test(cluster_endpoints, other_keys_and_whitespace_are_fine)
     cr_assert_str_eq(ep.replay[0], "tcp://h:1");
 }
 
-Test(cluster_endpoints, malformed_files_are_refused_with_what_was_expected)
+Test(endpoints, malformed_files_are_refused_with_what_was_expected)
 {
-    cluster_endpoints ep;
+    endpoint_file ep;
     shoal_err err = {0};
     cr_assert_eq(parse("", &ep, &err), SHOAL_EINVAL);
     cr_assert(strstr(err.msg, "expected '{'"), "%s", err.msg);
@@ -59,6 +59,23 @@ Test(cluster_endpoints, malformed_files_are_refused_with_what_was_expected)
     cr_assert_eq(parse("{\"n\": 3, \"replay\": [\"a\"], \"params\": \"p\"}", &ep, &err),
                  SHOAL_EINVAL);
     cr_assert(strstr(err.msg, "'n'"), "%s", err.msg);
-    cr_assert_eq(cluster_endpoints_read("/nonexistent/endpoints.json", &ep, &err),
+    cr_assert_eq(endpoints_read("/nonexistent/endpoints.json", &ep, &err),
                  SHOAL_ENOTFOUND);
+}
+
+Test(endpoints, a_comma_separated_list_splits_into_rows_and_bad_lists_are_refused)
+{
+    char rows[3][32];
+    size_t n;
+    shoal_err err = {0};
+    cr_assert_eq(endpoints_split("tcp://a:1,tcp://b:2", &rows[0][0], 3, 32, &n, &err), SHOAL_OK);
+    cr_assert_eq(n, 2);
+    cr_assert_str_eq(rows[1], "tcp://b:2");
+    cr_assert_eq(endpoints_split("", &rows[0][0], 3, 32, &n, &err), SHOAL_EINVAL);
+    cr_assert_eq(endpoints_split("a,,b", &rows[0][0], 3, 32, &n, &err), SHOAL_EINVAL);
+    cr_assert_eq(endpoints_split("a,b,c,d", &rows[0][0], 3, 32, &n, &err), SHOAL_EINVAL);
+    cr_assert(strstr(err.msg, "a,b,c,d") != NULL, "%s", err.msg);
+    cr_assert_eq(endpoints_split("tcp://a-very-long-host-name-indeed:1", &rows[0][0], 3, 32, &n,
+                                 &err),
+                 SHOAL_EINVAL);
 }

@@ -187,8 +187,9 @@ static void mark_failed(const char *run_dir, const char *role, uint32_t index, c
     }
 }
 
-/* Prints every failure marker and removes it; returns how many there were. */
-static int report_failures(const char *run_dir)
+/* Calls fn on every RUN_DIR/log file ending in suffix; returns how many there were. */
+static int for_markers(const char *run_dir, const char *suffix,
+                       void (*fn)(const char *path, const char *name, size_t name_len))
 {
     char dir_path[FILEIO_PATH_MAX];
     if (rundir_path(dir_path, sizeof dir_path, run_dir, "log", NULL) != SHOAL_OK) {
@@ -198,30 +199,60 @@ static int report_failures(const char *run_dir)
     if (!d) {
         return 0;
     }
+    size_t slen = strlen(suffix);
     int n = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
         size_t len = strlen(e->d_name);
-        if (len < 7 || strcmp(e->d_name + len - 7, ".failed") != 0) {
-            continue;
-        }
         char path[FILEIO_PATH_MAX];
-        if (rundir_path(path, sizeof path, dir_path, e->d_name, NULL) != SHOAL_OK) {
+        if (len < slen || strcmp(e->d_name + len - slen, suffix) != 0 ||
+            rundir_path(path, sizeof path, dir_path, e->d_name, NULL) != SHOAL_OK) {
             continue;
         }
-        uint8_t *why;
-        size_t why_len;
-        if (file_read_all(path, 4096, &why, &why_len, NULL) == SHOAL_OK) {
-            fprintf(stderr, "shoal train: %.*s failed: %s\n", (int)(len - 7), e->d_name,
-                    (char *)why);
-            free(why);
+        if (fn) {
+            fn(path, e->d_name, len - slen);
         }
-        unlink(path);
         n++;
     }
     closedir(d);
     return n;
 }
+
+static void print_and_remove_failure(const char *path, const char *name, size_t name_len)
+{
+    uint8_t *why;
+    size_t why_len;
+    if (file_read_all(path, 4096, &why, &why_len, NULL) == SHOAL_OK) {
+        fprintf(stderr, "shoal train: %.*s failed: %s\n", (int)name_len, name, (char *)why);
+        free(why);
+    }
+    unlink(path);
+}
+
+static void remove_marker(const char *path, const char *name, size_t name_len)
+{
+    (void)name;
+    (void)name_len;
+    unlink(path);
+}
+
+/* Prints every failure marker and removes it; returns how many there were. */
+static int report_failures(const char *run_dir)
+{
+    return for_markers(run_dir, ".failed", print_and_remove_failure);
+}
+
+/* A rank whose role has returned says so in RUN_DIR/log/<role>-<index>.done: the shards keep
+ * serving until every other rank is done, so the actors' last batches are stored. */
+static void mark_done(const char *run_dir, const char *role, uint32_t index)
+{
+    char path[FILEIO_PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/log/%s-%u.done", run_dir, role, index) <
+        (int)sizeof path) {
+        atomic_write_file(path, "", 0, NULL);
+    }
+}
+
 
 /* Resolves, creates and fills the run folder; writes its absolute path into run_dir. */
 static config *prepare_run(const train_args *a, char *run_dir, size_t cap, shoal_err *err)
@@ -255,6 +286,7 @@ static config *prepare_run(const train_args *a, char *run_dir, size_t cap, shoal
     stop_file_path(stop_path, sizeof stop_path, run_dir);
     unlink(stop_path); /* a resumed run must not stop at once */
     report_failures(run_dir); /* forget a previous attempt's failures */
+    for_markers(run_dir, ".done", remove_marker);
     return cfg;
 }
 
@@ -378,8 +410,12 @@ static int launch(const train_args *a)
 
 /* ---- ranks ---- */
 
+/* Longest a shard keeps serving after the stop request while other ranks finish. */
+#define SHARD_DRAIN_SECS 5.0
+
 typedef struct watcher {
     const char *run_dir;
+    int drain_for;      /* shards: ranks whose .done marker ends the drain (0: stop at once) */
     pthread_t thread;
     bool started;
     monitor *mon; /* world rank 0 under a user's mpirun: progress and budget */
@@ -392,10 +428,15 @@ static void *watch(void *arg)
     watcher *w = arg;
     char path[FILEIO_PATH_MAX];
     stop_file_path(path, sizeof path, w->run_dir);
-    uint64_t next_tick = 0;
+    uint64_t next_tick = 0, stop_seen = 0;
     while (!*stop_requested) {
         struct stat st;
-        if (stat(path, &st) == 0) {
+        if (!stop_seen && stat(path, &st) == 0) {
+            stop_seen = clock_now_ns();
+        }
+        if (stop_seen && (w->drain_for == 0 ||
+                          for_markers(w->run_dir, ".done", NULL) >= w->drain_for ||
+                          clock_since_s(stop_seen) > SHARD_DRAIN_SECS)) {
             *stop_requested = 1;
             break;
         }
@@ -495,6 +536,9 @@ static int rank_main(const train_args *a)
     MPI_Comm_split(MPI_COMM_WORLD, (int)role, world_rank, &role_comm);
 
     watcher w = {.run_dir = run_dir, .period = config_float(cfg, "run", "progress_secs")};
+    if (role == CLUSTER_ROLE_REPLAY) {
+        w.drain_for = world_size - (int)layout.replay_shards;
+    }
     if (world_rank == 0 && !a->prepared) {
         w.mon = monitor_new(run_dir, cfg, false, NULL);
     }
@@ -509,54 +553,73 @@ static int rank_main(const train_args *a)
                  ? "*"
                  : config_str(cfg, "cluster", "bind_host"));
 
-    /* Phase 1: bind. Every rank takes part in the exchange even when its start failed, so
-     * nobody waits forever; the failure is then agreed on with one reduction. */
+    /* Phase 1: shards bind, then one MPI_Allgather tells everyone where. Every rank takes part
+     * even when its start failed, so nobody waits forever; the failure is then agreed on. */
     char mine[ENDPOINTS_MAX_LEN] = "";
     int started = train_role_bind(&ctx, mine, sizeof mine, &err) == SHOAL_OK;
+    if (started) {
+        advertise(mine, sizeof mine, config_str(cfg, "cluster", "bind_host"));
+    }
+    char *all = calloc((size_t)world_size, ENDPOINTS_MAX_LEN);
+    MPI_Allgather(mine, ENDPOINTS_MAX_LEN, MPI_CHAR, all, ENDPOINTS_MAX_LEN, MPI_CHAR,
+                  MPI_COMM_WORLD);
+    endpoint_file *ep = &ctx.endpoints;
+    ep->n_replay = layout.replay_shards;
+    for (uint32_t i = 0; i < layout.replay_shards; i++) {
+        snprintf(ep->replay[i], ENDPOINTS_MAX_LEN, "%s", all + (size_t)i * ENDPOINTS_MAX_LEN);
+    }
+    free(all);
+
+    /* Phase 2: learners connect to the shards and learner 0 binds the parameter publisher;
+     * its endpoint reaches every rank by broadcast. */
+    int shards_up = 0;
+    MPI_Allreduce(&started, &shards_up, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (shards_up && started && role == CLUSTER_ROLE_LEARNER) {
+        started = train_role_connect(&ctx, mine, sizeof mine, &err) == SHOAL_OK;
+        if (started) {
+            advertise(mine, sizeof mine, config_str(cfg, "cluster", "bind_host"));
+        }
+    }
     if (!started) {
         log_error("%s %u failed to start: %s", cluster_role_name(role), index, err.msg);
         mark_failed(run_dir, cluster_role_name(role), index, err.msg);
     }
-    advertise(mine, sizeof mine, config_str(cfg, "cluster", "bind_host"));
-    char *all = calloc((size_t)world_size, ENDPOINTS_MAX_LEN);
-    MPI_Allgather(mine, ENDPOINTS_MAX_LEN, MPI_CHAR, all, ENDPOINTS_MAX_LEN, MPI_CHAR,
-                  MPI_COMM_WORLD);
+    snprintf(ep->params, sizeof ep->params, "%s", mine);
+    MPI_Bcast(ep->params, sizeof ep->params, MPI_CHAR,
+              (int)cluster_first_rank(&layout, CLUSTER_ROLE_LEARNER), MPI_COMM_WORLD);
     int all_started = 0;
     MPI_Allreduce(&started, &all_started, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
 
     int rc = 1;
     if (all_started) {
-        endpoint_file *ep = &ctx.endpoints;
-        ep->n_replay = layout.replay_shards;
-        for (uint32_t i = 0; i < layout.replay_shards; i++) {
-            snprintf(ep->replay[i], ENDPOINTS_MAX_LEN, "%s",
-                     all + (size_t)i * ENDPOINTS_MAX_LEN);
-        }
-        uint32_t learner0 = cluster_first_rank(&layout, CLUSTER_ROLE_LEARNER);
-        snprintf(ep->params, ENDPOINTS_MAX_LEN, "%s",
-                 all + (size_t)learner0 * ENDPOINTS_MAX_LEN);
-        char ep_path[FILEIO_PATH_MAX];
-        if (world_rank == 0 &&
-            (rundir_path(ep_path, sizeof ep_path, run_dir, "endpoints.json", &err) != SHOAL_OK ||
-             endpoints_write(ep_path, ep, &err) != SHOAL_OK)) {
-            log_error("%s", err.msg);
-        }
-        /* Phase 2: run until stopped. */
+        log_info("%s %u running; replay %s, params %s", cluster_role_name(role), index,
+                 ep->replay[0], ep->params);
         rc = train_role_run(&ctx, &err) == SHOAL_OK ? 0 : 1;
         if (rc) {
             log_error("%s %u stopped with an error: %s", cluster_role_name(role), index, err.msg);
             mark_failed(run_dir, cluster_role_name(role), index, err.msg);
         }
+        /* Without a learner the run cannot go on; a learner that ended on its own (an error,
+         * or learner.max_updates) ends the run for everyone. */
+        if (role == CLUSTER_ROLE_LEARNER && index == 0 && !*stop_requested) {
+            request_stop(run_dir);
+        }
+        if (rc && role == CLUSTER_ROLE_LEARNER && layout.learners > 1) {
+            /* The other learners may be blocked in an all-reduce this rank will never join. */
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
     } else if (world_rank == 0) {
         log_error("a role failed to start; every rank stops (see %s/log/)", run_dir);
     }
     train_role_free(&ctx);
+    if (role != CLUSTER_ROLE_REPLAY) {
+        mark_done(run_dir, cluster_role_name(role), index);
+    }
     *stop_requested = 1;
     if (w.started) {
         pthread_join(w.thread, NULL);
     }
     monitor_free(w.mon);
-    free(all);
     MPI_Comm_free(&role_comm);
     config_free(cfg);
     log_close();

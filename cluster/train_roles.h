@@ -1,5 +1,6 @@
-/* The roles of `shoal train` behind one interface: bind (phase 1, before the endpoint
- * exchange), run (phase 2, until *stop), free. Each role's own part does the work; this file
+/* The roles of `shoal train` behind one interface: bind (shards bind their sockets before the
+ * endpoint exchange), connect (learners, once the shard endpoints are known: they then bind the
+ * parameter publisher), run (until *stop), free. Each role's own part does the work; this file
  * only builds their configurations from the run's config and the exchanged endpoints. */
 #ifndef SHOAL_CLUSTER_TRAIN_ROLES_H
 #define SHOAL_CLUSTER_TRAIN_ROLES_H
@@ -30,6 +31,11 @@ typedef struct train_role_ctx {
 /* Starts the role's sockets that others connect to; writes the endpoint to advertise into
  * endpoint ("" for roles that bind nothing). */
 int train_role_bind(train_role_ctx *ctx, char *endpoint, size_t cap, shoal_err *err);
+
+/* Learners: build the learner over ctx->role_comm from ctx->endpoints.replay (collective over
+ * the learners) and write the parameter endpoint into params (learner 0; "" elsewhere). Other
+ * roles: nothing. */
+int train_role_connect(train_role_ctx *ctx, char *params, size_t cap, shoal_err *err);
 
 /* Connects to ctx->endpoints and runs until *ctx->stop. */
 int train_role_run(train_role_ctx *ctx, shoal_err *err);

@@ -648,6 +648,23 @@ static int rank0_duties(learner *l, bool final, shoal_err *err)
     return rc;
 }
 
+/* Rank 0 while waiting for replay: keep republishing the parameters (actors wait for them
+ * before they generate the data the learner waits for) and keep metrics.csv current. */
+static int rank0_idle(learner *l, shoal_err *err)
+{
+    double now = clock_now_s();
+    int rc = SHOAL_OK;
+    if (l->pub && now >= l->next_repeat_s) {
+        rc = learner_params_pub_repeat(l->pub, err);
+        l->next_repeat_s = now + l->cfg.publish_repeat_secs;
+    }
+    if (rc == SHOAL_OK && l->metrics && now >= l->next_metrics_s) {
+        write_metrics_row(l, now);
+        l->next_metrics_s = now + l->cfg.metrics_secs;
+    }
+    return rc;
+}
+
 /* Waits for this rank's next batch. A single rank gives up (EINTERRUPTED) as soon as stop is
  * set; with peers it keeps waiting, since they need this rank at the next all-reduce, but only
  * for stop_grace_secs. */
@@ -658,6 +675,9 @@ static int next_batch(learner *l, volatile sig_atomic_t *stop, const learner_bat
     double stop_seen = -1.0;
     int rc;
     while ((rc = learner_prefetch_next(l->pf, 100, b, prio, err)) == SHOAL_EAGAIN) {
+        if (l->rank == 0 && (rc = rank0_idle(l, err)) != SHOAL_OK) {
+            break;
+        }
         if (*stop && l->size == 1) {
             rc = shoal_err_set(err, SHOAL_EINTERRUPTED, "stopped while waiting for replay");
             break;
@@ -682,6 +702,12 @@ int learner_run(learner *l, volatile sig_atomic_t *stop, shoal_err *err)
     l->row_step0 = learner_update_steps(l->u);
     l->next_metrics_s = l->row_t0_s + l->cfg.metrics_secs;
     int rc = SHOAL_OK;
+    if (l->pub) {
+        /* The starting parameters at once: actors wait for a first version before acting. */
+        rc = learner_params_pub_send(l->pub, learner_update_steps(l->u), l->frames,
+                                     learner_update_net(l->u), err);
+        l->next_repeat_s = l->row_t0_s + l->cfg.publish_repeat_secs;
+    }
     bool done = false;
     while (rc == SHOAL_OK && !done && l->pf) {
         uint64_t step = learner_update_steps(l->u);

@@ -373,8 +373,9 @@ static int wait_for(replay_client *c, done_fn done, const void *arg, const char 
         uint64_t now = clock_now_ns();
         if (now >= deadline) {
             return shoal_err_set(err, SHOAL_ETIMEOUT, "shard %zu (%s) did not answer %s within "
-                                 "%d ms: is it running and reachable? (a restarted shard "
-                                 "forgets requests in flight)", shard, c->sh[shard].endpoint,
+                                 "%d ms: it is still filling up to replay.min_size, its rate "
+                                 "limiter is holding the reply, or it is not running or "
+                                 "reachable (a restarted shard forgets requests in flight)", shard, c->sh[shard].endpoint,
                                  what, c->opt.timeout_ms);
         }
         int rc = pump(c, (int)((deadline - now + 999999) / 1000000), err);

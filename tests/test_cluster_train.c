@@ -1,0 +1,310 @@
+/* End-to-end: `shoal train` on loopback with every role (replay shard, 2 learners, evaluator,
+ * 2 actors) under mpirun, started as a user would, stopped with SIGTERM. Each run is bounded:
+ * it waits for what it checks with a deadline, then stops the job. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cluster/progress.h"
+#include "common/clock.h"
+#include "common/fileio.h"
+
+static char dir[64];
+
+static void make_dir(void)
+{
+    strcpy(dir, "/tmp/shoal-train-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+static void remove_dir(void)
+{
+    char cmd[96];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(cluster_train, .init = make_dir, .fini = remove_dir, .timeout = 240);
+
+static const char small_ini[] =
+    "[cluster]\nreplay_shards = 1\nlearners = 2\nevaluators = 1\nactors = 2\n"
+    "[replay]\ncapacity = 20000\nmin_size = 500\n"
+    "[actor]\nenvs = 4\n"
+    "[learner]\ncheckpoint_period = 100\nmetrics_secs = 1\npublish_period = 20\n"
+    "checksum_period = 20\n"
+    "[evaluator]\nepisodes = 3\npoll_secs = 1\nmax_episode_steps = 300\nn_envs = 3\n"
+    "[run]\nprogress_secs = 1\n";
+
+static void path_of(char *out, size_t cap, const char *name)
+{
+    snprintf(out, cap, "%s/%s", dir, name);
+}
+
+/* Starts `shoal train` with the words in args (NULL-terminated), stdout+stderr to out.log. */
+static pid_t start_train(const char *const *args)
+{
+    char cfg[128], log_path[128];
+    path_of(cfg, sizeof cfg, "small.ini");
+    cr_assert_eq(atomic_write_file(cfg, small_ini, strlen(small_ini), NULL), SHOAL_OK);
+    path_of(log_path, sizeof log_path, "out.log");
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        /* OpenMPI's libraries lack frame pointers: ASan needs the slow unwinder to match the
+         * suppressions in tests/lsan.supp (ignored by builds without ASan). */
+        char asan[512];
+        snprintf(asan, sizeof asan, "%s:fast_unwind_on_malloc=0",
+                 getenv("ASAN_OPTIONS") ? getenv("ASAN_OPTIONS") : "");
+        setenv("ASAN_OPTIONS", asan, 1);
+        const char *argv[32] = {getenv("SHOAL_BIN"), "train"};
+        size_t n = 2;
+        for (size_t i = 0; args[i] && n < 31; i++) {
+            argv[n++] = args[i];
+        }
+        argv[n] = NULL;
+        execv(argv[0], (char **)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* The last value of column in RUN_DIR/<file>, or -1 when there is none yet. */
+static double last_value(const char *run, const char *file, const char *column)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", run, file);
+    double v;
+    return progress_csv_last(path, column, &v, NULL) == SHOAL_OK ? v : -1.0;
+}
+
+/* Waits until column of file exceeds min, up to timeout_s; returns the value seen. */
+static double wait_above(const char *run, const char *file, const char *column, double min,
+                         double timeout_s)
+{
+    uint64_t t0 = clock_now_ns();
+    double v = -1.0;
+    while (clock_since_s(t0) < timeout_s && (v = last_value(run, file, column)) <= min) {
+        clock_sleep_ms(200);
+    }
+    return v;
+}
+
+/* Processes (other than this test) whose command line mentions run. */
+static int procs_of(const char *run)
+{
+    DIR *d = opendir("/proc");
+    cr_assert_not_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        int pid = atoi(e->d_name);
+        if (pid <= 0 || pid == getpid()) {
+            continue;
+        }
+        char path[64], cmd[4096];
+        snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+        FILE *f = fopen(path, "r");
+        if (!f) {
+            continue;
+        }
+        size_t len = fread(cmd, 1, sizeof cmd - 1, f);
+        fclose(f);
+        for (size_t i = 0; i < len; i++) {
+            cmd[i] = cmd[i] ? cmd[i] : ' ';
+        }
+        cmd[len] = '\0';
+        n += strstr(cmd, run) != NULL;
+    }
+    closedir(d);
+    return n;
+}
+
+/* SIGTERM to the launcher; returns its exit code after checking every process of the run is
+ * gone within the 10 seconds the issue allows (plus scheduling slack on a loaded machine). */
+static int stop_train(pid_t pid, const char *run)
+{
+    kill(pid, SIGTERM);
+    uint64_t t0 = clock_now_ns();
+    int status = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        cr_assert(clock_since_s(t0) < 20.0, "shoal train did not end 20 s after SIGTERM");
+        clock_sleep_ms(100);
+    }
+    while (procs_of(run) > 0) {
+        cr_assert(clock_since_s(t0) < 20.0, "processes of the run are left behind");
+        clock_sleep_ms(100);
+    }
+    cr_assert(clock_since_s(t0) < 12.0, "stopping took %.1f s", clock_since_s(t0));
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The largest params version in the progress lines of out.log. */
+static long last_params_version(void)
+{
+    char path[128];
+    path_of(path, sizeof path, "out.log");
+    uint8_t *text;
+    size_t n;
+    cr_assert_eq(file_read_all(path, 64 << 20, &text, &n, NULL), SHOAL_OK);
+    long best = -1;
+    for (const char *p = (char *)text; (p = strstr(p, "params v")); p += 8) {
+        long v = strtol(p + 8, NULL, 10);
+        best = v > best ? v : best;
+    }
+    free(text);
+    return best;
+}
+
+Test(cluster_train, a_short_run_trains_evaluates_and_stops_cleanly_on_sigterm)
+{
+    char run[128], cfg[128];
+    path_of(run, sizeof run, "run");
+    path_of(cfg, sizeof cfg, "small.ini");
+    const char *args[] = {cfg, "--run-dir", run, NULL};
+    pid_t pid = start_train(args);
+    double step = wait_above(run, "metrics.csv", "step", 150, 120);
+    double evals = wait_above(run, "eval.csv", "episodes", 0, 60);
+    int code = stop_train(pid, run);
+    cr_assert_gt(step, 150, "learner updates did not advance");
+    cr_assert_gt(evals, 0, "no checkpoint was evaluated");
+    cr_assert_eq(code, 0, "shoal train exited with %d", code);
+    cr_assert_gt(last_value(run, "metrics.csv", "replay_inserted"), 0);
+    cr_assert_gt(last_value(run, "metrics.csv", "replay_sampled"), 0);
+    cr_assert_gt(last_params_version(), 0, "actors never acted with learned parameters");
+    char svg[160];
+    snprintf(svg, sizeof svg, "%s/eval.svg", run);
+    struct stat st;
+    cr_assert_eq(stat(svg, &st), 0, "eval.svg missing");
+    cr_assert_gt(st.st_size, 100);
+}
+
+/* World rank of a process of the job, from the environment mpirun gives it; -1 if none. */
+static int world_rank_of(int pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/environ", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        return -1;
+    }
+    char env[1 << 16];
+    size_t len = fread(env, 1, sizeof env - 1, f);
+    fclose(f);
+    env[len] = '\0';
+    for (size_t i = 0; i < len; i += strlen(env + i) + 1) {
+        if (strncmp(env + i, "OMPI_COMM_WORLD_RANK=", 21) == 0) {
+            return atoi(env + i + 21);
+        }
+    }
+    return -1;
+}
+
+/* The pid of the rank-mode process of run with this world rank, or -1. */
+static int pid_of_rank(const char *run, int rank)
+{
+    DIR *d = opendir("/proc");
+    int found = -1;
+    struct dirent *e;
+    while (found < 0 && (e = readdir(d))) {
+        int pid = atoi(e->d_name);
+        char path[64], cmd[4096];
+        snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+        FILE *f = pid > 0 ? fopen(path, "r") : NULL;
+        if (!f) {
+            continue;
+        }
+        size_t len = fread(cmd, 1, sizeof cmd - 1, f);
+        fclose(f);
+        for (size_t i = 0; i < len; i++) {
+            cmd[i] = cmd[i] ? cmd[i] : ' ';
+        }
+        cmd[len] = '\0';
+        if (strstr(cmd, run) && strstr(cmd, "--prepared") && world_rank_of(pid) == rank) {
+            found = pid;
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+Test(cluster_train, a_killed_actor_does_not_stop_the_run)
+{
+    char run[128], cfg[128];
+    path_of(run, sizeof run, "run");
+    path_of(cfg, sizeof cfg, "small.ini");
+    const char *args[] = {cfg, "--run-dir", run, NULL};
+    pid_t pid = start_train(args);
+    cr_assert_gt(wait_above(run, "metrics.csv", "step", 50, 120), 50);
+    /* Ranks: 0 shard, 1-2 learners, 3 evaluator, 4-5 actors. */
+    int victim = pid_of_rank(run, 5);
+    cr_assert_gt(victim, 0, "actor rank 5 not found");
+    cr_assert_eq(kill(victim, SIGKILL), 0);
+    double before = last_value(run, "metrics.csv", "replay_inserted");
+    double step_before = last_value(run, "metrics.csv", "step");
+    double inserted = wait_above(run, "metrics.csv", "replay_inserted", before + 1000, 60);
+    double step = wait_above(run, "metrics.csv", "step", step_before + 50, 60);
+    int code = stop_train(pid, run);
+    cr_assert_gt(inserted, before + 1000, "the other actor stopped inserting");
+    cr_assert_gt(step, step_before + 50, "the learners stopped");
+    cr_assert_eq(code, 0, "shoal train exited with %d after losing an actor", code);
+}
+
+/* The largest N of RUN_DIR/checkpoints/step-N.ckpt. */
+static long newest_checkpoint(const char *run)
+{
+    char path[160];
+    snprintf(path, sizeof path, "%s/checkpoints", run);
+    DIR *d = opendir(path);
+    long best = -1;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        long n;
+        char tail[16];
+        if (sscanf(e->d_name, "step-%ld.%15s", &n, tail) == 2 && strcmp(tail, "ckpt") == 0) {
+            best = n > best ? n : best;
+        }
+    }
+    if (d) {
+        closedir(d);
+    }
+    return best;
+}
+
+Test(cluster_train, a_resumed_run_continues_from_its_checkpoint)
+{
+    char run[128], cfg[128];
+    path_of(run, sizeof run, "run");
+    path_of(cfg, sizeof cfg, "small.ini");
+    const char *first[] = {cfg, "--run-dir", run, NULL};
+    pid_t pid = start_train(first);
+    cr_assert_gt(wait_above(run, "metrics.csv", "step", 150, 120), 150);
+    cr_assert_eq(stop_train(pid, run), 0);
+    long stopped_at = newest_checkpoint(run);
+    cr_assert_gt(stopped_at, 150);
+
+    const char *again[] = {"--resume", run, NULL};
+    pid = start_train(again);
+    double step = wait_above(run, "metrics.csv", "step", (double)stopped_at + 50, 120);
+    cr_assert_eq(stop_train(pid, run), 0);
+    cr_assert_gt(step, stopped_at + 50, "the resumed learner did not continue");
+    char log_path[160];
+    snprintf(log_path, sizeof log_path, "%s/log/learner-0.log", run);
+    uint8_t *text;
+    size_t n;
+    cr_assert_eq(file_read_all(log_path, 64 << 20, &text, &n, NULL), SHOAL_OK);
+    char want[64];
+    snprintf(want, sizeof want, "(step %ld)", stopped_at);
+    cr_assert_not_null(strstr((char *)text, want), "no 'resuming from ... %s' in the log", want);
+    free(text);
+    cr_assert_gt(newest_checkpoint(run), stopped_at);
+}

@@ -277,6 +277,11 @@ uint32_t actor_explore_mask(actor_explore *x)
 
 static uint64_t code_of(const float *y, size_t k)
 {
+    /* The config check keeps k <= 64 already; saying it here lets the compiler see the bound
+     * (GCC's -Warray-bounds fires under the sanitizer build otherwise). */
+    if (k > ACTOR_SIMHASH_MAX_BITS) {
+        k = ACTOR_SIMHASH_MAX_BITS;
+    }
     uint64_t code = 0;
     for (size_t j = 0; j < k; j++) {
         code |= (uint64_t)(y[j] > 0.0f) << j;

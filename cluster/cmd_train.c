@@ -20,8 +20,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "actor/record.h"
 #include "cluster/commands.h"
-#include "common/endpoints.h"
 #include "cluster/launch.h"
 #include "cluster/layout.h"
 #include "cluster/monitor.h"
@@ -29,6 +29,7 @@
 #include "cluster/stop.h"
 #include "cluster/train_roles.h"
 #include "common/cli.h"
+#include "common/endpoints.h"
 #include "common/clock.h"
 #include "common/fileio.h"
 #include "common/log.h"
@@ -150,6 +151,52 @@ static int derive_obs_spec(config *cfg, shoal_err *err)
     }
     env_free(e);
     env_registry_free(reg);
+    return rc;
+}
+
+/* DQfD runs start from demonstrations: each file of replay.demos that does not exist yet is
+ * recorded with the scripted expert (run.demo_episodes episodes), as `shoal demos record`
+ * would. Relative demo paths are taken from the current folder, like every other path. */
+static int record_missing_demos(const config *cfg, shoal_err *err)
+{
+    uint64_t episodes = (uint64_t)config_int(cfg, "run", "demo_episodes");
+    const char *list = config_str(cfg, "replay", "demos");
+    if (episodes == 0 || !list[0]) {
+        return SHOAL_OK;
+    }
+    char files[16][FILEIO_PATH_MAX];
+    size_t n = 0;
+    int rc = endpoints_split(list, &files[0][0], 16, FILEIO_PATH_MAX, &n, err);
+    for (size_t i = 0; rc == SHOAL_OK && i < n; i++) {
+        struct stat st;
+        if (stat(files[i], &st) == 0) {
+            continue;
+        }
+        char folder[FILEIO_PATH_MAX];
+        snprintf(folder, sizeof folder, "%s", files[i]);
+        char *slash = strrchr(folder, '/');
+        if (slash && slash != folder) {
+            *slash = '\0';
+            rc = file_mkdirs(folder, err);
+            if (rc != SHOAL_OK) {
+                break;
+            }
+        }
+        actor_record_config rc_cfg;
+        actor_record_summary sum;
+        printf("shoal train: recording %llu expert episodes into %s\n",
+               (unsigned long long)episodes, files[i]);
+        fflush(stdout);
+        rc = actor_record_config_from(cfg, NULL, "expert", episodes, files[i], &rc_cfg, err);
+        if (rc == SHOAL_OK) {
+            rc = actor_record_run(&rc_cfg, &sum, err);
+        }
+        if (rc == SHOAL_OK) {
+            printf("shoal train: %llu episodes, %llu transitions, mean return %.2f\n",
+                   (unsigned long long)sum.episodes, (unsigned long long)sum.transitions,
+                   sum.mean_return);
+        }
+    }
     return rc;
 }
 
@@ -277,7 +324,7 @@ static config *prepare_run(const train_args *a, char *run_dir, size_t cap, shoal
         snprintf(run_dir, cap, "%s", absolute);
     }
     config *cfg = load_config(a, run_dir, err);
-    if (cfg && (derive_obs_spec(cfg, err) != SHOAL_OK ||
+    if (cfg && (derive_obs_spec(cfg, err) != SHOAL_OK || record_missing_demos(cfg, err) != SHOAL_OK ||
                 rundir_write_config(run_dir, cfg, err) != SHOAL_OK)) {
         config_free(cfg);
         return NULL;

@@ -20,6 +20,9 @@ static const config_key run_keys[] = {
      "stop the run after this many environment frames (0: no limit)"},
     {"run", "max_seconds", CONFIG_FLOAT, "0", 0, 1e9, NULL,
      "stop the run after this many seconds (0: no limit)"},
+    {"run", "demo_episodes", CONFIG_INT, "0", 0, 1e9, NULL,
+     "shoal train records this many scripted-expert episodes into each missing file of "
+     "replay.demos before it starts (0: demo files must exist)"},
     {"run", "progress_secs", CONFIG_FLOAT, "5", 0.1, 3600, NULL,
      "seconds between progress lines of shoal train"},
     {"cluster", "replay_shards", CONFIG_INT, "1", 1, 64, NULL,

@@ -37,7 +37,7 @@ typedef struct config_key {
     const char *default_value; /* as written in a file */
     double min, max;           /* inclusive range of CONFIG_INT and CONFIG_FLOAT */
     const char *choices;       /* CONFIG_ENUM: "epsilon|bootstrap|count" */
-    const char *doc;           /* one line for `config show` and docs/configuration.md */
+    const char *doc;           /* one line for `config show` and docs/config.md */
 } config_key;
 
 #define CONFIG_KEY_END {NULL, NULL, CONFIG_STRING, NULL, 0, 0, NULL, NULL}

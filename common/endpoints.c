@@ -185,8 +185,8 @@ int endpoints_split(const char *list, char *out, size_t cap, size_t width, size_
         size_t len = end ? (size_t)(end - p) : strlen(p);
         if (len == 0 || len >= width || *n == cap) {
             return shoal_err_set(err, SHOAL_EINVAL,
-                                 "replay endpoints '%s': expected 1..%zu comma-separated "
-                                 "endpoints such as tcp://host:5555, each shorter than %zu bytes",
+                                 "'%s': expected 1..%zu comma-separated items (endpoints such "
+                                 "as tcp://host:5555, or paths), each shorter than %zu bytes",
                                  list, cap, width);
         }
         memcpy(out + *n * width, p, len);
@@ -195,8 +195,8 @@ int endpoints_split(const char *list, char *out, size_t cap, size_t width, size_
         p = end ? end + 1 : p + len;
     }
     if (*n == 0) {
-        return shoal_err_set(err, SHOAL_EINVAL, "no replay endpoint given; pass the shards' "
-                             "endpoints, e.g. --replay tcp://127.0.0.1:5555");
+        return shoal_err_set(err, SHOAL_EINVAL, "an empty list; pass at least one item, e.g. "
+                             "--replay tcp://127.0.0.1:5555");
     }
     return SHOAL_OK;
 }

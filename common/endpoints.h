@@ -28,7 +28,7 @@ typedef struct endpoint_file {
     char params[ENDPOINTS_MAX_LEN];
 } endpoint_file;
 
-/* Splits a comma-separated list into rows of `width` bytes of out (at most cap rows); *n gets
+/* Splits a comma-separated list (endpoints, or file paths) into rows of `width` bytes of out (at most cap rows); *n gets
  * the count. EINVAL names the list when an item is empty or too long, there are more than cap,
  * or there are none. */
 int endpoints_split(const char *list, char *out, size_t cap, size_t width, size_t *n,

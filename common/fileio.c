@@ -24,6 +24,9 @@ int atomic_file_open(atomic_file *af, const char *path, shoal_err *err)
         return shoal_err_set(err, SHOAL_EIO, "%s: cannot create a temporary file beside it: %s",
                              path, strerror(e));
     }
+    /* mkstemp creates 0600; results and checkpoints are meant to be read by others (a shared
+     * run folder on a cluster), as a plain fopen would allow. */
+    fchmod(fd, 0644);
     af->f = fdopen(fd, "wb");
     if (!af->f) {
         int e = errno;

@@ -19,14 +19,16 @@ export OPENBLAS_NUM_THREADS=1
 # MPI as root (CI containers) needs these; harmless otherwise.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
+# set -e does not apply inside a function called from an `||` list, so every step checks its
+# own status: a failed build or test must fail the run.
 run_build() {
     local name=$1 dir=$2; shift 2
     echo "==> [$name] configure + build in $dir"
     cmake -S "$root" -B "$dir" "$@" >"$dir.configure.log" 2>&1 || { cat "$dir.configure.log"; return 1; }
-    cmake --build "$dir" -j "$jobs"
+    cmake --build "$dir" -j "$jobs" || { echo "==> [$name] BUILD FAILED" >&2; return 1; }
     echo "==> [$name] ctest"
     local start=$SECONDS
-    (cd "$dir" && ctest --output-on-failure --timeout 600)
+    (cd "$dir" && ctest --output-on-failure --timeout 600) || { echo "==> [$name] TESTS FAILED" >&2; return 1; }
     echo "==> [$name] passed in $((SECONDS - start)) s"
 }
 

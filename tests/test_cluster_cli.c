@@ -38,13 +38,26 @@ Test(cluster_cli, the_configuration_reference_in_docs_is_up_to_date)
 {
     cr_assert_eq(run("config reference", out, sizeof out), 0);
     char path[1024];
-    snprintf(path, sizeof path, "%s/docs/configuration.md", getenv("SHOAL_SOURCE_DIR"));
+    snprintf(path, sizeof path, "%s/docs/config.md", getenv("SHOAL_SOURCE_DIR"));
     uint8_t *doc;
     size_t n;
     shoal_err err = {0};
     cr_assert_eq(file_read_all(path, 1 << 20, &doc, &n, &err), SHOAL_OK, "%s", err.msg);
     cr_assert_str_eq((char *)doc, out,
-                     "docs/configuration.md is stale: run "
-                     "`build/cluster/shoal config reference > docs/configuration.md`");
+                     "docs/config.md is stale: run "
+                     "`build/cluster/shoal config reference > docs/config.md`");
     free(doc);
+}
+
+Test(cluster_cli, every_shipped_config_loads)
+{
+    const char *names[] = {"minatar-breakout", "minatar-asterix", "minatar-freeway",
+                           "minatar-seaquest", "minatar-space_invaders", "deepsea-bootstrap",
+                           "deepsea-epsilon", "chain-bootstrap", "breakout-dqfd"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char args[1024];
+        snprintf(args, sizeof args, "config show %s/cluster/configs/%s.ini",
+                 getenv("SHOAL_SOURCE_DIR"), names[i]);
+        cr_assert_eq(run(args, out, sizeof out), 0, "%s: %s", names[i], out);
+    }
 }

@@ -136,7 +136,9 @@ static void warn_waiting(learner_prefetch *p, const shoal_err *e)
 {
     double now = clock_now_s();
     if (now >= p->next_warn_s) {
-        log_warn("waiting for replay: %s", e->msg);
+        /* Before the first batch the shards are still filling up to replay.min_size: expected,
+         * so it is news for the log file, not a warning for the terminal. */
+        log_write(__atomic_load_n(&p->delivered, __ATOMIC_RELAXED) ? LOG_WARN : LOG_INFO, "waiting for replay: %s", e->msg);
         p->next_warn_s = now + WARN_EVERY_S;
     }
 }
@@ -474,7 +476,7 @@ int learner_prefetch_next(learner_prefetch *p, int timeout_ms, const learner_bat
     }
     if (rc == SHOAL_OK) {
         s->state = SLOT_IN_USE;
-        p->delivered++;
+        __atomic_fetch_add(&p->delivered, 1, __ATOMIC_RELAXED); /* read unlocked by the thread */
         *batch = &s->batch;
         *priorities = s->priority;
     }

@@ -138,7 +138,8 @@ static void warn_waiting(learner_prefetch *p, const shoal_err *e)
     if (now >= p->next_warn_s) {
         /* Before the first batch the shards are still filling up to replay.min_size: expected,
          * so it is news for the log file, not a warning for the terminal. */
-        log_write(__atomic_load_n(&p->delivered, __ATOMIC_RELAXED) ? LOG_WARN : LOG_INFO, "waiting for replay: %s", e->msg);
+        bool filling = __atomic_load_n(&p->delivered, __ATOMIC_RELAXED) == 0;
+        log_write(filling ? LOG_INFO : LOG_WARN, "waiting for replay: %s", e->msg);
         p->next_warn_s = now + WARN_EVERY_S;
     }
 }

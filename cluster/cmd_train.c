@@ -457,8 +457,11 @@ static int launch(const train_args *a)
 
 /* ---- ranks ---- */
 
-/* Longest a shard keeps serving after the stop request while other ranks finish. */
+/* Longest a shard keeps serving after the stop request while other ranks finish, and how long
+ * it waits without a new rank finishing before it assumes the rest are gone (a killed actor
+ * never says it is done). */
 #define SHARD_DRAIN_SECS 5.0
+#define SHARD_DRAIN_QUIET_SECS 1.0
 
 typedef struct watcher {
     const char *run_dir;
@@ -475,14 +478,22 @@ static void *watch(void *arg)
     watcher *w = arg;
     char path[FILEIO_PATH_MAX];
     stop_file_path(path, sizeof path, w->run_dir);
-    uint64_t next_tick = 0, stop_seen = 0;
+    uint64_t next_tick = 0, stop_seen = 0, last_change = 0;
+    int done = 0;
     while (!*stop_requested) {
         struct stat st;
         if (!stop_seen && stat(path, &st) == 0) {
-            stop_seen = clock_now_ns();
+            stop_seen = last_change = clock_now_ns();
         }
-        if (stop_seen && (w->drain_for == 0 ||
-                          for_markers(w->run_dir, ".done", NULL) >= w->drain_for ||
+        if (stop_seen && w->drain_for > 0) {
+            int now_done = for_markers(w->run_dir, ".done", NULL);
+            if (now_done != done) {
+                done = now_done;
+                last_change = clock_now_ns();
+            }
+        }
+        if (stop_seen && (w->drain_for == 0 || done >= w->drain_for ||
+                          clock_since_s(last_change) > SHARD_DRAIN_QUIET_SECS ||
                           clock_since_s(stop_seen) > SHARD_DRAIN_SECS)) {
             *stop_requested = 1;
             break;

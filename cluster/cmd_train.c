@@ -234,8 +234,9 @@ static void mark_failed(const char *run_dir, const char *role, uint32_t index, c
     }
 }
 
-/* Calls fn on every RUN_DIR/log file ending in suffix; returns how many there were. */
-static int for_markers(const char *run_dir, const char *suffix,
+/* Calls fn on every RUN_DIR/log file starting with prefix (NULL: any) and ending in suffix;
+ * returns how many there were. */
+static int for_markers(const char *run_dir, const char *prefix, const char *suffix,
                        void (*fn)(const char *path, const char *name, size_t name_len))
 {
     char dir_path[FILEIO_PATH_MAX];
@@ -253,6 +254,7 @@ static int for_markers(const char *run_dir, const char *suffix,
         size_t len = strlen(e->d_name);
         char path[FILEIO_PATH_MAX];
         if (len < slen || strcmp(e->d_name + len - slen, suffix) != 0 ||
+            (prefix && strncmp(e->d_name, prefix, strlen(prefix)) != 0) ||
             rundir_path(path, sizeof path, dir_path, e->d_name, NULL) != SHOAL_OK) {
             continue;
         }
@@ -286,7 +288,7 @@ static void remove_marker(const char *path, const char *name, size_t name_len)
 /* Prints every failure marker and removes it; returns how many there were. */
 static int report_failures(const char *run_dir)
 {
-    return for_markers(run_dir, ".failed", print_and_remove_failure);
+    return for_markers(run_dir, NULL, ".failed", print_and_remove_failure);
 }
 
 /* A rank whose role has returned says so in RUN_DIR/log/<role>-<index>.done: the shards keep
@@ -333,7 +335,7 @@ static config *prepare_run(const train_args *a, char *run_dir, size_t cap, shoal
     stop_file_path(stop_path, sizeof stop_path, run_dir);
     unlink(stop_path); /* a resumed run must not stop at once */
     report_failures(run_dir); /* forget a previous attempt's failures */
-    for_markers(run_dir, ".done", remove_marker);
+    for_markers(run_dir, NULL, ".done", remove_marker);
     return cfg;
 }
 
@@ -441,11 +443,26 @@ static int launch(const train_args *a)
         clock_sleep_ms(100);
     }
     monitor_free(mon);
-    config_free(cfg);
+    /* mpirun --enable-recovery does not report its ranks' outcome (it may exit 0 after a
+     * failure, or 1 after an actor was killed, which the run survives), so the run folder
+     * decides: every shard, learner and evaluator finished, and no rank reported a failure. */
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    if (report_failures(run_dir) > 0 && code == 0) {
-        code = 1;
+    int essential = (int)(config_int(cfg, "cluster", "replay_shards") +
+                          config_int(cfg, "cluster", "learners") +
+                          config_int(cfg, "cluster", "evaluators"));
+    int finished = for_markers(run_dir, "replay-", ".done", NULL) +
+                   for_markers(run_dir, "learner-", ".done", NULL) +
+                   for_markers(run_dir, "evaluator-", ".done", NULL);
+    int failures = report_failures(run_dir);
+    if (code != 127) {
+        code = failures == 0 && finished == essential ? 0 : 1;
     }
+    if (code && failures == 0 && finished < essential) {
+        fprintf(stderr, "shoal train: %d of %d shard, learner and evaluator processes did not "
+                        "finish (crashed or killed); see %s/log/\n", essential - finished,
+                essential, run_dir);
+    }
+    config_free(cfg);
     if (code == 0) {
         printf("shoal train: finished; run folder %s (metrics.csv, eval.csv, eval.svg, "
                "checkpoints/). Continue with: shoal train --resume %s\n", run_dir, run_dir);
@@ -457,15 +474,18 @@ static int launch(const train_args *a)
 
 /* ---- ranks ---- */
 
-/* Longest a shard keeps serving after the stop request while other ranks finish, and how long
- * it waits without a new rank finishing before it assumes the rest are gone (a killed actor
- * never says it is done). */
-#define SHARD_DRAIN_SECS 5.0
+/* After the stop request a shard serves until the learners and the evaluator are done (they
+ * need it to finish), and the actors too, except that a second without another actor finishing
+ * means the rest are gone (a killed actor never says it is done). SHARD_DRAIN_SECS bounds it
+ * all, within the 10 s a stop may take. */
+#define SHARD_DRAIN_SECS 6.0
 #define SHARD_DRAIN_QUIET_SECS 1.0
 
 typedef struct watcher {
     const char *run_dir;
-    int drain_for;      /* shards: ranks whose .done marker ends the drain (0: stop at once) */
+    bool drain;         /* shards: serve until the other ranks are done */
+    int drain_actors;   /* actors among them */
+    int drain_others;   /* learners and evaluator */
     pthread_t thread;
     bool started;
     monitor *mon; /* world rank 0 under a user's mpirun: progress and budget */
@@ -478,23 +498,27 @@ static void *watch(void *arg)
     watcher *w = arg;
     char path[FILEIO_PATH_MAX];
     stop_file_path(path, sizeof path, w->run_dir);
-    uint64_t next_tick = 0, stop_seen = 0, last_change = 0;
-    int done = 0;
+    uint64_t next_tick = 0, stop_seen = 0, last_actor = 0;
+    int actors_done = 0;
     while (!*stop_requested) {
         struct stat st;
         if (!stop_seen && stat(path, &st) == 0) {
-            stop_seen = last_change = clock_now_ns();
+            stop_seen = last_actor = clock_now_ns();
         }
-        if (stop_seen && w->drain_for > 0) {
-            int now_done = for_markers(w->run_dir, ".done", NULL);
-            if (now_done != done) {
-                done = now_done;
-                last_change = clock_now_ns();
+        bool drained = !w->drain;
+        if (stop_seen && w->drain) {
+            int now = for_markers(w->run_dir, "actor-", ".done", NULL);
+            if (now != actors_done) {
+                actors_done = now;
+                last_actor = clock_now_ns();
             }
+            int others = for_markers(w->run_dir, "learner-", ".done", NULL) +
+                         for_markers(w->run_dir, "evaluator-", ".done", NULL);
+            drained = others >= w->drain_others &&
+                      (actors_done >= w->drain_actors ||
+                       clock_since_s(last_actor) > SHARD_DRAIN_QUIET_SECS);
         }
-        if (stop_seen && (w->drain_for == 0 || done >= w->drain_for ||
-                          clock_since_s(last_change) > SHARD_DRAIN_QUIET_SECS ||
-                          clock_since_s(stop_seen) > SHARD_DRAIN_SECS)) {
+        if (stop_seen && (drained || clock_since_s(stop_seen) > SHARD_DRAIN_SECS)) {
             *stop_requested = 1;
             break;
         }
@@ -595,7 +619,9 @@ static int rank_main(const train_args *a)
 
     watcher w = {.run_dir = run_dir, .period = config_float(cfg, "run", "progress_secs")};
     if (role == CLUSTER_ROLE_REPLAY) {
-        w.drain_for = world_size - (int)layout.replay_shards;
+        w.drain = true;
+        w.drain_actors = (int)layout.actors;
+        w.drain_others = (int)(layout.learners + layout.evaluators);
     }
     if (world_rank == 0 && !a->prepared) {
         w.mon = monitor_new(run_dir, cfg, false, NULL);
@@ -670,9 +696,7 @@ static int rank_main(const train_args *a)
         log_error("a role failed to start; every rank stops (see %s/log/)", run_dir);
     }
     train_role_free(&ctx);
-    if (role != CLUSTER_ROLE_REPLAY) {
-        mark_done(run_dir, cluster_role_name(role), index);
-    }
+    mark_done(run_dir, cluster_role_name(role), index);
     *stop_requested = 1;
     if (w.started) {
         pthread_join(w.thread, NULL);

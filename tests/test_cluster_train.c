@@ -148,6 +148,27 @@ static int stop_train(pid_t pid, const char *run)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* The lines of out.log that report failures, for assertion messages. */
+static const char *failures(void)
+{
+    static char text[4096];
+    char path[128];
+    path_of(path, sizeof path, "out.log");
+    FILE *f = fopen(path, "r");
+    text[0] = '\0';
+    char line[1024];
+    while (f && fgets(line, sizeof line, f)) {
+        if ((strstr(line, "failed") || strstr(line, "ERROR")) &&
+            strlen(text) + strlen(line) < sizeof text) {
+            strcat(text, line);
+        }
+    }
+    if (f) {
+        fclose(f);
+    }
+    return text;
+}
+
 /* The largest params version in the progress lines of out.log. */
 static long last_params_version(void)
 {
@@ -177,7 +198,7 @@ Test(cluster_train, a_short_run_trains_evaluates_and_stops_cleanly_on_sigterm)
     int code = stop_train(pid, run);
     cr_assert_gt(step, 150, "learner updates did not advance");
     cr_assert_gt(evals, 0, "no checkpoint was evaluated");
-    cr_assert_eq(code, 0, "shoal train exited with %d", code);
+    cr_assert_eq(code, 0, "shoal train exited with %d:\n%s", code, failures());
     cr_assert_gt(last_value(run, "metrics.csv", "replay_inserted"), 0);
     cr_assert_gt(last_value(run, "metrics.csv", "replay_sampled"), 0);
     cr_assert_gt(last_params_version(), 0, "actors never acted with learned parameters");
@@ -256,7 +277,8 @@ Test(cluster_train, a_killed_actor_does_not_stop_the_run)
     int code = stop_train(pid, run);
     cr_assert_gt(inserted, before + 1000, "the other actor stopped inserting");
     cr_assert_gt(step, step_before + 50, "the learners stopped");
-    cr_assert_eq(code, 0, "shoal train exited with %d after losing an actor", code);
+    cr_assert_eq(code, 0, "shoal train exited with %d after losing an actor:\n%s", code,
+                 failures());
 }
 
 /* The largest N of RUN_DIR/checkpoints/step-N.ckpt. */
@@ -288,14 +310,14 @@ Test(cluster_train, a_resumed_run_continues_from_its_checkpoint)
     const char *first[] = {cfg, "--run-dir", run, NULL};
     pid_t pid = start_train(first);
     cr_assert_gt(wait_above(run, "metrics.csv", "step", 150, 120), 150);
-    cr_assert_eq(stop_train(pid, run), 0);
+    cr_assert_eq(stop_train(pid, run), 0, "%s", failures());
     long stopped_at = newest_checkpoint(run);
     cr_assert_gt(stopped_at, 150);
 
     const char *again[] = {"--resume", run, NULL};
     pid = start_train(again);
     double step = wait_above(run, "metrics.csv", "step", (double)stopped_at + 50, 120);
-    cr_assert_eq(stop_train(pid, run), 0);
+    cr_assert_eq(stop_train(pid, run), 0, "%s", failures());
     cr_assert_gt(step, stopped_at + 50, "the resumed learner did not continue");
     char log_path[160];
     snprintf(log_path, sizeof log_path, "%s/log/learner-0.log", run);
@@ -307,4 +329,24 @@ Test(cluster_train, a_resumed_run_continues_from_its_checkpoint)
     cr_assert_not_null(strstr((char *)text, want), "no 'resuming from ... %s' in the log", want);
     free(text);
     cr_assert_gt(newest_checkpoint(run), stopped_at);
+}
+
+Test(cluster_train, a_role_that_cannot_start_fails_the_run_with_its_reason)
+{
+    char run[128], cfg[128];
+    path_of(run, sizeof run, "run");
+    path_of(cfg, sizeof cfg, "small.ini");
+    /* 3 samples cannot be split evenly over 2 learners: learner_new refuses on both. */
+    const char *args[] = {cfg, "--run-dir", run, "--set", "learner.batch_size=3", NULL};
+    pid_t pid = start_train(args);
+    uint64_t t0 = clock_now_ns();
+    int status = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        cr_assert(clock_since_s(t0) < 60.0, "shoal train did not end after a failed start");
+        clock_sleep_ms(100);
+    }
+    cr_assert(WIFEXITED(status));
+    cr_assert_eq(WEXITSTATUS(status), 1);
+    cr_assert_not_null(strstr(failures(), "learner-0 failed"), "%s", failures());
+    cr_assert_eq(procs_of(run), 0);
 }

@@ -599,9 +599,12 @@ Test(learner, without_demonstrations_the_demo_share_is_dropped_and_pretraining_r
 Test(learner, the_starting_parameters_are_published_before_any_data_arrives, .timeout = 60)
 {
     /* Actors wait for a first Params before they act; a learner that waited for data before
-     * publishing would deadlock the run. An empty shard never serves a batch here. */
+     * publishing would deadlock the run. This shard holds every sample reply until it has
+     * min_size transitions, which never come, as at the start of a run. */
     fx_server s;
-    start_shard(&s, 0, 0, 0);
+    replay_server_config cfg = fx_server_config(256, 64);
+    cfg.limiter.min_size = 100;
+    cr_assert_eq(fx_server_start(&s, &cfg), 0, "%s", s.err.msg);
     run_arg a = {0};
     a.l = learner_of("[learner]\npublish_repeat_secs = 0.05\n", replay_server_endpoint(s.srv), "",
                      "tcp://127.0.0.1:*");
@@ -618,11 +621,12 @@ Test(learner, the_starting_parameters_are_published_before_any_data_arrives, .ti
     for (int tries = 0; tries < 50 && rc != SHOAL_OK; tries++) {
         rc = learner_params_sub_poll(sub, 100, &version, NULL, &err);
     }
-    cr_assert_eq(rc, SHOAL_OK, "no parameters while waiting for replay: %s", err.msg);
-    cr_assert_eq(version, 0);
-    cr_assert_eq(learner_update_steps(learner_update_of(a.l)), 0);
     a.stop = 1;
     pthread_join(t, NULL);
+    cr_assert_eq(rc, SHOAL_OK, "no parameters while waiting for replay: %s (learner_run: %d %s)",
+                 err.msg, a.rc, a.err.msg);
+    cr_assert_eq(version, 0);
+    cr_assert_eq(learner_update_steps(learner_update_of(a.l)), 0);
     learner_params_sub_free(sub);
     nn_qnet_free(net);
     learner_free(a.l);

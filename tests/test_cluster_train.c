@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,33 +100,53 @@ static double wait_above(const char *run, const char *file, const char *column, 
     return v;
 }
 
-/* Processes (other than this test) whose command line mentions run. */
-static int procs_of(const char *run)
+/* The command line of pid with NULs as spaces into cmd; false when it is gone. */
+static bool cmdline_of(int pid, char *cmd, size_t cap)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        return false;
+    }
+    size_t len = fread(cmd, 1, cap - 1, f);
+    fclose(f);
+    for (size_t i = 0; i < len; i++) {
+        cmd[i] = cmd[i] ? cmd[i] : ' ';
+    }
+    cmd[len] = '\0';
+    return true;
+}
+
+/* The first process (other than this test) whose command line mentions run and, when not
+ * NULL, also `also` and passes keep(pid); returns its pid or -1, and counts them in *n. */
+static int find_proc(const char *run, const char *also, int (*keep)(int pid, int arg), int arg,
+                     int *n)
 {
     DIR *d = opendir("/proc");
     cr_assert_not_null(d);
-    int n = 0;
+    int found = -1;
+    *n = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
         int pid = atoi(e->d_name);
-        if (pid <= 0 || pid == getpid()) {
+        char cmd[4096];
+        if (pid <= 0 || pid == getpid() || !cmdline_of(pid, cmd, sizeof cmd) ||
+            !strstr(cmd, run) || (also && !strstr(cmd, also)) || (keep && !keep(pid, arg))) {
             continue;
         }
-        char path[64], cmd[4096];
-        snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
-        FILE *f = fopen(path, "r");
-        if (!f) {
-            continue;
-        }
-        size_t len = fread(cmd, 1, sizeof cmd - 1, f);
-        fclose(f);
-        for (size_t i = 0; i < len; i++) {
-            cmd[i] = cmd[i] ? cmd[i] : ' ';
-        }
-        cmd[len] = '\0';
-        n += strstr(cmd, run) != NULL;
+        (*n)++;
+        found = found < 0 ? pid : found;
     }
     closedir(d);
+    return found;
+}
+
+/* Processes (other than this test) whose command line mentions run. */
+static int procs_of(const char *run)
+{
+    int n;
+    find_proc(run, NULL, NULL, 0, &n);
     return n;
 }
 
@@ -230,32 +251,16 @@ static int world_rank_of(int pid)
     return -1;
 }
 
+static int has_rank(int pid, int rank)
+{
+    return world_rank_of(pid) == rank;
+}
+
 /* The pid of the rank-mode process of run with this world rank, or -1. */
 static int pid_of_rank(const char *run, int rank)
 {
-    DIR *d = opendir("/proc");
-    int found = -1;
-    struct dirent *e;
-    while (found < 0 && (e = readdir(d))) {
-        int pid = atoi(e->d_name);
-        char path[64], cmd[4096];
-        snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
-        FILE *f = pid > 0 ? fopen(path, "r") : NULL;
-        if (!f) {
-            continue;
-        }
-        size_t len = fread(cmd, 1, sizeof cmd - 1, f);
-        fclose(f);
-        for (size_t i = 0; i < len; i++) {
-            cmd[i] = cmd[i] ? cmd[i] : ' ';
-        }
-        cmd[len] = '\0';
-        if (strstr(cmd, run) && strstr(cmd, "--prepared") && world_rank_of(pid) == rank) {
-            found = pid;
-        }
-    }
-    closedir(d);
-    return found;
+    int n;
+    return find_proc(run, "--prepared", has_rank, rank, &n);
 }
 
 Test(cluster_train, a_killed_actor_does_not_stop_the_run)

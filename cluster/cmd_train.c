@@ -225,13 +225,25 @@ static void stop_file_path(char *out, size_t cap, const char *run_dir)
 
 /* mpirun --enable-recovery does not pass exit codes on, so a rank that fails says so in
  * RUN_DIR/log/<role>-<index>.failed, which the launcher reads when the job has ended. */
-static void mark_failed(const char *run_dir, const char *role, uint32_t index, const char *why)
+/* RUN_DIR/log/<role>-<index><suffix>: each rank's log and its markers. False when too long. */
+static bool role_file(char *out, size_t cap, const char *run_dir, const char *role,
+                      uint32_t index, const char *suffix)
+{
+    return snprintf(out, cap, "%s/log/%s-%u%s", run_dir, role, index, suffix) < (int)cap;
+}
+
+static void write_marker(const char *run_dir, const char *role, uint32_t index,
+                         const char *suffix, const char *text)
 {
     char path[FILEIO_PATH_MAX];
-    if (snprintf(path, sizeof path, "%s/log/%s-%u.failed", run_dir, role, index) <
-        (int)sizeof path) {
-        atomic_write_file(path, why, strlen(why), NULL);
+    if (role_file(path, sizeof path, run_dir, role, index, suffix)) {
+        atomic_write_file(path, text, strlen(text), NULL);
     }
+}
+
+static void mark_failed(const char *run_dir, const char *role, uint32_t index, const char *why)
+{
+    write_marker(run_dir, role, index, ".failed", why);
 }
 
 /* Calls fn on every RUN_DIR/log file starting with prefix (NULL: any) and ending in suffix;
@@ -295,11 +307,7 @@ static int report_failures(const char *run_dir)
  * serving until every other rank is done, so the actors' last batches are stored. */
 static void mark_done(const char *run_dir, const char *role, uint32_t index)
 {
-    char path[FILEIO_PATH_MAX];
-    if (snprintf(path, sizeof path, "%s/log/%s-%u.done", run_dir, role, index) <
-        (int)sizeof path) {
-        atomic_write_file(path, "", 0, NULL);
-    }
+    write_marker(run_dir, role, index, ".done", "");
 }
 
 
@@ -606,8 +614,7 @@ static int rank_main(const train_args *a)
     uint32_t index;
     cluster_role_of(&layout, (uint32_t)world_rank, &role, &index);
     char log_path[FILEIO_PATH_MAX];
-    snprintf(log_path, sizeof log_path, "%s/log/%s-%u.log", run_dir, cluster_role_name(role),
-             index);
+    role_file(log_path, sizeof log_path, run_dir, cluster_role_name(role), index, ".log");
     log_level level = LOG_INFO;
     log_level_parse(config_str(cfg, "log", "level"), &level, NULL);
     if (log_setup(cluster_role_name(role), (int)index, level, log_path, &err) != SHOAL_OK) {

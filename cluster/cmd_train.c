@@ -356,6 +356,20 @@ static void request_stop(const char *run_dir)
 
 /* ---- launcher ---- */
 
+/* Local ranks the launcher can remember for its last-resort signals (more than a machine runs). */
+#define LAUNCH_MAX_LOCAL_RANKS 1024
+
+/* sig to mpirun's process group and to each remembered local rank's own group. */
+static void signal_job(pid_t mpirun_pid, const pid_t *ranks, size_t n_ranks, int sig)
+{
+    kill(-mpirun_pid, sig);
+    for (size_t i = 0; i < n_ranks; i++) {
+        if (kill(-ranks[i], sig) != 0) {
+            kill(ranks[i], sig); /* not a group leader under another MPI */
+        }
+    }
+}
+
 static int launch(const train_args *a)
 {
     shoal_err err = {0};
@@ -421,13 +435,17 @@ static int launch(const train_args *a)
     uint64_t stop_ns = 0, next_tick = 0;
     int status = 0;
     bool signalled = false;
+    pid_t ranks[LAUNCH_MAX_LOCAL_RANKS];
+    size_t n_ranks = 0;
     for (;;) {
         pid_t done = waitpid(child, &status, WNOHANG);
         if (done == child) {
             break;
         }
         uint64_t now = clock_now_ns();
-        if (mon && now >= next_tick) {
+        /* After the stop request the shards stop answering; polling them would only delay
+         * the deadlines below. */
+        if (mon && !stop_ns && now >= next_tick) {
             bool over = false;
             monitor_tick(mon, &over);
             next_tick = now + (uint64_t)(period * 1e9);
@@ -439,16 +457,26 @@ static int launch(const train_args *a)
         if (*stop_requested && !stop_ns) {
             request_stop(run_dir);
             stop_ns = now;
+            if (isatty(STDOUT_FILENO)) {
+                putchar('\n'); /* keep the last progress line */
+            }
+            printf("shoal train: stopping; roles write their checkpoints (at most 10 s)\n");
+            fflush(stdout);
         }
-        /* Graceful first; the job must be gone within 10 s of the request. */
+        /* Graceful first; the job must be gone within 10 s of the request. The ranks are
+         * remembered at the first signal: mpirun may exit before them, orphaning them. */
         if (stop_ns && !signalled && now - stop_ns > 8000000000ull) {
-            kill(-child, SIGTERM);
+            n_ranks = launch_job_children(child, ranks, LAUNCH_MAX_LOCAL_RANKS);
+            signal_job(child, ranks, n_ranks, SIGTERM);
             signalled = true;
         }
         if (stop_ns && now - stop_ns > 9500000000ull) {
-            kill(-child, SIGKILL);
+            signal_job(child, ranks, n_ranks, SIGKILL);
         }
         clock_sleep_ms(100);
+    }
+    if (signalled) {
+        signal_job(child, ranks, n_ranks, SIGKILL);
     }
     monitor_free(mon);
     /* mpirun --enable-recovery does not report its ranks' outcome (it may exit 0 after a

@@ -1,7 +1,9 @@
 #include "cluster/launch.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 bool launch_under_mpirun(void)
 {
@@ -52,4 +54,43 @@ int launch_mpirun_argv(const launch_spec *spec, char *np_buf, char **argv, size_
     argv[n] = NULL;
     *argc = n;
     return SHOAL_OK;
+}
+
+/* The parent of pid from /proc/PID/stat, or -1 when it is gone. The command name (field 2) may
+ * hold spaces and parentheses, so parsing starts after its last ')'. */
+static pid_t parent_of(pid_t pid)
+{
+    char path[64], text[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        return -1;
+    }
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[len] = '\0';
+    const char *close = strrchr(text, ')');
+    int ppid;
+    char state;
+    if (!close || sscanf(close + 1, " %c %d", &state, &ppid) != 2) {
+        return -1;
+    }
+    return (pid_t)ppid;
+}
+
+size_t launch_job_children(pid_t mpirun_pid, pid_t *out, size_t cap)
+{
+    size_t n = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && n < cap && (e = readdir(d))) {
+        pid_t pid = (pid_t)atoi(e->d_name);
+        if (pid > 0 && parent_of(pid) == mpirun_pid) {
+            out[n++] = pid;
+        }
+    }
+    if (d) {
+        closedir(d);
+    }
+    return n;
 }

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/err.h"
 
@@ -34,6 +35,12 @@ typedef struct launch_spec {
  * points into spec's strings and np_buf. EINVAL when it does not fit or n_procs is 0. */
 int launch_mpirun_argv(const launch_spec *spec, char *np_buf, char **argv, size_t cap,
                        size_t *argc, shoal_err *err);
+
+/* The direct children of mpirun_pid (its local ranks) into out, at most cap; returns how many
+ * (Linux: reads /proc). OpenMPI starts every local rank in a process group of its own, so a
+ * signal to mpirun's group alone would leave them running once mpirun is killed: the launcher
+ * signals these groups too. Ranks on other hosts end when their orted loses mpirun. */
+size_t launch_job_children(pid_t mpirun_pid, pid_t *out, size_t cap);
 
 /* Whether this process was started by mpirun (OpenMPI/PMIx set these variables). */
 bool launch_under_mpirun(void);

@@ -77,8 +77,9 @@ static void connect_when_ready(monitor *m)
     for (size_t i = 0; i < ep.n_replay; i++) {
         eps[i] = ep.replay[i];
     }
-    /* Short waits: a shard that does not answer in time shows as missing, the line goes on. */
-    replay_client_options opt = {.timeout_ms = 1000};
+    /* Short waits: a shard that does not answer in time shows as missing, the line goes on,
+     * and the launcher's loop (which also times the stop) is never held long. */
+    replay_client_options opt = {.timeout_ms = 300};
     shoal_err err = {0};
     m->client = replay_client_new(eps, ep.n_replay, &opt, &err);
     if (!m->client) {

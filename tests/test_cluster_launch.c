@@ -1,5 +1,11 @@
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/clock.h"
 
 #include "cluster/launch.h"
 
@@ -62,4 +68,51 @@ Test(cluster_launch, too_small_an_array_or_no_processes_is_an_error)
     cr_assert_eq(launch_mpirun_argv(&s, np, argv, 8, &argc, &err), SHOAL_EINVAL);
     s.n_procs = 0;
     cr_assert_eq(launch_mpirun_argv(&s, np, argv, 8, &argc, &err), SHOAL_EINVAL);
+}
+
+/* Stands in for mpirun: two children, each in a process group of its own as OpenMPI starts
+ * ranks, then waits for them. */
+static pid_t start_fake_job(void)
+{
+    pid_t job = fork();
+    cr_assert(job >= 0);
+    if (job == 0) {
+        setpgid(0, 0); /* as the launcher starts mpirun */
+        for (int i = 0; i < 2; i++) {
+            if (fork() == 0) {
+                setpgid(0, 0);
+                sleep(30); /* bounded: a failed test leaves nothing running for long */
+                _exit(0);
+            }
+        }
+        while (wait(NULL) > 0) {
+        }
+        _exit(0);
+    }
+    return job;
+}
+
+Test(cluster_launch, the_job_children_are_found_and_outlive_their_parent_until_signalled)
+{
+    /* Orphaned ranks come back to this process, so the test can see them end. */
+    cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    pid_t job = start_fake_job();
+    pid_t ranks[8];
+    size_t n = 0;
+    uint64_t t0 = clock_now_ns();
+    while ((n = launch_job_children(job, ranks, 8)) < 2 && clock_since_s(t0) < 10.0) {
+        clock_sleep_ms(10);
+    }
+    cr_assert_eq(n, 2);
+    cr_assert_eq(launch_job_children(job, ranks, 1), 1, "cap is respected");
+    n = launch_job_children(job, ranks, 8);
+    /* A kill of the parent's group alone leaves the ranks running: why the launcher keeps them. */
+    cr_assert_eq(kill(-job, SIGKILL), 0);
+    cr_assert_eq(waitpid(job, NULL, 0), job);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq(kill(ranks[i], 0), 0, "rank %d ended with its parent", (int)ranks[i]);
+        cr_assert_eq(kill(-ranks[i], SIGKILL), 0);
+        cr_assert_eq(waitpid(ranks[i], NULL, 0), ranks[i]);
+    }
+    cr_assert_eq(launch_job_children(getpid(), ranks, 8), 0);
 }

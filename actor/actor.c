@@ -1,6 +1,8 @@
 #include "actor/actor.h"
 
 #include <assert.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -36,6 +38,9 @@ const config_key actor_config_keys[] = {
      "one wait for a replay credit; the actor retries until stopped"},
     {"actor", "max_env_steps", CONFIG_INT, "0", 0, 1e15, NULL,
      "stop an actor after this many env steps (0: run until stopped)"},
+    {"actor", "episode_log", CONFIG_STRING, "", 0, 0, NULL,
+     "append one CSV row per finished episode to this file; '%d' becomes the actor index; "
+     "under shoal train a relative path is inside the run folder (empty: off)"},
     CONFIG_KEY_END,
 };
 
@@ -107,6 +112,12 @@ int actor_config_from(const config *cfg, uint32_t index, uint32_t n_actors, cons
     out->params_timeout_s = config_float(cfg, "actor", "params_timeout_s");
     out->insert_timeout_ms = (int)config_int(cfg, "actor", "insert_timeout_ms");
     out->max_env_steps = (uint64_t)config_int(cfg, "actor", "max_env_steps");
+    rc = file_path_with_index(out->episode_log, sizeof out->episode_log,
+                              config_str(cfg, "actor", "episode_log"), index, "actor.episode_log",
+                              err);
+    if (rc != SHOAL_OK) {
+        return rc;
+    }
     out->index = index;
     out->n_actors = n_actors;
     out->seed = (uint64_t)config_int(cfg, "run", "seed");
@@ -149,6 +160,7 @@ struct actor {
     int32_t *final_row;
     float *dq, *y;   /* (K*A), (K) scratch for one priority */
     uint64_t since_refresh;
+    FILE *episode_log; /* NULL: off */
     actor_stats st;
 };
 
@@ -221,6 +233,33 @@ static int connect_sockets(actor *a, shoal_err *err)
     return SHOAL_OK;
 }
 
+/* Appends to the episode log, with the header when the file is new or empty, so a resumed run
+ * or a second actor session continues the same file. */
+static int open_episode_log(actor *a, shoal_err *err)
+{
+    if (!a->cfg.episode_log[0]) {
+        return SHOAL_OK;
+    }
+    a->episode_log = fopen(a->cfg.episode_log, "a");
+    if (!a->episode_log) {
+        return shoal_err_set(err, SHOAL_EIO, "actor.episode_log: cannot open %s: %s",
+                             a->cfg.episode_log, strerror(errno));
+    }
+    if (ftell(a->episode_log) == 0) {
+        fputs("env_steps,return,length,head,intrinsic_return,params_version\n", a->episode_log);
+    }
+    return SHOAL_OK;
+}
+
+static void log_episode(actor *a, const actor_episode *ep)
+{
+    if (a->episode_log) {
+        fprintf(a->episode_log, "%llu,%.9g,%u,%u,%.9g,%llu\n",
+                (unsigned long long)a->st.env_steps, ep->ret, ep->length, ep->head,
+                ep->intrinsic_ret, (unsigned long long)a->st.params_version);
+    }
+}
+
 actor *actor_new(const actor_config *c, shoal_err *err)
 {
     if (check_config(c, err) != SHOAL_OK) {
@@ -279,7 +318,7 @@ actor *actor_new(const actor_config *c, shoal_err *err)
         shoal_err_set(err, SHOAL_ENOMEM, "actor: out of memory for %zu envs", c->n_envs);
         goto fail;
     }
-    if (connect_sockets(a, err) != SHOAL_OK) {
+    if (connect_sockets(a, err) != SHOAL_OK || open_episode_log(a, err) != SHOAL_OK) {
         goto fail;
     }
     return a;
@@ -292,6 +331,9 @@ void actor_free(actor *a)
 {
     if (!a) {
         return;
+    }
+    if (a->episode_log) {
+        fclose(a->episode_log);
     }
     learner_params_sub_free(a->sub);
     if (a->zctx) {
@@ -498,6 +540,7 @@ static void record_step(actor *a, size_t i, const uint8_t *s_t, const float *q_t
                             .head = actor_explore_head(a->explore, i),
                             .intrinsic_ret = (float)a->ep_intrinsic[i]};
         actor_buffer_episode(a->buf, &ep);
+        log_episode(a, &ep);
         a->st.episodes++;
         a->ep_intrinsic[i] = 0.0;
         actor_explore_episode_start(a->explore, i);

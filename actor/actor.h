@@ -65,6 +65,7 @@ typedef struct actor_config {
     double params_timeout_s;       /* wait for the first parameters */
     int insert_timeout_ms;         /* one wait for a replay credit (retried until stopped) */
     uint64_t max_env_steps;        /* stop after this many env steps; 0: until *stop */
+    char episode_log[FILEIO_PATH_MAX]; /* CSV of finished episodes, "%d" resolved ("": off) */
     uint32_t index, n_actors;      /* global actor index i of N (ladder, shard, streams) */
     uint64_t seed;                 /* run seed */
     size_t n_replay;

@@ -6,6 +6,7 @@
 
 #include "actor/actor.h"
 #include "cluster/commands.h"
+#include "cluster/rundir.h"
 #include "cluster/stop.h"
 #include "common/endpoints.h"
 #include "common/cli.h"
@@ -197,6 +198,9 @@ static int run(args *a, volatile sig_atomic_t *stop)
     static actor_config ac;
     int rc = actor_config_from(cfg, (uint32_t)a->index, (uint32_t)a->of, a->replay, a->params,
                                &ac, &err);
+    if (rc == SHOAL_OK && a->join) {
+        rc = rundir_resolve(ac.episode_log, sizeof ac.episode_log, a->join, &err);
+    }
     config_free(cfg);
     actor *act = rc == SHOAL_OK ? actor_new(&ac, &err) : NULL;
     if (!act) {

@@ -17,6 +17,16 @@ int rundir_path(char *out, size_t cap, const char *dir, const char *name, shoal_
     return SHOAL_OK;
 }
 
+int rundir_resolve(char *path, size_t cap, const char *dir, shoal_err *err)
+{
+    if (!path[0] || path[0] == '/') {
+        return SHOAL_OK;
+    }
+    char name[FILEIO_PATH_MAX];
+    snprintf(name, sizeof name, "%s", path);
+    return rundir_path(path, cap, dir, name, err);
+}
+
 static bool exists(const char *path)
 {
     struct stat st;

@@ -27,4 +27,9 @@ int rundir_write_config(const char *dir, const config *cfg, shoal_err *err);
 /* Joins dir and name into out (cap bytes); EINVAL when too long. */
 int rundir_path(char *out, size_t cap, const char *dir, const char *name, shoal_err *err);
 
+/* Makes a relative path (cap bytes, in place) relative to the run folder dir, so that files a
+ * config names (actor.episode_log) land in the run whatever the working folder; absolute and
+ * empty paths are kept. EINVAL when too long. */
+int rundir_resolve(char *path, size_t cap, const char *dir, shoal_err *err);
+
 #endif

@@ -107,6 +107,9 @@ static int actor_start_and_run(train_role_ctx *ctx, shoal_err *err)
         code = actor_config_from(ctx->cfg, ctx->index, ctx->layout->actors, replay,
                                  ctx->endpoints.params, &ac, err);
     }
+    if (code == SHOAL_OK) {
+        code = rundir_resolve(ac.episode_log, sizeof ac.episode_log, ctx->run_dir, err);
+    }
     if (code != SHOAL_OK) {
         return code;
     }

@@ -163,6 +163,19 @@ int file_read_all(const char *path, size_t max_bytes, uint8_t **data, size_t *n,
     return SHOAL_OK;
 }
 
+int file_path_with_index(char *out, size_t cap, const char *pattern, unsigned index,
+                         const char *what, shoal_err *err)
+{
+    const char *pct = strstr(pattern, "%d");
+    int n = pct ? snprintf(out, cap, "%.*s%u%s", (int)(pct - pattern), pattern, index, pct + 2)
+                : snprintf(out, cap, "%s", pattern);
+    if (n < 0 || (size_t)n >= cap) {
+        return shoal_err_set(err, SHOAL_EINVAL, "%s is too long (at most %zu characters)", what,
+                             cap - 1);
+    }
+    return SHOAL_OK;
+}
+
 int file_mkdirs(const char *path, shoal_err *err)
 {
     char buf[FILEIO_PATH_MAX];

@@ -42,6 +42,12 @@ int atomic_write_file(const char *path, const void *data, size_t n, shoal_err *e
  * not exist, EINVAL when larger than max_bytes, EIO on read errors. */
 int file_read_all(const char *path, size_t max_bytes, uint8_t **data, size_t *n, shoal_err *err);
 
+/* Copies pattern into out with its first "%d" replaced by index, so one config line names a
+ * file per shard or per actor ("replay-%d.ckpt" -> "replay-3.ckpt"). EINVAL naming `what` when
+ * the result does not fit in cap. */
+int file_path_with_index(char *out, size_t cap, const char *pattern, unsigned index,
+                         const char *what, shoal_err *err);
+
 /* Creates folder path and its missing parents (mode 0755). EIO with the failing part. */
 int file_mkdirs(const char *path, shoal_err *err);
 

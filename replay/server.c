@@ -7,6 +7,7 @@
 #include <zmq.h>
 
 #include "common/clock.h"
+#include "common/fileio.h"
 #include "common/frame.h"
 #include "common/log.h"
 #include "replay/cio.h"
@@ -180,13 +181,11 @@ int replay_server_config_from(const config *c, uint32_t shard, const char *bind,
         return shoal_err_set(err, SHOAL_EINVAL, "replay.demos is too long");
     }
     strcpy(out->demos, demos);
-    /* '%d' in the path becomes the shard index, so one config serves every shard. */
-    const char *pct = strstr(ck, "%d");
-    int n = pct ? snprintf(out->checkpoint_path, sizeof out->checkpoint_path, "%.*s%u%s",
-                           (int)(pct - ck), ck, shard, pct + 2)
-                : snprintf(out->checkpoint_path, sizeof out->checkpoint_path, "%s", ck);
-    if (n < 0 || (size_t)n >= sizeof out->checkpoint_path) {
-        return shoal_err_set(err, SHOAL_EINVAL, "replay.checkpoint is too long");
+    /* '%d' becomes the shard index, so one config serves every shard. */
+    int rc = file_path_with_index(out->checkpoint_path, sizeof out->checkpoint_path, ck, shard,
+                                  "replay.checkpoint", err);
+    if (rc != SHOAL_OK) {
+        return rc;
     }
     return replay_limiter_check(&out->limiter, st->capacity, err);
 }

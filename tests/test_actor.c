@@ -93,6 +93,59 @@ Test(actor, inserts_exactly_the_transitions_it_generated_into_a_real_shard)
     config_free(cfg);
 }
 
+Test(actor, the_episode_log_has_one_row_per_finished_episode_and_appends)
+{
+    fx_server srv;
+    replay_server_config sc = fx_server_config(100000, 0);
+    cr_assert_eq(fx_server_start(&srv, &sc), 0, "%s", srv.err.msg);
+    char dir[] = "/tmp/shoal-eplog-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char extra[256], path[64];
+    snprintf(extra, sizeof extra, "[actor]\nmax_env_steps = 400\nepisode_log = %s/ep-%%d.csv\n",
+             dir);
+    snprintf(path, sizeof path, "%s/ep-0.csv", dir);
+    config *cfg = breakout_config(extra);
+    uint64_t episodes = 0;
+    for (int session = 0; session < 2; session++) {
+        actor_config ac;
+        actor *a = make_actor(cfg, replay_server_endpoint(srv.srv), "", &ac);
+        cr_assert_str_eq(ac.episode_log, path);
+        shoal_err err = {0};
+        volatile sig_atomic_t stop = 0;
+        cr_assert_eq(actor_run(a, &stop, &err), SHOAL_OK, "%s", err.msg);
+        episodes += actor_stats_get(a).episodes;
+        actor_free(a);
+    }
+    cr_assert_gt(episodes, 0);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    char line[256];
+    cr_assert_not_null(fgets(line, sizeof line, f));
+    cr_assert_str_eq(line, "env_steps,return,length,head,intrinsic_return,params_version\n");
+    uint64_t rows = 0, last_steps = 0, restarts = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long steps;
+        float ret;
+        unsigned length;
+        cr_assert_eq(sscanf(line, "%llu,%f,%u", &steps, &ret, &length), 3, "%s", line);
+        /* env.max_episode_steps = 40 cuts every episode at 40 steps or fewer. */
+        cr_assert(length >= 1 && length <= 40, "%s", line);
+        cr_assert_geq(ret, 0.0f);
+        cr_assert_leq(steps, 400 + 4);
+        restarts += steps < last_steps;
+        last_steps = steps;
+        rows++;
+    }
+    fclose(f);
+    cr_assert_eq(rows, episodes, "one row per episode over both sessions, one header");
+    cr_assert_eq(restarts, 1, "env steps grow within a session; the second session appends");
+    stop_server(&srv);
+    config_free(cfg);
+    char cmd[96];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
 /* |δ| of one sampled transition recomputed with net, as the actor defines it. */
 static float recompute_priority(nn_qnet *net, const replay_sample *b, size_t j)
 {

@@ -526,6 +526,7 @@ typedef struct watcher {
     bool started;
     monitor *mon; /* world rank 0 under a user's mpirun: progress and budget */
     double period;
+    volatile sig_atomic_t draining; /* set at the stop request; the shard stops holding acks */
 } watcher;
 
 /* Turns the STOP file (and, with a monitor, the budget) into the stop flag. */
@@ -540,6 +541,7 @@ static void *watch(void *arg)
         struct stat st;
         if (!stop_seen && stat(path, &st) == 0) {
             stop_seen = last_actor = clock_now_ns();
+            w->draining = 1;
         }
         bool drained = !w->drain;
         if (stop_seen && w->drain) {
@@ -666,6 +668,7 @@ static int rank_main(const train_args *a)
     train_role_ctx ctx = {
         .cfg = cfg, .run_dir = run_dir, .layout = &layout, .role = role, .index = index,
         .world_rank = (uint32_t)world_rank, .role_comm = role_comm, .stop = stop_requested,
+        .drain = &w.draining,
     };
     snprintf(ctx.bind, sizeof ctx.bind, "tcp://%s:*",
              strcmp(config_str(cfg, "cluster", "bind_host"), "auto") == 0

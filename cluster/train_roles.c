@@ -18,6 +18,7 @@ static int replay_bind(train_role_ctx *ctx, char *endpoint, size_t cap, shoal_er
     if (code != SHOAL_OK) {
         return code;
     }
+    rc.drain = ctx->drain;
     char name[64];
     snprintf(name, sizeof name, "replay-%u.ckpt", ctx->index);
     code = rundir_path(rc.checkpoint_path, sizeof rc.checkpoint_path, ctx->run_dir, name, err);

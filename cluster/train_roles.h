@@ -23,6 +23,7 @@ typedef struct train_role_ctx {
     uint32_t world_rank;
     MPI_Comm role_comm;    /* the ranks of this role (learners all-reduce over it) */
     volatile sig_atomic_t *stop;
+    const volatile sig_atomic_t *drain; /* shards: set when the run stops (replay_server_config) */
     char bind[ENDPOINTS_MAX_LEN]; /* "tcp://127.0.0.1:*" */
     endpoint_file endpoints;     /* filled between bind and run */
     void *role_state;               /* the role's object */

@@ -1,6 +1,8 @@
 # Compile options shared by every target, and the functions that declare parts and tests.
 
 set(SHOAL_WARNINGS -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes)
+# No code reads errno after a math call; without this GCC cannot vectorize sqrtf (nn/optim.c).
+add_compile_options(-fno-math-errno)
 set(SHOAL_SAN_FLAGS "")
 if(SHOAL_SANITIZE)
     set(SHOAL_SAN_FLAGS -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)

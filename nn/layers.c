@@ -1,4 +1,5 @@
 #include "nn/layers.h"
+#include "nn/simd.h"
 
 #include <assert.h>
 #include <cblas.h>
@@ -20,13 +21,6 @@ static int use_small(const nn_linear_shape *s)
            (weights >= SMALL_WIDE_WEIGHTS || s->batch * weights <= SMALL_TINY_MACS);
 }
 
-/* GCC compiles the hot small loops once per listed target and picks one at load time, so the
- * library runs on any x86-64 yet uses AVX-512 or AVX2 where present. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define MULTIVERSION
-#endif
 
 nn_linear_shape nn_linear_dense(size_t batch, size_t n_in, size_t n_out)
 {

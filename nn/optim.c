@@ -1,4 +1,5 @@
 #include "nn/optim.h"
+#include "nn/simd.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -73,7 +74,7 @@ void nn_optim_free(nn_optim *opt)
     free(opt);
 }
 
-static void adam_step(nn_optim *o, float *restrict p, const float *restrict g)
+MULTIVERSION static void adam_step(nn_optim *o, float *restrict p, const float *restrict g)
 {
     const nn_optim_config *c = &o->cfg;
     float *restrict m = o->state, *restrict v = o->state + o->n;
@@ -91,7 +92,7 @@ static void adam_step(nn_optim *o, float *restrict p, const float *restrict g)
     }
 }
 
-static void rmsprop_step(nn_optim *o, float *restrict p, const float *restrict g)
+MULTIVERSION static void rmsprop_step(nn_optim *o, float *restrict p, const float *restrict g)
 {
     const nn_optim_config *c = &o->cfg;
     float *restrict sq = o->state, *restrict mg = o->state + o->n;

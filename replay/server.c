@@ -190,6 +190,11 @@ int replay_server_config_from(const config *c, uint32_t shard, const char *bind,
     return replay_limiter_check(&out->limiter, st->capacity, err);
 }
 
+static bool may_ack(const replay_server *s)
+{
+    return (s->cfg.drain && *s->cfg.drain) || replay_limiter_can_ack(&s->lim);
+}
+
 /* ---- replies ---- */
 
 static void reply_error(replay_server *s, const peer_id *p, int code, uint64_t request_id,
@@ -350,7 +355,7 @@ static void on_insert(replay_server *s, const peer_id *p, const Shoal__V1__Inser
         return;
     }
     replay_limiter_inserted(&s->lim, t.count);
-    if (s->acks.n == 0 && replay_limiter_can_ack(&s->lim)) {
+    if (s->acks.n == 0 && may_ack(s)) {
         send_ack(s, p, b->seq, b->count);
         return;
     }
@@ -486,7 +491,7 @@ static void release(replay_server *s)
         fifo_pop(&s->samples);
         serve_sample(s, &copy.peer, copy.request_id, &copy.req);
     }
-    while (s->acks.n && replay_limiter_can_ack(&s->lim)) {
+    while (s->acks.n && may_ack(s)) {
         held_ack *h = fifo_at(&s->acks, 0);
         s->actors[h->actor].held--;
         send_ack(s, &h->peer, h->seq, h->accepted);

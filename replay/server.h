@@ -45,6 +45,10 @@ typedef struct replay_server_config {
     size_t max_message_bytes;       /* larger messages are answered with an Error */
     uint32_t max_actors;            /* actor ids 0..max_actors-1 */
     size_t max_pending;             /* sample requests the limiter may hold at once */
+    /* NULL, or a flag another thread sets when the run stops: from then on insert acks are
+     * never held, since the learners have stopped sampling and actors flushing their last
+     * batches would otherwise wait for samples that never come. */
+    const volatile sig_atomic_t *drain;
 } replay_server_config;
 
 /* Fills out from the [replay] and [run] sections for shard `shard` bound at `bind`. EINVAL

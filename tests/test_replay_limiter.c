@@ -153,3 +153,32 @@ Test(replay_limiter, an_actor_waits_for_a_credit_instead_of_sending_more)
     replay_client_free(actor);
     cr_assert_eq(fx_server_stop(&s), SHOAL_OK);
 }
+
+/* When the run stops, the learners stop sampling: a draining shard releases the acks it holds
+ * and holds no more, so the actors' last flush ends. */
+Test(replay_limiter, a_draining_shard_stops_holding_acks)
+{
+    static volatile sig_atomic_t drain = 0;
+    replay_server_config cfg = fx_server_config(10000, 0);
+    cfg.limiter = (replay_limiter_config){.min_size = 0, .samples_per_insert = 1.0,
+                                          .tolerance = 10.0};
+    cfg.drain = &drain;
+    fx_server s;
+    cr_assert_eq(fx_server_start(&s, &cfg), 0, "%s", s.err.msg);
+    replay_client *actor = client_for(replay_server_endpoint(s.srv));
+    shoal_err err = {0};
+    static fx_batch f;
+    fx_batch_fill(&f, 3, 0, 20, 1.0f, false);
+    cr_assert_eq(replay_client_insert(actor, &f.b, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(replay_client_flush(actor, &err), SHOAL_ETIMEOUT, "held: d = 20 > 10");
+    drain = 1;
+    cr_assert_eq(replay_client_flush(actor, &err), SHOAL_OK, "released by the drain: %s",
+                 err.msg);
+    fx_batch_fill(&f, 3, 20, 20, 1.0f, false);
+    cr_assert_eq(replay_client_insert(actor, &f.b, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(replay_client_flush(actor, &err), SHOAL_OK, "not held while draining: %s",
+                 err.msg);
+    cr_assert_eq(replay_client_acked(actor), 40);
+    replay_client_free(actor);
+    cr_assert_eq(fx_server_stop(&s), SHOAL_OK);
+}

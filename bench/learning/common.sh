@@ -1,0 +1,27 @@
+# Shared by the bench/learning scripts: where shoal is, and one training run with its log.
+# Source it; it sets SHOAL (the binary) and defines train_run.
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+SHOAL=${SHOAL:-$root/build/cluster/shoal}
+if [ ! -x "$SHOAL" ]; then
+    echo "bench/learning: $SHOAL not found; build first (cmake -S . -B build && cmake --build build)" >&2
+    exit 2
+fi
+
+# train_run RUN_DIR CONFIG [--set k=v ...]: a fresh run in RUN_DIR, its terminal output in
+# RUN_DIR.out; prints the wall-clock seconds it took. Fails when shoal train fails.
+train_run() {
+    local dir=$1 cfg=$2
+    shift 2
+    rm -rf "$dir" "$dir.out"
+    mkdir -p "$(dirname "$dir")"
+    local t0 t1
+    t0=$(date +%s.%N)
+    if ! "$SHOAL" train "$cfg" --run-dir "$dir" "$@" > "$dir.out" 2>&1; then
+        echo "bench/learning: shoal train failed for $dir; see $dir.out and $dir/log/" >&2
+        tail -5 "$dir.out" >&2
+        return 1
+    fi
+    t1=$(date +%s.%N)
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", b - a }'
+}

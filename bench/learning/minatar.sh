@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# MinAtar: each game with its default config (cluster/configs/minatar-<game>.ini) for a fixed
+# frame budget; then the final checkpoint played for 100 episodes by `shoal eval` (greedy,
+# evaluator.epsilon = 0.001), the best evaluation the run's evaluator saw (30 episodes each),
+# the actors' training return (their last episodes, exploration included), the wall-clock time
+# and frames/s.
+#
+#   bench/learning/minatar.sh [--games "breakout asterix ..."] [--frames N] [--seconds S]
+#                             [--seed N] [--out DIR] [--set section.key=value ...]
+# --seconds caps a run that is slower than expected (the budget is frames; 0: no cap).
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+games="breakout asterix freeway seaquest space_invaders"
+frames=${MINATAR_FRAMES:-2000000}
+seconds=900
+seed=1
+out=runs/learning/minatar
+extra=()
+while [ $# -gt 0 ]; do
+    case $1 in
+        --games) games=$2; shift 2 ;;
+        --frames) frames=$2; shift 2 ;;
+        --seconds) seconds=$2; shift 2 ;;
+        --seed) seed=$2; shift 2 ;;
+        --out) out=$2; shift 2 ;;
+        --set) extra+=(--set "$2"); shift 2 ;;
+        -h|--help) sed -n 2,10p "$0"; exit 0 ;;
+        *) echo "minatar.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+mkdir -p "$out"
+summary=$out/summary.csv
+[ -f "$summary" ] || echo "game,seed,frames,wall_s,frames_per_s,updates,eval_final_mean,eval_final_std,eval_best_mean,train_return" > "$summary"
+
+# last_col FILE COLUMN: the value of COLUMN in the last row of a CSV with a header.
+last_col() {
+    awk -F, -v c="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) k = i; next }
+                       k { v = $k } END { print v == "" ? "" : v }' "$1"
+}
+
+for game in $games; do
+    cfg=$root/cluster/configs/minatar-$game.ini
+    [ -f "$cfg" ] || { echo "minatar.sh: no config $cfg" >&2; exit 2; }
+    dir=$out/$game-$seed
+    echo "== $game: $frames frames (seed $seed)" >&2
+    wall=$(train_run "$dir" "$cfg" --set run.seed="$seed" --set run.max_frames="$frames" \
+        --set run.max_seconds="$seconds" --set run.progress_secs=2 ${extra[@]+"${extra[@]}"})
+    done_frames=$(last_col "$dir/metrics.csv" frames)
+    updates=$(last_col "$dir/metrics.csv" step)
+    train=$(last_col "$dir/metrics.csv" mean_return_recent)
+    step=$(ls "$dir/checkpoints" | sed -n 's/^step-\([0-9]*\)\.ckpt$/\1/p' | sort -n | tail -1)
+    ckpt=$dir/checkpoints/step-$step.ckpt
+    json=$("$SHOAL" eval "$ckpt" --episodes 100 --json)
+    final_mean=$(echo "$json" | sed -n 's/.*"mean":\([-0-9.e]*\).*/\1/p')
+    final_std=$(echo "$json" | sed -n 's/.*"std":\([-0-9.e]*\).*/\1/p')
+    best=$(awk -F, 'NR > 1 && ($5 > b || b == "") { b = $5 } END { print b }' "$dir/eval.csv")
+    fps=$(awk -v f="$done_frames" -v w="$wall" 'BEGIN { printf "%.0f", f / w }')
+    echo "$game,$seed,$done_frames,$wall,$fps,$updates,$final_mean,$final_std,$best,$train" | tee -a "$summary"
+done

@@ -36,8 +36,9 @@ const config_key replay_config_keys[] = {
      "learners sample one mixed tree with the demo bonus (DQfD) instead of a fixed fraction"},
     {"replay", "min_size", CONFIG_INT, "1000", 0, 4294967295.0, NULL,
      "agent transitions a shard must hold before it serves samples"},
-    {"replay", "samples_per_insert", CONFIG_FLOAT, "0", 0, 1e6, NULL,
-     "target ratio of sampled to inserted transitions (0: no ratio)"},
+    {"replay", "samples_per_insert", CONFIG_FLOAT, "8", 0, 1e6, NULL,
+     "target ratio of sampled to inserted transitions (0: no ratio; 8 is Nature DQN's batch of "
+     "32 every 4 frames, docs/results.md)"},
     {"replay", "tolerance", CONFIG_FLOAT, "4096", 0, 1e12, NULL,
      "half-width of the samples-per-insert band, in transitions (>= batch size / 2)"},
     {"replay", "credits", CONFIG_INT, "4", 1, 1024, NULL,

@@ -1,5 +1,6 @@
 /* The shoal binary's command line: help, errors, and docs kept in step with the code. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,13 +52,22 @@ Test(cluster_cli, the_configuration_reference_in_docs_is_up_to_date)
 
 Test(cluster_cli, every_shipped_config_loads)
 {
-    const char *names[] = {"minatar-breakout", "minatar-asterix", "minatar-freeway",
-                           "minatar-seaquest", "minatar-space_invaders", "deepsea-bootstrap",
-                           "deepsea-epsilon", "chain-bootstrap", "breakout-dqfd"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        char args[1024];
-        snprintf(args, sizeof args, "config show %s/cluster/configs/%s.ini",
-                 getenv("SHOAL_SOURCE_DIR"), names[i]);
-        cr_assert_eq(run(args, out, sizeof out), 0, "%s: %s", names[i], out);
+    char dir_path[1024];
+    snprintf(dir_path, sizeof dir_path, "%s/cluster/configs", getenv("SHOAL_SOURCE_DIR"));
+    DIR *d = opendir(dir_path);
+    cr_assert_not_null(d, "%s", dir_path);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 4, ".ini") != 0) {
+            continue;
+        }
+        char args[2048];
+        snprintf(args, sizeof args, "config show %s/%s", dir_path, e->d_name);
+        cr_assert_eq(run(args, out, sizeof out), 0, "%s: %s", e->d_name, out);
+        n++;
     }
+    closedir(d);
+    cr_assert_geq(n, 10, "the shipped configs were not found in %s", dir_path);
 }

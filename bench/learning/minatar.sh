@@ -48,7 +48,12 @@ for game in $games; do
         --set run.max_seconds="$seconds" --set run.progress_secs=2 ${extra[@]+"${extra[@]}"})
     done_frames=$(last_col "$dir/metrics.csv" frames)
     updates=$(last_col "$dir/metrics.csv" step)
-    train=$(last_col "$dir/metrics.csv" mean_return_recent)
+    # The mean return of the episodes in the last interval that had any (the row written at
+    # the stop often has none).
+    train=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) { if ($i == "episodes") e = i
+                                                           if ($i == "mean_return_recent") r = i }
+                               next }
+                     $e > prev { v = $r } { prev = $e } END { print v }' "$dir/metrics.csv")
     step=$(ls "$dir/checkpoints" | sed -n 's/^step-\([0-9]*\)\.ckpt$/\1/p' | sort -n | tail -1)
     ckpt=$dir/checkpoints/step-$step.ckpt
     json=$("$SHOAL" eval "$ckpt" --episodes 100 --json)

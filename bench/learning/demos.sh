@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Demonstrations: Breakout and Seaquest from cluster/configs/minatar-<game>.ini, once with
+# expert demonstrations (DQfD: learner.pretrain_steps updates on demonstrations only, the
+# large-margin loss, demonstrations kept in replay and a quarter of every batch) and once
+# without, for the same frame budget and seed. The demonstrations are recorded first with the
+# game's scripted expert (`shoal demos record`), whose mean return is the target. Reports the
+# frames until an evaluation first reached the expert's return and the area under the
+# evaluation curve (mean evaluation return over the run, trapezoids over frames).
+#
+#   bench/learning/demos.sh [--games "breakout seaquest"] [--frames N] [--seconds S]
+#                           [--episodes N] [--seed N] [--out DIR]
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+games="breakout seaquest"
+frames=${DEMOS_FRAMES:-2000000}
+seconds=900
+episodes=50
+seed=1
+out=runs/learning/demos
+while [ $# -gt 0 ]; do
+    case $1 in
+        --games) games=$2; shift 2 ;;
+        --frames) frames=$2; shift 2 ;;
+        --seconds) seconds=$2; shift 2 ;;
+        --episodes) episodes=$2; shift 2 ;;
+        --seed) seed=$2; shift 2 ;;
+        --out) out=$2; shift 2 ;;
+        -h|--help) sed -n 2,11p "$0"; exit 0 ;;
+        *) echo "demos.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+summary=$out/summary.csv
+[ -f "$summary" ] || echo "game,variant,seed,expert_return,frames,wall_s,frames_to_expert,auc_mean_return,final_eval_mean,best_eval_mean" > "$summary"
+
+for game in $games; do
+    cfg=$root/cluster/configs/minatar-$game.ini
+    demo=$out/$game-expert.demo
+    rm -f "$demo"
+    expert=$("$SHOAL" demos record --env "minatar/$game" --policy expert --episodes "$episodes" \
+        --out "$demo" --config "$cfg" | sed -n 's/.*mean return \([-0-9.]*\).*/\1/p')
+    transitions=$(( episodes * 2000 ))
+    for variant in demos none; do
+        if [ "$variant" = demos ]; then
+            sets=(--set "replay.demos=$demo" --set "replay.demo_capacity=$transitions"
+                  --set learner.pretrain_steps=5000 --set learner.lambda_demo=1.0
+                  --set replay.demo_fraction=0.25 --set learner.l2=1e-5)
+        else
+            sets=(--set replay.demos= --set learner.pretrain_steps=0)
+        fi
+        dir=$out/$game-$variant-$seed
+        echo "== $game $variant: $frames frames (expert return $expert)" >&2
+        wall=$(train_run "$dir" "$cfg" "${sets[@]}" --set run.seed="$seed" \
+            --set run.max_frames="$frames" --set run.max_seconds="$seconds" \
+            --set run.progress_secs=2)
+        row=$(sort -t, -k2 -n "$dir/eval.csv" | awk -F, -v target="$expert" '
+            $1 == "step" { next }
+            { if (n) auc += ($2 - f) * ($5 + m) / 2
+              f = $2; m = $5; n++; if (!reach && $5 >= target) reach = $2
+              if ($5 > best || n == 1) best = $5; last = $5; first_f = n == 1 ? $2 : first_f }
+            END { span = f - first_f
+                  printf "%s,%.3f,%.3f,%.3f", reach ? reach : "", span > 0 ? auc / span : last,
+                         last, best }')
+        done_frames=$(tail -1 "$dir/metrics.csv" | cut -d, -f3)
+        echo "$game,$variant,$seed,$expert,$done_frames,$wall,$row" | tee -a "$summary"
+    done
+    "$(dirname "$0")/plot.sh" "$out/$game-$seed.svg" "MinAtar $game: expert demonstrations (DQfD) vs none" \
+        "demos=$out/$game-demos-$seed/eval.csv" "none=$out/$game-none-$seed/eval.csv"
+done

@@ -230,7 +230,7 @@ Test(env, ascii_render_draws_the_bricks_and_the_paddle)
     env_free(e);
 }
 
-Test(env, deepsea_optimal_return_is_0_99_and_mappings_differ_across_seeds)
+Test(env, deepsea_optimal_return_is_0_99_and_one_mapping_serves_every_seed_unless_asked)
 {
     const int sizes[] = {5, 10, 20, 50};
     for (size_t k = 0; k < 4; k++) {

@@ -1,11 +1,23 @@
 #!/usr/bin/env bash
-# Draws evaluation curves of several runs on one SVG: mean evaluation return against frames,
-# one line per run, from each run's eval.csv (rows sorted by frames).
+# Draws evaluation curves of several runs on one SVG: mean evaluation return against frames
+# (or learner updates, or seconds since the run's first evaluated checkpoint), one line per run,
+# from each run's eval.csv.
 #
-#   bench/learning/plot.sh OUT.svg "TITLE" LABEL=RUN_DIR/eval.csv [LABEL=...]
+#   bench/learning/plot.sh [--x frames|updates|seconds] OUT.svg "TITLE" LABEL=RUN_DIR/eval.csv ...
 set -euo pipefail
+x=frames
+if [ "${1:-}" = --x ]; then
+    x=$2
+    shift 2
+fi
+case $x in
+    frames) xcol=2 ;;
+    updates) xcol=1 ;;
+    seconds) xcol=3 ;;
+    *) echo "plot.sh: --x is frames, updates or seconds" >&2; exit 2 ;;
+esac
 if [ $# -lt 3 ]; then
-    sed -n 2,5p "$0" >&2
+    sed -n 2,6p "$0" >&2
     exit 2
 fi
 svg=$1
@@ -18,11 +30,13 @@ colors=('#1f77b4' '#d62728' '#2ca02c' '#9467bd' '#ff7f0e' '#8c564b')
         label=${spec%%=*}
         file=${spec#*=}
         [ -f "$file" ] || { echo "plot.sh: $file not found" >&2; exit 2; }
-        sort -t, -k2 -n "$file" | awk -F, -v l="$label" -v c="${colors[$((i % 6))]}" \
-            '$1 != "step" { print l "," c "," $2 "," $5 }'
+        # Seconds count from the run's first evaluated checkpoint (wall_seconds is its mtime).
+        sort -t, -k"$xcol" -g "$file" | awk -F, -v l="$label" -v c="${colors[$((i % 6))]}" \
+            -v k="$xcol" '$1 != "step" { if (k == 3 && t0 == "") t0 = $3
+                                          print l "," c "," (k == 3 ? $3 - t0 : $k) "," $5 }'
         i=$((i + 1))
     done
-} | awk -F, -v title="$title" '
+} | awk -F, -v title="$title" -v xname="$x" '
     { label[NR] = $1; color[NR] = $2; x[NR] = $3; y[NR] = $4
       if (NR == 1 || $3 > xmax) xmax = $3; if (NR == 1 || $4 > ymax) ymax = $4
       if (NR == 1 || $4 < ymin) ymin = $4 }
@@ -41,7 +55,7 @@ colors=('#1f77b4' '#d62728' '#2ca02c' '#9467bd' '#ff7f0e' '#8c564b')
         xv = xmax * k / 4; xx = L + pw * k / 4
         printf "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%.3g</text>\n", xx, T + ph + 16, xv
       }
-      printf "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">frames</text>\n", L + pw / 2, H - 6
+      printf "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", L + pw / 2, H - 6, xname
       printf "<text x=\"14\" y=\"%d\" transform=\"rotate(-90 14 %d)\" text-anchor=\"middle\">evaluation return</text>\n", T + ph / 2, T + ph / 2
       n = 0
       for (i = 1; i <= NR; i++) {

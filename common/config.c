@@ -421,6 +421,35 @@ bool config_is_set(const config *c, const char *section, const char *name)
     return e && strcmp(e->origin, "default") != 0;
 }
 
+/* Writes text as "; " comment lines of at most CONFIG_COMMENT_WIDTH characters, broken
+ * between words, so that a file written by config_write always reads back (inih refuses lines
+ * longer than its buffer, and a key's description plus where its value came from can exceed
+ * it, growing with each resume of a run). */
+#define CONFIG_COMMENT_WIDTH 96
+static void write_comment(FILE *out, const char *text)
+{
+    size_t n = strlen(text);
+    while (n > 0) {
+        size_t take = n;
+        if (take > CONFIG_COMMENT_WIDTH - 2) {
+            take = CONFIG_COMMENT_WIDTH - 2;
+            while (take > 0 && text[take] != ' ') {
+                take--;
+            }
+            if (take == 0) {
+                take = CONFIG_COMMENT_WIDTH - 2; /* one long word: cut it */
+            }
+        }
+        fprintf(out, "; %.*s\n", (int)take, text);
+        text += take;
+        n -= take;
+        while (n > 0 && *text == ' ') {
+            text++;
+            n--;
+        }
+    }
+}
+
 int config_write(const config *c, FILE *out, shoal_err *err)
 {
     /* Keys of one section may come from several tables; each section is printed once, whole. */
@@ -433,8 +462,11 @@ int config_write(const config *c, FILE *out, shoal_err *err)
         for (size_t j = i; j < c->n_entries; j++) {
             const entry *e = &c->entries[j];
             if (strcmp(e->key->section, section) == 0) {
-                fprintf(out, "; %s (%s)\n%s = %s\n", e->key->doc ? e->key->doc : "", e->origin,
-                        e->key->name, e->text);
+                write_comment(out, e->key->doc ? e->key->doc : "");
+                char origin[CONFIG_COMMENT_WIDTH * 4];
+                snprintf(origin, sizeof origin, "(from %s)", e->origin);
+                write_comment(out, origin);
+                fprintf(out, "%s = %s\n", e->key->name, e->text);
             }
         }
     }

@@ -106,6 +106,11 @@ Test(cluster_launch, the_job_children_are_found_and_outlive_their_parent_until_s
     cr_assert_eq(n, 2);
     cr_assert_eq(launch_job_children(job, ranks, 1), 1, "cap is respected");
     n = launch_job_children(job, ranks, 8);
+    for (size_t i = 0; i < n; i++) { /* each rank makes its own group right after the fork */
+        while (getpgid(ranks[i]) != ranks[i] && clock_since_s(t0) < 10.0) {
+            clock_sleep_ms(1);
+        }
+    }
     /* A kill of the parent's group alone leaves the ranks running: why the launcher keeps them. */
     cr_assert_eq(kill(-job, SIGKILL), 0);
     cr_assert_eq(waitpid(job, NULL, 0), job);

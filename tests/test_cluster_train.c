@@ -194,6 +194,26 @@ static const char *failures(void)
     return text;
 }
 
+/* The last lines of out.log (about 1.5 kB), for assertion messages. */
+static const char *out_tail(void)
+{
+    static char text[1600];
+    char path[128];
+    path_of(path, sizeof path, "out.log");
+    text[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        return text;
+    }
+    fseek(f, 0, SEEK_END);
+    long end = ftell(f);
+    fseek(f, end > (long)sizeof text - 1 ? end - (long)sizeof text + 1 : 0, SEEK_SET);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    return text;
+}
+
 /* The largest params version in the progress lines of out.log. */
 static long last_params_version(void)
 {
@@ -220,6 +240,12 @@ Test(cluster_train, a_short_run_trains_evaluates_and_stops_cleanly_on_sigterm)
     pid_t pid = start_train(args);
     double step = wait_above(run, "metrics.csv", "step", 150, 120);
     double evals = wait_above(run, "eval.csv", "episodes", 0, 60);
+    /* The actors take new parameters every actor.param_refresh_steps and the progress line
+     * shows them a second later: wait for it rather than racing a fast learner. */
+    uint64_t t0 = clock_now_ns();
+    while (last_params_version() <= 0 && clock_since_s(t0) < 60.0) {
+        clock_sleep_ms(200);
+    }
     int code = stop_train(pid, run);
     cr_assert_gt(step, 150, "learner updates did not advance");
     cr_assert_gt(evals, 0, "no checkpoint was evaluated");
@@ -356,7 +382,7 @@ Test(cluster_train, a_resumed_run_continues_from_its_checkpoint)
     path_of(cfg, sizeof cfg, "small.ini");
     const char *first[] = {cfg, "--run-dir", run, NULL};
     pid_t pid = start_train(first);
-    cr_assert_gt(wait_above(run, "metrics.csv", "step", 150, 120), 150);
+    cr_assert_gt(wait_above(run, "metrics.csv", "step", 150, 120), 150, "%s", out_tail());
     cr_assert_eq(stop_train(pid, run), 0, "%s", failures());
     long stopped_at = newest_checkpoint(run);
     cr_assert_gt(stopped_at, 150);
@@ -364,7 +390,7 @@ Test(cluster_train, a_resumed_run_continues_from_its_checkpoint)
     const char *again[] = {"--resume", run, NULL};
     pid = start_train(again);
     double step = wait_above(run, "metrics.csv", "step", (double)stopped_at + 50, 120);
-    cr_assert_eq(stop_train(pid, run), 0, "%s", failures());
+    cr_assert_eq(stop_train(pid, run), 0, "%s\n%s", failures(), out_tail());
     cr_assert_gt(step, stopped_at + 50, "the resumed learner did not continue");
     char log_path[160];
     snprintf(log_path, sizeof log_path, "%s/log/learner-0.log", run);

@@ -184,10 +184,49 @@ Test(config, written_configuration_loads_back_equal)
     cr_assert_eq(config_load_string(d, buf, "written", &err), SHOAL_OK, "%s\n%s", err.msg, buf);
     cr_assert_eq(config_int(d, "replay", "capacity"), 42);
     cr_assert_str_eq(config_str(d, "actor", "strategy"), "count");
-    cr_assert(strstr(buf, "(--set)") != NULL, "%s", buf);
+    cr_assert(strstr(buf, "(from --set)") != NULL, "%s", buf);
     free(buf);
     config_free(c);
     config_free(d);
+}
+
+/* A run's config.ini is written, read back on --resume, and written again: the comments (a
+ * key's description and where its value came from) must stay within inih's line length. */
+Test(config, a_written_configuration_with_long_comments_reads_back_again_and_again)
+{
+    static const config_key wordy[] = {
+        {"actor", "episode_log", CONFIG_STRING, "", 0, 0, NULL,
+         "append one CSV row per finished episode to this file; '%d' becomes the actor index; "
+         "under shoal train a relative path is inside the run folder (empty: off); and this "
+         "description goes on for a while longer to be sure it passes two hundred characters"},
+        CONFIG_KEY_END,
+    };
+    const config_key *tables[] = {wordy};
+    shoal_err err = {0};
+    config *c = config_new(tables, 1, &err);
+    cr_assert_not_null(c, "%s", err.msg);
+    cr_assert_eq(config_set(c, "actor.episode_log=episodes-%d.csv", "--set", &err), SHOAL_OK);
+    char path[] = "/tmp/shoal-config-long-name-of-a-run-folder-that-is-quite-long-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    close(fd);
+    for (int round = 0; round < 3; round++) {
+        FILE *f = fopen(path, "w");
+        cr_assert_eq(config_write(c, f, &err), SHOAL_OK);
+        fclose(f);
+        f = fopen(path, "r");
+        char line[1024];
+        while (fgets(line, sizeof line, f)) {
+            cr_assert_lt(strlen(line), 196, "round %d: %s", round, line);
+        }
+        fclose(f);
+        config_free(c);
+        c = config_new(tables, 1, &err);
+        cr_assert_eq(config_load_file(c, path, &err), SHOAL_OK, "round %d: %s", round, err.msg);
+        cr_assert_str_eq(config_str(c, "actor", "episode_log"), "episodes-%d.csv");
+    }
+    unlink(path);
+    config_free(c);
 }
 
 Test(config, a_schema_that_repeats_a_key_is_refused)

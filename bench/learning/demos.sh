@@ -8,7 +8,8 @@
 # evaluation curve (mean evaluation return over the run, trapezoids over frames).
 #
 #   bench/learning/demos.sh [--games "breakout seaquest"] [--frames N] [--seconds S]
-#                           [--episodes N] [--seed N] [--out DIR]
+#                           [--episodes N] [--seed N] [--out DIR] [--reuse]
+# --reuse keeps a run of the same name that finished before (an interrupted sweep goes on).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -18,6 +19,7 @@ seconds=900
 episodes=50
 seed=1
 out=runs/learning/demos
+reuse=
 while [ $# -gt 0 ]; do
     case $1 in
         --games) games=$2; shift 2 ;;
@@ -26,7 +28,8 @@ while [ $# -gt 0 ]; do
         --episodes) episodes=$2; shift 2 ;;
         --seed) seed=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
-        -h|--help) sed -n 2,11p "$0"; exit 0 ;;
+        --reuse) reuse=1; shift ;;
+        -h|--help) sed -n 2,12p "$0"; exit 0 ;;
         *) echo "demos.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -51,18 +54,24 @@ for game in $games; do
             sets=(--set replay.demos= --set learner.pretrain_steps=0)
         fi
         dir=$out/$game-$variant-$seed
-        echo "== $game $variant: $frames frames (expert return $expert)" >&2
-        wall=$(train_run "$dir" "$cfg" "${sets[@]}" --set run.seed="$seed" \
-            --set run.max_frames="$frames" --set run.max_seconds="$seconds" \
-            --set run.progress_secs=2)
+        if [ -n "$reuse" ] && grep -q "^shoal train: finished" "$dir.out" 2>/dev/null; then
+            echo "== $game $variant: reusing the finished run in $dir" >&2
+            wall=$(cat "$dir.wall")
+        else
+            echo "== $game $variant: $frames frames (expert return $expert)" >&2
+            wall=$(train_run "$dir" "$cfg" "${sets[@]}" --set run.seed="$seed" \
+                --set run.max_frames="$frames" --set run.max_seconds="$seconds" \
+                --set run.progress_secs=2)
+            echo "$wall" > "$dir.wall"
+        fi
         row=$(sort -t, -k2 -n "$dir/eval.csv" | awk -F, -v target="$expert" '
             $1 == "step" { next }
             { if (n) auc += ($2 - f) * ($5 + m) / 2
               f = $2; m = $5; n++; if (!reach && $5 >= target) reach = $2
               if ($5 > best || n == 1) best = $5; last = $5; first_f = n == 1 ? $2 : first_f }
             END { span = f - first_f
-                  printf "%s,%.3f,%.3f,%.3f", reach ? reach : "", span > 0 ? auc / span : last,
-                         last, best }')
+                  mean = (span > 0) ? auc / span : last
+                  printf "%s,%.3f,%.3f,%.3f", (reach ? reach : ""), mean, last, best }')
         done_frames=$(tail -1 "$dir/metrics.csv" | cut -d, -f3)
         echo "$game,$variant,$seed,$expert,$done_frames,$wall,$row" | tee -a "$summary"
     done

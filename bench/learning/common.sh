@@ -1,5 +1,6 @@
-# Shared by the bench/learning scripts: where shoal is, and one training run with its log.
-# Source it; it sets SHOAL (the binary) and defines train_run.
+# Shared by the bench/learning scripts: where shoal is, one training run with its log, and
+# reading a run's CSV files. Source it; it sets SHOAL (the binary) and defines train_run and
+# last_col.
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SHOAL=${SHOAL:-$root/build/cluster/shoal}
@@ -24,4 +25,10 @@ train_run() {
     fi
     t1=$(date +%s.%N)
     awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", b - a }'
+}
+
+# last_col FILE COLUMN: the value of COLUMN (by its header name) in the last row of a CSV.
+last_col() {
+    awk -F, -v c="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) k = i; next }
+                       k { v = $k } END { print v }' "$1"
 }

@@ -72,7 +72,7 @@ for game in $games; do
             END { span = f - first_f
                   mean = (span > 0) ? auc / span : last
                   printf "%s,%.3f,%.3f,%.3f", (reach ? reach : ""), mean, last, best }')
-        done_frames=$(tail -1 "$dir/metrics.csv" | cut -d, -f3)
+        done_frames=$(last_col "$dir/metrics.csv" frames)
         echo "$game,$variant,$seed,$expert,$done_frames,$wall,$row" | tee -a "$summary"
     done
     "$(dirname "$0")/plot.sh" "$out/$game-$seed.svg" "MinAtar $game: expert demonstrations (DQfD) vs none" \

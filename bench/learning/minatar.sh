@@ -33,12 +33,6 @@ mkdir -p "$out"
 summary=$out/summary.csv
 [ -f "$summary" ] || echo "game,seed,frames,wall_s,frames_per_s,updates,eval_final_mean,eval_final_std,eval_best_mean,train_return" > "$summary"
 
-# last_col FILE COLUMN: the value of COLUMN in the last row of a CSV with a header.
-last_col() {
-    awk -F, -v c="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) k = i; next }
-                       k { v = $k } END { print v == "" ? "" : v }' "$1"
-}
-
 for game in $games; do
     cfg=$root/cluster/configs/minatar-$game.ini
     [ -f "$cfg" ] || { echo "minatar.sh: no config $cfg" >&2; exit 2; }

@@ -81,6 +81,15 @@ static pid_t start_train(const char *const *args)
     return pid;
 }
 
+/* A new run of small.ini in run (RUN_DIR), with one --set assignment when set is not NULL. */
+static pid_t start_small(const char *run, const char *set)
+{
+    char cfg[128];
+    path_of(cfg, sizeof cfg, "small.ini");
+    const char *args[] = {cfg, "--run-dir", run, set ? "--set" : NULL, set, NULL};
+    return start_train(args);
+}
+
 /* The last value of column in RUN_DIR/<file>, or -1 when there is none yet. */
 static double last_value(const char *run, const char *file, const char *column)
 {
@@ -233,11 +242,9 @@ static long last_params_version(void)
 
 Test(cluster_train, a_short_run_trains_evaluates_and_stops_cleanly_on_sigterm)
 {
-    char run[128], cfg[128];
+    char run[128];
     path_of(run, sizeof run, "run");
-    path_of(cfg, sizeof cfg, "small.ini");
-    const char *args[] = {cfg, "--run-dir", run, NULL};
-    pid_t pid = start_train(args);
+    pid_t pid = start_small(run, NULL);
     double step = wait_above(run, "metrics.csv", "step", 150, 120);
     double evals = wait_above(run, "eval.csv", "episodes", 0, 60);
     /* The actors take new parameters every actor.param_refresh_steps and the progress line
@@ -295,11 +302,9 @@ static int pid_of_rank(const char *run, int rank)
 
 Test(cluster_train, a_killed_actor_does_not_stop_the_run)
 {
-    char run[128], cfg[128];
+    char run[128];
     path_of(run, sizeof run, "run");
-    path_of(cfg, sizeof cfg, "small.ini");
-    const char *args[] = {cfg, "--run-dir", run, NULL};
-    pid_t pid = start_train(args);
+    pid_t pid = start_small(run, NULL);
     cr_assert_gt(wait_above(run, "metrics.csv", "step", 50, 120), 50);
     /* Ranks: 0 shard, 1-2 learners, 3 evaluator, 4-5 actors. */
     int victim = pid_of_rank(run, 5);
@@ -334,11 +339,9 @@ static void *keep_stopped(void *p)
 
 Test(cluster_train, a_hung_rank_is_killed_within_the_stop_deadline)
 {
-    char run[128], cfg[128];
+    char run[128];
     path_of(run, sizeof run, "run");
-    path_of(cfg, sizeof cfg, "small.ini");
-    const char *args[] = {cfg, "--run-dir", run, NULL};
-    pid_t pid = start_train(args);
+    pid_t pid = start_small(run, NULL);
     cr_assert_gt(wait_above(run, "metrics.csv", "step", 20, 120), 20);
     /* Ranks: 3 is the evaluator. The others wait for it in MPI_Finalize, and mpirun's children
      * sit in process groups of their own: only the launcher's last-resort SIGKILL to each of
@@ -377,11 +380,9 @@ static long newest_checkpoint(const char *run)
 
 Test(cluster_train, a_resumed_run_continues_from_its_checkpoint)
 {
-    char run[128], cfg[128];
+    char run[128];
     path_of(run, sizeof run, "run");
-    path_of(cfg, sizeof cfg, "small.ini");
-    const char *first[] = {cfg, "--run-dir", run, NULL};
-    pid_t pid = start_train(first);
+    pid_t pid = start_small(run, NULL);
     cr_assert_gt(wait_above(run, "metrics.csv", "step", 150, 120), 150, "%s", out_tail());
     cr_assert_eq(stop_train(pid, run), 0, "%s", failures());
     long stopped_at = newest_checkpoint(run);
@@ -406,12 +407,10 @@ Test(cluster_train, a_resumed_run_continues_from_its_checkpoint)
 
 Test(cluster_train, a_role_that_cannot_start_fails_the_run_with_its_reason)
 {
-    char run[128], cfg[128];
+    char run[128];
     path_of(run, sizeof run, "run");
-    path_of(cfg, sizeof cfg, "small.ini");
     /* 3 samples cannot be split evenly over 2 learners: learner_new refuses on both. */
-    const char *args[] = {cfg, "--run-dir", run, "--set", "learner.batch_size=3", NULL};
-    pid_t pid = start_train(args);
+    pid_t pid = start_small(run, "learner.batch_size=3");
     uint64_t t0 = clock_now_ns();
     int status = 0;
     while (waitpid(pid, &status, WNOHANG) == 0) {

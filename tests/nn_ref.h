@@ -50,6 +50,65 @@ static inline double ref_max_rel_err(const float *a, const double *b, size_t n, 
     return worst;
 }
 
+/* Float32 error bounds, the tolerance of every comparison between a float32 result and its
+ * double reference (or between two float32 paths) whose summation order is not fixed by
+ * construction: OpenBLAS picks kernels and blocking per CPU, OPENBLAS_CORETYPE and matrix
+ * shape, and each orders its sums differently. Higham, "Accuracy and Stability of Numerical
+ * Algorithms" (2nd ed.), §3.1 and Lemma 3.3: a sum of n products computed in float32 in any
+ * order, with or without FMA, is within γ_n·Σ|x_i·y_i| of the exact sum, γ_n = n·u/(1 − n·u),
+ * u = 2^-24; chained operations compose as γ_j + γ_k + γ_j·γ_k <= γ_(j+k). A bound scaled by
+ * the sum of magnitudes holds whatever the cancellation, so it fails only on a real error. */
+#define REF_UNIT_ROUNDOFF (1.0 / 16777216.0)
+
+static inline double ref_gamma(size_t n)
+{
+    double nu = (double)n * REF_UNIT_ROUNDOFF;
+    return nu / (1.0 - nu);
+}
+
+/* |v|, as a new array: the input of a reference run that yields the magnitudes Σ|x_i·y_i|. */
+static inline double *ref_abs(const double *v, size_t n)
+{
+    double *a = malloc(n * sizeof *a);
+    for (size_t i = 0; i < n; i++) {
+        a[i] = fabs(v[i]);
+    }
+    return a;
+}
+
+/* Largest |got − want| / (γ·mag) over n values: at most 1 when every value is within its
+ * float32 error bound. want is the exact (double) value, mag the magnitude it is a sum of. */
+static inline double ref_bound_ratio(const float *got, const double *want, const double *mag,
+                                     size_t n, double gamma)
+{
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)got[i] - want[i]);
+        double r = e == 0.0 ? 0.0 : e / (gamma * mag[i]);
+        worst = r > worst ? r : worst;
+    }
+    return worst;
+}
+
+/* Analytic float32 gradients against central differences of a double loss L(v) that is
+ * linear in each variable (or piecewise linear with no kink within h). The differences are
+ * then exact but for double rounding: at most n_ops·2^-53·L_mag per loss, over 2h. The float32
+ * gradient is within γ_n·g_mag of the exact one, g_mag the same derivative of the loss on
+ * magnitudes (|v|, |weights|). Returns the largest |an − num| over that sum: at most 1 when
+ * every gradient is within its bound. */
+static inline double ref_gradient_bound_ratio(const float *an, const double *num,
+                                              const double *g_mag, size_t n, double gamma,
+                                              size_t n_ops, double loss_mag, double h)
+{
+    double fd = 4.0 * (double)n_ops * ldexp(loss_mag, -53) / h, worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)an[i] - num[i]);
+        double r = e == 0.0 ? 0.0 : e / (gamma * g_mag[i] + fd);
+        worst = r > worst ? r : worst;
+    }
+    return worst;
+}
+
 /* y (B, n_out) = x (B, n_in) · w (n_in, n_out) + b, with row strides. */
 static inline void ref_linear(double *y, size_t ldy, const double *x, size_t ldx, const double *w,
                               const double *b, size_t B, size_t n_in, size_t n_out)
@@ -96,9 +155,12 @@ static inline void ref_relu(double *v, size_t n)
     }
 }
 
-/* One network (trainable or prior) with parameters p, in the documented layout; q (B, K, A). */
-static inline void ref_net(const nn_qnet_config *c, const double *p, const double *x, size_t B,
-                           double *q)
+/* One network (trainable or prior) with parameters p, in the documented layout; q (B, K, A).
+ * With magnitude set (p and x then hold |params| and |x|), q is the sum of magnitudes that
+ * each Q-value's float32 error is proportional to: the dueling aggregate adds |mean| instead
+ * of subtracting it (ReLU is 1-Lipschitz, so it passes errors through unchanged). */
+static inline void ref_net_mode(const nn_qnet_config *c, const double *p, const double *x, size_t B,
+                                double *q, int magnitude)
 {
     size_t H = c->in_h, W = c->in_w, C = c->in_c, K = c->n_heads, A = c->n_actions, off = 0;
     size_t n = B * H * W * C;
@@ -154,10 +216,17 @@ static inline void ref_net(const nn_qnet_config *c, const double *p, const doubl
             mean += raw[a] / (double)A;
         }
         for (size_t a = 0; a < A; a++) {
-            q[r * A + a] = c->dueling ? raw[A] + raw[a] - mean : raw[a];
+            q[r * A + a] = !c->dueling ? raw[a] : magnitude ? raw[A] + raw[a] + mean
+                                                            : raw[A] + raw[a] - mean;
         }
     }
     free(h);
+}
+
+static inline void ref_net(const nn_qnet_config *c, const double *p, const double *x, size_t B,
+                           double *q)
+{
+    ref_net_mode(c, p, x, B, q, 0);
 }
 
 /* Q = f(params) + β·prior(params + n_trainable). */
@@ -173,6 +242,69 @@ static inline void ref_qnet(const nn_qnet_config *c, const double *p, size_t n_t
             q[i] += (double)c->prior_scale * pq[i];
         }
         free(pq);
+    }
+}
+
+/* The float32 operations one Q-value chains, for ref_gamma: each layer's sum of fan-in
+ * products plus its bias and the GEMM's α/β update, the dueling mean (A divisions and sums)
+ * and aggregate, and β·prior plus its add. The trainable and prior networks are separate
+ * chains joined by the final add, so counting both bounds either. */
+static inline size_t ref_qnet_chain_ops(const nn_qnet_config *c)
+{
+    size_t n = 0, C = c->in_c, H = c->in_h, W = c->in_w;
+    for (size_t l = 0; l < c->n_conv; l++) {
+        n += 9 * C + 2;
+        C = c->conv_filters[l];
+        H -= 2;
+        W -= 2;
+    }
+    size_t n_in = H * W * C;
+    for (size_t j = 0; j < c->n_shared; j++) {
+        n += n_in + 2;
+        n_in = c->shared[j];
+    }
+    for (size_t j = 0; j < c->n_dense; j++) {
+        n += n_in + 2;
+        n_in = c->dense[j];
+    }
+    n += n_in + 2;
+    if (c->dueling) {
+        n += 2 * c->n_actions + 2;
+    }
+    return c->prior_scale != 0.0f ? 2 * n + 2 : n;
+}
+
+/* The magnitudes behind ref_qnet's values: the same network on |params| and |x|. */
+static inline void ref_qnet_magnitude(const nn_qnet_config *c, const double *p,
+                                      size_t n_params, size_t n_trainable, const double *x,
+                                      size_t B, double *mag)
+{
+    double *pa = ref_abs(p, n_params);
+    double *xa = ref_abs(x, B * c->in_h * c->in_w * c->in_c);
+    ref_net_mode(c, pa, xa, B, mag, 1);
+    if (c->prior_scale != 0.0f) {
+        size_t n = B * c->n_heads * c->n_actions;
+        double *pm = malloc(n * sizeof *pm);
+        ref_net_mode(c, pa + n_trainable, xa, B, pm, 1);
+        for (size_t i = 0; i < n; i++) {
+            mag[i] += fabs((double)c->prior_scale) * pm[i];
+        }
+        free(pm);
+    }
+    free(pa);
+    free(xa);
+}
+
+/* Sets every parameter of net to -1, 0 or 1 (Bernoulli draws from g). With binary inputs and
+ * upstream gradients in {-1, 0, 1}, every partial sum of the forward and backward passes of a
+ * MinAtar-sized network is then an integer (or a multiple of a power of two) well below 2^24,
+ * so float32 computes it exactly in any order: results are bit-identical by construction
+ * whatever kernel, blocking or batch size the computation takes. */
+static inline void ref_params_small_integers(nn_qnet *net, rng *g)
+{
+    float *p = nn_qnet_params(net);
+    for (size_t i = 0; i < nn_qnet_n_params(net); i++) {
+        p[i] = (float)rng_below(g, 3) - 1.0f;
     }
 }
 

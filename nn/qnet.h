@@ -8,6 +8,7 @@
  * (Osband et al. 2016). With prior_scale β != 0 every head k adds β·p_k(s), where p is a second
  * network of the same architecture with its own fixed random weights, never trained (randomized
  * prior functions, Osband et al. 2018). The MinAtar network is conv=16 dense=128 on 10x10xC.
+ * The config, its check and its architecture string are in nn/arch.h.
  *
  * Buffers, the contract the learner relies on:
  *   - params: one contiguous float buffer of nn_qnet_n_params() floats: the trainable

@@ -1,6 +1,5 @@
 #include "evaluator/watch.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +8,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "evaluator/svg.h"
+#include "nn/paramfile.h"
 
 /* A checkpoint that could not be evaluated, as it was when it failed. */
 typedef struct failed {
@@ -113,25 +113,10 @@ size_t evaluator_n_skipped(const evaluator *e)
     return e->n_failed;
 }
 
-/* N of "step-<N>.ckpt", exactly (no temporary files of an atomic write, no other names). */
-static int parse_name(const char *name, uint64_t *step)
-{
-    if (strncmp(name, "step-", 5) != 0 || name[5] < '0' || name[5] > '9') {
-        return 0;
-    }
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(name + 5, &end, 10);
-    if (errno || strcmp(end, ".ckpt") != 0) {
-        return 0;
-    }
-    *step = v;
-    return 1;
-}
-
 static void checkpoint_path(const evaluator *e, uint64_t step, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%s/checkpoints/step-%llu.ckpt", e->cfg.run_dir, (unsigned long long)step);
+    /* fits: run_dir is at most EVALUATOR_RUN_DIR_MAX */
+    nn_paramfile_checkpoint_path(e->cfg.run_dir, step, buf, cap, NULL);
 }
 
 static uint64_t max_step(const evaluator_history *h)
@@ -204,33 +189,42 @@ static int add_pending(evaluator *e, size_t *n, uint64_t step, shoal_err *err)
     return SHOAL_OK;
 }
 
+typedef struct scan {
+    evaluator *e;
+    size_t n;
+    uint64_t newest_done;
+} scan;
+
+static int take_pending(uint64_t step, void *arg, shoal_err *err)
+{
+    scan *sc = arg;
+    if (!is_pending(sc->e, step, sc->newest_done)) {
+        return SHOAL_OK;
+    }
+    return add_pending(sc->e, &sc->n, step, err);
+}
+
 /* The newest pending step into *step; *found = 0 when none (or no checkpoints/ yet). */
 static int newest_pending(evaluator *e, uint64_t *step, int *found, shoal_err *err)
 {
-    char dir_path[FILEIO_PATH_MAX];
-    path_in_run(e, dir_path, sizeof dir_path, "checkpoints");
     *found = 0;
-    DIR *d = opendir(dir_path);
-    if (!d) {
-        return SHOAL_OK;
-    }
-    size_t n = 0;
-    uint64_t newest_done = max_step(&e->history);
-    int rc = SHOAL_OK;
-    for (struct dirent *de; rc == SHOAL_OK && (de = readdir(d)) != NULL;) {
-        uint64_t s;
-        if (parse_name(de->d_name, &s) && is_pending(e, s, newest_done)) {
-            rc = add_pending(e, &n, s, err);
+    scan sc = {e, 0, max_step(&e->history)};
+    shoal_err why = {0};
+    int rc = nn_paramfile_checkpoint_each(e->cfg.run_dir, take_pending, &sc, &why);
+    if (rc == SHOAL_ENOMEM) {
+        if (err) {
+            *err = why;
         }
+        return rc;
     }
-    closedir(d);
-    for (size_t i = 0; i < n; i++) {
+    /* a folder that does not exist yet or cannot be read holds nothing to evaluate */
+    for (size_t i = 0; i < sc.n; i++) {
         if (!*found || e->pending[i] > *step) {
             *step = e->pending[i];
             *found = 1;
         }
     }
-    return rc;
+    return SHOAL_OK;
 }
 
 /* Remembers (or refreshes) a failed file so it is retried only once it changes. */
@@ -278,9 +272,9 @@ static int record(evaluator *e, const char *name, const evaluator_result *r, dou
 static int evaluate_one(evaluator *e, uint64_t step, volatile sig_atomic_t *stop, int *done,
                         shoal_err *err)
 {
-    char path[FILEIO_PATH_MAX], name[64];
+    char path[FILEIO_PATH_MAX], name[NN_PARAMFILE_NAME_MAX];
     checkpoint_path(e, step, path, sizeof path);
-    snprintf(name, sizeof name, "step-%llu.ckpt", (unsigned long long)step);
+    nn_paramfile_checkpoint_name(step, name, sizeof name, NULL);
     *done = 0;
     struct stat st;
     if (stat(path, &st) != 0) {

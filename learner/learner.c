@@ -1,12 +1,10 @@
 #include "learner/learner.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <zmq.h>
 
 #include "common/clock.h"
@@ -15,8 +13,10 @@
 #include "env/env.h"
 #include "env/env_config.h"
 #include "env/registry.h"
+#include "learner/checkpoint.h"
 #include "learner/params.h"
 #include "nn/nn_config.h"
+#include "nn/paramfile.h"
 
 const config_key learner_config_keys[] = {
     {"learner", "batch_size", CONFIG_INT, "32", 1, 65536, NULL,
@@ -191,157 +191,16 @@ int learner_config_from(const config *c, uint32_t rank, const char *replay, cons
     return SHOAL_OK;
 }
 
-/* ---- checkpoint files ---- */
-
-int learner_checkpoint_path(const char *run_dir, uint64_t step, char *out, size_t cap,
-                            shoal_err *err)
-{
-    int n = snprintf(out, cap, "%s/checkpoints/step-%" PRIu64 ".ckpt", run_dir, step);
-    if (n < 0 || (size_t)n >= cap) {
-        return shoal_err_set(err, SHOAL_EINVAL, "%s: run directory path too long", run_dir);
-    }
-    return SHOAL_OK;
-}
-
-/* Step of a name "step-<N>.ckpt", or false. */
-static bool ckpt_step(const char *name, uint64_t *step)
-{
-    if (strncmp(name, "step-", 5) != 0) {
-        return false;
-    }
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(name + 5, &end, 10);
-    if (errno || end == name + 5 || strcmp(end, ".ckpt") != 0) {
-        return false;
-    }
-    *step = v;
-    return true;
-}
-
-/* Calls fn for each checkpoint step in run_dir/checkpoints; ENOTFOUND without the folder. */
-static int list_checkpoints(const char *run_dir, void (*fn)(uint64_t, void *), void *arg,
-                            shoal_err *err)
-{
-    char dir[FILEIO_PATH_MAX];
-    if (snprintf(dir, sizeof dir, "%s/checkpoints", run_dir) >= (int)sizeof dir) {
-        return shoal_err_set(err, SHOAL_EINVAL, "%s: run directory path too long", run_dir);
-    }
-    DIR *d = opendir(dir);
-    if (!d) {
-        return shoal_err_set(err, errno == ENOENT ? SHOAL_ENOTFOUND : SHOAL_EIO, "%s: %s", dir,
-                             strerror(errno));
-    }
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        uint64_t step;
-        if (ckpt_step(e->d_name, &step)) {
-            fn(step, arg);
-        }
-    }
-    closedir(d);
-    return SHOAL_OK;
-}
-
-typedef struct latest_arg {
-    bool found;
-    uint64_t step;
-} latest_arg;
-
-static void take_latest(uint64_t step, void *arg)
-{
-    latest_arg *a = arg;
-    if (!a->found || step > a->step) {
-        a->found = true;
-        a->step = step;
-    }
-}
-
-int learner_checkpoint_latest(const char *run_dir, uint64_t *step, shoal_err *err)
-{
-    latest_arg a = {0};
-    int rc = list_checkpoints(run_dir, take_latest, &a, err);
-    if (rc != SHOAL_OK) {
-        return rc;
-    }
-    if (!a.found) {
-        return shoal_err_set(err, SHOAL_ENOTFOUND, "%s/checkpoints holds no step-<N>.ckpt",
-                             run_dir);
-    }
-    *step = a.step;
-    return SHOAL_OK;
-}
-
-typedef struct prune_arg {
-    uint64_t keep_from; /* steps below are deleted */
-    uint64_t newer[64]; /* the newest steps seen, to find keep_from */
-    size_t n;
-} prune_arg;
-
-static void collect(uint64_t step, void *arg)
-{
-    prune_arg *a = arg;
-    if (a->n < sizeof a->newer / sizeof a->newer[0]) {
-        a->newer[a->n++] = step;
-        return;
-    }
-    size_t min_i = 0; /* replace the oldest kept when this one is newer */
-    for (size_t i = 1; i < a->n; i++) {
-        if (a->newer[i] < a->newer[min_i]) {
-            min_i = i;
-        }
-    }
-    if (step > a->newer[min_i]) {
-        a->newer[min_i] = step;
-    }
-}
-
-static int cmp_desc(const void *x, const void *y)
-{
-    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-    return a < b ? 1 : a > b ? -1 : 0;
-}
-
-/* Deletes every checkpoint older than the newest `keep` (with its target file). */
-static void prune_checkpoints(const learner *l)
-{
-    uint64_t keep = l->cfg.keep_checkpoints;
-    /* Each pass deletes the oldest of at most 64 tracked steps: repeat until done. */
-    for (;;) {
-        prune_arg a = {0};
-        if (list_checkpoints(l->cfg.run_dir, collect, &a, NULL) != SHOAL_OK || a.n <= keep) {
-            return;
-        }
-        qsort(a.newer, a.n, sizeof a.newer[0], cmp_desc);
-        uint64_t oldest = a.newer[a.n - 1];
-        char path[FILEIO_PATH_MAX], tpath[FILEIO_PATH_MAX];
-        if (learner_checkpoint_path(l->cfg.run_dir, oldest, path, sizeof path, NULL) ||
-            learner_update_target_path(path, tpath, sizeof tpath, NULL)) {
-            return;
-        }
-        if (unlink(path) != 0) {
-            log_warn("cannot delete old checkpoint %s: %s", path, strerror(errno));
-            return;
-        }
-        unlink(tpath);
-    }
-}
+/* ---- checkpoints ---- */
 
 static int write_checkpoint(learner *l, shoal_err *err)
 {
-    char path[FILEIO_PATH_MAX];
-    uint64_t step = learner_update_steps(l->u);
-    int rc = learner_checkpoint_path(l->cfg.run_dir, step, path, sizeof path, err);
+    int rc = learner_checkpoint_write(l->cfg.run_dir, l->u, l->frames, l->cfg.keep_checkpoints,
+                                      err);
     if (rc == SHOAL_OK) {
-        rc = learner_update_save(l->u, path, l->frames, err);
+        l->last_ckpt = learner_update_steps(l->u);
     }
-    if (rc != SHOAL_OK) {
-        return rc;
-    }
-    l->last_ckpt = step;
-    log_info("checkpoint %s (%" PRIu64 " frames)", path, l->frames);
-    prune_checkpoints(l);
-    return SHOAL_OK;
+    return rc;
 }
 
 /* ---- start-up ---- */
@@ -349,29 +208,10 @@ static int write_checkpoint(learner *l, shoal_err *err)
 /* Rank 0: loads the newest checkpoint when there is one. */
 static int resume(learner *l, shoal_err *err)
 {
-    uint64_t step = 0;
     if (!l->cfg.run_dir[0]) {
         return SHOAL_OK;
     }
-    shoal_err e = {0};
-    int rc = learner_checkpoint_latest(l->cfg.run_dir, &step, &e);
-    if (rc == SHOAL_ENOTFOUND) {
-        return SHOAL_OK;
-    }
-    if (rc != SHOAL_OK) {
-        *err = e;
-        return rc;
-    }
-    char path[FILEIO_PATH_MAX];
-    rc = learner_checkpoint_path(l->cfg.run_dir, step, path, sizeof path, err);
-    if (rc == SHOAL_OK) {
-        rc = learner_update_load(l->u, path, &l->frames, err);
-    }
-    if (rc == SHOAL_OK) {
-        l->last_ckpt = step;
-        log_info("resuming from %s (step %" PRIu64 ")", path, step);
-    }
-    return rc;
+    return learner_checkpoint_resume(l->cfg.run_dir, l->u, &l->frames, err);
 }
 
 static int write_endpoints(const learner *l, shoal_err *err)
@@ -429,7 +269,7 @@ static int start_rank0(learner *l, shoal_err *err)
     }
     if (l->cfg.run_dir[0]) {
         char dir[FILEIO_PATH_MAX + 16];
-        snprintf(dir, sizeof dir, "%s/checkpoints", l->cfg.run_dir);
+        snprintf(dir, sizeof dir, "%s/" NN_PARAMFILE_CHECKPOINT_DIR, l->cfg.run_dir);
         rc = file_mkdirs(dir, err);
         if (rc == SHOAL_OK) {
             rc = write_endpoints(l, err);

@@ -7,8 +7,9 @@
  * Rank 0 alone also: publishes Params (version = update count) every learner.publish_period
  * updates and repeats the latest every learner.publish_repeat_secs for late subscribers; writes
  * RUN_DIR/checkpoints/step-<N>.ckpt (+ step-<N>.target) every learner.checkpoint_period
- * updates and on the way out, keeping the last learner.keep_checkpoints; appends a row to
- * RUN_DIR/metrics.csv every learner.metrics_secs; writes RUN_DIR/endpoints.json.
+ * updates and on the way out, keeping the last learner.keep_checkpoints (learner/checkpoint.h);
+ * appends a row to RUN_DIR/metrics.csv every learner.metrics_secs; writes
+ * RUN_DIR/endpoints.json.
  *
  * Resume: when RUN_DIR/checkpoints holds a checkpoint, rank 0 loads the newest and broadcasts
  * it, and training continues from its step (DQfD pre-training only for the steps still due).
@@ -102,12 +103,5 @@ learner_update *learner_update_of(const learner *l);
 
 /* Seconds the update loop waited for a batch. */
 double learner_wait_secs(const learner *l);
-
-/* The path of checkpoint step-<step>.ckpt in run_dir; EINVAL when it does not fit. */
-int learner_checkpoint_path(const char *run_dir, uint64_t step, char *out, size_t cap,
-                            shoal_err *err);
-
-/* The newest step with a checkpoint in run_dir/checkpoints (SHOAL_OK), or ENOTFOUND. */
-int learner_checkpoint_latest(const char *run_dir, uint64_t *step, shoal_err *err);
 
 #endif

@@ -1,5 +1,8 @@
 #include "nn/paramfile.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,5 +229,68 @@ int nn_paramfile_read_arch(const char *path, char *arch, size_t cap, shoal_err *
         arch[p.arch_len] = '\0';
     }
     free(buf);
+    return rc;
+}
+
+int nn_paramfile_checkpoint_name(uint64_t step, char *name, size_t cap, shoal_err *err)
+{
+    int n = snprintf(name, cap, "step-%" PRIu64 ".ckpt", step);
+    if (n < 0 || (size_t)n >= cap) {
+        return shoal_err_set(err, SHOAL_EINVAL, "checkpoint name of step %" PRIu64 " needs %d "
+                             "bytes, buffer has %zu", step, n + 1, cap);
+    }
+    return SHOAL_OK;
+}
+
+int nn_paramfile_checkpoint_path(const char *run_dir, uint64_t step, char *out, size_t cap,
+                                 shoal_err *err)
+{
+    char name[NN_PARAMFILE_NAME_MAX];
+    nn_paramfile_checkpoint_name(step, name, sizeof name, NULL);
+    int n = snprintf(out, cap, "%s/" NN_PARAMFILE_CHECKPOINT_DIR "/%s", run_dir, name);
+    if (n < 0 || (size_t)n >= cap) {
+        return shoal_err_set(err, SHOAL_EINVAL, "%s: run directory path too long", run_dir);
+    }
+    return SHOAL_OK;
+}
+
+bool nn_paramfile_checkpoint_step(const char *name, uint64_t *step)
+{
+    const char *digits = name + 5;
+    if (strncmp(name, "step-", 5) != 0 || *digits < '0' || *digits > '9' ||
+        (digits[0] == '0' && digits[1] != '.')) {
+        return false;
+    }
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(digits, &end, 10);
+    if (errno || strcmp(end, ".ckpt") != 0) {
+        return false;
+    }
+    *step = v;
+    return true;
+}
+
+int nn_paramfile_checkpoint_each(const char *run_dir,
+                                 int (*fn)(uint64_t step, void *arg, shoal_err *err), void *arg,
+                                 shoal_err *err)
+{
+    char dir[FILEIO_PATH_MAX];
+    if (snprintf(dir, sizeof dir, "%s/" NN_PARAMFILE_CHECKPOINT_DIR, run_dir) >= (int)sizeof dir) {
+        return shoal_err_set(err, SHOAL_EINVAL, "%s: run directory path too long", run_dir);
+    }
+    DIR *d = opendir(dir);
+    if (!d) {
+        return shoal_err_set(err, errno == ENOENT ? SHOAL_ENOTFOUND : SHOAL_EIO, "%s: %s", dir,
+                             strerror(errno));
+    }
+    int rc = SHOAL_OK;
+    for (struct dirent *e; rc == SHOAL_OK && (e = readdir(d)) != NULL;) {
+        uint64_t step;
+        if (nn_paramfile_checkpoint_step(e->d_name, &step)) {
+            rc = fn(step, arg, err);
+        }
+    }
+    closedir(d);
     return rc;
 }

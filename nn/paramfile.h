@@ -7,10 +7,15 @@
  *     nn_paramfile_save("runs/x/checkpoints/step-1000.ckpt", net, opt, 1000, frames, &err);
  *     nn_paramfile_load(path, net, NULL, &step, &frames, &err);   // parameters only
  *     nn_paramfile_read_arch(path, arch, sizeof arch, &err);      // to build a matching net
+ *
+ * It also owns the names of a run's checkpoints, RUN_DIR/checkpoints/step-<N>.ckpt with N the
+ * learner's update count: the learner writes them and the evaluator watches for them, so both
+ * build and read the names here.
  */
 #ifndef SHOAL_NN_PARAMFILE_H
 #define SHOAL_NN_PARAMFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +24,11 @@
 #include "nn/qnet.h"
 
 #define NN_PARAMFILE_VERSION 1u
+
+/* The folder of a run that holds its checkpoints, and room for any checkpoint name in it:
+ * "step-" + 20 digits + ".ckpt" + NUL. */
+#define NN_PARAMFILE_CHECKPOINT_DIR "checkpoints"
+#define NN_PARAMFILE_NAME_MAX 32
 
 /* Writes net's params (all nn_qnet_n_params floats, prior included) and, when opt is not NULL,
  * its kind, step count and state. EIO (the file is untouched on failure). */
@@ -35,5 +45,27 @@ int nn_paramfile_load(const char *path, nn_qnet *net, nn_optim *opt, uint64_t *s
 /* Copies the file's architecture string (NUL-terminated) into arch after checking the whole
  * file as load does. EINVAL when cap is too small. */
 int nn_paramfile_read_arch(const char *path, char *arch, size_t cap, shoal_err *err);
+
+/* Writes the checkpoint name "step-<step>.ckpt" into name; NN_PARAMFILE_NAME_MAX bytes always
+ * suffice. EINVAL when cap is too small. */
+int nn_paramfile_checkpoint_name(uint64_t step, char *name, size_t cap, shoal_err *err);
+
+/* Writes the path "<run_dir>/checkpoints/step-<step>.ckpt" into out. EINVAL naming run_dir when
+ * it does not fit in cap. */
+int nn_paramfile_checkpoint_path(const char *run_dir, uint64_t step, char *out, size_t cap,
+                                 shoal_err *err);
+
+/* The N of a checkpoint name, which must be exactly what nn_paramfile_checkpoint_name writes
+ * ("step-" and N in decimal without sign, spaces or leading zeros, then ".ckpt"). false for
+ * any other name, such as the temporary files of an atomic write ("step-5.ckpt.tmp.Ab12Cd"). */
+bool nn_paramfile_checkpoint_step(const char *name, uint64_t *step);
+
+/* Calls fn(step, arg, err) for every checkpoint name in run_dir/checkpoints, in directory
+ * order, and stops at the first call that does not return SHOAL_OK, returning its code.
+ * ENOTFOUND when the folder does not exist, EIO when it cannot be read, EINVAL when its path
+ * is too long. */
+int nn_paramfile_checkpoint_each(const char *run_dir,
+                                 int (*fn)(uint64_t step, void *arg, shoal_err *err), void *arg,
+                                 shoal_err *err);
 
 #endif

@@ -8,6 +8,7 @@
  * (Osband et al. 2016). With prior_scale β != 0 every head k adds β·p_k(s), where p is a second
  * network of the same architecture with its own fixed random weights, never trained (randomized
  * prior functions, Osband et al. 2018). The MinAtar network is conv=16 dense=128 on 10x10xC.
+ * The config, its check and its architecture string are in nn/arch.h.
  *
  * Buffers, the contract the learner relies on:
  *   - params: one contiguous float buffer of nn_qnet_n_params() floats: the trainable
@@ -38,50 +39,12 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "nn/arch.h"
 #include "nn/layers.h"
 
-#define NN_QNET_MAX_CONV 4
-#define NN_QNET_MAX_DENSE 4
-#define NN_QNET_MAX_HEADS 64
-#define NN_QNET_ARCH_MAX 256
 #define NN_QNET_MAX_LAYERS (NN_QNET_MAX_CONV + 2 * NN_QNET_MAX_DENSE + 1)
 
 typedef struct nn_qnet nn_qnet;
-
-/* Plain data. The fields up to prior_scale define the architecture (and its string); max_batch
- * and seed do not. */
-typedef struct nn_qnet_config {
-    size_t in_h, in_w, in_c;               /* input (H, W, C) */
-    size_t n_conv;                         /* 0 for an MLP on the flattened input */
-    size_t conv_filters[NN_QNET_MAX_CONV]; /* F of each 3x3 convolution */
-    size_t n_shared;                       /* dense ReLU layers shared by all heads */
-    size_t shared[NN_QNET_MAX_DENSE];
-    size_t n_dense;                        /* hidden layers per head */
-    size_t dense[NN_QNET_MAX_DENSE];
-    size_t n_actions;
-    size_t n_heads; /* K >= 1 */
-    int dueling;
-    float prior_scale; /* β; 0 = no prior network */
-    size_t max_batch;  /* largest batch forward/backward will see */
-    uint64_t seed;     /* initialisation stream (RNG_ROLE_NET_INIT) */
-} nn_qnet_config;
-
-/* The MinAtar network (conv 16, dense 128) on a 10x10xC input, one head, max batch 512. */
-nn_qnet_config nn_qnet_config_minatar(size_t in_c, size_t n_actions);
-
-/* Checks a config; EINVAL naming the bad field. */
-int nn_qnet_config_check(const nn_qnet_config *cfg, shoal_err *err);
-
-/* Writes the architecture string, e.g. "qnet/v1 in=10x10x4 conv=16 dense=128 act=3 heads=1
- * duel=0 prior=0" ("conv=none", "dense=none" when empty; lists joined by ','; " shared=..."
- * after conv only when there are shared layers). Two networks
- * with the same string have the same parameter layout and compute the same function of their
- * parameters. EINVAL when cap is too small. */
-int nn_qnet_config_arch(const nn_qnet_config *cfg, char *arch, size_t cap, shoal_err *err);
-
-/* Parses an architecture string into cfg's architecture fields (max_batch and seed are left as
- * they were). EINVAL with the offending token. */
-int nn_qnet_config_parse(nn_qnet_config *cfg, const char *arch, shoal_err *err);
 
 /* Builds a network with freshly initialised parameters (PyTorch's default: weights and biases
  * uniform in ±1/sqrt(fan_in), each head and the prior from their own streams). NULL and err

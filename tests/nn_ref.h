@@ -12,6 +12,31 @@
 #include "common/rng.h"
 #include "nn/qnet.h"
 
+/* Two convolutions, a shared layer, two hidden layers per head, 3 heads, dueling and a prior:
+ * every code path. */
+static inline nn_qnet_config ref_full_config(void)
+{
+    nn_qnet_config c = {0};
+    c.in_h = 6;
+    c.in_w = 5;
+    c.in_c = 2;
+    c.n_conv = 2;
+    c.conv_filters[0] = 3;
+    c.conv_filters[1] = 2;
+    c.n_shared = 1;
+    c.shared[0] = 7;
+    c.n_dense = 2;
+    c.dense[0] = 5;
+    c.dense[1] = 4;
+    c.n_actions = 3;
+    c.n_heads = 3;
+    c.dueling = 1;
+    c.prior_scale = 0.7f;
+    c.max_batch = 4;
+    c.seed = 3;
+    return c;
+}
+
 static inline void ref_fill(float *v, size_t n, rng *r, float lo, float hi)
 {
     for (size_t i = 0; i < n; i++) {

@@ -9,6 +9,7 @@
 
 #include "common/clock.h"
 #include "env/env_config.h"
+#include "learner/checkpoint.h"
 #include "learner/learner.h"
 #include "learner/params.h"
 #include "learner_fixtures.h"

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/fileio.h"
@@ -206,4 +207,113 @@ Test(nn_paramfile, trailing_bytes_a_newer_version_and_a_missing_file_are_errors)
     nn_qnet_free(net);
     free(longer);
     free(image);
+}
+
+/* ---- checkpoint names ---- */
+
+Test(nn_paramfile, checkpoint_names_parse_back_to_their_step)
+{
+    static const uint64_t steps[] = {0, 1, 7, 10, 1000, UINT64_MAX};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        char name[NN_PARAMFILE_NAME_MAX], want[300], full[300];
+        shoal_err err = {0};
+        cr_assert_eq(nn_paramfile_checkpoint_name(steps[i], name, sizeof name, &err), SHOAL_OK,
+                     "%s", err.msg);
+        uint64_t back = 12345;
+        cr_assert(nn_paramfile_checkpoint_step(name, &back), "%s", name);
+        cr_assert_eq(back, steps[i], "%s", name);
+        cr_assert_eq(nn_paramfile_checkpoint_path("runs/x", steps[i], full, sizeof full, &err),
+                     SHOAL_OK, "%s", err.msg);
+        snprintf(want, sizeof want, "runs/x/" NN_PARAMFILE_CHECKPOINT_DIR "/%s", name);
+        cr_assert_str_eq(full, want);
+    }
+    char name[NN_PARAMFILE_NAME_MAX];
+    nn_paramfile_checkpoint_name(1000, name, sizeof name, NULL);
+    cr_assert_str_eq(name, "step-1000.ckpt");
+}
+
+Test(nn_paramfile, names_that_are_not_exactly_a_checkpoint_name_are_rejected)
+{
+    static const char *const bad[] = {
+        "",  "step-", "step-.ckpt", "step-5", "step-5.ckpt.tmp.Ab12Cd", "step-5.target",
+        "step-5.CKPT", "Step-5.ckpt", "stp-5.ckpt", "step-+5.ckpt", "step- 5.ckpt", "step--1.ckpt",
+        "step-007.ckpt", "step-5x.ckpt", "step-5.ckpt ", "step-18446744073709551616.ckpt",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint64_t step = 99;
+        cr_assert(!nn_paramfile_checkpoint_step(bad[i], &step), "accepted \"%s\"", bad[i]);
+        cr_assert_eq(step, 99, "\"%s\" wrote the step", bad[i]);
+    }
+}
+
+Test(nn_paramfile, checkpoint_names_that_do_not_fit_are_errors)
+{
+    char small[14], full[32];
+    shoal_err err = {0};
+    cr_assert_eq(nn_paramfile_checkpoint_name(1000, small, sizeof small, &err), SHOAL_EINVAL);
+    cr_assert(strstr(err.msg, "1000") != NULL, "%s", err.msg);
+    cr_assert_eq(nn_paramfile_checkpoint_name(100, small, sizeof small, &err), SHOAL_OK);
+    cr_assert_eq(nn_paramfile_checkpoint_path("runs/a-rather-long-run-name", 5, full,
+                                              sizeof full, &err), SHOAL_EINVAL);
+    cr_assert(strstr(err.msg, "runs/a-rather-long-run-name") != NULL, "%s", err.msg);
+}
+
+/* Creates dir/checkpoints/name (empty). */
+static void touch_checkpoint(const char *name)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/" NN_PARAMFILE_CHECKPOINT_DIR "/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    cr_assert_not_null(f, "%s", p);
+    fclose(f);
+}
+
+static void remove_checkpoint(const char *name)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/" NN_PARAMFILE_CHECKPOINT_DIR "/%s", dir, name);
+    unlink(p);
+}
+
+typedef struct visits {
+    uint64_t sum;
+    size_t n;
+    int fail_with;
+} visits;
+
+static int visit(uint64_t step, void *arg, shoal_err *err)
+{
+    visits *v = arg;
+    v->sum += step;
+    v->n++;
+    return v->fail_with ? shoal_err_set(err, v->fail_with, "stop at %llu",
+                                        (unsigned long long)step)
+                        : SHOAL_OK;
+}
+
+Test(nn_paramfile, each_checkpoint_is_visited_and_other_files_are_not)
+{
+    visits v = {0};
+    shoal_err err = {0};
+    cr_assert_eq(nn_paramfile_checkpoint_each(dir, visit, &v, &err), SHOAL_ENOTFOUND);
+    cr_assert(strstr(err.msg, NN_PARAMFILE_CHECKPOINT_DIR) != NULL, "%s", err.msg);
+    char sub[128];
+    snprintf(sub, sizeof sub, "%s/" NN_PARAMFILE_CHECKPOINT_DIR, dir);
+    cr_assert_eq(mkdir(sub, 0700), 0);
+    static const char *const files[] = {"step-3.ckpt", "step-10.ckpt", "step-10.target",
+                                        "step-4.ckpt.tmp.Ab12Cd", "notes.txt"};
+    for (size_t i = 0; i < 5; i++) {
+        touch_checkpoint(files[i]);
+    }
+    cr_assert_eq(nn_paramfile_checkpoint_each(dir, visit, &v, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(v.n, 2);
+    cr_assert_eq(v.sum, 13);
+    visits failing = {.fail_with = SHOAL_EIO};
+    cr_assert_eq(nn_paramfile_checkpoint_each(dir, visit, &failing, &err), SHOAL_EIO);
+    cr_assert_eq(failing.n, 1, "the walk stops at the first error");
+    cr_assert(strstr(err.msg, "stop at") != NULL, "%s", err.msg);
+    for (size_t i = 0; i < 5; i++) {
+        remove_checkpoint(files[i]);
+    }
+    rmdir(sub);
 }

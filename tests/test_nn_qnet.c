@@ -11,31 +11,6 @@ static nn_qnet *make(const nn_qnet_config *cfg)
     return net;
 }
 
-/* Two convolutions, a shared layer, two hidden layers per head, 3 heads, dueling and a prior:
- * every code path. */
-static nn_qnet_config full_config(void)
-{
-    nn_qnet_config c = {0};
-    c.in_h = 6;
-    c.in_w = 5;
-    c.in_c = 2;
-    c.n_conv = 2;
-    c.conv_filters[0] = 3;
-    c.conv_filters[1] = 2;
-    c.n_shared = 1;
-    c.shared[0] = 7;
-    c.n_dense = 2;
-    c.dense[0] = 5;
-    c.dense[1] = 4;
-    c.n_actions = 3;
-    c.n_heads = 3;
-    c.dueling = 1;
-    c.prior_scale = 0.7f;
-    c.max_batch = 4;
-    c.seed = 3;
-    return c;
-}
-
 Test(nn_qnet, the_minatar_architecture_string_names_every_layout_field)
 {
     nn_qnet_config c = nn_qnet_config_minatar(4, 3);
@@ -46,52 +21,6 @@ Test(nn_qnet, the_minatar_architecture_string_names_every_layout_field)
     cr_assert_eq(nn_qnet_n_trainable(net), 576 + 16 + 131072 + 128 + 384 + 3);
     cr_assert_eq(nn_qnet_n_params(net), nn_qnet_n_trainable(net));
     nn_qnet_free(net);
-}
-
-Test(nn_qnet, architecture_strings_parse_back_to_the_same_config)
-{
-    nn_qnet_config cs[3] = {nn_qnet_config_minatar(10, 18), full_config(), full_config()};
-    cs[2].n_conv = 0;
-    cs[2].n_shared = 2;
-    cs[2].shared[1] = 3;
-    cs[2].n_dense = 0;
-    cs[2].prior_scale = 0.1f;
-    for (int i = 0; i < 3; i++) {
-        char arch[NN_QNET_ARCH_MAX], again[NN_QNET_ARCH_MAX];
-        shoal_err err = {0};
-        cr_assert_eq(nn_qnet_config_arch(&cs[i], arch, sizeof arch, &err), SHOAL_OK);
-        nn_qnet_config back = {.max_batch = 9, .seed = 4};
-        cr_assert_eq(nn_qnet_config_parse(&back, arch, &err), SHOAL_OK, "%s: %s", arch, err.msg);
-        cr_assert_eq(nn_qnet_config_arch(&back, again, sizeof again, &err), SHOAL_OK);
-        cr_assert_str_eq(arch, again);
-        cr_assert_eq(back.prior_scale, cs[i].prior_scale);
-        cr_assert_eq(back.max_batch, 9, "max_batch is not part of the architecture");
-    }
-}
-
-Test(nn_qnet, malformed_architecture_strings_are_rejected_with_the_bad_token)
-{
-    static const char *const bad[] = {
-        "qnet/v2 in=10x10x4 conv=16 dense=128 act=3 heads=1 duel=0 prior=0",
-        "qnet/v1 in=10x10 conv=16 dense=128 act=3 heads=1 duel=0 prior=0",
-        "qnet/v1 in=10x10x4 conv=16, dense=128 act=3 heads=1 duel=0 prior=0",
-        "qnet/v1 in=10x10x4 conv=16 dense=128 act=3 heads=1 duel=2 prior=0",
-        "qnet/v1 in=10x10x4 conv=16 dense=128 act=3 heads=1 duel=0 prior=x",
-        "qnet/v1 in=10x10x4 conv=16 dense=128 act=3 heads=1 duel=0 prior=0 act=3",
-        "qnet/v1 in=10x10x4 conv=16 dense=128 act=3 heads=1 duel=0 colour=red",
-        "qnet/v1 in=10x10x4 conv=16 dense=128 act=0 heads=1 duel=0 prior=0",
-        "qnet/v1 in=2x2x4 conv=16 dense=128 act=3 heads=1 duel=0 prior=0",
-    };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        nn_qnet_config c = {0};
-        shoal_err err = {0};
-        cr_assert_eq(nn_qnet_config_parse(&c, bad[i], &err), SHOAL_EINVAL, "accepted %s", bad[i]);
-        cr_assert(strlen(err.msg) > 10, "no message for %s", bad[i]);
-    }
-    nn_qnet_config c = {0};
-    shoal_err err = {0};
-    nn_qnet_config_parse(&c, "qnet/v1 in=10x10x4 conv=16 dense=128 act=3 heads=1 duel=0", &err);
-    cr_assert(strstr(err.msg, "\"prior\"") != NULL, "%s", err.msg);
 }
 
 Test(nn_qnet, a_bad_config_is_an_error_not_a_crash)
@@ -135,7 +64,7 @@ static void check_forward_on(const nn_qnet_config *c, size_t batch, int binary)
 
 Test(nn_qnet, forward_matches_a_double_reference_of_the_documented_layout)
 {
-    nn_qnet_config c = full_config();
+    nn_qnet_config c = ref_full_config();
     check_forward_on(&c, 4, 0);
     c = nn_qnet_config_minatar(4, 6);
     c.n_heads = 10;
@@ -224,13 +153,13 @@ static void check_gradients_on(const nn_qnet_config *c, size_t batch, int binary
 
 Test(nn_qnet, gradients_with_three_heads_dueling_and_prior_match_finite_differences)
 {
-    nn_qnet_config c = full_config();
+    nn_qnet_config c = ref_full_config();
     check_gradients_on(&c, 3, 0);
 }
 
 Test(nn_qnet, gradients_through_the_direct_first_convolution_match_finite_differences)
 {
-    nn_qnet_config c = full_config();
+    nn_qnet_config c = ref_full_config();
     c.in_h = 8;
     c.conv_filters[0] = 16; /* a multiple of 16 takes the direct kernel */
     check_gradients_on(&c, 4, 1);
@@ -238,7 +167,7 @@ Test(nn_qnet, gradients_through_the_direct_first_convolution_match_finite_differ
 
 Test(nn_qnet, gradients_of_heads_on_a_shared_dense_layer_without_conv_match_finite_differences)
 {
-    nn_qnet_config c = full_config();
+    nn_qnet_config c = ref_full_config();
     c.n_conv = 0;
     c.n_shared = 2;
     c.shared[1] = 4;
@@ -246,22 +175,9 @@ Test(nn_qnet, gradients_of_heads_on_a_shared_dense_layer_without_conv_match_fini
     check_gradients_on(&c, 3, 0);
 }
 
-Test(nn_qnet, the_shared_layer_appears_in_the_architecture_string)
-{
-    nn_qnet_config c = nn_qnet_config_minatar(10, 6);
-    c.n_shared = 1;
-    c.shared[0] = 128;
-    c.n_dense = 0;
-    c.n_heads = 10;
-    char arch[NN_QNET_ARCH_MAX];
-    cr_assert_eq(nn_qnet_config_arch(&c, arch, sizeof arch, NULL), SHOAL_OK);
-    cr_assert_str_eq(arch, "qnet/v1 in=10x10x10 conv=16 shared=128 dense=none act=6 heads=10 "
-                           "duel=0 prior=0");
-}
-
 Test(nn_qnet, gradients_of_a_single_head_mlp_match_finite_differences)
 {
-    nn_qnet_config c = full_config();
+    nn_qnet_config c = ref_full_config();
     c.n_conv = 0;
     c.n_shared = 0;
     c.n_dense = 1;
@@ -370,7 +286,7 @@ Test(nn_qnet, k_identical_heads_give_the_torso_the_gradient_of_one_head)
 
 Test(nn_qnet, inference_between_training_forward_and_backward_changes_nothing)
 {
-    nn_qnet_config c = full_config();
+    nn_qnet_config c = ref_full_config();
     nn_qnet *net = make(&c);
     size_t nx = 4 * nn_qnet_in_floats(net), nt = nn_qnet_n_trainable(net);
     float *x = malloc(nx * 4), *x2 = malloc(nx * 4), q[36], q2[36], dq[36];
@@ -393,7 +309,7 @@ Test(nn_qnet, inference_between_training_forward_and_backward_changes_nothing)
 
 Test(nn_qnet, the_prior_adds_beta_times_a_fixed_network_and_gets_no_gradient)
 {
-    nn_qnet_config c = full_config(), plain = c;
+    nn_qnet_config c = ref_full_config(), plain = c;
     plain.prior_scale = 0.0f;
     nn_qnet *net = make(&c), *f = make(&plain);
     size_t nt = nn_qnet_n_trainable(net);

@@ -190,27 +190,27 @@ static int watch(const args *a, volatile sig_atomic_t *stop)
     return rc == SHOAL_OK ? 0 : 1;
 }
 
-/* The stop flag (SIGTERM/SIGINT) is checked between environment steps and between
- * checkpoints. */
-int cmd_eval(int argc, char **argv)
+/* Parses with parse, then runs go with the stop flag (SIGTERM/SIGINT), which the evaluator
+ * checks between environment steps and between checkpoints. */
+static int run(int (*parse)(int, char **, args *), int (*go)(const args *, volatile sig_atomic_t *),
+               int argc, char **argv)
 {
     args a = {0};
-    int rc = parse_eval(argc, argv, &a);
+    int rc = parse(argc, argv, &a);
     if (rc == CMDLINE_RUN) {
-        rc = eval_one(&a, cluster_stop_on_signals());
+        rc = go(&a, cluster_stop_on_signals());
     }
     cli_list_fini(&a.path);
     cli_list_fini(&a.cfg.sets);
     return rc;
 }
 
+int cmd_eval(int argc, char **argv)
+{
+    return run(parse_eval, eval_one, argc, argv);
+}
+
 int cmd_evaluate(int argc, char **argv)
 {
-    args a = {0};
-    int rc = parse_evaluate(argc, argv, &a);
-    if (rc == CMDLINE_RUN) {
-        rc = watch(&a, cluster_stop_on_signals());
-    }
-    cli_list_fini(&a.cfg.sets);
-    return rc;
+    return run(parse_evaluate, watch, argc, argv);
 }

@@ -84,6 +84,16 @@ Test(cluster_train_roles, the_shard_endpoints_are_the_first_gathered_ones_in_ran
     cr_assert_str_eq(ep.replay[1], "tcp://b:2");
 }
 
+static cluster_layout layout_of(uint32_t shards, uint32_t learners, uint32_t evaluators,
+                                uint32_t world)
+{
+    cluster_layout layout;
+    shoal_err err = {0};
+    cr_assert_eq(cluster_layout_init(&layout, shards, learners, evaluators, world, &err),
+                 SHOAL_OK, "%s", err.msg);
+    return layout;
+}
+
 static train_role_ctx ctx_for(const config *cfg, const cluster_layout *layout, cluster_role role,
                               uint32_t index, volatile sig_atomic_t *stop)
 {
@@ -96,9 +106,8 @@ static train_role_ctx ctx_for(const config *cfg, const cluster_layout *layout, c
 Test(cluster_train_roles, a_shard_binds_a_free_port_and_checkpoints_into_the_run_folder)
 {
     config *cfg = load(NULL);
-    cluster_layout layout;
+    cluster_layout layout = layout_of(2, 1, 0, 5);
     shoal_err err = {0};
-    cr_assert_eq(cluster_layout_init(&layout, 2, 1, 0, 5, &err), SHOAL_OK, "%s", err.msg);
     volatile sig_atomic_t stop = 0;
     train_role_ctx ctx = ctx_for(cfg, &layout, CLUSTER_ROLE_REPLAY, 1, &stop);
     char ep[ENDPOINTS_MAX_LEN];
@@ -124,9 +133,8 @@ Test(cluster_train_roles, a_shard_binds_a_free_port_and_checkpoints_into_the_run
 Test(cluster_train_roles, a_bad_shard_configuration_fails_the_bind_with_the_reason)
 {
     config *cfg = load("replay.obs_shape=0,0,0");
-    cluster_layout layout;
+    cluster_layout layout = layout_of(1, 1, 0, 3);
     shoal_err err = {0};
-    cr_assert_eq(cluster_layout_init(&layout, 1, 1, 0, 3, &err), SHOAL_OK);
     volatile sig_atomic_t stop = 0;
     train_role_ctx ctx = ctx_for(cfg, &layout, CLUSTER_ROLE_REPLAY, 0, &stop);
     char ep[ENDPOINTS_MAX_LEN];
@@ -140,9 +148,8 @@ Test(cluster_train_roles, a_bad_shard_configuration_fails_the_bind_with_the_reas
 Test(cluster_train_roles, actors_and_learners_bind_nothing_before_the_exchange)
 {
     config *cfg = load(NULL);
-    cluster_layout layout;
+    cluster_layout layout = layout_of(1, 1, 0, 4);
     shoal_err err = {0};
-    cr_assert_eq(cluster_layout_init(&layout, 1, 1, 0, 4, &err), SHOAL_OK);
     volatile sig_atomic_t stop = 0;
     cluster_role roles[] = {CLUSTER_ROLE_ACTOR, CLUSTER_ROLE_LEARNER};
     for (size_t i = 0; i < 2; i++) {
@@ -159,9 +166,8 @@ Test(cluster_train_roles, actors_and_learners_bind_nothing_before_the_exchange)
 Test(cluster_train_roles, the_evaluator_starts_on_the_run_folder_and_stops_on_request)
 {
     config *cfg = load(NULL);
-    cluster_layout layout;
+    cluster_layout layout = layout_of(1, 1, 1, 4);
     shoal_err err = {0};
-    cr_assert_eq(cluster_layout_init(&layout, 1, 1, 1, 4, &err), SHOAL_OK);
     char ckpts[128];
     snprintf(ckpts, sizeof ckpts, "%s/checkpoints", dir);
     cr_assert_eq(mkdir(ckpts, 0755), 0);

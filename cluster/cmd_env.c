@@ -4,39 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/cmdline.h"
 #include "cluster/commands.h"
-#include "common/cli.h"
 #include "env/env.h"
 #include "env/measure.h"
 #include "env/plugin.h"
 #include "env/registry.h"
 #include "env/trace.h"
-
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: shoal env list [--plugin LIB]\n"
-            "       shoal env bench [NAME] [--json] [--steps N] [--runs R] [--options K=V,...]\n"
-            "       shoal env stats NAME --steps N --seed S [--episodes E] [--policy "
-            "random|expert] [--options K=V,...] [--json]\n"
-            "       shoal env show NAME [--seed S] [--options K=V,...]\n"
-            "       shoal env check-trace FILE...\n"
-            "\n"
-            "list         every environment: shape, observation type, actions, parameters\n"
-            "bench        steps per second on one core: one env with and without writing\n"
-            "             observations, and a vector of 64 (median of --runs runs, default 5)\n"
-            "stats        play uniformly random (or expert) actions: mean episode return and\n"
-            "             length with standard errors; the unfinished last episode is dropped\n"
-            "             (specs/minatar.md §6.1 played all six actions: --options actions=full)\n"
-            "show         print the first observation as ASCII\n"
-            "check-trace  replay MinAtar golden traces (shared/fixtures/minatar/README.md);\n"
-            "             exit 0 only when every observation, reward and terminal matches\n"
-            "\n"
-            "--options    env options: sticky=P, ramping=on|off, max_episode_steps=N,\n"
-            "             actions=minimal|full, rng=mt19937|xoshiro, and game parameters such\n"
-            "             as size=20 (deepsea) or length=50 (chain)\n"
-            "--plugin LIB load more environments from shared libraries (comma-separated)\n");
-}
 
 typedef struct args {
     const char *name;
@@ -45,77 +19,63 @@ typedef struct args {
     const char *policy;
     uint64_t steps, episodes, seed, runs;
     bool json, has_steps, has_seed;
-    const char **files;
-    int n_files;
+    cli_list operands; /* NAME, or check-trace's FILEs */
 } args;
 
-static int parse_u64(const char *cmd, const char *value, const char *option, uint64_t *out)
+/* Parses the words after `shoal env ACTION` (argv[0] is the action; "" for `shoal env --help`;
+ * NULL when there is no valid action). */
+static int parse_args(const char *action, int argc, char **argv, args *a)
 {
-    shoal_err err = {0};
-    if (!value) {
-        fprintf(stderr, "shoal env %s: %s needs a value\n", cmd, option);
+    const cli_option options[] = {
+        {"--json", NULL, "print one JSON object per line", .flag = &a->json},
+        {"--steps", "N", "environment steps (bench, stats)", .number = &a->steps,
+         .given = &a->has_steps},
+        {"--episodes", "E", "stats: stop after E episodes", .number = &a->episodes},
+        {"--seed", "S", "random seed (stats, show)", .number = &a->seed, .given = &a->has_seed},
+        {"--runs", "R", "bench: runs to take the median of (default 5)", .number = &a->runs},
+        {"--policy", "random|expert", "stats: the actions to play (default random)",
+         .value = &a->policy},
+        {"--options", "K=V,...", "env options: sticky=P, ramping=on|off, max_episode_steps=N,\n"
+                                 "actions=minimal|full, rng=mt19937|xoshiro, and game\n"
+                                 "parameters such as size=20 (deepsea) or length=50 (chain)",
+         .value = &a->options},
+        {"--plugin", "LIB", "load more environments from shared libraries (comma-separated)",
+         .value = &a->plugins},
+    };
+    bool traces = action && strcmp(action, "check-trace") == 0;
+    char name[64];
+    bool named = action && action[0];
+    snprintf(name, sizeof name, "shoal env%s%s", named ? " " : "", named ? action : "");
+    const cli_command cmd = {
+        .name = name,
+        .usage = "shoal env list [--plugin LIB]\n"
+                 "       shoal env bench [NAME] [--json] [--steps N] [--runs R] [--options K=V,...]\n"
+                 "       shoal env stats NAME --steps N --seed S [--episodes E] [--policy "
+                 "random|expert] [--options K=V,...] [--json]\n"
+                 "       shoal env show NAME [--seed S] [--options K=V,...]\n"
+                 "       shoal env check-trace FILE...",
+        .about = "list         every environment: shape, observation type, actions, parameters\n"
+                 "bench        steps per second on one core: one env with and without writing\n"
+                 "             observations, and a vector of 64 (median of --runs runs, default 5)\n"
+                 "stats        play uniformly random (or expert) actions: mean episode return and\n"
+                 "             length with standard errors; the unfinished last episode is dropped\n"
+                 "             (specs/minatar.md §6.1 played all six actions: --options actions=full)\n"
+                 "show         print the first observation as ASCII\n"
+                 "check-trace  replay MinAtar golden traces (shared/fixtures/minatar/README.md);\n"
+                 "             exit 0 only when every observation, reward and terminal matches",
+        .options = options,
+        .n_options = sizeof options / sizeof options[0],
+        .operands = &a->operands,
+        .max_operands = traces ? 0 : 1,
+        .operand = traces ? "FILE" : "NAME",
+    };
+    if (!action) { /* no action, or an unknown one: the synopsis as a usage error */
+        cli_synopsis(&cmd, stderr);
         return EXIT_USAGE;
     }
-    if (cli_parse_u64(value, option, out, &err) != SHOAL_OK) {
-        fprintf(stderr, "shoal env %s: %s\n", cmd, err.msg);
-        return EXIT_USAGE;
-    }
-    return 0;
-}
-
-static int need_value(const char *cmd, const char *option, const char *value, const char **out)
-{
-    if (!value) {
-        fprintf(stderr, "shoal env %s: %s needs a value\n", cmd, option);
-        return EXIT_USAGE;
-    }
-    *out = value;
-    return 0;
-}
-
-/* Parses the words after the action; -1 when --help was printed, else an exit code. */
-static int parse_args(const char *cmd, int argc, char **argv, args *a)
-{
-    for (int i = 1; i < argc; i++) {
-        const char *v;
-        int rc = 0;
-        if (cli_is_help(argv[i])) {
-            usage(stdout);
-            return -1;
-        } else if (cli_flag(argv[i], "--json")) {
-            a->json = true;
-        } else if (cli_match(argc, argv, &i, "--steps", &v)) {
-            rc = parse_u64(cmd, v, "--steps", &a->steps);
-            a->has_steps = true;
-        } else if (cli_match(argc, argv, &i, "--episodes", &v)) {
-            rc = parse_u64(cmd, v, "--episodes", &a->episodes);
-        } else if (cli_match(argc, argv, &i, "--seed", &v)) {
-            rc = parse_u64(cmd, v, "--seed", &a->seed);
-            a->has_seed = true;
-        } else if (cli_match(argc, argv, &i, "--runs", &v)) {
-            rc = parse_u64(cmd, v, "--runs", &a->runs);
-        } else if (cli_match(argc, argv, &i, "--options", &v)) {
-            rc = need_value(cmd, "--options", v, &a->options);
-        } else if (cli_match(argc, argv, &i, "--plugin", &v)) {
-            rc = need_value(cmd, "--plugin", v, &a->plugins);
-        } else if (cli_match(argc, argv, &i, "--policy", &v)) {
-            rc = need_value(cmd, "--policy", v, &a->policy);
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            fprintf(stderr, "shoal env %s: unknown option '%s'\n", cmd, argv[i]);
-            rc = EXIT_USAGE;
-        } else if (a->files) {
-            a->files[a->n_files++] = argv[i];
-        } else if (!a->name) {
-            a->name = argv[i];
-        } else {
-            fprintf(stderr, "shoal env %s: unexpected argument '%s'\n", cmd, argv[i]);
-            rc = EXIT_USAGE;
-        }
-        if (rc) {
-            return rc;
-        }
-    }
-    return 0;
+    int rc = cmdline_parse(&cmd, argc, argv);
+    a->name = a->operands.n ? a->operands.items[0] : NULL;
+    return rc;
 }
 
 static int setup(const char *cmd, const args *a, env_registry **reg, env_options *o)
@@ -274,82 +234,89 @@ static int show(const env_registry *reg, const env_options *o, const args *a)
 
 static int check_traces(const env_registry *reg, const args *a)
 {
-    if (a->n_files == 0) {
+    if (a->operands.n == 0) {
         fprintf(stderr, "shoal env check-trace: needs at least one FILE\n");
         return EXIT_USAGE;
     }
     int rc = 0;
-    for (int i = 0; i < a->n_files; i++) {
+    for (size_t i = 0; i < a->operands.n; i++) {
         env_trace_result res;
         shoal_err err = {0};
-        if (env_trace_check(reg, a->files[i], &res, &err) != SHOAL_OK) {
+        if (env_trace_check(reg, a->operands.items[i], &res, &err) != SHOAL_OK) {
             fprintf(stderr, "shoal env check-trace: %s\n", err.msg);
             rc = 1;
         } else if (!res.match) {
-            printf("%s: MISMATCH at %s\n", a->files[i], res.detail);
+            printf("%s: MISMATCH at %s\n", a->operands.items[i], res.detail);
             rc = 1;
         } else {
-            printf("%s: ok (%" PRIu64 " steps, %" PRIu64 " resets)\n", a->files[i], res.n_steps,
+            printf("%s: ok (%" PRIu64 " steps, %" PRIu64 " resets)\n", a->operands.items[i], res.n_steps,
                    res.n_episodes);
         }
     }
     return rc;
 }
 
+/* Runs the action on the parsed words. */
+static int dispatch(const char *action, const env_registry *reg, const env_options *o,
+                    const args *a)
+{
+    if (strcmp(action, "list") == 0) {
+        return list(reg);
+    }
+    if (strcmp(action, "stats") == 0) {
+        return stats(reg, o, a);
+    }
+    if (strcmp(action, "show") == 0) {
+        return show(reg, o, a);
+    }
+    if (strcmp(action, "check-trace") == 0) {
+        return check_traces(reg, a);
+    }
+    int rc = 0;
+    for (size_t i = 0; i < env_registry_count(reg) && rc == 0; i++) {
+        const char *name = env_registry_game(reg, i)->name;
+        if (!a->name || strcmp(a->name, name) == 0) {
+            rc = bench_one(reg, name, o, a);
+        }
+    }
+    if (a->name && !env_registry_find(reg, a->name)) {
+        fprintf(stderr, "shoal env bench: unknown environment '%s' (shoal env list)\n", a->name);
+        rc = 1;
+    }
+    return rc;
+}
+
+/* The action argv[1] names, "" for --help, or NULL (an error printed) when it is unknown. */
+static const char *action_of(int argc, char **argv)
+{
+    static const char *const actions[] = {"list", "bench", "stats", "show", "check-trace"};
+    if (argc >= 2 && cli_is_help(argv[1])) {
+        return "";
+    }
+    for (size_t k = 0; argc >= 2 && k < sizeof actions / sizeof actions[0]; k++) {
+        if (strcmp(argv[1], actions[k]) == 0) {
+            return actions[k];
+        }
+    }
+    if (argc >= 2) {
+        fprintf(stderr, "shoal env: unknown action '%s'\n", argv[1]);
+    }
+    return NULL;
+}
+
 int cmd_env(int argc, char **argv)
 {
-    if (argc < 2 || cli_is_help(argv[1])) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? EXIT_USAGE : 0;
-    }
-    const char *action = argv[1];
-    static const char *const actions[] = {"list", "bench", "stats", "show", "check-trace"};
-    size_t k = 0;
-    while (k < sizeof actions / sizeof actions[0] && strcmp(action, actions[k]) != 0) {
-        k++;
-    }
-    if (k == sizeof actions / sizeof actions[0]) {
-        fprintf(stderr, "shoal env: unknown action '%s'\n", action);
-        usage(stderr);
-        return EXIT_USAGE;
-    }
-    args a = {0};
-    if (strcmp(action, "check-trace") == 0) {
-        a.files = calloc((size_t)argc, sizeof *a.files);
-        if (!a.files) {
-            return 1;
-        }
-    }
+    const char *action = action_of(argc, argv);
+    bool named = action && action[0];
+    args a = {0}; /* one parse path; only a named action runs */
     env_registry *reg = NULL;
     env_options o;
-    int rc = parse_args(action, argc - 1, argv + 1, &a);
-    if (rc == 0) {
+    int rc = named ? parse_args(action, argc - 1, argv + 1, &a) : parse_args(action, argc, argv, &a);
+    if (rc == CMDLINE_RUN) {
         rc = setup(action, &a, &reg, &o);
-    }
-    if (rc == 0) {
-        if (strcmp(action, "list") == 0) {
-            rc = list(reg);
-        } else if (strcmp(action, "bench") == 0) {
-            for (size_t i = 0; i < env_registry_count(reg) && rc == 0; i++) {
-                const char *name = env_registry_game(reg, i)->name;
-                if (!a.name || strcmp(a.name, name) == 0) {
-                    rc = bench_one(reg, name, &o, &a);
-                }
-            }
-            if (a.name && !env_registry_find(reg, a.name)) {
-                fprintf(stderr, "shoal env bench: unknown environment '%s' (shoal env list)\n",
-                        a.name);
-                rc = 1;
-            }
-        } else if (strcmp(action, "stats") == 0) {
-            rc = stats(reg, &o, &a);
-        } else if (strcmp(action, "show") == 0) {
-            rc = show(reg, &o, &a);
-        } else {
-            rc = check_traces(reg, &a);
-        }
+        rc = rc == 0 ? dispatch(action, reg, &o, &a) : rc;
     }
     env_registry_free(reg);
-    free(a.files);
-    return rc < 0 ? 0 : rc;
+    cli_list_fini(&a.operands);
+    return rc;
 }

@@ -10,146 +10,72 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cluster/cmdline.h"
 #include "cluster/commands.h"
-#include "common/cli.h"
+#include "cluster/stop.h"
 #include "common/fileio.h"
 #include "common/log.h"
 #include "evaluator/results.h"
 #include "evaluator/watch.h"
 
-/* Set by SIGTERM/SIGINT; the evaluator checks it between environment steps. */
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
-static void install_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal; /* no SA_RESTART: a sleep ends at once */
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-}
-
-static void eval_usage(FILE *out)
-{
-    fprintf(out,
-            "usage: shoal eval CHECKPOINT [--config FILE] [--set section.key=value ...]\n"
-            "                  [--episodes N] [--json]\n"
-            "\n"
-            "Evaluates one parameter file (e.g. runs/x/checkpoints/step-1000.ckpt): plays\n"
-            "evaluator.episodes episodes of [env] with epsilon-greedy actions (evaluator.epsilon),\n"
-            "by majority vote for a bootstrapped network, whose heads also play on their own.\n"
-            "\n"
-            "  --config FILE   configuration (INI); default: RUN_DIR/config.ini when CHECKPOINT\n"
-            "                  lies in RUN_DIR/checkpoints/ and that file exists, else the defaults\n"
-            "  --set k=v       override a configuration key (repeatable)\n"
-            "  --episodes N    episodes to play (evaluator.episodes)\n"
-            "  --json          print the eval.jsonl object instead of text\n"
-            "\n"
-            "Exit status: 0 evaluated, 1 the file or configuration was refused, 2 bad usage.\n");
-}
-
-static void evaluate_usage(FILE *out)
-{
-    fprintf(out,
-            "usage: shoal evaluate --run-dir DIR [--config FILE] [--set section.key=value ...]\n"
-            "\n"
-            "Runs the evaluator role: watches DIR/checkpoints/ for step-<N>.ckpt files and\n"
-            "evaluates each one once, newest first (evaluator.catch_up), appending to\n"
-            "DIR/eval.csv and DIR/eval.jsonl and redrawing DIR/eval.svg. Checkpoints already\n"
-            "in DIR/eval.jsonl are not evaluated again. Files that cannot be read are skipped\n"
-            "with a warning.\n"
-            "\n"
-            "  --run-dir DIR   the run folder\n"
-            "  --config FILE   configuration (INI); default: DIR/config.ini when it exists\n"
-            "  --set k=v       override a configuration key (repeatable)\n"
-            "\n"
-            "SIGINT or SIGTERM stops it (an evaluation in progress is dropped); exit 0.\n");
-}
-
 typedef struct args {
-    const char *path;     /* eval: the checkpoint */
-    const char *run_dir;  /* evaluate */
-    const char *config;
+    cmdline_args cfg;
+    cli_list path;       /* eval: the checkpoint */
+    const char *run_dir; /* evaluate */
     const char *episodes;
     bool json;
-    const char **sets;
-    int n_sets;
 } args;
 
-/* Parses the options both commands share and the ones of `eval` (is_eval). Returns -1 to go
- * on, or the exit code. */
-static int parse(const char *cmd, bool is_eval, int argc, char **argv, args *a)
+static int parse_eval(int argc, char **argv, args *a)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *v = "";
-        const char *opt = argv[i];
-        if (cli_is_help(opt)) {
-            is_eval ? eval_usage(stdout) : evaluate_usage(stdout);
-            return 0;
-        } else if (cli_match(argc, argv, &i, "--config", &v)) {
-            a->config = v;
-        } else if (cli_match(argc, argv, &i, "--set", &v)) {
-            a->sets[a->n_sets++] = v;
-        } else if (is_eval && cli_match(argc, argv, &i, "--episodes", &v)) {
-            a->episodes = v;
-        } else if (is_eval && cli_flag(opt, "--json")) {
-            a->json = true;
-        } else if (!is_eval && cli_match(argc, argv, &i, "--run-dir", &v)) {
-            a->run_dir = v;
-        } else if (is_eval && opt[0] != '-' && !a->path) {
-            a->path = opt;
-        } else {
-            fprintf(stderr, "shoal %s: unexpected argument '%s'\n", cmd, opt);
-            is_eval ? eval_usage(stderr) : evaluate_usage(stderr);
-            return EXIT_USAGE;
-        }
-        if (!v) {
-            fprintf(stderr, "shoal %s: %s needs a value\n", cmd, opt);
-            return EXIT_USAGE;
-        }
-    }
-    if (is_eval ? !a->path : !a->run_dir) {
-        fprintf(stderr, "shoal %s: %s is required\n", cmd, is_eval ? "CHECKPOINT" : "--run-dir");
-        is_eval ? eval_usage(stderr) : evaluate_usage(stderr);
-        return EXIT_USAGE;
-    }
-    return -1;
+    const cli_option options[] = {
+        {"--config", "FILE", "configuration (INI); default: RUN_DIR/config.ini when CHECKPOINT\n"
+                             "lies in RUN_DIR/checkpoints/ and that file exists, else the defaults",
+         .value = &a->cfg.config},
+        CMDLINE_SET(&a->cfg),
+        {"--episodes", "N", "episodes to play (evaluator.episodes)", .value = &a->episodes},
+        {"--json", NULL, "print the eval.jsonl object instead of text", .flag = &a->json},
+    };
+    const cli_command cmd = {
+        .name = "shoal eval",
+        .usage = "shoal eval CHECKPOINT [--config FILE] [--set section.key=value ...]\n"
+                 "                  [--episodes N] [--json]",
+        .about = "Evaluates one parameter file (e.g. runs/x/checkpoints/step-1000.ckpt): plays\n"
+                 "evaluator.episodes episodes of [env] with epsilon-greedy actions\n"
+                 "(evaluator.epsilon), by majority vote for a bootstrapped network, whose heads\n"
+                 "also play on their own.",
+        .options = options,
+        .n_options = sizeof options / sizeof options[0],
+        .notes = "Exit status: 0 evaluated, 1 the file or configuration was refused, 2 bad usage.",
+        .operands = &a->path,
+        .max_operands = 1,
+        .operand = "CHECKPOINT",
+        .operand_required = true,
+    };
+    return cmdline_parse(&cmd, argc, argv);
 }
 
-/* The configuration: --config, else run_dir/config.ini when it exists (run_dir may be NULL),
- * else the defaults; then the overrides. */
-static config *load_config(const char *cmd, const args *a, const char *run_dir)
+static int parse_evaluate(int argc, char **argv, args *a)
 {
-    char run_config[FILEIO_PATH_MAX];
-    const char *path = a->config;
-    struct stat st;
-    if (!path && run_dir &&
-        (size_t)snprintf(run_config, sizeof run_config, "%s/config.ini", run_dir) <
-            sizeof run_config &&
-        stat(run_config, &st) == 0) {
-        path = run_config;
-        log_info("using the run's configuration %s", path);
-    }
-    shoal_err err = {0};
-    config *cfg = shoal_config_load(path, a->sets, a->n_sets, &err);
-    if (!cfg) {
-        fprintf(stderr, "shoal %s: %s\n", cmd, err.msg);
-    }
-    return cfg;
-}
-
-static void setup_log(const config *cfg, const char *role)
-{
-    log_level level = LOG_INFO;
-    log_level_parse(config_str(cfg, "log", "level"), &level, NULL);
-    const char *file = config_str(cfg, "log", "file");
-    log_setup(role, 0, level, file[0] ? file : NULL, NULL);
+    const cli_option options[] = {
+        {"--run-dir", "DIR", "the run folder", .value = &a->run_dir, .required = true},
+        {"--config", "FILE", "configuration (INI); default: DIR/config.ini when it exists",
+         .value = &a->cfg.config},
+        CMDLINE_SET(&a->cfg),
+    };
+    const cli_command cmd = {
+        .name = "shoal evaluate",
+        .usage = "shoal evaluate --run-dir DIR [--config FILE] [--set section.key=value ...]",
+        .about = "Runs the evaluator role: watches DIR/checkpoints/ for step-<N>.ckpt files and\n"
+                 "evaluates each one once, newest first (evaluator.catch_up), appending to\n"
+                 "DIR/eval.csv and DIR/eval.jsonl and redrawing DIR/eval.svg. Checkpoints already\n"
+                 "in DIR/eval.jsonl are not evaluated again. Files that cannot be read are skipped\n"
+                 "with a warning.",
+        .options = options,
+        .n_options = sizeof options / sizeof options[0],
+        .notes = "SIGINT or SIGTERM stops it (an evaluation in progress is dropped); exit 0.",
+    };
+    return cmdline_parse(&cmd, argc, argv);
 }
 
 /* RUN_DIR of a checkpoint in RUN_DIR/checkpoints/, into buf; NULL when it is elsewhere. */
@@ -194,11 +120,13 @@ static void print_text(const char *path, const evaluator_player_config *pc,
     }
 }
 
-static int eval_one(const args *a)
+static int eval_one(const args *a, volatile sig_atomic_t *stop)
 {
+    const char *path = a->path.items[0];
     char run_dir[FILEIO_PATH_MAX];
     log_setup("eval", 0, LOG_WARN, NULL, NULL);
-    config *cfg = load_config("eval", a, run_dir_of(a->path, run_dir, sizeof run_dir));
+    config *cfg =
+        cmdline_role_config("shoal eval", &a->cfg, run_dir_of(path, run_dir, sizeof run_dir), true);
     if (!cfg) {
         return 1;
     }
@@ -220,16 +148,16 @@ static int eval_one(const args *a)
     config_free(cfg);
     evaluator_result r;
     struct stat st;
-    int rc = p ? evaluator_player_eval_file(p, a->path, &stop_requested, &r, &err) : err.code;
-    if (rc == SHOAL_OK && stat(a->path, &st) != 0) {
+    int rc = p ? evaluator_player_eval_file(p, path, stop, &r, &err) : err.code;
+    if (rc == SHOAL_OK && stat(path, &st) != 0) {
         memset(&st, 0, sizeof st);
     }
     if (rc == SHOAL_OK && a->json) {
-        evaluator_json_info info = {a->path, pc.env_name, pc.epsilon};
+        evaluator_json_info info = {path, pc.env_name, pc.epsilon};
         double wall = (double)st.st_mtim.tv_sec + 1e-9 * (double)st.st_mtim.tv_nsec;
         rc = evaluator_json_write(stdout, &info, &r, wall, &err);
     } else if (rc == SHOAL_OK) {
-        print_text(a->path, &pc, &r);
+        print_text(path, &pc, &r);
     }
     if (rc != SHOAL_OK) {
         fprintf(stderr, "shoal eval: %s\n", err.msg);
@@ -238,14 +166,14 @@ static int eval_one(const args *a)
     return rc == SHOAL_OK ? 0 : 1;
 }
 
-static int watch(const args *a)
+static int watch(const args *a, volatile sig_atomic_t *stop)
 {
     log_setup("evaluator", 0, LOG_INFO, NULL, NULL);
-    config *cfg = load_config("evaluate", a, a->run_dir);
+    config *cfg = cmdline_role_config("shoal evaluate", &a->cfg, a->run_dir, true);
     if (!cfg) {
         return 1;
     }
-    setup_log(cfg, "evaluator");
+    cmdline_log_setup(cfg, "evaluator", 0);
     shoal_err err = {0};
     evaluator_config ec;
     evaluator *e = NULL;
@@ -253,7 +181,7 @@ static int watch(const args *a)
         e = evaluator_new(&ec, &err);
     }
     config_free(cfg);
-    int rc = e ? evaluator_run(e, &stop_requested, &err) : err.code;
+    int rc = e ? evaluator_run(e, stop, &err) : err.code;
     if (rc != SHOAL_OK) {
         fprintf(stderr, "shoal evaluate: %s\n", err.msg);
     }
@@ -262,29 +190,27 @@ static int watch(const args *a)
     return rc == SHOAL_OK ? 0 : 1;
 }
 
-static int run(const char *cmd, bool is_eval, int argc, char **argv)
+/* Parses with parse, then runs go with the stop flag (SIGTERM/SIGINT), which the evaluator
+ * checks between environment steps and between checkpoints. */
+static int run(int (*parse)(int, char **, args *), int (*go)(const args *, volatile sig_atomic_t *),
+               int argc, char **argv)
 {
     args a = {0};
-    a.sets = calloc((size_t)argc + 1, sizeof *a.sets);
-    if (!a.sets) {
-        fprintf(stderr, "shoal %s: out of memory\n", cmd);
-        return 1;
+    int rc = parse(argc, argv, &a);
+    if (rc == CMDLINE_RUN) {
+        rc = go(&a, cluster_stop_on_signals());
     }
-    int rc = parse(cmd, is_eval, argc, argv, &a);
-    if (rc < 0) {
-        install_signals();
-        rc = is_eval ? eval_one(&a) : watch(&a);
-    }
-    free(a.sets);
+    cli_list_fini(&a.path);
+    cli_list_fini(&a.cfg.sets);
     return rc;
 }
 
 int cmd_eval(int argc, char **argv)
 {
-    return run("eval", true, argc, argv);
+    return run(parse_eval, eval_one, argc, argv);
 }
 
 int cmd_evaluate(int argc, char **argv)
 {
-    return run("evaluate", false, argc, argv);
+    return run(parse_evaluate, watch, argc, argv);
 }

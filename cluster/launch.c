@@ -1,9 +1,18 @@
 #include "cluster/launch.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cluster/monitor.h"
+#include "cluster/rundir.h"
+#include "common/clock.h"
+#include "common/log.h"
 
 bool launch_under_mpirun(void)
 {
@@ -93,4 +102,178 @@ size_t launch_job_children(pid_t mpirun_pid, pid_t *out, size_t cap)
         closedir(d);
     }
     return n;
+}
+
+/* Local ranks the launcher can remember for its last-resort signals (more than a machine runs). */
+#define LAUNCH_MAX_LOCAL_RANKS 1024
+
+/* sig to mpirun's process group and to each remembered local rank's own group. */
+static void signal_job(pid_t mpirun_pid, const pid_t *ranks, size_t n_ranks, int sig)
+{
+    kill(-mpirun_pid, sig);
+    for (size_t i = 0; i < n_ranks; i++) {
+        if (kill(-ranks[i], sig) != 0) {
+            kill(ranks[i], sig); /* not a group leader under another MPI */
+        }
+    }
+}
+
+static uint32_t role_count(const config *cfg, bool with_actors)
+{
+    return (uint32_t)(config_int(cfg, "cluster", "replay_shards") +
+                      config_int(cfg, "cluster", "learners") +
+                      config_int(cfg, "cluster", "evaluators") +
+                      (with_actors ? config_int(cfg, "cluster", "actors") : 0));
+}
+
+/* Starts `mpirun ... shoal train --run-dir DIR --prepared` in a process group of its own;
+ * returns its pid, or -1 with err set. */
+static pid_t spawn(const char *run_dir, const config *cfg, const char *hostfile, shoal_err *err)
+{
+    char self[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len <= 0) {
+        shoal_err_set(err, SHOAL_EIO, "cannot find this program's path: %s", strerror(errno));
+        return -1;
+    }
+    self[len] = '\0';
+    char *rank_args[] = {"train", "--run-dir", (char *)run_dir, "--prepared"};
+    launch_spec spec = {.mpirun = "mpirun", .n_procs = role_count(cfg, true),
+                        .as_root = geteuid() == 0, .hostfile = hostfile, .self = self,
+                        .n_args = 4, .args = rank_args};
+    char np[16];
+    char *argv[LAUNCH_ARGV_MAX];
+    size_t argc;
+    if (launch_mpirun_argv(&spec, np, argv, LAUNCH_ARGV_MAX, &argc, err) != SHOAL_OK) {
+        return -1;
+    }
+    printf("shoal train: %u processes (%lld shard(s), %lld learner(s), %lld evaluator(s), %lld "
+           "actor(s)); run folder %s\n",
+           spec.n_procs, (long long)config_int(cfg, "cluster", "replay_shards"),
+           (long long)config_int(cfg, "cluster", "learners"),
+           (long long)config_int(cfg, "cluster", "evaluators"),
+           (long long)config_int(cfg, "cluster", "actors"), run_dir);
+    fflush(stdout);
+    pid_t child = fork();
+    if (child < 0) {
+        shoal_err_set(err, SHOAL_EIO, "fork: %s", strerror(errno));
+        return -1;
+    }
+    if (child == 0) {
+        /* Its own process group: the terminal's Ctrl-C reaches only the launcher, which then
+         * stops the job gracefully instead of mpirun killing it. */
+        setpgid(0, 0);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        execvp(argv[0], argv);
+        fprintf(stderr, "shoal train: cannot run %s: %s (install openmpi-bin)\n", argv[0],
+                strerror(errno));
+        _exit(127);
+    }
+    setpgid(child, child);
+    return child;
+}
+
+/* The launcher's side of a stop: when it was asked for, and the job's local ranks. */
+typedef struct stopping {
+    uint64_t since_ns; /* 0: not asked yet */
+    bool signalled;
+    pid_t ranks[LAUNCH_MAX_LOCAL_RANKS];
+    size_t n_ranks;
+} stopping;
+
+/* Graceful first; the job must be gone within 10 s of the request. The ranks are remembered at
+ * the first signal: mpirun may exit before them, orphaning them. */
+static void escalate(stopping *s, pid_t child, uint64_t now)
+{
+    if (s->since_ns && !s->signalled && now - s->since_ns > 8000000000ull) {
+        s->n_ranks = launch_job_children(child, s->ranks, LAUNCH_MAX_LOCAL_RANKS);
+        signal_job(child, s->ranks, s->n_ranks, SIGTERM);
+        s->signalled = true;
+    }
+    if (s->since_ns && now - s->since_ns > 9500000000ull) {
+        signal_job(child, s->ranks, s->n_ranks, SIGKILL);
+    }
+}
+
+/* Waits for mpirun (child), printing progress and turning a stop request or the end of the
+ * budget into the STOP file; returns its wait status. */
+static int supervise(pid_t child, const char *run_dir, const config *cfg,
+                     volatile sig_atomic_t *stop)
+{
+    monitor *mon = monitor_new(run_dir, cfg, isatty(STDOUT_FILENO), NULL);
+    double period = config_float(cfg, "run", "progress_secs");
+    uint64_t next_tick = 0;
+    int status = 0;
+    stopping s = {0};
+    while (waitpid(child, &status, WNOHANG) != child) {
+        uint64_t now = clock_now_ns();
+        /* After the stop request the shards stop answering; polling them would only delay
+         * the deadlines. */
+        if (mon && !s.since_ns && now >= next_tick) {
+            bool over = false;
+            monitor_tick(mon, &over);
+            next_tick = now + (uint64_t)(period * 1e9);
+            if (over) {
+                log_info("budget reached (run.max_frames or run.max_seconds); stopping");
+                *stop = 1;
+            }
+        }
+        if (*stop && !s.since_ns) {
+            rundir_request_stop(run_dir);
+            s.since_ns = now;
+            if (isatty(STDOUT_FILENO)) {
+                putchar('\n'); /* keep the last progress line */
+            }
+            printf("shoal train: stopping; roles write their checkpoints (at most 10 s)\n");
+            fflush(stdout);
+        }
+        escalate(&s, child, now);
+        clock_sleep_ms(100);
+    }
+    if (s.signalled) {
+        signal_job(child, s.ranks, s.n_ranks, SIGKILL);
+    }
+    monitor_free(mon);
+    return status;
+}
+
+/* mpirun --enable-recovery does not report its ranks' outcome (it may exit 0 after a failure,
+ * or 1 after an actor was killed, which the run survives), so the run folder decides: every
+ * shard, learner and evaluator finished, and no rank reported a failure. */
+static int outcome(int status, const char *run_dir, const config *cfg)
+{
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    int essential = (int)role_count(cfg, false);
+    int finished = rundir_count_markers(run_dir, "replay-", RUNDIR_DONE) +
+                   rundir_count_markers(run_dir, "learner-", RUNDIR_DONE) +
+                   rundir_count_markers(run_dir, "evaluator-", RUNDIR_DONE);
+    int failures = rundir_take_failures(run_dir, stderr);
+    if (code != 127) {
+        code = failures == 0 && finished == essential ? 0 : 1;
+    }
+    if (code && failures == 0 && finished < essential) {
+        fprintf(stderr, "shoal train: %d of %d shard, learner and evaluator processes did not "
+                        "finish (crashed or killed); see %s/log/\n", essential - finished,
+                essential, run_dir);
+    }
+    if (code == 0) {
+        printf("shoal train: finished; run folder %s (metrics.csv, eval.csv, eval.svg, "
+               "checkpoints/). Continue with: shoal train --resume %s\n", run_dir, run_dir);
+    } else {
+        fprintf(stderr, "shoal train: the job ended with code %d; see %s/log/\n", code, run_dir);
+    }
+    return code;
+}
+
+int launch_run(const char *run_dir, const config *cfg, const char *hostfile,
+               volatile sig_atomic_t *stop)
+{
+    shoal_err err = {0};
+    pid_t child = spawn(run_dir, cfg, hostfile, &err);
+    if (child < 0) {
+        fprintf(stderr, "shoal train: %s\n", err.msg);
+        return 1;
+    }
+    return outcome(supervise(child, run_dir, cfg, stop), run_dir, cfg);
 }

@@ -1,6 +1,9 @@
 /* Local launch: `shoal train` started without mpirun re-executes itself under
  * `mpirun -np N --oversubscribe --enable-recovery ...` on this machine (ARCHITECTURE.md,
- * Processes and roles). This module builds that command line; the caller execs it.
+ * Processes and roles). This module builds that command line (launch_mpirun_argv) and runs the
+ * job to its end (launch_run): mpirun in its own process group, the progress line, and Ctrl-C,
+ * SIGTERM or the end of the budget turned into a graceful stop (the STOP file every rank
+ * watches), with SIGTERM and then SIGKILL to the job as the last resort 10 seconds later.
  *
  *     char np[16];
  *     char *argv[LAUNCH_ARGV_MAX];
@@ -11,11 +14,13 @@
 #ifndef SHOAL_CLUSTER_LAUNCH_H
 #define SHOAL_CLUSTER_LAUNCH_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/config.h"
 #include "common/err.h"
 
 #define LAUNCH_ARGV_MAX 256
@@ -44,5 +49,14 @@ size_t launch_job_children(pid_t mpirun_pid, pid_t *out, size_t cap);
 
 /* Whether this process was started by mpirun (OpenMPI/PMIx set these variables). */
 bool launch_under_mpirun(void);
+
+/* Runs the job of the prepared run folder run_dir (its effective configuration cfg) under
+ * mpirun on this machine, or on hostfile's machines (NULL: this one), until it ends; *stop
+ * (set by signals) asks for a graceful stop. This is the body of `shoal train` without mpirun:
+ * it prints the launcher's lines (processes, progress, stopping, outcome) on stdout and stderr.
+ * Returns the exit code: 0 when every shard, learner and evaluator finished and no rank
+ * reported a failure, 127 when mpirun could not be started, else 1. */
+int launch_run(const char *run_dir, const config *cfg, const char *hostfile,
+               volatile sig_atomic_t *stop);
 
 #endif

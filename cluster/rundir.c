@@ -1,10 +1,12 @@
 #include "cluster/rundir.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/fileio.h"
 
@@ -82,4 +84,101 @@ int rundir_write_config(const char *dir, const config *cfg, shoal_err *err)
         return rc;
     }
     return atomic_file_commit(&af, err);
+}
+
+bool rundir_role_file(char *out, size_t cap, const char *dir, const char *role, uint32_t index,
+                      const char *suffix)
+{
+    return snprintf(out, cap, "%s/log/%s-%u%s", dir, role, index, suffix) < (int)cap;
+}
+
+void rundir_mark(const char *dir, const char *role, uint32_t index, const char *suffix,
+                 const char *text)
+{
+    char path[FILEIO_PATH_MAX];
+    if (rundir_role_file(path, sizeof path, dir, role, index, suffix)) {
+        atomic_write_file(path, text, strlen(text), NULL);
+    }
+}
+
+/* Calls fn(path, name, name_len, out) on every dir/log file starting with prefix (NULL: any)
+ * and ending in suffix, name_len leaving the suffix out; returns how many there were. */
+static int for_markers(const char *dir, const char *prefix, const char *suffix,
+                       void (*fn)(const char *path, const char *name, size_t name_len, FILE *out),
+                       FILE *out)
+{
+    char dir_path[FILEIO_PATH_MAX];
+    if (rundir_path(dir_path, sizeof dir_path, dir, "log", NULL) != SHOAL_OK) {
+        return 0;
+    }
+    DIR *d = opendir(dir_path);
+    if (!d) {
+        return 0;
+    }
+    size_t slen = strlen(suffix);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        char path[FILEIO_PATH_MAX];
+        if (len < slen || strcmp(e->d_name + len - slen, suffix) != 0 ||
+            (prefix && strncmp(e->d_name, prefix, strlen(prefix)) != 0) ||
+            rundir_path(path, sizeof path, dir_path, e->d_name, NULL) != SHOAL_OK) {
+            continue;
+        }
+        if (fn) {
+            fn(path, e->d_name, len - slen, out);
+        }
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+int rundir_count_markers(const char *dir, const char *prefix, const char *suffix)
+{
+    return for_markers(dir, prefix, suffix, NULL, NULL);
+}
+
+static void print_and_remove(const char *path, const char *name, size_t name_len, FILE *out)
+{
+    uint8_t *why;
+    size_t why_len;
+    if (file_read_all(path, 4096, &why, &why_len, NULL) == SHOAL_OK) {
+        fprintf(out, "shoal train: %.*s failed: %s\n", (int)name_len, name, (char *)why);
+        free(why);
+    }
+    unlink(path);
+}
+
+int rundir_take_failures(const char *dir, FILE *out)
+{
+    return for_markers(dir, NULL, RUNDIR_FAILED, print_and_remove, out);
+}
+
+static void remove_marker(const char *path, const char *name, size_t name_len, FILE *out)
+{
+    (void)name;
+    (void)name_len;
+    (void)out;
+    unlink(path);
+}
+
+void rundir_clear_done(const char *dir)
+{
+    for_markers(dir, NULL, RUNDIR_DONE, remove_marker, NULL);
+}
+
+void rundir_stop_path(char *out, size_t cap, const char *dir)
+{
+    if (rundir_path(out, cap, dir, "STOP", NULL) != SHOAL_OK) {
+        out[0] = '\0';
+    }
+}
+
+void rundir_request_stop(const char *dir)
+{
+    char path[FILEIO_PATH_MAX];
+    rundir_stop_path(path, sizeof path, dir);
+    atomic_write_file(path, "stop\n", 5, NULL);
 }

@@ -2,16 +2,24 @@
  * endpoints.json (where external actors connect), checkpoints/, log/, and the files the roles
  * write (metrics.csv, eval.*, replay-<shard>.ckpt).
  *
- * endpoints.json is read and written by cluster/endpoints.h.
+ * endpoints.json is read and written by common/endpoints.h.
+ *
+ * The folder is also how the processes of `shoal train` signal each other, because mpirun
+ * --enable-recovery passes on neither exit codes nor a stop request: the STOP file asks every
+ * rank to stop, and markers in log/ say how each rank ended (<role>-<index>.done when its role
+ * returned, <role>-<index>.failed holding the reason when it failed).
  *
  *     rundir_prepare("runs/breakout", false, &err);        // refuses to overwrite a run
  *     rundir_write_config("runs/breakout", cfg, &err);
+ *     rundir_mark("runs/breakout", "actor", 3, RUNDIR_DONE, "");
  */
 #ifndef SHOAL_CLUSTER_RUNDIR_H
 #define SHOAL_CLUSTER_RUNDIR_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #include "common/config.h"
 #include "common/err.h"
@@ -31,5 +39,35 @@ int rundir_path(char *out, size_t cap, const char *dir, const char *name, shoal_
  * config names (actor.episode_log) land in the run whatever the working folder; absolute and
  * empty paths are kept. EINVAL when too long. */
 int rundir_resolve(char *path, size_t cap, const char *dir, shoal_err *err);
+
+/* The suffixes of the markers in dir/log/. */
+#define RUNDIR_DONE ".done"
+#define RUNDIR_FAILED ".failed"
+
+/* dir/log/<role>-<index><suffix> into out: a rank's log (".log") or one of its markers. False
+ * when it does not fit in cap bytes. */
+bool rundir_role_file(char *out, size_t cap, const char *dir, const char *role, uint32_t index,
+                      const char *suffix);
+
+/* Writes the marker dir/log/<role>-<index><suffix> holding text, atomically; best effort (a
+ * rank that cannot write its marker is reported by the launcher as not finished). */
+void rundir_mark(const char *dir, const char *role, uint32_t index, const char *suffix,
+                 const char *text);
+
+/* How many markers in dir/log start with prefix (NULL: any role) and end in suffix. */
+int rundir_count_markers(const char *dir, const char *prefix, const char *suffix);
+
+/* Prints each failure marker as "shoal train: <role>-<index> failed: <reason>" on out and
+ * removes it; returns how many there were. */
+int rundir_take_failures(const char *dir, FILE *out);
+
+/* Removes every .done marker (a resumed run starts with none). */
+void rundir_clear_done(const char *dir);
+
+/* The STOP file every rank of the run watches, into out ("" when dir is too long). */
+void rundir_stop_path(char *out, size_t cap, const char *dir);
+
+/* Asks every rank to stop (writes the STOP file); best effort. */
+void rundir_request_stop(const char *dir);
 
 #endif

@@ -1,15 +1,51 @@
 #include "cluster/train_roles.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "cluster/cmdline.h"
+#include "cluster/monitor.h"
 #include "cluster/rundir.h"
+#include "cluster/stop.h"
+#include "cluster/watcher.h"
 #include "common/fileio.h"
 #include "common/log.h"
 #include "actor/actor.h"
 #include "evaluator/watch.h"
 #include "learner/learner.h"
 #include "replay/server.h"
+
+void train_role_bind_address(const config *cfg, char *out, size_t cap)
+{
+    const char *host = config_str(cfg, "cluster", "bind_host");
+    snprintf(out, cap, "tcp://%s:*", strcmp(host, "auto") == 0 ? "*" : host);
+}
+
+void train_role_advertise(char *endpoint, size_t cap, const char *bind_host)
+{
+    if (strcmp(bind_host, "auto") != 0) {
+        return;
+    }
+    char host[128];
+    const char *port = strrchr(endpoint, ':');
+    if (!port || strlen(port) > 16 || gethostname(host, sizeof host) != 0) {
+        return;
+    }
+    host[sizeof host - 1] = '\0';
+    char out[sizeof host + 32];
+    snprintf(out, sizeof out, "tcp://%s%s", host, port);
+    snprintf(endpoint, cap, "%s", out);
+}
+
+void train_role_set_replay(endpoint_file *ep, const char *all, uint32_t n_shards)
+{
+    ep->n_replay = n_shards;
+    for (uint32_t i = 0; i < n_shards; i++) {
+        snprintf(ep->replay[i], ENDPOINTS_MAX_LEN, "%s", all + (size_t)i * ENDPOINTS_MAX_LEN);
+    }
+}
 
 static int replay_bind(train_role_ctx *ctx, char *endpoint, size_t cap, shoal_err *err)
 {
@@ -154,4 +190,183 @@ void train_role_free(train_role_ctx *ctx)
         break;
     }
     ctx->role_state = NULL;
+}
+
+/* ---- one rank's life ---- */
+
+/* World rank 0 prepares the folder when the user started mpirun; every rank learns its path and
+ * loads its config.ini, and the layout of the world. Returns the config, or NULL on every rank
+ * (agreed) after a failure. */
+static config *rank_config(const train_rank_spec *spec, int world_rank, int world_size,
+                           char *run_dir, size_t cap, cluster_layout *layout)
+{
+    shoal_err err = {0};
+    int ok = 1;
+    if (world_rank == 0 && spec->run_dir) {
+        snprintf(run_dir, cap, "%s", spec->run_dir);
+    } else if (world_rank == 0) {
+        config *prep = spec->prepare(spec->prepare_arg, run_dir, cap, &err);
+        ok = prep != NULL;
+        config_free(prep);
+        if (!ok) {
+            fprintf(stderr, "shoal train: %s\n", err.msg);
+        }
+    }
+    MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    MPI_Bcast(run_dir, (int)cap, MPI_CHAR, 0, MPI_COMM_WORLD);
+    if (!ok) {
+        return NULL;
+    }
+    config *cfg = cmdline_config_load(NULL, run_dir, false, NULL, &err);
+    ok = cfg && cluster_layout_init(layout, (uint32_t)config_int(cfg, "cluster", "replay_shards"),
+                                    (uint32_t)config_int(cfg, "cluster", "learners"),
+                                    (uint32_t)config_int(cfg, "cluster", "evaluators"),
+                                    (uint32_t)world_size, &err) == SHOAL_OK;
+    if (!ok) {
+        if (world_rank == 0) {
+            fprintf(stderr, "shoal train: %s\n", err.msg);
+        }
+        config_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+/* The rank's log: RUN_DIR/log/<role>-<index>.log; only warnings reach stderr. */
+static void rank_log(const train_role_ctx *ctx)
+{
+    shoal_err err = {0};
+    const char *role = cluster_role_name(ctx->role);
+    char log_path[FILEIO_PATH_MAX];
+    rundir_role_file(log_path, sizeof log_path, ctx->run_dir, role, ctx->index, ".log");
+    log_level level = LOG_INFO;
+    log_level_parse(config_str(ctx->cfg, "log", "level"), &level, NULL);
+    if (log_setup(role, (int)ctx->index, level, log_path, &err) != SHOAL_OK) {
+        fprintf(stderr, "shoal train: %s\n", err.msg);
+    }
+    log_set_stderr_level(LOG_WARN);
+}
+
+/* Phase 1: shards bind, then one MPI_Allgather tells everyone where. Phase 2: learners connect
+ * to the shards and learner 0 binds the parameter publisher; its endpoint reaches every rank by
+ * broadcast. Returns whether every rank started (agreed); a rank that failed says why in its
+ * failure marker. */
+static bool exchange_endpoints(train_role_ctx *ctx, int world_size)
+{
+    shoal_err err = {0};
+    const char *bind_host = config_str(ctx->cfg, "cluster", "bind_host");
+    char mine[ENDPOINTS_MAX_LEN] = "";
+    int started = train_role_bind(ctx, mine, sizeof mine, &err) == SHOAL_OK;
+    if (started) {
+        train_role_advertise(mine, sizeof mine, bind_host);
+    }
+    char *all = calloc((size_t)world_size, ENDPOINTS_MAX_LEN);
+    MPI_Allgather(mine, ENDPOINTS_MAX_LEN, MPI_CHAR, all, ENDPOINTS_MAX_LEN, MPI_CHAR,
+                  MPI_COMM_WORLD);
+    train_role_set_replay(&ctx->endpoints, all, ctx->layout->replay_shards);
+    free(all);
+    int shards_up = 0;
+    MPI_Allreduce(&started, &shards_up, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (shards_up && started && ctx->role == CLUSTER_ROLE_LEARNER) {
+        started = train_role_connect(ctx, mine, sizeof mine, &err) == SHOAL_OK;
+        if (started) {
+            train_role_advertise(mine, sizeof mine, bind_host);
+        }
+    }
+    const char *role = cluster_role_name(ctx->role);
+    if (!started) {
+        log_error("%s %u failed to start: %s", role, ctx->index, err.msg);
+        rundir_mark(ctx->run_dir, role, ctx->index, RUNDIR_FAILED, err.msg);
+    }
+    endpoint_file *ep = &ctx->endpoints;
+    snprintf(ep->params, sizeof ep->params, "%s", mine);
+    MPI_Bcast(ep->params, sizeof ep->params, MPI_CHAR,
+              (int)cluster_first_rank(ctx->layout, CLUSTER_ROLE_LEARNER), MPI_COMM_WORLD);
+    int all_started = 0;
+    MPI_Allreduce(&started, &all_started, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    return all_started;
+}
+
+/* Runs the started role until the run stops; returns the exit code. */
+static int run_started(train_role_ctx *ctx)
+{
+    shoal_err err = {0};
+    const char *role = cluster_role_name(ctx->role);
+    log_info("%s %u running; replay %s, params %s", role, ctx->index, ctx->endpoints.replay[0],
+             ctx->endpoints.params);
+    int rc = train_role_run(ctx, &err) == SHOAL_OK ? 0 : 1;
+    if (rc) {
+        log_error("%s %u stopped with an error: %s", role, ctx->index, err.msg);
+        rundir_mark(ctx->run_dir, role, ctx->index, RUNDIR_FAILED, err.msg);
+    }
+    bool is_learner = ctx->role == CLUSTER_ROLE_LEARNER;
+    /* Without a learner the run cannot go on; a learner that ended on its own (an error, or
+     * learner.max_updates) ends the run for everyone. */
+    if (is_learner && ctx->index == 0 && !*ctx->stop) {
+        rundir_request_stop(ctx->run_dir);
+    }
+    if (rc && is_learner && ctx->layout->learners > 1) {
+        /* The other learners may be blocked in an all-reduce this rank will never join. */
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    return rc;
+}
+
+/* The role of this rank from its configuration: it binds, exchanges endpoints, runs, and says
+ * it is done; the watcher turns the STOP file into the stop flag meanwhile. */
+static int rank_role(const train_rank_spec *spec, const config *cfg, const char *run_dir,
+                     const cluster_layout *layout, int world_rank, int world_size,
+                     volatile sig_atomic_t *stop)
+{
+    train_role_ctx ctx = {.cfg = cfg, .run_dir = run_dir, .layout = layout,
+                          .world_rank = (uint32_t)world_rank, .stop = stop};
+    cluster_role_of(layout, (uint32_t)world_rank, &ctx.role, &ctx.index);
+    rank_log(&ctx);
+    MPI_Comm_split(MPI_COMM_WORLD, (int)ctx.role, world_rank, &ctx.role_comm);
+    watcher w = {.run_dir = run_dir, .stop = stop,
+                 .period = config_float(cfg, "run", "progress_secs")};
+    if (ctx.role == CLUSTER_ROLE_REPLAY) {
+        w.drain = true;
+        w.drain_actors = (int)layout->actors;
+        w.drain_others = (int)(layout->learners + layout->evaluators);
+    }
+    if (world_rank == 0 && !spec->run_dir) {
+        w.mon = monitor_new(run_dir, cfg, false, NULL);
+    }
+    watcher_start(&w);
+    ctx.drain = &w.draining;
+    train_role_bind_address(cfg, ctx.bind, sizeof ctx.bind);
+    int rc = 1;
+    if (exchange_endpoints(&ctx, world_size)) {
+        rc = run_started(&ctx);
+    } else if (world_rank == 0) {
+        log_error("a role failed to start; every rank stops (see %s/log/)", run_dir);
+    }
+    train_role_free(&ctx);
+    rundir_mark(run_dir, cluster_role_name(ctx.role), ctx.index, RUNDIR_DONE, "");
+    watcher_join(&w);
+    monitor_free(w.mon);
+    MPI_Comm_free(&ctx.role_comm);
+    return rc;
+}
+
+int train_rank_main(const train_rank_spec *spec)
+{
+    int provided = 0;
+    MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
+    int world_rank = 0, world_size = 1;
+    MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &world_size);
+    volatile sig_atomic_t *stop = cluster_stop_on_signals();
+    char run_dir[FILEIO_PATH_MAX] = "";
+    cluster_layout layout;
+    config *cfg = rank_config(spec, world_rank, world_size, run_dir, sizeof run_dir, &layout);
+    int rc = 1;
+    if (cfg) {
+        rc = rank_role(spec, cfg, run_dir, &layout, world_rank, world_size, stop);
+        config_free(cfg);
+        log_close();
+    }
+    MPI_Finalize();
+    return rc;
 }

@@ -38,3 +38,54 @@ Test(cluster_rundir, a_new_run_refuses_a_folder_that_holds_one_and_resume_needs_
     cr_assert_eq(atomic_write_file(cfg, "[run]\n", 6, NULL), SHOAL_OK);
     cr_assert_eq(rundir_prepare(run, true, &err), SHOAL_OK, "%s", err.msg);
 }
+
+static char *marker(const char *name)
+{
+    static char path[256];
+    snprintf(path, sizeof path, "%s/log/%s", dir, name);
+    return path;
+}
+
+Test(cluster_rundir, markers_are_counted_by_role_and_failures_reported_once)
+{
+    shoal_err err = {0};
+    cr_assert_eq(rundir_prepare(dir, false, &err), SHOAL_OK, "%s", err.msg);
+    rundir_mark(dir, "actor", 0, RUNDIR_DONE, "");
+    rundir_mark(dir, "actor", 1, RUNDIR_DONE, "");
+    rundir_mark(dir, "learner", 0, RUNDIR_DONE, "");
+    rundir_mark(dir, "replay", 2, RUNDIR_FAILED, "port in use");
+    cr_assert_eq(rundir_count_markers(dir, "actor-", RUNDIR_DONE), 2);
+    cr_assert_eq(rundir_count_markers(dir, NULL, RUNDIR_DONE), 3);
+    cr_assert_eq(rundir_count_markers(dir, "replay-", RUNDIR_DONE), 0);
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    cr_assert_eq(rundir_take_failures(dir, out), 1);
+    fclose(out);
+    cr_assert_str_eq(text, "shoal train: replay-2 failed: port in use\n");
+    free(text);
+    cr_assert_eq(rundir_take_failures(dir, stderr), 0, "a failure is reported once");
+
+    rundir_clear_done(dir);
+    cr_assert_eq(rundir_count_markers(dir, NULL, RUNDIR_DONE), 0);
+    FILE *f = fopen(marker("actor-0.log"), "w");
+    cr_assert_not_null(f);
+    fclose(f);
+    cr_assert_eq(rundir_count_markers(dir, "actor-", ".log"), 1, "logs are left alone");
+}
+
+Test(cluster_rundir, the_stop_file_is_in_the_run_folder)
+{
+    char path[256], want[256];
+    rundir_stop_path(path, sizeof path, dir);
+    snprintf(want, sizeof want, "%s/STOP", dir);
+    cr_assert_str_eq(path, want);
+    rundir_request_stop(dir);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "rundir_request_stop writes %s", path);
+    fclose(f);
+    char role_file[16];
+    cr_assert_not(rundir_role_file(role_file, sizeof role_file, dir, "learner", 0, ".log"),
+                  "a path that does not fit is refused");
+}

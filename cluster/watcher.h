@@ -1,0 +1,46 @@
+/* The stop watcher of a `shoal train` rank: a thread that turns the run folder's STOP file into
+ * the process's stop flag. A replay shard drains first: after the STOP file appears it keeps
+ * serving until the learners and the evaluator are done (they need it to finish) and the
+ * actors too, except that a second without another actor finishing means the rest are gone (a
+ * killed actor never says it is done); WATCHER_DRAIN_SECS bounds it all, within the 10 s a stop
+ * may take. On world rank 0 under a user's mpirun it also prints the progress line and writes
+ * the STOP file when the budget is spent (with a monitor).
+ *
+ *     watcher w = {.run_dir = dir, .stop = stop, .period = 5};
+ *     watcher_start(&w);
+ *     ... the role runs until *stop ...
+ *     watcher_join(&w);
+ */
+#ifndef SHOAL_CLUSTER_WATCHER_H
+#define SHOAL_CLUSTER_WATCHER_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+
+#include "cluster/monitor.h"
+
+#define WATCHER_DRAIN_SECS 6.0
+#define WATCHER_DRAIN_QUIET_SECS 1.0
+
+typedef struct watcher {
+    const char *run_dir;
+    volatile sig_atomic_t *stop; /* the process's stop flag (cluster/stop.h) */
+    bool drain;                  /* shards: serve until the other ranks are done */
+    int drain_actors;            /* actors among them */
+    int drain_others;            /* learners and evaluator */
+    monitor *mon;                /* NULL, or progress and budget (not owned) */
+    double period;               /* seconds between monitor ticks */
+    volatile sig_atomic_t draining; /* set at the stop request; the shard stops holding acks */
+    pthread_t thread;
+    bool started;
+} watcher;
+
+/* Starts the thread; w must stay in place until watcher_join. Without a thread (creation
+ * failed) the role still stops on signals. */
+void watcher_start(watcher *w);
+
+/* Sets *w->stop (the role has returned) and waits for the thread. */
+void watcher_join(watcher *w);
+
+#endif

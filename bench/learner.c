@@ -96,8 +96,7 @@ static learner_config config_for(const char *endpoint, size_t batch, uint64_t up
     lc.update.target_period = 1000;
     lc.batch_size = batch;
     lc.sample = (replay_sample_req){.batch_size = batch, .beta = 0.4};
-    lc.shape = (obs_shape){10, 10, 4};
-    lc.dtype = OBS_DTYPE_BIT;
+    obs_spec_parse("10,10,4", "bit", &lc.obs, NULL);
     snprintf(lc.replay[0], sizeof lc.replay[0], "%s", endpoint);
     lc.n_shards = 1;
     lc.seed = 1;

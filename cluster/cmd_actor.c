@@ -6,6 +6,7 @@
 
 #include "actor/actor.h"
 #include "cluster/commands.h"
+#include "cluster/envfacts.h"
 #include "cluster/rundir.h"
 #include "cluster/stop.h"
 #include "common/endpoints.h"
@@ -163,7 +164,7 @@ static config *load_config(const args *a, shoal_err *err)
         snprintf(path, sizeof path, "%s/config.ini", a->join);
         file = path;
     }
-    return shoal_config_load(file, a->sets, a->n_sets, err);
+    return cluster_with_env_facts(shoal_config_load(file, a->sets, a->n_sets, err), err);
 }
 
 static void report(const actor_stats *s, double secs)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cluster/commands.h"
+#include "cluster/envfacts.h"
 #include "common/cli.h"
 #include "common/fileio.h"
 #include "common/log.h"
@@ -137,7 +138,7 @@ static config *load_config(const char *cmd, const args *a, const char *run_dir)
         log_info("using the run's configuration %s", path);
     }
     shoal_err err = {0};
-    config *cfg = shoal_config_load(path, a->sets, a->n_sets, &err);
+    config *cfg = cluster_with_env_facts(shoal_config_load(path, a->sets, a->n_sets, &err), &err);
     if (!cfg) {
         fprintf(stderr, "shoal %s: %s\n", cmd, err.msg);
     }

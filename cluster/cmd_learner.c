@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cluster/commands.h"
+#include "cluster/envfacts.h"
 #include "common/cli.h"
 #include "common/log.h"
 #include "learner/learner.h"
@@ -91,7 +92,8 @@ static int parse(int argc, char **argv, args *a)
 static int train(const args *a, int rank, int size)
 {
     shoal_err err = {0};
-    config *cfg = shoal_config_load(a->config, a->sets, a->n_sets, &err);
+    config *cfg =
+        cluster_with_env_facts(shoal_config_load(a->config, a->sets, a->n_sets, &err), &err);
     if (!cfg) {
         fprintf(stderr, "shoal learner: %s\n", err.msg);
         return 1;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cluster/commands.h"
+#include "cluster/envfacts.h"
 #include "cluster/stop.h"
 #include "common/cli.h"
 #include "common/log.h"
@@ -80,7 +81,8 @@ static int parse(int argc, char **argv, args *a)
 static int serve(const args *a, volatile sig_atomic_t *stop)
 {
     shoal_err err = {0};
-    config *cfg = shoal_config_load(a->config, a->sets, a->n_sets, &err);
+    config *cfg =
+        cluster_with_env_facts(shoal_config_load(a->config, a->sets, a->n_sets, &err), &err);
     if (!cfg) {
         fprintf(stderr, "shoal replay: %s\n", err.msg);
         return 1;

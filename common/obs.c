@@ -126,3 +126,77 @@ void obs_unpack_f32(float *out, const void *obs, const obs_spec *spec, size_t n)
         }
     }
 }
+
+const config_key obs_facts_config_keys[] = {
+    {"env", "obs_shape", CONFIG_STRING, "", 0, 0, NULL,
+     "observation shape H,W,C of env.name; derived by shoal train and shoal <role> when empty"},
+    {"env", "obs_dtype", CONFIG_ENUM, "bit", 0, 0, "bit|uint8|float32",
+     "observation encoding of env.name, on the wire and in the store (bit: 8 values per byte); "
+     "derived with env.obs_shape"},
+    {"env", "n_actions", CONFIG_INT, "0", 0, 4294967295.0, NULL,
+     "actions of env.name the agent chooses from; derived with env.obs_shape when 0"},
+    CONFIG_KEY_END,
+};
+
+bool obs_facts_in_config(const config *cfg)
+{
+    return config_str(cfg, "env", "obs_shape")[0] != '\0' && config_int(cfg, "env", "n_actions") > 0;
+}
+
+int obs_facts_from_config(const config *cfg, obs_facts *out, shoal_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!obs_facts_in_config(cfg)) {
+        return shoal_err_set(err, SHOAL_EINVAL, "env.obs_shape is not set: `shoal train` derives "
+                             "it; for a role started by hand, `shoal <role> CONFIG` derives it "
+                             "from env.name, or set env.obs_shape, env.obs_dtype and "
+                             "env.n_actions (`shoal env list` shows them)");
+    }
+    if (obs_spec_parse(config_str(cfg, "env", "obs_shape"), config_str(cfg, "env", "obs_dtype"),
+                       &out->obs, err) != SHOAL_OK) {
+        return shoal_err_prefix(err, "env.obs_shape/obs_dtype");
+    }
+    out->n_actions = (uint32_t)config_int(cfg, "env", "n_actions");
+    return SHOAL_OK;
+}
+
+int obs_facts_to_config(config *cfg, const obs_facts *f, const char *origin, shoal_err *err)
+{
+    obs_spec spec = f->obs;
+    if (obs_spec_finish(&spec, err) != SHOAL_OK) {
+        return err ? err->code : SHOAL_EINVAL;
+    }
+    if (f->n_actions == 0) {
+        return shoal_err_set(err, SHOAL_EINVAL, "an environment with 0 actions");
+    }
+    char shape[OBS_SHAPE_TEXT_MAX], text[3][64];
+    snprintf(text[0], sizeof text[0], "env.obs_shape=%s",
+             obs_shape_format(spec.shape, shape, sizeof shape));
+    snprintf(text[1], sizeof text[1], "env.obs_dtype=%s", obs_dtype_name(spec.dtype));
+    snprintf(text[2], sizeof text[2], "env.n_actions=%u", f->n_actions);
+    for (size_t i = 0; i < 3; i++) {
+        if (config_set(cfg, text[i], origin, err) != SHOAL_OK) {
+            return SHOAL_EINVAL;
+        }
+    }
+    return SHOAL_OK;
+}
+
+int obs_facts_check(const obs_facts *want, const obs_facts *env, const char *name,
+                    shoal_err *err)
+{
+    const obs_spec *w = &want->obs, *e = &env->obs;
+    if (w->shape.h == e->shape.h && w->shape.w == e->shape.w && w->shape.c == e->shape.c &&
+        w->dtype == e->dtype && want->n_actions == env->n_actions) {
+        return SHOAL_OK;
+    }
+    char ws[OBS_SHAPE_TEXT_MAX], es[OBS_SHAPE_TEXT_MAX];
+    const char *wd = obs_dtype_name(w->dtype), *ed = obs_dtype_name(e->dtype);
+    return shoal_err_set(err, SHOAL_EINVAL, "%s has observations %s %s and %u actions, but the "
+                         "config's env facts say %s %s and %u actions (env.obs_shape, "
+                         "env.obs_dtype, env.n_actions): they were derived from another "
+                         "env.name; set env.obs_shape= and env.n_actions=0 to derive them again",
+                         name, obs_shape_format(e->shape, es, sizeof es), ed ? ed : "?",
+                         env->n_actions, obs_shape_format(w->shape, ws, sizeof ws), wd ? wd : "?",
+                         want->n_actions);
+}

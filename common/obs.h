@@ -1,6 +1,9 @@
 /* Observations in one vocabulary for every part: the shape and encoding of one observation
  * (obs_spec), parsed from and formatted to config text, and unpacked to floats for a network.
- * Plain data and pure functions; no protobuf, no environment.
+ * Plain data and pure functions; no protobuf, no environment. obs_facts are the fixed facts of
+ * a run's environment (its observation spec and action count): the launcher derives them once
+ * from env.name (cluster/envfacts.h) and every role reads them from its config, so a role
+ * builds only the environments it steps.
  *
  * An observation is row-major (H, W, C). OBS_DTYPE_BIT packs value (row*W + col)*C + channel
  * into bit i of byte i/8, LSB first (MinAtar); OBS_DTYPE_UINT8 stores one byte per value
@@ -16,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/config.h"
 #include "common/err.h"
 
 /* Observation encodings; the numbers are proto/shoal.proto's ObsDtype. */
@@ -66,5 +70,33 @@ int obs_dtype_parse(const char *name, obs_dtype *out, shoal_err *err);
 /* Unpacks n observations (each spec->bytes, back to back) into n * obs_shape_values floats:
  * 0/1 for BIT, the byte's value for UINT8, a copy for FLOAT32. */
 void obs_unpack_f32(float *out, const void *obs, const obs_spec *spec, size_t n);
+
+/* The fixed facts of a run's environment. Plain data. */
+typedef struct obs_facts {
+    obs_spec obs;       /* one observation's layout */
+    uint32_t n_actions; /* the agent's action count */
+} obs_facts;
+
+/* Keys env.obs_shape ("" until derived), env.obs_dtype and env.n_actions (0 until derived),
+ * for cluster/schema.c. */
+extern const config_key obs_facts_config_keys[];
+
+/* Whether env.obs_shape and env.n_actions hold derived values. */
+bool obs_facts_in_config(const config *cfg);
+
+/* Reads the facts from cfg. EINVAL naming the keys when they were never derived, or naming
+ * env.obs_shape when it does not parse. */
+int obs_facts_from_config(const config *cfg, obs_facts *out, shoal_err *err);
+
+/* Writes f into cfg's three keys; origin (e.g. "derived from env.name") appears in messages and
+ * in `config show`. EINVAL when f->obs is not a valid spec or n_actions is 0. */
+int obs_facts_to_config(config *cfg, const obs_facts *f, const char *origin, shoal_err *err);
+
+/* Checks that an environment a role built (env, named `name` in the message) has the facts the
+ * config promised (want). EINVAL saying both when the shape, dtype or action count differ: the
+ * facts were derived from another env.name and must be cleared (set to "" and 0) to derive
+ * again. */
+int obs_facts_check(const obs_facts *want, const obs_facts *env, const char *name,
+                    shoal_err *err);
 
 #endif

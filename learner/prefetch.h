@@ -31,7 +31,7 @@
 #include <stdint.h>
 
 #include "common/err.h"
-#include "env/game.h"
+#include "common/obs.h"
 #include "learner/update.h"
 #include "replay/client.h"
 
@@ -40,8 +40,7 @@ typedef struct learner_prefetch_config {
     size_t n_shards;
     replay_client_options client; /* obs_bytes, max_batch and pipeline are set by _new */
     replay_sample_req req;        /* batch_size is this rank's share */
-    obs_shape shape;              /* observation layout for decoding */
-    obs_dtype dtype;
+    obs_spec obs;                 /* observation layout for decoding */
     size_t depth;                 /* ready buffers, >= 1 */
     size_t pipeline;              /* sample requests in flight, 1 .. depth */
     uint64_t n_demo_only;         /* the first this many batches are demonstrations only */

@@ -42,6 +42,7 @@
 #include "common/config.h"
 #include "common/err.h"
 #include "common/fileio.h"
+#include "common/obs.h"
 #include "env/env.h"
 #include "nn/qnet.h"
 

@@ -18,12 +18,16 @@ const int8_t env_minatar_dx[MINATAR_N_ACTIONS] = {0, -1, 0, 1, 0, 0};
 const int8_t env_minatar_dy[MINATAR_N_ACTIONS] = {0, 0, -1, 0, 1, 0};
 
 void *env_minatar_state_new(size_t bytes, uint32_t n_channels, const char *name,
-                            obs_shape *shape, shoal_err *err)
+                            size_t ramping_offset, int ramping, obs_shape *shape, shoal_err *err)
 {
     void *state = calloc(1, bytes);
     if (!state) {
         shoal_err_set(err, SHOAL_ENOMEM, "%s: out of memory", name);
         return NULL;
+    }
+    if (ramping_offset != ENV_MINATAR_NO_RAMPING) {
+        assert(ramping_offset + sizeof(bool) <= bytes);
+        *(bool *)((char *)state + ramping_offset) = ramping != 0;
     }
     *shape = (obs_shape){10, 10, n_channels};
     return state;

@@ -26,6 +26,7 @@
 
 #include "common/config.h"
 #include "common/err.h"
+#include "common/obs.h"
 #include "env/env.h"
 #include "nn/qnet.h"
 

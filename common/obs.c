@@ -26,8 +26,8 @@ int obs_spec_finish(obs_spec *spec, shoal_err *err)
     uint64_t values = 1;
     for (size_t i = 0; i < 3; i++) {
         if (dims[i] == 0 || dims[i] > OBS_MAX_DIM) {
-            return shoal_err_set(err, SHOAL_EINVAL, "observation shape[%zu] = %u; expected 1..65536",
-                                 i, dims[i]);
+            return shoal_err_set(err, SHOAL_EINVAL,
+                                 "observation shape[%zu] = %u; expected 1..65536", i, dims[i]);
         }
         values *= dims[i];
     }
@@ -140,7 +140,8 @@ const config_key obs_facts_config_keys[] = {
 
 bool obs_facts_in_config(const config *cfg)
 {
-    return config_str(cfg, "env", "obs_shape")[0] != '\0' && config_int(cfg, "env", "n_actions") > 0;
+    return config_str(cfg, "env", "obs_shape")[0] != '\0' &&
+           config_int(cfg, "env", "n_actions") > 0;
 }
 
 int obs_facts_from_config(const config *cfg, obs_facts *out, shoal_err *err)

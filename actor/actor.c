@@ -50,32 +50,6 @@ static int split_endpoints(const char *list, actor_config *out, shoal_err *err)
                            &out->n_replay, err);
 }
 
-/* Shape and action count of the configured env, from one instance. */
-static int probe_env(const actor_config *c, env_shape *shape, obs_dtype *dtype,
-                     uint32_t *n_actions, shoal_err *err)
-{
-    shoal_err e2 = {0};
-    env_registry *reg = env_registry_new(&e2);
-    env *e = NULL;
-    if (reg && env_plugin_load_list(reg, c->plugins, &e2) == SHOAL_OK) {
-        e = env_make(reg, c->env_name, &c->env, &e2);
-    }
-    if (e) {
-        *shape = env_obs_shape(e);
-        *dtype = env_obs_dtype(e);
-        *n_actions = env_n_actions(e);
-    }
-    env_free(e);
-    env_registry_free(reg);
-    if (!e) {
-        if (err) {
-            *err = e2;
-        }
-        return e2.code;
-    }
-    return SHOAL_OK;
-}
-
 int actor_config_from(const config *cfg, uint32_t index, uint32_t n_actors, const char *replay,
                       const char *params, actor_config *out, shoal_err *err)
 {
@@ -121,13 +95,11 @@ int actor_config_from(const config *cfg, uint32_t index, uint32_t n_actors, cons
     out->index = index;
     out->n_actors = n_actors;
     out->seed = (uint64_t)config_int(cfg, "run", "seed");
-    env_shape shape = {0};
-    obs_dtype dtype = OBS_DTYPE_BIT;
-    uint32_t n_actions = 0;
-    rc = probe_env(out, &shape, &dtype, &n_actions, err);
+    rc = obs_facts_from_config(cfg, &out->facts, err);
     if (rc == SHOAL_OK) {
-        rc = nn_qnet_config_from(cfg, shape.h, shape.w, shape.c, n_actions, out->n_envs,
-                                 out->seed, &out->net, err);
+        obs_shape s = out->facts.obs.shape;
+        rc = nn_qnet_config_from(cfg, s.h, s.w, s.c, out->facts.n_actions, out->n_envs, out->seed,
+                                 &out->net, err);
     }
     return rc;
 }
@@ -147,7 +119,7 @@ struct actor {
     replay_client *replay;
     void *zctx;
     learner_params_sub *sub;
-    replay_obs_spec spec;
+    obs_spec spec;
     size_t obs_bytes, in_floats, qa; /* qa = K*A floats per observation */
     /* (E, ...) working arrays, allocated in actor_new */
     uint8_t *obs, *obs_next, *final_obs;
@@ -283,12 +255,12 @@ actor *actor_new(const actor_config *c, shoal_err *err)
         goto fail;
     }
     env *e0 = env_vec_env(a->vec, 0);
-    env_shape sh = env_obs_shape(e0);
-    a->spec = (replay_obs_spec){.shape = {sh.h, sh.w, sh.c}, .dtype = env_obs_dtype(e0)};
-    if (replay_obs_spec_finish(&a->spec, err) != SHOAL_OK) {
+    obs_facts got = {.obs = env_obs_spec(e0), .n_actions = env_n_actions(e0)};
+    if (obs_facts_check(&c->facts, &got, c->env_name, err) != SHOAL_OK) {
         goto fail;
     }
-    a->obs_bytes = env_obs_bytes(e0);
+    a->spec = c->facts.obs;
+    a->obs_bytes = a->spec.bytes;
     a->in_floats = nn_qnet_in_floats(a->net);
     a->qa = c->net.n_heads * c->net.n_actions;
     actor_explore_config xc = c->explore;
@@ -441,9 +413,7 @@ static void refresh_params(actor *a)
 /* Q(s, ·) of the observations obs (n of them): unpack, then one forward pass. */
 static void forward(actor *a, const uint8_t *obs, size_t n, float *x, float *q)
 {
-    env_obs_unpack_f32(x, obs, (env_shape){.h = a->spec.shape[0], .w = a->spec.shape[1],
-                                           .c = a->spec.shape[2]},
-                       (obs_dtype)a->spec.dtype, n);
+    obs_unpack_f32(x, obs, &a->spec, n);
     nn_qnet_forward(a->net, x, n, q);
 }
 

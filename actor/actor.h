@@ -42,6 +42,7 @@
 #include "common/config.h"
 #include "common/err.h"
 #include "common/fileio.h"
+#include "common/obs.h"
 #include "env/env.h"
 #include "nn/qnet.h"
 
@@ -55,6 +56,7 @@ typedef struct actor_config {
     char env_name[ACTOR_ENDPOINT_MAX];
     env_options env;
     char plugins[FILEIO_PATH_MAX];
+    obs_facts facts;               /* env.obs_* and env.n_actions; the envs must match */
     nn_qnet_config net;            /* max_batch = n_envs */
     actor_explore_config explore;
     size_t n_envs;                 /* E */
@@ -75,8 +77,9 @@ typedef struct actor_config {
 
 /* Fills out from [actor], [exploration], [network], [env] and [run] for actor `index` of
  * `n_actors`, with the replay endpoints (comma-separated) and the params endpoint (may be "").
- * Makes one env to learn the observation shape and action count. EINVAL names the bad key or
- * endpoint; errors of env_make and plugins pass through. */
+ * The observation spec and action count are the run's env facts (common/obs.h), which
+ * actor_new checks against its first env. EINVAL names the bad key or endpoint, or the unset
+ * facts. */
 int actor_config_from(const config *cfg, uint32_t index, uint32_t n_actors, const char *replay,
                       const char *params, actor_config *out, shoal_err *err);
 

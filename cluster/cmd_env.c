@@ -94,11 +94,6 @@ static int setup(const char *cmd, const args *a, env_registry **reg, env_options
     return 0;
 }
 
-static const char *dtype_name(obs_dtype d)
-{
-    return d == OBS_DTYPE_BIT ? "bit" : d == OBS_DTYPE_UINT8 ? "uint8" : "float32";
-}
-
 static int list(const env_registry *reg)
 {
     env_options o;
@@ -111,9 +106,9 @@ static int list(const env_registry *reg)
             fprintf(stderr, "shoal env list: %s\n", err.msg);
             return 1;
         }
-        env_shape s = env_obs_shape(e);
+        obs_shape s = env_obs_shape(e);
         printf("%-24s %ux%ux%u %-5s %u actions (", g->name, s.h, s.w, s.c,
-               dtype_name(g->dtype), env_n_actions(e));
+               obs_dtype_name(g->dtype), env_n_actions(e));
         for (uint32_t a = 0; a < env_n_actions(e); a++) {
             printf("%s%s", a ? " " : "", env_action_name(e, a));
         }

@@ -13,6 +13,7 @@
 
 #include "cluster/cmdline.h"
 #include "cluster/commands.h"
+#include "cluster/envfacts.h"
 #include "cluster/launch.h"
 #include "cluster/rundir.h"
 #include "cluster/stop.h"
@@ -82,30 +83,7 @@ static int parse_args(int argc, char **argv, train_args *a)
 /* The replay shards store observations in the environment's own encoding. */
 static int derive_obs_spec(config *cfg, shoal_err *err)
 {
-    env_registry *reg = env_registry_from_config(cfg, err);
-    if (!reg) {
-        return err->code;
-    }
-    env_options opt;
-    int rc = env_options_from_config(&opt, cfg, err);
-    env *e = rc == SHOAL_OK ? env_make(reg, config_str(cfg, "env", "name"), &opt, err) : NULL;
-    if (!e) {
-        env_registry_free(reg);
-        return err->code;
-    }
-    env_shape shape = env_obs_shape(e);
-    char text[96];
-    snprintf(text, sizeof text, "replay.obs_shape=%u,%u,%u", (unsigned)shape.h, (unsigned)shape.w,
-             (unsigned)shape.c);
-    rc = config_set(cfg, text, "derived from env.name", err);
-    if (rc == SHOAL_OK) {
-        snprintf(text, sizeof text, "replay.obs_dtype=%s",
-                 env_obs_dtype(e) == OBS_DTYPE_BIT ? "bit" : "uint8");
-        rc = config_set(cfg, text, "derived from env.name", err);
-    }
-    env_free(e);
-    env_registry_free(reg);
-    return rc;
+    return cluster_env_facts_derive(cfg, err);
 }
 
 /* The configuration: the run's config.ini when resuming (or when the launcher prepared the

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "cluster/commands.h"
+#include "cluster/envfacts.h"
 #include "cluster/rundir.h"
 #include "common/fileio.h"
 #include "common/log.h"
@@ -51,7 +52,9 @@ config *cmdline_role_config(const char *name, const cmdline_args *a, const char 
 {
     shoal_err err = {0};
     config *cfg = cmdline_config_load(a->config, run_dir, run_config_optional, &a->sets, &err);
-    /* Facts every role derives from its configuration are set here, once, for all of them. */
+    /* A role started by hand reads the run's env facts from its config like one started by
+     * `shoal train`: derived here from env.name when the config does not carry them. */
+    cfg = cluster_with_env_facts(cfg, &err);
     if (!cfg) {
         fprintf(stderr, "%s: %s\n", name, err.msg);
     }

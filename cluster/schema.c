@@ -4,6 +4,7 @@
 
 #include "actor/actor.h"
 #include "actor/explore.h"
+#include "common/obs.h"
 #include "env/env_config.h"
 #include "evaluator/evaluate.h"
 #include "learner/learner.h"
@@ -49,6 +50,7 @@ const config_key *const *shoal_config_tables(size_t *n_tables)
     static const config_key *const tables[] = {
         run_keys,
         env_config_keys,
+        obs_facts_config_keys,
         nn_config_keys,
         replay_config_keys,
         actor_config_keys,

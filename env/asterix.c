@@ -7,16 +7,7 @@
 
 enum { RAMP_INTERVAL = 100, INIT_SPAWN_SPEED = 10, INIT_MOVE_SPEED = 5, N_SLOTS = ASTERIX_SLOTS };
 
-
-static void *create(const double *params, int ramping, env_shape *shape, shoal_err *err)
-{
-    (void)params;
-    asterix *g = env_minatar_state_new(sizeof *g, 4, "minatar/asterix", shape, err);
-    if (g) {
-        g->ramping = ramping != 0;
-    }
-    return g;
-}
+ENV_MINATAR_CREATE(asterix, 4, "minatar/asterix", offsetof(asterix, ramping))
 
 static void reset(void *state, env_rand *r)
 {

@@ -25,11 +25,7 @@ static bool no_bricks(const breakout *b)
     return any == 0;
 }
 
-static void *create(const double *params, int ramping, env_shape *shape, shoal_err *err)
-{
-    (void)params, (void)ramping;
-    return env_minatar_state_new(sizeof(breakout), 4, "minatar/breakout", shape, err);
-}
+ENV_MINATAR_CREATE(breakout, 4, "minatar/breakout", ENV_MINATAR_NO_RAMPING)
 
 static void reset(void *state, env_rand *r)
 {

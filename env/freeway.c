@@ -8,11 +8,7 @@
 enum { PLAYER_SPEED = 3, TIME_LIMIT = 2500, N_CARS = FREEWAY_CARS };
 
 
-static void *create(const double *params, int ramping, env_shape *shape, shoal_err *err)
-{
-    (void)params, (void)ramping;
-    return env_minatar_state_new(sizeof(freeway), 7, "minatar/freeway", shape, err);
-}
+ENV_MINATAR_CREATE(freeway, 7, "minatar/freeway", ENV_MINATAR_NO_RAMPING)
 
 /* All 8 speeds are drawn before the 8 directions. A direction double of exactly 0.5 gives
  * velocity 0, as in the reference (probability 2^-53 per car). */

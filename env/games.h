@@ -4,6 +4,9 @@
 #ifndef SHOAL_ENV_GAMES_H
 #define SHOAL_ENV_GAMES_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "env/game.h"
 
 /* MinAtar's own action indices (specs/minatar.md §2.1). */
@@ -38,10 +41,28 @@ static inline int env_clamp(int v, int lo, int hi)
     .n_native_actions = MINATAR_N_ACTIONS, .action_names = env_minatar_action_names,         \
     .sticky_actions = 1, .destroy = free
 
-/* A zeroed MinAtar state of `bytes` bytes with a 10 x 10 x n_channels observation; NULL with
- * ENOMEM naming the game. */
+/* ramping_offset of a MinAtar game whose state has no ramping field. */
+#define ENV_MINATAR_NO_RAMPING SIZE_MAX
+
+/* A zeroed MinAtar state of `bytes` bytes with a 10 x 10 x n_channels observation; unless
+ * ramping_offset is ENV_MINATAR_NO_RAMPING, the state's bool at that offset holds the ramping
+ * option. NULL with ENOMEM naming the game. */
 void *env_minatar_state_new(size_t bytes, uint32_t n_channels, const char *name,
-                            env_shape *shape, shoal_err *err);
+                            size_t ramping_offset, int ramping, obs_shape *shape, shoal_err *err);
+
+/* Defines a MinAtar game file's static create() (env_game.create). The plugin ABI's create
+ * carries no game, so each game needs a function of its own; they differ only in these
+ * arguments, hence one definition for all:
+ *
+ *     ENV_MINATAR_CREATE(asterix, 4, "minatar/asterix", offsetof(asterix, ramping))
+ */
+#define ENV_MINATAR_CREATE(state_type, n_channels, name, ramping_offset)                     \
+    static void *create(const double *params, int ramping, obs_shape *shape, shoal_err *err) \
+    {                                                                                        \
+        (void)params;                                                                        \
+        return env_minatar_state_new(sizeof(state_type), n_channels, name, ramping_offset,   \
+                                     ramping, shape, err);                                   \
+    }
 
 extern const env_game env_game_breakout;
 extern const env_game env_game_asterix;

@@ -67,15 +67,7 @@ static bool off_grid(const seaquest_item *it)
     return it->x < 0 || it->x > 9;
 }
 
-static void *create(const double *params, int ramping, env_shape *shape, shoal_err *err)
-{
-    (void)params;
-    seaquest *g = env_minatar_state_new(sizeof *g, 10, "minatar/seaquest", shape, err);
-    if (g) {
-        g->ramping = ramping != 0;
-    }
-    return g;
-}
+ENV_MINATAR_CREATE(seaquest, 10, "minatar/seaquest", offsetof(seaquest, ramping))
 
 static void reset(void *state, env_rand *r)
 {

@@ -45,9 +45,8 @@ typedef struct slot {
 struct evaluator_player {
     evaluator_player_config cfg;
     env_registry *reg;
-    env_shape shape;
-    obs_dtype dtype;
-    size_t obs_bytes, in_floats;
+    obs_spec spec; /* of cfg.facts */
+    size_t in_floats;
     uint32_t n_actions;
     nn_qnet *net; /* built from the last file's architecture; NULL before the first */
     slot *slots;  /* (n_envs) */
@@ -80,7 +79,8 @@ int evaluator_player_config_from(const config *cfg, evaluator_player_config *out
     }
     strcpy(out->env_name, name);
     strcpy(out->plugins, plugins);
-    if (env_options_from_config(&out->env, cfg, err) != SHOAL_OK) {
+    if (env_options_from_config(&out->env, cfg, err) != SHOAL_OK ||
+        obs_facts_from_config(cfg, &out->facts, err) != SHOAL_OK) {
         return err ? err->code : SHOAL_EINVAL;
     }
     out->env.max_episode_steps =
@@ -155,19 +155,22 @@ evaluator_player *evaluator_player_new(const evaluator_player_config *cfg, shoal
         shoal_err_prefix(err, "[env] plugins");
         goto fail;
     }
-    env *probe = env_make(p->reg, cfg->env_name, &cfg->env, err);
-    if (!probe) {
+    if (!env_registry_find(p->reg, cfg->env_name)) {
+        char names[512];
+        env_registry_names(p->reg, names, sizeof names);
+        shoal_err_set(err, SHOAL_ENOTFOUND, "unknown environment '%s'; known: %s", cfg->env_name,
+                      names);
         goto fail;
     }
-    p->shape = env_obs_shape(probe);
-    p->dtype = env_obs_dtype(probe);
-    p->obs_bytes = env_obs_bytes(probe);
-    p->n_actions = env_n_actions(probe);
-    env_free(probe);
-    p->in_floats = (size_t)p->shape.h * p->shape.w * p->shape.c;
+    p->spec = cfg->facts.obs;
+    if (obs_spec_finish(&p->spec, err) != SHOAL_OK) {
+        goto fail;
+    }
+    p->n_actions = cfg->facts.n_actions;
+    p->in_floats = obs_shape_values(p->spec.shape);
     size_t n = cfg->n_envs;
     p->slots = calloc(n, sizeof *p->slots);
-    p->obs = malloc(n * p->obs_bytes);
+    p->obs = malloc(n * p->spec.bytes);
     p->x = malloc(n * p->in_floats * sizeof *p->x);
     p->q = malloc(n * NN_QNET_MAX_HEADS * p->n_actions * sizeof *p->q);
     p->rows = malloc(n * sizeof *p->rows);
@@ -263,9 +266,13 @@ static int start_job(evaluator_player *p, size_t s, size_t job, shoal_err *err)
     if (!sl->e) {
         return err ? err->code : SHOAL_EINVAL;
     }
+    obs_facts got = {.obs = env_obs_spec(sl->e), .n_actions = env_n_actions(sl->e)};
+    if (obs_facts_check(&p->cfg.facts, &got, p->cfg.env_name, err) != SHOAL_OK) {
+        return SHOAL_EINVAL;
+    }
     rng_init(&sl->r, p->cfg.seed, RNG_ROLE_EVALUATOR, (uint32_t)sl->policy, (uint32_t)index);
     env_seed(sl->e, rng_u64(&sl->r));
-    env_reset(sl->e, p->obs + s * p->obs_bytes);
+    env_reset(sl->e, p->obs + s * p->spec.bytes);
     return SHOAL_OK;
 }
 
@@ -280,13 +287,14 @@ static void stop_all(evaluator_player *p)
 static int check_net(const evaluator_player *p, const nn_qnet *net, shoal_err *err)
 {
     const nn_qnet_config *c = nn_qnet_config_of(net);
-    if (c->in_h != p->shape.h || c->in_w != p->shape.w || c->in_c != p->shape.c ||
+    const obs_shape *sh = &p->spec.shape;
+    if (c->in_h != sh->h || c->in_w != sh->w || c->in_c != sh->c ||
         c->n_actions != p->n_actions) {
         return shoal_err_set(err, SHOAL_EARCH, "the network takes %zux%zux%zu inputs and has %zu "
                              "actions, but %s gives %ux%ux%u observations and %u actions; "
                              "evaluate with the run's configuration (--config RUN_DIR/config.ini)",
                              c->in_h, c->in_w, c->in_c, c->n_actions, p->cfg.env_name,
-                             p->shape.h, p->shape.w, p->shape.c, p->n_actions);
+                             sh->h, sh->w, sh->c, p->n_actions);
     }
     if (c->max_batch < p->cfg.n_envs) {
         return shoal_err_set(err, SHOAL_EINVAL, "the network's max_batch %zu is below "
@@ -379,8 +387,7 @@ static int play(evaluator_player *p, nn_qnet *net, size_t n_heads, size_t n_jobs
         size_t b = 0;
         for (size_t s = 0; s < p->cfg.n_envs; s++) {
             if (p->slots[s].e) {
-                env_obs_unpack_f32(p->x + b * p->in_floats, p->obs + s * p->obs_bytes, p->shape,
-                                   p->dtype, 1);
+                obs_unpack_f32(p->x + b * p->in_floats, p->obs + s * p->spec.bytes, &p->spec, 1);
                 p->rows[b++] = s;
             }
         }
@@ -389,7 +396,7 @@ static int play(evaluator_player *p, nn_qnet *net, size_t n_heads, size_t n_jobs
             size_t s = p->rows[i];
             slot *sl = &p->slots[s];
             uint32_t a = choose(sl, p->q + i * per_row, n_heads, p->n_actions, p->cfg.epsilon);
-            env_step_result r = env_step(sl->e, a, p->obs + s * p->obs_bytes);
+            env_step_result r = env_step(sl->e, a, p->obs + s * p->spec.bytes);
             sl->ret += r.reward;
             (*env_steps)++;
             if ((r.terminal || r.truncated) &&

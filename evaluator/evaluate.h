@@ -26,6 +26,7 @@
 
 #include "common/config.h"
 #include "common/err.h"
+#include "common/obs.h"
 #include "env/env.h"
 #include "nn/qnet.h"
 
@@ -40,6 +41,7 @@ typedef struct evaluator_player_config {
     char env_name[EVALUATOR_ENV_NAME_MAX];
     env_options env;        /* [env] options; max_episode_steps already holds the cap */
     char plugins[1024];     /* env.plugins: libraries with more environments */
+    obs_facts facts;        /* the run's env facts; every env built must match them */
     size_t episodes;        /* episodes of the acting policy (vote or single head), >= 1 */
     size_t head_episodes;   /* episodes per head acting alone when K > 1; 0: none */
     double epsilon;         /* probability of a uniformly random action */
@@ -47,8 +49,9 @@ typedef struct evaluator_player_config {
     size_t n_envs;          /* episodes played at once (the forward batch), >= 1 */
 } evaluator_player_config;
 
-/* Fills out from [env], [evaluator] and run.seed. The step cap is the smaller nonzero one of
- * env.max_episode_steps and evaluator.max_episode_steps. EINVAL (a bad env.options). */
+/* Fills out from [env] (with the env facts, common/obs.h), [evaluator] and run.seed. The step
+ * cap is the smaller nonzero one of env.max_episode_steps and evaluator.max_episode_steps.
+ * EINVAL (a bad env.options, unset env facts). */
 int evaluator_player_config_from(const config *cfg, evaluator_player_config *out, shoal_err *err);
 
 /* The summary of one evaluation. The arrays point into the player and stay valid until its

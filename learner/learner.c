@@ -10,9 +10,7 @@
 #include "common/clock.h"
 #include "common/endpoints.h"
 #include "common/log.h"
-#include "env/env.h"
-#include "env/env_config.h"
-#include "env/registry.h"
+#include "common/obs.h"
 #include "learner/checkpoint.h"
 #include "learner/params.h"
 #include "nn/nn_config.h"
@@ -92,30 +90,6 @@ static int parse_endpoints(const char *list, learner_config *out, shoal_err *err
                            &out->n_shards, err);
 }
 
-/* The observation layout and action count of env.name. */
-static int env_facts(const config *c, learner_config *out, size_t *n_actions, shoal_err *err)
-{
-    env_options o;
-    env_options_default(&o);
-    int rc = env_options_from_config(&o, c, err);
-    if (rc != SHOAL_OK) {
-        return rc;
-    }
-    env_registry *reg = env_registry_from_config(c, err);
-    if (!reg) {
-        return err ? err->code : SHOAL_EINVAL;
-    }
-    env *e = env_make(reg, config_str(c, "env", "name"), &o, err);
-    if (e) {
-        out->shape = env_obs_shape(e);
-        out->dtype = env_obs_dtype(e);
-        *n_actions = env_n_actions(e);
-    }
-    env_free(e);
-    env_registry_free(reg);
-    return e ? SHOAL_OK : (err ? err->code : SHOAL_EINVAL);
-}
-
 static int optim_from(const config *c, nn_optim_config *o, shoal_err *err)
 {
     float lr = (float)config_float(c, "learner", "lr");
@@ -147,16 +121,18 @@ int learner_config_from(const config *c, uint32_t rank, const char *replay, cons
     }
     snprintf(out->run_dir, sizeof out->run_dir, "%s", run_dir);
     snprintf(out->params_bind, sizeof out->params_bind, "%s", params_bind);
-    size_t n_actions = 0;
-    rc = env_facts(c, out, &n_actions, err);
+    obs_facts facts;
+    rc = obs_facts_from_config(c, &facts, err);
     if (rc != SHOAL_OK) {
         return rc;
     }
+    out->obs = facts.obs;
     out->seed = (uint64_t)config_int(c, "run", "seed");
     out->rank = rank;
     out->batch_size = (size_t)config_int(c, "learner", "batch_size");
-    rc = nn_qnet_config_from(c, out->shape.h, out->shape.w, out->shape.c, n_actions,
-                             out->batch_size, out->seed, &out->update.net, err);
+    obs_shape s = facts.obs.shape;
+    rc = nn_qnet_config_from(c, s.h, s.w, s.c, facts.n_actions, out->batch_size, out->seed,
+                             &out->update.net, err);
     if (rc == SHOAL_OK) {
         rc = optim_from(c, &out->update.optim, err);
     }
@@ -324,8 +300,7 @@ static int new_prefetch(learner *l, shoal_err *err)
     pc.client.max_message_bytes = 64u << 20;
     pc.req = l->cfg.sample;
     pc.req.batch_size = l->cfg.update.net.max_batch;
-    pc.shape = l->cfg.shape;
-    pc.dtype = l->cfg.dtype;
+    pc.obs = l->cfg.obs;
     pc.depth = l->cfg.prefetch_depth;
     pc.pipeline = l->cfg.pipeline;
     pc.n_demo_only = l->cfg.pretrain_steps > start ? l->cfg.pretrain_steps - start : 0;

@@ -55,8 +55,7 @@ typedef struct learner_config {
     learner_update_config update; /* net.max_batch is set by learner_new (the rank's share) */
     size_t batch_size;            /* global batch, split evenly over the ranks */
     replay_sample_req sample;     /* demo_fraction, beta, mixed from [replay] */
-    env_shape shape;
-    obs_dtype dtype;
+    obs_spec obs;                 /* from the env facts (common/obs.h) */
     char replay[LEARNER_MAX_SHARDS][LEARNER_ENDPOINT_MAX];
     size_t n_shards;
     char run_dir[FILEIO_PATH_MAX];   /* "" : no checkpoints, metrics or endpoints.json */
@@ -72,8 +71,8 @@ typedef struct learner_config {
 
 /* Fills out from [learner], [network], [env], [replay] and [run] for learner rank `rank`; replay
  * is the comma-separated shard endpoints, run_dir and params_bind may be "" (see above). The
- * observation shape and the number of actions come from the environment env.name. EINVAL
- * names the bad key or endpoint. */
+ * observation spec and the number of actions are the run's env facts (common/obs.h); no
+ * environment is built. EINVAL names the bad key or endpoint, or the unset facts. */
 int learner_config_from(const config *c, uint32_t rank, const char *replay, const char *run_dir,
                         const char *params_bind, learner_config *out, shoal_err *err);
 

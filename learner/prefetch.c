@@ -9,7 +9,6 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "env/env.h"
 
 /* How long the thread blocks in one client call, so that stop and handed-back priorities are
  * noticed promptly; a shard that takes longer is simply waited for again. */
@@ -96,8 +95,8 @@ static void slot_fill(slot *s, const replay_sample *x, const learner_prefetch_co
     s->meta->n_demo = x->n_demo;
     memcpy(s->meta->key, x->key, n * sizeof *x->key);
     memcpy(s->meta->shard, x->shard, n * sizeof *x->shard);
-    env_obs_unpack_f32(s->obs, x->obs, cfg->shape, cfg->dtype, n);
-    env_obs_unpack_f32(s->next_obs, x->next_obs, cfg->shape, cfg->dtype, n);
+    obs_unpack_f32(s->obs, x->obs, &cfg->obs, n);
+    obs_unpack_f32(s->next_obs, x->next_obs, &cfg->obs, n);
     memcpy(s->action, x->action, n * sizeof *x->action);
     memcpy(s->mask, x->mask, n * sizeof *x->mask);
     memcpy(s->reward, x->reward, n * sizeof *x->reward);
@@ -364,8 +363,8 @@ learner_prefetch *learner_prefetch_new(const learner_prefetch_config *cfg, shoal
             goto fail;
         }
     }
-    size_t obs_bytes = env_shape_bytes(cfg->shape, cfg->dtype);
-    size_t in_floats = (size_t)cfg->shape.h * cfg->shape.w * cfg->shape.c;
+    size_t obs_bytes = obs_shape_bytes(cfg->obs.shape, cfg->obs.dtype);
+    size_t in_floats = obs_shape_values(cfg->obs.shape);
     size_t max_batch = cfg->req.batch_size;
     for (size_t i = 0; i < p->n_slots; i++) {
         if (slot_init(&p->slots[i], max_batch, obs_bytes, in_floats, err) != SHOAL_OK) {

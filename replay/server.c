@@ -19,10 +19,6 @@ const config_key replay_config_keys[] = {
      "agent transitions each shard keeps (FIFO ring; memory is allocated at start)"},
     {"replay", "demo_capacity", CONFIG_INT, "0", 0, 4294967295.0, NULL,
      "demonstrations each shard can hold (never evicted); at least what replay.demos holds"},
-    {"replay", "obs_shape", CONFIG_STRING, "10,10,4", 0, 0, NULL,
-     "observation shape H,W,C the shard stores (MinAtar: 10,10,C)"},
-    {"replay", "obs_dtype", CONFIG_ENUM, "bit", 0, 0, "bit|uint8|float32",
-     "observation encoding on the wire and in the store (bit: 8 values per byte)"},
     {"replay", "alpha", CONFIG_FLOAT, "0.6", 0, 1, NULL, "priority exponent α (PER)"},
     {"replay", "beta", CONFIG_FLOAT, "0.4", 0, 1, NULL,
      "importance-sampling exponent β requested by learners"},
@@ -152,10 +148,11 @@ int replay_server_config_from(const config *c, uint32_t shard, const char *bind,
 {
     memset(out, 0, sizeof *out);
     replay_store_config *st = &out->store;
-    if (replay_obs_spec_parse(config_str(c, "replay", "obs_shape"),
-                              config_str(c, "replay", "obs_dtype"), &st->spec, err) != SHOAL_OK) {
-        return shoal_err_prefix(err, "replay.obs_shape/obs_dtype");
+    obs_facts facts;
+    if (obs_facts_from_config(c, &facts, err) != SHOAL_OK) {
+        return err ? err->code : SHOAL_EINVAL;
     }
+    st->spec = facts.obs;
     st->capacity = (size_t)config_int(c, "replay", "capacity");
     st->demo_capacity = (size_t)config_int(c, "replay", "demo_capacity");
     st->alpha = config_float(c, "replay", "alpha");
@@ -756,7 +753,7 @@ static int bind_socket(replay_server *s, shoal_err *err)
 static int alloc_all(replay_server *s, shoal_err *err)
 {
     size_t mb = s->cfg.store.max_batch;
-    s->sample = replay_sample_new(mb, s->cfg.store.spec.obs_bytes, err);
+    s->sample = replay_sample_new(mb, s->cfg.store.spec.bytes, err);
     s->arena = frame_arena_new(1 << 20, err);
     s->demo_flags = calloc(mb, sizeof *s->demo_flags);
     s->actors = calloc(s->cfg.max_actors, sizeof *s->actors);

@@ -51,8 +51,8 @@ typedef struct replay_server_config {
     const volatile sig_atomic_t *drain;
 } replay_server_config;
 
-/* Fills out from the [replay] and [run] sections for shard `shard` bound at `bind`. EINVAL
- * names the bad key. */
+/* Fills out from the [replay] and [run] sections, and the observation spec from the env facts
+ * (common/obs.h), for shard `shard` bound at `bind`. EINVAL names the bad key. */
 int replay_server_config_from(const config *c, uint32_t shard, const char *bind,
                               replay_server_config *out, shoal_err *err);
 

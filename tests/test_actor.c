@@ -17,6 +17,7 @@
 #include "nn/loss.h"
 #include "replay/client.h"
 #include "replay/demofile.h"
+#include "obs_fixtures.h"
 #include "replay_fixtures.h"
 
 /* Breakout's observations are 10x10x4 bits, the fixture shard's spec. */
@@ -31,6 +32,7 @@ static config *breakout_config(const char *extra)
     if (extra) {
         cr_assert_eq(config_load_string(cfg, extra, "test", &err), SHOAL_OK, "%s", err.msg);
     }
+    fx_derive_facts(cfg);
     return cfg;
 }
 
@@ -153,9 +155,9 @@ static float recompute_priority(nn_qnet *net, const replay_sample *b, size_t j)
     size_t qa = nc->n_heads * nc->n_actions, d = nn_qnet_in_floats(net);
     float x[2 * 400], q[2 * 64], y[16], dq[64], prio;
     cr_assert_leq(d, 400);
-    env_shape sh = {.h = 10, .w = 10, .c = 4};
-    env_obs_unpack_f32(x, b->obs + j * b->obs_bytes, sh, OBS_DTYPE_BIT, 1);
-    env_obs_unpack_f32(x + d, b->next_obs + j * b->obs_bytes, sh, OBS_DTYPE_BIT, 1);
+    obs_spec sp = {.shape = {.h = 10, .w = 10, .c = 4}, .dtype = OBS_DTYPE_BIT};
+    obs_unpack_f32(x, b->obs + j * b->obs_bytes, &sp, 1);
+    obs_unpack_f32(x + d, b->next_obs + j * b->obs_bytes, &sp, 1);
     nn_qnet_forward(net, x, 2, q);
     nn_loss_dims dims = {.batch = 1, .n_heads = nc->n_heads, .n_actions = nc->n_actions};
     nn_loss_targets(y, q + qa, q + qa, &b->reward[j], &b->discount[j], &dims, 1);
@@ -348,8 +350,28 @@ Test(actor, bad_configurations_are_refused_with_the_key)
     cr_assert_eq(actor_config_from(cfg, 0, 1, "tcp://a:1,,tcp://b:2", "", &ac, &err),
                  SHOAL_EINVAL);
     cr_assert_eq(config_set(cfg, "env.name=nosuch", "test", &err), SHOAL_OK);
-    cr_assert_eq(actor_config_from(cfg, 0, 1, "tcp://127.0.0.1:1", "", &ac, &err),
-                 SHOAL_ENOTFOUND);
+    cr_assert_eq(actor_config_from(cfg, 0, 1, "tcp://127.0.0.1:1", "", &ac, &err), SHOAL_OK);
+    cr_assert_null(actor_new(&ac, &err));
+    cr_assert_eq(err.code, SHOAL_ENOTFOUND);
+    cr_assert(strstr(err.msg, "nosuch"), "%s", err.msg);
+    config_free(cfg);
+}
+
+Test(actor, reads_the_env_facts_from_its_config_and_checks_its_envs_against_them)
+{
+    config *cfg = breakout_config(NULL);
+    actor_config ac;
+    shoal_err err = {0};
+    cr_assert_eq(config_set(cfg, "env.n_actions=5", "test", &err), SHOAL_OK);
+    cr_assert_eq(actor_config_from(cfg, 0, 1, "tcp://127.0.0.1:1", "", &ac, &err), SHOAL_OK);
+    cr_assert_eq(ac.net.n_actions, 5, "the network is sized from the facts, not a probe");
+    cr_assert_null(actor_new(&ac, &err));
+    cr_assert_eq(err.code, SHOAL_EINVAL);
+    cr_assert(strstr(err.msg, "minatar/breakout") && strstr(err.msg, "env.n_actions"), "%s",
+              err.msg);
+    cr_assert_eq(config_set(cfg, "env.obs_shape=", "test", &err), SHOAL_OK);
+    cr_assert_eq(actor_config_from(cfg, 0, 1, "tcp://127.0.0.1:1", "", &ac, &err), SHOAL_EINVAL);
+    cr_assert(strstr(err.msg, "env.obs_shape is not set"), "%s", err.msg);
     config_free(cfg);
 }
 

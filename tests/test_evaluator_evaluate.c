@@ -15,6 +15,7 @@
 #include "nn_ref.h"
 #include "nn/paramfile.h"
 #include "evaluator_fixtures.h"
+#include "obs_fixtures.h"
 
 static char dir[64];
 
@@ -39,6 +40,7 @@ static evaluator_player_config chain_config(size_t episodes, double epsilon, siz
     env_options_default(&c.env);
     shoal_err err = {0};
     cr_assert_eq(env_options_set_param(&c.env, "length", 10, &err), SHOAL_OK, "%s", err.msg);
+    c.facts = fx_env_facts("chain", &c.env);
     c.episodes = episodes;
     c.head_episodes = 4;
     c.epsilon = epsilon;
@@ -153,6 +155,7 @@ static void eval_asterix(uint64_t seed, size_t n_envs, const char *path, evaluat
     strcpy(c.env_name, "minatar/asterix");
     env_options_default(&c.env);
     c.env.max_episode_steps = 150;
+    c.facts = fx_env_facts("minatar/asterix", &c.env);
     c.episodes = 6;
     c.epsilon = 0.2;
     c.seed = seed;
@@ -304,12 +307,14 @@ static const config_key run_seed_keys[] = {
 
 Test(evaluator_evaluate, config_takes_the_smaller_step_cap_and_offsets_the_seed)
 {
-    const config_key *const tables[] = {run_seed_keys, env_config_keys, evaluator_config_keys};
+    const config_key *const tables[] = {run_seed_keys, env_config_keys, obs_facts_config_keys,
+                                        evaluator_config_keys};
     shoal_err err = {0};
-    config *cfg = config_new(tables, 3, &err);
+    config *cfg = config_new(tables, 4, &err);
     cr_assert_not_null(cfg, "%s", err.msg);
     cr_assert_eq(config_load_string(cfg,
                                     "[run]\nseed = 5\n[env]\nname = deepsea\nmax_episode_steps = 500\n"
+                                    "obs_shape = 10,10,1\nobs_dtype = uint8\nn_actions = 2\n"
                                     "[evaluator]\nepisodes = 3\nseed_offset = 100\n"
                                     "max_episode_steps = 200\nn_envs = 2\n",
                                     "t.ini", &err),
@@ -323,10 +328,43 @@ Test(evaluator_evaluate, config_takes_the_smaller_step_cap_and_offsets_the_seed)
     cr_assert_eq(pc.head_episodes, 10);
     cr_assert_float_eq(pc.epsilon, 0.001, 1e-12);
     cr_assert_eq(pc.n_envs, 2);
+    cr_assert(pc.facts.obs.shape.h == 10 && pc.facts.obs.dtype == OBS_DTYPE_UINT8 &&
+              pc.facts.obs.bytes == 100 && pc.facts.n_actions == 2);
     cr_assert_eq(config_set(cfg, "evaluator.max_episode_steps=0", "--set", &err), SHOAL_OK);
     cr_assert_eq(evaluator_player_config_from(cfg, &pc, &err), SHOAL_OK, "%s", err.msg);
     cr_assert_eq(pc.env.max_episode_steps, 500, "0 leaves env.max_episode_steps");
     cr_assert_eq(config_set(cfg, "env.options=bogus", "--set", &err), SHOAL_OK);
     cr_assert_eq(evaluator_player_config_from(cfg, &pc, &err), SHOAL_EINVAL);
+    cr_assert_eq(config_set(cfg, "env.options=", "--set", &err), SHOAL_OK);
+    cr_assert_eq(config_set(cfg, "env.n_actions=0", "--set", &err), SHOAL_OK);
+    cr_assert_eq(evaluator_player_config_from(cfg, &pc, &err), SHOAL_EINVAL);
+    cr_assert(strstr(err.msg, "env.obs_shape is not set"), "%s", err.msg);
     config_free(cfg);
+}
+
+Test(evaluator_evaluate, an_env_that_does_not_match_the_facts_is_refused)
+{
+    evaluator_player_config c = chain_config(2, 0, 2);
+    c.facts.n_actions = 3;
+    evaluator_player *p = player(&c);
+    const int prefer[] = {1};
+    nn_qnet *net = fx_chain_net(1, prefer, 2);
+    evaluator_result r;
+    shoal_err err = {0};
+    cr_assert_eq(evaluator_player_eval_net(p, net, NULL, &r, &err), SHOAL_EARCH,
+                 "the network (2 actions) does not fit the facts (3): %s", err.msg);
+    c.facts.n_actions = 2;
+    c.facts.obs.shape.w = 12;
+    evaluator_player_free(p);
+    p = player(&c);
+    nn_qnet_free(net);
+    nn_qnet_config qc = {.in_h = 1, .in_w = 12, .in_c = 1, .n_actions = 2, .n_heads = 1,
+                         .max_batch = 2, .seed = 3};
+    net = nn_qnet_new(&qc, &err);
+    cr_assert_not_null(net, "%s", err.msg);
+    cr_assert_eq(evaluator_player_eval_net(p, net, NULL, &r, &err), SHOAL_EINVAL);
+    cr_assert(strstr(err.msg, "chain has observations 1,10,1 uint8") &&
+                  strstr(err.msg, "say 1,12,1 uint8"), "%s", err.msg);
+    nn_qnet_free(net);
+    evaluator_player_free(p);
 }

@@ -17,6 +17,7 @@
 #include "evaluator/watch.h"
 #include "nn/paramfile.h"
 #include "evaluator_fixtures.h"
+#include "obs_fixtures.h"
 
 static char dir[64];
 static char ckpt_dir[128];
@@ -46,6 +47,7 @@ static evaluator_config watch_config(evaluator_catch_up catch_up)
     env_options_default(&c.player.env);
     shoal_err err = {0};
     cr_assert_eq(env_options_set_param(&c.player.env, "length", 10, &err), SHOAL_OK);
+    c.player.facts = fx_env_facts("chain", &c.player.env);
     c.player.episodes = 2;
     c.player.epsilon = 0;
     c.player.seed = 1;
@@ -315,10 +317,12 @@ Test(evaluator_watch, config_from_reads_the_watcher_keys)
         {"run", "seed", CONFIG_INT, "1", 0, 4294967295.0, NULL, "seed"},
         CONFIG_KEY_END,
     };
-    const config_key *const tables[] = {run_seed_keys, env_config_keys, evaluator_config_keys};
+    const config_key *const tables[] = {run_seed_keys, env_config_keys, obs_facts_config_keys,
+                                        evaluator_config_keys};
     shoal_err err = {0};
-    config *cfg = config_new(tables, 3, &err);
+    config *cfg = config_new(tables, 4, &err);
     cr_assert_not_null(cfg, "%s", err.msg);
+    fx_derive_facts(cfg);
     cr_assert_eq(config_set(cfg, "evaluator.catch_up=newest", "--set", &err), SHOAL_OK);
     cr_assert_eq(config_set(cfg, "evaluator.poll_secs=0.5", "--set", &err), SHOAL_OK);
     evaluator_config ec;

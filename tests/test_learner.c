@@ -8,6 +8,7 @@
 #include <zmq.h>
 
 #include "common/clock.h"
+#include "common/obs.h"
 #include "env/env_config.h"
 #include "learner/checkpoint.h"
 #include "learner/learner.h"
@@ -175,11 +176,16 @@ static const config_key run_test_keys[] = {
 
 static config *config_of(const char *ini)
 {
-    const config_key *const tables[] = {run_test_keys, env_config_keys, nn_config_keys,
+    const config_key *const tables[] = {run_test_keys,      env_config_keys,
+                                        obs_facts_config_keys, nn_config_keys,
                                         replay_config_keys, learner_config_keys};
     shoal_err err = {0};
-    config *c = config_new(tables, 5, &err);
+    config *c = config_new(tables, 6, &err);
     cr_assert_not_null(c, "%s", err.msg);
+    /* Breakout's facts, as shoal train derives them: the learner builds no environment. */
+    cr_assert_eq(config_load_string(c, "[env]\nobs_shape = 10,10,4\nobs_dtype = bit\n"
+                                       "n_actions = 3\n", "facts.ini", &err),
+                 SHOAL_OK, "%s", err.msg);
     cr_assert_eq(config_load_string(c, ini, "test.ini", &err), SHOAL_OK, "%s", err.msg);
     return c;
 }
@@ -436,9 +442,14 @@ Test(learner, bad_configuration_is_refused_naming_the_key)
     cr_assert_eq(learner_config_from(c, 0, "tcp://a:1,,tcp://b:2", "", "", &lc, &err),
                  SHOAL_EINVAL);
     config_free(c);
-    c = config_of("[env]\nname = minatar/nosuchgame\n");
-    cr_assert_neq(learner_config_from(c, 0, "tcp://127.0.0.1:1", "", "", &lc, &err), SHOAL_OK);
-    cr_assert(strstr(err.msg, "nosuchgame") != NULL, "%s", err.msg);
+    c = config_of("[env]\nobs_shape =\n");
+    cr_assert_eq(learner_config_from(c, 0, "tcp://127.0.0.1:1", "", "", &lc, &err), SHOAL_EINVAL);
+    cr_assert(strstr(err.msg, "env.obs_shape is not set") != NULL, "%s", err.msg);
+    config_free(c);
+    c = config_of("[env]\nname = minatar/nosuchgame\nobs_shape = 10,10,7\nn_actions = 4\n");
+    cr_assert_eq(learner_config_from(c, 0, "tcp://127.0.0.1:1", "", "", &lc, &err), SHOAL_OK,
+                 "the learner reads the facts and builds no environment: %s", err.msg);
+    cr_assert(lc.obs.shape.c == 7 && lc.obs.bytes == 88 && lc.update.net.n_actions == 4);
     config_free(c);
     c = config_of("[learner]\nbatch_size = 33\n");
     cr_assert_eq(learner_config_from(c, 0, "tcp://127.0.0.1:1", "", "", &lc, &err), SHOAL_OK);

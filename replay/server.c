@@ -19,6 +19,12 @@ const config_key replay_config_keys[] = {
      "agent transitions each shard keeps (FIFO ring; memory is allocated at start)"},
     {"replay", "demo_capacity", CONFIG_INT, "0", 0, 4294967295.0, NULL,
      "demonstrations each shard can hold (never evicted); at least what replay.demos holds"},
+    /* Run folders written before the env facts hold these two in their config.ini; they are
+     * accepted so that such runs still resume, and ignored: the facts are derived again. */
+    {"replay", "obs_shape", CONFIG_STRING, "", 0, 0, NULL,
+     "ignored; superseded by env.obs_shape (accepted so that older run folders resume)"},
+    {"replay", "obs_dtype", CONFIG_STRING, "", 0, 0, NULL,
+     "ignored; superseded by env.obs_dtype (accepted so that older run folders resume)"},
     {"replay", "alpha", CONFIG_FLOAT, "0.6", 0, 1, NULL, "priority exponent α (PER)"},
     {"replay", "beta", CONFIG_FLOAT, "0.4", 0, 1, NULL,
      "importance-sampling exponent β requested by learners"},

@@ -11,6 +11,7 @@
 
 #include "cluster/commands.h"
 #include "cluster/train_roles.h"
+#include "obs_fixtures.h"
 
 static char dir[64];
 
@@ -35,6 +36,7 @@ static config *load(const char *set)
     const char *sets[] = {"replay.capacity=64", "replay.min_size=1", set};
     config *cfg = shoal_config_load(NULL, sets, set ? 3 : 2, &err);
     cr_assert_not_null(cfg, "%s", err.msg);
+    fx_derive_facts(cfg);
     return cfg;
 }
 
@@ -132,9 +134,10 @@ Test(cluster_train_roles, a_shard_binds_a_free_port_and_checkpoints_into_the_run
 
 Test(cluster_train_roles, a_bad_shard_configuration_fails_the_bind_with_the_reason)
 {
-    config *cfg = load("replay.obs_shape=0,0,0");
-    cluster_layout layout = layout_of(1, 1, 0, 3);
+    config *cfg = load(NULL);
     shoal_err err = {0};
+    cr_assert_eq(config_set(cfg, "env.obs_shape=0,0,0", "test", &err), SHOAL_OK, "%s", err.msg);
+    cluster_layout layout = layout_of(1, 1, 0, 3);
     volatile sig_atomic_t stop = 0;
     train_role_ctx ctx = ctx_for(cfg, &layout, CLUSTER_ROLE_REPLAY, 0, &stop);
     char ep[ENDPOINTS_MAX_LEN];

@@ -53,6 +53,38 @@ typedef struct replay_shard_totals {
     uint64_t size, demo_size;
 } replay_shard_totals;
 
+/* One actor's episode statistics as a shard keeps them (Stats.actors). */
+typedef struct replay_actor_stats {
+    uint32_t actor_id;
+    uint64_t episodes;           /* episodes finished */
+    uint64_t env_steps;          /* frames generated */
+    double return_sum;           /* Σ extrinsic returns over all episodes */
+    float last_return;           /* extrinsic return of the latest episode */
+    double intrinsic_return_sum; /* Σ intrinsic returns */
+    uint64_t params_version;     /* params version of the latest batch */
+    double last_seen_s;          /* shard's monotonic seconds at the latest batch */
+} replay_actor_stats;
+
+/* A shard's statistics (the Stats reply; field names and meanings as in proto/shoal.proto). */
+typedef struct replay_stats {
+    uint32_t shard;
+    uint64_t size, capacity;           /* agent transitions stored, ring capacity */
+    uint64_t demo_size, demo_capacity; /* demonstrations stored, room for them */
+    uint64_t inserted;                 /* agent transitions since start (kept across restarts) */
+    uint64_t sampled, demo_sampled;    /* transitions served, demonstrations among them */
+    double insert_blocked_s;           /* time the rate limiter held insert acks */
+    double sample_blocked_s;           /* time the rate limiter held sample replies */
+    uint64_t memory_bytes;             /* storage footprint */
+    uint64_t env_steps;                /* frames reported by actors */
+    double uptime_s;
+    double agent_total, demo_total, demo_bonus_total; /* priority totals */
+    uint64_t priority_updates, stale_updates;
+    uint64_t errors;                   /* messages answered with an Error */
+    uint32_t held_samples, held_acks;  /* replies the rate limiter holds right now */
+    size_t n_actors;
+    const replay_actor_stats *actors;  /* (n_actors) one per actor seen */
+} replay_stats;
+
 typedef struct replay_client replay_client;
 
 /* Connects one DEALER to each endpoint (connection itself is asynchronous in ZeroMQ; a shard
@@ -91,8 +123,9 @@ int replay_client_sample_next(replay_client *c, const replay_sample **out, shoal
 int replay_client_update_priorities(replay_client *c, const replay_sample *b,
                                     const float *priorities, shoal_err *err);
 
-/* Asks shard i for its statistics. *out is owned by c and valid until the next call on c. */
-int replay_client_stats(replay_client *c, size_t shard, const Shoal__V1__Stats **out,
+/* Asks shard i for its statistics. *out (and its actors) is owned by c and valid until the
+ * next call on c. ENOMEM when the actors' table cannot grow. */
+int replay_client_stats(replay_client *c, size_t shard, const replay_stats **out,
                         shoal_err *err);
 
 /* Totals shard i reported last. */

@@ -112,6 +112,7 @@ struct replay_server {
     actor_rec *actors;              /* (max_actors) */
     Shoal__V1__ActorStats *actor_msgs;
     Shoal__V1__ActorStats **actor_ptrs;
+    replay_actor_stats *actor_stats; /* (max_actors) the Stats reply's actors */
     fifo samples; /* held_sample */
     fifo acks;    /* held_ack */
     uint64_t errors;
@@ -418,51 +419,35 @@ static void on_stats(replay_server *s, const peer_id *p, const Shoal__V1__StatsR
 {
     replay_totals t = replay_store_totals(s->store);
     replay_store_counters c = replay_store_counters_get(s->store);
-    Shoal__V1__Stats st = SHOAL__V1__STATS__INIT;
-    st.request_id = r->request_id;
-    st.shard = s->cfg.store.shard;
-    st.size = t.size;
-    st.capacity = replay_store_capacity(s->store);
-    st.demo_size = t.demo_size;
-    st.demo_capacity = replay_store_demo_capacity(s->store);
-    st.inserted = c.inserted;
-    st.sampled = c.sampled;
-    st.demo_sampled = c.demo_sampled;
     replay_limiter_account(&s->lim, s->acks.n > 0, s->samples.n > 0, clock_now_ns());
-    st.insert_blocked_s = s->lim.insert_blocked_s;
-    st.sample_blocked_s = s->lim.sample_blocked_s;
-    st.memory_bytes = replay_store_footprint(s->store);
-    st.env_steps = s->env_steps;
-    st.uptime_s = clock_since_s(s->start_ns);
+    replay_stats st = {
+        .shard = s->cfg.store.shard, .size = t.size,
+        .capacity = replay_store_capacity(s->store), .demo_size = t.demo_size,
+        .demo_capacity = replay_store_demo_capacity(s->store), .inserted = c.inserted,
+        .sampled = c.sampled, .demo_sampled = c.demo_sampled,
+        .insert_blocked_s = s->lim.insert_blocked_s, .sample_blocked_s = s->lim.sample_blocked_s,
+        .memory_bytes = replay_store_footprint(s->store), .env_steps = s->env_steps,
+        .uptime_s = clock_since_s(s->start_ns), .priority_updates = c.updates,
+        .stale_updates = c.stale_updates, .errors = s->errors,
+        .held_samples = (uint32_t)s->samples.n, .held_acks = (uint32_t)s->acks.n,
+        .actors = s->actor_stats};
     fill_totals(&t, &st.agent_total, &st.demo_total, &st.demo_bonus_total);
-    st.priority_updates = c.updates;
-    st.stale_updates = c.stale_updates;
-    st.errors = s->errors;
-    st.held_samples = (uint32_t)s->samples.n;
-    st.held_acks = (uint32_t)s->acks.n;
-    size_t n = 0;
     for (uint32_t i = 0; i < s->cfg.max_actors; i++) {
         const actor_rec *a = &s->actors[i];
-        if (!a->seen) {
-            continue;
+        if (a->seen) {
+            s->actor_stats[st.n_actors++] = (replay_actor_stats){
+                .actor_id = i, .episodes = a->episodes, .env_steps = a->env_steps,
+                .return_sum = a->return_sum, .last_return = a->last_return,
+                .intrinsic_return_sum = a->intrinsic_sum,
+                .params_version = a->params_version, .last_seen_s = a->last_seen_s};
         }
-        Shoal__V1__ActorStats *m = &s->actor_msgs[n];
-        shoal__v1__actor_stats__init(m);
-        m->actor_id = i;
-        m->episodes = a->episodes;
-        m->env_steps = a->env_steps;
-        m->return_sum = a->return_sum;
-        m->last_return = a->last_return;
-        m->intrinsic_return_sum = a->intrinsic_sum;
-        m->params_version = a->params_version;
-        m->last_seen_s = a->last_seen_s;
-        s->actor_ptrs[n++] = m;
     }
-    st.n_actors = n;
-    st.actors = s->actor_ptrs;
+    Shoal__V1__Stats msg;
+    replay_wire_stats(&st, &msg, s->actor_msgs, s->actor_ptrs);
+    msg.request_id = r->request_id;
     Shoal__V1__Envelope env = SHOAL__V1__ENVELOPE__INIT;
     env.body_case = SHOAL__V1__ENVELOPE__BODY_STATS;
-    env.stats = &st;
+    env.stats = &msg;
     send_or_log(s, p, &env, "Stats");
 }
 
@@ -762,8 +747,9 @@ static int alloc_all(replay_server *s, shoal_err *err)
     s->actors = calloc(s->cfg.max_actors, sizeof *s->actors);
     s->actor_msgs = calloc(s->cfg.max_actors, sizeof *s->actor_msgs);
     s->actor_ptrs = calloc(s->cfg.max_actors, sizeof *s->actor_ptrs);
+    s->actor_stats = calloc(s->cfg.max_actors, sizeof *s->actor_stats);
     if (!s->sample || !s->arena || !s->demo_flags || !s->actors || !s->actor_msgs ||
-        !s->actor_ptrs || fifo_init(&s->samples, sizeof(held_sample), s->cfg.max_pending) ||
+        !s->actor_ptrs || !s->actor_stats || fifo_init(&s->samples, sizeof(held_sample), s->cfg.max_pending) ||
         fifo_init(&s->acks, sizeof(held_ack), (size_t)s->cfg.max_actors * s->cfg.credits)) {
         return shoal_err_set(err, SHOAL_ENOMEM, "cannot allocate the shard's buffers");
     }
@@ -865,6 +851,7 @@ void replay_server_free(replay_server *s)
     free(s->actors);
     free(s->actor_msgs);
     free(s->actor_ptrs);
+    free(s->actor_stats);
     free(s->samples.items);
     free(s->acks.items);
     free(s);

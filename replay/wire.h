@@ -16,6 +16,7 @@
 
 #include "common/err.h"
 #include "proto/shoal.pb-c.h"
+#include "replay/client.h"
 #include "replay/store.h"
 
 /* actor_id of demonstration batches. */
@@ -49,5 +50,16 @@ void replay_wire_insert_batch(const replay_transitions *t, const replay_obs_spec
 /* Fills out (shape pointing at shape_storage) from spec. */
 void replay_wire_obs_spec(const replay_obs_spec *spec, Shoal__V1__ObsSpec *out,
                           uint32_t shape_storage[3]);
+
+/* Points st at s (the shard's side): msgs (s->n_actors entries) and ptrs (as many) are the
+ * storage its actors need; st borrows them and is only read by the encoder. request_id is left
+ * for the caller. */
+void replay_wire_stats(const replay_stats *s, Shoal__V1__Stats *st, Shoal__V1__ActorStats *msgs,
+                       Shoal__V1__ActorStats **ptrs);
+
+/* Copies a received Stats into out (the client's side); out->actors points at actors, which
+ * must hold st->n_actors entries. */
+void replay_wire_stats_view(const Shoal__V1__Stats *st, replay_stats *out,
+                            replay_actor_stats *actors);
 
 #endif

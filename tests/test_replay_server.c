@@ -132,7 +132,7 @@ Test(replay_server, inserts_samples_and_stats_with_per_actor_episodes)
         cr_assert_float_eq(b->weight[j], 1.0f, 1e-6, "equal priorities, equal weights");
         cr_assert_eq(b->shard[j], 0);
     }
-    const Shoal__V1__Stats *st;
+    const replay_stats *st;
     cr_assert_eq(replay_client_stats(c, 0, &st, &err), SHOAL_OK, "%s", err.msg);
     cr_assert_eq(st->size, 150);
     cr_assert_eq(st->inserted, 150);
@@ -142,12 +142,12 @@ Test(replay_server, inserts_samples_and_stats_with_per_actor_episodes)
     cr_assert_gt(st->memory_bytes, 1000 * 2 * FX_OB);
     cr_assert_float_eq(st->agent_total, 150.0, 1e-9);
     cr_assert_eq(st->n_actors, 1);
-    cr_assert_eq(st->actors[0]->actor_id, 2);
-    cr_assert_eq(st->actors[0]->episodes, 6);
-    cr_assert_float_eq(st->actors[0]->return_sum, 1 + 2 + 3 + 3 * 3.0, 1e-9);
-    cr_assert_float_eq(st->actors[0]->last_return, 3.0f, 0);
-    cr_assert_eq(st->actors[0]->params_version, 2);
-    cr_assert_eq(st->actors[0]->env_steps, 600);
+    cr_assert_eq(st->actors[0].actor_id, 2);
+    cr_assert_eq(st->actors[0].episodes, 6);
+    cr_assert_float_eq(st->actors[0].return_sum, 1 + 2 + 3 + 3 * 3.0, 1e-9);
+    cr_assert_float_eq(st->actors[0].last_return, 3.0f, 0);
+    cr_assert_eq(st->actors[0].params_version, 2);
+    cr_assert_eq(st->actors[0].env_steps, 600);
     replay_client_free(c);
     cr_assert_eq(fx_server_stop(&s), SHOAL_OK);
 }
@@ -279,7 +279,7 @@ Test(replay_server, every_bad_message_gets_an_error_while_a_good_client_keeps_wo
     expect_error(&r, SHOAL_EPROTO, "oversized");
     good_round_trip(good, 1, next_id += 8);
 
-    const Shoal__V1__Stats *st;
+    const replay_stats *st;
     shoal_err err = {0};
     cr_assert_eq(replay_client_stats(good, 0, &st, &err), SHOAL_OK, "%s", err.msg);
     cr_assert_eq(st->errors, 21);
@@ -308,7 +308,7 @@ Test(replay_server, a_batch_beyond_the_credits_is_refused)
     }
     expect_error(&r, SHOAL_EPROTO, "beyond its 2 credits");
     replay_client *c = client_for(replay_server_endpoint(s.srv), 5000);
-    const Shoal__V1__Stats *st;
+    const replay_stats *st;
     shoal_err err = {0};
     cr_assert_eq(replay_client_stats(c, 0, &st, &err), SHOAL_OK, "%s", err.msg);
     cr_assert_eq(st->size, 40);
@@ -326,19 +326,19 @@ static uint8_t *slurp(const char *path, size_t *n)
     return data;
 }
 
-static void stats_of(replay_server_config *cfg, Shoal__V1__Stats *out, double *agent_total)
+static void stats_of(replay_server_config *cfg, replay_stats *out, double *agent_total)
 {
     fx_server s;
     cr_assert_eq(fx_server_start(&s, cfg), 0, "%s", s.err.msg);
     replay_client *c = client_for(replay_server_endpoint(s.srv), 5000);
-    const Shoal__V1__Stats *st;
+    const replay_stats *st;
     shoal_err err = {0};
     cr_assert_eq(replay_client_stats(c, 0, &st, &err), SHOAL_OK, "%s", err.msg);
     *out = *st;
     *agent_total = st->agent_total;
     cr_assert_eq(st->n_actors, 1);
-    cr_assert_eq(st->actors[0]->episodes, 1);
-    cr_assert_float_eq(st->actors[0]->return_sum, 21.0, 1e-9);
+    cr_assert_eq(st->actors[0].episodes, 1);
+    cr_assert_float_eq(st->actors[0].return_sum, 21.0, 1e-9);
     replay_client_free(c);
     cr_assert_eq(fx_server_stop(&s), SHOAL_OK);
 }
@@ -374,13 +374,13 @@ Test(replay_server, a_checkpoint_round_trips_and_a_damaged_one_is_refused_and_ke
         pr[j] = 0.25f * (float)j;
     }
     cr_assert_eq(replay_client_update_priorities(c, b, pr, &err), SHOAL_OK, "%s", err.msg);
-    const Shoal__V1__Stats *st;
+    const replay_stats *st;
     cr_assert_eq(replay_client_stats(c, 0, &st, &err), SHOAL_OK, "%s", err.msg);
-    Shoal__V1__Stats before = *st;
+    replay_stats before = *st;
     replay_client_free(c);
     cr_assert_eq(fx_server_stop(&s), SHOAL_OK, "stop writes the checkpoint: %s", s.err.msg);
 
-    Shoal__V1__Stats after;
+    replay_stats after;
     double total;
     stats_of(&cfg, &after, &total);
     cr_assert_eq(after.size, 100);

@@ -51,7 +51,7 @@ static int split_endpoints(const char *list, actor_config *out, shoal_err *err)
 }
 
 /* Shape and action count of the configured env, from one instance. */
-static int probe_env(const actor_config *c, env_shape *shape, obs_dtype *dtype,
+static int probe_env(const actor_config *c, obs_shape *shape, obs_dtype *dtype,
                      uint32_t *n_actions, shoal_err *err)
 {
     shoal_err e2 = {0};
@@ -121,7 +121,7 @@ int actor_config_from(const config *cfg, uint32_t index, uint32_t n_actors, cons
     out->index = index;
     out->n_actors = n_actors;
     out->seed = (uint64_t)config_int(cfg, "run", "seed");
-    env_shape shape = {0};
+    obs_shape shape = {0};
     obs_dtype dtype = OBS_DTYPE_BIT;
     uint32_t n_actions = 0;
     rc = probe_env(out, &shape, &dtype, &n_actions, err);
@@ -147,7 +147,7 @@ struct actor {
     replay_client *replay;
     void *zctx;
     learner_params_sub *sub;
-    replay_obs_spec spec;
+    obs_spec spec;
     size_t obs_bytes, in_floats, qa; /* qa = K*A floats per observation */
     /* (E, ...) working arrays, allocated in actor_new */
     uint8_t *obs, *obs_next, *final_obs;
@@ -283,9 +283,8 @@ actor *actor_new(const actor_config *c, shoal_err *err)
         goto fail;
     }
     env *e0 = env_vec_env(a->vec, 0);
-    env_shape sh = env_obs_shape(e0);
-    a->spec = (replay_obs_spec){.shape = {sh.h, sh.w, sh.c}, .dtype = env_obs_dtype(e0)};
-    if (replay_obs_spec_finish(&a->spec, err) != SHOAL_OK) {
+    a->spec = env_obs_spec(e0);
+    if (obs_spec_finish(&a->spec, err) != SHOAL_OK) {
         goto fail;
     }
     a->obs_bytes = env_obs_bytes(e0);
@@ -441,9 +440,7 @@ static void refresh_params(actor *a)
 /* Q(s, ·) of the observations obs (n of them): unpack, then one forward pass. */
 static void forward(actor *a, const uint8_t *obs, size_t n, float *x, float *q)
 {
-    env_obs_unpack_f32(x, obs, (env_shape){.h = a->spec.shape[0], .w = a->spec.shape[1],
-                                           .c = a->spec.shape[2]},
-                       (obs_dtype)a->spec.dtype, n);
+    obs_unpack_f32(x, obs, &a->spec, n);
     nn_qnet_forward(a->net, x, n, q);
 }
 

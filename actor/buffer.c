@@ -6,13 +6,13 @@
 
 #include "replay/wire.h"
 
-actor_buffer *actor_buffer_new(size_t cap, const replay_obs_spec *spec, uint32_t n_heads,
+actor_buffer *actor_buffer_new(size_t cap, const obs_spec *spec, uint32_t n_heads,
                                size_t aux_floats, shoal_err *err)
 {
-    if (cap == 0 || spec->obs_bytes == 0 || n_heads > REPLAY_MAX_HEADS) {
+    if (cap == 0 || spec->bytes == 0 || n_heads > REPLAY_MAX_HEADS) {
         shoal_err_set(err, SHOAL_EINVAL, "actor buffer: %zu transitions of %zu bytes with %u "
                       "heads; need at least one transition, a non-empty observation and at most "
-                      "%u heads (the wire's mask is 32 bits)", cap, spec->obs_bytes, n_heads,
+                      "%u heads (the wire's mask is 32 bits)", cap, spec->bytes, n_heads,
                       REPLAY_MAX_HEADS);
         return NULL;
     }
@@ -24,10 +24,10 @@ actor_buffer *actor_buffer_new(size_t cap, const replay_obs_spec *spec, uint32_t
     b->n_heads = n_heads;
     actor_steps *s = &b->steps;
     s->cap = cap;
-    s->obs_bytes = spec->obs_bytes;
+    s->obs_bytes = spec->bytes;
     s->aux_floats = aux_floats;
-    s->obs = malloc(cap * spec->obs_bytes);
-    s->next_obs = malloc(cap * spec->obs_bytes);
+    s->obs = malloc(cap * spec->bytes);
+    s->next_obs = malloc(cap * spec->bytes);
     s->action = calloc(cap, sizeof *s->action);
     s->reward = calloc(cap, sizeof *s->reward);
     s->discount = calloc(cap, sizeof *s->discount);
@@ -50,7 +50,7 @@ actor_buffer *actor_buffer_new(size_t cap, const replay_obs_spec *spec, uint32_t
 oom:
     actor_buffer_free(b);
     shoal_err_set(err, SHOAL_ENOMEM, "actor buffer: out of memory for %zu transitions of %zu "
-                  "bytes", cap, spec->obs_bytes);
+                  "bytes", cap, spec->bytes);
     return NULL;
 }
 

@@ -34,7 +34,7 @@ typedef struct actor_buffer {
     uint32_t *mask;      /* (cap) bootstrap mask bits */
     float *priority;     /* (cap) initial priority */
     int32_t *pending;    /* (cap) actor-private: what the priority still waits for (-1: none) */
-    replay_obs_spec spec;
+    obs_spec spec;
     uint32_t n_heads;
     /* Episodes ended since the last batch (at most cap: each emitted a transition since). */
     size_t n_episodes;
@@ -52,7 +52,7 @@ typedef struct actor_insert {
 
 /* A buffer for cap transitions of spec's observations, n_heads bootstrap heads (0 or 1: no
  * masks) and aux_floats floats of aux per transition. NULL with EINVAL or ENOMEM. */
-actor_buffer *actor_buffer_new(size_t cap, const replay_obs_spec *spec, uint32_t n_heads,
+actor_buffer *actor_buffer_new(size_t cap, const obs_spec *spec, uint32_t n_heads,
                                size_t aux_floats, shoal_err *err);
 
 /* Frees b. NULL is fine. */

@@ -96,7 +96,7 @@ static int load_net(recorder *r, shoal_err *err)
     if (rc != SHOAL_OK) {
         return rc;
     }
-    env_shape s = env_obs_shape(r->e);
+    obs_shape s = env_obs_shape(r->e);
     if (nc.in_h != s.h || nc.in_w != s.w || nc.in_c != s.c ||
         nc.n_actions != env_n_actions(r->e)) {
         return shoal_err_set(err, SHOAL_EINVAL, "%s: network '%s' does not fit %s (%ux%ux%u "
@@ -146,10 +146,9 @@ static int recorder_init(recorder *r, shoal_err *err)
             return err->code;
         }
     }
-    env_shape sh = env_obs_shape(r->e);
-    replay_obs_spec spec = {.shape = {sh.h, sh.w, sh.c}, .dtype = env_obs_dtype(r->e)};
+    obs_spec spec = env_obs_spec(r->e);
     size_t ob = env_obs_bytes(r->e);
-    if (replay_obs_spec_finish(&spec, err) != SHOAL_OK ||
+    if (obs_spec_finish(&spec, err) != SHOAL_OK ||
         !(r->ns = actor_nstep_new(1, c->n_step, c->gamma, ob, 0, err)) ||
         !(r->buf = actor_buffer_new(c->batch + c->n_step, &spec, c->n_heads, 0, err)) ||
         !(r->w = replay_demo_writer_open(c->out, err))) {
@@ -165,7 +164,8 @@ static uint32_t choose(recorder *r)
     if (!r->net) {
         return env_expert_action(r->e, &r->expert_rand);
     }
-    env_obs_unpack_f32(r->x, r->obs, env_obs_shape(r->e), env_obs_dtype(r->e), 1);
+    obs_spec spec = env_obs_spec(r->e);
+    obs_unpack_f32(r->x, r->obs, &spec, 1);
     nn_qnet_forward(r->net, r->x, 1, r->q);
     uint32_t a;
     actor_explore_act(r->greedy, r->q, 1, &a);

@@ -87,8 +87,8 @@ static int run_once(size_t envs, uint64_t steps, uint32_t rep, result *out)
  * Breakout transitions (what replay_client_insert does before zmq_send; counted in "send"). */
 static double pack_ns_per_transition(void)
 {
-    replay_obs_spec spec;
-    replay_obs_spec_parse("10,10,4", "bit", &spec, NULL);
+    obs_spec spec;
+    obs_spec_parse("10,10,4", "bit", &spec, NULL);
     actor_buffer *b = actor_buffer_new(64, &spec, 0, 0, NULL);
     if (!b) {
         return 0.0;
@@ -96,7 +96,7 @@ static double pack_ns_per_transition(void)
     actor_steps *st = actor_buffer_steps(b);
     rng r;
     rng_init(&r, 1, RNG_ROLE_TOOL, 0, 0);
-    for (size_t i = 0; i < 64 * spec.obs_bytes; i++) {
+    for (size_t i = 0; i < 64 * spec.bytes; i++) {
         st->obs[i] = (uint8_t)rng_u64(&r);
         st->next_obs[i] = (uint8_t)rng_u64(&r);
     }

@@ -34,7 +34,7 @@ static int start_shard(fx_server *s)
     memset(&c, 0, sizeof c);
     c.store = (replay_store_config){.capacity = 100000, .alpha = 0.6, .epsilon = 1e-6,
                                     .epsilon_demo = 1.0, .seed = 3, .max_batch = 1024};
-    replay_obs_spec_parse("10,10,4", "bit", &c.store.spec, NULL);
+    obs_spec_parse("10,10,4", "bit", &c.store.spec, NULL);
     snprintf(c.bind, sizeof c.bind, "tcp://127.0.0.1:*");
     c.credits = 4;
     c.max_message_bytes = 64u << 20;
@@ -96,7 +96,7 @@ static learner_config config_for(const char *endpoint, size_t batch, uint64_t up
     lc.update.target_period = 1000;
     lc.batch_size = batch;
     lc.sample = (replay_sample_req){.batch_size = batch, .beta = 0.4};
-    lc.shape = (env_shape){10, 10, 4};
+    lc.shape = (obs_shape){10, 10, 4};
     lc.dtype = OBS_DTYPE_BIT;
     snprintf(lc.replay[0], sizeof lc.replay[0], "%s", endpoint);
     lc.n_shards = 1;

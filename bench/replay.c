@@ -44,7 +44,7 @@ typedef struct cols {
     Shoal__V1__InsertBatch b;
 } cols;
 
-static void make_batch(cols *c, size_t n, const replay_obs_spec *spec)
+static void make_batch(cols *c, size_t n, const obs_spec *spec)
 {
     c->obs = calloc(n, OB);
     c->next_obs = calloc(n, OB);
@@ -86,7 +86,7 @@ static size_t envelope_bytes(Shoal__V1__InsertBatch *b)
 }
 
 /* Transitions per second inserted (acknowledged) in batches of n. */
-static double run_insert(const char *ep, const replay_obs_spec *spec, size_t n, size_t total)
+static double run_insert(const char *ep, const obs_spec *spec, size_t n, size_t total)
 {
     cols c;
     make_batch(&c, n, spec);
@@ -159,7 +159,7 @@ int main(int argc, char **argv)
     memset(&cfg, 0, sizeof cfg);
     cfg.store = (replay_store_config){.capacity = 1 << 20, .alpha = 0.6, .epsilon = 1e-6,
                                       .epsilon_demo = 1.0, .seed = 1, .max_batch = 1024};
-    replay_obs_spec_parse("10,10,4", "bit", &cfg.store.spec, NULL);
+    obs_spec_parse("10,10,4", "bit", &cfg.store.spec, NULL);
     snprintf(cfg.bind, sizeof cfg.bind, "tcp://127.0.0.1:*");
     cfg.credits = 16;
     cfg.max_message_bytes = 64 << 20;

@@ -151,7 +151,7 @@ static int list(const env_registry *reg)
             fprintf(stderr, "shoal env list: %s\n", err.msg);
             return 1;
         }
-        env_shape s = env_obs_shape(e);
+        obs_shape s = env_obs_shape(e);
         printf("%-24s %ux%ux%u %-5s %u actions (", g->name, s.h, s.w, s.c,
                dtype_name(g->dtype), env_n_actions(e));
         for (uint32_t a = 0; a < env_n_actions(e); a++) {

@@ -103,7 +103,7 @@ static int serve(const args *a, volatile sig_atomic_t *stop)
     const replay_store *st = replay_server_store(srv);
     log_info("shard %llu: %zu agent + %zu demo slots, %zu bytes per observation, %.1f MiB",
              (unsigned long long)a->shard, replay_store_capacity(st),
-             replay_store_demo_capacity(st), replay_store_spec(st)->obs_bytes,
+             replay_store_demo_capacity(st), replay_store_spec(st)->bytes,
              (double)replay_store_footprint(st) / (1024.0 * 1024.0));
     printf("replay shard %llu listening on %s\n", (unsigned long long)a->shard,
            replay_server_endpoint(srv));

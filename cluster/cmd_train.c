@@ -139,7 +139,7 @@ static int derive_obs_spec(config *cfg, shoal_err *err)
         env_registry_free(reg);
         return err->code;
     }
-    env_shape shape = env_obs_shape(e);
+    obs_shape shape = env_obs_shape(e);
     char text[96];
     snprintf(text, sizeof text, "replay.obs_shape=%u,%u,%u", (unsigned)shape.h, (unsigned)shape.w,
              (unsigned)shape.c);

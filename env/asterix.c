@@ -8,7 +8,7 @@
 enum { RAMP_INTERVAL = 100, INIT_SPAWN_SPEED = 10, INIT_MOVE_SPEED = 5, N_SLOTS = ASTERIX_SLOTS };
 
 
-static void *create(const double *params, int ramping, env_shape *shape, shoal_err *err)
+static void *create(const double *params, int ramping, obs_shape *shape, shoal_err *err)
 {
     (void)params;
     asterix *g = env_minatar_state_new(sizeof *g, 4, "minatar/asterix", shape, err);

@@ -25,7 +25,7 @@ static bool no_bricks(const breakout *b)
     return any == 0;
 }
 
-static void *create(const double *params, int ramping, env_shape *shape, shoal_err *err)
+static void *create(const double *params, int ramping, obs_shape *shape, shoal_err *err)
 {
     (void)params, (void)ramping;
     return env_minatar_state_new(sizeof(breakout), 4, "minatar/breakout", shape, err);

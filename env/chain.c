@@ -11,7 +11,7 @@ typedef struct chain {
     int n, s, t; /* s: current state 1..n; t: actions taken this episode */
 } chain;
 
-static void *create(const double *params, int ramping, env_shape *shape, shoal_err *err)
+static void *create(const double *params, int ramping, obs_shape *shape, shoal_err *err)
 {
     (void)ramping;
     chain *g = calloc(1, sizeof *g);
@@ -20,7 +20,7 @@ static void *create(const double *params, int ramping, env_shape *shape, shoal_e
         return NULL;
     }
     g->n = (int)params[0];
-    *shape = (env_shape){1, (uint32_t)g->n, 1};
+    *shape = (obs_shape){1, (uint32_t)g->n, 1};
     return g;
 }
 

@@ -33,7 +33,7 @@ static void destroy(void *state)
     }
 }
 
-static void *create(const double *params, int ramping, env_shape *shape, shoal_err *err)
+static void *create(const double *params, int ramping, obs_shape *shape, shoal_err *err)
 {
     (void)ramping;
     deepsea *g = calloc(1, sizeof *g);
@@ -47,7 +47,7 @@ static void *create(const double *params, int ramping, env_shape *shape, shoal_e
         goto oom;
     }
     draw_mapping(g, g->mapping_seed >= 0 ? (uint64_t)g->mapping_seed : 0);
-    *shape = (env_shape){(uint32_t)g->n, (uint32_t)g->n, 1};
+    *shape = (obs_shape){(uint32_t)g->n, (uint32_t)g->n, 1};
     return g;
 oom:
     destroy(g);

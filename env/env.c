@@ -18,14 +18,14 @@ const int8_t env_minatar_dx[MINATAR_N_ACTIONS] = {0, -1, 0, 1, 0, 0};
 const int8_t env_minatar_dy[MINATAR_N_ACTIONS] = {0, 0, -1, 0, 1, 0};
 
 void *env_minatar_state_new(size_t bytes, uint32_t n_channels, const char *name,
-                            env_shape *shape, shoal_err *err)
+                            obs_shape *shape, shoal_err *err)
 {
     void *state = calloc(1, bytes);
     if (!state) {
         shoal_err_set(err, SHOAL_ENOMEM, "%s: out of memory", name);
         return NULL;
     }
-    *shape = (env_shape){10, 10, n_channels};
+    *shape = (obs_shape){10, 10, n_channels};
     return state;
 }
 
@@ -34,7 +34,7 @@ struct env {
     void *state;
     env_rand rand;
     env_options opts;
-    env_shape shape;
+    obs_shape shape;
     size_t obs_bytes;
     uint32_t n_actions;
     const uint32_t *action_map; /* agent action -> native; NULL: identity (full set) */
@@ -238,7 +238,7 @@ env *env_make(const env_registry *reg, const char *name, const env_options *opts
         env_free(e);
         return NULL;
     }
-    e->obs_bytes = env_shape_bytes(e->shape, g->dtype);
+    e->obs_bytes = obs_shape_bytes(e->shape, g->dtype);
     e->n_actions = opts->full_action_set ? g->n_native_actions : g->n_minimal_actions;
     e->action_map = opts->full_action_set ? NULL : g->minimal_actions;
     env_seed(e, 0);
@@ -262,7 +262,7 @@ const env_game *env_game_of(const env *e)
     return e->game;
 }
 
-env_shape env_obs_shape(const env *e)
+obs_shape env_obs_shape(const env *e)
 {
     return e->shape;
 }
@@ -275,6 +275,11 @@ obs_dtype env_obs_dtype(const env *e)
 size_t env_obs_bytes(const env *e)
 {
     return e->obs_bytes;
+}
+
+obs_spec env_obs_spec(const env *e)
+{
+    return (obs_spec){.shape = e->shape, .dtype = e->game->dtype, .bytes = e->obs_bytes};
 }
 
 uint32_t env_n_actions(const env *e)
@@ -370,7 +375,7 @@ void *env_game_state_mut(env *e)
     return e->state;
 }
 
-int env_obs_value(const void *obs, env_shape shape, obs_dtype dtype, uint32_t y, uint32_t x,
+int env_obs_value(const void *obs, obs_shape shape, obs_dtype dtype, uint32_t y, uint32_t x,
                   uint32_t ch)
 {
     size_t i = ((size_t)y * shape.w + x) * shape.c + ch;
@@ -415,30 +420,3 @@ size_t env_render(const env *e, char *buf, size_t cap)
     return need;
 }
 
-void env_obs_unpack_f32(float *out, const void *obs, env_shape shape, obs_dtype dtype,
-                        size_t n)
-{
-    size_t per = (size_t)shape.h * shape.w * shape.c;
-    size_t bytes = env_shape_bytes(shape, dtype);
-    const uint8_t *src = obs;
-    for (size_t k = 0; k < n; k++, src += bytes, out += per) {
-        if (dtype == OBS_DTYPE_UINT8) {
-            for (size_t i = 0; i < per; i++) {
-                out[i] = (float)src[i];
-            }
-        } else if (dtype == OBS_DTYPE_FLOAT32) {
-            memcpy(out, src, per * sizeof *out);
-        } else {
-            size_t full = per / 8;
-            for (size_t j = 0; j < full; j++) {
-                unsigned b = src[j];
-                for (unsigned bit = 0; bit < 8; bit++) {
-                    out[j * 8 + bit] = (float)((b >> bit) & 1u);
-                }
-            }
-            for (size_t i = full * 8; i < per; i++) {
-                out[i] = (float)((src[i >> 3] >> (i & 7)) & 1u);
-            }
-        }
-    }
-}

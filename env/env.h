@@ -9,8 +9,8 @@
  *
  * Observations are (H, W, C) row-major: OBS_DTYPE_BIT packs value (row*W + col)*C + channel
  * into bit i of byte i/8, LSB first (MinAtar; the fixtures' obs_hex); OBS_DTYPE_UINT8 stores one
- * byte per value (DeepSea, Chain). env_obs_unpack_f32 turns a batch of either into floats for
- * the network.
+ * byte per value (DeepSea, Chain). obs_unpack_f32 (common/obs.h) turns a batch of either into
+ * floats for the network.
  *
  *     env_options o; env_options_default(&o);
  *     env *e = env_make(NULL, "minatar/breakout", &o, &err);
@@ -76,9 +76,11 @@ env *env_make(const env_registry *reg, const char *name, const env_options *opts
 void env_free(env *e);
 
 const env_game *env_game_of(const env *e);
-env_shape env_obs_shape(const env *e);
+obs_shape env_obs_shape(const env *e);
 obs_dtype env_obs_dtype(const env *e);
 size_t env_obs_bytes(const env *e);
+/* The observation's shape, dtype and bytes in one (common/obs.h). */
+obs_spec env_obs_spec(const env *e);
 uint32_t env_n_actions(const env *e);
 /* Name of agent action a (static string). */
 const char *env_action_name(const env *e, uint32_t a);
@@ -119,13 +121,8 @@ void *env_game_state_mut(env *e);
  * whole picture needs, like snprintf; allocates a scratch observation, so not for hot loops. */
 size_t env_render(const env *e, char *buf, size_t cap);
 
-/* Unpacks n observations (each env_shape_bytes(shape, dtype) bytes, back to back) into floats
- * 0/1 (or the uint8 value), (n, H, W, C) row-major. out must hold n*H*W*C floats. */
-void env_obs_unpack_f32(float *out, const void *obs, env_shape shape, obs_dtype dtype,
-                        size_t n);
-
 /* Value (y, x, ch) of one observation (0 or 1 for BIT; the byte for UINT8). */
-int env_obs_value(const void *obs, env_shape shape, obs_dtype dtype, uint32_t y, uint32_t x,
+int env_obs_value(const void *obs, obs_shape shape, obs_dtype dtype, uint32_t y, uint32_t x,
                   uint32_t ch);
 
 #endif

@@ -8,7 +8,7 @@
 enum { PLAYER_SPEED = 3, TIME_LIMIT = 2500, N_CARS = FREEWAY_CARS };
 
 
-static void *create(const double *params, int ramping, env_shape *shape, shoal_err *err)
+static void *create(const double *params, int ramping, obs_shape *shape, shoal_err *err)
 {
     (void)params, (void)ramping;
     return env_minatar_state_new(sizeof(freeway), 7, "minatar/freeway", shape, err);

@@ -22,21 +22,10 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/obs.h"
 #include "env/rand.h"
 
 #define ENV_GAME_ABI_VERSION 1u
-
-/* Observation encodings; the numbers are proto/shoal.proto's ObsDtype. */
-typedef enum obs_dtype {
-    OBS_DTYPE_BIT = 1,
-    OBS_DTYPE_UINT8 = 2,
-    OBS_DTYPE_FLOAT32 = 3,
-} obs_dtype;
-
-/* Shape of one observation. */
-typedef struct env_shape {
-    uint32_t h, w, c;
-} env_shape;
 
 /* A numeric parameter a game accepts as an option ("size=20"); plain static data. */
 typedef struct env_param_def {
@@ -70,7 +59,7 @@ typedef struct env_game {
 
     /* New state for these parameter values (one per params entry, in order, already range
      * checked); fills *shape. NULL with err on failure. */
-    void *(*create)(const double *param_values, int ramping, env_shape *shape, shoal_err *err);
+    void *(*create)(const double *param_values, int ramping, obs_shape *shape, shoal_err *err);
     /* Frees state; NULL is fine. */
     void (*destroy)(void *state);
     /* Optional (may be NULL): called when the wrapper is seeded, before the next reset. */
@@ -87,13 +76,6 @@ typedef struct env_game {
     /* Optional: a scripted expert's native action in this state (env/expert.h). */
     uint32_t (*expert)(const void *state, env_rand *r);
 } env_game;
-
-/* Bytes of one observation. */
-static inline size_t env_shape_bytes(env_shape s, obs_dtype dtype)
-{
-    size_t n = (size_t)s.h * s.w * s.c;
-    return dtype == OBS_DTYPE_BIT ? (n + 7) / 8 : dtype == OBS_DTYPE_FLOAT32 ? n * 4 : n;
-}
 
 /* Sets value (y, x, ch) of a packed 10-column observation with n_ch channels. */
 static inline void env_bit_set(uint8_t *obs, int n_ch, int y, int x, int ch)

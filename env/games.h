@@ -41,7 +41,7 @@ static inline int env_clamp(int v, int lo, int hi)
 /* A zeroed MinAtar state of `bytes` bytes with a 10 x 10 x n_channels observation; NULL with
  * ENOMEM naming the game. */
 void *env_minatar_state_new(size_t bytes, uint32_t n_channels, const char *name,
-                            env_shape *shape, shoal_err *err);
+                            obs_shape *shape, shoal_err *err);
 
 extern const env_game env_game_breakout;
 extern const env_game env_game_asterix;

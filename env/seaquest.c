@@ -67,7 +67,7 @@ static bool off_grid(const seaquest_item *it)
     return it->x < 0 || it->x > 9;
 }
 
-static void *create(const double *params, int ramping, env_shape *shape, shoal_err *err)
+static void *create(const double *params, int ramping, obs_shape *shape, shoal_err *err)
 {
     (void)params;
     seaquest *g = env_minatar_state_new(sizeof *g, 10, "minatar/seaquest", shape, err);

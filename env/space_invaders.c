@@ -11,7 +11,7 @@ enum { SHOT_COOL_DOWN = 5, ENEMY_MOVE_INTERVAL = 12, ENEMY_SHOT_INTERVAL = 10 };
 #define WAVE_MASK 0xfcu /* columns 2..7 */
 
 
-static void *create(const double *params, int ramping, env_shape *shape, shoal_err *err)
+static void *create(const double *params, int ramping, obs_shape *shape, shoal_err *err)
 {
     (void)params;
     invaders *g = env_minatar_state_new(sizeof *g, 6, "minatar/space_invaders", shape, err);

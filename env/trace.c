@@ -19,7 +19,7 @@ typedef struct header {
     long long steps; /* -1: not given */
 } header;
 
-uint64_t env_obs_fnv1a(const void *obs, env_shape shape, obs_dtype dtype)
+uint64_t env_obs_fnv1a(const void *obs, obs_shape shape, obs_dtype dtype)
 {
     uint64_t h = 0xcbf29ce484222325ull;
     size_t n = (size_t)shape.h * shape.w * shape.c;
@@ -93,7 +93,7 @@ static int decode_hex(const char *hex, uint8_t *out, size_t n)
 
 /* Lists the (row, column, channel) values where ours and theirs differ. */
 static void describe_cells(char *out, size_t cap, const uint8_t *ours, const uint8_t *theirs,
-                           env_shape s, obs_dtype dtype)
+                           obs_shape s, obs_dtype dtype)
 {
     size_t used = strlen(out);
     int shown = 0;
@@ -126,7 +126,7 @@ typedef struct replay {
  * Returns 1 on match, 0 on mismatch, -1 on a malformed field. */
 static int compare_obs(replay *r, const char *what, const char *hash_text, const char *hex)
 {
-    env_shape s = env_obs_shape(r->e);
+    obs_shape s = env_obs_shape(r->e);
     obs_dtype dtype = env_obs_dtype(r->e);
     size_t bytes = env_obs_bytes(r->e);
     char ours_hash[17];

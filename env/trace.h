@@ -29,6 +29,6 @@ int env_trace_check(const env_registry *reg, const char *path, env_trace_result 
                     shoal_err *err);
 
 /* The fixtures' observation hash: 64-bit FNV-1a over the H*W*C values as bytes. */
-uint64_t env_obs_fnv1a(const void *obs, env_shape shape, obs_dtype dtype);
+uint64_t env_obs_fnv1a(const void *obs, obs_shape shape, obs_dtype dtype);
 
 #endif

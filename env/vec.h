@@ -1,6 +1,6 @@
 /* A vector of E environments of one kind, stepped together with automatic reset. Observations
  * of all E envs go into one contiguous batch buffer (E x env_obs_bytes, env i at offset
- * i * env_obs_bytes), ready for env_obs_unpack_f32 and the network. When an episode ends the
+ * i * env_obs_bytes), ready for obs_unpack_f32 and the network. When an episode ends the
  * env is reset at once: the batch then holds the first observation of the next episode, the
  * flags say which episode ended, and (if asked) the ended episode's last observation is copied
  * into final_obs, for bootstrapping at a time limit. Env i is seeded with a stream derived from

@@ -45,7 +45,7 @@ typedef struct slot {
 struct evaluator_player {
     evaluator_player_config cfg;
     env_registry *reg;
-    env_shape shape;
+    obs_shape shape;
     obs_dtype dtype;
     size_t obs_bytes, in_floats;
     uint32_t n_actions;
@@ -379,8 +379,8 @@ static int play(evaluator_player *p, nn_qnet *net, size_t n_heads, size_t n_jobs
         size_t b = 0;
         for (size_t s = 0; s < p->cfg.n_envs; s++) {
             if (p->slots[s].e) {
-                env_obs_unpack_f32(p->x + b * p->in_floats, p->obs + s * p->obs_bytes, p->shape,
-                                   p->dtype, 1);
+                obs_unpack_f32(p->x + b * p->in_floats, p->obs + s * p->obs_bytes,
+                               &(obs_spec){.shape = p->shape, .dtype = p->dtype}, 1);
                 p->rows[b++] = s;
             }
         }

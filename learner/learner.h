@@ -54,7 +54,7 @@ typedef struct learner_config {
     learner_update_config update; /* net.max_batch is set by learner_new (the rank's share) */
     size_t batch_size;            /* global batch, split evenly over the ranks */
     replay_sample_req sample;     /* demo_fraction, beta, mixed from [replay] */
-    env_shape shape;
+    obs_shape shape;
     obs_dtype dtype;
     char replay[LEARNER_MAX_SHARDS][LEARNER_ENDPOINT_MAX];
     size_t n_shards;

@@ -96,8 +96,9 @@ static void slot_fill(slot *s, const replay_sample *x, const learner_prefetch_co
     s->meta->n_demo = x->n_demo;
     memcpy(s->meta->key, x->key, n * sizeof *x->key);
     memcpy(s->meta->shard, x->shard, n * sizeof *x->shard);
-    env_obs_unpack_f32(s->obs, x->obs, cfg->shape, cfg->dtype, n);
-    env_obs_unpack_f32(s->next_obs, x->next_obs, cfg->shape, cfg->dtype, n);
+    obs_spec spec = {.shape = cfg->shape, .dtype = cfg->dtype};
+    obs_unpack_f32(s->obs, x->obs, &spec, n);
+    obs_unpack_f32(s->next_obs, x->next_obs, &spec, n);
     memcpy(s->action, x->action, n * sizeof *x->action);
     memcpy(s->mask, x->mask, n * sizeof *x->mask);
     memcpy(s->reward, x->reward, n * sizeof *x->reward);
@@ -364,7 +365,7 @@ learner_prefetch *learner_prefetch_new(const learner_prefetch_config *cfg, shoal
             goto fail;
         }
     }
-    size_t obs_bytes = env_shape_bytes(cfg->shape, cfg->dtype);
+    size_t obs_bytes = obs_shape_bytes(cfg->shape, cfg->dtype);
     size_t in_floats = (size_t)cfg->shape.h * cfg->shape.w * cfg->shape.c;
     size_t max_batch = cfg->req.batch_size;
     for (size_t i = 0; i < p->n_slots; i++) {

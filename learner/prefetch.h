@@ -1,7 +1,7 @@
 /* Batch prefetch: a thread that owns the replay client (replay/client.h is single-threaded, so
  * no other thread touches it), keeps up to `pipeline` sample requests in flight across the
  * shards, decodes each arriving batch (bit-unpacking observations to float with
- * env_obs_unpack_f32) into one of `depth` ready buffers, sends the learner's new priorities
+ * obs_unpack_f32) into one of `depth` ready buffers, sends the learner's new priorities
  * back to the shards that served each sample, and polls the shards' statistics.
  *
  * The buffers form a ring that the two threads pass in order: FREE -> (prefetch fills) READY ->
@@ -40,7 +40,7 @@ typedef struct learner_prefetch_config {
     size_t n_shards;
     replay_client_options client; /* obs_bytes, max_batch and pipeline are set by _new */
     replay_sample_req req;        /* batch_size is this rank's share */
-    env_shape shape;              /* observation layout for decoding */
+    obs_shape shape;              /* observation layout for decoding */
     obs_dtype dtype;
     size_t depth;                 /* ready buffers, >= 1 */
     size_t pipeline;              /* sample requests in flight, 1 .. depth */

@@ -41,7 +41,7 @@ replay_demo_writer *replay_demo_writer_open(const char *path, shoal_err *err)
 int replay_demo_writer_append(replay_demo_writer *w, const Shoal__V1__InsertBatch *b,
                               shoal_err *err)
 {
-    replay_obs_spec spec = {0};
+    obs_spec spec = {0};
     size_t ob;
     if (!b->demo || b->actor_id != REPLAY_DEMO_ACTOR) {
         return shoal_err_set(err, SHOAL_EINVAL, "%s: a demonstration batch needs demo = true and "
@@ -50,11 +50,9 @@ int replay_demo_writer_append(replay_demo_writer *w, const Shoal__V1__InsertBatc
     if (frame_obs_bytes(b->obs_spec, &ob, err) != SHOAL_OK) {
         return shoal_err_prefix(err, "%s", w->af.path);
     }
-    for (size_t i = 0; i < 3; i++) {
-        spec.shape[i] = b->obs_spec->shape[i];
-    }
-    spec.dtype = (uint32_t)b->obs_spec->dtype;
-    spec.obs_bytes = ob;
+    spec.shape = (obs_shape){b->obs_spec->shape[0], b->obs_spec->shape[1], b->obs_spec->shape[2]};
+    spec.dtype = (obs_dtype)b->obs_spec->dtype;
+    spec.bytes = ob;
     replay_transitions t;
     if (replay_wire_insert_view(b, &spec, UINT32_MAX, &t, err) != SHOAL_OK) {
         if (err) {

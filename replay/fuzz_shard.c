@@ -29,9 +29,9 @@ static fuzz_state *state(void)
         replay_store_config c = {.capacity = 64, .demo_capacity = 64, .alpha = 0.6,
                                  .epsilon = 1e-6, .epsilon_demo = 1.0, .seed = 1,
                                  .max_batch = 128};
-        replay_obs_spec_parse("10,10,4", "bit", &c.spec, NULL);
+        obs_spec_parse("10,10,4", "bit", &c.spec, NULL);
         s.store = replay_store_new(&c, NULL);
-        s.sample = replay_sample_new(128, c.spec.obs_bytes, NULL);
+        s.sample = replay_sample_new(128, c.spec.bytes, NULL);
         s.arena = frame_arena_new(1 << 16, NULL);
         if (!s.store || !s.sample || !s.arena) {
             abort();

@@ -138,8 +138,8 @@ int replay_server_config_from(const config *c, uint32_t shard, const char *bind,
 {
     memset(out, 0, sizeof *out);
     replay_store_config *st = &out->store;
-    if (replay_obs_spec_parse(config_str(c, "replay", "obs_shape"),
-                              config_str(c, "replay", "obs_dtype"), &st->spec, err) != SHOAL_OK) {
+    if (obs_spec_parse(config_str(c, "replay", "obs_shape"), config_str(c, "replay", "obs_dtype"),
+                       &st->spec, err) != SHOAL_OK) {
         return shoal_err_prefix(err, "replay.obs_shape/obs_dtype");
     }
     st->capacity = (size_t)config_int(c, "replay", "capacity");
@@ -595,7 +595,7 @@ static int bind_socket(replay_server *s, shoal_err *err)
 static int alloc_all(replay_server *s, shoal_err *err)
 {
     size_t mb = s->cfg.store.max_batch;
-    s->sample = replay_sample_new(mb, s->cfg.store.spec.obs_bytes, err);
+    s->sample = replay_sample_new(mb, s->cfg.store.spec.bytes, err);
     s->arena = frame_arena_new(1 << 20, err);
     s->demo_flags = calloc(mb, sizeof *s->demo_flags);
     s->actors = calloc(s->cfg.max_actors, sizeof *s->actors);

@@ -117,59 +117,6 @@ static size_t part_footprint(const part *p)
     return p->block_bytes + trees;
 }
 
-int replay_obs_spec_finish(replay_obs_spec *spec, shoal_err *err)
-{
-    uint64_t values = 1;
-    for (size_t i = 0; i < 3; i++) {
-        if (spec->shape[i] == 0 || spec->shape[i] > 65536) {
-            return shoal_err_set(err, SHOAL_EINVAL, "observation shape[%zu] = %u; expected 1..65536",
-                                 i, spec->shape[i]);
-        }
-        values *= spec->shape[i];
-    }
-    if (values > (1u << 30)) {
-        return shoal_err_set(err, SHOAL_EINVAL, "observation of %llu values is too large",
-                             (unsigned long long)values);
-    }
-    switch (spec->dtype) {
-    case 1: spec->obs_bytes = (size_t)((values + 7) / 8); break;
-    case 2: spec->obs_bytes = (size_t)values; break;
-    case 3: spec->obs_bytes = (size_t)values * 4; break;
-    default:
-        return shoal_err_set(err, SHOAL_EINVAL, "observation dtype %u is not 1 (bit), 2 (uint8) "
-                             "or 3 (float32)", spec->dtype);
-    }
-    return SHOAL_OK;
-}
-
-int replay_obs_spec_parse(const char *shape, const char *dtype, replay_obs_spec *spec,
-                          shoal_err *err)
-{
-    memset(spec, 0, sizeof *spec);
-    const char *s = shape;
-    for (size_t i = 0; i < 3; i++) {
-        char *end;
-        unsigned long v = strtoul(s, &end, 10);
-        if (end == s || v == 0 || v > 65536 || (i < 2 && *end != ',') || (i == 2 && *end)) {
-            return shoal_err_set(err, SHOAL_EINVAL, "observation shape '%s': expected three "
-                                 "positive integers H,W,C such as 10,10,4", shape);
-        }
-        spec->shape[i] = (uint32_t)v;
-        s = end + 1;
-    }
-    if (strcmp(dtype, "bit") == 0) {
-        spec->dtype = 1;
-    } else if (strcmp(dtype, "uint8") == 0) {
-        spec->dtype = 2;
-    } else if (strcmp(dtype, "float32") == 0) {
-        spec->dtype = 3;
-    } else {
-        return shoal_err_set(err, SHOAL_EINVAL, "observation dtype '%s': expected bit, uint8 or "
-                             "float32", dtype);
-    }
-    return replay_obs_spec_finish(spec, err);
-}
-
 static int check_config(const replay_store_config *c, shoal_err *err)
 {
     if (c->capacity == 0 || c->capacity > REPLAY_MAX_CAPACITY) {
@@ -195,8 +142,8 @@ static int check_config(const replay_store_config *c, shoal_err *err)
 
 replay_store *replay_store_new(const replay_store_config *cfg, shoal_err *err)
 {
-    replay_obs_spec spec = cfg->spec;
-    if (check_config(cfg, err) != SHOAL_OK || replay_obs_spec_finish(&spec, err) != SHOAL_OK) {
+    obs_spec spec = cfg->spec;
+    if (check_config(cfg, err) != SHOAL_OK || obs_spec_finish(&spec, err) != SHOAL_OK) {
         return NULL;
     }
     replay_store *s = calloc(1, sizeof *s);
@@ -212,8 +159,8 @@ replay_store *replay_store_new(const replay_store_config *cfg, shoal_err *err)
         shoal_err_set(err, SHOAL_ENOMEM, "cannot allocate sampling scratch");
         goto fail;
     }
-    if (part_init(&s->agent, cfg->capacity, spec.obs_bytes, false, "agent", err) != SHOAL_OK ||
-        part_init(&s->demo, cfg->demo_capacity, spec.obs_bytes, true, "demo", err) != SHOAL_OK) {
+    if (part_init(&s->agent, cfg->capacity, spec.bytes, false, "agent", err) != SHOAL_OK ||
+        part_init(&s->demo, cfg->demo_capacity, spec.bytes, true, "demo", err) != SHOAL_OK) {
         goto fail;
     }
     return s;
@@ -268,7 +215,7 @@ static void set_leaves(replay_store *s, part *p, size_t slot)
 
 static void part_write(replay_store *s, part *p, const replay_transitions *t, size_t k)
 {
-    size_t ob = s->cfg.spec.obs_bytes;
+    size_t ob = s->cfg.spec.bytes;
     size_t slot = p->head;
     memcpy(p->obs + slot * ob, t->obs + k * ob, ob);
     memcpy(p->next_obs + slot * ob, t->next_obs + k * ob, ob);
@@ -348,7 +295,7 @@ void replay_weights_normalise(float *w, size_t n)
 static void gather(const replay_store *s, const part *p, bool demo, size_t slot, bool bonus,
                    replay_sample *out, size_t j)
 {
-    size_t ob = s->cfg.spec.obs_bytes;
+    size_t ob = s->cfg.spec.bytes;
     memcpy(out->obs + j * ob, p->obs + slot * ob, ob);
     memcpy(out->next_obs + j * ob, p->next_obs + slot * ob, ob);
     out->action[j] = p->action[slot];
@@ -368,7 +315,7 @@ static void sample_part(replay_store *s, const part *p, bool demo, bool bonus, s
     const replay_sumtree *t = bonus ? p->bonus_tree : p->tree;
     double total = replay_sumtree_total(t);
     replay_sumtree_sample(t, n, &s->rng, s->idx);
-    size_t ob = s->cfg.spec.obs_bytes;
+    size_t ob = s->cfg.spec.bytes;
     for (size_t k = 0; k < n; k++) { /* rows are scattered: start every fetch before copying */
         __builtin_prefetch(p->obs + s->idx[k] * ob);
         __builtin_prefetch(p->next_obs + s->idx[k] * ob);
@@ -425,7 +372,7 @@ int replay_store_sample(replay_store *s, const replay_sample_req *req, replay_sa
         return shoal_err_set(err, SHOAL_EINVAL, "demo_fraction %g and beta %g must be in [0, 1]",
                              req->demo_fraction, req->beta);
     }
-    assert(out->obs_bytes == s->cfg.spec.obs_bytes);
+    assert(out->obs_bytes == s->cfg.spec.bytes);
     size_t n_demo;
     if (req->demo_only) {
         n_demo = b;
@@ -548,7 +495,7 @@ replay_store_counters replay_store_counters_get(const replay_store *s)
     return s->counters;
 }
 
-const replay_obs_spec *replay_store_spec(const replay_store *s)
+const obs_spec *replay_store_spec(const replay_store *s)
 {
     return &s->cfg.spec;
 }
@@ -580,7 +527,7 @@ size_t replay_store_demo_capacity(const replay_store *s)
 static int part_io(const replay_store *s, const part *p, replay_cio *io, bool load,
                    shoal_err *err)
 {
-    size_t n = p->size, ob = s->cfg.spec.obs_bytes;
+    size_t n = p->size, ob = s->cfg.spec.bytes;
     struct {
         void *data;
         size_t bytes;
@@ -608,7 +555,7 @@ int replay_store_save(const replay_store *s, replay_cio *io, shoal_err *err)
 {
     const replay_store_counters *c = &s->counters;
     const uint64_t head[] = {
-        s->cfg.spec.shape[0], s->cfg.spec.shape[1], s->cfg.spec.shape[2], s->cfg.spec.dtype,
+        s->cfg.spec.shape.h, s->cfg.spec.shape.w, s->cfg.spec.shape.c, s->cfg.spec.dtype,
         s->agent.cap, s->agent.size, s->agent.head, s->demo.size, s->n_heads,
         c->inserted, c->demo_inserted, c->sampled, c->demo_sampled, c->updates, c->stale_updates,
         s->rng.s[0], s->rng.s[1], s->rng.s[2], s->rng.s[3],
@@ -641,13 +588,13 @@ static int load_body(replay_store *s, replay_cio *io, shoal_err *err)
         return shoal_err_set(err, SHOAL_ECORRUPT, "%s: store section not found (bad magic)",
                              io->what);
     }
-    const replay_obs_spec *sp = &s->cfg.spec;
-    if (h[0] != sp->shape[0] || h[1] != sp->shape[1] || h[2] != sp->shape[2] || h[3] != sp->dtype) {
+    const obs_spec *sp = &s->cfg.spec;
+    if (h[0] != sp->shape.h || h[1] != sp->shape.w || h[2] != sp->shape.c || h[3] != sp->dtype) {
         return shoal_err_set(err, SHOAL_EINVAL, "%s holds observations %llux%llux%llu dtype %llu; "
                              "this shard is configured for %ux%ux%u dtype %u", io->what,
                              (unsigned long long)h[0], (unsigned long long)h[1],
-                             (unsigned long long)h[2], (unsigned long long)h[3], sp->shape[0],
-                             sp->shape[1], sp->shape[2], sp->dtype);
+                             (unsigned long long)h[2], (unsigned long long)h[3], sp->shape.h,
+                             sp->shape.w, sp->shape.c, (unsigned)sp->dtype);
     }
     if (h[4] != s->agent.cap) {
         return shoal_err_set(err, SHOAL_EINVAL, "%s holds a ring of capacity %llu; replay.capacity "

@@ -29,6 +29,7 @@
 #include <stdio.h>
 
 #include "common/err.h"
+#include "common/obs.h"
 #include "common/rng.h"
 #include "replay/cio.h"
 
@@ -38,17 +39,10 @@
 #define REPLAY_MAX_CAPACITY 0xFFFFFFFFu
 #define REPLAY_MAX_HEADS 32u
 
-/* Layout of one observation, as on the wire (proto ObsDtype values). Plain data. */
-typedef struct replay_obs_spec {
-    uint32_t shape[3]; /* height, width, channels */
-    uint32_t dtype;    /* 1 BIT, 2 UINT8, 3 FLOAT32 (shoal.v1.ObsDtype) */
-    size_t obs_bytes;  /* bytes of one encoded observation */
-} replay_obs_spec;
-
 typedef struct replay_store_config {
     size_t capacity;       /* agent ring, >= 1 */
     size_t demo_capacity;  /* demonstrations, may be 0 */
-    replay_obs_spec spec;
+    obs_spec spec;
     double alpha;          /* priority exponent α */
     double epsilon;        /* ε added to every |δ| (ε_a for agent data) */
     double epsilon_demo;   /* ε_d for demonstrations in the mixed tree (DQfD demo bonus) */
@@ -148,7 +142,7 @@ int replay_store_update(replay_store *s, const uint64_t *keys, const float *prio
 
 replay_totals replay_store_totals(const replay_store *s);
 replay_store_counters replay_store_counters_get(const replay_store *s);
-const replay_obs_spec *replay_store_spec(const replay_store *s);
+const obs_spec *replay_store_spec(const replay_store *s);
 /* Bootstrap heads of the agent data (0 until the first insert with masks). */
 uint32_t replay_store_heads(const replay_store *s);
 /* Bytes allocated for columns and trees. */
@@ -181,13 +175,5 @@ double replay_raw_weight(double leaf, double total, double n, double beta);
 
 /* Divides w[0..n) by its largest element. */
 void replay_weights_normalise(float *w, size_t n);
-
-/* Fills spec->obs_bytes from shape and dtype. EINVAL when a dimension is 0 or too large or the
- * dtype is unknown. */
-int replay_obs_spec_finish(replay_obs_spec *spec, shoal_err *err);
-
-/* Parses "H,W,C" and "bit|uint8|float32" (config values) into spec. EINVAL names the input. */
-int replay_obs_spec_parse(const char *shape, const char *dtype, replay_obs_spec *spec,
-                          shoal_err *err);
 
 #endif

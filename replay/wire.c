@@ -2,18 +2,18 @@
 
 #include <math.h>
 
-static int same_spec(const Shoal__V1__ObsSpec *w, const replay_obs_spec *spec, shoal_err *err)
+static int same_spec(const Shoal__V1__ObsSpec *w, const obs_spec *spec, shoal_err *err)
 {
     if (!w) {
         return shoal_err_set(err, SHOAL_EPROTO, "insert_batch.obs_spec is missing");
     }
-    if (w->n_shape != 3 || w->shape[0] != spec->shape[0] || w->shape[1] != spec->shape[1] ||
-        w->shape[2] != spec->shape[2] || (uint32_t)w->dtype != spec->dtype) {
+    if (w->n_shape != 3 || w->shape[0] != spec->shape.h || w->shape[1] != spec->shape.w ||
+        w->shape[2] != spec->shape.c || (uint32_t)w->dtype != spec->dtype) {
         return shoal_err_set(err, SHOAL_EPROTO, "insert_batch.obs_spec (%zu dims: %u,%u,%u dtype "
                              "%d) differs from this shard's %u,%u,%u dtype %u", w->n_shape,
                              w->n_shape > 0 ? w->shape[0] : 0, w->n_shape > 1 ? w->shape[1] : 0,
-                             w->n_shape > 2 ? w->shape[2] : 0, (int)w->dtype, spec->shape[0],
-                             spec->shape[1], spec->shape[2], spec->dtype);
+                             w->n_shape > 2 ? w->shape[2] : 0, (int)w->dtype, spec->shape.h,
+                             spec->shape.w, spec->shape.c, (unsigned)spec->dtype);
     }
     return SHOAL_OK;
 }
@@ -66,7 +66,7 @@ static int check_episodes(const Shoal__V1__InsertBatch *b, shoal_err *err)
     return SHOAL_OK;
 }
 
-int replay_wire_insert_view(const Shoal__V1__InsertBatch *b, const replay_obs_spec *spec,
+int replay_wire_insert_view(const Shoal__V1__InsertBatch *b, const obs_spec *spec,
                             size_t max_count, replay_transitions *t, shoal_err *err)
 {
     if (b->count == 0 || b->count > max_count) {
@@ -75,11 +75,11 @@ int replay_wire_insert_view(const Shoal__V1__InsertBatch *b, const replay_obs_sp
     }
     size_t n = b->count;
     int rc = same_spec(b->obs_spec, spec, err);
-    if (rc == SHOAL_OK && (b->obs.len != n * spec->obs_bytes ||
-                           b->next_obs.len != n * spec->obs_bytes)) {
+    if (rc == SHOAL_OK && (b->obs.len != n * spec->bytes ||
+                           b->next_obs.len != n * spec->bytes)) {
         rc = shoal_err_set(err, SHOAL_EPROTO, "insert_batch obs/next_obs hold %zu/%zu bytes; "
                            "%zu transitions of %zu-byte observations need %zu", b->obs.len,
-                           b->next_obs.len, n, spec->obs_bytes, n * spec->obs_bytes);
+                           b->next_obs.len, n, spec->bytes, n * spec->bytes);
     }
     if (rc == SHOAL_OK) {
         rc = column(b->n_action, n, "action", err);
@@ -160,23 +160,23 @@ int replay_wire_priority_update(const Shoal__V1__PriorityUpdate *u, size_t max_k
     return SHOAL_OK;
 }
 
-void replay_wire_obs_spec(const replay_obs_spec *spec, Shoal__V1__ObsSpec *out,
+void replay_wire_obs_spec(const obs_spec *spec, Shoal__V1__ObsSpec *out,
                           uint32_t shape_storage[3])
 {
     shoal__v1__obs_spec__init(out);
-    for (size_t i = 0; i < 3; i++) {
-        shape_storage[i] = spec->shape[i];
-    }
+    shape_storage[0] = spec->shape.h;
+    shape_storage[1] = spec->shape.w;
+    shape_storage[2] = spec->shape.c;
     out->n_shape = 3;
     out->shape = shape_storage;
     out->dtype = (Shoal__V1__ObsDtype)spec->dtype;
 }
 
-void replay_wire_insert_batch(const replay_transitions *t, const replay_obs_spec *spec,
+void replay_wire_insert_batch(const replay_transitions *t, const obs_spec *spec,
                               Shoal__V1__InsertBatch *b, Shoal__V1__ObsSpec *spec_out,
                               uint32_t shape_storage[3])
 {
-    size_t n = t->count, ob = spec->obs_bytes;
+    size_t n = t->count, ob = spec->bytes;
     replay_wire_obs_spec(spec, spec_out, shape_storage);
     shoal__v1__insert_batch__init(b);
     b->obs_spec = spec_out;

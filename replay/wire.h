@@ -26,7 +26,7 @@
  * spec equal to spec, n_heads <= 32 with masks exactly when n_heads > 1, finite rewards,
  * discounts in [0, 1], priorities finite and >= 0, episode columns of equal length) and points
  * t at its columns. t borrows from b. EPROTO otherwise. */
-int replay_wire_insert_view(const Shoal__V1__InsertBatch *b, const replay_obs_spec *spec,
+int replay_wire_insert_view(const Shoal__V1__InsertBatch *b, const obs_spec *spec,
                             size_t max_count, replay_transitions *t, shoal_err *err);
 
 /* Checks a SampleRequest (batch_size 1..max_batch, demo_fraction and beta finite in [0, 1],
@@ -43,12 +43,12 @@ int replay_wire_priority_update(const Shoal__V1__PriorityUpdate *u, size_t max_k
  * replay_demo_writer_append). b and spec_out borrow t's arrays and shape_storage and are only
  * read by the encoder. Sets count, obs_spec, the columns, n_heads and masks; actor_id, demo,
  * env_steps, params_version and the episode columns are left for the caller. */
-void replay_wire_insert_batch(const replay_transitions *t, const replay_obs_spec *spec,
+void replay_wire_insert_batch(const replay_transitions *t, const obs_spec *spec,
                               Shoal__V1__InsertBatch *b, Shoal__V1__ObsSpec *spec_out,
                               uint32_t shape_storage[3]);
 
 /* Fills out (shape pointing at shape_storage) from spec. */
-void replay_wire_obs_spec(const replay_obs_spec *spec, Shoal__V1__ObsSpec *out,
+void replay_wire_obs_spec(const obs_spec *spec, Shoal__V1__ObsSpec *out,
                           uint32_t shape_storage[3]);
 
 /* Points st at s (the shard's side): msgs (s->n_actors entries) and ptrs (as many) are the

@@ -26,10 +26,10 @@ typedef struct fx_batch {
     Shoal__V1__InsertBatch b;
 } fx_batch;
 
-static inline replay_obs_spec fx_spec(void)
+static inline obs_spec fx_spec(void)
 {
-    replay_obs_spec sp;
-    replay_obs_spec_parse("10,10,4", "bit", &sp, NULL);
+    obs_spec sp;
+    obs_spec_parse("10,10,4", "bit", &sp, NULL);
     return sp;
 }
 
@@ -52,7 +52,7 @@ static inline void fx_batch_fill(fx_batch *f, uint32_t actor_id, uint32_t first_
     f->t = (replay_transitions){.count = n, .obs = f->obs, .next_obs = f->next_obs,
                                 .action = f->action, .reward = f->reward,
                                 .discount = f->discount, .priority = f->priority};
-    replay_obs_spec sp = fx_spec();
+    obs_spec sp = fx_spec();
     replay_wire_insert_batch(&f->t, &sp, &f->b, &f->spec, f->shape);
     f->b.actor_id = demo ? REPLAY_DEMO_ACTOR : actor_id;
     f->b.demo = demo;

@@ -153,9 +153,9 @@ static float recompute_priority(nn_qnet *net, const replay_sample *b, size_t j)
     size_t qa = nc->n_heads * nc->n_actions, d = nn_qnet_in_floats(net);
     float x[2 * 400], q[2 * 64], y[16], dq[64], prio;
     cr_assert_leq(d, 400);
-    env_shape sh = {.h = 10, .w = 10, .c = 4};
-    env_obs_unpack_f32(x, b->obs + j * b->obs_bytes, sh, OBS_DTYPE_BIT, 1);
-    env_obs_unpack_f32(x + d, b->next_obs + j * b->obs_bytes, sh, OBS_DTYPE_BIT, 1);
+    obs_spec sp = {.shape = {.h = 10, .w = 10, .c = 4}, .dtype = OBS_DTYPE_BIT};
+    obs_unpack_f32(x, b->obs + j * b->obs_bytes, &sp, 1);
+    obs_unpack_f32(x + d, b->next_obs + j * b->obs_bytes, &sp, 1);
     nn_qnet_forward(net, x, 2, q);
     nn_loss_dims dims = {.batch = 1, .n_heads = nc->n_heads, .n_actions = nc->n_actions};
     nn_loss_targets(y, q + qa, q + qa, &b->reward[j], &b->discount[j], &dims, 1);

@@ -191,7 +191,8 @@ Test(env, unpack_f32_matches_every_packed_value)
         env_step(e, (uint32_t)(t % 6), obs + 125);
     }
     float f[2 * 1000];
-    env_obs_unpack_f32(f, obs, env_obs_shape(e), OBS_DTYPE_BIT, 2);
+    obs_spec sp = env_obs_spec(e);
+    obs_unpack_f32(f, obs, &sp, 2);
     int ones = 0;
     for (int k = 0; k < 2; k++) {
         for (uint32_t y = 0; y < 10; y++) {
@@ -209,7 +210,7 @@ Test(env, unpack_f32_matches_every_packed_value)
     env_free(e);
     uint8_t u8[3] = {0, 1, 1};
     float g[3];
-    env_obs_unpack_f32(g, u8, (env_shape){1, 3, 1}, OBS_DTYPE_UINT8, 1);
+    obs_unpack_f32(g, u8, &(obs_spec){.shape = {1, 3, 1}, .dtype = OBS_DTYPE_UINT8}, 1);
     cr_assert(g[0] == 0 && g[1] == 1 && g[2] == 1);
 }
 
@@ -355,7 +356,7 @@ Test(env, vector_env_resets_finished_episodes_and_reports_their_stats)
                 /* The batch holds the new episode (paddle back at column 4, full bricks); the
                  * final observation the terminal one (ball in row 9). */
                 const uint8_t *o1 = obs + i * 50, *f1 = final + i * 50;
-                env_shape s = {10, 10, 4};
+                obs_shape s = {10, 10, 4};
                 cr_assert(env_obs_value(o1, s, OBS_DTYPE_BIT, 9, 4, 0));
                 int ball_row9 = 0;
                 for (uint32_t x = 0; x < 10; x++) {

@@ -57,16 +57,16 @@ static void sample(replay_store *s, replay_sample *x, size_t n, double frac, dou
 
 Test(replay_store, obs_spec_parse_gives_fifty_bytes_for_minatar_and_rejects_bad_text)
 {
-    replay_obs_spec sp;
+    obs_spec sp;
     shoal_err err = {0};
-    cr_assert_eq(replay_obs_spec_parse("10,10,4", "bit", &sp, &err), SHOAL_OK);
-    cr_assert_eq(sp.obs_bytes, 50);
-    cr_assert_eq(replay_obs_spec_parse("84,84,4", "uint8", &sp, &err), SHOAL_OK);
-    cr_assert_eq(sp.obs_bytes, 84 * 84 * 4);
-    cr_assert_eq(replay_obs_spec_parse("10,10", "bit", &sp, &err), SHOAL_EINVAL);
+    cr_assert_eq(obs_spec_parse("10,10,4", "bit", &sp, &err), SHOAL_OK);
+    cr_assert_eq(sp.bytes, 50);
+    cr_assert_eq(obs_spec_parse("84,84,4", "uint8", &sp, &err), SHOAL_OK);
+    cr_assert_eq(sp.bytes, 84 * 84 * 4);
+    cr_assert_eq(obs_spec_parse("10,10", "bit", &sp, &err), SHOAL_EINVAL);
     cr_assert(strstr(err.msg, "H,W,C") != NULL);
-    cr_assert_eq(replay_obs_spec_parse("10,0,4", "bit", &sp, &err), SHOAL_EINVAL);
-    cr_assert_eq(replay_obs_spec_parse("10,10,4", "int16", &sp, &err), SHOAL_EINVAL);
+    cr_assert_eq(obs_spec_parse("10,0,4", "bit", &sp, &err), SHOAL_EINVAL);
+    cr_assert_eq(obs_spec_parse("10,10,4", "int16", &sp, &err), SHOAL_EINVAL);
     cr_assert(strstr(err.msg, "int16") != NULL);
 }
 

@@ -14,7 +14,7 @@ typedef struct coin {
 
 static const env_host *host;
 
-static void *create(const double *params, int ramping, env_shape *shape, shoal_err *err)
+static void *create(const double *params, int ramping, obs_shape *shape, shoal_err *err)
 {
     (void)ramping;
     coin *c = calloc(1, sizeof *c);
@@ -25,7 +25,7 @@ static void *create(const double *params, int ramping, env_shape *shape, shoal_e
         return NULL;
     }
     c->width = (int)params[0];
-    *shape = (env_shape){1, (uint32_t)c->width, 2};
+    *shape = (obs_shape){1, (uint32_t)c->width, 2};
     return c;
 }
 

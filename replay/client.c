@@ -419,7 +419,7 @@ static bool has_credit(const replay_client *c, const void *arg)
     return s->in_flight < s->credits || c->async_code;
 }
 
-int replay_client_insert(replay_client *c, Shoal__V1__InsertBatch *b, shoal_err *err)
+int replay_client_insert(replay_client *c, const replay_batch *b, shoal_err *err)
 {
     begin(c);
     size_t i = b->demo ? (c->demo_rr++ % c->n) : (size_t)(b->actor_id % c->n);
@@ -431,10 +431,12 @@ int replay_client_insert(replay_client *c, Shoal__V1__InsertBatch *b, shoal_err 
     if (rc != SHOAL_OK) {
         return rc;
     }
-    b->seq = s->next_seq++;
+    replay_wire_insert m;
+    replay_wire_batch(b, &m);
+    m.msg.seq = s->next_seq++;
     Shoal__V1__Envelope env = SHOAL__V1__ENVELOPE__INIT;
     env.body_case = SHOAL__V1__ENVELOPE__BODY_INSERT_BATCH;
-    env.insert_batch = b;
+    env.insert_batch = &m.msg;
     rc = frame_send(s->sock, &env, ZMQ_DONTWAIT, err);
     if (rc != SHOAL_OK) {
         return shoal_err_prefix(err, "insert to shard %zu (%s)", i, s->endpoint);

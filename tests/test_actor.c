@@ -358,13 +358,13 @@ typedef struct load_ctx {
     uint32_t heads;
 } load_ctx;
 
-static int count_records(void *ctx, const Shoal__V1__InsertBatch *b, shoal_err *err)
+static int count_records(void *ctx, const replay_batch *b, shoal_err *err)
 {
     (void)err;
     load_ctx *l = ctx;
-    l->transitions += b->count;
-    l->episodes += b->n_episode_return;
-    l->heads = b->n_heads;
+    l->transitions += b->t.count;
+    l->episodes += b->episodes.count;
+    l->heads = b->t.n_heads;
     return SHOAL_OK;
 }
 

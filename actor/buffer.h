@@ -1,9 +1,9 @@
 /* The actor's local transition buffer: the n-step transitions it emitted (actor/nstep.h) with
  * their bootstrap masks and initial priorities, plus the statistics of the episodes that ended
  * since the last batch, handed out as one replay_batch (replay/client.h: columns,
- * observations in their wire encoding, nothing copied) per send. Shared by the actor loop and `shoal demos record`,
- * so demonstrations carry exactly the actors' encoding. Columns are allocated once for `cap`
- * transitions; nothing here allocates afterwards.
+ * observations in their wire encoding, nothing copied) per send. Shared by the actor loop and
+ * `shoal demos record`, so demonstrations carry exactly the actors' encoding. Columns are
+ * allocated once for `cap` transitions; nothing here allocates afterwards.
  *
  *     actor_buffer *b = actor_buffer_new(cap, &spec, n_heads, aux_floats, &err);
  *     actor_nstep_push(ns, i, obs, a, r, term, trunc, next, aux, actor_buffer_steps(b));

@@ -603,7 +603,8 @@ static int alloc_all(replay_server *s, shoal_err *err)
     s->actor_ptrs = calloc(s->cfg.max_actors, sizeof *s->actor_ptrs);
     s->actor_stats = calloc(s->cfg.max_actors, sizeof *s->actor_stats);
     if (!s->sample || !s->arena || !s->demo_flags || !s->actors || !s->actor_msgs ||
-        !s->actor_ptrs || !s->actor_stats || fifo_init(&s->samples, sizeof(held_sample), s->cfg.max_pending) ||
+        !s->actor_ptrs || !s->actor_stats ||
+        fifo_init(&s->samples, sizeof(held_sample), s->cfg.max_pending) ||
         fifo_init(&s->acks, sizeof(held_ack), (size_t)s->cfg.max_actors * s->cfg.credits)) {
         return shoal_err_set(err, SHOAL_ENOMEM, "cannot allocate the shard's buffers");
     }

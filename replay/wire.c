@@ -237,57 +237,50 @@ int replay_wire_spec_of(const Shoal__V1__ObsSpec *w, obs_spec *out, shoal_err *e
     return rc;
 }
 
+/* The fields replay_stats and Stats (and replay_actor_stats and ActorStats) share, under the
+ * same names: one list serves both directions, so they cannot drift apart. */
+#define STATS_FIELDS(X)                                                                         \
+    X(shard) X(size) X(capacity) X(demo_size) X(demo_capacity) X(inserted) X(sampled)          \
+    X(demo_sampled) X(insert_blocked_s) X(sample_blocked_s) X(memory_bytes) X(env_steps)       \
+    X(uptime_s) X(agent_total) X(demo_total) X(demo_bonus_total) X(priority_updates)           \
+    X(stale_updates) X(errors) X(held_samples) X(held_acks)
+#define ACTOR_STATS_FIELDS(X)                                                                   \
+    X(actor_id) X(episodes) X(env_steps) X(return_sum) X(last_return)                          \
+    X(intrinsic_return_sum) X(params_version) X(last_seen_s)
+#define COPY_FIELD(f) to->f = from->f;
+
 void replay_wire_stats(const replay_stats *s, Shoal__V1__Stats *st, Shoal__V1__ActorStats *msgs,
                        Shoal__V1__ActorStats **ptrs)
 {
     shoal__v1__stats__init(st);
-    *st = (Shoal__V1__Stats){
-        .base = st->base, .shard = s->shard, .size = s->size, .capacity = s->capacity,
-        .demo_size = s->demo_size, .demo_capacity = s->demo_capacity, .inserted = s->inserted,
-        .sampled = s->sampled, .demo_sampled = s->demo_sampled,
-        .insert_blocked_s = s->insert_blocked_s, .sample_blocked_s = s->sample_blocked_s,
-        .memory_bytes = s->memory_bytes, .env_steps = s->env_steps, .uptime_s = s->uptime_s,
-        .agent_total = s->agent_total, .demo_total = s->demo_total,
-        .demo_bonus_total = s->demo_bonus_total, .priority_updates = s->priority_updates,
-        .stale_updates = s->stale_updates, .errors = s->errors,
-        .held_samples = s->held_samples, .held_acks = s->held_acks,
-        .n_actors = s->n_actors, .actors = ptrs};
+    {
+        const replay_stats *from = s;
+        Shoal__V1__Stats *to = st;
+        STATS_FIELDS(COPY_FIELD)
+    }
+    st->n_actors = s->n_actors;
+    st->actors = ptrs;
     for (size_t i = 0; i < s->n_actors; i++) {
-        const replay_actor_stats *a = &s->actors[i];
-        Shoal__V1__ActorStats *m = &msgs[i];
-        shoal__v1__actor_stats__init(m);
-        m->actor_id = a->actor_id;
-        m->episodes = a->episodes;
-        m->env_steps = a->env_steps;
-        m->return_sum = a->return_sum;
-        m->last_return = a->last_return;
-        m->intrinsic_return_sum = a->intrinsic_return_sum;
-        m->params_version = a->params_version;
-        m->last_seen_s = a->last_seen_s;
-        ptrs[i] = m;
+        const replay_actor_stats *from = &s->actors[i];
+        Shoal__V1__ActorStats *to = &msgs[i];
+        shoal__v1__actor_stats__init(to);
+        ACTOR_STATS_FIELDS(COPY_FIELD)
+        ptrs[i] = to;
     }
 }
 
 void replay_wire_stats_view(const Shoal__V1__Stats *st, replay_stats *out,
                             replay_actor_stats *actors)
 {
-    *out = (replay_stats){
-        .shard = st->shard, .size = st->size, .capacity = st->capacity,
-        .demo_size = st->demo_size, .demo_capacity = st->demo_capacity,
-        .inserted = st->inserted, .sampled = st->sampled, .demo_sampled = st->demo_sampled,
-        .insert_blocked_s = st->insert_blocked_s, .sample_blocked_s = st->sample_blocked_s,
-        .memory_bytes = st->memory_bytes, .env_steps = st->env_steps, .uptime_s = st->uptime_s,
-        .agent_total = st->agent_total, .demo_total = st->demo_total,
-        .demo_bonus_total = st->demo_bonus_total, .priority_updates = st->priority_updates,
-        .stale_updates = st->stale_updates, .errors = st->errors,
-        .held_samples = st->held_samples, .held_acks = st->held_acks,
-        .n_actors = st->n_actors, .actors = actors};
+    *out = (replay_stats){.n_actors = st->n_actors, .actors = actors};
+    {
+        const Shoal__V1__Stats *from = st;
+        replay_stats *to = out;
+        STATS_FIELDS(COPY_FIELD)
+    }
     for (size_t i = 0; i < st->n_actors; i++) {
-        const Shoal__V1__ActorStats *m = st->actors[i];
-        actors[i] = (replay_actor_stats){
-            .actor_id = m->actor_id, .episodes = m->episodes, .env_steps = m->env_steps,
-            .return_sum = m->return_sum, .last_return = m->last_return,
-            .intrinsic_return_sum = m->intrinsic_return_sum,
-            .params_version = m->params_version, .last_seen_s = m->last_seen_s};
+        const Shoal__V1__ActorStats *from = st->actors[i];
+        replay_actor_stats *to = &actors[i];
+        ACTOR_STATS_FIELDS(COPY_FIELD)
     }
 }

@@ -28,6 +28,19 @@ static void put(actor_buffer *b, uint32_t id)
     b->pending[j] = (int32_t)id - 1;
 }
 
+/* Room for 8 transitions of 2x2x3 bytes with 4 heads and 2 aux floats; ids 1..5 put in. */
+static actor_buffer *five_transitions(void)
+{
+    obs_spec sp = spec_of("2,2,3", "uint8");
+    shoal_err err = {0};
+    actor_buffer *b = actor_buffer_new(8, &sp, 4, 2, &err);
+    cr_assert_not_null(b, "%s", err.msg);
+    for (uint32_t id = 1; id <= 5; id++) {
+        put(b, id);
+    }
+    return b;
+}
+
 Test(actor_buffer, refuses_what_the_wire_cannot_carry)
 {
     obs_spec sp = spec_of("10,10,4", "bit");
@@ -43,13 +56,7 @@ Test(actor_buffer, refuses_what_the_wire_cannot_carry)
 
 Test(actor_buffer, a_batch_points_at_the_first_transitions_and_the_episodes_since_the_last)
 {
-    obs_spec sp = spec_of("2,2,3", "uint8");
-    shoal_err err = {0};
-    actor_buffer *b = actor_buffer_new(8, &sp, 4, 2, &err);
-    cr_assert_not_null(b, "%s", err.msg);
-    for (uint32_t id = 1; id <= 5; id++) {
-        put(b, id);
-    }
+    actor_buffer *b = five_transitions();
     b->env_steps = 12;
     actor_buffer_episode(b, &(actor_episode){.ret = 3.5f, .length = 9, .head = 2,
                                              .intrinsic_ret = 0.25f});
@@ -92,13 +99,7 @@ Test(actor_buffer, one_head_sends_no_masks)
 
 Test(actor_buffer, drop_moves_the_rest_to_the_front_and_forgets_what_was_sent)
 {
-    obs_spec sp = spec_of("2,2,3", "uint8");
-    shoal_err err = {0};
-    actor_buffer *b = actor_buffer_new(8, &sp, 4, 2, &err);
-    cr_assert_not_null(b, "%s", err.msg);
-    for (uint32_t id = 1; id <= 5; id++) {
-        put(b, id);
-    }
+    actor_buffer *b = five_transitions();
     b->env_steps = 7;
     actor_buffer_episode(b, &(actor_episode){.ret = 1.0f, .length = 2});
     actor_buffer_drop(b, 3);

@@ -34,6 +34,16 @@ static void fill_shard(const char *ep, uint32_t first, size_t n, bool demos)
     replay_client_free(c);
 }
 
+/* Starts a shard (room for demo_cap demonstrations) holding what fill_shard inserts. */
+static const char *start_filled(fx_server *s, size_t demo_cap, bool demos)
+{
+    replay_server_config cfg = fx_server_config(100, demo_cap);
+    cr_assert_eq(fx_server_start(s, &cfg), 0, "%s", s->err.msg);
+    const char *ep = replay_server_endpoint(s->srv);
+    fill_shard(ep, 0, 40, demos);
+    return ep;
+}
+
 static learner_prefetch *prefetch_of(const char **ep, uint64_t n_demo_only, uint64_t n_batches)
 {
     learner_prefetch_config cfg = {
@@ -91,10 +101,7 @@ Test(learner_prefetch, decodes_batches_from_a_shard_and_sends_their_priorities_b
      .timeout = 60)
 {
     fx_server s;
-    replay_server_config cfg = fx_server_config(100, 0);
-    cr_assert_eq(fx_server_start(&s, &cfg), 0, "%s", s.err.msg);
-    const char *ep = replay_server_endpoint(s.srv);
-    fill_shard(ep, 0, 40, false);
+    const char *ep = start_filled(&s, 0, false);
     learner_prefetch *p = prefetch_of(&ep, 0, 3);
     shoal_err err = {0};
     for (int k = 0; k < 3; k++) {
@@ -135,10 +142,7 @@ Test(learner_prefetch, pretraining_batches_are_demonstrations_then_the_demo_shar
      .timeout = 60)
 {
     fx_server s;
-    replay_server_config cfg = fx_server_config(100, 16);
-    cr_assert_eq(fx_server_start(&s, &cfg), 0, "%s", s.err.msg);
-    const char *ep = replay_server_endpoint(s.srv);
-    fill_shard(ep, 0, 40, true);
+    const char *ep = start_filled(&s, 16, true);
     learner_prefetch *p = prefetch_of(&ep, 1, 2);
     shoal_err err = {0};
     size_t demos[2] = {0, 0};
@@ -163,10 +167,7 @@ Test(learner_prefetch, pretraining_batches_are_demonstrations_then_the_demo_shar
 Test(learner_prefetch, pretraining_without_demonstrations_is_refused, .timeout = 60)
 {
     fx_server s;
-    replay_server_config cfg = fx_server_config(100, 0);
-    cr_assert_eq(fx_server_start(&s, &cfg), 0, "%s", s.err.msg);
-    const char *ep = replay_server_endpoint(s.srv);
-    fill_shard(ep, 0, 40, false);
+    const char *ep = start_filled(&s, 0, false);
     learner_prefetch *p = prefetch_of(&ep, 5, 0);
     const learner_batch *b;
     float *prio;

@@ -52,15 +52,22 @@ static replay_batch batch_of(cols *c)
                      .head = c->ep_head, .intrinsic_ret = c->ep_intrinsic}};
 }
 
-/* Packs b as a shard would receive it and unpacks it again (caller frees). */
-static Shoal__V1__InsertBatch *through_the_wire(const replay_batch *b, uint8_t **bytes,
-                                                size_t *n)
+/* The bytes of b's InsertBatch (*n of them, caller frees). */
+static uint8_t *packed(const replay_batch *b, size_t *n)
 {
     replay_wire_insert m;
     replay_wire_batch(b, &m);
     *n = shoal__v1__insert_batch__get_packed_size(&m.msg);
-    *bytes = malloc(*n);
-    shoal__v1__insert_batch__pack(&m.msg, *bytes);
+    uint8_t *bytes = malloc(*n);
+    shoal__v1__insert_batch__pack(&m.msg, bytes);
+    return bytes;
+}
+
+/* Packs b as a shard would receive it and unpacks it again (caller frees). */
+static Shoal__V1__InsertBatch *through_the_wire(const replay_batch *b, uint8_t **bytes,
+                                                size_t *n)
+{
+    *bytes = packed(b, n);
     Shoal__V1__InsertBatch *got = shoal__v1__insert_batch__unpack(NULL, *n, *bytes);
     cr_assert_not_null(got);
     return got;
@@ -106,11 +113,8 @@ Test(replay_wire, the_encoding_is_the_insert_batch_of_the_schema_byte_for_byte)
 {
     cols c;
     replay_batch b = batch_of(&c);
-    uint8_t *bytes;
     size_t n;
-    Shoal__V1__InsertBatch *m = through_the_wire(&b, &bytes, &n);
-    shoal__v1__insert_batch__free_unpacked(m, NULL);
-
+    uint8_t *bytes = packed(&b, &n);
     uint32_t shape[3] = {10, 10, 4};
     Shoal__V1__ObsSpec spec = SHOAL__V1__OBS_SPEC__INIT;
     spec.n_shape = 3;

@@ -450,12 +450,12 @@ static void resolve(actor *a, int32_t lo, const float *q, const int32_t *row)
 
 static int send_batch(actor *a, size_t n, volatile sig_atomic_t *stop, shoal_err *err)
 {
-    actor_insert ins;
-    actor_buffer_batch(a->buf, n, &ins);
-    ins.b.actor_id = a->cfg.index;
-    ins.b.params_version = a->st.params_version;
+    replay_batch b;
+    actor_buffer_batch(a->buf, n, &b);
+    b.actor_id = a->cfg.index;
+    b.params_version = a->st.params_version;
     for (;;) {
-        int rc = replay_client_insert(a->replay, &ins.b, err);
+        int rc = replay_client_insert(a->replay, &b, err);
         if (rc == SHOAL_ETIMEOUT && !*stop) {
             log_warn("actor %u: %s; retrying", a->cfg.index, err->msg);
             continue;

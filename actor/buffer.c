@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "replay/wire.h"
-
 actor_buffer *actor_buffer_new(size_t cap, const obs_spec *spec, uint32_t n_heads,
                                size_t aux_floats, shoal_err *err)
 {
@@ -93,24 +91,17 @@ void actor_buffer_episode(actor_buffer *b, const actor_episode *ep)
     b->ep_intrinsic[k] = ep->intrinsic_ret;
 }
 
-void actor_buffer_batch(actor_buffer *b, size_t n, actor_insert *out)
+void actor_buffer_batch(actor_buffer *b, size_t n, replay_batch *out)
 {
     assert(n <= b->steps.count);
     const actor_steps *s = &b->steps;
-    replay_transitions t = {.count = n, .n_heads = b->n_heads, .obs = s->obs,
-                            .next_obs = s->next_obs, .action = s->action, .reward = s->reward,
-                            .discount = s->discount, .mask = b->n_heads > 1 ? b->mask : NULL,
-                            .priority = b->priority};
-    replay_wire_insert_batch(&t, &b->spec, &out->b, &out->spec, out->shape);
-    out->b.env_steps = b->env_steps;
-    out->b.n_episode_return = b->n_episodes;
-    out->b.episode_return = b->ep_return;
-    out->b.n_episode_length = b->n_episodes;
-    out->b.episode_length = b->ep_length;
-    out->b.n_episode_head = b->n_episodes;
-    out->b.episode_head = b->ep_head;
-    out->b.n_episode_intrinsic_return = b->n_episodes;
-    out->b.episode_intrinsic_return = b->ep_intrinsic;
+    *out = (replay_batch){
+        .env_steps = b->env_steps, .spec = b->spec,
+        .t = {.count = n, .n_heads = b->n_heads, .obs = s->obs, .next_obs = s->next_obs,
+              .action = s->action, .reward = s->reward, .discount = s->discount,
+              .mask = b->n_heads > 1 ? b->mask : NULL, .priority = b->priority},
+        .episodes = {.count = b->n_episodes, .ret = b->ep_return, .length = b->ep_length,
+                     .head = b->ep_head, .intrinsic_ret = b->ep_intrinsic}};
 }
 
 /* Moves elements [n, count) of a column of `width`-byte entries to its front. */

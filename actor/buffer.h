@@ -1,13 +1,13 @@
 /* The actor's local transition buffer: the n-step transitions it emitted (actor/nstep.h) with
  * their bootstrap masks and initial priorities, plus the statistics of the episodes that ended
- * since the last batch, turned into one InsertBatch (struct-of-arrays, observations in their
- * wire encoding, nothing copied) per send. Shared by the actor loop and `shoal demos record`,
- * so demonstrations carry exactly the actors' encoding. Columns are allocated once for `cap`
- * transitions; nothing here allocates afterwards.
+ * since the last batch, handed out as one replay_batch (replay/client.h: columns,
+ * observations in their wire encoding, nothing copied) per send. Shared by the actor loop and
+ * `shoal demos record`, so demonstrations carry exactly the actors' encoding. Columns are
+ * allocated once for `cap` transitions; nothing here allocates afterwards.
  *
  *     actor_buffer *b = actor_buffer_new(cap, &spec, n_heads, aux_floats, &err);
  *     actor_nstep_push(ns, i, obs, a, r, term, trunc, next, aux, actor_buffer_steps(b));
- *     actor_buffer_batch(b, n, &ib);                 // then replay_client_insert(c, &ib.b, ...)
+ *     actor_buffer_batch(b, n, &batch);              // then replay_client_insert(c, &batch, ...)
  *     actor_buffer_drop(b, n);                       // forget what was sent
  */
 #ifndef SHOAL_ACTOR_BUFFER_H
@@ -18,10 +18,9 @@
 
 #include "actor/nstep.h"
 #include "common/err.h"
-#include "proto/shoal.pb-c.h"
-#include "replay/store.h"
+#include "replay/client.h"
 
-/* Statistics of one finished episode (InsertBatch's episode columns). */
+/* Statistics of one finished episode (a batch's episode columns). */
 typedef struct actor_episode {
     float ret;           /* extrinsic return */
     uint32_t length;     /* steps */
@@ -43,13 +42,6 @@ typedef struct actor_buffer {
     uint64_t env_steps;  /* env steps since the last batch */
 } actor_buffer;
 
-/* An InsertBatch pointing into a buffer, with the storage its pointers need. */
-typedef struct actor_insert {
-    Shoal__V1__InsertBatch b;
-    Shoal__V1__ObsSpec spec;
-    uint32_t shape[3];
-} actor_insert;
-
 /* A buffer for cap transitions of spec's observations, n_heads bootstrap heads (0 or 1: no
  * masks) and aux_floats floats of aux per transition. NULL with EINVAL or ENOMEM. */
 actor_buffer *actor_buffer_new(size_t cap, const obs_spec *spec, uint32_t n_heads,
@@ -67,7 +59,7 @@ void actor_buffer_episode(actor_buffer *b, const actor_episode *ep);
 /* Points out at the first n transitions (n <= steps.count) and, with them, every episode
  * recorded and the env steps counted since the last batch. actor_id, demo and params_version
  * are left 0/false for the caller. out borrows b's columns until the next change of b. */
-void actor_buffer_batch(actor_buffer *b, size_t n, actor_insert *out);
+void actor_buffer_batch(actor_buffer *b, size_t n, replay_batch *out);
 
 /* Forgets the first n transitions (the rest move to the front) and the episode statistics and
  * env steps handed out with them. */

@@ -12,8 +12,7 @@
 #include "env/registry.h"
 #include "nn/paramfile.h"
 #include "nn/qnet.h"
-#include "replay/demofile.h"
-#include "replay/wire.h"
+#include "replay/client.h"
 
 int actor_record_config_from(const config *cfg, const char *env_name, const char *policy,
                              uint64_t episodes, const char *out_path, actor_record_config *out,
@@ -174,14 +173,14 @@ static uint32_t choose(recorder *r)
 
 static int write_batch(recorder *r, size_t n, actor_record_summary *s, shoal_err *err)
 {
-    actor_insert ins;
+    replay_batch b;
     for (size_t j = 0; j < n; j++) {
         r->buf->priority[j] = 1.0f;
     }
-    actor_buffer_batch(r->buf, n, &ins);
-    ins.b.actor_id = REPLAY_DEMO_ACTOR;
-    ins.b.demo = true;
-    int rc = replay_demo_writer_append(r->w, &ins.b, err);
+    actor_buffer_batch(r->buf, n, &b);
+    b.actor_id = REPLAY_DEMO_ACTOR;
+    b.demo = true;
+    int rc = replay_demo_writer_append(r->w, &b, err);
     if (rc == SHOAL_OK) {
         actor_buffer_drop(r->buf, n);
         s->records++;

@@ -1,11 +1,11 @@
 /* Demonstration recording (`shoal demos record`): plays whole episodes of one env with the
  * scripted expert (env/expert.h) or a saved network (greedy; the mean over heads when it has
  * several) and writes them as n-step transitions with the actors' own encoding (actor/nstep.h,
- * actor/buffer.h) into a demo file (replay/demofile.h), batch transitions per record, with the
- * episodes' statistics. Demo transitions get priority 1 (the learner rewrites priorities of
- * what it samples) and, when the run's network has K > 1 heads, K-bit masks drawn
- * Bernoulli(exploration.mask_p) as the actors draw them, because a shard keeps one head count
- * for all its data.
+ * actor/buffer.h) into a demo file (replay_demo_writer, replay/client.h), batch transitions
+ * per record, with the episodes' statistics. Demo transitions get priority 1 (the learner
+ * rewrites priorities of what it samples) and, when the run's network has K > 1 heads, K-bit
+ * masks drawn Bernoulli(exploration.mask_p) as the actors draw them, because a shard keeps one
+ * head count for all its data.
  *
  *     actor_record_config rc;
  *     actor_record_config_from(cfg, "minatar/breakout", "expert", 10, "b.demo", &rc, &err);

@@ -25,6 +25,7 @@
 #include "common/log.h"
 #include "nn/blas.h"
 #include "replay/server.h"
+#include "replay/wire.h"
 #include "tests/replay_fixtures.h" /* the shard in a thread */
 
 typedef struct result {
@@ -106,11 +107,13 @@ static double pack_ns_per_transition(void)
         b->priority[i] = (float)rng_uniform(&r);
     }
     st->count = 64;
-    actor_insert ins;
-    actor_buffer_batch(b, 64, &ins);
+    replay_batch batch;
+    replay_wire_insert ins;
+    actor_buffer_batch(b, 64, &batch);
+    replay_wire_batch(&batch, &ins);
     Shoal__V1__Envelope msg = SHOAL__V1__ENVELOPE__INIT;
     msg.body_case = SHOAL__V1__ENVELOPE__BODY_INSERT_BATCH;
-    msg.insert_batch = &ins.b;
+    msg.insert_batch = &ins.msg;
     static uint8_t buf[1 << 16];
     size_t reps = 20000, total = 0;
     uint64_t t0 = clock_now_ns();

@@ -20,7 +20,6 @@
 #include "nn/blas.h"
 #include "replay/client.h"
 #include "replay/server.h"
-#include "replay/wire.h"
 #include "tests/replay_fixtures.h"
 
 #define RUNS 5
@@ -49,7 +48,7 @@ static int start_shard(fx_server *s)
     replay_client_options o = {.timeout_ms = 10000};
     replay_client *cl = replay_client_new(&ep, 1, &o, &err);
     static uint8_t obs[CHUNK * 50], next[CHUNK * 50];
-    static uint32_t action[CHUNK], shape[3];
+    static uint32_t action[CHUNK];
     static float reward[CHUNK], discount[CHUNK], prio[CHUNK];
     rng r;
     rng_init(&r, 1, RNG_ROLE_TOOL, 0, 0);
@@ -64,12 +63,9 @@ static int start_shard(fx_server *s)
             discount[k] = rng_bernoulli(&r, 0.99) ? 0.99f : 0.0f;
             prio[k] = (float)rng_uniform(&r) + 0.01f;
         }
-        replay_transitions t = {.count = CHUNK, .obs = obs, .next_obs = next, .action = action,
-                                .reward = reward, .discount = discount, .priority = prio};
-        Shoal__V1__InsertBatch b;
-        Shoal__V1__ObsSpec spec;
-        replay_wire_insert_batch(&t, &c.store.spec, &b, &spec, shape);
-        b.actor_id = 0;
+        replay_batch b = {.spec = c.store.spec,
+                          .t = {.count = CHUNK, .obs = obs, .next_obs = next, .action = action,
+                                .reward = reward, .discount = discount, .priority = prio}};
         if (replay_client_insert(cl, &b, &err) != SHOAL_OK) {
             break;
         }

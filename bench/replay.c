@@ -37,11 +37,10 @@ static void *serve(void *arg)
 
 typedef struct cols {
     uint8_t *obs, *next_obs;
-    uint32_t *action, shape[3];
+    uint32_t *action;
     float *reward, *discount, *priority;
-    replay_transitions t;
-    Shoal__V1__ObsSpec spec;
-    Shoal__V1__InsertBatch b;
+    replay_batch b;
+    replay_wire_insert w; /* b on the wire, to count its bytes */
 } cols;
 
 static void make_batch(cols *c, size_t n, const obs_spec *spec)
@@ -61,10 +60,11 @@ static void make_batch(cols *c, size_t n, const obs_spec *spec)
         c->discount[k] = 0.97f;
         c->priority[k] = 0.5f + (float)(k % 7);
     }
-    c->t = (replay_transitions){.count = n, .obs = c->obs, .next_obs = c->next_obs,
+    c->b = (replay_batch){.spec = *spec,
+                          .t = {.count = n, .obs = c->obs, .next_obs = c->next_obs,
                                 .action = c->action, .reward = c->reward,
-                                .discount = c->discount, .priority = c->priority};
-    replay_wire_insert_batch(&c->t, spec, &c->b, &c->spec, c->shape);
+                                .discount = c->discount, .priority = c->priority}};
+    replay_wire_batch(&c->b, &c->w);
 }
 
 static void free_batch(cols *c)
@@ -183,7 +183,7 @@ int main(int argc, char **argv)
         double v[100];
         cols c;
         make_batch(&c, sizes[i], &cfg.store.spec);
-        size_t bytes = envelope_bytes(&c.b);
+        size_t bytes = envelope_bytes(&c.w.msg);
         free_batch(&c);
         for (int r = 0; r < reps; r++) {
             v[r] = run_insert(ep, &cfg.store.spec, sizes[i], 1 << 20);

@@ -94,7 +94,7 @@ static void gather_shards(monitor *m, progress_snapshot *s)
     double served = 0, demo_served = 0;
     bool first_actor = true;
     for (size_t i = 0; m->client && i < m->n_shards; i++) {
-        const Shoal__V1__Stats *st;
+        const replay_stats *st;
         if (replay_client_stats(m->client, i, &st, NULL) != SHOAL_OK) {
             continue;
         }
@@ -106,7 +106,7 @@ static void gather_shards(monitor *m, progress_snapshot *s)
         served += (double)st->sampled;
         demo_served += (double)st->demo_sampled;
         for (size_t a = 0; a < st->n_actors; a++) {
-            const Shoal__V1__ActorStats *as = st->actors[a];
+            const replay_actor_stats *as = &st->actors[a];
             s->actors_total++;
             if (st->uptime_s - as->last_seen_s > ALIVE_SECS) {
                 continue;

@@ -111,7 +111,7 @@ static void slot_fill(slot *s, const replay_sample *x, const learner_prefetch_co
                                .demo = s->demo};
 }
 
-static void add_shard_stats(learner_replay_stats *t, const Shoal__V1__Stats *s)
+static void add_shard_stats(learner_replay_stats *t, const replay_stats *s)
 {
     t->size += s->size;
     t->demo_size += s->demo_size;
@@ -124,9 +124,9 @@ static void add_shard_stats(learner_replay_stats *t, const Shoal__V1__Stats *s)
     t->env_steps += s->env_steps;
     t->sample_blocked_s += s->sample_blocked_s;
     for (size_t a = 0; a < s->n_actors; a++) {
-        t->episodes += s->actors[a]->episodes;
-        t->return_sum += s->actors[a]->return_sum;
-        t->last_return_sum += s->actors[a]->last_return;
+        t->episodes += s->actors[a].episodes;
+        t->return_sum += s->actors[a].return_sum;
+        t->last_return_sum += s->actors[a].last_return;
     }
     t->n_actors += s->n_actors;
 }
@@ -149,7 +149,7 @@ static int poll_stats(learner_prefetch *p)
     learner_replay_stats t;
     memset(&t, 0, sizeof t);
     for (size_t i = 0; i < p->cfg.n_shards; i++) {
-        const Shoal__V1__Stats *s = NULL;
+        const replay_stats *s = NULL;
         shoal_err e = {0};
         int rc = replay_client_stats(p->client, i, &s, &e);
         if (rc == SHOAL_ETIMEOUT) {

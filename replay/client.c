@@ -7,6 +7,7 @@
 #include "common/clock.h"
 #include "common/frame.h"
 #include "common/rng.h"
+#include "replay/wire.h"
 
 /* Request ids: sample batches and stats live above 2^63 so an Error's request_id can be told
  * apart from an insert seq (which counts from 1 per shard). */
@@ -52,7 +53,10 @@ struct replay_client {
     size_t demo_rr;
     int async_code;    /* an Error not tied to a waiting call */
     shoal_err async_err;
-    const Shoal__V1__Stats *stats;
+    const Shoal__V1__Stats *stats; /* the reply awaited; copied into `decoded` when it came */
+    replay_stats decoded;
+    replay_actor_stats *actors;    /* (actors_cap) grows to the largest actor count seen */
+    size_t actors_cap;
     uint64_t stats_id;
     bool stats_done;
     int stats_code;
@@ -89,6 +93,7 @@ void replay_client_free(replay_client *c)
     free(c->split_d);
     free(c->upd_key);
     free(c->upd_prio);
+    free(c->actors);
     free(c);
 }
 
@@ -414,7 +419,7 @@ static bool has_credit(const replay_client *c, const void *arg)
     return s->in_flight < s->credits || c->async_code;
 }
 
-int replay_client_insert(replay_client *c, Shoal__V1__InsertBatch *b, shoal_err *err)
+int replay_client_insert(replay_client *c, const replay_batch *b, shoal_err *err)
 {
     begin(c);
     size_t i = b->demo ? (c->demo_rr++ % c->n) : (size_t)(b->actor_id % c->n);
@@ -426,10 +431,12 @@ int replay_client_insert(replay_client *c, Shoal__V1__InsertBatch *b, shoal_err 
     if (rc != SHOAL_OK) {
         return rc;
     }
-    b->seq = s->next_seq++;
+    replay_wire_insert m;
+    replay_wire_batch(b, &m);
+    m.msg.seq = s->next_seq++;
     Shoal__V1__Envelope env = SHOAL__V1__ENVELOPE__INIT;
     env.body_case = SHOAL__V1__ENVELOPE__BODY_INSERT_BATCH;
-    env.insert_batch = b;
+    env.insert_batch = &m.msg;
     rc = frame_send(s->sock, &env, ZMQ_DONTWAIT, err);
     if (rc != SHOAL_OK) {
         return shoal_err_prefix(err, "insert to shard %zu (%s)", i, s->endpoint);
@@ -477,7 +484,24 @@ static bool stats_done(const replay_client *c, const void *arg)
     return c->stats_done;
 }
 
-int replay_client_stats(replay_client *c, size_t shard, const Shoal__V1__Stats **out,
+/* Copies the Stats reply into c->decoded, growing the actors' table when it has to. */
+static int decode_stats(replay_client *c, shoal_err *err)
+{
+    size_t n = c->stats->n_actors;
+    if (n > c->actors_cap) {
+        replay_actor_stats *bigger = realloc(c->actors, n * sizeof *bigger);
+        if (!bigger) {
+            return shoal_err_set(err, SHOAL_ENOMEM, "cannot allocate the statistics of %zu "
+                                 "actors", n);
+        }
+        c->actors = bigger;
+        c->actors_cap = n;
+    }
+    replay_wire_stats_view(c->stats, &c->decoded, c->actors);
+    return SHOAL_OK;
+}
+
+int replay_client_stats(replay_client *c, size_t shard, const replay_stats **out,
                         shoal_err *err)
 {
     begin(c);
@@ -502,7 +526,10 @@ int replay_client_stats(replay_client *c, size_t shard, const Shoal__V1__Stats *
             *err = c->stats_err;
         }
     }
-    *out = rc == SHOAL_OK ? c->stats : NULL;
+    if (rc == SHOAL_OK) {
+        rc = decode_stats(c, err);
+    }
+    *out = rc == SHOAL_OK ? &c->decoded : NULL;
     return rc;
 }
 
@@ -535,7 +562,7 @@ static int refresh_totals(replay_client *c, shoal_err *err)
 {
     for (size_t i = 0; i < c->n; i++) {
         if (!c->sh[i].totals.known) {
-            const Shoal__V1__Stats *st;
+            const replay_stats *st;
             int rc = replay_client_stats(c, i, &st, err);
             if (rc != SHOAL_OK) {
                 return rc;

@@ -1,6 +1,12 @@
 /* The replay client, used by actors (insert) and learners (sample, priority updates): one
  * DEALER socket per shard, every blocking call bounded by a timeout.
  *
+ * This header is replay's only face to the other parts, and it speaks plain C structs: a batch
+ * of transitions as columns with its episode statistics (replay_batch), a sampled batch
+ * (replay_sample), a shard's statistics (replay_stats). Encoding them for the wire
+ * (proto/shoal.proto) is replay's own business (replay/wire.h). Demonstration files are
+ * written through here too (replay_demo_writer, at the end), from the same replay_batch.
+ *
  * Insert: a batch goes to shard actor_id mod n_shards (demonstration batches round-robin),
  * and the client keeps at most `credits` batches unacknowledged per shard, as the shard's
  * InsertAcks allow: a slow shard slows its actors instead of growing their memory.
@@ -31,10 +37,84 @@
 #include <stdint.h>
 
 #include "common/err.h"
-#include "proto/shoal.pb-c.h"
-#include "replay/store.h"
+#include "common/obs.h"
 
 #define REPLAY_CLIENT_MAX_SHARDS 256
+/* Bootstrap heads a batch may carry (a mask is 32 bits). */
+#define REPLAY_MAX_HEADS 32u
+/* actor_id of demonstration batches. */
+#define REPLAY_DEMO_ACTOR 0xFFFFFFFFu
+
+/* Transitions to insert, struct-of-arrays, borrowed for the call. mask may be NULL (every head
+ * trains on every transition). */
+typedef struct replay_transitions {
+    size_t count;
+    uint32_t n_heads;         /* 0 or 1: no masks */
+    const uint8_t *obs;       /* count observations of the batch's spec.bytes */
+    const uint8_t *next_obs;  /* count observations */
+    const uint32_t *action;
+    const float *reward;
+    const float *discount;
+    const uint32_t *mask;     /* NULL or count entries */
+    const float *priority;    /* |δ|, finite and >= 0 */
+} replay_transitions;
+
+/* Episodes that ended since an actor's previous batch, struct-of-arrays, borrowed. */
+typedef struct replay_episodes {
+    size_t count;
+    const float *ret;           /* extrinsic return */
+    const uint32_t *length;     /* steps */
+    const uint32_t *head;       /* bootstrap head it acted with (0 without heads) */
+    const float *intrinsic_ret; /* Σ exploration bonuses; NULL: none sent */
+} replay_episodes;
+
+/* One batch for a shard (InsertBatch), every column borrowed for the call: the transitions,
+ * who sent them, and the episode statistics that travel with them. */
+typedef struct replay_batch {
+    uint32_t actor_id;       /* global actor index; REPLAY_DEMO_ACTOR exactly when demo */
+    bool demo;               /* demonstrations: stored in the demo store, never evicted */
+    uint64_t params_version; /* parameters the actor acted with */
+    uint64_t env_steps;      /* frames since the actor's previous batch */
+    obs_spec spec;           /* encoding of t.obs and t.next_obs (spec.bytes each) */
+    replay_transitions t;
+    replay_episodes episodes;
+} replay_batch;
+
+/* A sample request (SampleRequest, validated). */
+typedef struct replay_sample_req {
+    size_t batch_size;
+    double demo_fraction; /* exact share: round(demo_fraction * batch_size) demonstrations */
+    double beta;
+    bool mixed;           /* one tree over agent data and demos with the ε_d bonus */
+    bool demo_only;       /* demonstrations only (DQfD pre-training) */
+} replay_sample_req;
+
+/* A sampled batch, owned by the caller, allocated once for max_batch transitions: a shard's
+ * store samples into it, and the client assembles its batches across shards in the same
+ * struct (what the learner reads, observations still in their wire encoding). */
+typedef struct replay_sample {
+    size_t max_batch;
+    size_t obs_bytes;
+    size_t count;
+    uint32_t n_heads;
+    uint64_t *key;
+    uint32_t *shard;     /* shard that served each transition: the store's index, or the
+                          * client's endpoint index (where its priority update goes) */
+    float *weight;       /* importance weights, the largest is 1 */
+    double *leaf;        /* priority^α of each transition when sampled (for global weights) */
+    uint8_t *obs;
+    uint8_t *next_obs;
+    uint32_t *action;
+    float *reward;
+    float *discount;
+    uint32_t *mask;      /* bootstrap masks; all ones when n_heads <= 1 */
+    bool *demo;
+    size_t n_demo;
+} replay_sample;
+
+/* A sample buffer for batches of up to max_batch observations of obs_bytes. NULL with ENOMEM. */
+replay_sample *replay_sample_new(size_t max_batch, size_t obs_bytes, shoal_err *err);
+void replay_sample_free(replay_sample *x);
 
 typedef struct replay_client_options {
     int timeout_ms;           /* bound on every wait; default 10000 */
@@ -53,6 +133,38 @@ typedef struct replay_shard_totals {
     uint64_t size, demo_size;
 } replay_shard_totals;
 
+/* One actor's episode statistics as a shard keeps them (Stats.actors). */
+typedef struct replay_actor_stats {
+    uint32_t actor_id;
+    uint64_t episodes;           /* episodes finished */
+    uint64_t env_steps;          /* frames generated */
+    double return_sum;           /* Σ extrinsic returns over all episodes */
+    float last_return;           /* extrinsic return of the latest episode */
+    double intrinsic_return_sum; /* Σ intrinsic returns */
+    uint64_t params_version;     /* params version of the latest batch */
+    double last_seen_s;          /* shard's monotonic seconds at the latest batch */
+} replay_actor_stats;
+
+/* A shard's statistics (the Stats reply; field names and meanings as in proto/shoal.proto). */
+typedef struct replay_stats {
+    uint32_t shard;
+    uint64_t size, capacity;           /* agent transitions stored, ring capacity */
+    uint64_t demo_size, demo_capacity; /* demonstrations stored, room for them */
+    uint64_t inserted;                 /* agent transitions since start (kept across restarts) */
+    uint64_t sampled, demo_sampled;    /* transitions served, demonstrations among them */
+    double insert_blocked_s;           /* time the rate limiter held insert acks */
+    double sample_blocked_s;           /* time the rate limiter held sample replies */
+    uint64_t memory_bytes;             /* storage footprint */
+    uint64_t env_steps;                /* frames reported by actors */
+    double uptime_s;
+    double agent_total, demo_total, demo_bonus_total; /* priority totals */
+    uint64_t priority_updates, stale_updates;
+    uint64_t errors;                   /* messages answered with an Error */
+    uint32_t held_samples, held_acks;  /* replies the rate limiter holds right now */
+    size_t n_actors;
+    const replay_actor_stats *actors;  /* (n_actors) one per actor seen */
+} replay_stats;
+
 typedef struct replay_client replay_client;
 
 /* Connects one DEALER to each endpoint (connection itself is asynchronous in ZeroMQ; a shard
@@ -65,10 +177,10 @@ void replay_client_free(replay_client *c);
 
 size_t replay_client_shards(const replay_client *c);
 
-/* Sends b to its shard once a credit is free. b->seq is set here (per shard, from 1).
- * ETIMEOUT when no credit came back in time (retry), or the Error a shard answered for an
- * earlier batch. */
-int replay_client_insert(replay_client *c, Shoal__V1__InsertBatch *b, shoal_err *err);
+/* Sends b to its shard once a credit is free (b is encoded before the call returns; nothing
+ * of it is kept). ETIMEOUT when no credit came back in time (retry), or the Error a shard
+ * answered for an earlier batch. */
+int replay_client_insert(replay_client *c, const replay_batch *b, shoal_err *err);
 
 /* Waits until every inserted batch is acknowledged. ETIMEOUT, or the first insert Error. */
 int replay_client_flush(replay_client *c, shoal_err *err);
@@ -91,11 +203,39 @@ int replay_client_sample_next(replay_client *c, const replay_sample **out, shoal
 int replay_client_update_priorities(replay_client *c, const replay_sample *b,
                                     const float *priorities, shoal_err *err);
 
-/* Asks shard i for its statistics. *out is owned by c and valid until the next call on c. */
-int replay_client_stats(replay_client *c, size_t shard, const Shoal__V1__Stats **out,
+/* Asks shard i for its statistics. *out (and its actors) is owned by c and valid until the
+ * next call on c. ENOMEM when the actors' table cannot grow. */
+int replay_client_stats(replay_client *c, size_t shard, const replay_stats **out,
                         shoal_err *err);
 
 /* Totals shard i reported last. */
 replay_shard_totals replay_client_totals(const replay_client *c, size_t shard);
+
+/* ---- demonstration files ----
+ *
+ * What `shoal demos record` writes and `replay.demos = FILE[,FILE...]` loads into a shard's
+ * demo store (format: docs/formats.md, "Demonstration files"; one record per batch). A writer
+ * builds the file beside its target and renames it into place on close, so a reader never sees
+ * half a file. Implemented in replay/demofile.c.
+ *
+ *     replay_demo_writer *w = replay_demo_writer_open("demos/breakout.demo", &err);
+ *     replay_demo_writer_append(w, &batch, &err);   // batch.demo, actor_id REPLAY_DEMO_ACTOR
+ *     replay_demo_writer_close(w, &err);
+ */
+
+typedef struct replay_demo_writer replay_demo_writer;
+
+/* Starts a demo file at path (atomic: nothing appears at path before close). EIO. */
+replay_demo_writer *replay_demo_writer_open(const char *path, shoal_err *err);
+
+/* Appends one batch. EINVAL unless b->demo is set, actor_id is REPLAY_DEMO_ACTOR and the batch
+ * is consistent with its own spec (the checks a shard makes); EIO on write errors. */
+int replay_demo_writer_append(replay_demo_writer *w, const replay_batch *b, shoal_err *err);
+
+/* Commits the file (fsync, rename) and frees w. EIO; the target is untouched on failure. */
+int replay_demo_writer_close(replay_demo_writer *w, shoal_err *err);
+
+/* Drops the file being written and frees w. NULL is fine. */
+void replay_demo_writer_abort(replay_demo_writer *w);
 
 #endif

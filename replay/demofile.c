@@ -6,7 +6,6 @@
 
 #include "common/crc32c.h"
 #include "common/fileio.h"
-#include "common/frame.h"
 #include "replay/cio.h"
 #include "replay/wire.h"
 
@@ -38,21 +37,19 @@ replay_demo_writer *replay_demo_writer_open(const char *path, shoal_err *err)
     return w;
 }
 
-int replay_demo_writer_append(replay_demo_writer *w, const Shoal__V1__InsertBatch *b,
-                              shoal_err *err)
+int replay_demo_writer_append(replay_demo_writer *w, const replay_batch *batch, shoal_err *err)
 {
-    obs_spec spec = {0};
-    size_t ob;
-    if (!b->demo || b->actor_id != REPLAY_DEMO_ACTOR) {
+    if (!batch->demo || batch->actor_id != REPLAY_DEMO_ACTOR) {
         return shoal_err_set(err, SHOAL_EINVAL, "%s: a demonstration batch needs demo = true and "
                              "actor_id 0x%08X", w->af.path, REPLAY_DEMO_ACTOR);
     }
-    if (frame_obs_bytes(b->obs_spec, &ob, err) != SHOAL_OK) {
+    replay_wire_insert m;
+    replay_wire_batch(batch, &m);
+    const Shoal__V1__InsertBatch *b = &m.msg;
+    obs_spec spec;
+    if (replay_wire_spec_of(b->obs_spec, &spec, err) != SHOAL_OK) {
         return shoal_err_prefix(err, "%s", w->af.path);
     }
-    spec.shape = (obs_shape){b->obs_spec->shape[0], b->obs_spec->shape[1], b->obs_spec->shape[2]};
-    spec.dtype = (obs_dtype)b->obs_spec->dtype;
-    spec.bytes = ob;
     replay_transitions t;
     if (replay_wire_insert_view(b, &spec, UINT32_MAX, &t, err) != SHOAL_OK) {
         if (err) {
@@ -168,7 +165,10 @@ static int read_record(replay_cio *io, size_t index, uint8_t **buf, size_t *cap,
     return rc;
 }
 
-int replay_demo_read(const char *path, replay_demo_fn fn, void *ctx, shoal_err *err)
+typedef int (*record_fn)(void *ctx, const Shoal__V1__InsertBatch *b, shoal_err *err);
+
+/* Calls fn for each record as it was written (decoded, not yet checked). */
+static int read_records(const char *path, record_fn fn, void *ctx, shoal_err *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -237,6 +237,36 @@ static int each_path(const char *paths, int (*fn)(void *, const char *, shoal_er
     return SHOAL_OK;
 }
 
+typedef struct plain_ctx {
+    replay_demo_fn fn;
+    void *ctx;
+} plain_ctx;
+
+/* Checks a record against its own spec and hands it on as a replay_batch. */
+static int plain_record(void *ctx, const Shoal__V1__InsertBatch *b, shoal_err *err)
+{
+    const plain_ctx *p = ctx;
+    obs_spec spec;
+    replay_batch batch;
+    int rc = replay_wire_spec_of(b->obs_spec, &spec, err);
+    if (rc == SHOAL_OK) {
+        rc = replay_wire_batch_view(b, &spec, UINT32_MAX, &batch, err);
+    }
+    if (rc != SHOAL_OK) {
+        if (err) {
+            err->code = SHOAL_ECORRUPT;
+        }
+        return SHOAL_ECORRUPT;
+    }
+    return p->fn(p->ctx, &batch, err);
+}
+
+int replay_demo_read(const char *path, replay_demo_fn fn, void *ctx, shoal_err *err)
+{
+    plain_ctx p = {.fn = fn, .ctx = ctx};
+    return read_records(path, plain_record, &p, err);
+}
+
 static int count_batch(void *ctx, const Shoal__V1__InsertBatch *b, shoal_err *err)
 {
     (void)err;
@@ -246,7 +276,7 @@ static int count_batch(void *ctx, const Shoal__V1__InsertBatch *b, shoal_err *er
 
 static int count_file(void *ctx, const char *path, shoal_err *err)
 {
-    return replay_demo_read(path, count_batch, ctx, err);
+    return read_records(path, count_batch, ctx, err);
 }
 
 int replay_demo_count(const char *paths, size_t *n_transitions, shoal_err *err)
@@ -279,7 +309,7 @@ static int load_batch(void *ctx, const Shoal__V1__InsertBatch *b, shoal_err *err
 
 static int load_file(void *ctx, const char *path, shoal_err *err)
 {
-    return replay_demo_read(path, load_batch, ctx, err);
+    return read_records(path, load_batch, ctx, err);
 }
 
 int replay_demo_load(replay_store *s, const char *paths, size_t *n_transitions, shoal_err *err)

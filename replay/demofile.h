@@ -1,6 +1,6 @@
-/* Demonstration files: what the actor's demo recorder (and `shoal play`) writes and what
- * `replay.demos = FILE[,FILE...]` loads into the shard's demo store at start-up. The format is
- * documented in docs/formats.md ("Demonstration files"):
+/* Demonstration files, private to replay: the writer is declared in replay/client.h (the
+ * actor's demo recorder writes through it); reading, counting and loading them into a shard's
+ * demo store are here. The format is documented in docs/formats.md ("Demonstration files"):
  *
  *     header   8 bytes "SHOALDEM", u32 version (1), u32 flags (0)        little-endian
  *     records  u32 length, u32 CRC32C of the payload, payload = one packed shoal.v1.InsertBatch
@@ -10,9 +10,8 @@
  * never sees half a file; a reader checks every length and CRC and names the record and byte
  * offset of any damage.
  *
- *     replay_demo_writer *w = replay_demo_writer_open("demos/breakout.demo", &err);
- *     replay_demo_writer_append(w, &batch, &err);   // batch.demo = true
- *     replay_demo_writer_close(w, &err);
+ *     replay_demo_count("a.demo,b.demo", &n, &err);   // to size the demo store
+ *     replay_demo_load(store, "a.demo,b.demo", &n, &err);
  */
 #ifndef SHOAL_REPLAY_DEMOFILE_H
 #define SHOAL_REPLAY_DEMOFILE_H
@@ -21,7 +20,7 @@
 #include <stdint.h>
 
 #include "common/err.h"
-#include "proto/shoal.pb-c.h"
+#include "replay/client.h"
 #include "replay/store.h"
 
 #define REPLAY_DEMO_MAGIC "SHOALDEM"
@@ -29,26 +28,11 @@
 /* Largest record a reader accepts. */
 #define REPLAY_DEMO_MAX_RECORD ((size_t)256 << 20)
 
-typedef struct replay_demo_writer replay_demo_writer;
-
-/* Starts a demo file at path (atomic: nothing appears at path before close). EIO. */
-replay_demo_writer *replay_demo_writer_open(const char *path, shoal_err *err);
-
-/* Appends one batch. EINVAL unless b->demo is set, actor_id is 0xFFFFFFFF and the batch is
- * consistent with its own obs_spec (the checks a shard makes); EIO on write errors. */
-int replay_demo_writer_append(replay_demo_writer *w, const Shoal__V1__InsertBatch *b,
-                              shoal_err *err);
-
-/* Commits the file (fsync, rename) and frees w. EIO; the target is untouched on failure. */
-int replay_demo_writer_close(replay_demo_writer *w, shoal_err *err);
-
-/* Drops the file being written and frees w. NULL is fine. */
-void replay_demo_writer_abort(replay_demo_writer *w);
-
-/* Calls fn for each record of the file in order; the batch lives until fn returns. Stops at
- * the first error: ENOTFOUND, EIO, ECORRUPT (bad magic, truncated record, CRC mismatch,
- * undecodable record, with record index and byte offset), EVERSION, or fn's own code. */
-typedef int (*replay_demo_fn)(void *ctx, const Shoal__V1__InsertBatch *b, shoal_err *err);
+/* Calls fn for each record of the file in order, decoded and checked against its own spec;
+ * the batch lives until fn returns. Stops at the first error: ENOTFOUND, EIO, ECORRUPT (bad
+ * magic, truncated record, CRC mismatch, undecodable or inconsistent record, with record index
+ * and byte offset), EVERSION, or fn's own code. */
+typedef int (*replay_demo_fn)(void *ctx, const replay_batch *b, shoal_err *err);
 int replay_demo_read(const char *path, replay_demo_fn fn, void *ctx, shoal_err *err);
 
 /* Transitions in the comma-separated files (each record checked as replay_demo_read does). */

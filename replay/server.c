@@ -10,7 +10,7 @@
 #include "common/fileio.h"
 #include "common/frame.h"
 #include "common/log.h"
-#include "replay/cio.h"
+#include "replay/checkpoint.h"
 #include "replay/demofile.h"
 #include "replay/wire.h"
 
@@ -62,21 +62,6 @@ const config_key replay_config_keys[] = {
     CONFIG_KEY_END,
 };
 
-/* Per-actor episode statistics, as carried by its inserts (proto ActorStats), plus flow
- * control state. */
-typedef struct actor_rec {
-    bool seen;
-    uint32_t held;        /* acks held by the limiter */
-    uint64_t episodes;
-    uint64_t env_steps;
-    uint64_t transitions;
-    uint64_t params_version;
-    double return_sum;
-    double intrinsic_sum;
-    float last_return;
-    double last_seen_s;
-} actor_rec;
-
 typedef struct peer_id {
     uint8_t id[FRAME_ID_MAX];
     size_t len;
@@ -111,9 +96,10 @@ struct replay_server {
     frame_arena *arena;
     replay_sample *sample;
     protobuf_c_boolean *demo_flags; /* (max_batch) for SampleBatch.demo */
-    actor_rec *actors;              /* (max_actors) */
+    replay_actor_rec *actors;              /* (max_actors) */
     Shoal__V1__ActorStats *actor_msgs;
     Shoal__V1__ActorStats **actor_ptrs;
+    replay_actor_stats *actor_stats; /* (max_actors) the Stats reply's actors */
     fifo samples; /* held_sample */
     fifo acks;    /* held_ack */
     uint64_t errors;
@@ -310,7 +296,7 @@ static void note_actor(replay_server *s, const Shoal__V1__InsertBatch *b)
     if (b->actor_id >= s->cfg.max_actors) {
         return; /* demonstrations */
     }
-    actor_rec *a = &s->actors[b->actor_id];
+    replay_actor_rec *a = &s->actors[b->actor_id];
     a->seen = true;
     a->transitions += b->count;
     a->env_steps += b->env_steps;
@@ -341,7 +327,7 @@ static void on_insert(replay_server *s, const peer_id *p, const Shoal__V1__Inser
         reply_error(s, p, err.code, b->seq, err.msg);
         return;
     }
-    actor_rec *a = b->demo ? NULL : &s->actors[b->actor_id];
+    replay_actor_rec *a = b->demo ? NULL : &s->actors[b->actor_id];
     if (a && a->held >= s->cfg.credits) {
         shoal_err_set(&err, SHOAL_EPROTO, "actor %u sent batch seq %llu beyond its %u credits "
                       "(wait for an InsertAck before sending more); nothing stored", b->actor_id,
@@ -421,51 +407,35 @@ static void on_stats(replay_server *s, const peer_id *p, const Shoal__V1__StatsR
 {
     replay_totals t = replay_store_totals(s->store);
     replay_store_counters c = replay_store_counters_get(s->store);
-    Shoal__V1__Stats st = SHOAL__V1__STATS__INIT;
-    st.request_id = r->request_id;
-    st.shard = s->cfg.store.shard;
-    st.size = t.size;
-    st.capacity = replay_store_capacity(s->store);
-    st.demo_size = t.demo_size;
-    st.demo_capacity = replay_store_demo_capacity(s->store);
-    st.inserted = c.inserted;
-    st.sampled = c.sampled;
-    st.demo_sampled = c.demo_sampled;
     replay_limiter_account(&s->lim, s->acks.n > 0, s->samples.n > 0, clock_now_ns());
-    st.insert_blocked_s = s->lim.insert_blocked_s;
-    st.sample_blocked_s = s->lim.sample_blocked_s;
-    st.memory_bytes = replay_store_footprint(s->store);
-    st.env_steps = s->env_steps;
-    st.uptime_s = clock_since_s(s->start_ns);
+    replay_stats st = {
+        .shard = s->cfg.store.shard, .size = t.size,
+        .capacity = replay_store_capacity(s->store), .demo_size = t.demo_size,
+        .demo_capacity = replay_store_demo_capacity(s->store), .inserted = c.inserted,
+        .sampled = c.sampled, .demo_sampled = c.demo_sampled,
+        .insert_blocked_s = s->lim.insert_blocked_s, .sample_blocked_s = s->lim.sample_blocked_s,
+        .memory_bytes = replay_store_footprint(s->store), .env_steps = s->env_steps,
+        .uptime_s = clock_since_s(s->start_ns), .priority_updates = c.updates,
+        .stale_updates = c.stale_updates, .errors = s->errors,
+        .held_samples = (uint32_t)s->samples.n, .held_acks = (uint32_t)s->acks.n,
+        .actors = s->actor_stats};
     fill_totals(&t, &st.agent_total, &st.demo_total, &st.demo_bonus_total);
-    st.priority_updates = c.updates;
-    st.stale_updates = c.stale_updates;
-    st.errors = s->errors;
-    st.held_samples = (uint32_t)s->samples.n;
-    st.held_acks = (uint32_t)s->acks.n;
-    size_t n = 0;
     for (uint32_t i = 0; i < s->cfg.max_actors; i++) {
-        const actor_rec *a = &s->actors[i];
-        if (!a->seen) {
-            continue;
+        const replay_actor_rec *a = &s->actors[i];
+        if (a->seen) {
+            s->actor_stats[st.n_actors++] = (replay_actor_stats){
+                .actor_id = i, .episodes = a->episodes, .env_steps = a->env_steps,
+                .return_sum = a->return_sum, .last_return = a->last_return,
+                .intrinsic_return_sum = a->intrinsic_sum,
+                .params_version = a->params_version, .last_seen_s = a->last_seen_s};
         }
-        Shoal__V1__ActorStats *m = &s->actor_msgs[n];
-        shoal__v1__actor_stats__init(m);
-        m->actor_id = i;
-        m->episodes = a->episodes;
-        m->env_steps = a->env_steps;
-        m->return_sum = a->return_sum;
-        m->last_return = a->last_return;
-        m->intrinsic_return_sum = a->intrinsic_sum;
-        m->params_version = a->params_version;
-        m->last_seen_s = a->last_seen_s;
-        s->actor_ptrs[n++] = m;
     }
-    st.n_actors = n;
-    st.actors = s->actor_ptrs;
+    Shoal__V1__Stats msg;
+    replay_wire_stats(&st, &msg, s->actor_msgs, s->actor_ptrs);
+    msg.request_id = r->request_id;
     Shoal__V1__Envelope env = SHOAL__V1__ENVELOPE__INIT;
     env.body_case = SHOAL__V1__ENVELOPE__BODY_STATS;
-    env.stats = &st;
+    env.stats = &msg;
     send_or_log(s, p, &env, "Stats");
 }
 
@@ -553,74 +523,11 @@ int replay_server_poll(replay_server *s, int timeout_ms, shoal_err *err)
 
 /* ---- checkpoints ---- */
 
-static int f64_io(replay_cio *io, double *v, bool load, shoal_err *err)
+static replay_ckpt_state ckpt_state(replay_server *s)
 {
-    uint64_t bits;
-    memcpy(&bits, v, sizeof bits);
-    int rc = load ? replay_cio_read_u64(io, &bits, err) : replay_cio_write_u64(io, bits, err);
-    memcpy(v, &bits, sizeof bits);
-    return rc;
-}
-
-static int u64_io(replay_cio *io, uint64_t *v, bool load, shoal_err *err)
-{
-    return load ? replay_cio_read_u64(io, v, err) : replay_cio_write_u64(io, *v, err);
-}
-
-static int actor_io(replay_cio *io, actor_rec *a, bool load, shoal_err *err)
-{
-    double last = a->last_return;
-    uint64_t *u[] = {&a->episodes, &a->env_steps, &a->transitions, &a->params_version};
-    double *d[] = {&a->return_sum, &a->intrinsic_sum, &last, &a->last_seen_s};
-    int rc = SHOAL_OK;
-    for (size_t i = 0; rc == SHOAL_OK && i < 4; i++) {
-        rc = u64_io(io, u[i], load, err);
-    }
-    for (size_t i = 0; rc == SHOAL_OK && i < 4; i++) {
-        rc = f64_io(io, d[i], load, err);
-    }
-    a->last_return = (float)last;
-    return rc;
-}
-
-/* The server's own state: limiter counters, blocked time, error count, per-actor statistics
- * (the count of actors seen, then each one's id and record). */
-static int server_io(replay_server *s, replay_cio *io, bool load, shoal_err *err)
-{
-    uint64_t n_seen = 0;
-    for (uint32_t i = 0; !load && i < s->cfg.max_actors; i++) {
-        n_seen += s->actors[i].seen;
-    }
-    uint64_t *u[] = {&s->lim.inserted, &s->lim.sampled, &s->errors, &s->env_steps, &n_seen};
-    double *d[] = {&s->lim.insert_blocked_s, &s->lim.sample_blocked_s};
-    int rc = SHOAL_OK;
-    for (size_t i = 0; rc == SHOAL_OK && i < 2; i++) {
-        rc = f64_io(io, d[i], load, err);
-    }
-    for (size_t i = 0; rc == SHOAL_OK && i < 5; i++) {
-        rc = u64_io(io, u[i], load, err);
-    }
-    for (uint32_t i = 0; rc == SHOAL_OK && !load && i < s->cfg.max_actors; i++) {
-        if (s->actors[i].seen) {
-            rc = replay_cio_write_u32(io, i, err);
-            if (rc == SHOAL_OK) {
-                rc = actor_io(io, &s->actors[i], false, err);
-            }
-        }
-    }
-    for (uint64_t k = 0; rc == SHOAL_OK && load && k < n_seen; k++) {
-        uint32_t id;
-        rc = replay_cio_read_u32(io, &id, err);
-        if (rc == SHOAL_OK && id >= s->cfg.max_actors) {
-            return shoal_err_set(err, SHOAL_EINVAL, "%s holds actor %u; replay.max_actors is %u",
-                                 io->what, id, s->cfg.max_actors);
-        }
-        if (rc == SHOAL_OK) {
-            s->actors[id].seen = true;
-            rc = actor_io(io, &s->actors[id], true, err);
-        }
-    }
-    return rc;
+    return (replay_ckpt_state){.shard = s->cfg.store.shard, .store = s->store, .lim = &s->lim,
+                               .errors = &s->errors, .env_steps = &s->env_steps,
+                               .actors = s->actors, .max_actors = s->cfg.max_actors};
 }
 
 int replay_server_checkpoint(replay_server *s, shoal_err *err)
@@ -631,92 +538,24 @@ int replay_server_checkpoint(replay_server *s, shoal_err *err)
     }
     uint64_t t0 = clock_now_ns();
     replay_limiter_account(&s->lim, s->acks.n > 0, s->samples.n > 0, t0);
-    atomic_file af;
-    int rc = atomic_file_open(&af, path, err);
-    if (rc != SHOAL_OK) {
-        return rc;
-    }
-    replay_cio io = {.f = af.f, .what = path};
-    rc = replay_cio_write(&io, REPLAY_CKPT_MAGIC, 8, err);
-    if (rc == SHOAL_OK) {
-        rc = replay_cio_write_u32(&io, REPLAY_CKPT_VERSION, err);
-    }
-    if (rc == SHOAL_OK) {
-        rc = replay_cio_write_u32(&io, s->cfg.store.shard, err);
-    }
-    if (rc == SHOAL_OK) {
-        rc = replay_store_save(s->store, &io, err);
-    }
-    if (rc == SHOAL_OK) {
-        rc = server_io(s, &io, false, err);
-    }
-    if (rc == SHOAL_OK) {
-        rc = replay_cio_write_u32(&io, io.crc, err);
-    }
-    if (rc != SHOAL_OK) {
-        atomic_file_abort(&af);
-        return rc;
-    }
-    rc = atomic_file_commit(&af, err);
+    replay_ckpt_state st = ckpt_state(s);
+    uint64_t bytes = 0;
+    int rc = replay_ckpt_write(path, &st, &bytes, err);
     if (rc == SHOAL_OK) {
         log_info("shard %u: checkpoint %s written (%llu bytes, %.3f s)", s->cfg.store.shard, path,
-                 (unsigned long long)io.offset, clock_since_s(t0));
+                 (unsigned long long)bytes, clock_since_s(t0));
     }
     s->last_ckpt_ns = clock_now_ns();
     return rc;
 }
 
-/* Restores the checkpoint at path. ENOTFOUND when there is none. */
+/* Restores the checkpoint at path. ENOTFOUND when there is none; on any other error the shard
+ * is left empty. */
 static int restore(replay_server *s, const char *path, shoal_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (errno == ENOENT) {
-            return SHOAL_ENOTFOUND;
-        }
-        return shoal_err_set(err, SHOAL_EIO, "cannot open checkpoint %s: %s", path,
-                             strerror(errno));
-    }
-    replay_cio io = {.f = f, .what = path};
-    char magic[8];
-    uint32_t version = 0, shard = 0, crc = 0;
-    int rc = replay_cio_read(&io, magic, 8, err);
-    if (rc == SHOAL_OK && memcmp(magic, REPLAY_CKPT_MAGIC, 8) != 0) {
-        rc = shoal_err_set(err, SHOAL_ECORRUPT, "%s is not a shoal replay checkpoint", path);
-    }
-    if (rc == SHOAL_OK) {
-        rc = replay_cio_read_u32(&io, &version, err);
-    }
-    if (rc == SHOAL_OK && version != REPLAY_CKPT_VERSION) {
-        rc = shoal_err_set(err, SHOAL_EVERSION, "%s: checkpoint version %u; this build reads %u",
-                           path, version, REPLAY_CKPT_VERSION);
-    }
-    if (rc == SHOAL_OK) {
-        rc = replay_cio_read_u32(&io, &shard, err);
-    }
-    if (rc == SHOAL_OK && shard != s->cfg.store.shard) {
-        rc = shoal_err_set(err, SHOAL_EINVAL, "%s belongs to shard %u, not shard %u", path, shard,
-                           s->cfg.store.shard);
-    }
-    if (rc == SHOAL_OK) {
-        rc = replay_store_load(s->store, &io, err);
-    }
-    if (rc == SHOAL_OK) {
-        rc = server_io(s, &io, true, err);
-    }
-    uint32_t want = io.crc;
-    if (rc == SHOAL_OK) {
-        rc = replay_cio_read_u32(&io, &crc, err);
-    }
-    if (rc == SHOAL_OK && crc != want) {
-        rc = shoal_err_set(err, SHOAL_ECORRUPT, "%s fails its CRC32C check (stored 0x%08x, "
-                           "computed 0x%08x): the file is damaged", path, crc, want);
-    }
-    if (rc == SHOAL_OK && fgetc(f) != EOF) {
-        rc = shoal_err_set(err, SHOAL_ECORRUPT, "%s has trailing bytes after its checksum", path);
-    }
-    fclose(f);
-    if (rc != SHOAL_OK) {
+    replay_ckpt_state st = ckpt_state(s);
+    int rc = replay_ckpt_read(path, &st, err);
+    if (rc != SHOAL_OK && rc != SHOAL_ENOTFOUND) {
         replay_store_clear(s->store);
         memset(s->actors, 0, s->cfg.max_actors * sizeof *s->actors);
         replay_limiter_init(&s->lim, &s->cfg.limiter);
@@ -765,8 +604,10 @@ static int alloc_all(replay_server *s, shoal_err *err)
     s->actors = calloc(s->cfg.max_actors, sizeof *s->actors);
     s->actor_msgs = calloc(s->cfg.max_actors, sizeof *s->actor_msgs);
     s->actor_ptrs = calloc(s->cfg.max_actors, sizeof *s->actor_ptrs);
+    s->actor_stats = calloc(s->cfg.max_actors, sizeof *s->actor_stats);
     if (!s->sample || !s->arena || !s->demo_flags || !s->actors || !s->actor_msgs ||
-        !s->actor_ptrs || fifo_init(&s->samples, sizeof(held_sample), s->cfg.max_pending) ||
+        !s->actor_ptrs || !s->actor_stats ||
+        fifo_init(&s->samples, sizeof(held_sample), s->cfg.max_pending) ||
         fifo_init(&s->acks, sizeof(held_ack), (size_t)s->cfg.max_actors * s->cfg.credits)) {
         return shoal_err_set(err, SHOAL_ENOMEM, "cannot allocate the shard's buffers");
     }
@@ -868,6 +709,7 @@ void replay_server_free(replay_server *s)
     free(s->actors);
     free(s->actor_msgs);
     free(s->actor_ptrs);
+    free(s->actor_stats);
     free(s->samples.items);
     free(s->acks.items);
     free(s);

@@ -80,12 +80,8 @@ int replay_server_poll(replay_server *s, int timeout_ms, shoal_err *err);
  * way out. A failed periodic checkpoint is logged and retried; the previous file is kept. */
 int replay_server_run(replay_server *s, volatile sig_atomic_t *stop, shoal_err *err);
 
-/* Writes the checkpoint now (atomic; the previous file is kept on failure). ESTATE without a
- * checkpoint path. */
+/* Writes the checkpoint now (atomic; the previous file is kept on failure; the format is in
+ * docs/formats.md, "Replay checkpoints"). ESTATE without a checkpoint path. */
 int replay_server_checkpoint(replay_server *s, shoal_err *err);
-
-/* Checkpoint format ("Replay checkpoints" in docs/formats.md). */
-#define REPLAY_CKPT_MAGIC "SHOALRCK"
-#define REPLAY_CKPT_VERSION 1u
 
 #endif

@@ -19,6 +19,9 @@
  *     replay_store *s = replay_store_new(&cfg, &err);
  *     replay_store_insert(s, &batch, false, &err);
  *     replay_store_sample(s, &req, sample, &err);   // sample from replay_sample_new
+ *
+ * The plain structs it shares with the client (replay_transitions, replay_sample_req,
+ * replay_sample) are declared in replay/client.h.
  */
 #ifndef SHOAL_REPLAY_STORE_H
 #define SHOAL_REPLAY_STORE_H
@@ -32,12 +35,12 @@
 #include "common/obs.h"
 #include "common/rng.h"
 #include "replay/cio.h"
+#include "replay/client.h"
 
 /* Key layout: bit 63 store (1 = demo), bits 32..62 generation, bits 0..31 slot. */
 #define REPLAY_KEY_DEMO_BIT ((uint64_t)1 << 63)
 #define REPLAY_KEY_GEN_MASK 0x7FFFFFFFu
 #define REPLAY_MAX_CAPACITY 0xFFFFFFFFu
-#define REPLAY_MAX_HEADS 32u
 
 typedef struct replay_store_config {
     size_t capacity;       /* agent ring, >= 1 */
@@ -50,51 +53,6 @@ typedef struct replay_store_config {
     uint32_t shard;
     size_t max_batch;      /* largest sample batch; bounds replay_sample */
 } replay_store_config;
-
-/* Transitions to insert, struct-of-arrays, borrowed for the call. mask may be NULL (every head
- * trains on every transition). */
-typedef struct replay_transitions {
-    size_t count;
-    uint32_t n_heads;         /* 0 or 1: no masks */
-    const uint8_t *obs;       /* count * obs_bytes */
-    const uint8_t *next_obs;  /* count * obs_bytes */
-    const uint32_t *action;
-    const float *reward;
-    const float *discount;
-    const uint32_t *mask;     /* NULL or count entries */
-    const float *priority;    /* |δ|, finite and >= 0 */
-} replay_transitions;
-
-/* A sample request (SampleRequest, validated). */
-typedef struct replay_sample_req {
-    size_t batch_size;
-    double demo_fraction; /* exact share: round(demo_fraction * batch_size) demonstrations */
-    double beta;
-    bool mixed;           /* one tree over agent data and demos with the ε_d bonus */
-    bool demo_only;       /* demonstrations only (DQfD pre-training) */
-} replay_sample_req;
-
-/* A sampled batch, owned by the caller, allocated once for max_batch transitions. The client
- * (replay/client.h) assembles its batches across shards in the same struct. */
-typedef struct replay_sample {
-    size_t max_batch;
-    size_t obs_bytes;
-    size_t count;
-    uint32_t n_heads;
-    uint64_t *key;
-    uint32_t *shard;     /* shard that served each transition: the store's index, or the
-                          * client's endpoint index (where its priority update goes) */
-    float *weight;       /* importance weights, the largest is 1 */
-    double *leaf;        /* priority^α of each transition when sampled (for global weights) */
-    uint8_t *obs;
-    uint8_t *next_obs;
-    uint32_t *action;
-    float *reward;
-    float *discount;
-    uint32_t *mask;      /* bootstrap masks; all ones when n_heads <= 1 */
-    bool *demo;
-    size_t n_demo;
-} replay_sample;
 
 /* Priority totals and sizes: what a client needs to sample across shards in proportion to
  * their totals and to turn per-shard probabilities into global ones. */
@@ -164,10 +122,6 @@ int replay_store_load(replay_store *s, replay_cio *io, shoal_err *err);
 
 /* Empties both stores and zeroes the counters. */
 void replay_store_clear(replay_store *s);
-
-/* A sample buffer for batches of up to max_batch observations of obs_bytes. NULL with ENOMEM. */
-replay_sample *replay_sample_new(size_t max_batch, size_t obs_bytes, shoal_err *err);
-void replay_sample_free(replay_sample *x);
 
 /* (n·leaf/total)^-β: the unnormalised importance weight of a transition drawn with probability
  * leaf/total from a population of n. */

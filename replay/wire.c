@@ -2,6 +2,8 @@
 
 #include <math.h>
 
+#include "common/frame.h"
+
 static int same_spec(const Shoal__V1__ObsSpec *w, const obs_spec *spec, shoal_err *err)
 {
     if (!w) {
@@ -172,24 +174,113 @@ void replay_wire_obs_spec(const obs_spec *spec, Shoal__V1__ObsSpec *out,
     out->dtype = (Shoal__V1__ObsDtype)spec->dtype;
 }
 
-void replay_wire_insert_batch(const replay_transitions *t, const obs_spec *spec,
-                              Shoal__V1__InsertBatch *b, Shoal__V1__ObsSpec *spec_out,
-                              uint32_t shape_storage[3])
+void replay_wire_batch(const replay_batch *b, replay_wire_insert *out)
 {
-    size_t n = t->count, ob = spec->bytes;
-    replay_wire_obs_spec(spec, spec_out, shape_storage);
-    shoal__v1__insert_batch__init(b);
-    b->obs_spec = spec_out;
-    b->count = (uint32_t)n;
+    const replay_transitions *t = &b->t;
+    const replay_episodes *e = &b->episodes;
+    Shoal__V1__InsertBatch *m = &out->msg;
+    size_t n = t->count, ob = b->spec.bytes;
+    replay_wire_obs_spec(&b->spec, &out->spec, out->shape);
+    shoal__v1__insert_batch__init(m);
+    m->actor_id = b->actor_id;
+    m->demo = b->demo;
+    m->params_version = b->params_version;
+    m->env_steps = b->env_steps;
+    m->obs_spec = &out->spec;
+    m->count = (uint32_t)n;
     /* protobuf-c's structs are not const-correct; the encoder only reads these. */
-    b->obs = (ProtobufCBinaryData){n * ob, (uint8_t *)t->obs};
-    b->next_obs = (ProtobufCBinaryData){n * ob, (uint8_t *)t->next_obs};
-    b->n_action = b->n_reward = b->n_discount = b->n_priority = n;
-    b->action = (uint32_t *)t->action;
-    b->reward = (float *)t->reward;
-    b->discount = (float *)t->discount;
-    b->priority = (float *)t->priority;
-    b->n_heads = t->n_heads;
-    b->n_mask = t->n_heads > 1 && t->mask ? n : 0;
-    b->mask = (uint32_t *)t->mask;
+    m->obs = (ProtobufCBinaryData){n * ob, (uint8_t *)t->obs};
+    m->next_obs = (ProtobufCBinaryData){n * ob, (uint8_t *)t->next_obs};
+    m->n_action = m->n_reward = m->n_discount = m->n_priority = n;
+    m->action = (uint32_t *)t->action;
+    m->reward = (float *)t->reward;
+    m->discount = (float *)t->discount;
+    m->priority = (float *)t->priority;
+    m->n_heads = t->n_heads;
+    m->n_mask = t->n_heads > 1 && t->mask ? n : 0;
+    m->mask = (uint32_t *)t->mask;
+    m->n_episode_return = m->n_episode_length = m->n_episode_head = e->count;
+    m->episode_return = (float *)e->ret;
+    m->episode_length = (uint32_t *)e->length;
+    m->episode_head = (uint32_t *)e->head;
+    m->n_episode_intrinsic_return = e->intrinsic_ret ? e->count : 0;
+    m->episode_intrinsic_return = (float *)e->intrinsic_ret;
+}
+
+int replay_wire_batch_view(const Shoal__V1__InsertBatch *m, const obs_spec *spec,
+                           size_t max_count, replay_batch *out, shoal_err *err)
+{
+    replay_transitions t;
+    int rc = replay_wire_insert_view(m, spec, max_count, &t, err);
+    if (rc != SHOAL_OK) {
+        return rc;
+    }
+    size_t n = m->n_episode_return;
+    *out = (replay_batch){
+        .actor_id = m->actor_id, .demo = m->demo, .params_version = m->params_version,
+        .env_steps = m->env_steps, .spec = *spec, .t = t,
+        .episodes = {.count = n, .ret = m->episode_return, .length = m->episode_length,
+                     .head = m->episode_head,
+                     .intrinsic_ret = m->n_episode_intrinsic_return ?
+                                          m->episode_intrinsic_return : NULL}};
+    return SHOAL_OK;
+}
+
+int replay_wire_spec_of(const Shoal__V1__ObsSpec *w, obs_spec *out, shoal_err *err)
+{
+    size_t ob;
+    int rc = frame_obs_bytes(w, &ob, err);
+    if (rc == SHOAL_OK) {
+        *out = (obs_spec){.shape = {w->shape[0], w->shape[1], w->shape[2]},
+                          .dtype = (obs_dtype)w->dtype, .bytes = ob};
+    }
+    return rc;
+}
+
+/* The fields replay_stats and Stats (and replay_actor_stats and ActorStats) share, under the
+ * same names: one list serves both directions, so they cannot drift apart. */
+#define STATS_FIELDS(X)                                                                         \
+    X(shard) X(size) X(capacity) X(demo_size) X(demo_capacity) X(inserted) X(sampled)          \
+    X(demo_sampled) X(insert_blocked_s) X(sample_blocked_s) X(memory_bytes) X(env_steps)       \
+    X(uptime_s) X(agent_total) X(demo_total) X(demo_bonus_total) X(priority_updates)           \
+    X(stale_updates) X(errors) X(held_samples) X(held_acks)
+#define ACTOR_STATS_FIELDS(X)                                                                   \
+    X(actor_id) X(episodes) X(env_steps) X(return_sum) X(last_return)                          \
+    X(intrinsic_return_sum) X(params_version) X(last_seen_s)
+#define COPY_FIELD(f) to->f = from->f;
+
+void replay_wire_stats(const replay_stats *s, Shoal__V1__Stats *st, Shoal__V1__ActorStats *msgs,
+                       Shoal__V1__ActorStats **ptrs)
+{
+    shoal__v1__stats__init(st);
+    {
+        const replay_stats *from = s;
+        Shoal__V1__Stats *to = st;
+        STATS_FIELDS(COPY_FIELD)
+    }
+    st->n_actors = s->n_actors;
+    st->actors = ptrs;
+    for (size_t i = 0; i < s->n_actors; i++) {
+        const replay_actor_stats *from = &s->actors[i];
+        Shoal__V1__ActorStats *to = &msgs[i];
+        shoal__v1__actor_stats__init(to);
+        ACTOR_STATS_FIELDS(COPY_FIELD)
+        ptrs[i] = to;
+    }
+}
+
+void replay_wire_stats_view(const Shoal__V1__Stats *st, replay_stats *out,
+                            replay_actor_stats *actors)
+{
+    *out = (replay_stats){.n_actors = st->n_actors, .actors = actors};
+    {
+        const Shoal__V1__Stats *from = st;
+        replay_stats *to = out;
+        STATS_FIELDS(COPY_FIELD)
+    }
+    for (size_t i = 0; i < st->n_actors; i++) {
+        const Shoal__V1__ActorStats *from = st->actors[i];
+        replay_actor_stats *to = &actors[i];
+        ACTOR_STATS_FIELDS(COPY_FIELD)
+    }
 }

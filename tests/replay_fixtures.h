@@ -1,6 +1,7 @@
-/* Shared by the replay test programs: MinAtar-like InsertBatches built directly (the actor part
- * does not exist yet), and a shard served from a thread of the test process. Transition `id`
- * carries id in its action and in the first bytes of both observations. */
+/* Shared by the replay test programs: MinAtar-like batches built directly (as plain
+ * replay_batch, and as the InsertBatch the client would send for tests that speak the wire
+ * themselves), and a shard served from a thread of the test process. Transition `id` carries id
+ * in its action and in the first bytes of both observations. */
 #ifndef SHOAL_TESTS_REPLAY_FIXTURES_H
 #define SHOAL_TESTS_REPLAY_FIXTURES_H
 
@@ -17,13 +18,13 @@
 
 typedef struct fx_batch {
     uint8_t obs[FX_MAXN * FX_OB], next_obs[FX_MAXN * FX_OB];
-    uint32_t action[FX_MAXN], mask[FX_MAXN], shape[3];
+    uint32_t action[FX_MAXN], mask[FX_MAXN];
     float reward[FX_MAXN], discount[FX_MAXN], priority[FX_MAXN];
     float ep_return[4];
     uint32_t ep_length[4], ep_head[4];
     replay_transitions t;
-    Shoal__V1__ObsSpec spec;
-    Shoal__V1__InsertBatch b;
+    replay_batch b;       /* what replay_client_insert takes */
+    replay_wire_insert w; /* b on the wire: w.msg (seq 0) */
 } fx_batch;
 
 static inline obs_spec fx_spec(void)
@@ -33,7 +34,8 @@ static inline obs_spec fx_spec(void)
     return sp;
 }
 
-/* n transitions with ids first_id.., as store columns (f->t) and as an InsertBatch (f->b). */
+/* n transitions with ids first_id.., as store columns (f->t), as a batch (f->b) and as an
+ * InsertBatch (f->w.msg, which tests that speak the wire may break on purpose). */
 static inline void fx_batch_fill(fx_batch *f, uint32_t actor_id, uint32_t first_id, size_t n,
                                  float priority, bool demo)
 {
@@ -52,10 +54,9 @@ static inline void fx_batch_fill(fx_batch *f, uint32_t actor_id, uint32_t first_
     f->t = (replay_transitions){.count = n, .obs = f->obs, .next_obs = f->next_obs,
                                 .action = f->action, .reward = f->reward,
                                 .discount = f->discount, .priority = f->priority};
-    obs_spec sp = fx_spec();
-    replay_wire_insert_batch(&f->t, &sp, &f->b, &f->spec, f->shape);
-    f->b.actor_id = demo ? REPLAY_DEMO_ACTOR : actor_id;
-    f->b.demo = demo;
+    f->b = (replay_batch){.actor_id = demo ? REPLAY_DEMO_ACTOR : actor_id, .demo = demo,
+                          .spec = fx_spec(), .t = f->t};
+    replay_wire_batch(&f->b, &f->w);
 }
 
 static inline replay_server_config fx_server_config(size_t cap, size_t demo_cap)

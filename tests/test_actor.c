@@ -82,12 +82,12 @@ Test(actor, inserts_exactly_the_transitions_it_generated_into_a_real_shard)
     replay_client_options o = {.timeout_ms = 5000};
     const char *ep = replay_server_endpoint(srv.srv);
     replay_client *c = replay_client_new(&ep, 1, &o, &err);
-    const Shoal__V1__Stats *ss = NULL;
+    const replay_stats *ss = NULL;
     cr_assert_eq(replay_client_stats(c, 0, &ss, &err), SHOAL_OK, "%s", err.msg);
     cr_assert_eq(ss->inserted, st.sent);
     cr_assert_eq(ss->n_actors, 1);
-    cr_assert_eq(ss->actors[0]->env_steps, st.env_steps);
-    cr_assert_eq(ss->actors[0]->episodes, st.episodes);
+    cr_assert_eq(ss->actors[0].env_steps, st.env_steps);
+    cr_assert_eq(ss->actors[0].episodes, st.episodes);
     replay_client_free(c);
     replay_store_counters k = stop_server(&srv);
     cr_assert_eq(k.inserted, st.sent);
@@ -280,9 +280,9 @@ Test(actor, waits_for_parameters_and_picks_up_a_newer_version)
     replay_client_options o = {.timeout_ms = 5000};
     const char *ep = replay_server_endpoint(srv.srv);
     replay_client *c = replay_client_new(&ep, 1, &o, &err);
-    const Shoal__V1__Stats *ss = NULL;
+    const replay_stats *ss = NULL;
     cr_assert_eq(replay_client_stats(c, 0, &ss, &err), SHOAL_OK, "%s", err.msg);
-    cr_assert_eq(ss->actors[0]->params_version, 9);
+    cr_assert_eq(ss->actors[0].params_version, 9);
     replay_client_free(c);
     stop_server(&srv);
     actor_free(a);
@@ -380,13 +380,13 @@ typedef struct load_ctx {
     uint32_t heads;
 } load_ctx;
 
-static int count_records(void *ctx, const Shoal__V1__InsertBatch *b, shoal_err *err)
+static int count_records(void *ctx, const replay_batch *b, shoal_err *err)
 {
     (void)err;
     load_ctx *l = ctx;
-    l->transitions += b->count;
-    l->episodes += b->n_episode_return;
-    l->heads = b->n_heads;
+    l->transitions += b->t.count;
+    l->episodes += b->episodes.count;
+    l->heads = b->t.n_heads;
     return SHOAL_OK;
 }
 

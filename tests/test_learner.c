@@ -239,14 +239,14 @@ static learner *learner_of(const char *ini_extra, const char *replay, const char
     return l;
 }
 
-static Shoal__V1__Stats stats_of(const char *ep)
+static replay_stats stats_of(const char *ep)
 {
     replay_client_options o = {.timeout_ms = 5000};
     shoal_err err = {0};
     replay_client *c = replay_client_new(&ep, 1, &o, &err);
-    const Shoal__V1__Stats *st = NULL;
+    const replay_stats *st = NULL;
     cr_assert_eq(replay_client_stats(c, 0, &st, &err), SHOAL_OK, "%s", err.msg);
-    Shoal__V1__Stats copy = *st;
+    replay_stats copy = *st;
     copy.actors = NULL;
     copy.n_actors = 0;
     replay_client_free(c);
@@ -269,8 +269,8 @@ Test(learner, priorities_reach_the_shard_that_served_each_sample, .timeout = 60)
     learner_free(l); /* hands back the last priority updates */
     uint64_t sampled = 0, updated = 0;
     for (int tries = 0; tries < 100; tries++) {
-        Shoal__V1__Stats sa = stats_of(replay_server_endpoint(a.srv));
-        Shoal__V1__Stats sb = stats_of(replay_server_endpoint(b.srv));
+        replay_stats sa = stats_of(replay_server_endpoint(a.srv));
+        replay_stats sb = stats_of(replay_server_endpoint(b.srv));
         cr_assert_gt(sa.priority_updates, 0, "shard 0 got no priorities");
         cr_assert_gt(sb.priority_updates, 0, "shard 1 got no priorities");
         sampled = sa.sampled + sb.sampled;
@@ -296,7 +296,7 @@ Test(learner, dqfd_pretraining_samples_only_demonstrations, .timeout = 60)
     shoal_err err = {0};
     cr_assert_eq(learner_run(l, &stop, &err), SHOAL_OK, "%s", err.msg);
     learner_free(l);
-    Shoal__V1__Stats st = stats_of(ep);
+    replay_stats st = stats_of(ep);
     /* 4 pre-training batches of demonstrations only, then 2 of agent data (demo_fraction 0) */
     cr_assert_eq(st.sampled, 6 * 16);
     cr_assert_eq(st.demo_sampled, 4 * 16);
@@ -526,7 +526,7 @@ Test(learner, shoal_learner_under_mpirun_trains_and_checkpoints, .timeout = 120)
     cr_assert_eq(nn_paramfile_read_arch(path, arch, sizeof arch, &err), SHOAL_OK, "%s",
                  err.msg);
     cr_assert(strstr(arch, "in=10x10x4") != NULL, "%s", arch);
-    Shoal__V1__Stats st = stats_of(replay_server_endpoint(s.srv));
+    replay_stats st = stats_of(replay_server_endpoint(s.srv));
     cr_assert_eq(st.sampled, 10 * 16, "two ranks of 8 for 10 updates");
     fx_server_stop(&s);
     remove_dir(dir);

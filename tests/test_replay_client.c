@@ -132,7 +132,7 @@ Test(replay_client, priority_updates_reach_the_shard_that_served_each_transition
     }
     cr_assert_eq(replay_client_update_priorities(c, x, pr, &err), SHOAL_OK, "%s", err.msg);
     for (size_t i = 0; i < 2; i++) {
-        const Shoal__V1__Stats *st;
+        const replay_stats *st;
         cr_assert_eq(replay_client_stats(c, i, &st, &err), SHOAL_OK, "%s", err.msg);
         cr_assert_float_eq(st->agent_total, want[i], 1e-9, "shard %zu", i);
     }
@@ -142,7 +142,7 @@ Test(replay_client, priority_updates_reach_the_shard_that_served_each_transition
     pr[0] = NAN;
     int rc = replay_client_update_priorities(c, x, pr, &err);
     if (rc == SHOAL_OK) {
-        const Shoal__V1__Stats *st;
+        const replay_stats *st;
         cr_assert_eq(replay_client_stats(c, x->shard[0], &st, &err), SHOAL_OK);
         rc = replay_client_update_priorities(c, x, ones, &err);
     }
@@ -317,15 +317,15 @@ Test(replay_client, two_shard_processes_account_for_every_inserted_transition, .
     }
     uint64_t inserted = 0, env_steps = 0;
     for (size_t i = 0; i < 2; i++) {
-        const Shoal__V1__Stats *st;
+        const replay_stats *st;
         cr_assert_eq(replay_client_stats(s, i, &st, &err), SHOAL_OK, "%s", err.msg);
         cr_assert_eq(st->size, TOTAL / 2, "actor ids split evenly over the shards");
         inserted += st->inserted;
         cr_assert_eq(st->n_actors, 2);
         for (size_t a = 0; a < st->n_actors; a++) {
-            cr_assert_eq(st->actors[a]->actor_id % 2, i, "actor %u routed to shard %zu",
-                         st->actors[a]->actor_id, i);
-            env_steps += st->actors[a]->env_steps;
+            cr_assert_eq(st->actors[a].actor_id % 2, i, "actor %u routed to shard %zu",
+                         st->actors[a].actor_id, i);
+            env_steps += st->actors[a].env_steps;
         }
     }
     cr_assert_eq(inserted, TOTAL);

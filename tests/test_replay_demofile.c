@@ -124,9 +124,9 @@ Test(replay_demofile, the_writer_refuses_agent_data_and_inconsistent_batches)
     cr_assert_eq(replay_demo_writer_append(w, &f.b, &err), SHOAL_EINVAL);
     cr_assert(strstr(err.msg, "demo = true") != NULL, "%s", err.msg);
     fx_batch_fill(&f, 0, 0, 4, 1.0f, true);
-    f.b.n_action = 2;
+    f.b.t.n_heads = 4; /* masks missing */
     cr_assert_eq(replay_demo_writer_append(w, &f.b, &err), SHOAL_EINVAL);
-    cr_assert(strstr(err.msg, "action") != NULL, "%s", err.msg);
+    cr_assert(strstr(err.msg, "mask") != NULL, "%s", err.msg);
     replay_demo_writer_abort(w);
     cr_assert_neq(access(p, F_OK), 0, "nothing appears before close");
 }

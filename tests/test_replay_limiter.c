@@ -105,7 +105,7 @@ Test(replay_limiter, a_shard_holds_samples_and_acks_instead_of_dropping)
     fx_batch_fill(&f, 0, 64, 200, 1.0f, false);
     cr_assert_eq(replay_client_insert(actor, &f.b, &err), SHOAL_OK, "%s", err.msg);
     cr_assert_eq(replay_client_flush(actor, &err), SHOAL_ETIMEOUT, "ack held: actors ahead");
-    const Shoal__V1__Stats *st;
+    const replay_stats *st;
     cr_assert_eq(replay_client_stats(learner, 0, &st, &err), SHOAL_OK, "%s", err.msg);
     cr_assert_eq(st->held_acks, 1);
     cr_assert_eq(st->size, 264, "the held batch is stored, not dropped");

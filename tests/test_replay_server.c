@@ -110,12 +110,10 @@ Test(replay_server, inserts_samples_and_stats_with_per_actor_episodes)
         fx_batch_fill(&f, 2, 100 * k, 50, 1.0f, false);
         f.b.env_steps = 200;
         f.b.params_version = k;
-        f.b.n_episode_return = f.b.n_episode_length = f.b.n_episode_head = 2;
         f.ep_return[0] = 1.0f + (float)k;
         f.ep_return[1] = 3.0f;
-        f.b.episode_return = f.ep_return;
-        f.b.episode_length = f.ep_length;
-        f.b.episode_head = f.ep_head;
+        f.b.episodes = (replay_episodes){.count = 2, .ret = f.ep_return, .length = f.ep_length,
+                                         .head = f.ep_head};
         cr_assert_eq(replay_client_insert(c, &f.b, &err), SHOAL_OK, "%s", err.msg);
     }
     cr_assert_eq(replay_client_flush(c, &err), SHOAL_OK, "%s", err.msg);
@@ -132,7 +130,7 @@ Test(replay_server, inserts_samples_and_stats_with_per_actor_episodes)
         cr_assert_float_eq(b->weight[j], 1.0f, 1e-6, "equal priorities, equal weights");
         cr_assert_eq(b->shard[j], 0);
     }
-    const Shoal__V1__Stats *st;
+    const replay_stats *st;
     cr_assert_eq(replay_client_stats(c, 0, &st, &err), SHOAL_OK, "%s", err.msg);
     cr_assert_eq(st->size, 150);
     cr_assert_eq(st->inserted, 150);
@@ -142,12 +140,12 @@ Test(replay_server, inserts_samples_and_stats_with_per_actor_episodes)
     cr_assert_gt(st->memory_bytes, 1000 * 2 * FX_OB);
     cr_assert_float_eq(st->agent_total, 150.0, 1e-9);
     cr_assert_eq(st->n_actors, 1);
-    cr_assert_eq(st->actors[0]->actor_id, 2);
-    cr_assert_eq(st->actors[0]->episodes, 6);
-    cr_assert_float_eq(st->actors[0]->return_sum, 1 + 2 + 3 + 3 * 3.0, 1e-9);
-    cr_assert_float_eq(st->actors[0]->last_return, 3.0f, 0);
-    cr_assert_eq(st->actors[0]->params_version, 2);
-    cr_assert_eq(st->actors[0]->env_steps, 600);
+    cr_assert_eq(st->actors[0].actor_id, 2);
+    cr_assert_eq(st->actors[0].episodes, 6);
+    cr_assert_float_eq(st->actors[0].return_sum, 1 + 2 + 3 + 3 * 3.0, 1e-9);
+    cr_assert_float_eq(st->actors[0].last_return, 3.0f, 0);
+    cr_assert_eq(st->actors[0].params_version, 2);
+    cr_assert_eq(st->actors[0].env_steps, 600);
     replay_client_free(c);
     cr_assert_eq(fx_server_stop(&s), SHOAL_OK);
 }
@@ -171,18 +169,18 @@ Test(replay_server, every_bad_message_gets_an_error_while_a_good_client_keeps_wo
     good_round_trip(good, 1, next_id += 8);
 
     fx_batch_fill(&f, 1, 0, 4, 1.0f, false);
-    env = wrap_insert(&f.b);
+    env = wrap_insert(&f.w.msg);
     raw_send(&r, &env, 7);
     expect_error(&r, SHOAL_EVERSION, "version 7");
     good_round_trip(good, 1, next_id += 8);
 
     fx_batch_fill(&f, 1, 0, 4, 1.0f, false);
-    f.b.obs.len -= 1;
+    f.w.msg.obs.len -= 1;
     raw_send(&r, &env, SHOAL_WIRE_VERSION);
     expect_error(&r, SHOAL_EPROTO, "obs/next_obs");
 
     fx_batch_fill(&f, 1, 0, 4, 1.0f, false);
-    f.b.n_reward = 3;
+    f.w.msg.n_reward = 3;
     raw_send(&r, &env, SHOAL_WIRE_VERSION);
     expect_error(&r, SHOAL_EPROTO, "reward has 3 entries");
 
@@ -196,7 +194,7 @@ Test(replay_server, every_bad_message_gets_an_error_while_a_good_client_keeps_wo
     expect_error(&r, SHOAL_EPROTO, "priority[0]");
 
     fx_batch_fill(&f, 1, 0, 4, 1.0f, false);
-    f.shape[2] = 6;
+    f.w.shape[2] = 6;
     raw_send(&r, &env, SHOAL_WIRE_VERSION);
     expect_error(&r, SHOAL_EPROTO, "obs_spec");
 
@@ -205,12 +203,12 @@ Test(replay_server, every_bad_message_gets_an_error_while_a_good_client_keeps_wo
     expect_error(&r, SHOAL_EPROTO, "actor_id 99");
 
     fx_batch_fill(&f, 1, 0, 4, 1.0f, false);
-    f.b.count = 0;
+    f.w.msg.count = 0;
     raw_send(&r, &env, SHOAL_WIRE_VERSION);
     expect_error(&r, SHOAL_EPROTO, "count 0");
 
     fx_batch_fill(&f, 1, 0, 4, 1.0f, false);
-    f.b.n_heads = 4; /* masks missing */
+    f.w.msg.n_heads = 4; /* masks missing */
     raw_send(&r, &env, SHOAL_WIRE_VERSION);
     expect_error(&r, SHOAL_EPROTO, "mask");
 
@@ -279,7 +277,7 @@ Test(replay_server, every_bad_message_gets_an_error_while_a_good_client_keeps_wo
     expect_error(&r, SHOAL_EPROTO, "oversized");
     good_round_trip(good, 1, next_id += 8);
 
-    const Shoal__V1__Stats *st;
+    const replay_stats *st;
     shoal_err err = {0};
     cr_assert_eq(replay_client_stats(good, 0, &st, &err), SHOAL_OK, "%s", err.msg);
     cr_assert_eq(st->errors, 21);
@@ -301,14 +299,14 @@ Test(replay_server, a_batch_beyond_the_credits_is_refused)
     raw_open(&r, replay_server_endpoint(s.srv));
     static fx_batch f;
     fx_batch_fill(&f, 3, 0, 20, 1.0f, false);
-    Shoal__V1__Envelope env = wrap_insert(&f.b);
+    Shoal__V1__Envelope env = wrap_insert(&f.w.msg);
     for (uint64_t seq = 1; seq <= 3; seq++) { /* all held: d = 20, 40 > 10 */
-        f.b.seq = seq;
+        f.w.msg.seq = seq;
         raw_send(&r, &env, SHOAL_WIRE_VERSION);
     }
     expect_error(&r, SHOAL_EPROTO, "beyond its 2 credits");
     replay_client *c = client_for(replay_server_endpoint(s.srv), 5000);
-    const Shoal__V1__Stats *st;
+    const replay_stats *st;
     shoal_err err = {0};
     cr_assert_eq(replay_client_stats(c, 0, &st, &err), SHOAL_OK, "%s", err.msg);
     cr_assert_eq(st->size, 40);
@@ -326,19 +324,19 @@ static uint8_t *slurp(const char *path, size_t *n)
     return data;
 }
 
-static void stats_of(replay_server_config *cfg, Shoal__V1__Stats *out, double *agent_total)
+static void stats_of(replay_server_config *cfg, replay_stats *out, double *agent_total)
 {
     fx_server s;
     cr_assert_eq(fx_server_start(&s, cfg), 0, "%s", s.err.msg);
     replay_client *c = client_for(replay_server_endpoint(s.srv), 5000);
-    const Shoal__V1__Stats *st;
+    const replay_stats *st;
     shoal_err err = {0};
     cr_assert_eq(replay_client_stats(c, 0, &st, &err), SHOAL_OK, "%s", err.msg);
     *out = *st;
     *agent_total = st->agent_total;
     cr_assert_eq(st->n_actors, 1);
-    cr_assert_eq(st->actors[0]->episodes, 1);
-    cr_assert_float_eq(st->actors[0]->return_sum, 21.0, 1e-9);
+    cr_assert_eq(st->actors[0].episodes, 1);
+    cr_assert_float_eq(st->actors[0].return_sum, 21.0, 1e-9);
     replay_client_free(c);
     cr_assert_eq(fx_server_stop(&s), SHOAL_OK);
 }
@@ -357,10 +355,7 @@ Test(replay_server, a_checkpoint_round_trips_and_a_damaged_one_is_refused_and_ke
     fx_batch_fill(&f, 4, 0, 150, 2.0f, false); /* wraps the 100-slot ring */
     float ret = 21.0f;
     uint32_t len = 7, head = 0;
-    f.b.n_episode_return = f.b.n_episode_length = f.b.n_episode_head = 1;
-    f.b.episode_return = &ret;
-    f.b.episode_length = &len;
-    f.b.episode_head = &head;
+    f.b.episodes = (replay_episodes){.count = 1, .ret = &ret, .length = &len, .head = &head};
     cr_assert_eq(replay_client_insert(c, &f.b, &err), SHOAL_OK, "%s", err.msg);
     fx_batch_fill(&f, 0, 1000, 5, 1.0f, true);
     cr_assert_eq(replay_client_insert(c, &f.b, &err), SHOAL_OK, "%s", err.msg);
@@ -374,13 +369,13 @@ Test(replay_server, a_checkpoint_round_trips_and_a_damaged_one_is_refused_and_ke
         pr[j] = 0.25f * (float)j;
     }
     cr_assert_eq(replay_client_update_priorities(c, b, pr, &err), SHOAL_OK, "%s", err.msg);
-    const Shoal__V1__Stats *st;
+    const replay_stats *st;
     cr_assert_eq(replay_client_stats(c, 0, &st, &err), SHOAL_OK, "%s", err.msg);
-    Shoal__V1__Stats before = *st;
+    replay_stats before = *st;
     replay_client_free(c);
     cr_assert_eq(fx_server_stop(&s), SHOAL_OK, "stop writes the checkpoint: %s", s.err.msg);
 
-    Shoal__V1__Stats after;
+    replay_stats after;
     double total;
     stats_of(&cfg, &after, &total);
     cr_assert_eq(after.size, 100);

@@ -80,12 +80,6 @@ static int parse_args(int argc, char **argv, train_args *a)
     return rc;
 }
 
-/* The replay shards store observations in the environment's own encoding. */
-static int derive_obs_spec(config *cfg, shoal_err *err)
-{
-    return cluster_env_facts_derive(cfg, err);
-}
-
 /* The configuration: the run's config.ini when resuming (or when the launcher prepared the
  * folder), else CONFIG; then every --set. */
 static config *load_config(const train_args *a, const char *run_dir, shoal_err *err)
@@ -125,7 +119,9 @@ static config *prepare_run(const void *arg, char *run_dir, size_t cap, shoal_err
         snprintf(run_dir, cap, "%s", absolute);
     }
     config *cfg = load_config(a, run_dir, err);
-    if (cfg && (derive_obs_spec(cfg, err) != SHOAL_OK ||
+    /* The run's env facts (observation spec, action count) go into config.ini once, so that
+     * every rank reads them instead of building an environment to learn them. */
+    if (cfg && (cluster_env_facts_derive(cfg, err) != SHOAL_OK ||
                 train_demos_record_missing(cfg, err) != SHOAL_OK ||
                 rundir_write_config(run_dir, cfg, err) != SHOAL_OK)) {
         config_free(cfg);

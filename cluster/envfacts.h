@@ -3,9 +3,9 @@
  * them before it writes the run's config.ini; `shoal actor|learner|replay|eval CONFIG` derive
  * them right after loading a config that lacks them.
  *
- *     config *cfg = shoal_config_load(path, sets, n_sets, &err);
+ *     config *cfg = cmdline_config_load(path, NULL, false, &sets, &err);
  *     cluster_env_facts_derive(cfg, &err);   // env.obs_shape, env.obs_dtype, env.n_actions
- *     config *cfg2 = cluster_with_env_facts(shoal_config_load(path, NULL, 0, &err), &err);
+ *     cfg = cluster_with_env_facts(cmdline_config_load(path, NULL, false, &sets, &err), &err);
  */
 #ifndef SHOAL_CLUSTER_ENVFACTS_H
 #define SHOAL_CLUSTER_ENVFACTS_H

@@ -261,6 +261,12 @@ static bool exchange_endpoints(train_role_ctx *ctx, int world_size)
         train_role_advertise(mine, sizeof mine, bind_host);
     }
     char *all = calloc((size_t)world_size, ENDPOINTS_MAX_LEN);
+    if (!all) {
+        /* Every rank waits in the gather below: a rank that cannot join it must end the job,
+         * not return and leave the others hanging. */
+        log_error("out of memory gathering the endpoints of %d ranks", world_size);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
     MPI_Allgather(mine, ENDPOINTS_MAX_LEN, MPI_CHAR, all, ENDPOINTS_MAX_LEN, MPI_CHAR,
                   MPI_COMM_WORLD);
     train_role_set_replay(&ctx->endpoints, all, ctx->layout->replay_shards);

@@ -541,7 +541,7 @@ int learner_run(learner *l, volatile sig_atomic_t *stop, shoal_err *err)
         }
         learner_loss loss;
         rc = learner_update_step(l->u, b, prio, &loss, err);
-        learner_prefetch_done(l->pf);
+        learner_prefetch_done(l->pf, rc == SHOAL_OK);
         if (rc != SHOAL_OK) {
             break;
         }

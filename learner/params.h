@@ -1,6 +1,6 @@
 /* Parameter broadcast: learner rank 0 publishes `Params` messages on a ZeroMQ PUB socket;
- * actors and the evaluator subscribe with ZMQ_CONFLATE, so a subscriber that falls behind
- * only ever sees the newest parameters (latest wins, ARCHITECTURE.md). Each message carries the
+ * actors subscribe with ZMQ_CONFLATE, so a subscriber that falls behind
+ * only ever sees the newest parameters (latest wins, docs/protocol.md). Each message carries the
  * architecture string and a CRC32C of the blob; a subscriber refuses any message whose
  * architecture, size or checksum does not match its own network.
  *

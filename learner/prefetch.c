@@ -15,7 +15,8 @@
 #define WAIT_MS 200
 #define WARN_EVERY_S 10.0
 
-typedef enum slot_state { SLOT_FREE, SLOT_READY, SLOT_IN_USE, SLOT_DONE } slot_state;
+/* DROPPED: handed back without priorities (the update failed), so nothing is sent for it. */
+typedef enum slot_state { SLOT_FREE, SLOT_READY, SLOT_IN_USE, SLOT_DONE, SLOT_DROPPED } slot_state;
 
 typedef struct slot {
     slot_state state;
@@ -171,11 +172,17 @@ static int poll_stats(learner_prefetch *p)
     return SHOAL_OK;
 }
 
-/* Locked on entry and exit. Sends the priorities of every DONE slot, oldest first. */
+/* Locked on entry and exit. Sends the priorities of every DONE slot, oldest first, and frees
+ * DROPPED ones. */
 static int send_done(learner_prefetch *p)
 {
-    while (p->slots[p->send].state == SLOT_DONE) {
+    while (p->slots[p->send].state == SLOT_DONE || p->slots[p->send].state == SLOT_DROPPED) {
         slot *s = &p->slots[p->send];
+        if (s->state == SLOT_DROPPED) {
+            s->state = SLOT_FREE;
+            p->send = (p->send + 1) % p->n_slots;
+            continue;
+        }
         pthread_mutex_unlock(&p->mu);
         shoal_err e = {0};
         int rc = replay_client_update_priorities(p->client, s->meta, s->priority, &e);
@@ -484,12 +491,12 @@ int learner_prefetch_next(learner_prefetch *p, int timeout_ms, const learner_bat
     return rc;
 }
 
-void learner_prefetch_done(learner_prefetch *p)
+void learner_prefetch_done(learner_prefetch *p, bool priorities_filled)
 {
     pthread_mutex_lock(&p->mu);
     slot *s = &p->slots[p->take];
     assert(s->state == SLOT_IN_USE);
-    s->state = SLOT_DONE;
+    s->state = priorities_filled ? SLOT_DONE : SLOT_DROPPED;
     p->take = (p->take + 1) % p->n_slots;
     pthread_cond_signal(&p->work);
     pthread_mutex_unlock(&p->mu);

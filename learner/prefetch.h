@@ -21,7 +21,7 @@
  *     learner_prefetch *p = learner_prefetch_new(&cfg, &err);
  *     learner_prefetch_next(p, 100, &batch, &priorities, &err);   // SHOAL_EAGAIN: not yet
  *     ... fill priorities[0 .. batch->count) ...
- *     learner_prefetch_done(p);
+ *     learner_prefetch_done(p, true);
  */
 #ifndef SHOAL_LEARNER_PREFETCH_H
 #define SHOAL_LEARNER_PREFETCH_H
@@ -78,9 +78,10 @@ void learner_prefetch_free(learner_prefetch *p);
 int learner_prefetch_next(learner_prefetch *p, int timeout_ms, const learner_batch **batch,
                           float **priorities, shoal_err *err);
 
-/* Hands the batch taken by learner_prefetch_next back with its priorities filled; the thread
- * sends them to the shards that served each sample. */
-void learner_prefetch_done(learner_prefetch *p);
+/* Hands the batch taken by learner_prefetch_next back. With priorities_filled the thread sends
+ * them to the shards that served each sample; without (the update failed and wrote none),
+ * nothing is sent for the batch. */
+void learner_prefetch_done(learner_prefetch *p, bool priorities_filled);
 
 /* The statistics of the last poll (known = false before every shard answered). */
 learner_replay_stats learner_prefetch_stats(learner_prefetch *p);

@@ -117,7 +117,7 @@ Test(learner_prefetch, decodes_batches_from_a_shard_and_sends_their_priorities_b
             prio[i] = 2.0f;
         }
         cr_assert_float_eq(wmax, 1.0f, 1e-6, "weights are normalised by the batch maximum");
-        learner_prefetch_done(p);
+        learner_prefetch_done(p, true);
     }
     const learner_batch *b;
     float *prio;
@@ -135,6 +135,27 @@ Test(learner_prefetch, decodes_batches_from_a_shard_and_sends_their_priorities_b
     cr_assert_float_eq(st.last_return_sum, 3.0, 1e-9);
     learner_prefetch_free(p);
     cr_assert_eq(priority_updates(ep), 3 * BATCH, "free sends every handed-back update");
+    cr_assert_eq(fx_server_stop(&s), SHOAL_OK);
+}
+
+Test(learner_prefetch, a_batch_handed_back_without_priorities_sends_none, .timeout = 60)
+{
+    fx_server s;
+    const char *ep = start_filled(&s, 0, false);
+    learner_prefetch *p = prefetch_of(&ep, 0, 3);
+    shoal_err err = {0};
+    for (int k = 0; k < 3; k++) {
+        const learner_batch *b;
+        float *prio;
+        cr_assert_eq(next_batch(p, &b, &prio, &err), SHOAL_OK, "%s", err.msg);
+        for (size_t i = 0; i < b->count; i++) {
+            prio[i] = 2.0f;
+        }
+        /* the second batch's update failed: its priorities were never written */
+        learner_prefetch_done(p, k != 1);
+    }
+    learner_prefetch_free(p);
+    cr_assert_eq(priority_updates(ep), 2 * BATCH, "only the two filled batches are sent");
     cr_assert_eq(fx_server_stop(&s), SHOAL_OK);
 }
 
@@ -156,7 +177,7 @@ Test(learner_prefetch, pretraining_batches_are_demonstrations_then_the_demo_shar
             demos[k] += b->demo[i];
             prio[i] = 1.0f;
         }
-        learner_prefetch_done(p);
+        learner_prefetch_done(p, true);
     }
     cr_assert_eq(demos[0], BATCH, "pre-training: demonstrations only");
     cr_assert_eq(demos[1], 2, "then exactly demo_fraction of the batch");

@@ -1,8 +1,9 @@
-# Shared by the bench/learning scripts: where shoal is, one training run with its log, and
-# reading a run's CSV files. Source it; it sets SHOAL (the binary) and defines train_run and
-# last_col.
+# Shared by the bench/learning scripts: where shoal is, one training run with its log, the
+# summary file of a sweep and reading a run's CSV files. Source it; it sets SHOAL (the binary)
+# and defines train_run, summary_csv and last_col, and the option helpers of args.sh.
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+. "$root/bench/learning/args.sh"
 SHOAL=${SHOAL:-$root/build/cluster/shoal}
 if [ ! -x "$SHOAL" ]; then
     echo "bench/learning: $SHOAL not found; build first (cmake -S . -B build && cmake --build build)" >&2
@@ -25,6 +26,14 @@ train_run() {
     fi
     t1=$(date +%s.%N)
     awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", b - a }'
+}
+
+# summary_csv DIR HEADER: creates DIR and DIR/summary.csv with the HEADER row unless the file
+# exists (a sweep that goes on appends to it); prints the file's path.
+summary_csv() {
+    mkdir -p "$1"
+    [ -f "$1/summary.csv" ] || echo "$2" > "$1/summary.csv"
+    echo "$1/summary.csv"
 }
 
 # last_col FILE COLUMN: the value of COLUMN (by its header name) in the last row of a CSV.

@@ -25,13 +25,11 @@ while [ $# -gt 0 ]; do
         --out) out=$2; shift 2 ;;
         --envs) envs=$2; shift 2 ;;
         --strategies) strategies=$2; shift 2 ;;
-        -h|--help) sed -n 2,12p "$0"; exit 0 ;;
-        *) echo "deep_exploration.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+        -h|--help) usage_exit 2 12 ;;
+        *) unknown_arg "$1" ;;
     esac
 done
-mkdir -p "$out"
-summary=$out/summary.csv
-[ -f "$summary" ] || echo "env,size,strategy,seed,episodes,first_optimal,avg_regret,wall_s" > "$summary"
+summary=$(summary_csv "$out" "env,size,strategy,seed,episodes,first_optimal,avg_regret,wall_s")
 
 for e in $envs; do
     name=${e%%:*}

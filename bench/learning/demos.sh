@@ -29,14 +29,13 @@ while [ $# -gt 0 ]; do
         --seed) seed=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
         --reuse) reuse=1; shift ;;
-        -h|--help) sed -n 2,12p "$0"; exit 0 ;;
-        *) echo "demos.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+        -h|--help) usage_exit 2 12 ;;
+        *) unknown_arg "$1" ;;
     esac
 done
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-summary=$out/summary.csv
-[ -f "$summary" ] || echo "game,variant,seed,expert_return,frames,wall_s,frames_to_expert,auc_mean_return,final_eval_mean,best_eval_mean" > "$summary"
+summary=$(summary_csv "$out" "game,variant,seed,expert_return,frames,wall_s,frames_to_expert,auc_mean_return,final_eval_mean,best_eval_mean")
 
 for game in $games; do
     cfg=$root/cluster/configs/minatar-$game.ini

@@ -25,13 +25,11 @@ while [ $# -gt 0 ]; do
         --seed) seed=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
         --set) extra+=(--set "$2"); shift 2 ;;
-        -h|--help) sed -n 2,10p "$0"; exit 0 ;;
-        *) echo "minatar.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+        -h|--help) usage_exit 2 10 ;;
+        *) unknown_arg "$1" ;;
     esac
 done
-mkdir -p "$out"
-summary=$out/summary.csv
-[ -f "$summary" ] || echo "game,seed,frames,wall_s,frames_per_s,updates,eval_final_mean,eval_final_std,eval_best_mean,train_return" > "$summary"
+summary=$(summary_csv "$out" "game,seed,frames,wall_s,frames_per_s,updates,eval_final_mean,eval_final_std,eval_best_mean,train_return")
 
 for game in $games; do
     cfg=$root/cluster/configs/minatar-$game.ini

@@ -7,6 +7,7 @@
 #   bench/learning/replay_ratio.sh [--ratios "0 8"] [--seconds S] [--game G] [--out DIR]
 set -euo pipefail
 here=$(dirname "$0")
+. "$here/args.sh"
 ratios="0 8"
 seconds=240
 game=breakout
@@ -17,8 +18,8 @@ while [ $# -gt 0 ]; do
         --seconds) seconds=$2; shift 2 ;;
         --game) game=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
-        -h|--help) sed -n 2,6p "$0"; exit 0 ;;
-        *) echo "replay_ratio.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+        -h|--help) usage_exit 2 6 ;;
+        *) unknown_arg "$1" ;;
     esac
 done
 for r in $ratios; do

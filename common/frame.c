@@ -5,6 +5,8 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "common/obs.h"
+
 /* A bump arena: one main block, plus overflow blocks while a message does not fit. On reset
  * the overflow is folded into a bigger main block, so after the largest message has been seen
  * once, decoding allocates nothing. */
@@ -288,25 +290,14 @@ int frame_obs_bytes(const Shoal__V1__ObsSpec *spec, size_t *bytes, shoal_err *er
         return shoal_err_set(err, SHOAL_EPROTO, "obs_spec.shape has %zu dims; expected 3 (H, W, C)",
                              spec->n_shape);
     }
-    uint64_t values = 1;
-    for (size_t i = 0; i < 3; i++) {
-        if (spec->shape[i] == 0 || spec->shape[i] > 65536) {
-            return shoal_err_set(err, SHOAL_EPROTO, "obs_spec.shape[%zu] = %u; expected 1..65536", i,
-                                 spec->shape[i]);
-        }
-        values *= spec->shape[i];
+    /* One rule for what an observation may be (common/obs.h); from a peer, breaking it is a
+     * protocol error. */
+    obs_spec s = {.shape = {spec->shape[0], spec->shape[1], spec->shape[2]},
+                  .dtype = (obs_dtype)spec->dtype};
+    shoal_err e = {0};
+    if (obs_spec_finish(&s, &e) != SHOAL_OK) {
+        return shoal_err_set(err, SHOAL_EPROTO, "obs_spec: %s", e.msg);
     }
-    if (values > (1u << 30)) {
-        return shoal_err_set(err, SHOAL_EPROTO, "observation of %llu values is too large",
-                             (unsigned long long)values);
-    }
-    switch (spec->dtype) {
-    case SHOAL__V1__OBS_DTYPE__OBS_DTYPE_BIT: *bytes = (size_t)((values + 7) / 8); break;
-    case SHOAL__V1__OBS_DTYPE__OBS_DTYPE_UINT8: *bytes = (size_t)values; break;
-    case SHOAL__V1__OBS_DTYPE__OBS_DTYPE_FLOAT32: *bytes = (size_t)values * 4; break;
-    default:
-        return shoal_err_set(err, SHOAL_EPROTO, "obs_spec.dtype %d is not BIT, UINT8 or FLOAT32",
-                             (int)spec->dtype);
-    }
+    *bytes = s.bytes;
     return SHOAL_OK;
 }

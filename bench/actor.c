@@ -18,8 +18,9 @@
 
 #include "actor/actor.h"
 #include "actor/buffer.h"
-#include "common/frame.h"
 #include "cluster/commands.h"
+#include "cluster/envfacts.h"
+#include "common/frame.h"
 #include "bench/median.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -41,9 +42,14 @@ static int run_once(size_t envs, uint64_t steps, uint32_t rep, result *out)
     snprintf(sets[1], sizeof sets[1], "actor.max_env_steps=%llu", (unsigned long long)steps);
     snprintf(sets[2], sizeof sets[2], "run.seed=%u", rep + 1);
     snprintf(sets[3], sizeof sets[3], "replay.capacity=200000");
+    /* No learner samples here, so the shard must not hold inserts for a replay ratio. */
     const char *ov[] = {sets[0], sets[1], sets[2], sets[3], "env.name=minatar/breakout",
-                        "actor.batch=64", "replay.min_size=0"};
-    config *cfg = shoal_config_load(NULL, ov, 7, &err);
+                        "actor.batch=64", "replay.min_size=0", "replay.samples_per_insert=0"};
+    config *cfg = shoal_config_load(NULL, ov, 8, &err);
+    if (cfg && cluster_env_facts_derive(cfg, &err) != SHOAL_OK) {
+        config_free(cfg);
+        cfg = NULL;
+    }
     replay_server_config sc;
     fx_server sh = {0};
     actor_config ac;

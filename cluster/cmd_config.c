@@ -1,17 +1,21 @@
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cluster/cmdline.h"
 #include "cluster/commands.h"
 
 static const char config_usage[] = "shoal config show [FILE] [--set section.key=value ...]\n"
+                                   "       shoal config FILE [--set section.key=value ...]\n"
                                    "       shoal config reference";
 static const char config_about[] =
     "show       print the effective configuration: the defaults, then FILE, then each\n"
     "           --set override in order; every key with its meaning and origin\n"
+    "           (`shoal config FILE` is the same as `shoal config show FILE`)\n"
     "reference  print a markdown table of every key (docs/config.md)";
 
-/* `shoal config show [FILE] [--set ...]`, and the help of `shoal config`. */
+/* `shoal config show [FILE] [--set ...]`, and the help of `shoal config`. argv[0] is the word
+ * before the operands (`show`, or `config` when FILE came first). */
 static int show(int argc, char **argv)
 {
     cmdline_args a = {0};
@@ -81,6 +85,14 @@ int cmd_config(int argc, char **argv)
     if (strcmp(argv[1], "reference") == 0) {
         return argc > 2 && cli_is_help(argv[2]) ? usage(true) : reference();
     }
-    fprintf(stderr, "shoal config: unknown action '%s'\n", argv[1]);
+    /* A bare file is shown: what a user trying `shoal config FILE` means. Actions win over a
+     * file of the same name (`shoal config show show` shows a file named show). */
+    if (access(argv[1], F_OK) == 0) {
+        return show(argc, argv);
+    }
+    fprintf(stderr,
+            "shoal config: '%s' is neither an action (show, reference) nor a file; to show a "
+            "configuration file: shoal config show FILE\n",
+            argv[1]);
     return usage(false);
 }

@@ -65,7 +65,7 @@ static int parse_args(int argc, char **argv, train_args *a)
         .n_options = sizeof options / sizeof options[0],
         .notes = "Ctrl-C or SIGTERM stops every role; learners and shards write their checkpoints\n"
                  "and every process is gone within 10 seconds. Files: RUN_DIR/metrics.csv,\n"
-                 "eval.csv, eval.svg, checkpoints/, log/.",
+                 "eval.csv and eval.svg (when cluster.evaluators > 0), checkpoints/, log/.",
         .operands = &a->config_path,
         .max_operands = 1,
         .operand = "CONFIG",

@@ -196,6 +196,20 @@ static void escalate(stopping *s, pid_t child, uint64_t now)
     }
 }
 
+/* Says which budget ended the run (key: from monitor_budget_reached; NULL: none, the stop was
+ * asked for). On stdout: a time cap cutting a run short of its frames is worth seeing, and
+ * bench/learning reports it from this line. */
+static void report_budget(const char *key, const config *cfg)
+{
+    if (key && strcmp(key, "run.max_seconds") == 0) {
+        printf("shoal train: time cap reached (run.max_seconds = %g) before run.max_frames\n",
+               config_float(cfg, "run", "max_seconds"));
+    } else if (key) {
+        printf("shoal train: frame budget reached (run.max_frames = %lld)\n",
+               (long long)config_int(cfg, "run", "max_frames"));
+    }
+}
+
 /* Waits for mpirun (child), printing progress and turning a stop request or the end of the
  * budget into the STOP file; returns its wait status. */
 static int supervise(pid_t child, const char *run_dir, const config *cfg,
@@ -206,6 +220,7 @@ static int supervise(pid_t child, const char *run_dir, const config *cfg,
     uint64_t next_tick = 0;
     int status = 0;
     stopping s = {0};
+    const char *reached = NULL; /* the budget that ended the run, if one did */
     while (waitpid(child, &status, WNOHANG) != child) {
         uint64_t now = clock_now_ns();
         /* After the stop request the shards stop answering; polling them would only delay
@@ -215,7 +230,7 @@ static int supervise(pid_t child, const char *run_dir, const config *cfg,
             monitor_tick(mon, &over);
             next_tick = now + (uint64_t)(period * 1e9);
             if (over) {
-                log_info("budget reached (run.max_frames or run.max_seconds); stopping");
+                reached = monitor_budget_reached(mon);
                 *stop = 1;
             }
         }
@@ -225,6 +240,7 @@ static int supervise(pid_t child, const char *run_dir, const config *cfg,
             if (isatty(STDOUT_FILENO)) {
                 putchar('\n'); /* keep the last progress line */
             }
+            report_budget(reached, cfg);
             printf("shoal train: stopping; roles write their checkpoints (at most 10 s)\n");
             fflush(stdout);
         }
@@ -258,8 +274,11 @@ static int outcome(int status, const char *run_dir, const config *cfg)
                 essential, run_dir);
     }
     if (code == 0) {
-        printf("shoal train: finished; run folder %s (metrics.csv, eval.csv, eval.svg, "
-               "checkpoints/). Continue with: shoal train --resume %s\n", run_dir, run_dir);
+        /* eval.csv and eval.svg are the evaluator's: named only when the run had one. */
+        bool evaluated = config_int(cfg, "cluster", "evaluators") > 0;
+        printf("shoal train: finished; run folder %s (metrics.csv, %scheckpoints/). Continue "
+               "with: shoal train --resume %s\n",
+               run_dir, evaluated ? "eval.csv, eval.svg, " : "", run_dir);
     } else {
         fprintf(stderr, "shoal train: the job ended with code %d; see %s/log/\n", code, run_dir);
     }

@@ -19,6 +19,7 @@ struct monitor {
     bool tty;
     uint64_t max_frames;
     double max_seconds;
+    const char *reached; /* the budget key the last tick found reached, or NULL */
     uint64_t start_ns;
     replay_client *client;
     size_t n_shards;
@@ -173,6 +174,13 @@ void monitor_tick(monitor *m, bool *over_budget)
         printf("%s\n", line);
     }
     fflush(stdout);
-    *over_budget = (m->max_frames && s.frames >= m->max_frames) ||
-                   (m->max_seconds > 0 && s.elapsed_s >= m->max_seconds);
+    m->reached = m->max_frames && s.frames >= m->max_frames       ? "run.max_frames"
+                 : m->max_seconds > 0 && s.elapsed_s >= m->max_seconds ? "run.max_seconds"
+                                                                       : NULL;
+    *over_budget = m->reached != NULL;
+}
+
+const char *monitor_budget_reached(const monitor *m)
+{
+    return m->reached;
 }

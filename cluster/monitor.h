@@ -30,6 +30,10 @@ void monitor_free(monitor *m);
  * never as an error. */
 void monitor_tick(monitor *m, bool *over_budget);
 
+/* The budget the last tick found reached: "run.max_frames" (checked first, the run's intended
+ * budget) or "run.max_seconds" (a time cap), or NULL. A static string. */
+const char *monitor_budget_reached(const monitor *m);
+
 /* The last snapshot gathered. */
 const progress_snapshot *monitor_last(const monitor *m);
 

@@ -35,6 +35,29 @@ Test(cluster_cli, config_show_applies_overrides_and_reports_bad_ones)
     cr_assert(strstr(out, "/nonexistent.ini") != NULL, "%s", out);
 }
 
+Test(cluster_cli, config_file_shows_the_file_as_config_show_does)
+{
+    char path[1024], args[1200];
+    snprintf(path, sizeof path, "%s/cluster/configs/deepsea-bootstrap.ini",
+             getenv("SHOAL_SOURCE_DIR"));
+    snprintf(args, sizeof args, "config show %s --set run.seed=78", path);
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    static char shown[sizeof out];
+    memcpy(shown, out, sizeof out);
+    snprintf(args, sizeof args, "config %s --set run.seed=78", path);
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    cr_assert_str_eq(out, shown, "`config FILE` differs from `config show FILE`");
+    cr_assert(strstr(out, "seed = 78") != NULL, "%s", out);
+    cr_assert(strstr(out, "deepsea") != NULL, "the file's env is shown: %s", out);
+
+    cr_assert_eq(run("config /nonexistent.ini", out, sizeof out), 2);
+    cr_assert(strstr(out, "'/nonexistent.ini' is neither an action (show, reference) nor a file")
+                  != NULL, "%s", out);
+    cr_assert(strstr(out, "shoal config show FILE") != NULL, "the error names show: %s", out);
+    cr_assert_eq(run("config shwo", out, sizeof out), 2);
+    cr_assert(strstr(out, "'shwo' is neither") != NULL, "%s", out);
+}
+
 Test(cluster_cli, the_configuration_reference_in_docs_is_up_to_date)
 {
     cr_assert_eq(run("config reference", out, sizeof out), 0);

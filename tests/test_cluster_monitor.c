@@ -87,6 +87,7 @@ Test(cluster_monitor, before_the_roles_start_it_shows_dashes_and_no_error,
     bool over = true;
     monitor_tick(m, &over);
     cr_assert_not(over, "no budget set");
+    cr_assert_null(monitor_budget_reached(m));
     const progress_snapshot *s = monitor_last(m);
     cr_assert_eq(s->n_shards, 0);
     cr_assert_eq(s->n_shards_total, 1);
@@ -141,10 +142,32 @@ Test(cluster_monitor, reads_the_shards_stats_and_the_roles_csv_files, .timeout =
     cr_assert_float_eq(s->eval_mean, 12.5, 1e-12);
     cr_assert_float_eq(s->eval_std, 1.5, 1e-12);
     cr_assert(over, "run.max_frames = 40 is reached");
+    cr_assert_str_eq(monitor_budget_reached(m), "run.max_frames");
     monitor_tick(m, &over);
     cr_assert_float_eq(monitor_last(m)->frames_per_s, 0.0, 1e-9, "no frames since");
     monitor_free(m);
     config_free(cfg);
     remove_run(dir);
     cr_assert_eq(fx_server_stop(&srv), SHOAL_OK);
+}
+
+Test(cluster_monitor, names_the_time_cap_when_the_seconds_ran_out_first, .init = cr_redirect_stdout)
+{
+    char dir[] = "/tmp/shoal-monitor-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    config *cfg = config_with("1000000");
+    shoal_err err = {0};
+    cr_assert_eq(config_set(cfg, "run.max_seconds=0.001", "test", &err), SHOAL_OK, "%s",
+                 err.msg);
+    monitor *m = monitor_new(dir, cfg, false, &err);
+    cr_assert_not_null(m, "%s", err.msg);
+    usleep(5000);
+    bool over = false;
+    monitor_tick(m, &over);
+    cr_assert(over, "1 ms of run.max_seconds has passed");
+    cr_assert_str_eq(monitor_budget_reached(m), "run.max_seconds",
+                     "no frames: the time cap ended it, not the frame budget");
+    monitor_free(m);
+    config_free(cfg);
+    remove_run(dir);
 }

@@ -257,6 +257,8 @@ Test(cluster_train, a_short_run_trains_evaluates_and_stops_cleanly_on_sigterm)
     cr_assert_gt(step, 150, "learner updates did not advance");
     cr_assert_gt(evals, 0, "no checkpoint was evaluated");
     cr_assert_eq(code, 0, "shoal train exited with %d:\n%s", code, failures());
+    cr_assert_not_null(strstr(out_tail(), "(metrics.csv, eval.csv, eval.svg, checkpoints/)"),
+                       "the final message names the evaluator's files: %s", out_tail());
     cr_assert_gt(last_value(run, "metrics.csv", "replay_inserted"), 0);
     cr_assert_gt(last_value(run, "metrics.csv", "replay_sampled"), 0);
     cr_assert_gt(last_params_version(), 0, "actors never acted with learned parameters");
@@ -421,4 +423,27 @@ Test(cluster_train, a_role_that_cannot_start_fails_the_run_with_its_reason)
     cr_assert_eq(WEXITSTATUS(status), 1);
     cr_assert_not_null(strstr(failures(), "learner-0 failed"), "%s", failures());
     cr_assert_eq(procs_of(run), 0);
+}
+
+Test(cluster_train, a_time_capped_run_without_evaluator_says_so_and_names_no_eval_files)
+{
+    char run[128], cfg[128];
+    path_of(run, sizeof run, "run");
+    path_of(cfg, sizeof cfg, "small.ini");
+    const char *args[] = {cfg,   "--run-dir", run, "--set", "cluster.evaluators=0",
+                          "--set", "run.max_seconds=10", "--set", "run.max_frames=1000000000",
+                          NULL};
+    pid_t pid = start_train(args);
+    uint64_t t0 = clock_now_ns();
+    int status = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        cr_assert(clock_since_s(t0) < 90.0, "the 10 s cap did not end the run: %s", out_tail());
+        clock_sleep_ms(200);
+    }
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s\n%s", failures(), out_tail());
+    const char *out = out_tail();
+    cr_assert_not_null(strstr(out, "time cap reached (run.max_seconds = 10) before run.max_frames"),
+                       "%s", out);
+    cr_assert_not_null(strstr(out, "(metrics.csv, checkpoints/)"), "%s", out);
+    cr_assert_null(strstr(out, "eval.csv"), "no evaluator, no eval.csv: %s", out);
 }

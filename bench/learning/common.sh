@@ -1,6 +1,7 @@
 # Shared by the bench/learning scripts: where shoal is, one training run with its log, the
 # summary file of a sweep and reading a run's CSV files. Source it; it sets SHOAL (the binary)
-# and defines train_run, summary_csv and last_col, and the option helpers of args.sh.
+# and defines train_run, ended_by, capped_summary, summary_csv and last_col, and the option
+# helpers of args.sh.
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$root/bench/learning/args.sh"
@@ -10,22 +11,62 @@ if [ ! -x "$SHOAL" ]; then
     exit 2
 fi
 
+# DRY_RUN=1 (the scripts' --dry-run): train_run checks the configuration and prints the
+# command without running it; the scripts then skip reading the run's files.
+DRY_RUN=${DRY_RUN:-}
+
 # train_run RUN_DIR CONFIG [--set k=v ...]: a fresh run in RUN_DIR, its terminal output in
-# RUN_DIR.out; prints the wall-clock seconds it took. Fails when shoal train fails.
+# RUN_DIR.out; prints the effective command first (on stderr, and as RUN_DIR.out's first line),
+# then the wall-clock seconds it took on stdout. Fails when shoal train fails, or (dry run) when
+# the configuration does not load.
 train_run() {
     local dir=$1 cfg=$2
     shift 2
+    local cmdline
+    cmdline="+ $(printf '%q ' "$SHOAL" train "$cfg" --run-dir "$dir" "$@")"
+    echo "$cmdline" >&2
+    if [ -n "$DRY_RUN" ]; then
+        # The effective configuration must load: a typo in a --set fails here, not after hours.
+        "$SHOAL" config show "$cfg" "$@" > /dev/null || return 1
+        echo 0
+        return 0
+    fi
     rm -rf "$dir" "$dir.out"
     mkdir -p "$(dirname "$dir")"
     local t0 t1
     t0=$(date +%s.%N)
-    if ! "$SHOAL" train "$cfg" --run-dir "$dir" "$@" > "$dir.out" 2>&1; then
+    echo "$cmdline" > "$dir.out"
+    if ! "$SHOAL" train "$cfg" --run-dir "$dir" "$@" >> "$dir.out" 2>&1; then
         echo "bench/learning: shoal train failed for $dir; see $dir.out and $dir/log/" >&2
         tail -5 "$dir.out" >&2
         return 1
     fi
     t1=$(date +%s.%N)
     awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", b - a }'
+}
+
+# ended_by RUN_DIR: sets $ended to what ended the finished run: "time_cap" when run.max_seconds
+# stopped it before its frame budget (shoal train says so in RUN_DIR.out), else "budget"; a
+# time-capped run is said on stderr and remembered in capped_runs for capped_summary.
+capped_runs=()
+ended_by() {
+    ended=budget
+    if grep -q "^shoal train: time cap reached" "$1.out" 2>/dev/null; then
+        ended=time_cap
+        capped_runs+=("$1")
+        echo "bench/learning: $1 ended on the time cap (run.max_seconds), not its budget" >&2
+    fi
+}
+
+# capped_summary: the closing line about time caps (every run ended on its budget, or which
+# did not); nothing in a dry run.
+capped_summary() {
+    [ -z "$DRY_RUN" ] || return 0
+    if [ ${#capped_runs[@]} -eq 0 ]; then
+        echo "Every run ended on its budget (none on the time cap run.max_seconds)."
+    else
+        echo "${#capped_runs[@]} run(s) ended on the time cap (run.max_seconds) before their budget; their numbers cover less than the budget: ${capped_runs[*]}"
+    fi
 }
 
 # summary_csv DIR HEADER: creates DIR and DIR/summary.csv with the HEADER row unless the file

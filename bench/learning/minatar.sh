@@ -6,13 +6,17 @@
 # and frames/s.
 #
 #   bench/learning/minatar.sh [--games "breakout asterix ..."] [--frames N] [--seconds S]
-#                             [--seed N] [--out DIR] [--set section.key=value ...]
-# --seconds caps a run that is slower than expected (the budget is frames; 0: no cap).
+#                             [--seed N] [--out DIR] [--set section.key=value ...] [--dry-run]
+# --frames defaults to 1000000 (docs/results.md), or $MINATAR_FRAMES when set. --seconds caps
+# a run that is slower than expected (default 900; 0: no cap); a run it stops is reported as
+# time_cap in the ended_by column. Each --set goes to every `shoal train` after the script's
+# own (it wins). Each run's command is printed first; --dry-run prints them and checks the
+# configuration without training.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 games="breakout asterix freeway seaquest space_invaders"
-frames=${MINATAR_FRAMES:-2000000}
+frames=${MINATAR_FRAMES:-1000000}
 seconds=900
 seed=1
 out=runs/learning/minatar
@@ -25,11 +29,12 @@ while [ $# -gt 0 ]; do
         --seed) seed=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
         --set) extra+=(--set "$2"); shift 2 ;;
-        -h|--help) usage_exit 2 10 ;;
+        --dry-run) DRY_RUN=1; shift ;;
+        -h|--help) usage_exit 2 15 ;;
         *) unknown_arg "$1" ;;
     esac
 done
-summary=$(summary_csv "$out" "game,seed,frames,wall_s,frames_per_s,updates,eval_final_mean,eval_final_std,eval_best_mean,train_return")
+[ -n "$DRY_RUN" ] || summary=$(summary_csv "$out" "game,seed,frames,wall_s,frames_per_s,updates,eval_final_mean,eval_final_std,eval_best_mean,train_return,ended_by")
 
 for game in $games; do
     cfg=$root/cluster/configs/minatar-$game.ini
@@ -38,6 +43,8 @@ for game in $games; do
     echo "== $game: $frames frames (seed $seed)" >&2
     wall=$(train_run "$dir" "$cfg" --set run.seed="$seed" --set run.max_frames="$frames" \
         --set run.max_seconds="$seconds" --set run.progress_secs=2 ${extra[@]+"${extra[@]}"})
+    [ -z "$DRY_RUN" ] || continue
+    ended_by "$dir"
     done_frames=$(last_col "$dir/metrics.csv" frames)
     updates=$(last_col "$dir/metrics.csv" step)
     # The mean return of the episodes in the last interval that had any (the row written at
@@ -53,5 +60,6 @@ for game in $games; do
     final_std=$(echo "$json" | sed -n 's/.*"std":\([-0-9.e]*\).*/\1/p')
     best=$(awk -F, 'NR > 1 && ($5 > b || b == "") { b = $5 } END { print b }' "$dir/eval.csv")
     fps=$(awk -v f="$done_frames" -v w="$wall" 'BEGIN { printf "%.0f", f / w }')
-    echo "$game,$seed,$done_frames,$wall,$fps,$updates,$final_mean,$final_std,$best,$train" | tee -a "$summary"
+    echo "$game,$seed,$done_frames,$wall,$fps,$updates,$final_mean,$final_std,$best,$train,$ended" | tee -a "$summary"
 done
+capped_summary

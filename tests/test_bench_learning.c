@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
+
+#include "shoal_cli.h"
 
 static char out[1 << 17];
 static char dir[] = "/tmp/shoal-bench-learning-XXXXXX";
@@ -21,7 +22,7 @@ static void remove_dir(void)
 {
     char cmd[96];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(run_shell(cmd, out, sizeof out), 0, "%s", out);
 }
 
 TestSuite(bench_learning, .init = make_dir, .fini = remove_dir, .timeout = 60);
@@ -33,13 +34,7 @@ static int script(const char *env, const char *name, const char *args)
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "cd '%s' && %s SHOAL='%s' '%s/bench/learning/%s' %s 2>&1", dir, env,
              getenv("SHOAL_BIN"), getenv("SHOAL_SOURCE_DIR"), name, args);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    int status = pclose(p);
-    cr_assert(WIFEXITED(status));
-    return WEXITSTATUS(status);
+    return run_shell(cmd, out, sizeof out);
 }
 
 /* The printed command line (from "+ " to its end) that contains key, or NULL. */
@@ -159,11 +154,7 @@ Test(bench_learning, a_run_stopped_by_the_time_cap_is_reported_as_such)
              "\"%s/bench/learning/common.sh\"; for r in full capped; do ended_by $r; echo "
              "$r=$ended; done; capped_summary' 2>&1",
              dir, getenv("SHOAL_BIN"), getenv("SHOAL_SOURCE_DIR"));
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    cr_assert_eq(pclose(p), 0, "%s", out);
+    cr_assert_eq(run_shell(cmd, out, sizeof out), 0, "%s", out);
     cr_assert_not_null(strstr(out, "full=budget\n"), "%s", out);
     cr_assert_not_null(strstr(out, "capped ended on the time cap (run.max_seconds)"), "%s", out);
     cr_assert_not_null(strstr(out, "capped=time_cap\n"), "%s", out);

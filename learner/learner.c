@@ -51,7 +51,8 @@ const config_key learner_config_keys[] = {
     {"learner", "checksum_period", CONFIG_INT, "100", 1, 1e12, NULL,
      "compare a parameter checksum across ranks (and agree on stopping) this often"},
     {"learner", "metrics_secs", CONFIG_FLOAT, "5", 0.01, 3600, NULL,
-     "append a row to RUN_DIR/metrics.csv this often"},
+     "append a row to RUN_DIR/metrics.csv this often (and one when the run stops; columns: "
+     "docs/formats.md)"},
     {"learner", "prefetch_depth", CONFIG_INT, "4", 1, 64, NULL,
      "decoded batches buffered ahead of the update loop"},
     {"learner", "pipeline", CONFIG_INT, "2", 1, 64, NULL,

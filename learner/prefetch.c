@@ -278,13 +278,21 @@ static int receive(learner_prefetch *p)
     return SHOAL_OK;
 }
 
-static void wait_work(learner_prefetch *p, int ms)
+/* The CLOCK_MONOTONIC time ms from now, for pthread_cond_timedwait (the conds use that clock). */
+static struct timespec deadline_in(int ms)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_nsec += (long)ms * 1000000L;
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
     ts.tv_sec += ts.tv_nsec / 1000000000L;
     ts.tv_nsec %= 1000000000L;
+    return ts;
+}
+
+static void wait_work(learner_prefetch *p, int ms)
+{
+    struct timespec ts = deadline_in(ms);
     pthread_cond_timedwait(&p->work, &p->mu, &ts);
 }
 
@@ -468,12 +476,7 @@ int learner_prefetch_next(learner_prefetch *p, int timeout_ms, const learner_bat
                            (unsigned long long)p->cfg.n_batches);
     }
     if (rc == SHOAL_OK && s->state != SLOT_READY && !p->stopped) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += timeout_ms / 1000;
-        ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
+        struct timespec ts = deadline_in(timeout_ms);
         while (s->state != SLOT_READY && !p->stopped) {
             if (pthread_cond_timedwait(&p->ready, &p->mu, &ts) == ETIMEDOUT) {
                 break;
@@ -516,12 +519,7 @@ void learner_prefetch_done(learner_prefetch *p, bool priorities_filled)
 
 bool learner_prefetch_poll_stats(learner_prefetch *p, int timeout_ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    ts.tv_sec += ts.tv_nsec / 1000000000L;
-    ts.tv_nsec %= 1000000000L;
+    struct timespec ts = deadline_in(timeout_ms);
     pthread_mutex_lock(&p->mu);
     uint64_t want = p->polls_begun + 1; /* the first poll that starts after this call */
     p->poll_asked = true;

@@ -51,7 +51,8 @@ const config_key learner_config_keys[] = {
     {"learner", "checksum_period", CONFIG_INT, "100", 1, 1e12, NULL,
      "compare a parameter checksum across ranks (and agree on stopping) this often"},
     {"learner", "metrics_secs", CONFIG_FLOAT, "5", 0.01, 3600, NULL,
-     "append a row to RUN_DIR/metrics.csv this often"},
+     "append a row to RUN_DIR/metrics.csv this often (and one when the run stops; columns: "
+     "docs/formats.md)"},
     {"learner", "prefetch_depth", CONFIG_INT, "4", 1, 64, NULL,
      "decoded batches buffered ahead of the update loop"},
     {"learner", "pipeline", CONFIG_INT, "2", 1, 64, NULL,
@@ -74,6 +75,7 @@ struct learner {
     uint64_t frames;           /* from the checkpoint, then the shards' Stats */
     uint64_t last_ckpt;
     double wait_s;
+    double t0_s;               /* when learner_new began: metrics.csv's time_s counts from it */
     /* metrics accumulated since the last row */
     double next_metrics_s, next_repeat_s, row_t0_s;
     uint64_t row_step0;
@@ -317,6 +319,7 @@ learner *learner_new(const learner_config *cfg, MPI_Comm comm, shoal_err *err)
         shoal_err_set(err, SHOAL_ENOMEM, "out of memory for the learner");
         return NULL;
     }
+    l->t0_s = clock_now_s();
     l->cfg = *cfg;
     l->comm = comm;
     l->size = 1;
@@ -416,7 +419,7 @@ static void write_metrics_row(learner *l, double now)
     fprintf(l->metrics,
             "%.3f,%" PRIu64 ",%" PRIu64 ",%.2f,%.6g,%.6g,%.6g,%.6g,%.4f,%.4f,%" PRIu64 ",%" PRIu64
             ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%zu,%" PRIu64 ",%.4f,%.4f\n",
-            now, step, l->frames, dt > 0 ? (double)(step - l->row_step0) / dt : 0.0,
+            now - l->t0_s, step, l->frames, dt > 0 ? (double)(step - l->row_step0) / dt : 0.0,
             l->sum_td / n, l->sum_margin / n, l->sum_l2 / n, l->sum_abs_td / n, l->sum_demo / n,
             dt > 0 ? (l->wait_s - l->row_wait_s) / dt : 0.0, st.size, st.demo_size, st.inserted,
             st.sampled, st.priority_updates, st.n_actors, st.episodes, recent,
@@ -431,7 +434,8 @@ static void write_metrics_row(learner *l, double now)
     l->row_updates = 0;
 }
 
-/* Rank 0 after each update: frames, Params, checkpoints, metrics. */
+/* Rank 0 after each update: frames, Params, checkpoints, metrics (final: the last Params and
+ * checkpoint; final_row writes the last row). */
 static int rank0_duties(learner *l, bool final, shoal_err *err)
 {
     uint64_t step = learner_update_steps(l->u);
@@ -456,11 +460,53 @@ static int rank0_duties(learner *l, bool final, shoal_err *err)
         (final || step % l->cfg.checkpoint_period == 0)) {
         rc = write_checkpoint(l, err);
     }
-    if (rc == SHOAL_OK && l->metrics && (final || now >= l->next_metrics_s)) {
+    if (rc == SHOAL_OK && l->metrics && !final && now >= l->next_metrics_s) {
         write_metrics_row(l, now);
         l->next_metrics_s = now + l->cfg.metrics_secs;
     }
     return rc;
+}
+
+/* Rank 0 once the run has stopped, after the last update and checkpoint: the last row of
+ * metrics.csv, from replay statistics polled now, not up to metrics_secs ago. When the run was
+ * asked to stop the actors are flushing their last batches at the same time, so the shards are
+ * polled until their frame and episode counts hold still between two polls; FINAL_STATS_SECS
+ * bounds it all (actors that keep running, as after learner.max_updates, or a silent shard). */
+#define FINAL_STATS_SECS 1.0
+#define FINAL_STATS_GAP_MS 200
+
+static void final_row(learner *l, bool stopping)
+{
+    if (!l->metrics) {
+        return;
+    }
+    double deadline = clock_now_s() + FINAL_STATS_SECS;
+    bool have = false;
+    learner_replay_stats prev = {0};
+    while (l->pf) {
+        double left = deadline - clock_now_s();
+        if (left <= 0.0 || !learner_prefetch_poll_stats(l->pf, (int)(left * 1000.0) + 1)) {
+            break;
+        }
+        learner_replay_stats st = learner_prefetch_stats(l->pf);
+        if (!stopping || (have && st.env_steps == prev.env_steps &&
+                          st.episodes == prev.episodes && st.inserted == prev.inserted)) {
+            break;
+        }
+        prev = st;
+        have = true;
+        if (clock_now_s() + FINAL_STATS_GAP_MS / 1000.0 >= deadline) {
+            break;
+        }
+        clock_sleep_ms(FINAL_STATS_GAP_MS);
+    }
+    if (l->pf) {
+        learner_replay_stats st = learner_prefetch_stats(l->pf);
+        if (st.known && st.env_steps > l->frames) {
+            l->frames = st.env_steps;
+        }
+    }
+    write_metrics_row(l, clock_now_s());
 }
 
 /* Rank 0 while waiting for replay: keep republishing the parameters (actors wait for them
@@ -565,6 +611,7 @@ int learner_run(learner *l, volatile sig_atomic_t *stop, shoal_err *err)
                 *err = e;
             }
         }
+        final_row(l, *stop != 0);
     }
     return rc;
 }

@@ -8,7 +8,9 @@
  * updates and repeats the latest every learner.publish_repeat_secs for late subscribers; writes
  * RUN_DIR/checkpoints/step-<N>.ckpt (+ step-<N>.target) every learner.checkpoint_period
  * updates and on the way out, keeping the last learner.keep_checkpoints (learner/checkpoint.h);
- * appends a row to RUN_DIR/metrics.csv every learner.metrics_secs; writes
+ * appends a row to RUN_DIR/metrics.csv every learner.metrics_secs and a last one once the run
+ * has stopped (after the last checkpoint, from replay statistics polled then; columns and
+ * time_s, seconds since learner_new: docs/formats.md, "Learner metrics"); writes
  * RUN_DIR/endpoints.json.
  *
  * Resume: when RUN_DIR/checkpoints holds a checkpoint, rank 0 loads the newest and broadcasts
@@ -89,7 +91,8 @@ learner *learner_new(const learner_config *cfg, MPI_Comm comm, shoal_err *err);
 void learner_free(learner *l);
 
 /* Trains until *stop is set (see Stopping) or learner.max_updates is reached, then writes a
- * last checkpoint (rank 0). Collective. ESTATE when the ranks' checksums differ (the message
+ * last checkpoint and the last metrics row (rank 0; waiting at most 1 s for the actors'
+ * counts to settle when stopped). Collective. ESTATE when the ranks' checksums differ (the message
  * names the ranks); the replay, MPI and file errors otherwise. A rank that returns an error
  * other than ESTATE may leave the other ranks blocked: the caller ends the job (MPI_Abort). */
 int learner_run(learner *l, volatile sig_atomic_t *stop, shoal_err *err);

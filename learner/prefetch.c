@@ -38,7 +38,8 @@ struct learner_prefetch {
     size_t in_flight;        /* requests issued and not yet received */
     uint64_t issued, delivered;
     pthread_mutex_t mu;
-    pthread_cond_t ready;    /* a slot became READY, or the thread stopped */
+    pthread_cond_t ready;    /* a slot became READY, a Stats poll completed, or the thread
+                              * stopped (the learner's thread is the only waiter) */
     pthread_cond_t work;     /* a slot became DONE, or stop was asked */
     bool mu_ok, ready_ok, work_ok, thread_ok;
     pthread_t thread;
@@ -47,6 +48,9 @@ struct learner_prefetch {
     shoal_err err;
     learner_replay_stats stats;
     double next_stats_s;
+    bool poll_asked;         /* learner_prefetch_poll_stats waits for a poll */
+    uint64_t polls_begun;    /* Stats polls started; each is numbered by this count */
+    uint64_t polls_done;     /* the number of the latest poll every shard answered */
     double next_warn_s;
 };
 
@@ -144,31 +148,40 @@ static void warn_waiting(learner_prefetch *p, const shoal_err *e)
     }
 }
 
-/* Thread side, called unlocked. ETIMEOUT is a retry; anything else is returned. */
+/* Locked on entry and exit. One Stats round over the shards; ETIMEOUT is a retry (the poll is
+ * left incomplete); anything else is returned. */
 static int poll_stats(learner_prefetch *p)
 {
+    uint64_t id = ++p->polls_begun;
+    pthread_mutex_unlock(&p->mu);
     learner_replay_stats t;
     memset(&t, 0, sizeof t);
+    int rc = SHOAL_OK;
+    shoal_err e = {0};
     for (size_t i = 0; i < p->cfg.n_shards; i++) {
         const replay_stats *s = NULL;
-        shoal_err e = {0};
-        int rc = replay_client_stats(p->client, i, &s, &e);
-        if (rc == SHOAL_ETIMEOUT) {
-            warn_waiting(p, &e);
-            return SHOAL_OK;
-        }
+        rc = replay_client_stats(p->client, i, &s, &e);
         if (rc != SHOAL_OK) {
-            pthread_mutex_lock(&p->mu);
-            p->err = e;
-            pthread_mutex_unlock(&p->mu);
-            return rc;
+            break;
         }
         add_shard_stats(&t, s);
     }
-    t.known = true;
+    if (rc == SHOAL_ETIMEOUT) {
+        warn_waiting(p, &e);
+    }
     pthread_mutex_lock(&p->mu);
+    if (rc == SHOAL_ETIMEOUT) {
+        return SHOAL_OK;
+    }
+    if (rc != SHOAL_OK) {
+        p->err = e;
+        return rc;
+    }
+    t.known = true;
     p->stats = t;
-    pthread_mutex_unlock(&p->mu);
+    p->polls_done = id;
+    p->poll_asked = false;
+    pthread_cond_broadcast(&p->ready);
     return SHOAL_OK;
 }
 
@@ -265,13 +278,21 @@ static int receive(learner_prefetch *p)
     return SHOAL_OK;
 }
 
-static void wait_work(learner_prefetch *p, int ms)
+/* The CLOCK_MONOTONIC time ms from now, for pthread_cond_timedwait (the conds use that clock). */
+static struct timespec deadline_in(int ms)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_nsec += (long)ms * 1000000L;
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
     ts.tv_sec += ts.tv_nsec / 1000000000L;
     ts.tv_nsec %= 1000000000L;
+    return ts;
+}
+
+static void wait_work(learner_prefetch *p, int ms)
+{
+    struct timespec ts = deadline_in(ms);
     pthread_cond_timedwait(&p->work, &p->mu, &ts);
 }
 
@@ -285,9 +306,7 @@ static int probe(learner_prefetch *p)
         if (p->stop) {
             return SHOAL_OK;
         }
-        pthread_mutex_unlock(&p->mu);
         int rc = poll_stats(p);
-        pthread_mutex_lock(&p->mu);
         if (rc != SHOAL_OK) {
             return rc;
         }
@@ -319,11 +338,12 @@ static void *run(void *arg)
         if (rc != SHOAL_OK || p->stop) {
             break;
         }
-        if (p->cfg.stats_secs > 0 && clock_now_s() >= p->next_stats_s) {
-            p->next_stats_s = clock_now_s() + p->cfg.stats_secs;
-            pthread_mutex_unlock(&p->mu);
+        bool due = p->cfg.stats_secs > 0 && clock_now_s() >= p->next_stats_s;
+        if (due || p->poll_asked) {
+            if (due) {
+                p->next_stats_s = clock_now_s() + p->cfg.stats_secs;
+            }
             rc = poll_stats(p);
-            pthread_mutex_lock(&p->mu);
             continue;
         }
         if (may_issue(p)) {
@@ -456,12 +476,7 @@ int learner_prefetch_next(learner_prefetch *p, int timeout_ms, const learner_bat
                            (unsigned long long)p->cfg.n_batches);
     }
     if (rc == SHOAL_OK && s->state != SLOT_READY && !p->stopped) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += timeout_ms / 1000;
-        ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
+        struct timespec ts = deadline_in(timeout_ms);
         while (s->state != SLOT_READY && !p->stopped) {
             if (pthread_cond_timedwait(&p->ready, &p->mu, &ts) == ETIMEDOUT) {
                 break;
@@ -500,6 +515,24 @@ void learner_prefetch_done(learner_prefetch *p, bool priorities_filled)
     p->take = (p->take + 1) % p->n_slots;
     pthread_cond_signal(&p->work);
     pthread_mutex_unlock(&p->mu);
+}
+
+bool learner_prefetch_poll_stats(learner_prefetch *p, int timeout_ms)
+{
+    struct timespec ts = deadline_in(timeout_ms);
+    pthread_mutex_lock(&p->mu);
+    uint64_t want = p->polls_begun + 1; /* the first poll that starts after this call */
+    p->poll_asked = true;
+    pthread_cond_signal(&p->work);
+    while (p->polls_done < want && !p->stopped) {
+        if (pthread_cond_timedwait(&p->ready, &p->mu, &ts) == ETIMEDOUT) {
+            break;
+        }
+    }
+    bool fresh = p->polls_done >= want;
+    p->poll_asked = false;
+    pthread_mutex_unlock(&p->mu);
+    return fresh;
 }
 
 learner_replay_stats learner_prefetch_stats(learner_prefetch *p)

@@ -2,7 +2,8 @@
  * no other thread touches it), keeps up to `pipeline` sample requests in flight across the
  * shards, decodes each arriving batch (bit-unpacking observations to float with
  * obs_unpack_f32) into one of `depth` ready buffers, sends the learner's new priorities
- * back to the shards that served each sample, and polls the shards' statistics.
+ * back to the shards that served each sample, and polls the shards' statistics (every
+ * stats_secs, and when asked).
  *
  * The buffers form a ring that the two threads pass in order: FREE -> (prefetch fills) READY ->
  * (learner takes) IN_USE -> (learner hands back with priorities) DONE -> (prefetch sends the
@@ -82,6 +83,12 @@ int learner_prefetch_next(learner_prefetch *p, int timeout_ms, const learner_bat
  * them to the shards that served each sample; without (the update failed and wrote none),
  * nothing is sent for the batch. */
 void learner_prefetch_done(learner_prefetch *p, bool priorities_filled);
+
+/* Asks the thread for a Stats poll of every shard now (between its other calls, each bounded
+ * by 200 ms) and waits up to timeout_ms for it. true when every shard answered a poll begun
+ * after this call (learner_prefetch_stats returns it); false on timeout or when the thread
+ * has stopped (the statistics are then those of the last complete poll). */
+bool learner_prefetch_poll_stats(learner_prefetch *p, int timeout_ms);
 
 /* The statistics of the last poll (known = false before every shard answered). */
 learner_replay_stats learner_prefetch_stats(learner_prefetch *p);

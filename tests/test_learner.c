@@ -383,6 +383,137 @@ static void *run_main(void *p)
     return NULL;
 }
 
+/* The values of column `name` of a CSV file, row by row (at most max); returns how many. */
+static size_t csv_column(const char *path, const char *name, double *out, size_t max)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    char line[1024];
+    cr_assert_not_null(fgets(line, sizeof line, f), "%s is empty", path);
+    int col = -1, i = 0;
+    for (char *save = NULL, *t = strtok_r(line, ",\n", &save); t;
+         t = strtok_r(NULL, ",\n", &save), i++) {
+        col = strcmp(t, name) == 0 ? i : col;
+    }
+    cr_assert_geq(col, 0, "%s: no column %s", path, name);
+    size_t n = 0;
+    while (n < max && fgets(line, sizeof line, f)) {
+        char *p = line;
+        for (i = 0; i < col && p; i++) {
+            p = strchr(p, ',');
+            p = p ? p + 1 : NULL;
+        }
+        cr_assert_not_null(p, "%s: a row without column %s", path, name);
+        out[n++] = strtod(p, NULL);
+    }
+    fclose(f);
+    return n;
+}
+
+static double csv_last(const char *path, const char *name)
+{
+    double v[256];
+    size_t n = csv_column(path, name, v, 256);
+    cr_assert_gt(n, 0, "%s has no rows", path);
+    return v[n - 1];
+}
+
+/* What an actor reports with a batch: env_steps frames and n_episodes finished episodes. */
+static void insert_frames(const char *ep, uint64_t env_steps, size_t n_episodes)
+{
+    replay_client_options o = {.timeout_ms = 5000};
+    shoal_err err = {0};
+    replay_client *c = replay_client_new(&ep, 1, &o, &err);
+    cr_assert_not_null(c, "%s", err.msg);
+    static fx_batch f;
+    fx_batch_fill(&f, 0, 5000, 8, 1.0f, false);
+    for (size_t k = 0; k < 8; k++) {
+        f.action[k] = (uint32_t)k % 3;
+    }
+    for (size_t k = 0; k < n_episodes; k++) {
+        f.ep_return[k] = 2.0f;
+        f.ep_length[k] = 10;
+        f.ep_head[k] = 0;
+    }
+    f.b.env_steps = env_steps;
+    f.b.episodes = (replay_episodes){.count = n_episodes, .ret = f.ep_return,
+                                     .length = f.ep_length, .head = f.ep_head};
+    cr_assert_eq(replay_client_insert(c, &f.b, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(replay_client_flush(c, &err), SHOAL_OK, "%s", err.msg);
+    replay_client_free(c);
+}
+
+/* metrics.csv's last row is written once the run has stopped, from replay statistics polled
+ * then: here the shards are polled only at the start (metrics_secs is an hour), so frames and
+ * episodes reported after that reach the last row only through the final poll. time_s counts
+ * from the learner's start, also in a resumed run. */
+Test(learner, the_last_metrics_row_holds_the_final_counts_and_time_counts_from_the_start,
+     .timeout = 60)
+{
+    fx_server s;
+    start_shard(&s, 0, 64, 0);
+    const char *ep = replay_server_endpoint(s.srv);
+    char *dir = temp_dir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    shoal_err err = {0};
+    volatile sig_atomic_t stop = 0;
+
+    uint64_t t0 = clock_now_ns();
+    learner *l = learner_of("[learner]\nmax_updates = 10\nmetrics_secs = 3600\n", ep, dir, "");
+    clock_sleep_ms(300); /* the prefetcher's polls at the start are over */
+    insert_frames(ep, 1234, 3);
+    cr_assert_eq(learner_run(l, &stop, &err), SHOAL_OK, "%s", err.msg);
+    double took = clock_since_s(t0);
+    learner_free(l);
+    double t[256];
+    cr_assert_eq(csv_column(path, "time_s", t, 256), 1, "one row: metrics_secs is an hour");
+    cr_assert(t[0] >= 0.3 && t[0] <= took + 0.001, /* written to the ms */
+              "time_s %g: not seconds since the learner started "
+              "(%g s ago)", t[0], took);
+    cr_assert_eq(csv_last(path, "step"), 10);
+    cr_assert_eq(csv_last(path, "frames"), 1234);
+    cr_assert_eq(csv_last(path, "episodes"), 3);
+    cr_assert_eq(csv_last(path, "mean_return_recent"), 2.0);
+    cr_assert_eq(csv_last(path, "replay_inserted"), 64 + 8);
+
+    /* A stopped run: the last row still comes after the stop, with what was reported before
+     * it, and the stop is not held up for long. The rows of the resumed run count from its own
+     * start. */
+    run_arg a = {0};
+    t0 = clock_now_ns();
+    a.l = learner_of("[learner]\nmetrics_secs = 0.05\n", ep, dir, "");
+    cr_assert_eq(learner_update_steps(learner_update_of(a.l)), 10);
+    pthread_t th;
+    pthread_create(&th, NULL, run_main, &a);
+    double step[256];
+    while (csv_column(path, "step", step, 256) < 4) {
+        clock_sleep_ms(20);
+    }
+    insert_frames(ep, 766, 1);
+    uint64_t stopped = clock_now_ns();
+    a.stop = 1;
+    pthread_join(th, NULL);
+    double stop_took = clock_since_s(stopped);
+    took = clock_since_s(t0);
+    cr_assert_eq(a.rc, SHOAL_OK, "%s", a.err.msg);
+    cr_assert_lt(stop_took, 2.0, "the learner took %.2f s to stop", stop_took);
+    uint64_t final = learner_update_steps(learner_update_of(a.l));
+    learner_free(a.l);
+    size_t n = csv_column(path, "time_s", t, 256);
+    cr_assert_geq(n, 3);
+    cr_assert_eq(csv_last(path, "step"), (double)final);
+    cr_assert_eq(csv_last(path, "frames"), 2000);
+    cr_assert_eq(csv_last(path, "episodes"), 4);
+    cr_assert(t[1] >= 0.0 && t[1] < 1.0, "the resumed run's first row at %g s", t[1]);
+    for (size_t i = 2; i < n; i++) {
+        cr_assert_geq(t[i], t[i - 1], "time_s goes back at row %zu", i);
+    }
+    cr_assert_leq(t[n - 1], took + 0.001);
+    fx_server_stop(&s);
+    remove_dir(dir);
+}
+
 Test(learner, a_subscriber_receives_the_published_parameters, .timeout = 60)
 {
     fx_server s;

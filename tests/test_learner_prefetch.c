@@ -211,3 +211,43 @@ Test(learner_prefetch, a_pipeline_deeper_than_the_ring_is_refused)
     cr_assert_eq(err.code, SHOAL_EINVAL);
     cr_assert(strstr(err.msg, "learner.pipeline"), "%s", err.msg);
 }
+
+/* learner_prefetch_poll_stats: without periodic polls (stats_secs 0) the statistics are the
+ * start-up probe's until asked; a poll asked for sees what arrived since; a shard that does not
+ * answer makes it give up in time, the statistics left as they were. */
+Test(learner_prefetch, a_stats_poll_on_request_sees_what_arrived_since, .timeout = 60)
+{
+    fx_server s;
+    const char *ep = start_filled(&s, 16, false);
+    learner_prefetch_config cfg = {
+        .endpoints = &ep, .n_shards = 1, .client = {.seed = 3},
+        .req = {.batch_size = BATCH, .beta = 0.4}, .obs = fx_spec(), .depth = 2, .pipeline = 2,
+        .stats_secs = 0};
+    shoal_err err = {0};
+    learner_prefetch *p = learner_prefetch_new(&cfg, &err);
+    cr_assert_not_null(p, "%s", err.msg);
+    for (int tries = 0; tries < 500 && !learner_prefetch_stats(p).known; tries++) {
+        clock_sleep_ms(10);
+    }
+    learner_replay_stats st = learner_prefetch_stats(p);
+    cr_assert(st.known);
+    cr_assert_eq(st.env_steps, 40);
+    cr_assert_eq(st.episodes, 2);
+
+    fill_shard(ep, 100, 8, false);
+    clock_sleep_ms(50);
+    cr_assert_eq(learner_prefetch_stats(p).env_steps, 40, "polled without being asked");
+    cr_assert(learner_prefetch_poll_stats(p, 5000));
+    st = learner_prefetch_stats(p);
+    cr_assert_eq(st.env_steps, 48);
+    cr_assert_eq(st.episodes, 4);
+    cr_assert_eq(st.inserted, 48);
+
+    fx_server_stop(&s);
+    uint64_t t0 = clock_now_ns();
+    cr_assert(!learner_prefetch_poll_stats(p, 300), "no shard answers");
+    double took = clock_since_s(t0);
+    cr_assert(took >= 0.25 && took < 1.0, "gave up after %.2f s", took);
+    cr_assert_eq(learner_prefetch_stats(p).env_steps, 48);
+    learner_prefetch_free(p);
+}

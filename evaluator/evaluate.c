@@ -57,6 +57,7 @@ struct evaluator_player {
     double *returns;      /* (episodes) */
     double *head_returns; /* (head_cap) */
     size_t head_cap;
+    uint64_t deadline_ns; /* 0: none */
 };
 
 static uint64_t step_cap(uint64_t env_cap, uint64_t eval_cap)
@@ -384,6 +385,9 @@ static int play(evaluator_player *p, nn_qnet *net, size_t n_heads, size_t n_jobs
         if (stop && *stop) {
             return shoal_err_set(err, SHOAL_EINTERRUPTED, "evaluation stopped by a signal");
         }
+        if (p->deadline_ns && clock_now_ns() >= p->deadline_ns) {
+            return shoal_err_set(err, SHOAL_ETIMEOUT, "evaluation cut short at its deadline");
+        }
         size_t b = 0;
         for (size_t s = 0; s < p->cfg.n_envs; s++) {
             if (p->slots[s].e) {
@@ -440,6 +444,11 @@ int evaluator_player_eval_net(evaluator_player *p, nn_qnet *net, volatile sig_at
     }
     out->seconds = clock_since_s(t0);
     return SHOAL_OK;
+}
+
+void evaluator_player_set_deadline(evaluator_player *p, uint64_t deadline_ns)
+{
+    p->deadline_ns = deadline_ns;
 }
 
 /* A network for the file's architecture: the current one when the string is the same. */

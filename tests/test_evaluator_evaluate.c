@@ -1,5 +1,6 @@
 /* evaluator/evaluate.h: known-answer evaluations on Chain, the majority vote, determinism
- * for a fixed seed, the step cap, stopping, and every way a parameter file can be refused. */
+ * for a fixed seed, the step cap, stopping and deadlines, and every way a parameter file can
+ * be refused. */
 #include <criterion/criterion.h>
 
 #include <signal.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/fileio.h"
 #include "env/env_config.h"
@@ -233,6 +235,26 @@ Test(evaluator_evaluate, a_stop_request_interrupts_the_evaluation)
     stop = 0;
     cr_assert_eq(evaluator_player_eval_net(p, net, &stop, &r, &err), SHOAL_OK, "%s", err.msg);
     cr_assert_float_eq(r.mean, 10.0, 1e-5, "the player is usable after an interruption");
+    nn_qnet_free(net);
+    evaluator_player_free(p);
+}
+
+Test(evaluator_evaluate, a_passed_deadline_cuts_the_evaluation_and_can_be_lifted)
+{
+    evaluator_player_config c = chain_config(3, 0, 2);
+    evaluator_player *p = player(&c);
+    const int right[] = {1};
+    nn_qnet *net = fx_chain_net(1, right, 2);
+    evaluator_result r;
+    shoal_err err = {0};
+    evaluator_player_set_deadline(p, clock_now_ns());
+    cr_assert_eq(evaluator_player_eval_net(p, net, NULL, &r, &err), SHOAL_ETIMEOUT);
+    cr_assert(strstr(err.msg, "deadline"), "%s", err.msg);
+    evaluator_player_set_deadline(p, clock_now_ns() + 60000000000ull);
+    cr_assert_eq(evaluator_player_eval_net(p, net, NULL, &r, &err), SHOAL_OK, "%s", err.msg);
+    evaluator_player_set_deadline(p, 0);
+    cr_assert_eq(evaluator_player_eval_net(p, net, NULL, &r, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_float_eq(r.mean, 10.0, 1e-5);
     nn_qnet_free(net);
     evaluator_player_free(p);
 }

@@ -18,7 +18,8 @@ const config_key evaluator_config_keys[] = {
     {"evaluator", "head_episodes", CONFIG_INT, "10", 0, EVALUATOR_MAX_EPISODES, NULL,
      "episodes of each head of a bootstrapped network acting alone (per-head returns); 0: none"},
     {"evaluator", "epsilon", CONFIG_FLOAT, "0.001", 0, 1, NULL,
-     "probability of a uniformly random action during evaluation (Atari practice: 0.001)"},
+     "probability of a uniformly random action during evaluation: 0.001 breaks greedy loops "
+     "(Atari practice); the DeepSea and Chain configs use 0 (docs/guide.md, Which ε)"},
     {"evaluator", "seed_offset", CONFIG_INT, "0", 0, 4294967295.0, NULL,
      "evaluation seeds derive from run.seed + seed_offset (change it to draw other episodes)"},
     {"evaluator", "max_episode_steps", CONFIG_INT, "27000", 0, 1e15, NULL,

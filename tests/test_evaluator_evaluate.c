@@ -1,14 +1,16 @@
 /* evaluator/evaluate.h: known-answer evaluations on Chain, the majority vote, determinism
- * for a fixed seed, the step cap, stopping and deadlines, and every way a parameter file can
- * be refused. */
+ * for a fixed seed, the step cap, stopping and deadlines, every way a parameter file can be
+ * refused, and the evaluation ε of the shipped configs. */
 #include <criterion/criterion.h>
 
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cluster/commands.h"
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/fileio.h"
@@ -362,6 +364,42 @@ Test(evaluator_evaluate, config_takes_the_smaller_step_cap_and_offsets_the_seed)
     cr_assert_eq(evaluator_player_config_from(cfg, &pc, &err), SHOAL_EINVAL);
     cr_assert(strstr(err.msg, "env.obs_shape is not set"), "%s", err.msg);
     config_free(cfg);
+}
+
+Test(evaluator_evaluate, shipped_configs_evaluate_deterministic_envs_greedily_others_near_greedily)
+{
+    char dir_path[1024];
+    snprintf(dir_path, sizeof dir_path, "%s/cluster/configs", getenv("SHOAL_SOURCE_DIR"));
+    DIR *d = opendir(dir_path);
+    cr_assert_not_null(d, "%s", dir_path);
+    int n_greedy = 0, n_other = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 4, ".ini") != 0) {
+            continue;
+        }
+        char path[2048];
+        snprintf(path, sizeof path, "%s/%s", dir_path, e->d_name);
+        shoal_err err = {0};
+        config *cfg = shoal_config_load(path, NULL, 0, &err);
+        cr_assert_not_null(cfg, "%s", err.msg);
+        const char *env_name = config_str(cfg, "env", "name");
+        double epsilon = config_float(cfg, "evaluator", "epsilon");
+        if (strcmp(env_name, "deepsea") == 0 || strcmp(env_name, "chain") == 0) {
+            cr_assert_eq(epsilon, 0.0, "%s: %s is deterministic, yet evaluator.epsilon = %g",
+                         e->d_name, env_name, epsilon);
+            n_greedy++;
+        } else {
+            cr_assert(epsilon > 0.0 && epsilon <= 0.01, "%s: evaluator.epsilon = %g", e->d_name,
+                      epsilon);
+            n_other++;
+        }
+        config_free(cfg);
+    }
+    closedir(d);
+    cr_assert_geq(n_greedy, 3, "the DeepSea and Chain configs were not found in %s", dir_path);
+    cr_assert_geq(n_other, 5);
 }
 
 Test(evaluator_evaluate, an_env_that_does_not_match_the_facts_is_refused)

@@ -3,7 +3,7 @@
  * refused, and the evaluation ε of the shipped configs. */
 #include <criterion/criterion.h>
 
-#include <dirent.h>
+#include <glob.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -368,19 +368,13 @@ Test(evaluator_evaluate, config_takes_the_smaller_step_cap_and_offsets_the_seed)
 
 Test(evaluator_evaluate, shipped_configs_evaluate_deterministic_envs_greedily_others_near_greedily)
 {
-    char dir_path[1024];
-    snprintf(dir_path, sizeof dir_path, "%s/cluster/configs", getenv("SHOAL_SOURCE_DIR"));
-    DIR *d = opendir(dir_path);
-    cr_assert_not_null(d, "%s", dir_path);
+    char pattern[1024];
+    snprintf(pattern, sizeof pattern, "%s/cluster/configs/*.ini", getenv("SHOAL_SOURCE_DIR"));
+    glob_t g;
+    cr_assert_eq(glob(pattern, 0, NULL, &g), 0, "no shipped configs: %s", pattern);
     int n_greedy = 0, n_other = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t len = strlen(e->d_name);
-        if (len < 5 || strcmp(e->d_name + len - 4, ".ini") != 0) {
-            continue;
-        }
-        char path[2048];
-        snprintf(path, sizeof path, "%s/%s", dir_path, e->d_name);
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        const char *path = g.gl_pathv[i];
         shoal_err err = {0};
         config *cfg = shoal_config_load(path, NULL, 0, &err);
         cr_assert_not_null(cfg, "%s", err.msg);
@@ -388,17 +382,17 @@ Test(evaluator_evaluate, shipped_configs_evaluate_deterministic_envs_greedily_ot
         double epsilon = config_float(cfg, "evaluator", "epsilon");
         if (strcmp(env_name, "deepsea") == 0 || strcmp(env_name, "chain") == 0) {
             cr_assert_eq(epsilon, 0.0, "%s: %s is deterministic, yet evaluator.epsilon = %g",
-                         e->d_name, env_name, epsilon);
+                         path, env_name, epsilon);
             n_greedy++;
         } else {
-            cr_assert(epsilon > 0.0 && epsilon <= 0.01, "%s: evaluator.epsilon = %g", e->d_name,
+            cr_assert(epsilon > 0.0 && epsilon <= 0.01, "%s: evaluator.epsilon = %g", path,
                       epsilon);
             n_other++;
         }
         config_free(cfg);
     }
-    closedir(d);
-    cr_assert_geq(n_greedy, 3, "the DeepSea and Chain configs were not found in %s", dir_path);
+    globfree(&g);
+    cr_assert_geq(n_greedy, 3, "the DeepSea and Chain configs were not found: %s", pattern);
     cr_assert_geq(n_other, 5);
 }
 

@@ -73,7 +73,9 @@ static int parse_evaluate(int argc, char **argv, args *a)
                  "with a warning.",
         .options = options,
         .n_options = sizeof options / sizeof options[0],
-        .notes = "SIGINT or SIGTERM stops it (an evaluation in progress is dropped); exit 0.",
+        .notes = "SIGINT or SIGTERM stops it: an evaluation in progress is dropped, then the\n"
+                 "checkpoints not yet evaluated are, newest first, for at most 5 s (the log\n"
+                 "names what is left); exit 0.",
     };
     return cmdline_parse(&cmd, argc, argv);
 }
@@ -182,6 +184,12 @@ static int watch(const args *a, volatile sig_atomic_t *stop)
     }
     config_free(cfg);
     int rc = e ? evaluator_run(e, stop, &err) : err.code;
+    if (rc == SHOAL_OK) {
+        /* Another process's learner gives no sign when its last checkpoint is written: what
+         * is there now is evaluated. */
+        evaluator_final f = {.secs = EVALUATOR_FINAL_SECS};
+        rc = evaluator_finish(e, &f, NULL, &err);
+    }
     if (rc != SHOAL_OK) {
         fprintf(stderr, "shoal evaluate: %s\n", err.msg);
     }

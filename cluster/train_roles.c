@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cluster/cmdline.h"
@@ -158,13 +159,41 @@ static int actor_start_and_run(train_role_ctx *ctx, shoal_err *err)
     return actor_run(a, ctx->stop, err);
 }
 
+/* Seconds of the evaluator's final pass it may spend waiting for the learner's last
+ * checkpoint; the rest of EVALUATOR_FINAL_SECS is left to evaluate it. */
+#define TRAIN_EVAL_WAIT_SECS 4.0
+
+/* Whether learner 0, which writes the checkpoints, is done: it writes its last checkpoint when
+ * the run stops, before its .done marker (train_rank_main). */
+static bool learner_done(void *arg)
+{
+    const train_role_ctx *ctx = arg;
+    char path[FILEIO_PATH_MAX];
+    struct stat st;
+    return rundir_role_file(path, sizeof path, ctx->run_dir,
+                            cluster_role_name(CLUSTER_ROLE_LEARNER), 0, RUNDIR_DONE) &&
+           stat(path, &st) == 0;
+}
+
+/* Evaluates checkpoints until the stop, then the learner's last one (evaluator_finish). */
+static int evaluator_role_run(train_role_ctx *ctx, shoal_err *err)
+{
+    int rc = evaluator_run(ctx->role_state, ctx->stop, err);
+    if (rc != SHOAL_OK) {
+        return rc;
+    }
+    evaluator_final f = {.secs = EVALUATOR_FINAL_SECS, .wait_secs = TRAIN_EVAL_WAIT_SECS,
+                         .ready = learner_done, .arg = ctx};
+    return evaluator_finish(ctx->role_state, &f, NULL, err);
+}
+
 int train_role_run(train_role_ctx *ctx, shoal_err *err)
 {
     switch (ctx->role) {
     case CLUSTER_ROLE_REPLAY:
         return replay_server_run(ctx->role_state, ctx->stop, err);
     case CLUSTER_ROLE_EVALUATOR:
-        return evaluator_run(ctx->role_state, ctx->stop, err);
+        return evaluator_role_run(ctx, err);
     case CLUSTER_ROLE_LEARNER:
         return learner_run(ctx->role_state, ctx->stop, err);
     case CLUSTER_ROLE_ACTOR:
@@ -334,7 +363,7 @@ static int rank_role(const train_rank_spec *spec, const config *cfg, const char 
     if (ctx.role == CLUSTER_ROLE_REPLAY) {
         w.drain = true;
         w.drain_actors = (int)layout->actors;
-        w.drain_others = (int)(layout->learners + layout->evaluators);
+        w.drain_learners = (int)layout->learners;
     }
     if (world_rank == 0 && !spec->run_dir) {
         w.mon = monitor_new(run_dir, cfg, false, NULL);

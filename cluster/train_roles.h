@@ -58,7 +58,9 @@ int train_role_bind(train_role_ctx *ctx, char *endpoint, size_t cap, shoal_err *
  * roles: nothing. */
 int train_role_connect(train_role_ctx *ctx, char *params, size_t cap, shoal_err *err);
 
-/* Connects to ctx->endpoints and runs until *ctx->stop. */
+/* Connects to ctx->endpoints and runs until *ctx->stop. The evaluator then evaluates the
+ * learner's last checkpoint: it waits (at most 4 s) for log/learner-0.done and evaluates what is
+ * left within EVALUATOR_FINAL_SECS of the stop (evaluator_finish). */
 int train_role_run(train_role_ctx *ctx, shoal_err *err);
 
 /* Frees the role's object. */

@@ -7,8 +7,10 @@
 #include "common/clock.h"
 #include "common/fileio.h"
 
-/* Whether a draining shard may stop: the learners and the evaluator are done, and the actors
- * are too or have been quiet long enough. *actors_done and *last_actor track the actors. */
+/* Whether a draining shard may stop: the learners are done, and the actors are too or have
+ * been quiet long enough. *actors_done and *last_actor track the actors. The evaluator reads
+ * checkpoint files only; it is not waited for, so the shard's checkpoint overlaps its final
+ * evaluations. */
 static bool drained(const watcher *w, int *actors_done, uint64_t *last_actor)
 {
     int now = rundir_count_markers(w->run_dir, "actor-", RUNDIR_DONE);
@@ -16,9 +18,8 @@ static bool drained(const watcher *w, int *actors_done, uint64_t *last_actor)
         *actors_done = now;
         *last_actor = clock_now_ns();
     }
-    int others = rundir_count_markers(w->run_dir, "learner-", RUNDIR_DONE) +
-                 rundir_count_markers(w->run_dir, "evaluator-", RUNDIR_DONE);
-    return others >= w->drain_others &&
+    int learners = rundir_count_markers(w->run_dir, "learner-", RUNDIR_DONE);
+    return learners >= w->drain_learners &&
            (*actors_done >= w->drain_actors ||
             clock_since_s(*last_actor) > WATCHER_DRAIN_QUIET_SECS);
 }

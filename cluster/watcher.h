@@ -1,7 +1,7 @@
 /* The stop watcher of a `shoal train` rank: a thread that turns the run folder's STOP file into
  * the process's stop flag. A replay shard drains first: after the STOP file appears it keeps
- * serving until the learners and the evaluator are done (they need it to finish) and the
- * actors too, except that a second without another actor finishing means the rest are gone (a
+ * serving until the learners are done (they need it to finish; the evaluator does not, and its
+ * final evaluations go on meanwhile) and the actors too, except that a second without another actor finishing means the rest are gone (a
  * killed actor never says it is done); WATCHER_DRAIN_SECS bounds it all, within the 10 s a stop
  * may take. On world rank 0 under a user's mpirun it also prints the progress line and writes
  * the STOP file when the budget is spent (with a monitor).
@@ -28,7 +28,7 @@ typedef struct watcher {
     volatile sig_atomic_t *stop; /* the process's stop flag (cluster/stop.h) */
     bool drain;                  /* shards: serve until the other ranks are done */
     int drain_actors;            /* actors among them */
-    int drain_others;            /* learners and evaluator */
+    int drain_learners;          /* learners */
     monitor *mon;                /* NULL, or progress and budget (not owned) */
     double period;               /* seconds between monitor ticks */
     volatile sig_atomic_t draining; /* set at the stop request; the shard stops holding acks */

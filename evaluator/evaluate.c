@@ -18,7 +18,8 @@ const config_key evaluator_config_keys[] = {
     {"evaluator", "head_episodes", CONFIG_INT, "10", 0, EVALUATOR_MAX_EPISODES, NULL,
      "episodes of each head of a bootstrapped network acting alone (per-head returns); 0: none"},
     {"evaluator", "epsilon", CONFIG_FLOAT, "0.001", 0, 1, NULL,
-     "probability of a uniformly random action during evaluation (Atari practice: 0.001)"},
+     "probability of a uniformly random action during evaluation: 0.001 breaks greedy loops "
+     "(Atari practice); the DeepSea and Chain configs use 0 (docs/guide.md, Which ε)"},
     {"evaluator", "seed_offset", CONFIG_INT, "0", 0, 4294967295.0, NULL,
      "evaluation seeds derive from run.seed + seed_offset (change it to draw other episodes)"},
     {"evaluator", "max_episode_steps", CONFIG_INT, "27000", 0, 1e15, NULL,
@@ -57,6 +58,7 @@ struct evaluator_player {
     double *returns;      /* (episodes) */
     double *head_returns; /* (head_cap) */
     size_t head_cap;
+    uint64_t deadline_ns; /* 0: none */
 };
 
 static uint64_t step_cap(uint64_t env_cap, uint64_t eval_cap)
@@ -384,6 +386,9 @@ static int play(evaluator_player *p, nn_qnet *net, size_t n_heads, size_t n_jobs
         if (stop && *stop) {
             return shoal_err_set(err, SHOAL_EINTERRUPTED, "evaluation stopped by a signal");
         }
+        if (p->deadline_ns && clock_now_ns() >= p->deadline_ns) {
+            return shoal_err_set(err, SHOAL_ETIMEOUT, "evaluation cut short at its deadline");
+        }
         size_t b = 0;
         for (size_t s = 0; s < p->cfg.n_envs; s++) {
             if (p->slots[s].e) {
@@ -440,6 +445,11 @@ int evaluator_player_eval_net(evaluator_player *p, nn_qnet *net, volatile sig_at
     }
     out->seconds = clock_since_s(t0);
     return SHOAL_OK;
+}
+
+void evaluator_player_set_deadline(evaluator_player *p, uint64_t deadline_ns)
+{
+    p->deadline_ns = deadline_ns;
 }
 
 /* A network for the file's architecture: the current one when the string is the same. */

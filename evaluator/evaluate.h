@@ -81,17 +81,24 @@ void evaluator_player_free(evaluator_player *p);
 /* The configuration p was made with. */
 const evaluator_player_config *evaluator_player_config_of(const evaluator_player *p);
 
+/* Cuts evaluations short at a monotonic time (common/clock.h, clock_now_ns): an evaluation
+ * still playing at deadline_ns returns ETIMEOUT, checked between steps as *stop is. 0: none
+ * (the default). Used for the evaluator's bounded final pass after a stop (evaluator/watch.h). */
+void evaluator_player_set_deadline(evaluator_player *p, uint64_t deadline_ns);
+
 /* Builds a network from the file's architecture (reusing the last one when equal), loads the
  * parameters and evaluates them. Errors name the file: those of nn_paramfile_read_arch and
  * nn_paramfile_load (ENOTFOUND, EIO, ECORRUPT, EVERSION, EARCH), EINVAL for an architecture
  * string that does not parse, EARCH when the network's input or action count does not fit the
- * environment; EINTERRUPTED when *stop became nonzero (stop may be NULL). */
+ * environment; EINTERRUPTED when *stop became nonzero (stop may be NULL); ETIMEOUT at the
+ * deadline (evaluator_player_set_deadline). */
 int evaluator_player_eval_file(evaluator_player *p, const char *path,
                                volatile sig_atomic_t *stop, evaluator_result *out,
                                shoal_err *err);
 
 /* Evaluates a network the caller owns (its max_batch must be at least n_envs). EARCH when it
- * does not fit the environment, EINVAL for a too small max_batch, EINTERRUPTED as above. */
+ * does not fit the environment, EINVAL for a too small max_batch, EINTERRUPTED and ETIMEOUT
+ * as above. */
 int evaluator_player_eval_net(evaluator_player *p, nn_qnet *net, volatile sig_atomic_t *stop,
                               evaluator_result *out, shoal_err *err);
 

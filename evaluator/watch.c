@@ -204,13 +204,14 @@ static int take_pending(uint64_t step, void *arg, shoal_err *err)
     return add_pending(sc->e, &sc->n, step, err);
 }
 
-/* The newest pending step into *step; *found = 0 when none (or no checkpoints/ yet). */
-static int newest_pending(evaluator *e, uint64_t *step, int *found, shoal_err *err)
+/* The newest pending step into *step and how many are pending into *n (0 when none, or no
+ * checkpoints/ yet). */
+static int newest_pending(evaluator *e, uint64_t *step, size_t *n, shoal_err *err)
 {
-    *found = 0;
     scan sc = {e, 0, max_step(&e->history)};
     shoal_err why = {0};
     int rc = nn_paramfile_checkpoint_each(e->cfg.run_dir, take_pending, &sc, &why);
+    *n = 0;
     if (rc == SHOAL_ENOMEM) {
         if (err) {
             *err = why;
@@ -219,11 +220,11 @@ static int newest_pending(evaluator *e, uint64_t *step, int *found, shoal_err *e
     }
     /* a folder that does not exist yet or cannot be read holds nothing to evaluate */
     for (size_t i = 0; i < sc.n; i++) {
-        if (!*found || e->pending[i] > *step) {
+        if (i == 0 || e->pending[i] > *step) {
             *step = e->pending[i];
-            *found = 1;
         }
     }
+    *n = sc.n;
     return SHOAL_OK;
 }
 
@@ -284,7 +285,7 @@ static int evaluate_one(evaluator *e, uint64_t step, volatile sig_atomic_t *stop
     evaluator_result r;
     shoal_err why = {0};
     int rc = evaluator_player_eval_file(e->player, path, stop, &r, &why);
-    if (rc == SHOAL_EINTERRUPTED || rc == SHOAL_ENOMEM) {
+    if (rc == SHOAL_EINTERRUPTED || rc == SHOAL_ETIMEOUT || rc == SHOAL_ENOMEM) {
         *err = why;
         return rc;
     }
@@ -321,9 +322,10 @@ int evaluator_poll(evaluator *e, volatile sig_atomic_t *stop, size_t *n_evaluate
             break;
         }
         uint64_t step;
-        int found, done;
-        rc = newest_pending(e, &step, &found, err);
-        if (rc != SHOAL_OK || !found) {
+        size_t n_pending;
+        int done;
+        rc = newest_pending(e, &step, &n_pending, err);
+        if (rc != SHOAL_OK || n_pending == 0) {
             break;
         }
         rc = evaluate_one(e, step, stop, &done, err);
@@ -363,4 +365,70 @@ int evaluator_run(evaluator *e, volatile sig_atomic_t *stop, shoal_err *err)
         nap(e->cfg.poll_secs, stop);
     }
     return SHOAL_OK;
+}
+
+/* Polls f->ready until it holds or wait seconds have passed since t0; whether it held. */
+static bool wait_ready(const evaluator_final *f, double wait, uint64_t t0)
+{
+    for (;;) {
+        if (f->ready(f->arg)) {
+            return true;
+        }
+        if (clock_since_s(t0) >= wait) {
+            return false;
+        }
+        clock_sleep_ms(50);
+    }
+}
+
+int evaluator_finish(evaluator *e, const evaluator_final *f, size_t *n_evaluated,
+                     shoal_err *err)
+{
+    uint64_t t0 = clock_now_ns();
+    double wait = f->wait_secs < f->secs ? f->wait_secs : f->secs;
+    if (f->ready && !wait_ready(f, wait, t0)) {
+        log_warn("the run's last checkpoint was not written within %.1f s of the stop; "
+                 "evaluating the checkpoints there are", wait);
+    }
+    evaluator_player_set_deadline(e->player, t0 + (uint64_t)(f->secs * 1e9));
+    size_t n = 0, n_left = 0;
+    uint64_t newest_left = 0;
+    int rc = SHOAL_OK;
+    for (;;) {
+        rc = newest_pending(e, &newest_left, &n_left, err);
+        if (rc != SHOAL_OK || n_left == 0 || clock_since_s(t0) >= f->secs) {
+            break;
+        }
+        int done = 0;
+        shoal_err why = {0};
+        rc = evaluate_one(e, newest_left, NULL, &done, &why);
+        n += (size_t)done;
+        if (rc == SHOAL_ENOMEM) {
+            if (err) {
+                *err = why;
+            }
+            break;
+        }
+        if (rc == SHOAL_ETIMEOUT) {
+            rc = newest_pending(e, &newest_left, &n_left, err);
+            break;
+        }
+        if (rc != SHOAL_OK) {
+            log_error("%s", why.msg); /* results not written; the checkpoint counts as done */
+        }
+    }
+    evaluator_player_set_deadline(e->player, 0);
+    if (rc == SHOAL_OK && n_left > 0) {
+        log_warn("stopping: %zu checkpoint(s) not evaluated within the %.1f s the final "
+                 "evaluations may take after a stop (the newest: step %llu); evaluate them "
+                 "with `shoal evaluate --run-dir %s`", n_left, f->secs,
+                 (unsigned long long)newest_left, e->cfg.run_dir);
+    } else if (rc == SHOAL_OK) {
+        log_info("stopping: nothing left to evaluate (%zu evaluated after the stop, %.1f s)", n,
+                 clock_since_s(t0));
+    }
+    if (n_evaluated) {
+        *n_evaluated = n;
+    }
+    return rc;
 }

@@ -19,16 +19,24 @@
  * in the middle of an evaluation (whose result is then dropped). No ZeroMQ, no MPI: the role
  * talks to the learner only through checkpoint files.
  *
+ * The learner writes its last checkpoint when the run stops, after the evaluator was told to
+ * stop too; evaluator_finish is the final pass that evaluates it: it waits (bounded) until the
+ * caller says the last checkpoint is written, then evaluates every pending checkpoint, newest
+ * first, until none is left or its time bound has passed, and logs what it had to leave.
+ *
  *     evaluator_config ec;
  *     evaluator_config_from(cfg, "runs/x", &ec, &err);
  *     evaluator *e = evaluator_new(&ec, &err);     // loads runs/x/eval.jsonl
  *     evaluator_run(e, &stop_flag, &err);          // until *stop_flag
+ *     evaluator_final f = {.secs = EVALUATOR_FINAL_SECS};
+ *     evaluator_finish(e, &f, NULL, &err);         // what the stop left pending
  *     evaluator_free(e);
  */
 #ifndef SHOAL_EVALUATOR_WATCH_H
 #define SHOAL_EVALUATOR_WATCH_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -79,6 +87,31 @@ int evaluator_poll(evaluator *e, volatile sig_atomic_t *stop, size_t *n_evaluate
  * after a stop. Failures to write results are logged and retried with the next checkpoint;
  * only ENOMEM ends the loop early. */
 int evaluator_run(evaluator *e, volatile sig_atomic_t *stop, shoal_err *err);
+
+/* The bound of the final pass in `shoal train` and `shoal evaluate`, in seconds from the stop:
+ * it fits in the 10 s a stop of `shoal train` may take (docs/cluster.md), with the shards'
+ * checkpoints and MPI's end after it. */
+#define EVALUATOR_FINAL_SECS 5.0
+
+/* How the final pass after a stop is bounded, and what it waits for. */
+typedef struct evaluator_final {
+    double secs;           /* the whole pass, waiting included, from the call */
+    double wait_secs;      /* at most this long (within secs) for ready */
+    bool (*ready)(void *); /* NULL (do not wait), or whether the run's last checkpoint is
+                            * written (in `shoal train`: the learner that writes them is done) */
+    void *arg;             /* for ready */
+} evaluator_final;
+
+/* The final pass after evaluator_run returned on a stop: polls ready every 50 ms until it is
+ * true or wait_secs have passed (a warning then: the last checkpoint may be missing), then
+ * evaluates every pending checkpoint, newest first, scanning again after each one, until none
+ * is left or secs have passed since the call. An evaluation still running at the bound is
+ * dropped. Every checkpoint left unevaluated is counted in one warning that names the newest
+ * and says how to evaluate them later; *n_evaluated (may be NULL) counts the evaluations.
+ * Files that fail are skipped with a warning and results that cannot be written are logged
+ * (as in evaluator_run); only ENOMEM is returned. */
+int evaluator_finish(evaluator *e, const evaluator_final *f, size_t *n_evaluated,
+                     shoal_err *err);
 
 /* Every evaluation recorded, in evaluation order (eval.jsonl's, then this process's); valid
  * until the next poll. */

@@ -48,13 +48,15 @@ static inline size_t fx_count(const char *text, const char *what)
     return n;
 }
 
-/* A linear Q-network on Chain's 1x10x1 observation (length 10) whose weights are zero and
- * whose output bias makes head k prefer action prefer[k] (0 left, 1 right) in every state,
- * with Q 1 + k. Always-right returns 10; always-left 17 * 0.001 (every left in s_1). */
-static inline nn_qnet *fx_chain_net(size_t n_heads, const int *prefer, size_t max_batch)
+/* A linear Q-network on the 1xLx1 observation of a Chain of length L whose weights are zero
+ * and whose output bias makes head k prefer action prefer[k] (0 left, 1 right) in every
+ * state, with Q 1 + k. Always-right returns 10; always-left (L + 7) * 0.001 (every left in
+ * s_1). */
+static inline nn_qnet *fx_chain_net_of_length(size_t length, size_t n_heads, const int *prefer,
+                                              size_t max_batch)
 {
-    nn_qnet_config qc = {.in_h = 1, .in_w = 10, .in_c = 1, .n_actions = 2, .n_heads = n_heads,
-                         .max_batch = max_batch, .seed = 3};
+    nn_qnet_config qc = {.in_h = 1, .in_w = length, .in_c = 1, .n_actions = 2,
+                         .n_heads = n_heads, .max_batch = max_batch, .seed = 3};
     shoal_err err = {0};
     nn_qnet *net = nn_qnet_new(&qc, &err);
     cr_assert_not_null(net, "%s", err.msg);
@@ -66,6 +68,12 @@ static inline nn_qnet *fx_chain_net(size_t n_heads, const int *prefer, size_t ma
         params[b.offset + 2 * k + (size_t)prefer[k]] = 1.0f + (float)k;
     }
     return net;
+}
+
+/* fx_chain_net_of_length for Chain's length 10: always-left returns 17 * 0.001. */
+static inline nn_qnet *fx_chain_net(size_t n_heads, const int *prefer, size_t max_batch)
+{
+    return fx_chain_net_of_length(10, n_heads, prefer, max_batch);
 }
 
 #endif

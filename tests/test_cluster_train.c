@@ -240,6 +240,27 @@ static long last_params_version(void)
     return best;
 }
 
+/* The largest N of RUN_DIR/checkpoints/step-N.ckpt. */
+static long newest_checkpoint(const char *run)
+{
+    char path[160];
+    snprintf(path, sizeof path, "%s/checkpoints", run);
+    DIR *d = opendir(path);
+    long best = -1;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        long n;
+        char tail[16];
+        if (sscanf(e->d_name, "step-%ld.%15s", &n, tail) == 2 && strcmp(tail, "ckpt") == 0) {
+            best = n > best ? n : best;
+        }
+    }
+    if (d) {
+        closedir(d);
+    }
+    return best;
+}
+
 Test(cluster_train, a_short_run_trains_evaluates_and_stops_cleanly_on_sigterm)
 {
     char run[128];
@@ -259,6 +280,16 @@ Test(cluster_train, a_short_run_trains_evaluates_and_stops_cleanly_on_sigterm)
     cr_assert_eq(code, 0, "shoal train exited with %d:\n%s", code, failures());
     cr_assert_not_null(strstr(out_tail(), "(metrics.csv, eval.csv, eval.svg, checkpoints/)"),
                        "the final message names the evaluator's files: %s", out_tail());
+    /* the learners write their last checkpoint at the stop; the evaluator waits for it */
+    char *csv = NULL, path[160], row[32];
+    size_t n;
+    snprintf(path, sizeof path, "%s/eval.csv", run);
+    cr_assert_eq(file_read_all(path, 1 << 20, (uint8_t **)&csv, &n, NULL), SHOAL_OK);
+    csv[n] = '\0';
+    snprintf(row, sizeof row, "\n%ld,", newest_checkpoint(run));
+    cr_assert_not_null(strstr(csv, row), "the last checkpoint (step %ld) was not evaluated:\n%s",
+                       newest_checkpoint(run), csv);
+    free(csv);
     cr_assert_gt(last_value(run, "metrics.csv", "replay_inserted"), 0);
     cr_assert_gt(last_value(run, "metrics.csv", "replay_sampled"), 0);
     cr_assert_gt(last_params_version(), 0, "actors never acted with learned parameters");
@@ -357,27 +388,6 @@ Test(cluster_train, a_hung_rank_is_killed_within_the_stop_deadline)
     stop_train(pid, run);
     h.done = 1;
     pthread_join(t, NULL);
-}
-
-/* The largest N of RUN_DIR/checkpoints/step-N.ckpt. */
-static long newest_checkpoint(const char *run)
-{
-    char path[160];
-    snprintf(path, sizeof path, "%s/checkpoints", run);
-    DIR *d = opendir(path);
-    long best = -1;
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        long n;
-        char tail[16];
-        if (sscanf(e->d_name, "step-%ld.%15s", &n, tail) == 2 && strcmp(tail, "ckpt") == 0) {
-            best = n > best ? n : best;
-        }
-    }
-    if (d) {
-        closedir(d);
-    }
-    return best;
 }
 
 Test(cluster_train, a_resumed_run_continues_from_its_checkpoint)

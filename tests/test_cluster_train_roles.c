@@ -3,6 +3,7 @@
  * endpoints). The collective steps are exercised by test_cluster_train. */
 #include <criterion/criterion.h>
 #include <mpi.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,12 @@
 #include <unistd.h>
 
 #include "cluster/commands.h"
+#include "cluster/rundir.h"
 #include "cluster/train_roles.h"
+#include "common/clock.h"
+#include "common/fileio.h"
+#include "nn/paramfile.h"
+#include "evaluator_fixtures.h"
 #include "obs_fixtures.h"
 
 static char dir[64];
@@ -166,23 +172,57 @@ Test(cluster_train_roles, actors_and_learners_bind_nothing_before_the_exchange)
     config_free(cfg);
 }
 
-Test(cluster_train_roles, the_evaluator_starts_on_the_run_folder_and_stops_on_request)
+/* Plays learner 0 at a stop: after 300 ms it writes the last checkpoint, step-7.ckpt (a Chain
+ * network that always goes right), then its .done marker. *arg: whether the save worked. */
+static void *learner_finishes(void *arg)
 {
-    config *cfg = load(NULL);
+    clock_sleep_ms(300);
+    const int right[] = {1};
+    nn_qnet *net = fx_chain_net(1, right, 2);
+    char path[160];
+    snprintf(path, sizeof path, "%s/checkpoints/step-7.ckpt", dir);
+    *(int *)arg = nn_paramfile_save(path, net, NULL, 7, 28, NULL) == SHOAL_OK;
+    nn_qnet_free(net);
+    rundir_mark(dir, cluster_role_name(CLUSTER_ROLE_LEARNER), 0, RUNDIR_DONE, "");
+    return NULL;
+}
+
+Test(cluster_train_roles, the_evaluator_evaluates_the_learners_last_checkpoint_after_the_stop)
+{
+    config *cfg = load("env.name=chain");
     cluster_layout layout = layout_of(1, 1, 1, 4);
     shoal_err err = {0};
-    char ckpts[128];
-    snprintf(ckpts, sizeof ckpts, "%s/checkpoints", dir);
-    cr_assert_eq(mkdir(ckpts, 0755), 0);
+    const char *subs[] = {"checkpoints", "log"};
+    for (size_t i = 0; i < 2; i++) {
+        char sub[128];
+        snprintf(sub, sizeof sub, "%s/%s", dir, subs[i]);
+        cr_assert_eq(mkdir(sub, 0755), 0);
+    }
     volatile sig_atomic_t stop = 0;
     train_role_ctx ctx = ctx_for(cfg, &layout, CLUSTER_ROLE_EVALUATOR, 0, &stop);
     char ep[ENDPOINTS_MAX_LEN] = "x";
     cr_assert_eq(train_role_bind(&ctx, ep, sizeof ep, &err), SHOAL_OK, "%s", err.msg);
     cr_assert_str_eq(ep, "", "the evaluator reads files; it binds nothing");
     cr_assert_not_null(ctx.role_state);
-    stop = 1;
+    stop = 1; /* the learner's last checkpoint comes after the stop */
+    int saved = 0;
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, learner_finishes, &saved), 0);
+    uint64_t t0 = clock_now_ns();
     cr_assert_eq(train_role_run(&ctx, &err), SHOAL_OK, "%s", err.msg);
+    double secs = clock_since_s(t0);
+    pthread_join(t, NULL);
+    cr_assert(saved);
+    cr_assert_geq(secs, 0.25, "it did not wait for the learner (%.2f s)", secs);
+    cr_assert_lt(secs, 3.0, "it waited on after the learner was done (%.2f s)", secs);
     train_role_free(&ctx);
     cr_assert_null(ctx.role_state);
+    char path[160];
+    snprintf(path, sizeof path, "%s/eval.jsonl", dir);
+    uint8_t *text;
+    size_t n;
+    cr_assert_eq(file_read_all(path, 1 << 20, &text, &n, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert(strstr((char *)text, "{\"step\":7,\"frames\":28,"), "%.*s", (int)n, text);
+    free(text);
     config_free(cfg);
 }

@@ -127,15 +127,19 @@ Test(cmd_eval, bad_usage_exits_2_and_help_exits_0)
     cr_assert(strstr(out, "nope"), "%s", out);
 }
 
-Test(cmd_eval, evaluate_watches_the_run_and_exits_0_on_sigterm)
+/* Starts `shoal evaluate --run-dir DIR --set evaluator.poll_secs=<poll>` (stderr to
+ * /dev/null) and waits until eval.csv has its first row. */
+static pid_t start_evaluate(const char *poll)
 {
     pid_t pid = fork();
     cr_assert_neq(pid, -1);
     if (pid == 0) {
-        char run_dir[128];
+        char run_dir[128], set[64];
         snprintf(run_dir, sizeof run_dir, "%s", dir);
+        snprintf(set, sizeof set, "evaluator.poll_secs=%s", poll);
         freopen("/dev/null", "w", stderr);
-        execl(getenv("SHOAL_BIN"), "shoal", "evaluate", "--run-dir", run_dir, (char *)NULL);
+        execl(getenv("SHOAL_BIN"), "shoal", "evaluate", "--run-dir", run_dir, "--set", set,
+              (char *)NULL);
         _exit(127);
     }
     char csv[256];
@@ -145,16 +149,44 @@ Test(cmd_eval, evaluate_watches_the_run_and_exits_0_on_sigterm)
     while ((stat(csv, &st) != 0 || st.st_size < 60) && clock_since_s(t0) < 20) {
         clock_sleep_ms(50);
     }
+    return pid;
+}
+
+/* SIGTERM to pid; checks that it exits 0 within 3 s. */
+static void stop_evaluate(pid_t pid)
+{
     cr_assert_eq(kill(pid, SIGTERM), 0);
     int status;
     uint64_t t1 = clock_now_ns();
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     cr_assert_lt(clock_since_s(t1), 3.0, "stops promptly");
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+}
+
+Test(cmd_eval, evaluate_watches_the_run_and_exits_0_on_sigterm)
+{
+    stop_evaluate(start_evaluate("0.1"));
     char *text = fx_read_text(dir, "eval.csv");
     cr_assert(strstr(text, EVALUATOR_CSV_HEADER "5,20,"), "%s", text);
     free(text);
     char svg[256];
+    struct stat st;
     snprintf(svg, sizeof svg, "%s/eval.svg", dir);
     cr_assert_eq(stat(svg, &st), 0, "eval.svg drawn");
+}
+
+Test(cmd_eval, evaluate_evaluates_a_checkpoint_written_just_before_sigterm)
+{
+    pid_t pid = start_evaluate("60"); /* after the first scan it only naps until the signal */
+    const int right[] = {1};
+    nn_qnet *net = fx_chain_net(1, right, 2);
+    char path[256];
+    snprintf(path, sizeof path, "%s/checkpoints/step-9.ckpt", dir);
+    shoal_err err = {0};
+    cr_assert_eq(nn_paramfile_save(path, net, NULL, 9, 36, &err), SHOAL_OK, "%s", err.msg);
+    nn_qnet_free(net);
+    stop_evaluate(pid);
+    char *text = fx_read_text(dir, "eval.csv");
+    cr_assert(strstr(text, "\n9,36,"), "step 9 was not evaluated at the stop:\n%s", text);
+    free(text);
 }

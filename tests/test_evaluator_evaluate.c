@@ -1,13 +1,17 @@
 /* evaluator/evaluate.h: known-answer evaluations on Chain, the majority vote, determinism
- * for a fixed seed, the step cap, stopping, and every way a parameter file can be refused. */
+ * for a fixed seed, the step cap, stopping and deadlines, every way a parameter file can be
+ * refused, and the evaluation ε of the shipped configs. */
 #include <criterion/criterion.h>
 
+#include <glob.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cluster/commands.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/fileio.h"
 #include "env/env_config.h"
@@ -237,6 +241,26 @@ Test(evaluator_evaluate, a_stop_request_interrupts_the_evaluation)
     evaluator_player_free(p);
 }
 
+Test(evaluator_evaluate, a_passed_deadline_cuts_the_evaluation_and_can_be_lifted)
+{
+    evaluator_player_config c = chain_config(3, 0, 2);
+    evaluator_player *p = player(&c);
+    const int right[] = {1};
+    nn_qnet *net = fx_chain_net(1, right, 2);
+    evaluator_result r;
+    shoal_err err = {0};
+    evaluator_player_set_deadline(p, clock_now_ns());
+    cr_assert_eq(evaluator_player_eval_net(p, net, NULL, &r, &err), SHOAL_ETIMEOUT);
+    cr_assert(strstr(err.msg, "deadline"), "%s", err.msg);
+    evaluator_player_set_deadline(p, clock_now_ns() + 60000000000ull);
+    cr_assert_eq(evaluator_player_eval_net(p, net, NULL, &r, &err), SHOAL_OK, "%s", err.msg);
+    evaluator_player_set_deadline(p, 0);
+    cr_assert_eq(evaluator_player_eval_net(p, net, NULL, &r, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_float_eq(r.mean, 10.0, 1e-5);
+    nn_qnet_free(net);
+    evaluator_player_free(p);
+}
+
 Test(evaluator_evaluate, files_that_cannot_be_evaluated_are_refused_with_their_name)
 {
     evaluator_player_config c = chain_config(2, 0, 2);
@@ -340,6 +364,36 @@ Test(evaluator_evaluate, config_takes_the_smaller_step_cap_and_offsets_the_seed)
     cr_assert_eq(evaluator_player_config_from(cfg, &pc, &err), SHOAL_EINVAL);
     cr_assert(strstr(err.msg, "env.obs_shape is not set"), "%s", err.msg);
     config_free(cfg);
+}
+
+Test(evaluator_evaluate, shipped_configs_evaluate_deterministic_envs_greedily_others_near_greedily)
+{
+    char pattern[1024];
+    snprintf(pattern, sizeof pattern, "%s/cluster/configs/*.ini", getenv("SHOAL_SOURCE_DIR"));
+    glob_t g;
+    cr_assert_eq(glob(pattern, 0, NULL, &g), 0, "no shipped configs: %s", pattern);
+    int n_greedy = 0, n_other = 0;
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        const char *path = g.gl_pathv[i];
+        shoal_err err = {0};
+        config *cfg = shoal_config_load(path, NULL, 0, &err);
+        cr_assert_not_null(cfg, "%s", err.msg);
+        const char *env_name = config_str(cfg, "env", "name");
+        double epsilon = config_float(cfg, "evaluator", "epsilon");
+        if (strcmp(env_name, "deepsea") == 0 || strcmp(env_name, "chain") == 0) {
+            cr_assert_eq(epsilon, 0.0, "%s: %s is deterministic, yet evaluator.epsilon = %g",
+                         path, env_name, epsilon);
+            n_greedy++;
+        } else {
+            cr_assert(epsilon > 0.0 && epsilon <= 0.01, "%s: evaluator.epsilon = %g", path,
+                      epsilon);
+            n_other++;
+        }
+        config_free(cfg);
+    }
+    globfree(&g);
+    cr_assert_geq(n_greedy, 3, "the DeepSea and Chain configs were not found: %s", pattern);
+    cr_assert_geq(n_other, 5);
 }
 
 Test(evaluator_evaluate, an_env_that_does_not_match_the_facts_is_refused)

@@ -1,9 +1,11 @@
 /* evaluator/watch.h: each checkpoint evaluated once, newest first; a restart resumes from
  * eval.jsonl; bad files skipped with one warning and retried when they change; the run loop
- * stops on request. Chain with two short episodes keeps every evaluation in milliseconds. */
+ * stops on request; the final pass after a stop evaluates what the stop left, within its bound.
+ * Chain with two short episodes keeps every evaluation in milliseconds. */
 #include <criterion/criterion.h>
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +55,14 @@ static evaluator_config watch_config(evaluator_catch_up catch_up)
     c.player.seed = 1;
     c.player.n_envs = 2;
     return c;
+}
+
+static evaluator *make_from(const evaluator_config *c)
+{
+    shoal_err err = {0};
+    evaluator *e = evaluator_new(c, &err);
+    cr_assert_not_null(e, "%s", err.msg);
+    return e;
 }
 
 static evaluator *make(evaluator_catch_up catch_up)
@@ -309,6 +319,159 @@ Test(evaluator_watch, the_run_loop_picks_up_new_checkpoints_and_returns_soon_aft
     cr_assert_eq(h->n, 2);
     cr_assert_eq(h->rows[1].step, 600);
     evaluator_free(e);
+}
+
+/* Plays the learner at a stop: after after_ms it writes checkpoint step, then says it is done
+ * (*done) or sets the stop flag (*stop), whichever is given. */
+typedef struct last_writer {
+    uint32_t after_ms;
+    uint64_t step;
+    volatile sig_atomic_t *done, *stop;
+} last_writer;
+
+static void *write_last(void *arg)
+{
+    last_writer *w = arg;
+    clock_sleep_ms(w->after_ms);
+    save_checkpoint(w->step);
+    if (w->done) {
+        *w->done = 1;
+    }
+    if (w->stop) {
+        *w->stop = 1;
+    }
+    return NULL;
+}
+
+static bool flag_set(void *arg)
+{
+    return *(volatile sig_atomic_t *)arg != 0;
+}
+
+static bool never(void *arg)
+{
+    (void)arg;
+    return false;
+}
+
+static size_t finish(evaluator *e, const evaluator_final *f, double *secs)
+{
+    size_t n = 99;
+    shoal_err err = {0};
+    uint64_t t0 = clock_now_ns();
+    cr_assert_eq(evaluator_finish(e, f, &n, &err), SHOAL_OK, "%s", err.msg);
+    *secs = clock_since_s(t0);
+    return n;
+}
+
+Test(evaluator_watch, a_checkpoint_written_just_before_the_stop_is_evaluated_by_the_final_pass)
+{
+    save_checkpoint(100);
+    evaluator_config c = watch_config(EVALUATOR_CATCH_UP_ALL);
+    c.poll_secs = 60; /* after the first scan the loop only naps until the stop */
+    evaluator *e = make_from(&c);
+    volatile sig_atomic_t stop = 0;
+    last_writer w = {.after_ms = 300, .step = 600, .stop = &stop};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, write_last, &w), 0);
+    shoal_err err = {0};
+    cr_assert_eq(evaluator_run(e, &stop, &err), SHOAL_OK, "%s", err.msg);
+    pthread_join(t, NULL);
+    cr_assert_eq(evaluator_history_of(e)->n, 1, "the run loop saw step 600 only with the stop");
+
+    evaluator_final f = {.secs = 5};
+    double secs;
+    cr_assert_eq(finish(e, &f, &secs), 1);
+    cr_assert_lt(secs, 2.0, "took %.2f s", secs);
+    const evaluator_history *h = evaluator_history_of(e);
+    cr_assert_eq(h->n, 2);
+    cr_assert_eq(h->rows[1].step, 600);
+    cr_assert_float_eq(h->rows[1].mean, 10.0, 1e-5);
+    evaluator_free(e);
+    e = make(EVALUATOR_CATCH_UP_ALL);
+    h = evaluator_history_of(e);
+    cr_assert(h->n == 2 && h->rows[1].step == 600, "eval.jsonl does not hold step 600");
+    evaluator_free(e);
+}
+
+Test(evaluator_watch, the_final_pass_waits_for_the_last_checkpoint_and_goes_newest_first)
+{
+    save_checkpoint(100);
+    save_checkpoint(200);
+    evaluator *e = make(EVALUATOR_CATCH_UP_ALL);
+    volatile sig_atomic_t learner_done = 0;
+    last_writer w = {.after_ms = 300, .step = 800, .done = &learner_done};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, write_last, &w), 0);
+    evaluator_final f = {.secs = 5, .wait_secs = 4, .ready = flag_set, .arg = (void *)&learner_done};
+    double secs;
+    size_t n = finish(e, &f, &secs);
+    pthread_join(t, NULL);
+    cr_assert_eq(n, 3);
+    cr_assert_geq(secs, 0.25, "it did not wait for the last checkpoint (%.2f s)", secs);
+    cr_assert_lt(secs, 2.0, "it waited on after the checkpoint came (%.2f s)", secs);
+    const evaluator_history *h = evaluator_history_of(e);
+    cr_assert_eq(h->rows[0].step, 800, "the last checkpoint first");
+    cr_assert_eq(h->rows[1].step, 200);
+    cr_assert_eq(h->rows[2].step, 100);
+    evaluator_free(e);
+}
+
+Test(evaluator_watch, a_last_checkpoint_that_never_comes_delays_the_final_pass_only_its_wait)
+{
+    log_to_file();
+    save_checkpoint(100);
+    evaluator *e = make(EVALUATOR_CATCH_UP_ALL);
+    evaluator_final f = {.secs = 5, .wait_secs = 0.3, .ready = never};
+    double secs;
+    cr_assert_eq(finish(e, &f, &secs), 1, "what is there is evaluated");
+    cr_assert_geq(secs, 0.3);
+    cr_assert_lt(secs, 2.0, "took %.2f s", secs);
+    evaluator_free(e);
+    char *log = fx_read_text(dir, "log.txt");
+    cr_assert(strstr(log, "last checkpoint was not written within 0.3 s"), "%s", log);
+    cr_assert(strstr(log, "nothing left to evaluate (1 evaluated"), "%s", log);
+    free(log);
+    log_close();
+}
+
+Test(evaluator_watch, the_final_pass_keeps_to_its_bound_and_names_what_it_left, .timeout = 120)
+{
+    log_to_file();
+    /* Chain of length 100, always right: 100,000 episodes of 108 steps, seconds per
+     * checkpoint (about 0.4 s for 100,000 episodes at length 10) */
+    evaluator_config c = watch_config(EVALUATOR_CATCH_UP_ALL);
+    shoal_err err = {0};
+    cr_assert_eq(env_options_set_param(&c.player.env, "length", 100, &err), SHOAL_OK);
+    c.player.facts = fx_env_facts("chain", &c.player.env);
+    c.player.episodes = EVALUATOR_MAX_EPISODES;
+    c.player.n_envs = 1;
+    const int right[] = {1};
+    nn_qnet *net = fx_chain_net_of_length(100, 1, right, 1);
+    for (uint64_t step = 100; step <= 200; step += 100) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/step-%llu.ckpt", ckpt_dir, (unsigned long long)step);
+        cr_assert_eq(nn_paramfile_save(path, net, NULL, step, step * 4, &err), SHOAL_OK, "%s",
+                     err.msg);
+    }
+    nn_qnet_free(net);
+    evaluator *e = make_from(&c);
+    evaluator_final f = {.secs = 0.3};
+    double secs;
+    cr_assert_eq(finish(e, &f, &secs), 0, "the evaluation was cut at the bound");
+    cr_assert_lt(secs, 1.5, "took %.2f s for a bound of 0.3 s", secs);
+    cr_assert_eq(evaluator_history_of(e)->n, 0, "a cut evaluation is not recorded");
+    evaluator_free(e);
+    char *log = fx_read_text(dir, "log.txt");
+    cr_assert(strstr(log, "2 checkpoint(s) not evaluated within the 0.3 s") &&
+              strstr(log, "the newest: step 200") && strstr(log, "shoal evaluate --run-dir"),
+              "the log does not say what was left:\n%s", log);
+    free(log);
+    log_close();
+    struct stat st;
+    char path[256];
+    snprintf(path, sizeof path, "%s/eval.jsonl", dir);
+    cr_assert(stat(path, &st) != 0 || st.st_size == 0, "nothing was recorded");
 }
 
 Test(evaluator_watch, config_from_reads_the_watcher_keys)

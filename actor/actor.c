@@ -255,7 +255,7 @@ actor *actor_new(const actor_config *c, shoal_err *err)
         goto fail;
     }
     env *e0 = env_vec_env(a->vec, 0);
-    obs_facts got = {.obs = env_obs_spec(e0), .n_actions = env_n_actions(e0)};
+    obs_facts got = env_facts(e0);
     if (obs_facts_check(&c->facts, &got, c->env_name, err) != SHOAL_OK) {
         goto fail;
     }

@@ -21,7 +21,7 @@ int cluster_env_facts_derive(config *cfg, shoal_err *err)
         env_registry_free(reg);
         return err ? err->code : SHOAL_EINVAL;
     }
-    obs_facts f = {.obs = env_obs_spec(e), .n_actions = env_n_actions(e)};
+    obs_facts f = env_facts(e);
     env_free(e);
     env_registry_free(reg);
     return obs_facts_to_config(cfg, &f, "derived from env.name", err);

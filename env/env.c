@@ -219,11 +219,8 @@ static int game_params(const env_game *g, const env_options *o, double *values, 
 env *env_make(const env_registry *reg, const char *name, const env_options *opts,
               shoal_err *err)
 {
-    const env_game *g = env_registry_find(reg, name);
+    const env_game *g = env_registry_need(reg, name, err);
     if (!g) {
-        char names[512];
-        env_registry_names(reg, names, sizeof names);
-        shoal_err_set(err, SHOAL_ENOTFOUND, "unknown environment '%s'; known: %s", name, names);
         return NULL;
     }
     double values[ENV_MAX_PARAMS];
@@ -289,6 +286,11 @@ obs_spec env_obs_spec(const env *e)
 uint32_t env_n_actions(const env *e)
 {
     return e->n_actions;
+}
+
+obs_facts env_facts(const env *e)
+{
+    return (obs_facts){.obs = env_obs_spec(e), .n_actions = e->n_actions};
 }
 
 const char *env_action_name(const env *e, uint32_t a)

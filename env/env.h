@@ -82,6 +82,8 @@ size_t env_obs_bytes(const env *e);
 /* The observation's shape, dtype and bytes in one (common/obs.h). */
 obs_spec env_obs_spec(const env *e);
 uint32_t env_n_actions(const env *e);
+/* The environment's facts (observation spec and action count), as a run's config holds them. */
+obs_facts env_facts(const env *e);
 /* Name of agent action a (static string). */
 const char *env_action_name(const env *e, uint32_t a);
 

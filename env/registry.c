@@ -161,6 +161,17 @@ const env_game *env_registry_find(const env_registry *r, const char *name)
     return NULL;
 }
 
+const env_game *env_registry_need(const env_registry *r, const char *name, shoal_err *err)
+{
+    const env_game *g = env_registry_find(r, name);
+    if (!g) {
+        char names[512];
+        env_registry_names(r, names, sizeof names);
+        shoal_err_set(err, SHOAL_ENOTFOUND, "unknown environment '%s'; known: %s", name, names);
+    }
+    return g;
+}
+
 void env_registry_names(const env_registry *r, char *buf, size_t cap)
 {
     size_t used = 0;

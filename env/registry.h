@@ -39,6 +39,9 @@ const env_game *env_registry_game(const env_registry *r, size_t i);
 /* The game named name, or NULL. */
 const env_game *env_registry_find(const env_registry *r, const char *name);
 
+/* The game named name, or NULL with ENOTFOUND naming it and listing the known ones. */
+const env_game *env_registry_need(const env_registry *r, const char *name, shoal_err *err);
+
 /* Writes "a, b, c" (every registered name) into buf, for error messages. */
 void env_registry_names(const env_registry *r, char *buf, size_t cap);
 

@@ -157,11 +157,7 @@ evaluator_player *evaluator_player_new(const evaluator_player_config *cfg, shoal
         shoal_err_prefix(err, "[env] plugins");
         goto fail;
     }
-    if (!env_registry_find(p->reg, cfg->env_name)) {
-        char names[512];
-        env_registry_names(p->reg, names, sizeof names);
-        shoal_err_set(err, SHOAL_ENOTFOUND, "unknown environment '%s'; known: %s", cfg->env_name,
-                      names);
+    if (!env_registry_need(p->reg, cfg->env_name, err)) {
         goto fail;
     }
     p->spec = cfg->facts.obs;
@@ -268,7 +264,7 @@ static int start_job(evaluator_player *p, size_t s, size_t job, shoal_err *err)
     if (!sl->e) {
         return err ? err->code : SHOAL_EINVAL;
     }
-    obs_facts got = {.obs = env_obs_spec(sl->e), .n_actions = env_n_actions(sl->e)};
+    obs_facts got = env_facts(sl->e);
     if (obs_facts_check(&p->cfg.facts, &got, p->cfg.env_name, err) != SHOAL_OK) {
         return SHOAL_EINVAL;
     }

@@ -434,18 +434,24 @@ static void write_metrics_row(learner *l, double now)
     l->row_updates = 0;
 }
 
-/* Rank 0 after each update: frames, Params, checkpoints, metrics (final: the last Params and
- * checkpoint; final_row writes the last row). */
-static int rank0_duties(learner *l, bool final, shoal_err *err)
+/* Frames so far: the shards' count of env steps, once it is known and past the checkpoint's. */
+static void take_frames(learner *l)
 {
-    uint64_t step = learner_update_steps(l->u);
-    double now = clock_now_s();
     if (l->pf) {
         learner_replay_stats st = learner_prefetch_stats(l->pf);
         if (st.known && st.env_steps > l->frames) {
             l->frames = st.env_steps;
         }
     }
+}
+
+/* Rank 0 after each update: frames, Params, checkpoints, metrics (final: the last Params and
+ * checkpoint; final_row writes the last row). */
+static int rank0_duties(learner *l, bool final, shoal_err *err)
+{
+    uint64_t step = learner_update_steps(l->u);
+    double now = clock_now_s();
+    take_frames(l);
     int rc = SHOAL_OK;
     if (l->pub) {
         if (final || step % l->cfg.publish_period == 0) {
@@ -500,12 +506,7 @@ static void final_row(learner *l, bool stopping)
         }
         clock_sleep_ms(FINAL_STATS_GAP_MS);
     }
-    if (l->pf) {
-        learner_replay_stats st = learner_prefetch_stats(l->pf);
-        if (st.known && st.env_steps > l->frames) {
-            l->frames = st.env_steps;
-        }
-    }
+    take_frames(l);
     write_metrics_row(l, clock_now_s());
 }
 

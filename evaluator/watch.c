@@ -391,31 +391,31 @@ int evaluator_finish(evaluator *e, const evaluator_final *f, size_t *n_evaluated
                  "evaluating the checkpoints there are", wait);
     }
     evaluator_player_set_deadline(e->player, t0 + (uint64_t)(f->secs * 1e9));
+    /* evaluator_poll takes the pending checkpoints newest first until none is left; the
+     * player's deadline ends it with ETIMEOUT at the bound. Another failure (the results of one
+     * checkpoint not written) is logged and the pass goes on while there is time. */
     size_t n = 0, n_left = 0;
     uint64_t newest_left = 0;
-    int rc = SHOAL_OK;
+    int rc;
     for (;;) {
-        rc = newest_pending(e, &newest_left, &n_left, err);
-        if (rc != SHOAL_OK || n_left == 0 || clock_since_s(t0) >= f->secs) {
-            break;
-        }
-        int done = 0;
+        size_t k = 0;
         shoal_err why = {0};
-        rc = evaluate_one(e, newest_left, NULL, &done, &why);
-        n += (size_t)done;
+        rc = evaluator_poll(e, NULL, &k, &why);
+        n += k;
         if (rc == SHOAL_ENOMEM) {
             if (err) {
                 *err = why;
             }
             break;
         }
-        if (rc == SHOAL_ETIMEOUT) {
-            rc = newest_pending(e, &newest_left, &n_left, err);
-            break;
+        if (rc != SHOAL_OK && rc != SHOAL_ETIMEOUT) {
+            log_error("%s", why.msg);
+            if (clock_since_s(t0) < f->secs) {
+                continue;
+            }
         }
-        if (rc != SHOAL_OK) {
-            log_error("%s", why.msg); /* results not written; the checkpoint counts as done */
-        }
+        rc = newest_pending(e, &newest_left, &n_left, err);
+        break;
     }
     evaluator_player_set_deadline(e->player, 0);
     if (rc == SHOAL_OK && n_left > 0) {

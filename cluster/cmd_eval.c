@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "evaluator/results.h"
 #include "evaluator/watch.h"
+#include "nn/paramfile.h"
 
 typedef struct args {
     cmdline_args cfg;
@@ -88,15 +89,15 @@ static const char *run_dir_of(const char *checkpoint, char *buf, size_t cap)
         return NULL;
     }
     char *folder = dirname(copy);
-    size_t n = strlen(folder);
-    if (n < 11 || strcmp(folder + n - 11, "checkpoints") != 0 ||
-        (n > 11 && folder[n - 12] != '/')) {
+    size_t n = strlen(folder), k = strlen(NN_PARAMFILE_CHECKPOINT_DIR);
+    if (n < k || strcmp(folder + n - k, NN_PARAMFILE_CHECKPOINT_DIR) != 0 ||
+        (n > k && folder[n - k - 1] != '/')) {
         return NULL;
     }
-    if (n == 11) {
+    if (n == k) {
         snprintf(buf, cap, ".");
     } else {
-        snprintf(buf, cap, "%.*s", (int)(n - 12), folder);
+        snprintf(buf, cap, "%.*s", (int)(n - k - 1), folder);
     }
     return buf[0] ? buf : "/";
 }

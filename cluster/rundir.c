@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/fileio.h"
+#include "nn/paramfile.h"
 
 int rundir_path(char *out, size_t cap, const char *dir, const char *name, shoal_err *err)
 {
@@ -40,7 +41,7 @@ int rundir_prepare(const char *dir, bool resume, shoal_err *err)
     char cfg_path[FILEIO_PATH_MAX], ckpt_dir[FILEIO_PATH_MAX], log_dir[FILEIO_PATH_MAX];
     int rc = rundir_path(cfg_path, sizeof cfg_path, dir, "config.ini", err);
     if (rc == SHOAL_OK) {
-        rc = rundir_path(ckpt_dir, sizeof ckpt_dir, dir, "checkpoints", err);
+        rc = rundir_path(ckpt_dir, sizeof ckpt_dir, dir, NN_PARAMFILE_CHECKPOINT_DIR, err);
     }
     if (rc == SHOAL_OK) {
         rc = rundir_path(log_dir, sizeof log_dir, dir, "log", err);

@@ -1,9 +1,9 @@
 #!/bin/sh
 # tests/sdk_install.sh BUILD_DIR: the environment-plugin SDK as a user meets it (ctest:
 # sdk_install). Installs the build into a temporary prefix, builds the installed example plugin
-# with nothing but the installed files (pkg-config shoal-plugin), plays it with the installed
-# shoal, and checks that a plugin built for another ABI version is refused. The prefix is
-# removed on exit.
+# with nothing but the installed files (pkg-config shoal-plugin, then CMake's
+# find_package(ShoalPlugin)), plays it with the installed shoal, and checks that a plugin built
+# for another ABI version is refused. The prefix is removed on exit.
 set -eu
 
 build=${1:?usage: sdk_install.sh BUILD_DIR}
@@ -20,7 +20,7 @@ fail() {
 cmake --install "$build" --prefix "$prefix" >"$tmp/install.log" 2>&1 ||
     { cat "$tmp/install.log" >&2; fail "cmake --install $build failed"; }
 for f in bin/shoal include/shoal/env_plugin.h share/pkgconfig/shoal-plugin.pc \
-    share/shoal/examples/env-plugin/coin_plugin.c; do
+    share/cmake/ShoalPlugin/ShoalPluginConfig.cmake share/shoal/examples/env-plugin/coin_plugin.c; do
     [ -f "$prefix/$f" ] && [ ! -L "$prefix/$f" ] || fail "not installed as a file: $f"
 done
 
@@ -59,6 +59,25 @@ grep -q '"episodes": 20, "mean_return": 3.000000, "se_return": 0.000000' expert.
     --seed 2 --json >random.json || fail "shoal env stats --policy random failed"
 grep -Eq '"episodes": [1-9][0-9]*, "mean_return": 3.000000' random.json ||
     { cat random.json >&2; fail "random: expected finished episodes of return 3"; }
+
+# The same plugin built by CMake through find_package(ShoalPlugin), found in the prefix only.
+mkdir cmk
+cat >cmk/CMakeLists.txt <<'END'
+cmake_minimum_required(VERSION 3.18)
+project(coin C)
+find_package(ShoalPlugin REQUIRED)
+add_library(coin MODULE ${CMAKE_CURRENT_SOURCE_DIR}/../coin_plugin.c)
+target_link_libraries(coin PRIVATE ShoalPlugin::headers)
+target_compile_options(coin PRIVATE -Wall -Wextra -Werror)
+END
+cmake -S cmk -B cmk/build -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF \
+    -DCMAKE_FIND_USE_SYSTEM_PACKAGE_REGISTRY=OFF >cmake.log 2>&1 &&
+    cmake --build cmk/build >>cmake.log 2>&1 ||
+    { cat cmake.log >&2; fail "find_package(ShoalPlugin) does not build the example"; }
+"$shoal" env stats example/coin --plugin ./cmk/build/libcoin.so --policy expert --episodes 5 \
+    --seed 3 --json >cmake.json || fail "the CMake-built plugin does not play"
+grep -q '"episodes": 5, "mean_return": 3.000000' cmake.json ||
+    { cat cmake.json >&2; fail "CMake-built plugin: expected 5 episodes of return 3"; }
 
 # The same source built for the next major version is refused, naming the file and both
 # versions.

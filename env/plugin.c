@@ -2,7 +2,6 @@
 
 #include <dlfcn.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 static double host_uniform(env_rand *r)
@@ -17,14 +16,10 @@ static int64_t host_integer(env_rand *r, int64_t low, int64_t high)
 
 static void host_fail(shoal_err *err, const char *fmt, ...)
 {
-    if (!err) {
-        return;
-    }
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    shoal_err_vset(err, SHOAL_EINVAL, fmt, ap);
     va_end(ap);
-    err->code = SHOAL_EINVAL;
 }
 
 static const env_host host = {

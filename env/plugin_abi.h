@@ -90,8 +90,8 @@ typedef struct env_host {
      * generator of the plugin's own so that seeds reproduce episodes. */
     double (*uniform)(env_rand *r);                              /* [0, 1) */
     int64_t (*integer)(env_rand *r, int64_t low, int64_t high); /* [low, high) */
-    /* Says why create failed (printf format); shoal shows it to the user with the game's
-     * name. Call it with the err create received, then return NULL. */
+    /* Says why create failed (printf format); shoal shows the message as it is, so name the
+     * game in it. Call it with the err create received, then return NULL. */
     void (*fail)(shoal_err *err, const char *fmt, ...)
 #if defined(__GNUC__)
         __attribute__((format(printf, 2, 3)))

@@ -23,6 +23,8 @@ add_library(shoal_all INTERFACE)
 # include of another part's internals, or of a part that is not in DEPS, fails to compile.
 # Tests and benches see the whole tree: they test internals on purpose.
 set(SHOAL_LAYERING_DIR ${CMAKE_BINARY_DIR}/layering)
+# The plugin SDK as it is installed (include/shoal/, share/pkgconfig/), filled by env/.
+set(SHOAL_SDK_DIR ${CMAKE_BINARY_DIR}/sdk)
 
 # Links each of headers (names inside folder) into dir/folder/; fails on a missing header.
 function(shoal_export_headers dir folder)

@@ -8,6 +8,8 @@
 #ifndef SHOAL_COMMON_ERR_H
 #define SHOAL_COMMON_ERR_H
 
+#include <stdarg.h>
+
 enum {
     SHOAL_OK = 0,
     SHOAL_EINVAL = 1,   /* bad argument or bad input from a user or config */
@@ -32,6 +34,11 @@ typedef struct shoal_err {
 /* Sets err (when not NULL) to code and the formatted message; returns code. */
 int shoal_err_set(shoal_err *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* shoal_err_set with the arguments in a va_list (for functions that take a format of their
+ * own, such as the plugin host's fail). */
+int shoal_err_vset(shoal_err *err, int code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 /* Prepends "prefix: " to err's message, keeping its code; returns the code. */
 int shoal_err_prefix(shoal_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -11,7 +11,7 @@ typedef struct chain {
     int n, s, t; /* s: current state 1..n; t: actions taken this episode */
 } chain;
 
-static void *create(const double *params, int ramping, obs_shape *shape, shoal_err *err)
+static void *create(const double *params, int ramping, env_shape *shape, shoal_err *err)
 {
     (void)ramping;
     chain *g = calloc(1, sizeof *g);
@@ -20,7 +20,7 @@ static void *create(const double *params, int ramping, obs_shape *shape, shoal_e
         return NULL;
     }
     g->n = (int)params[0];
-    *shape = (obs_shape){1, (uint32_t)g->n, 1};
+    *shape = (env_shape){1, (uint32_t)g->n, 1};
     return g;
 }
 
@@ -76,10 +76,9 @@ static const env_param_def params[] = {
 };
 
 const env_game env_game_chain = {
-    .abi_version = ENV_GAME_ABI_VERSION,
     .name = "chain",
     .summary = "Osband's chain: 1xNx1 thermometer, 2 actions, optimal return 10",
-    .dtype = OBS_DTYPE_UINT8,
+    .dtype = ENV_DTYPE_UINT8,
     .n_native_actions = 2,
     .action_names = action_names,
     .n_minimal_actions = 2,

@@ -33,7 +33,7 @@ static void destroy(void *state)
     }
 }
 
-static void *create(const double *params, int ramping, obs_shape *shape, shoal_err *err)
+static void *create(const double *params, int ramping, env_shape *shape, shoal_err *err)
 {
     (void)ramping;
     deepsea *g = calloc(1, sizeof *g);
@@ -47,7 +47,7 @@ static void *create(const double *params, int ramping, obs_shape *shape, shoal_e
         goto oom;
     }
     draw_mapping(g, g->mapping_seed >= 0 ? (uint64_t)g->mapping_seed : 0);
-    *shape = (obs_shape){(uint32_t)g->n, (uint32_t)g->n, 1};
+    *shape = (env_shape){(uint32_t)g->n, (uint32_t)g->n, 1};
     return g;
 oom:
     destroy(g);
@@ -120,10 +120,9 @@ static const env_param_def params[] = {
 };
 
 const env_game env_game_deepsea = {
-    .abi_version = ENV_GAME_ABI_VERSION,
     .name = "deepsea",
     .summary = "bsuite Deep Sea: NxN one-hot, 2 actions, optimal return 0.99",
-    .dtype = OBS_DTYPE_UINT8,
+    .dtype = ENV_DTYPE_UINT8,
     .n_native_actions = 2,
     .action_names = action_names,
     .n_minimal_actions = 2,

@@ -18,7 +18,7 @@ const int8_t env_minatar_dx[MINATAR_N_ACTIONS] = {0, -1, 0, 1, 0, 0};
 const int8_t env_minatar_dy[MINATAR_N_ACTIONS] = {0, 0, -1, 0, 1, 0};
 
 void *env_minatar_state_new(size_t bytes, uint32_t n_channels, const char *name,
-                            size_t ramping_offset, int ramping, obs_shape *shape, shoal_err *err)
+                            size_t ramping_offset, int ramping, env_shape *shape, shoal_err *err)
 {
     void *state = calloc(1, bytes);
     if (!state) {
@@ -29,7 +29,7 @@ void *env_minatar_state_new(size_t bytes, uint32_t n_channels, const char *name,
         assert(ramping_offset + sizeof(bool) <= bytes);
         *(bool *)((char *)state + ramping_offset) = ramping != 0;
     }
-    *shape = (obs_shape){10, 10, n_channels};
+    *shape = (env_shape){10, 10, n_channels};
     return state;
 }
 
@@ -234,12 +234,30 @@ env *env_make(const env_registry *reg, const char *name, const env_options *opts
     }
     e->game = g;
     e->opts = *opts;
-    e->state = g->create(values, opts->ramping ? 1 : 0, &e->shape, err);
+    /* A fresh err of our own: a plugin that fails without host->fail must not leave the
+     * caller with a stale or empty message. */
+    env_shape shape = {0};
+    shoal_err why = {0};
+    e->state = g->create(values, opts->ramping ? 1 : 0, &shape, &why);
     if (!e->state) {
+        if (why.code == SHOAL_OK) {
+            shoal_err_set(&why, SHOAL_EINVAL, "%s: create failed and gave no reason", name);
+        }
+        if (err) {
+            *err = why;
+        }
         env_free(e);
         return NULL;
     }
-    e->obs_bytes = obs_shape_bytes(e->shape, g->dtype);
+    /* Plugins' shapes are checked here: a zero or huge dimension would break every buffer. */
+    obs_spec spec = {.shape = {shape.h, shape.w, shape.c}, .dtype = g->dtype};
+    if (obs_spec_finish(&spec, err) != SHOAL_OK) {
+        shoal_err_prefix(err, "%s: create", name);
+        env_free(e);
+        return NULL;
+    }
+    e->shape = spec.shape;
+    e->obs_bytes = spec.bytes;
     e->n_actions = opts->full_action_set ? g->n_native_actions : g->n_minimal_actions;
     e->action_map = opts->full_action_set ? NULL : g->minimal_actions;
     env_seed(e, 0);

@@ -1,6 +1,8 @@
 /* One environment's rules behind a table of functions: the contract between the env wrapper
- * (env/env.h) and a game, built in or loaded from a plugin (env/plugin.h). This header is the
- * plugin ABI, so it uses only fixed-size integers, plain structs and function pointers.
+ * (env/env.h) and a game, built in or loaded from a plugin (env/plugin.h). The table and its
+ * types are the plugin ABI, env/plugin_abi.h (installed as <shoal/env_plugin.h>); this header
+ * adds what the built-in games share: shoal's error, observation and random-number types
+ * (plugins reach the last two only through env_host) and helpers for packed observations.
  *
  * A game owns its state (create/destroy) and knows nothing of sticky actions, time limits,
  * action subsets or seeding policy: the wrapper does those the same way for every game. A game
@@ -23,59 +25,8 @@
 
 #include "common/err.h"
 #include "common/obs.h"
+#include "env/plugin_abi.h"
 #include "env/rand.h"
-
-#define ENV_GAME_ABI_VERSION 1u
-
-/* A numeric parameter a game accepts as an option ("size=20"); plain static data. */
-typedef struct env_param_def {
-    const char *name;
-    double default_value, min, max;
-    int integer; /* 1: the value must be a whole number */
-    const char *doc;
-} env_param_def;
-
-/* Random draws offered to plugins, which cannot link the host's env_rand functions. */
-typedef struct env_host {
-    uint32_t abi_version;
-    double (*uniform)(env_rand *r);                      /* [0, 1) */
-    int64_t (*integer)(env_rand *r, int64_t low, int64_t high); /* [low, high) */
-} env_host;
-
-typedef struct env_game {
-    uint32_t abi_version;           /* ENV_GAME_ABI_VERSION */
-    const char *name;               /* registry name, e.g. "minatar/breakout" */
-    const char *summary;            /* one line for `shoal env list` */
-    obs_dtype dtype;                /* OBS_DTYPE_BIT or OBS_DTYPE_UINT8 */
-    uint32_t n_native_actions;      /* actions the game accepts, 0 .. n-1 */
-    const char *const *action_names;/* n_native_actions names */
-    uint32_t n_minimal_actions;     /* the agent's action set, as native indices */
-    const uint32_t *minimal_actions;
-    int sticky_actions;             /* 1: the wrapper applies the sticky-action rule */
-    int has_ramping;                /* 1: the ramping option means something to this game */
-    const char *glyphs;             /* one character per channel for the ASCII renderer */
-    size_t n_params;
-    const env_param_def *params;
-
-    /* New state for these parameter values (one per params entry, in order, already range
-     * checked); fills *shape. NULL with err on failure. */
-    void *(*create)(const double *param_values, int ramping, obs_shape *shape, shoal_err *err);
-    /* Frees state; NULL is fine. */
-    void (*destroy)(void *state);
-    /* Optional (may be NULL): called when the wrapper is seeded, before the next reset. */
-    void (*seed)(void *state, uint64_t seed);
-    /* Starts an episode. */
-    void (*reset)(void *state, env_rand *r);
-    /* One step with a native action; returns the reward and sets *terminal (0/1). Never
-     * called again after terminal until reset. */
-    float (*step)(void *state, uint32_t action, env_rand *r, int *terminal);
-    /* Writes the observation into obs, which the caller has zeroed. */
-    void (*observe)(const void *state, uint8_t *obs);
-    /* Optional: the difficulty ramp level, or -1 when the game has none. */
-    int (*ramp_index)(const void *state);
-    /* Optional: a scripted expert's native action in this state (env/expert.h). */
-    uint32_t (*expert)(const void *state, env_rand *r);
-} env_game;
 
 /* Sets value (y, x, ch) of a packed 10-column observation with n_ch channels. */
 static inline void env_bit_set(uint8_t *obs, int n_ch, int y, int x, int ch)

@@ -37,8 +37,8 @@ static inline int env_clamp(int v, int lo, int hi)
 /* The table fields every MinAtar game shares: packed bits, MinAtar's six native actions,
  * sticky actions, state freed with free(). */
 #define ENV_MINATAR_GAME                                                                     \
-    .abi_version = ENV_GAME_ABI_VERSION, .dtype = OBS_DTYPE_BIT,                             \
-    .n_native_actions = MINATAR_N_ACTIONS, .action_names = env_minatar_action_names,         \
+    .dtype = ENV_DTYPE_BIT, .n_native_actions = MINATAR_N_ACTIONS,                           \
+    .action_names = env_minatar_action_names,                                                \
     .sticky_actions = 1, .destroy = free
 
 /* ramping_offset of a MinAtar game whose state has no ramping field. */
@@ -48,7 +48,7 @@ static inline int env_clamp(int v, int lo, int hi)
  * ramping_offset is ENV_MINATAR_NO_RAMPING, the state's bool at that offset holds the ramping
  * option. NULL with ENOMEM naming the game. */
 void *env_minatar_state_new(size_t bytes, uint32_t n_channels, const char *name,
-                            size_t ramping_offset, int ramping, obs_shape *shape, shoal_err *err);
+                            size_t ramping_offset, int ramping, env_shape *shape, shoal_err *err);
 
 /* Defines a MinAtar game file's static create() (env_game.create). The plugin ABI's create
  * carries no game, so each game needs a function of its own; they differ only in these
@@ -57,7 +57,7 @@ void *env_minatar_state_new(size_t bytes, uint32_t n_channels, const char *name,
  *     ENV_MINATAR_CREATE(asterix, 4, "minatar/asterix", offsetof(asterix, ramping))
  */
 #define ENV_MINATAR_CREATE(state_type, n_channels, name, ramping_offset)                     \
-    static void *create(const double *params, int ramping, obs_shape *shape, shoal_err *err) \
+    static void *create(const double *params, int ramping, env_shape *shape, shoal_err *err) \
     {                                                                                        \
         (void)params;                                                                        \
         return env_minatar_state_new(sizeof(state_type), n_channels, name, ramping_offset,   \

@@ -67,15 +67,13 @@ void env_registry_free(env_registry *r)
     free(r);
 }
 
+/* The plugin ABI's encodings are shoal's obs_dtype numbers, so a table's dtype is used as is. */
+_Static_assert(ENV_DTYPE_BIT == OBS_DTYPE_BIT && ENV_DTYPE_UINT8 == OBS_DTYPE_UINT8,
+               "env/plugin_abi.h dtypes must match common/obs.h");
+
 static int check_game(const env_game *g, shoal_err *err)
 {
     const char *name = g->name ? g->name : "(unnamed)";
-    if (g->abi_version != ENV_GAME_ABI_VERSION) {
-        return shoal_err_set(err, SHOAL_EINVAL,
-                             "env game %s: ABI version %u, this shoal speaks %u; rebuild the "
-                             "plugin against this env/game.h", name, g->abi_version,
-                             ENV_GAME_ABI_VERSION);
-    }
     if (!g->name || !g->name[0]) {
         return shoal_err_set(err, SHOAL_EINVAL, "env game without a name");
     }
@@ -84,9 +82,9 @@ static int check_game(const env_game *g, shoal_err *err)
                              "env game %s: create, destroy, reset, step and observe are "
                              "required", name);
     }
-    if (g->dtype != OBS_DTYPE_BIT && g->dtype != OBS_DTYPE_UINT8) {
-        return shoal_err_set(err, SHOAL_EINVAL, "env game %s: dtype %d; expected BIT or UINT8",
-                             name, (int)g->dtype);
+    if (g->dtype != ENV_DTYPE_BIT && g->dtype != ENV_DTYPE_UINT8) {
+        return shoal_err_set(err, SHOAL_EINVAL, "env game %s: dtype %u; expected BIT or UINT8",
+                             name, g->dtype);
     }
     if (g->n_native_actions == 0 || !g->action_names || g->n_minimal_actions == 0 ||
         !g->minimal_actions) {

@@ -22,8 +22,8 @@ env_registry *env_registry_new(shoal_err *err);
  * freed first. NULL is fine. */
 void env_registry_free(env_registry *r);
 
-/* Adds a game (borrowed: it must outlive r). EINVAL for a wrong ABI version, a missing
- * function, an empty action set or a name already registered. */
+/* Adds a game (borrowed: it must outlive r). EINVAL for a missing function, an unknown
+ * dtype, an empty action set or a name already registered. */
 int env_registry_add(env_registry *r, const env_game *g, shoal_err *err);
 
 /* Forgets every game registered after the first n (used to undo a half-loaded plugin). */

@@ -1,31 +1,31 @@
-/* An example environment plugin (env/plugin.h): "example/coin", a 1 x W strip where a coin
+/* An example environment plugin for shoal: "example/coin", a 1 x W strip where a coin
  * appears in a random cell; the agent walks left or right and earns 1 when it reaches the
- * coin, which then reappears elsewhere. Episodes end after 3 coins. Build:
+ * coin, which then reappears elsewhere. Episodes end after 3 coins. It needs only the plugin
+ * header of an installed shoal (<shoal/env_plugin.h>, which documents the ABI):
  *
- *     cc -std=c11 -shared -fPIC -I<shoal source dir> -o libcoin.so env/examples/coin_plugin.c
+ *     cc -std=c11 -shared -fPIC $(pkg-config --cflags shoal-plugin) -o libcoin.so coin_plugin.c
+ *     shoal env stats example/coin --plugin ./libcoin.so --policy expert --episodes 10 --seed 1
  */
+#include <shoal/env_plugin.h>
 #include <stdlib.h>
-
-#include "env/game.h"
 
 typedef struct coin {
     int width, pos, coin, collected;
 } coin;
 
+/* Set by shoal_env_plugin before any game function runs. */
 static const env_host *host;
 
-static void *create(const double *params, int ramping, obs_shape *shape, shoal_err *err)
+static void *create(const double *params, int ramping, env_shape *shape, shoal_err *err)
 {
     (void)ramping;
     coin *c = calloc(1, sizeof *c);
     if (!c) {
-        if (err) {
-            err->code = SHOAL_ENOMEM;
-        }
+        host->fail(err, "example/coin: out of memory");
         return NULL;
     }
-    c->width = (int)params[0];
-    *shape = (obs_shape){1, (uint32_t)c->width, 2};
+    c->width = (int)params[0]; /* whole and in [2, 64]: shoal checked it against params[] */
+    *shape = (env_shape){1, (uint32_t)c->width, 2};
     return c;
 }
 
@@ -82,10 +82,9 @@ static const env_param_def params[] = {
 };
 
 static const env_game game = {
-    .abi_version = ENV_GAME_ABI_VERSION,
     .name = "example/coin",
     .summary = "example plugin: walk to the coin, three coins per episode",
-    .dtype = OBS_DTYPE_UINT8,
+    .dtype = ENV_DTYPE_UINT8,
     .n_native_actions = 2,
     .action_names = names,
     .n_minimal_actions = 2,
@@ -101,12 +100,17 @@ static const env_game game = {
     .expert = expert,
 };
 
-const env_game *const *shoal_env_plugin_v1(const env_host *h, size_t *n_games);
-
-const env_game *const *shoal_env_plugin_v1(const env_host *h, size_t *n_games)
+/* The one exported symbol (declared in the header): the ABI version this file was compiled
+ * for, which shoal checks before it touches a game, and the games. */
+const env_plugin *shoal_env_plugin(const env_host *h)
 {
     static const env_game *const games[] = {&game};
+    static const env_plugin plugin = {
+        .abi_major = SHOAL_ENV_ABI_MAJOR,
+        .abi_minor = SHOAL_ENV_ABI_MINOR,
+        .n_games = sizeof games / sizeof games[0],
+        .games = games,
+    };
     host = h;
-    *n_games = 1;
-    return games;
+    return &plugin;
 }

@@ -286,7 +286,8 @@ typedef int (*record_fn)(void *ctx, const Shoal__V1__InsertBatch *b, shoal_err *
  * before the first and the counts and checksum after the last: a caller that must not act on
  * part of a damaged file reads it once with a fn that only checks. warn_v1: say in the log
  * that a version 1 file cannot be checked whole. */
-static int read_records(const char *path, record_fn fn, void *ctx, bool warn_v1, shoal_err *err)
+static int read_records(const char *path, record_fn fn, void *ctx, bool warn_v1,
+                        replay_demo_summary *sum, shoal_err *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -328,6 +329,9 @@ static int read_records(const char *path, record_fn fn, void *ctx, bool warn_v1,
     }
     if (rc == SHOAL_OK) {
         rc = check_totals(path, &h, i, n_transitions, io.crc, err);
+    }
+    if (rc == SHOAL_OK && sum) {
+        *sum = (replay_demo_summary){h.version, i, n_transitions};
     }
     if (rc == SHOAL_OK && h.version == 1 && warn_v1) {
         log_warn("%s is a version 1 demonstration file: it has no record count or checksum, so a "
@@ -405,7 +409,7 @@ static int check_batch(void *ctx, const Shoal__V1__InsertBatch *b, shoal_err *er
 
 static int check_file(void *ctx, const char *path, shoal_err *err)
 {
-    return read_records(path, check_batch, ctx, false, err);
+    return read_records(path, check_batch, ctx, false, NULL, err);
 }
 
 typedef struct plain_ctx {
@@ -438,9 +442,15 @@ int replay_demo_read(const char *path, replay_demo_fn fn, void *ctx, shoal_err *
     int rc = check_file(&c, path, err);
     if (rc == SHOAL_OK) {
         plain_ctx p = {.fn = fn, .ctx = ctx};
-        rc = read_records(path, plain_record, &p, true, err);
+        rc = read_records(path, plain_record, &p, true, NULL, err);
     }
     return rc;
+}
+
+int replay_demo_check(const char *path, replay_demo_summary *out, shoal_err *err)
+{
+    check_ctx c = {0};
+    return read_records(path, check_batch, &c, false, out, err);
 }
 
 int replay_demo_count(const char *paths, size_t *n_transitions, shoal_err *err)
@@ -472,7 +482,7 @@ static int load_batch(void *ctx, const Shoal__V1__InsertBatch *b, shoal_err *err
 
 static int load_file(void *ctx, const char *path, shoal_err *err)
 {
-    return read_records(path, load_batch, ctx, true, err);
+    return read_records(path, load_batch, ctx, true, NULL, err);
 }
 
 int replay_demo_load(replay_store *s, const char *paths, size_t *n_transitions, shoal_err *err)

@@ -451,4 +451,14 @@ Test(replay_demofile, a_shard_sizes_its_demo_store_from_the_files_and_demos_do_n
     cr_assert_null(replay_server_new(&cfg, &err));
     cr_assert_eq(err.code, SHOAL_ENOTFOUND);
     cr_assert(strstr(err.msg, "replay.demos") != NULL, "%s", err.msg);
+    /* a shard refuses a file cut at a record boundary instead of starting with part of it */
+    size_t n;
+    uint8_t *data = slurp(p, &n);
+    spill(p, data, n - record_bytes(data, REPLAY_DEMO_HEADER));
+    free(data);
+    snprintf(cfg.demos, sizeof cfg.demos, "%s", p);
+    cr_assert_null(replay_server_new(&cfg, &err));
+    cr_assert_eq(err.code, SHOAL_ECORRUPT);
+    cr_assert(strstr(err.msg, "replay.demos") && strstr(err.msg, p) && strstr(err.msg, "truncated"),
+              "%s", err.msg);
 }

@@ -4,6 +4,7 @@
 #include "actor/record.h"
 #include "cluster/cmdline.h"
 #include "cluster/commands.h"
+#include "replay/client.h"
 
 typedef struct args {
     cmdline_args cfg;
@@ -36,7 +37,8 @@ static int parse(int argc, char **argv, args *a)
                  "such as sticky actions and time limits apply; --env replaces env.name.",
         .options = options,
         .n_options = sizeof options / sizeof options[0],
-        .notes = "Prints episodes, transitions and the mean return.",
+        .notes = "Prints episodes, transitions and the mean return. `shoal demos check FILE...`\n"
+                 "checks recorded files whole (see its --help).",
     };
     return cmdline_parse(&cmd, argc, argv);
 }
@@ -72,11 +74,51 @@ static int record(const args *a)
     return 0;
 }
 
+/* `shoal demos check FILE...`: each file checked whole as a shard checks it before loading. */
+static int check(int argc, char **argv)
+{
+    cli_list files = {0};
+    const cli_command cmd = {
+        .name = "shoal demos check",
+        .usage = "shoal demos check FILE...",
+        .about = "Checks demonstration files whole, as a replay shard does before it loads them\n"
+                 "(header, size, every record's CRC and contents, record and transition counts,\n"
+                 "checksum; docs/formats.md), and prints what each holds or what is wrong with it.",
+        .notes = "Exit code 1 when any file is refused. A version 1 file (recorded before the\n"
+                 "counts and checksum) passes every check it allows, but a cut at a record\n"
+                 "boundary cannot be seen in it: record it again.",
+        .operands = &files,
+        .operand = "FILE",
+        .operand_required = true,
+    };
+    int rc = cmdline_parse(&cmd, argc, argv);
+    for (size_t i = 0; rc == CMDLINE_RUN && i < files.n; i++) {
+        replay_demo_summary s;
+        shoal_err err = {0};
+        if (replay_demo_check(files.items[i], &s, &err) != SHOAL_OK) {
+            fprintf(stderr, "shoal demos check: refused: %s\n", err.msg);
+            rc = 1;
+            continue;
+        }
+        printf("%s: version %u, %llu records, %llu transitions%s\n", files.items[i], s.version,
+               (unsigned long long)s.records, (unsigned long long)s.transitions,
+               s.version == 1 ? " (version 1: a cut at a record boundary cannot be detected; "
+                                "record it again)"
+                              : ", whole");
+    }
+    cli_list_fini(&files);
+    return rc == CMDLINE_RUN ? 0 : rc;
+}
+
 int cmd_demos(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "check") == 0) {
+        return check(argc - 1, argv + 1);
+    }
     bool recording = argc >= 2 && strcmp(argv[1], "record") == 0;
     if (argc >= 2 && !recording && !cli_is_help(argv[1])) {
-        fprintf(stderr, "shoal demos: unknown subcommand '%s' (expected: record)\n", argv[1]);
+        fprintf(stderr, "shoal demos: unknown subcommand '%s' (expected: record, check)\n",
+                argv[1]);
         return EXIT_USAGE;
     }
     /* `shoal demos` and `shoal demos --help` answer as `shoal demos record` would: with the

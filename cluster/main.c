@@ -15,7 +15,7 @@ static const command commands[] = {
     {"learner", cmd_learner, "run the MPI data-parallel learner (under mpirun)"},
     {"replay", cmd_replay, "run one prioritized replay shard (ZeroMQ ROUTER)"},
     {"actor", cmd_actor, "run one actor: envs, exploration, n-step transitions to replay"},
-    {"demos", cmd_demos, "record demonstrations (scripted expert or a checkpoint) to a file"},
+    {"demos", cmd_demos, "record demonstrations to a file (expert or checkpoint), or check files"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

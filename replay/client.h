@@ -215,12 +215,14 @@ replay_shard_totals replay_client_totals(const replay_client *c, size_t shard);
  *
  * What `shoal demos record` writes and `replay.demos = FILE[,FILE...]` loads into a shard's
  * demo store (format: docs/formats.md, "Demonstration files"; one record per batch). A writer
- * builds the file beside its target and renames it into place on close, so a reader never sees
- * half a file. Implemented in replay/demofile.c.
+ * builds the file beside its target, writes its record count and checksum into the header and
+ * renames it into place on close, so a reader never sees half a file and refuses a damaged
+ * one. Implemented in replay/demofile.c.
  *
  *     replay_demo_writer *w = replay_demo_writer_open("demos/breakout.demo", &err);
  *     replay_demo_writer_append(w, &batch, &err);   // batch.demo, actor_id REPLAY_DEMO_ACTOR
  *     replay_demo_writer_close(w, &err);
+ *     replay_demo_check("demos/breakout.demo", &summary, &err);
  */
 
 typedef struct replay_demo_writer replay_demo_writer;
@@ -232,10 +234,23 @@ replay_demo_writer *replay_demo_writer_open(const char *path, shoal_err *err);
  * is consistent with its own spec (the checks a shard makes); EIO on write errors. */
 int replay_demo_writer_append(replay_demo_writer *w, const replay_batch *b, shoal_err *err);
 
-/* Commits the file (fsync, rename) and frees w. EIO; the target is untouched on failure. */
+/* Writes the header's counts and checksum, commits the file (fsync, rename) and frees w. EIO,
+ * also when an earlier append failed part-way; the target is untouched on failure. */
 int replay_demo_writer_close(replay_demo_writer *w, shoal_err *err);
 
 /* Drops the file being written and frees w. NULL is fine. */
 void replay_demo_writer_abort(replay_demo_writer *w);
+
+/* What a demonstration file holds. */
+typedef struct replay_demo_summary {
+    uint32_t version; /* 1: written before counts and checksum; a cut at a record boundary
+                         cannot be detected in it */
+    uint64_t records, transitions;
+} replay_demo_summary;
+
+/* Checks the file whole, as a shard does before loading it, and says what it holds. The
+ * errors of loading, each naming the file and the damage: ENOTFOUND, EIO, ECORRUPT,
+ * EVERSION. */
+int replay_demo_check(const char *path, replay_demo_summary *out, shoal_err *err);
 
 #endif

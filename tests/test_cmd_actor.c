@@ -1,5 +1,5 @@
-/* cluster/cmd_actor.c and cluster/cmd_demos.c: `shoal actor` and `shoal demos record` exit
- * codes, messages, --join, and the flush on SIGTERM. */
+/* cluster/cmd_actor.c and cluster/cmd_demos.c: `shoal actor`, `shoal demos record` and
+ * `shoal demos check` exit codes, messages, --join, and the flush on SIGTERM. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -14,6 +14,7 @@
 
 #include "common/endpoints.h"
 #include "common/clock.h"
+#include "common/fileio.h"
 #include "learner/params.h"
 #include "nn/qnet.h"
 #include "replay/demofile.h"
@@ -77,6 +78,63 @@ Test(cmd_actor, demos_record_prints_a_summary_and_writes_a_loadable_file)
              "--episodes 1 --out %s.x", path);
     cr_assert_eq(run(args, out, sizeof out), 1);
     cr_assert(strstr(out, "/nonexistent"), "%s", out);
+    unlink(path);
+}
+
+/* Writes the first n bytes of data to path, with the byte at flip (when < n) xor-ed. */
+static void write_damaged(const char *path, const uint8_t *data, size_t n, size_t flip, int bits)
+{
+    uint8_t *copy = malloc(n + 1);
+    cr_assert_not_null(copy);
+    memcpy(copy, data, n);
+    if (flip < n) {
+        copy[flip] ^= (uint8_t)bits;
+    }
+    shoal_err err = {0};
+    cr_assert_eq(atomic_write_file(path, copy, n, &err), SHOAL_OK, "%s", err.msg);
+    free(copy);
+}
+
+Test(cmd_actor, demos_check_passes_a_recorded_file_and_refuses_damaged_ones)
+{
+    char path[] = "/tmp/shoal-demos-XXXXXX";
+    close(mkstemp(path));
+    char args[512], bad[300];
+    snprintf(args, sizeof args, "demos record --env minatar/breakout --policy expert "
+             "--episodes 3 --out %s --set env.max_episode_steps=40 --set actor.batch=40", path);
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    snprintf(args, sizeof args, "demos check %s", path);
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "version 2, 3 records, 120 transitions, whole"), "%s", out);
+
+    uint8_t *data;
+    size_t n;
+    shoal_err err = {0};
+    cr_assert_eq(file_read_all(path, 1 << 24, &data, &n, &err), SHOAL_OK, "%s", err.msg);
+    size_t record = (n - REPLAY_DEMO_HEADER) / 3;
+    snprintf(bad, sizeof bad, "%s.bad", path);
+    struct {
+        size_t n, flip;
+        int bits;
+        const char *why;
+    } cases[] = {
+        {REPLAY_DEMO_HEADER + 2 * record, SIZE_MAX, 0, "truncated"}, /* at a record boundary */
+        {REPLAY_DEMO_HEADER, SIZE_MAX, 0, "truncated"},              /* cut to the header */
+        {n, 12, 0x02, "unknown bits 0x00000002 in the header's flags"},
+        {n, REPLAY_DEMO_HEADER + record + 50, 0x01, "record 1 at byte"},
+        {n, 16, 0x01, "header says 2 of 120"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        write_damaged(bad, data, cases[i].n, cases[i].flip, cases[i].bits);
+        snprintf(args, sizeof args, "demos check %s %s", path, bad);
+        cr_assert_eq(run(args, out, sizeof out), 1, "case %zu: %s", i, out);
+        cr_assert(strstr(out, "refused") && strstr(out, bad) && strstr(out, cases[i].why),
+                  "case %zu: %s", i, out);
+    }
+    cr_assert_eq(run("demos check", out, sizeof out), 2, "%s", out);
+    cr_assert_eq(run("demos check --help", out, sizeof out), 0, "%s", out);
+    free(data);
+    unlink(bad);
     unlink(path);
 }
 

@@ -369,6 +369,53 @@ Test(learner, checkpoints_rotate_and_a_restarted_learner_resumes_from_the_newest
     remove_dir(dir);
 }
 
+Test(learner, a_restarted_learner_skips_a_damaged_newest_checkpoint, .timeout = 60)
+{
+    fx_server s;
+    start_shard(&s, 0, 64, 0);
+    const char *ep = replay_server_endpoint(s.srv);
+    char *dir = temp_dir();
+    learner *l = learner_of("[learner]\nmax_updates = 12\n", ep, dir, "");
+    volatile sig_atomic_t stop = 0;
+    shoal_err err = {0};
+    cr_assert_eq(learner_run(l, &stop, &err), SHOAL_OK, "%s", err.msg);
+    learner_free(l);
+    cr_assert(file_exists(dir, "checkpoints/step-12.ckpt") &&
+              file_exists(dir, "checkpoints/step-8.ckpt"));
+    char path[512];
+    snprintf(path, sizeof path, "%s/checkpoints/step-12.ckpt", dir);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(truncate(path, st.st_size - 100), 0);
+
+    l = learner_of("[learner]\nmax_updates = 16\n", ep, dir, "");
+    cr_assert_eq(learner_update_steps(learner_update_of(l)), 8, "the newest valid checkpoint");
+    cr_assert(file_exists(dir, "checkpoints/step-12.ckpt.damaged"));
+    cr_assert_eq(learner_run(l, &stop, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(learner_update_steps(learner_update_of(l)), 16);
+    learner_free(l);
+    cr_assert(file_exists(dir, "checkpoints/step-16.ckpt") &&
+              file_exists(dir, "checkpoints/step-12.ckpt"), "written again on the way");
+
+    /* none valid: the learner does not start, and says what it tried */
+    snprintf(path, sizeof path, "%s/checkpoints/step-16.ckpt", dir);
+    cr_assert_eq(truncate(path, 10), 0);
+    snprintf(path, sizeof path, "%s/checkpoints/step-12.ckpt", dir);
+    cr_assert_eq(truncate(path, 10), 0);
+    char ini[1024];
+    snprintf(ini, sizeof ini, "%s[learner]\nmax_updates = 20\n", base_ini);
+    config *c = config_of(ini);
+    learner_config lc;
+    cr_assert_eq(learner_config_from(c, 0, ep, dir, "", &lc, &err), SHOAL_OK, "%s", err.msg);
+    config_free(c);
+    cr_assert_null(learner_new(&lc, MPI_COMM_NULL, &err));
+    cr_assert_eq(err.code, SHOAL_ECORRUPT);
+    cr_assert(strstr(err.msg, "step-16.ckpt, step-12.ckpt") != NULL, "%s", err.msg);
+    cr_assert(file_exists(dir, "checkpoints/step-16.ckpt"), "nothing moved when nothing loads");
+    fx_server_stop(&s);
+    remove_dir(dir);
+}
+
 typedef struct run_arg {
     learner *l;
     volatile sig_atomic_t stop;

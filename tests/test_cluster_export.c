@@ -44,11 +44,17 @@ static nn_qnet *make_ckpt(const char *name, size_t h, size_t c, const size_t *co
     nn_qnet_config cfg = nn_qnet_config_minatar(c, actions);
     cfg.in_h = cfg.in_w = h;
     cfg.n_conv = n_conv;
-    memcpy(cfg.conv_filters, conv, n_conv * sizeof *conv);
     cfg.n_shared = n_shared;
-    memcpy(cfg.shared, shared, n_shared * sizeof *shared);
     cfg.n_dense = n_dense;
-    memcpy(cfg.dense, dense, n_dense * sizeof *dense);
+    for (size_t i = 0; i < n_conv; i++) {
+        cfg.conv_filters[i] = conv[i];
+    }
+    for (size_t i = 0; i < n_shared; i++) {
+        cfg.shared[i] = shared[i];
+    }
+    for (size_t i = 0; i < n_dense; i++) {
+        cfg.dense[i] = dense[i];
+    }
     cfg.n_heads = heads;
     cfg.dueling = dueling;
     cfg.prior_scale = prior;
@@ -334,27 +340,34 @@ static void torch_forward(const npzr *z, const char *prefix, const nn_qnet_confi
     free(b);
 }
 
+/* Layout i saved as dir/net<i>.ckpt, exported with `shoal export` and opened into z. */
+static nn_qnet *export_layout(int i, npzr *z)
+{
+    char name[32], cmd[512];
+    snprintf(name, sizeof name, "net%d", i);
+    nn_qnet *net = layout(i, name);
+    snprintf(cmd, sizeof cmd, "export %s/%s.ckpt --out %s/%s.npz", dir, name, dir, name);
+    cr_assert_eq(run(cmd, out, sizeof out), 0, "%s", out);
+    snprintf(cmd, sizeof cmd, "%s/%s.npz", dir, name);
+    npzr_open(z, cmd);
+    return net;
+}
+
 Test(export, every_tensor_equals_the_checkpoint_in_its_documented_name_shape_and_layout)
 {
     for (int i = 0; i < 4; i++) {
-        char name[32], cmd[512];
-        snprintf(name, sizeof name, "net%d", i);
-        nn_qnet *net = layout(i, name);
-        snprintf(cmd, sizeof cmd, "export %s/%s.ckpt --out %s/%s.npz", dir, name, dir, name);
-        cr_assert_eq(run(cmd, out, sizeof out), 0, "%s", out);
-        snprintf(cmd, sizeof cmd, "%s/%s.npz", dir, name);
         npzr z;
-        npzr_open(&z, cmd);
+        nn_qnet *net = export_layout(i, &z);
         size_t n_seen = 0;
         check_network(net, &z, nn_qnet_params(net), "", &n_seen);
         if (nn_qnet_n_params(net) > nn_qnet_n_trainable(net)) {
             check_network(net, &z, nn_qnet_params(net) + nn_qnet_n_trainable(net), "prior.",
                           &n_seen);
         }
-        cr_assert_eq(n_seen + 1, z.n, "%s: %zu entries, expected %zu tensors and meta.json", name,
+        cr_assert_eq(n_seen + 1, z.n, "%s: %zu entries, expected %zu tensors and meta.json", nn_qnet_arch(net),
                      z.n, n_seen);
         char *meta = meta_text(&z);
-        cr_assert(strstr(meta, nn_qnet_arch(net)), "%s: no architecture string in %s", name, meta);
+        cr_assert(strstr(meta, nn_qnet_arch(net)), "no architecture string %s in %s", nn_qnet_arch(net), meta);
         cr_assert(strstr(meta, "\"format\": \"shoal-npz\", \"format_version\": 1"), "%s", meta);
         cr_assert(strstr(meta, "\"step\": 7, \"frames\": 99"), "%s", meta);
         cr_assert(!strstr(meta, "\"env\""), "a lone checkpoint names no environment: %s", meta);
@@ -367,14 +380,8 @@ Test(export, every_tensor_equals_the_checkpoint_in_its_documented_name_shape_and
 Test(export, pytorch_semantics_over_the_exported_tensors_give_shoals_q_values)
 {
     for (int i = 0; i < 4; i++) {
-        char name[32], cmd[512];
-        snprintf(name, sizeof name, "net%d", i);
-        nn_qnet *net = layout(i, name);
-        snprintf(cmd, sizeof cmd, "export %s/%s.ckpt --out %s/%s.npz", dir, name, dir, name);
-        cr_assert_eq(run(cmd, out, sizeof out), 0, "%s", out);
-        snprintf(cmd, sizeof cmd, "%s/%s.npz", dir, name);
         npzr z;
-        npzr_open(&z, cmd);
+        nn_qnet *net = export_layout(i, &z);
         const nn_qnet_config *c = nn_qnet_config_of(net);
         size_t in = nn_qnet_in_floats(net), KA = c->n_heads * c->n_actions, B = 8;
         float *x = malloc(B * in * sizeof *x), *q = malloc(B * KA * sizeof *q);

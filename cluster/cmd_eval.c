@@ -2,7 +2,6 @@
  * --run-dir DIR`: the evaluator role on its own, watching DIR/checkpoints until a signal.
  * Both read the run's own config.ini when no --config is given, so the environment matches
  * the one the network was trained on. */
-#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 
 #include "cluster/cmdline.h"
 #include "cluster/commands.h"
+#include "cluster/rundir.h"
 #include "cluster/stop.h"
 #include "common/fileio.h"
 #include "common/log.h"
@@ -81,27 +81,6 @@ static int parse_evaluate(int argc, char **argv, args *a)
     return cmdline_parse(&cmd, argc, argv);
 }
 
-/* RUN_DIR of a checkpoint in RUN_DIR/checkpoints/, into buf; NULL when it is elsewhere. */
-static const char *run_dir_of(const char *checkpoint, char *buf, size_t cap)
-{
-    char copy[FILEIO_PATH_MAX];
-    if ((size_t)snprintf(copy, sizeof copy, "%s", checkpoint) >= sizeof copy) {
-        return NULL;
-    }
-    char *folder = dirname(copy);
-    size_t n = strlen(folder), k = strlen(NN_PARAMFILE_CHECKPOINT_DIR);
-    if (n < k || strcmp(folder + n - k, NN_PARAMFILE_CHECKPOINT_DIR) != 0 ||
-        (n > k && folder[n - k - 1] != '/')) {
-        return NULL;
-    }
-    if (n == k) {
-        snprintf(buf, cap, ".");
-    } else {
-        snprintf(buf, cap, "%.*s", (int)(n - k - 1), folder);
-    }
-    return buf[0] ? buf : "/";
-}
-
 static void print_text(const char *path, const evaluator_player_config *pc,
                        const evaluator_result *r)
 {
@@ -129,7 +108,7 @@ static int eval_one(const args *a, volatile sig_atomic_t *stop)
     char run_dir[FILEIO_PATH_MAX];
     log_setup("eval", 0, LOG_WARN, NULL, NULL);
     config *cfg =
-        cmdline_role_config("shoal eval", &a->cfg, run_dir_of(path, run_dir, sizeof run_dir), true);
+        cmdline_role_config("shoal eval", &a->cfg, rundir_of_checkpoint(path, run_dir, sizeof run_dir), true);
     if (!cfg) {
         return 1;
     }

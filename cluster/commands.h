@@ -16,6 +16,7 @@ int cmd_config(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_env(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 int cmd_evaluate(int argc, char **argv);
 int cmd_learner(int argc, char **argv);
 int cmd_replay(int argc, char **argv);

@@ -11,6 +11,7 @@ static const command commands[] = {
     {"train", cmd_train, "train an agent: every role under mpirun, with progress and evaluation"},
     {"env", cmd_env, "list, benchmark and check the environments; random-play statistics"},
     {"eval", cmd_eval, "evaluate one checkpoint: mean, std, min, max return over episodes"},
+    {"export", cmd_export, "write a checkpoint's tensors as a NumPy .npz (PyTorch layouts)"},
     {"evaluate", cmd_evaluate, "watch a run's checkpoints and evaluate each (eval.csv, eval.svg)"},
     {"learner", cmd_learner, "run the MPI data-parallel learner (under mpirun)"},
     {"replay", cmd_replay, "run one prioritized replay shard (ZeroMQ ROUTER)"},

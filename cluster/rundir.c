@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,4 +183,24 @@ void rundir_request_stop(const char *dir)
     char path[FILEIO_PATH_MAX];
     rundir_stop_path(path, sizeof path, dir);
     atomic_write_file(path, "stop\n", 5, NULL);
+}
+
+const char *rundir_of_checkpoint(const char *checkpoint, char *buf, size_t cap)
+{
+    char copy[FILEIO_PATH_MAX];
+    if ((size_t)snprintf(copy, sizeof copy, "%s", checkpoint) >= sizeof copy) {
+        return NULL;
+    }
+    char *folder = dirname(copy);
+    size_t n = strlen(folder), k = strlen(NN_PARAMFILE_CHECKPOINT_DIR);
+    if (n < k || strcmp(folder + n - k, NN_PARAMFILE_CHECKPOINT_DIR) != 0 ||
+        (n > k && folder[n - k - 1] != '/')) {
+        return NULL;
+    }
+    if (n == k) {
+        snprintf(buf, cap, ".");
+    } else {
+        snprintf(buf, cap, "%.*s", (int)(n - k - 1), folder);
+    }
+    return buf[0] ? buf : "/";
 }

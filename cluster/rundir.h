@@ -70,4 +70,9 @@ void rundir_stop_path(char *out, size_t cap, const char *dir);
 /* Asks every rank to stop (writes the STOP file); best effort. */
 void rundir_request_stop(const char *dir);
 
+/* The run folder of a checkpoint that lies in RUN_DIR/checkpoints/ (its config.ini names the
+ * environment it was trained on), written into buf (cap bytes, FILEIO_PATH_MAX suffice);
+ * returns buf, or NULL when the checkpoint lies elsewhere or the path is too long. */
+const char *rundir_of_checkpoint(const char *checkpoint, char *buf, size_t cap);
+
 #endif

@@ -3,18 +3,19 @@
 #include <pthread.h>
 #include <string.h>
 
-#define POLY 0x82F63B78u
+#define POLY_C 0x82F63B78u    /* Castagnoli, reflected */
+#define POLY_IEEE 0xEDB88320u /* IEEE 802.3 (zip, PNG, gzip), reflected */
 
-/* Slicing-by-8 tables: constants of the algorithm, built once on first use. */
-static uint32_t table[8][256];
+/* Slicing-by-8 tables for each polynomial: constants of the algorithm, built once on first use. */
+static uint32_t table_c[8][256], table_ieee[8][256];
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
-static void build_table(void)
+static void build_one(uint32_t table[8][256], uint32_t poly)
 {
     for (uint32_t i = 0; i < 256; i++) {
         uint32_t c = i;
         for (int k = 0; k < 8; k++) {
-            c = (c & 1) ? (c >> 1) ^ POLY : c >> 1;
+            c = (c & 1) ? (c >> 1) ^ poly : c >> 1;
         }
         table[0][i] = c;
     }
@@ -25,9 +26,16 @@ static void build_table(void)
     }
 }
 
-uint32_t crc32c_update_sw(uint32_t crc, const void *data, size_t n)
+static void build_tables(void)
 {
-    pthread_once(&table_once, build_table);
+    build_one(table_c, POLY_C);
+    build_one(table_ieee, POLY_IEEE);
+}
+
+/* Both CRCs are reflected with all-ones initial value and final XOR; only the table differs. */
+static uint32_t slice8(const uint32_t table[8][256], uint32_t crc, const void *data, size_t n)
+{
+    pthread_once(&table_once, build_tables);
     const uint8_t *p = data;
     uint32_t c = ~crc;
     while (n >= 8) {
@@ -45,6 +53,21 @@ uint32_t crc32c_update_sw(uint32_t crc, const void *data, size_t n)
         c = (c >> 8) ^ table[0][(c ^ *p++) & 0xff];
     }
     return ~c;
+}
+
+uint32_t crc32c_update_sw(uint32_t crc, const void *data, size_t n)
+{
+    return slice8(table_c, crc, data, n);
+}
+
+uint32_t crc32_ieee_update(uint32_t crc, const void *data, size_t n)
+{
+    return slice8(table_ieee, crc, data, n);
+}
+
+uint32_t crc32_ieee(const void *data, size_t n)
+{
+    return crc32_ieee_update(0, data, n);
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))

@@ -44,3 +44,14 @@ Test(crc32c, hardware_and_table_versions_agree_at_every_length_and_offset)
         }
     }
 }
+
+Test(crc32_ieee, known_answers_of_zip_crc32)
+{
+    /* The CRC catalogue's check value of CRC-32/ISO-HDLC, and zlib.crc32(b"a") = 0xE8B7BE43. */
+    cr_assert_eq(crc32_ieee("123456789", 9), 0xCBF43926u);
+    cr_assert_eq(crc32_ieee("", 0), 0u);
+    cr_assert_eq(crc32_ieee("a", 1), 0xE8B7BE43u);
+    const char *s = "The quick brown fox jumps over the lazy dog";
+    cr_assert_eq(crc32_ieee(s, strlen(s)), 0x414FA339u);
+    cr_assert_eq(crc32_ieee_update(crc32_ieee(s, 10), s + 10, strlen(s) - 10), 0x414FA339u);
+}

@@ -270,7 +270,7 @@ static void write_tb(evaluator *e, const evaluator_result *r)
     if (!e->tb || (e->tb_any && r->step <= e->tb_after)) {
         return;
     }
-    char head_tags[NN_QNET_MAX_HEADS][32];
+    char head_tags[NN_QNET_MAX_HEADS][48];
     tb_scalar s[5 + NN_QNET_MAX_HEADS] = {
         {"eval/mean", r->mean}, {"eval/std", r->std},  {"eval/min", r->min},
         {"eval/max", r->max},   {"eval/frames", (double)r->frames},

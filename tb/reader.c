@@ -1,5 +1,8 @@
 #include "tb/reader.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,6 +99,39 @@ int tb_file_each(const char *path, tb_value_fn fn, void *arg, size_t *n_records,
     free(data);
     if (n_records) {
         *n_records = count;
+    }
+    return rc;
+}
+
+static int only_events(const struct dirent *e)
+{
+    return strstr(e->d_name, "tfevents") != NULL;
+}
+
+int tb_dir_each(const char *dir, tb_value_fn fn, void *arg, size_t *n_files, shoal_err *err)
+{
+    struct dirent **names = NULL;
+    int n = scandir(dir, &names, only_events, alphasort);
+    if (n < 0) {
+        return shoal_err_set(err, SHOAL_ENOTFOUND, "%s: cannot read the folder: %s", dir,
+                             strerror(errno));
+    }
+    int rc = n == 0 ? shoal_err_set(err, SHOAL_ENOTFOUND, "%s: no TensorBoard event file", dir)
+                    : SHOAL_OK;
+    for (int i = 0; i < n; i++) {
+        char path[FILEIO_PATH_MAX];
+        if (rc == SHOAL_OK &&
+            snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name) >= (int)sizeof path) {
+            rc = shoal_err_set(err, SHOAL_EINVAL, "%s: path too long", dir);
+        }
+        if (rc == SHOAL_OK) {
+            rc = tb_file_each(path, fn, arg, NULL, err);
+        }
+        free(names[i]);
+    }
+    free(names);
+    if (n_files) {
+        *n_files = n > 0 ? (size_t)n : 0;
     }
     return rc;
 }

@@ -4,6 +4,7 @@
  *
  *     size_t n_records;
  *     tb_file_each("runs/x/tb/learner/events.out.tfevents...", on_value, &arg, &n_records, &err);
+ *     tb_dir_each("runs/x/tb/learner", on_value, &arg, NULL, &err);   // every file there
  */
 #ifndef SHOAL_TB_READER_H
 #define SHOAL_TB_READER_H
@@ -33,5 +34,10 @@ typedef int (*tb_value_fn)(const tb_value *v, void *arg);
  * returned. */
 int tb_file_each(const char *path, tb_value_fn fn, void *arg, size_t *n_records,
                  shoal_err *err);
+
+/* tb_file_each on every event file (a name holding "tfevents") of the folder dir, in name
+ * order, which is TensorBoard's order too. *n_files (may be NULL) counts them. ENOTFOUND when
+ * dir cannot be opened or holds no event file; tb_file_each's errors. */
+int tb_dir_each(const char *dir, tb_value_fn fn, void *arg, size_t *n_files, shoal_err *err);
 
 #endif

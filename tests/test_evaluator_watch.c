@@ -4,7 +4,6 @@
  * Chain with two short episodes keeps every evaluation in milliseconds. */
 #include <criterion/criterion.h>
 
-#include <dirent.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -140,8 +139,8 @@ Test(evaluator_watch, each_checkpoint_is_evaluated_once_newest_first)
     evaluator_free(e);
 }
 
-/* The steps of the eval/mean values in the event files of dir/tb/evaluator, in file order
- * (files in name order: that is TensorBoard's order too). */
+/* The steps of the eval/mean values in the event files of dir/tb/evaluator, in TensorBoard's
+ * order. */
 typedef struct tb_steps {
     size_t n;
     int64_t step[16];
@@ -160,20 +159,9 @@ static tb_steps tb_eval_steps(void)
 {
     char folder[128];
     snprintf(folder, sizeof folder, "%s/tb/evaluator", dir);
-    struct dirent **names;
-    int n = scandir(folder, &names, NULL, alphasort);
-    cr_assert_geq(n, 0, "%s is missing", folder);
     tb_steps s = {0};
-    for (int i = 0; i < n; i++) {
-        if (strstr(names[i]->d_name, "tfevents")) {
-            char path[512];
-            snprintf(path, sizeof path, "%s/%s", folder, names[i]->d_name);
-            shoal_err err = {0};
-            cr_assert_eq(tb_file_each(path, take_mean, &s, NULL, &err), SHOAL_OK, "%s", err.msg);
-        }
-        free(names[i]);
-    }
-    free(names);
+    shoal_err err = {0};
+    cr_assert_eq(tb_dir_each(folder, take_mean, &s, NULL, &err), SHOAL_OK, "%s", err.msg);
     return s;
 }
 

@@ -1,5 +1,4 @@
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -567,21 +566,9 @@ Test(learner, metrics_rows_and_a_priority_histogram_reach_tensorboard, .timeout 
     learner_free(l);
     char csv[512];
     snprintf(csv, sizeof csv, "%s/metrics.csv", dir);
-    DIR *d = opendir(tb_dir);
-    cr_assert_not_null(d, "%s", tb_dir);
-    struct dirent *e;
     tb_seen seen = {0};
     size_t files = 0;
-    while ((e = readdir(d))) {
-        if (strstr(e->d_name, "events.out.tfevents.")) {
-            char path[1024];
-            snprintf(path, sizeof path, "%s/%s", tb_dir, e->d_name);
-            cr_assert_eq(tb_file_each(path, tb_take, &seen, NULL, &err), SHOAL_OK, "%s",
-                         err.msg);
-            files++;
-        }
-    }
-    closedir(d);
+    cr_assert_eq(tb_dir_each(tb_dir, tb_take, &seen, &files, &err), SHOAL_OK, "%s", err.msg);
     cr_assert_eq(files, 1);
     cr_assert_eq(seen.loss_step, 10);
     cr_assert_float_eq(seen.loss_td, csv_last(csv, "loss_td"), 1e-5 * seen.loss_td + 1e-9);

@@ -124,3 +124,23 @@ Test(tb_reader, a_file_cut_short_is_corrupt_and_an_empty_one_too)
     cr_assert_eq(tb_file_each(cut, collect, &(seen){0}, NULL, &err), SHOAL_ECORRUPT);
     cr_assert(strstr(err.msg, "empty"), "%s", err.msg);
 }
+
+Test(tb_reader, a_folder_is_read_file_by_file_in_name_order)
+{
+    shoal_err err = {0};
+    cr_assert_eq(tb_dir_each(dir, collect, &(seen){0}, NULL, &err), SHOAL_ENOTFOUND);
+    cr_assert(strstr(err.msg, "no TensorBoard event file"), "%s", err.msg);
+    char missing[128];
+    snprintf(missing, sizeof missing, "%s/nope", dir);
+    cr_assert_eq(tb_dir_each(missing, collect, &(seen){0}, NULL, &err), SHOAL_ENOTFOUND);
+    char path[256], other[128];
+    write_sample(path, sizeof path);
+    snprintf(other, sizeof other, "%s/notes.txt", dir); /* not an event file: left alone */
+    cr_assert_eq(atomic_write_file(other, "x", 1, NULL), SHOAL_OK);
+    seen s = {0};
+    size_t files = 0;
+    cr_assert_eq(tb_dir_each(dir, collect, &s, &files, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(files, 1);
+    cr_assert_eq(s.n, 3);
+    cr_assert_str_eq(s.tags[0], "a/x");
+}

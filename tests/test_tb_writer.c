@@ -111,6 +111,14 @@ static void only_file(const char *sub, char *out, size_t cap)
     cr_assert_eq(n, 1);
 }
 
+/* The checked records of the one file in dir/sub. */
+static void records_in(const char *sub, records *r)
+{
+    char file[256];
+    only_file(sub, file, sizeof file);
+    read_records(file, r);
+}
+
 Test(tb_writer, masked_crcs_match_a_record_tensorflow_wrote)
 {
     /* The file_version record of TensorFlow's event_file_loader_test.py, byte for byte. */
@@ -143,9 +151,7 @@ Test(tb_writer, file_is_named_as_tensorboard_expects_and_starts_with_the_version
     cr_assert_str_eq(base + 30, want);
     tb_writer_free(w);
     records r;
-    char file[256];
-    only_file("run", file, sizeof file);
-    read_records(file, &r);
+    records_in("run", &r);
     cr_assert_eq(r.n, 1);
     Shoal__Tb__Event *ev = event_of(&r, 0);
     cr_assert_eq(ev->what_case, SHOAL__TB__EVENT__WHAT_FILE_VERSION);
@@ -177,10 +183,8 @@ Test(tb_writer, scalars_and_a_histogram_read_back_with_every_crc_right)
     cr_assert_eq(tb_writer_flush(w, &err), SHOAL_OK);
     tb_writer_free(w);
 
-    char file[256];
-    only_file("a/b", file, sizeof file);
     records r;
-    read_records(file, &r);
+    records_in("a/b", &r);
     cr_assert_eq(r.n, 4);
     Shoal__Tb__Event *ev = event_of(&r, 1);
     cr_assert_eq(ev->step, 10);
@@ -244,10 +248,8 @@ Test(tb_writer, a_histogram_of_equal_values_has_one_bucket_and_of_none_no_record
     cr_assert_eq(tb_writer_histogram(w, "h/none", 2, same, 0, NULL), SHOAL_OK);
     cr_assert_eq(tb_writer_histogram(w, "h/nan", 3, nan, 1, NULL), SHOAL_OK);
     tb_writer_free(w);
-    char file[256];
-    only_file("h", file, sizeof file);
     records r;
-    read_records(file, &r);
+    records_in("h", &r);
     cr_assert_eq(r.n, 2);
     Shoal__Tb__Event *ev = event_of(&r, 1);
     const Shoal__Tb__HistogramProto *h = ev->summary->value[0]->histo;
@@ -276,10 +278,8 @@ Test(tb_writer, every_numeric_csv_column_becomes_a_scalar_at_the_rows_step)
     cr_assert(strstr(err.msg, "'step'"), "%s", err.msg);
     tb_writer_free(w);
 
-    char file[256];
-    only_file("csv", file, sizeof file);
     records r;
-    read_records(file, &r);
+    records_in("csv", &r);
     cr_assert_eq(r.n, 2, "the bad rows wrote nothing");
     Shoal__Tb__Event *ev = event_of(&r, 1);
     cr_assert_eq(ev->step, 42);
@@ -330,10 +330,8 @@ Test(tb_writer, many_scalars_split_over_records)
     }
     cr_assert_eq(tb_writer_scalars(w, 5, s, 150, NULL), SHOAL_OK);
     tb_writer_free(w);
-    char file[256];
-    only_file("many", file, sizeof file);
     records r;
-    read_records(file, &r);
+    records_in("many", &r);
     size_t seen = 0;
     for (size_t i = 1; i < r.n; i++) {
         Shoal__Tb__Event *ev = event_of(&r, i);
@@ -386,10 +384,8 @@ Test(tb_writer, protoc_decodes_every_record_against_our_schema)
     float v[4] = {0.0f, 1.0f, 2.0f, 4.0f};
     cr_assert_eq(tb_writer_histogram(w, "learner/priorities", 8, v, 4, NULL), SHOAL_OK);
     tb_writer_free(w);
-    char file[256];
-    only_file("p", file, sizeof file);
     records r;
-    read_records(file, &r);
+    records_in("p", &r);
     cr_assert_eq(r.n, 3);
     char text[8192];
     protoc_decode(&r, 0, text, sizeof text);

@@ -475,7 +475,7 @@ static void write_metrics_row(learner *l, double now)
     double n = l->row_updates ? (double)l->row_updates : 1.0;
     uint64_t d_episodes = st.episodes - (st.episodes >= l->last_episodes ? l->last_episodes : 0);
     double recent = d_episodes ? (st.return_sum - l->last_return_sum) / (double)d_episodes : 0.0;
-    char row[2048];
+    char row[4096];
     snprintf(row, sizeof row,
              "%.3f,%" PRIu64 ",%" PRIu64 ",%.2f,%.6g,%.6g,%.6g,%.6g,%.4f,%.4f,%" PRIu64 ",%" PRIu64
              ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%zu,%" PRIu64 ",%.4f,%.4f\n",

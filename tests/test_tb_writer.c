@@ -221,7 +221,8 @@ Test(tb_writer, scalars_and_a_histogram_read_back_with_every_crc_right)
     }
     cr_assert_float_eq(h->bucket_limit[h->n_bucket - 1], 49.5, 0.0);
     cr_assert_float_eq(counted, 999.0, 0.0);
-    /* each value lies in its bucket: (limit[b-1], limit[b]], the first from min */
+    /* each value lies in its bucket: [limit[b-1], limit[b]), the first from min, max in the
+     * last */
     size_t naive[TB_HISTOGRAM_BUCKETS] = {0};
     for (int i = 0; i < 1000; i++) {
         if (isnan(values[i])) {

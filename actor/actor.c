@@ -21,6 +21,7 @@
 #include "nn/loss.h"
 #include "nn/nn_config.h"
 #include "replay/client.h"
+#include "tb/writer.h"
 
 const config_key actor_config_keys[] = {
     {"actor", "envs", CONFIG_INT, "16", 1, 4096, NULL,
@@ -134,6 +135,9 @@ struct actor {
     uint64_t since_refresh;
     FILE *episode_log; /* NULL: off */
     actor_stats st;
+    tb_writer *tb;     /* NULL: off */
+    double tb_next_s, tb_t0_s, tb_return_sum;
+    uint64_t tb_steps0, tb_episodes;
 };
 
 static int check_config(const actor_config *c, shoal_err *err)
@@ -223,8 +227,52 @@ static int open_episode_log(actor *a, shoal_err *err)
     return SHOAL_OK;
 }
 
+static int open_tb(actor *a, shoal_err *err)
+{
+    if (!a->cfg.tb_dir[0]) {
+        return SHOAL_OK;
+    }
+    char name[32];
+    snprintf(name, sizeof name, "actor-%u", a->cfg.index);
+    a->tb = tb_writer_new(a->cfg.tb_dir, name, err);
+    a->tb_t0_s = clock_now_s();
+    a->tb_next_s = a->tb_t0_s + a->cfg.tb_secs;
+    return a->tb ? SHOAL_OK : (err ? err->code : SHOAL_EIO);
+}
+
+/* The period's record (see actor_config.tb_dir). TensorBoard is a view: a failure stops the
+ * events with a warning, never the actor. */
+static void write_tb(actor *a, double now)
+{
+    double dt = now - a->tb_t0_s;
+    tb_scalar s[4] = {
+        {"actor/frames_per_s", dt > 0 ? (double)(a->st.env_steps - a->tb_steps0) / dt : 0.0},
+        {"actor/episodes", (double)a->st.episodes},
+        {"actor/env_steps", (double)a->st.env_steps},
+        {"actor/return_mean", a->tb_episodes ? a->tb_return_sum / (double)a->tb_episodes : 0.0},
+    };
+    shoal_err e = {0};
+    int rc = tb_writer_scalars(a->tb, (int64_t)a->st.params_version, s,
+                               a->tb_episodes ? 4 : 3, &e);
+    if (rc == SHOAL_OK) {
+        rc = tb_writer_flush(a->tb, &e);
+    }
+    a->tb_t0_s = now;
+    a->tb_next_s = now + a->cfg.tb_secs;
+    a->tb_steps0 = a->st.env_steps;
+    a->tb_return_sum = 0.0;
+    a->tb_episodes = 0;
+    if (rc != SHOAL_OK) {
+        log_warn("TensorBoard events stop: %s", e.msg);
+        tb_writer_free(a->tb);
+        a->tb = NULL;
+    }
+}
+
 static void log_episode(actor *a, const actor_episode *ep)
 {
+    a->tb_return_sum += ep->ret;
+    a->tb_episodes++;
     if (a->episode_log) {
         fprintf(a->episode_log, "%llu,%.9g,%u,%u,%.9g,%llu\n",
                 (unsigned long long)a->st.env_steps, ep->ret, ep->length, ep->head,
@@ -290,7 +338,8 @@ actor *actor_new(const actor_config *c, shoal_err *err)
         shoal_err_set(err, SHOAL_ENOMEM, "actor: out of memory for %zu envs", c->n_envs);
         goto fail;
     }
-    if (connect_sockets(a, err) != SHOAL_OK || open_episode_log(a, err) != SHOAL_OK) {
+    if (connect_sockets(a, err) != SHOAL_OK || open_episode_log(a, err) != SHOAL_OK ||
+        open_tb(a, err) != SHOAL_OK) {
         goto fail;
     }
     return a;
@@ -307,6 +356,7 @@ void actor_free(actor *a)
     if (a->episode_log) {
         fclose(a->episode_log);
     }
+    tb_writer_free(a->tb);
     learner_params_sub_free(a->sub);
     if (a->zctx) {
         zmq_ctx_term(a->zctx);
@@ -619,6 +669,13 @@ int actor_run(actor *a, volatile sig_atomic_t *stop, shoal_err *err)
             break;
         }
         step_all(a, &t);
+        if (a->tb && clock_now_s() >= a->tb_next_s) {
+            write_tb(a, clock_now_s());
+        }
     }
-    return finish(a, rc, err);
+    rc = finish(a, rc, err);
+    if (a->tb) {
+        write_tb(a, clock_now_s());
+    }
+    return rc;
 }

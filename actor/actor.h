@@ -73,6 +73,13 @@ typedef struct actor_config {
     size_t n_replay;
     char replay[ACTOR_MAX_SHARDS][ACTOR_ENDPOINT_MAX];
     char params[ACTOR_ENDPOINT_MAX]; /* "" : act with the initial network */
+    /* TensorBoard: every tb_secs a record at the params version (the learner's update count,
+     * the x axis the learner and evaluator use too) of actor/frames_per_s,
+     * actor/return_mean (the episodes that ended in the period; left out when none did),
+     * actor/episodes and actor/env_steps, and a last one when the loop ends. "": none (the
+     * launcher sets RUN_DIR/tb/actor-<i> unless run.tensorboard = false) */
+    char tb_dir[FILEIO_PATH_MAX];
+    double tb_secs;
 } actor_config;
 
 /* Fills out from [actor], [exploration], [network], [env] and [run] for actor `index` of

@@ -159,7 +159,9 @@ static int watch(const args *a, volatile sig_atomic_t *stop)
     shoal_err err = {0};
     evaluator_config ec;
     evaluator *e = NULL;
-    if (evaluator_config_from(cfg, a->run_dir, &ec, &err) == SHOAL_OK) {
+    if (evaluator_config_from(cfg, a->run_dir, &ec, &err) == SHOAL_OK &&
+        rundir_tb_dir(ec.tb_dir, sizeof ec.tb_dir, cfg, a->run_dir, "evaluator", -1, &err) ==
+            SHOAL_OK) {
         e = evaluator_new(&ec, &err);
     }
     config_free(cfg);

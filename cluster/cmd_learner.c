@@ -4,6 +4,7 @@
 
 #include "cluster/cmdline.h"
 #include "cluster/commands.h"
+#include "cluster/rundir.h"
 #include "cluster/stop.h"
 #include "common/log.h"
 #include "learner/learner.h"
@@ -62,6 +63,9 @@ static int train(const args *a, int rank, int size, volatile sig_atomic_t *stop)
                                                              : "tcp://127.0.0.1:*")
                                            : "",
                                  &lc, &err);
+    if (rc == SHOAL_OK) {
+        rc = rundir_tb_dir(lc.tb_dir, sizeof lc.tb_dir, cfg, a->run_dir, "learner", -1, &err);
+    }
     config_free(cfg);
     learner *l = NULL;
     if (rc == SHOAL_OK) {

@@ -8,6 +8,7 @@ packages=(
     build-essential cmake pkg-config git
     libzmq3-dev
     libprotobuf-c-dev protobuf-c-compiler
+    protobuf-compiler
     libopenmpi-dev openmpi-bin
     libopenblas-dev
     libcriterion-dev

@@ -11,6 +11,7 @@
 
 #include "common/fileio.h"
 #include "nn/paramfile.h"
+#include "tb/writer.h"
 
 int rundir_path(char *out, size_t cap, const char *dir, const char *name, shoal_err *err)
 {
@@ -29,6 +30,16 @@ int rundir_resolve(char *path, size_t cap, const char *dir, shoal_err *err)
     char name[FILEIO_PATH_MAX];
     snprintf(name, sizeof name, "%s", path);
     return rundir_path(path, cap, dir, name, err);
+}
+
+int rundir_tb_dir(char *out, size_t cap, const config *cfg, const char *dir, const char *role,
+                  int index, shoal_err *err)
+{
+    out[0] = '\0';
+    if (!dir[0] || !config_bool(cfg, "run", "tensorboard")) {
+        return SHOAL_OK;
+    }
+    return tb_role_dir(out, cap, dir, role, index, err);
 }
 
 static bool exists(const char *path)

@@ -1,6 +1,6 @@
 /* The run folder (ARCHITECTURE.md, Run directory): config.ini (the effective configuration),
  * endpoints.json (where external actors connect), checkpoints/, log/, and the files the roles
- * write (metrics.csv, eval.*, replay-<shard>.ckpt).
+ * write (metrics.csv, eval.*, replay-<shard>.ckpt, tb/ with TensorBoard's event files).
  *
  * endpoints.json is read and written by common/endpoints.h.
  *
@@ -39,6 +39,11 @@ int rundir_path(char *out, size_t cap, const char *dir, const char *name, shoal_
  * config names (actor.episode_log) land in the run whatever the working folder; absolute and
  * empty paths are kept. EINVAL when too long. */
 int rundir_resolve(char *path, size_t cap, const char *dir, shoal_err *err);
+
+/* The TensorBoard folder of a role, dir/tb/<role> (index < 0) or dir/tb/<role>-<index>, into
+ * out; "" when run.tensorboard is false or dir is "". EINVAL when too long. */
+int rundir_tb_dir(char *out, size_t cap, const config *cfg, const char *dir, const char *role,
+                  int index, shoal_err *err);
 
 /* The suffixes of the markers in dir/log/. */
 #define RUNDIR_DONE ".done"

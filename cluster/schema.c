@@ -24,6 +24,9 @@ static const config_key run_keys[] = {
     {"run", "demo_episodes", CONFIG_INT, "0", 0, 1e9, NULL,
      "shoal train records this many scripted-expert episodes into each missing file of "
      "replay.demos before it starts (0: demo files must exist)"},
+    {"run", "tensorboard", CONFIG_BOOL, "true", 0, 0, NULL,
+     "write TensorBoard event files under RUN_DIR/tb/ (learner, evaluator, actor-<i>; view "
+     "them with tensorboard --logdir RUN_DIR/tb); actors write every learner.metrics_secs"},
     {"run", "progress_secs", CONFIG_FLOAT, "5", 0.1, 3600, NULL,
      "seconds between progress lines of shoal train"},
     {"cluster", "replay_shards", CONFIG_INT, "1", 1, 64, NULL,

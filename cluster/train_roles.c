@@ -77,6 +77,10 @@ static int evaluator_start(train_role_ctx *ctx, shoal_err *err)
 {
     evaluator_config ec;
     int code = evaluator_config_from(ctx->cfg, ctx->run_dir, &ec, err);
+    if (code == SHOAL_OK) {
+        code = rundir_tb_dir(ec.tb_dir, sizeof ec.tb_dir, ctx->cfg, ctx->run_dir,
+                             cluster_role_name(CLUSTER_ROLE_EVALUATOR), -1, err);
+    }
     if (code != SHOAL_OK) {
         return code;
     }
@@ -122,6 +126,10 @@ int train_role_connect(train_role_ctx *ctx, char *params, size_t cap, shoal_err 
         code = learner_config_from(ctx->cfg, ctx->index, replay, ctx->run_dir, ctx->bind, &lc,
                                    err);
     }
+    if (code == SHOAL_OK) {
+        code = rundir_tb_dir(lc.tb_dir, sizeof lc.tb_dir, ctx->cfg, ctx->run_dir,
+                             cluster_role_name(CLUSTER_ROLE_LEARNER), -1, err);
+    }
     /* learner_new is collective over the learners; the config is the same on every learner, so
      * either all fail here or all go on into learner_new together. */
     if (code != SHOAL_OK) {
@@ -147,6 +155,11 @@ static int actor_start_and_run(train_role_ctx *ctx, shoal_err *err)
     }
     if (code == SHOAL_OK) {
         code = rundir_resolve(ac.episode_log, sizeof ac.episode_log, ctx->run_dir, err);
+    }
+    if (code == SHOAL_OK) {
+        code = rundir_tb_dir(ac.tb_dir, sizeof ac.tb_dir, ctx->cfg, ctx->run_dir,
+                             cluster_role_name(CLUSTER_ROLE_ACTOR), (int)ctx->index, err);
+        ac.tb_secs = config_float(ctx->cfg, "learner", "metrics_secs");
     }
     if (code != SHOAL_OK) {
         return code;

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "evaluator/svg.h"
 #include "nn/paramfile.h"
+#include "tb/writer.h"
 
 /* A checkpoint that could not be evaluated, as it was when it failed. */
 typedef struct failed {
@@ -25,6 +26,9 @@ struct evaluator {
     size_t n_failed, failed_cap;
     uint64_t *pending; /* scratch for one scan */
     size_t pending_cap;
+    tb_writer *tb;      /* NULL: no TensorBoard events */
+    bool tb_any;        /* a result was recorded: events only for steps above tb_after */
+    uint64_t tb_after;  /* (see evaluator/watch.h) */
 };
 
 int evaluator_config_from(const config *cfg, const char *run_dir, evaluator_config *out,
@@ -51,6 +55,7 @@ void evaluator_free(evaluator *e)
     evaluator_history_fini(&e->history);
     free(e->failed);
     free(e->pending);
+    tb_writer_free(e->tb);
     free(e);
 }
 
@@ -96,6 +101,14 @@ evaluator *evaluator_new(const evaluator_config *cfg, shoal_err *err)
     if (e->history.n > 0) {
         log_info("%s: %zu checkpoint(s) already evaluated; they will not be evaluated again",
                  path, e->history.n);
+    }
+    e->tb_any = e->history.n > 0;
+    for (size_t i = 0; i < e->history.n; i++) {
+        e->tb_after = e->history.rows[i].step > e->tb_after ? e->history.rows[i].step
+                                                            : e->tb_after;
+    }
+    if (cfg->tb_dir[0] && !(e->tb = tb_writer_new(cfg->tb_dir, "evaluator", err))) {
+        goto fail;
     }
     return e;
 fail:
@@ -250,6 +263,37 @@ static double mtime_seconds(const struct stat *st)
     return (double)st->st_mtim.tv_sec + 1e-9 * (double)st->st_mtim.tv_nsec;
 }
 
+/* The result as one TensorBoard record at its step, when it is newer than every one before.
+ * A failure stops the events with a warning: TensorBoard is a view, eval.jsonl the record. */
+static void write_tb(evaluator *e, const evaluator_result *r)
+{
+    if (!e->tb || (e->tb_any && r->step <= e->tb_after)) {
+        return;
+    }
+    char head_tags[NN_QNET_MAX_HEADS][48];
+    tb_scalar s[5 + NN_QNET_MAX_HEADS] = {
+        {"eval/mean", r->mean}, {"eval/std", r->std},  {"eval/min", r->min},
+        {"eval/max", r->max},   {"eval/frames", (double)r->frames},
+    };
+    size_t n = 5;
+    for (size_t k = 0; r->head_episodes > 0 && k < r->n_heads; k++) {
+        snprintf(head_tags[k], sizeof head_tags[k], "eval/head_%zu_mean", k);
+        s[n++] = (tb_scalar){head_tags[k], r->head_mean[k]};
+    }
+    shoal_err why = {0};
+    int rc = tb_writer_scalars(e->tb, (int64_t)r->step, s, n, &why);
+    if (rc == SHOAL_OK) {
+        rc = tb_writer_flush(e->tb, &why);
+    }
+    e->tb_any = true;
+    e->tb_after = r->step;
+    if (rc != SHOAL_OK) {
+        log_warn("TensorBoard events stop: %s", why.msg);
+        tb_writer_free(e->tb);
+        e->tb = NULL;
+    }
+}
+
 /* Appends the result to eval.jsonl and eval.csv and redraws eval.svg. */
 static int record(evaluator *e, const char *name, const evaluator_result *r, double wall,
                   shoal_err *err)
@@ -265,6 +309,9 @@ static int record(evaluator *e, const char *name, const evaluator_result *r, dou
         path_in_run(e, svg, sizeof svg, "eval.svg");
         rc = evaluator_svg_write(svg, e->history.rows, e->history.n, e->cfg.player.env_name,
                                  err);
+    }
+    if (rc == SHOAL_OK) {
+        write_tb(e, r);
     }
     return rc;
 }

@@ -10,6 +10,12 @@
  * only checkpoints newer than every one evaluated so far are taken, and older ones are
  * skipped for good.
  *
+ * With cfg.tb_dir set, each result is also a TensorBoard record at the checkpoint's step
+ * (eval/mean, eval/std, eval/min, eval/max, eval/frames, and eval/head_<k>_mean per head when
+ * the heads played alone). TensorBoard takes a step that goes back for a restart and drops
+ * what came after it, so only results newer than every one written before go there: the
+ * older checkpoints that catch_up = all fills in backwards are in eval.csv only.
+ *
  * What was evaluated is what eval.jsonl records: the history is loaded from it at start, so a
  * restarted evaluator continues where it stopped. A file that cannot be evaluated (truncated,
  * corrupt, another format version or architecture, still being written by a learner that does
@@ -59,6 +65,8 @@ typedef struct evaluator_config {
     char run_dir[EVALUATOR_RUN_DIR_MAX];
     double poll_secs;
     evaluator_catch_up catch_up;
+    char tb_dir[FILEIO_PATH_MAX]; /* TensorBoard folder; "": none (the launcher sets it:
+                                   * RUN_DIR/tb/evaluator unless run.tensorboard = false) */
 } evaluator_config;
 
 /* Fills out from [env], [evaluator] and run.seed for the run folder run_dir. EINVAL. */

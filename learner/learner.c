@@ -15,6 +15,7 @@
 #include "learner/params.h"
 #include "nn/nn_config.h"
 #include "nn/paramfile.h"
+#include "tb/writer.h"
 
 const config_key learner_config_keys[] = {
     {"learner", "batch_size", CONFIG_INT, "32", 1, 65536, NULL,
@@ -84,7 +85,14 @@ struct learner {
     uint64_t row_updates;
     uint64_t last_episodes;
     double last_return_sum;
+    /* TensorBoard (rank 0; NULL: off): each metrics row as scalars, and a histogram of the
+     * newest LEARNER_TB_PRIORITIES priorities this rank computed since the last row */
+    tb_writer *tb;
+    float *tb_prio;
+    size_t tb_prio_n, tb_prio_at;
 };
+
+#define LEARNER_TB_PRIORITIES 4096
 
 static int parse_endpoints(const char *list, learner_config *out, shoal_err *err)
 {
@@ -230,6 +238,16 @@ static int open_metrics(learner *l, shoal_err *err)
     return SHOAL_OK;
 }
 
+static int open_tb(learner *l, shoal_err *err)
+{
+    l->tb_prio = malloc(LEARNER_TB_PRIORITIES * sizeof *l->tb_prio);
+    if (!l->tb_prio) {
+        return shoal_err_set(err, SHOAL_ENOMEM, "out of memory for the priority histogram");
+    }
+    l->tb = tb_writer_new(l->cfg.tb_dir, "learner", err);
+    return l->tb ? SHOAL_OK : (err ? err->code : SHOAL_EIO);
+}
+
 /* Rank 0's outputs: checkpoint folder, Params PUB, endpoints.json, metrics.csv. */
 static int start_rank0(learner *l, shoal_err *err)
 {
@@ -255,6 +273,9 @@ static int start_rank0(learner *l, shoal_err *err)
         if (rc == SHOAL_OK) {
             rc = open_metrics(l, err);
         }
+    }
+    if (rc == SHOAL_OK && l->cfg.tb_dir[0]) {
+        rc = open_tb(l, err);
     }
     return rc;
 }
@@ -377,6 +398,8 @@ void learner_free(learner *l)
     if (l->metrics) {
         fclose(l->metrics);
     }
+    tb_writer_free(l->tb);
+    free(l->tb_prio);
     learner_update_free(l->u);
     free(l);
 }
@@ -408,6 +431,42 @@ static void account(learner *l, const learner_loss *loss, size_t count)
     l->row_updates++;
 }
 
+/* Keeps the newest of this update's priorities for the next histogram (rank 0). */
+static void keep_priorities(learner *l, const float *prio, size_t n)
+{
+    if (!l->tb) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        l->tb_prio[l->tb_prio_at] = prio[i];
+        l->tb_prio_at = (l->tb_prio_at + 1) % LEARNER_TB_PRIORITIES;
+    }
+    l->tb_prio_n = l->tb_prio_n + n < LEARNER_TB_PRIORITIES ? l->tb_prio_n + n
+                                                             : LEARNER_TB_PRIORITIES;
+}
+
+/* The row as TensorBoard scalars learner/<column> at its step, and the priority histogram.
+ * TensorBoard is a view, not the record: a failure to write it stops the events (with a
+ * warning), never the learner. */
+static void write_tb_row(learner *l, const char *row, uint64_t step)
+{
+    shoal_err e = {0};
+    int rc = tb_writer_csv_row(l->tb, "learner/", metrics_header, row, "step", &e);
+    if (rc == SHOAL_OK && l->tb_prio_n > 0) {
+        rc = tb_writer_histogram(l->tb, "learner/priorities", (int64_t)step, l->tb_prio,
+                                 l->tb_prio_n, &e);
+    }
+    if (rc == SHOAL_OK) {
+        rc = tb_writer_flush(l->tb, &e);
+    }
+    l->tb_prio_n = l->tb_prio_at = 0;
+    if (rc != SHOAL_OK) {
+        log_warn("TensorBoard events stop: %s", e.msg);
+        tb_writer_free(l->tb);
+        l->tb = NULL;
+    }
+}
+
 static void write_metrics_row(learner *l, double now)
 {
     learner_replay_stats st = l->pf ? learner_prefetch_stats(l->pf) : (learner_replay_stats){0};
@@ -416,15 +475,20 @@ static void write_metrics_row(learner *l, double now)
     double n = l->row_updates ? (double)l->row_updates : 1.0;
     uint64_t d_episodes = st.episodes - (st.episodes >= l->last_episodes ? l->last_episodes : 0);
     double recent = d_episodes ? (st.return_sum - l->last_return_sum) / (double)d_episodes : 0.0;
-    fprintf(l->metrics,
-            "%.3f,%" PRIu64 ",%" PRIu64 ",%.2f,%.6g,%.6g,%.6g,%.6g,%.4f,%.4f,%" PRIu64 ",%" PRIu64
-            ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%zu,%" PRIu64 ",%.4f,%.4f\n",
-            now - l->t0_s, step, l->frames, dt > 0 ? (double)(step - l->row_step0) / dt : 0.0,
-            l->sum_td / n, l->sum_margin / n, l->sum_l2 / n, l->sum_abs_td / n, l->sum_demo / n,
-            dt > 0 ? (l->wait_s - l->row_wait_s) / dt : 0.0, st.size, st.demo_size, st.inserted,
-            st.sampled, st.priority_updates, st.n_actors, st.episodes, recent,
-            st.n_actors ? st.last_return_sum / (double)st.n_actors : 0.0);
+    char row[4096];
+    snprintf(row, sizeof row,
+             "%.3f,%" PRIu64 ",%" PRIu64 ",%.2f,%.6g,%.6g,%.6g,%.6g,%.4f,%.4f,%" PRIu64 ",%" PRIu64
+             ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%zu,%" PRIu64 ",%.4f,%.4f\n",
+             now - l->t0_s, step, l->frames, dt > 0 ? (double)(step - l->row_step0) / dt : 0.0,
+             l->sum_td / n, l->sum_margin / n, l->sum_l2 / n, l->sum_abs_td / n, l->sum_demo / n,
+             dt > 0 ? (l->wait_s - l->row_wait_s) / dt : 0.0, st.size, st.demo_size, st.inserted,
+             st.sampled, st.priority_updates, st.n_actors, st.episodes, recent,
+             st.n_actors ? st.last_return_sum / (double)st.n_actors : 0.0);
+    fputs(row, l->metrics);
     fflush(l->metrics);
+    if (l->tb) {
+        write_tb_row(l, row, step);
+    }
     l->last_episodes = st.episodes;
     l->last_return_sum = st.return_sum;
     l->row_t0_s = now;
@@ -588,6 +652,9 @@ int learner_run(learner *l, volatile sig_atomic_t *stop, shoal_err *err)
         }
         learner_loss loss;
         rc = learner_update_step(l->u, b, prio, &loss, err);
+        if (rc == SHOAL_OK) {
+            keep_priorities(l, prio, b->count);
+        }
         learner_prefetch_done(l->pf, rc == SHOAL_OK);
         if (rc != SHOAL_OK) {
             break;

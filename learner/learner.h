@@ -69,6 +69,8 @@ typedef struct learner_config {
     double publish_repeat_secs, metrics_secs;
     size_t prefetch_depth, pipeline;
     double stop_grace_secs;       /* how long a stopping rank waits for replay before failing */
+    char tb_dir[FILEIO_PATH_MAX]; /* rank 0's TensorBoard folder; "": none (the launcher sets it:
+                                   * RUN_DIR/tb/learner unless run.tensorboard = false) */
 } learner_config;
 
 /* Fills out from [learner], [network], [env], [replay] and [run] for learner rank `rank`; replay

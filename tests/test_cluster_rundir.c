@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/commands.h"
 #include "cluster/rundir.h"
 #include "common/fileio.h"
 
@@ -88,4 +89,27 @@ Test(cluster_rundir, the_stop_file_is_in_the_run_folder)
     char role_file[16];
     cr_assert_not(rundir_role_file(role_file, sizeof role_file, dir, "learner", 0, ".log"),
                   "a path that does not fit is refused");
+}
+
+Test(cluster_rundir, each_role_has_its_tensorboard_folder_unless_run_tensorboard_is_false)
+{
+    shoal_err err = {0};
+    config *cfg = shoal_config_load(NULL, NULL, 0, &err);
+    cr_assert_not_null(cfg, "%s", err.msg);
+    char path[256], want[256];
+    cr_assert_eq(rundir_tb_dir(path, sizeof path, cfg, dir, "learner", -1, &err), SHOAL_OK);
+    snprintf(want, sizeof want, "%s/tb/learner", dir);
+    cr_assert_str_eq(path, want);
+    cr_assert_eq(rundir_tb_dir(path, sizeof path, cfg, dir, "actor", 3, &err), SHOAL_OK);
+    snprintf(want, sizeof want, "%s/tb/actor-3", dir);
+    cr_assert_str_eq(path, want);
+    cr_assert_eq(rundir_tb_dir(path, sizeof path, cfg, "", "learner", -1, &err), SHOAL_OK);
+    cr_assert_str_eq(path, "", "no run folder, no events");
+    char small[16];
+    cr_assert_eq(rundir_tb_dir(small, sizeof small, cfg, dir, "evaluator", -1, &err),
+                 SHOAL_EINVAL);
+    cr_assert_eq(config_set(cfg, "run.tensorboard=false", "--set", &err), SHOAL_OK);
+    cr_assert_eq(rundir_tb_dir(path, sizeof path, cfg, dir, "learner", -1, &err), SHOAL_OK);
+    cr_assert_str_eq(path, "");
+    config_free(cfg);
 }

@@ -18,6 +18,7 @@
 #include "cluster/progress.h"
 #include "common/clock.h"
 #include "common/fileio.h"
+#include "tb/reader.h"
 
 static char dir[64];
 
@@ -261,6 +262,57 @@ static long newest_checkpoint(const char *run)
     return best;
 }
 
+/* Looks for one tag in the values of a TensorBoard event file. */
+typedef struct tb_find {
+    const char *tag;
+    size_t found;
+    bool histogram;
+} tb_find;
+
+static int find_tag(const tb_value *v, void *arg)
+{
+    tb_find *f = arg;
+    if (strcmp(v->tag, f->tag) == 0) {
+        f->found++;
+        f->histogram = v->histogram;
+    }
+    return 0;
+}
+
+/* How many values of tag the event files in RUN_DIR/tb/<role> hold, every file's framing and
+ * CRCs checked by tb_dir_each; *histogram says whether they are histograms. */
+static size_t tb_count(const char *run, const char *role, const char *tag, bool *histogram)
+{
+    char folder[192];
+    snprintf(folder, sizeof folder, "%s/tb/%s", run, role);
+    tb_find f = {.tag = tag};
+    shoal_err err = {0};
+    cr_assert_eq(tb_dir_each(folder, find_tag, &f, NULL, &err), SHOAL_OK, "%s", err.msg);
+    if (histogram) {
+        *histogram = f.histogram;
+    }
+    return f.found;
+}
+
+/* What the roles leave in RUN_DIR/tb/ for TensorBoard. */
+static void check_tensorboard(const char *run)
+{
+    bool hist = false;
+    cr_assert_gt(tb_count(run, "learner", "learner/loss_td", &hist), 0);
+    cr_assert(!hist);
+    cr_assert_gt(tb_count(run, "learner", "learner/replay_inserted", NULL), 0);
+    cr_assert_gt(tb_count(run, "learner", "learner/priorities", &hist), 0);
+    cr_assert(hist, "learner/priorities is a histogram");
+    cr_assert_eq(tb_count(run, "learner", "learner/step", NULL), 0, "step is the x axis");
+    cr_assert_gt(tb_count(run, "evaluator", "eval/mean", NULL), 0);
+    for (int i = 0; i < 2; i++) {
+        char role[16];
+        snprintf(role, sizeof role, "actor-%d", i);
+        cr_assert_gt(tb_count(run, role, "actor/frames_per_s", NULL), 0, "%s", role);
+        cr_assert_gt(tb_count(run, role, "actor/env_steps", NULL), 0, "%s", role);
+    }
+}
+
 Test(cluster_train, a_short_run_trains_evaluates_and_stops_cleanly_on_sigterm)
 {
     char run[128];
@@ -298,6 +350,7 @@ Test(cluster_train, a_short_run_trains_evaluates_and_stops_cleanly_on_sigterm)
     struct stat st;
     cr_assert_eq(stat(svg, &st), 0, "eval.svg missing");
     cr_assert_gt(st.st_size, 100);
+    check_tensorboard(run);
 }
 
 /* World rank of a process of the job, from the environment mpirun gives it; -1 if none. */

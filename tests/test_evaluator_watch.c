@@ -18,6 +18,7 @@
 #include "env/env_config.h"
 #include "evaluator/watch.h"
 #include "nn/paramfile.h"
+#include "tb/reader.h"
 #include "evaluator_fixtures.h"
 #include "obs_fixtures.h"
 
@@ -136,6 +137,60 @@ Test(evaluator_watch, each_checkpoint_is_evaluated_once_newest_first)
     cr_assert(strstr(svg, "3 evaluations; newest: step 300"), "%s", svg);
     free(svg);
     evaluator_free(e);
+}
+
+/* The steps of the eval/mean values in the event files of dir/tb/evaluator, in TensorBoard's
+ * order. */
+typedef struct tb_steps {
+    size_t n;
+    int64_t step[16];
+} tb_steps;
+
+static int take_mean(const tb_value *v, void *arg)
+{
+    tb_steps *s = arg;
+    if (strcmp(v->tag, "eval/mean") == 0 && s->n < 16) {
+        s->step[s->n++] = v->step;
+    }
+    return 0;
+}
+
+static tb_steps tb_eval_steps(void)
+{
+    char folder[128];
+    snprintf(folder, sizeof folder, "%s/tb/evaluator", dir);
+    tb_steps s = {0};
+    shoal_err err = {0};
+    cr_assert_eq(tb_dir_each(folder, take_mean, &s, NULL, &err), SHOAL_OK, "%s", err.msg);
+    return s;
+}
+
+Test(evaluator_watch, tensorboard_gets_each_result_newer_than_all_before_and_no_older_one)
+{
+    save_checkpoint(100);
+    save_checkpoint(200);
+    save_checkpoint(300);
+    evaluator_config c = watch_config(EVALUATOR_CATCH_UP_ALL);
+    snprintf(c.tb_dir, sizeof c.tb_dir, "%s/tb/evaluator", dir);
+    evaluator *e = make_from(&c);
+    cr_assert_eq(poll_once(e), 3);
+    save_checkpoint(400);
+    cr_assert_eq(poll_once(e), 1);
+    evaluator_free(e);
+    tb_steps s = tb_eval_steps();
+    cr_assert_eq(s.n, 2, "300 (first), then 400; 200 and 100 went back");
+    cr_assert_eq(s.step[0], 300);
+    cr_assert_eq(s.step[1], 400);
+    /* a restarted evaluator starts a new file and goes on above what eval.jsonl holds */
+    sleep(1); /* the file name carries the second: the new one sorts after */
+    save_checkpoint(50);
+    save_checkpoint(500);
+    e = make_from(&c);
+    cr_assert_eq(poll_once(e), 2);
+    evaluator_free(e);
+    s = tb_eval_steps();
+    cr_assert_eq(s.n, 3);
+    cr_assert_eq(s.step[2], 500);
 }
 
 Test(evaluator_watch, a_restarted_evaluator_resumes_from_eval_jsonl)

@@ -18,6 +18,7 @@
 #include "nn/paramfile.h"
 #include "replay/client.h"
 #include "replay_fixtures.h"
+#include "tb/reader.h"
 
 /* ---- learner_update on fixed data (no MPI) ---- */
 
@@ -223,8 +224,9 @@ static const char base_ini[] =
     "keep_checkpoints = 2\nchecksum_period = 2\n"
     "[replay]\ndemo_fraction = 0\n";
 
-static learner *learner_of(const char *ini_extra, const char *replay, const char *run_dir,
-                           const char *bind)
+/* A learner of base_ini and ini_extra that writes TensorBoard events into tb_dir ("": none). */
+static learner *learner_with_tb(const char *ini_extra, const char *replay, const char *run_dir,
+                                const char *bind, const char *tb_dir)
 {
     char ini[1024];
     snprintf(ini, sizeof ini, "%s%s", base_ini, ini_extra);
@@ -234,9 +236,16 @@ static learner *learner_of(const char *ini_extra, const char *replay, const char
     cr_assert_eq(learner_config_from(c, 0, replay, run_dir, bind, &lc, &err), SHOAL_OK, "%s",
                  err.msg);
     config_free(c);
+    snprintf(lc.tb_dir, sizeof lc.tb_dir, "%s", tb_dir);
     learner *l = learner_new(&lc, MPI_COMM_NULL, &err);
     cr_assert_not_null(l, "%s", err.msg);
     return l;
+}
+
+static learner *learner_of(const char *ini_extra, const char *replay, const char *run_dir,
+                           const char *bind)
+{
+    return learner_with_tb(ini_extra, replay, run_dir, bind, "");
 }
 
 static replay_stats stats_of(const char *ep)
@@ -557,6 +566,63 @@ Test(learner, the_last_metrics_row_holds_the_final_counts_and_time_counts_from_t
         cr_assert_geq(t[i], t[i - 1], "time_s goes back at row %zu", i);
     }
     cr_assert_leq(t[n - 1], took + 0.001);
+    fx_server_stop(&s);
+    remove_dir(dir);
+}
+
+/* What a TensorBoard file of the learner holds: the last value and step of two tags. */
+typedef struct tb_seen {
+    double loss_td, frames, priorities;
+    int64_t loss_step, hist_step;
+    size_t n_hist;
+} tb_seen;
+
+static int tb_take(const tb_value *v, void *arg)
+{
+    tb_seen *s = arg;
+    if (strcmp(v->tag, "learner/loss_td") == 0) {
+        s->loss_td = v->value;
+        s->loss_step = v->step;
+    } else if (strcmp(v->tag, "learner/frames") == 0) {
+        s->frames = v->value;
+    } else if (strcmp(v->tag, "learner/priorities") == 0 && v->histogram) {
+        s->priorities = v->value;
+        s->hist_step = v->step;
+        s->n_hist++;
+    }
+    return 0;
+}
+
+/* Each metrics.csv row is a TensorBoard record too, with the histogram of the priorities the
+ * updates since the previous row computed. */
+Test(learner, metrics_rows_and_a_priority_histogram_reach_tensorboard, .timeout = 60)
+{
+    fx_server s;
+    start_shard(&s, 0, 64, 0);
+    const char *ep = replay_server_endpoint(s.srv);
+    char *dir = temp_dir();
+    char tb_dir[512];
+    snprintf(tb_dir, sizeof tb_dir, "%s/tb/learner", dir);
+    shoal_err err = {0};
+    volatile sig_atomic_t stop = 0;
+    learner *l = learner_with_tb("[learner]\nmax_updates = 10\nmetrics_secs = 3600\n", ep, dir,
+                                 "", tb_dir);
+    clock_sleep_ms(300); /* the prefetcher's polls at the start are over */
+    insert_frames(ep, 1234, 3);
+    cr_assert_eq(learner_run(l, &stop, &err), SHOAL_OK, "%s", err.msg);
+    learner_free(l);
+    char csv[512];
+    snprintf(csv, sizeof csv, "%s/metrics.csv", dir);
+    tb_seen seen = {0};
+    size_t files = 0;
+    cr_assert_eq(tb_dir_each(tb_dir, tb_take, &seen, &files, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(files, 1);
+    cr_assert_eq(seen.loss_step, 10);
+    cr_assert_float_eq(seen.loss_td, csv_last(csv, "loss_td"), 1e-5 * seen.loss_td + 1e-9);
+    cr_assert_float_eq(seen.frames, 1234.0, 0.0);
+    cr_assert_eq(seen.n_hist, 1, "one row, one histogram");
+    cr_assert_eq(seen.hist_step, 10);
+    cr_assert_float_eq(seen.priorities, 10.0 * 16.0, 0.0, "10 updates of 16 priorities");
     fx_server_stop(&s);
     remove_dir(dir);
 }

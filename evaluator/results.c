@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/fileio.h"
+#include "common/json.h"
 
 /* eval.jsonl grows by one line per checkpoint; a run of 10^5 checkpoints with 10^3 returns
  * each stays well below this. */
@@ -28,23 +29,6 @@ evaluator_record evaluator_record_of(const evaluator_result *r, double wall_seco
     return rec;
 }
 
-/* A JSON string: the text with quotes, backslashes and control characters escaped. */
-static void put_string(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            fprintf(out, "\\%c", c);
-        } else if (c < 0x20) {
-            fprintf(out, "\\u%04x", c);
-        } else {
-            fputc(c, out);
-        }
-    }
-    fputc('"', out);
-}
-
 static void put_array(FILE *out, const double *v, size_t n)
 {
     fputc('[', out);
@@ -59,9 +43,9 @@ int evaluator_json_write(FILE *out, const evaluator_json_info *info, const evalu
 {
     fprintf(out, "{\"step\":%llu,\"frames\":%llu,\"wall_seconds\":%.3f,\"checkpoint\":",
             (unsigned long long)r->step, (unsigned long long)r->frames, wall_seconds);
-    put_string(out, info->checkpoint);
+    json_put_string(out, info->checkpoint);
     fputs(",\"env\":", out);
-    put_string(out, info->env_name);
+    json_put_string(out, info->env_name);
     fprintf(out, ",\"epsilon\":%.9g,\"episodes\":%zu,\"mean\":%.9g,\"std\":%.9g,\"min\":%.9g,"
                  "\"max\":%.9g,\"eval_seconds\":%.3f,\"env_steps\":%llu,\"returns\":",
             info->epsilon, r->episodes, r->mean, r->std, r->min, r->max, r->seconds,

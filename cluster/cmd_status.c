@@ -34,7 +34,7 @@ typedef struct rank_health {
     uint32_t index;
     char host[128];   /* "" unknown */
     const char *health; /* done, failed, died, alive, silent, running, ended, not started */
-    char detail[160]; /* a failure's reason, a death's cause */
+    char detail[256]; /* a failure's reason, a death's cause */
     double age_s;     /* of the heartbeat or the log; < 0 unknown */
 } rank_health;
 

@@ -27,9 +27,8 @@ struct replay_insight_rec {
     size_t snap_head, n_snap;
 };
 
-replay_insight_rec *replay_insight_rec_new(size_t capacity, uint64_t now_ns, shoal_err *err)
+replay_insight_rec *replay_insight_rec_new(size_t capacity, shoal_err *err)
 {
-    (void)now_ns;
     replay_insight_rec *r = calloc(1, sizeof *r);
     if (!r) {
         shoal_err_set(err, SHOAL_ENOMEM, "cannot allocate the replay introspection recorder");

@@ -11,7 +11,7 @@
  *   taken when Stats asks (a sort of a preallocated copy), not when sampling.
  * - Rates come from counter snapshots at most one per second, over the last ~10 s.
  *
- *     replay_insight_rec *r = replay_insight_rec_new(capacity, now_ns, &err);
+ *     replay_insight_rec *r = replay_insight_rec_new(capacity, &err);
  *     replay_insight_rec_inserted(r, inserted_before, n, now_ns);
  *     replay_insight_rec_sampled(r, sample->key, sample->count, inserted, now_ns);
  *     replay_insight_rec_fill(r, now_ns, inserted, sampled, &stats.insight);
@@ -27,8 +27,8 @@
 
 typedef struct replay_insight_rec replay_insight_rec;
 
-/* A recorder for an agent ring of `capacity` slots, started at now_ns. NULL with ENOMEM. */
-replay_insight_rec *replay_insight_rec_new(size_t capacity, uint64_t now_ns, shoal_err *err);
+/* A recorder for an agent ring of `capacity` slots. NULL with ENOMEM. */
+replay_insight_rec *replay_insight_rec_new(size_t capacity, shoal_err *err);
 
 /* Frees r. NULL is fine. */
 void replay_insight_rec_free(replay_insight_rec *r);

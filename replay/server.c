@@ -647,7 +647,7 @@ static int alloc_all(replay_server *s, shoal_err *err)
     s->actor_msgs = calloc(s->cfg.max_actors, sizeof *s->actor_msgs);
     s->actor_ptrs = calloc(s->cfg.max_actors, sizeof *s->actor_ptrs);
     s->actor_stats = calloc(s->cfg.max_actors, sizeof *s->actor_stats);
-    s->insight = replay_insight_rec_new(s->cfg.store.capacity, clock_now_ns(), err);
+    s->insight = replay_insight_rec_new(s->cfg.store.capacity, err);
     if (!s->sample || !s->arena || !s->demo_flags || !s->actors || !s->actor_msgs ||
         !s->actor_ptrs || !s->actor_stats || !s->insight ||
         fifo_init(&s->samples, sizeof(held_sample), s->cfg.max_pending) ||

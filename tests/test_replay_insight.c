@@ -12,7 +12,7 @@ static uint64_t agent_key(uint32_t slot)
 Test(replay_insight, ages_in_inserts_follow_the_ring_after_it_wraps)
 {
     shoal_err err = {0};
-    replay_insight_rec *r = replay_insight_rec_new(10, 0, &err);
+    replay_insight_rec *r = replay_insight_rec_new(10, &err);
     cr_assert_not_null(r, "%s", err.msg);
     /* 25 inserts into 10 slots: slot s holds insert index 20 + s for s < 5, 10 + s above, so
      * the newest (index 24) is in slot 4. */
@@ -35,7 +35,7 @@ Test(replay_insight, ages_in_inserts_follow_the_ring_after_it_wraps)
 Test(replay_insight, the_window_keeps_only_the_latest_samples)
 {
     shoal_err err = {0};
-    replay_insight_rec *r = replay_insight_rec_new(100, 0, &err);
+    replay_insight_rec *r = replay_insight_rec_new(100, &err);
     cr_assert_not_null(r, "%s", err.msg);
     replay_insight_rec_inserted(r, 0, 100, 5);
     uint64_t old = agent_key(0), young = agent_key(99);
@@ -55,7 +55,7 @@ Test(replay_insight, the_window_keeps_only_the_latest_samples)
 Test(replay_insight, slots_written_before_the_start_have_no_age_in_seconds)
 {
     shoal_err err = {0};
-    replay_insight_rec *r = replay_insight_rec_new(8192, 0, &err);
+    replay_insight_rec *r = replay_insight_rec_new(8192, &err);
     cr_assert_not_null(r, "%s", err.msg);
     /* A restored ring of 8000 (no times), then 4 fresh inserts in slots 8000..8003: buckets of
      * two slots, so slot 7999 stays unknown and 8000 is known. */
@@ -73,7 +73,7 @@ Test(replay_insight, slots_written_before_the_start_have_no_age_in_seconds)
 Test(replay_insight, rates_come_from_the_snapshots_of_the_last_seconds)
 {
     shoal_err err = {0};
-    replay_insight_rec *r = replay_insight_rec_new(100, 0, &err);
+    replay_insight_rec *r = replay_insight_rec_new(100, &err);
     cr_assert_not_null(r, "%s", err.msg);
     replay_insight out = {0};
     replay_insight_rec_fill(r, 0, 0, 0, &out);

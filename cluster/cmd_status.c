@@ -70,7 +70,8 @@ typedef struct args {
 static int parse(int argc, char **argv, args *a)
 {
     const cli_option options[] = {
-        {"--json", NULL, "print one JSON object (docs/formats.md) instead of text", .flag = &a->json},
+        {"--json", NULL, "print one JSON object (docs/formats.md) instead of text",
+         .flag = &a->json},
     };
     const cli_command cmd = {
         .name = "shoal status",
@@ -79,8 +80,8 @@ static int parse(int argc, char **argv, args *a)
                  "hosts and health (from the markers and heartbeats in RUN_DIR/log/), frames and\n"
                  "learner updates, replay fill, demo share, the age of sampled transitions, the\n"
                  "priority histogram and the rate limiter (asked of each shard while the run is\n"
-                 "up, else from the last row of metrics.csv), the last evaluation, the checkpoints\n"
-                 "and the budget left (run.max_frames, run.max_seconds).",
+                 "up, else from the last row of metrics.csv), the last evaluation, the\n"
+                 "checkpoints and the budget left (run.max_frames, run.max_seconds).",
         .options = options,
         .n_options = sizeof options / sizeof options[0],
         .notes = "Exit status: 0 shown, 1 RUN_DIR is not a run folder, 2 bad usage.",
@@ -542,7 +543,8 @@ static void print_replay(const status_report *s)
     }
     printf(", %.0f demos\n", s->demo_size);
     if (in->window) {
-        printf("  sampled   demo share %.1f%% recent, %.1f%% overall; age p50 %.0f p90 %.0f inserts",
+        printf("  sampled   demo share %.1f%% recent, %.1f%% overall; "
+               "age p50 %.0f p90 %.0f inserts",
                100.0 * in->window_demo / in->window, 100.0 * s->demo_served_share, in->age_p50,
                in->age_p90);
         if (!isnan(in->age_s_p50) && (in->window_aged || !strcmp(s->replay_source, "metrics"))) {
@@ -560,7 +562,8 @@ static void print_replay(const status_report *s)
         if (k == 0) {
             printf(" <1e-4:%llu", (unsigned long long)in->priority_hist[k]);
         } else {
-            printf(" %.2g:%llu", replay_priority_bin_low(k), (unsigned long long)in->priority_hist[k]);
+            printf(" %.2g:%llu", replay_priority_bin_low(k),
+                   (unsigned long long)in->priority_hist[k]);
         }
     }
     printf("\n");

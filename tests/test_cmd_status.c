@@ -166,7 +166,8 @@ static void fixture_run(bool actor_failed)
     put("config.ini", "[cluster]\nreplay_shards = 1\nlearners = 1\nevaluators = 0\nactors = 2\n"
                       "[replay]\ncapacity = 5000\n[run]\nmax_frames = 1000\n");
     /* Port 9 (discard) on loopback: nothing answers there. */
-    put("endpoints.json", "{\"replay\": [\"tcp://127.0.0.1:9\"], \"params\": \"tcp://127.0.0.1:9\"}");
+    put("endpoints.json",
+        "{\"replay\": [\"tcp://127.0.0.1:9\"], \"params\": \"tcp://127.0.0.1:9\"}");
     put("log/replay-0.done", "");
     put("log/learner-0.done", "");
     put("log/actor-0.done", "");

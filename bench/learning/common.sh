@@ -1,7 +1,7 @@
 # Shared by the bench/learning scripts: where shoal is, one training run with its log, the
 # summary file of a sweep and reading a run's CSV files. Source it; it sets SHOAL (the binary)
-# and defines train_run (with a percentage line on a terminal), ended_by, capped_summary, summary_csv and last_col, and the option
-# helpers of args.sh.
+# and defines train_run (with a percentage line on a terminal), ended_by, capped_summary,
+# summary_csv and last_col, and the option helpers of args.sh.
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$root/bench/learning/args.sh"

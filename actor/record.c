@@ -237,6 +237,9 @@ int actor_record_run(const actor_record_config *c, actor_record_summary *summary
     int rc = recorder_init(&r, err);
     for (uint64_t k = 0; rc == SHOAL_OK && k < c->episodes; k++) {
         rc = play_episode(&r, summary, err);
+        if (rc == SHOAL_OK && c->progress) {
+            c->progress(c->progress_arg, k + 1, c->episodes);
+        }
     }
     if (rc == SHOAL_OK && r.buf->steps.count > 0) {
         rc = write_batch(&r, r.buf->steps.count, summary, err);

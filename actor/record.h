@@ -35,6 +35,10 @@ typedef struct actor_record_config {
     uint32_t n_heads; /* masks of this many bits (0 or 1: none) */
     double mask_p;
     uint64_t seed;
+    /* Called after each episode with the episodes done and c->episodes (e.g. pbar_callback,
+     * common/pbar.h); NULL: none. actor_record_config_from leaves it NULL. */
+    void (*progress)(void *arg, uint64_t done, uint64_t total);
+    void *progress_arg;
 } actor_record_config;
 
 typedef struct actor_record_summary {

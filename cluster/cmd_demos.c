@@ -4,6 +4,7 @@
 #include "actor/record.h"
 #include "cluster/cmdline.h"
 #include "cluster/commands.h"
+#include "common/pbar.h"
 #include "replay/client.h"
 
 typedef struct args {
@@ -59,9 +60,14 @@ static int record(const args *a)
         return EXIT_USAGE;
     }
     actor_record_summary s;
+    pbar bar;
+    pbar_init(&bar, stderr, "shoal demos record", "episodes", a->episodes);
+    rc.progress = pbar_callback;
+    rc.progress_arg = &bar;
     if (code == SHOAL_OK) {
         code = actor_record_run(&rc, &s, &err);
     }
+    pbar_finish(&bar);
     if (code != SHOAL_OK) {
         fprintf(stderr, "shoal demos record: %s\n", err.msg);
         return 1;

@@ -15,6 +15,7 @@
 #include "cluster/stop.h"
 #include "common/fileio.h"
 #include "common/log.h"
+#include "common/pbar.h"
 #include "evaluator/results.h"
 #include "evaluator/watch.h"
 #include "nn/paramfile.h"
@@ -122,7 +123,7 @@ static int eval_one(const args *a, volatile sig_atomic_t *stop)
             return EXIT_USAGE;
         }
     }
-    evaluator_player_config pc;
+    evaluator_player_config pc = {0};
     evaluator_player *p = NULL;
     if (evaluator_player_config_from(cfg, &pc, &err) == SHOAL_OK) {
         p = evaluator_player_new(&pc, &err);
@@ -130,7 +131,13 @@ static int eval_one(const args *a, volatile sig_atomic_t *stop)
     config_free(cfg);
     evaluator_result r;
     struct stat st;
+    pbar bar;
+    pbar_init(&bar, stderr, "shoal eval", "episodes", pc.episodes);
+    if (p) {
+        evaluator_player_on_progress(p, pbar_callback, &bar);
+    }
     int rc = p ? evaluator_player_eval_file(p, path, stop, &r, &err) : err.code;
+    pbar_finish(&bar);
     if (rc == SHOAL_OK && stat(path, &st) != 0) {
         memset(&st, 0, sizeof st);
     }

@@ -16,6 +16,7 @@ static const command commands[] = {
     {"learner", cmd_learner, "run the MPI data-parallel learner (under mpirun)"},
     {"replay", cmd_replay, "run one prioritized replay shard (ZeroMQ ROUTER)"},
     {"actor", cmd_actor, "run one actor: envs, exploration, n-step transitions to replay"},
+    {"status", cmd_status, "a run at a glance: roles, progress, replay, evaluation, budget"},
     {"demos", cmd_demos, "record demonstrations to a file (expert or checkpoint), or check files"},
 };
 

@@ -1,5 +1,5 @@
 /* Writing JSON text: the one string escaper that every JSON writer of shoal uses (eval.jsonl,
- * the metadata of exported networks), so that a name with a quote in it never breaks a file.
+ * the metadata of exported networks, `shoal status --json`), so that a name with a quote in it never breaks a file.
  *
  *     fputs("{\"env\": ", out);
  *     json_write_string(out, env_name);   // "minatar/breakout", quotes included

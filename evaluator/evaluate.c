@@ -59,6 +59,9 @@ struct evaluator_player {
     double *head_returns; /* (head_cap) */
     size_t head_cap;
     uint64_t deadline_ns; /* 0: none */
+    void (*progress)(void *arg, uint64_t done, uint64_t total);
+    void *progress_arg;
+    size_t n_finished; /* episodes of the evaluation in progress */
 };
 
 static uint64_t step_cap(uint64_t env_cap, uint64_t eval_cap)
@@ -325,6 +328,10 @@ static int finish(evaluator_player *p, size_t s, size_t *next_job, size_t n_jobs
     }
     env_free(sl->e);
     sl->e = NULL;
+    p->n_finished++;
+    if (p->progress) {
+        p->progress(p->progress_arg, p->n_finished, n_jobs);
+    }
     if (*next_job < n_jobs) {
         return start_job(p, s, (*next_job)++, err);
     }
@@ -372,6 +379,7 @@ static int play(evaluator_player *p, nn_qnet *net, size_t n_heads, size_t n_jobs
                 volatile sig_atomic_t *stop, uint64_t *env_steps, shoal_err *err)
 {
     size_t next_job = 0, active = 0;
+    p->n_finished = 0;
     for (size_t s = 0; s < p->cfg.n_envs && next_job < n_jobs; s++, active++) {
         if (start_job(p, s, next_job++, err) != SHOAL_OK) {
             return err ? err->code : SHOAL_EINVAL;
@@ -407,6 +415,13 @@ static int play(evaluator_player *p, nn_qnet *net, size_t n_heads, size_t n_jobs
         }
     }
     return SHOAL_OK;
+}
+
+void evaluator_player_on_progress(evaluator_player *p,
+                                  void (*fn)(void *arg, uint64_t done, uint64_t total), void *arg)
+{
+    p->progress = fn;
+    p->progress_arg = arg;
 }
 
 int evaluator_player_eval_net(evaluator_player *p, nn_qnet *net, volatile sig_atomic_t *stop,

@@ -96,6 +96,12 @@ int evaluator_player_eval_file(evaluator_player *p, const char *path,
                                volatile sig_atomic_t *stop, evaluator_result *out,
                                shoal_err *err);
 
+/* Calls fn(arg, done, total) after each episode of every later evaluation, with the episodes
+ * finished and the evaluation's episodes in all (head episodes included); fn NULL: none. For a
+ * progress bar (pbar_callback, common/pbar.h). */
+void evaluator_player_on_progress(evaluator_player *p,
+                                  void (*fn)(void *arg, uint64_t done, uint64_t total), void *arg);
+
 /* Evaluates a network the caller owns (its max_batch must be at least n_envs). EARCH when it
  * does not fit the environment, EINVAL for a too small max_batch, EINTERRUPTED and ETIMEOUT
  * as above. */

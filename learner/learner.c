@@ -215,10 +215,17 @@ static int write_endpoints(const learner *l, shoal_err *err)
     return endpoints_write(path, &ep, err);
 }
 
+_Static_assert(REPLAY_PRIORITY_BINS == 12, "metrics_header names 12 replay_prio_bin columns");
 static const char metrics_header[] =
     "time_s,step,frames,updates_per_s,loss_td,loss_margin,loss_l2,mean_abs_td,demo_share,"
     "wait_share,replay_size,replay_demo_size,replay_inserted,replay_sampled,priority_updates,"
-    "actors,episodes,mean_return_recent,mean_last_return\n";
+    "actors,episodes,mean_return_recent,mean_last_return,replay_age_p50,replay_age_p90,"
+    "replay_age_s_p50,replay_age_s_p90,replay_demo_share_recent,replay_inserts_per_s,"
+    "replay_samples_per_s,replay_insert_holds,replay_sample_holds,replay_insert_blocked_s,"
+    "replay_sample_blocked_s,replay_insert_wait_s,replay_sample_wait_s,"
+    "replay_prio_bin0,replay_prio_bin1,replay_prio_bin2,replay_prio_bin3,replay_prio_bin4,"
+    "replay_prio_bin5,replay_prio_bin6,replay_prio_bin7,replay_prio_bin8,replay_prio_bin9,"
+    "replay_prio_bin10,replay_prio_bin11\n";
 
 static int open_metrics(learner *l, shoal_err *err)
 {
@@ -467,6 +474,28 @@ static void write_tb_row(learner *l, const char *row, uint64_t step)
     }
 }
 
+/* Appends the replay introspection columns of a metrics row (from replay_age_p50 on) and the
+ * row's newline to row (cap bytes, used of them taken). The row is far shorter than cap; a
+ * row that did not fit would only be cut short. */
+static void write_insight(char *row, size_t cap, size_t used, const learner_replay_stats *st)
+{
+    const replay_insight *in = &st->insight;
+    used = used < cap ? used : cap - 1;
+    used += (size_t)snprintf(
+        row + used, cap - used,
+        ",%.1f,%.1f,%.3f,%.3f,%.4f,%.1f,%.1f,%" PRIu64 ",%" PRIu64 ",%.3f,%.3f,%.3f,%.3f",
+        in->age_p50, in->age_p90, in->age_s_p50, in->age_s_p90,
+        in->window ? (double)in->window_demo / (double)in->window : 0.0, in->inserts_per_s,
+        in->samples_per_s, in->insert_holds, in->sample_holds, st->insert_blocked_s,
+        st->sample_blocked_s, in->insert_wait_s, in->sample_wait_s);
+    for (size_t k = 0; k < REPLAY_PRIORITY_BINS; k++) {
+        used = used < cap ? used : cap - 1;
+        used += (size_t)snprintf(row + used, cap - used, ",%" PRIu64, in->priority_hist[k]);
+    }
+    used = used < cap - 1 ? used : cap - 2;
+    snprintf(row + used, cap - used, "\n");
+}
+
 static void write_metrics_row(learner *l, double now)
 {
     learner_replay_stats st = l->pf ? learner_prefetch_stats(l->pf) : (learner_replay_stats){0};
@@ -476,14 +505,15 @@ static void write_metrics_row(learner *l, double now)
     uint64_t d_episodes = st.episodes - (st.episodes >= l->last_episodes ? l->last_episodes : 0);
     double recent = d_episodes ? (st.return_sum - l->last_return_sum) / (double)d_episodes : 0.0;
     char row[4096];
-    snprintf(row, sizeof row,
+    int used = snprintf(row, sizeof row,
              "%.3f,%" PRIu64 ",%" PRIu64 ",%.2f,%.6g,%.6g,%.6g,%.6g,%.4f,%.4f,%" PRIu64 ",%" PRIu64
-             ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%zu,%" PRIu64 ",%.4f,%.4f\n",
+             ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%zu,%" PRIu64 ",%.4f,%.4f",
              now - l->t0_s, step, l->frames, dt > 0 ? (double)(step - l->row_step0) / dt : 0.0,
              l->sum_td / n, l->sum_margin / n, l->sum_l2 / n, l->sum_abs_td / n, l->sum_demo / n,
              dt > 0 ? (l->wait_s - l->row_wait_s) / dt : 0.0, st.size, st.demo_size, st.inserted,
              st.sampled, st.priority_updates, st.n_actors, st.episodes, recent,
              st.n_actors ? st.last_return_sum / (double)st.n_actors : 0.0);
+    write_insight(row, sizeof row, used > 0 ? (size_t)used : 0, &st);
     fputs(row, l->metrics);
     fflush(l->metrics);
     if (l->tb) {

@@ -128,6 +128,8 @@ static void add_shard_stats(learner_replay_stats *t, const replay_stats *s)
     t->stale_updates += s->stale_updates;
     t->env_steps += s->env_steps;
     t->sample_blocked_s += s->sample_blocked_s;
+    t->insert_blocked_s += s->insert_blocked_s;
+    replay_insight_merge(&t->insight, &s->insight);
     for (size_t a = 0; a < s->n_actors; a++) {
         t->episodes += s->actors[a].episodes;
         t->return_sum += s->actors[a].return_sum;

@@ -61,6 +61,8 @@ typedef struct learner_replay_stats {
     double last_return_sum;  /* Σ over actors of their latest episode's return */
     size_t n_actors;
     double sample_blocked_s; /* Σ time the shards' limiters held sample replies */
+    double insert_blocked_s; /* Σ time the shards' limiters held insert acks */
+    replay_insight insight;  /* merged over the shards (replay_insight_merge) */
 } learner_replay_stats;
 
 typedef struct learner_prefetch learner_prefetch;

@@ -145,6 +145,44 @@ typedef struct replay_actor_stats {
     double last_seen_s;          /* shard's monotonic seconds at the latest batch */
 } replay_actor_stats;
 
+/* Priority histogram bins: fixed, log-spaced over |δ| (half a decade each). Bin 0 holds
+ * priorities below 1e-4, bin k (1..10) [10^(-4+(k-1)/2), 10^(-4+k/2)), bin 11 those >= 10. */
+#define REPLAY_PRIORITY_BINS 12
+/* Sampled transitions a shard's introspection window holds. */
+#define REPLAY_AGE_WINDOW 4096u
+
+/* The bin of a priority |δ| (NaN and negatives fall into bin 0). */
+size_t replay_priority_bin(double priority);
+
+/* Lower edge of bin k (0 for bin 0). */
+double replay_priority_bin_low(size_t k);
+
+/* Replay introspection: what a shard samples and how its rate limiter holds its peers
+ * (Stats fields 24..38, docs/protocol.md). The window is the last REPLAY_AGE_WINDOW sampled
+ * transitions; ages are of its agent transitions, in inserts (the agent insert counter minus
+ * the transition's insert index: 0 is the newest) and in seconds since insertion (those
+ * inserted before the shard last started have no time and are left out). Percentiles are
+ * nearest-rank. An older shard sends none of it: window 0. */
+typedef struct replay_insight {
+    uint32_t window;                 /* sampled transitions in the window */
+    uint32_t window_demo;            /* demonstrations among them */
+    uint32_t window_aged;            /* agent transitions among them with a time (age_s_*) */
+    double age_p50, age_p90;         /* inserts */
+    double age_s_p50, age_s_p90;     /* seconds */
+    double inserts_per_s;            /* agent transitions, over the last ~10 s */
+    double samples_per_s;            /* transitions served, over the last ~10 s */
+    uint64_t insert_holds;           /* insert acks the rate limiter has held since start */
+    uint64_t sample_holds;           /* sample replies it has held since start */
+    double insert_wait_s;            /* how long the oldest held insert ack has waited; 0 none */
+    double sample_wait_s;            /* how long the oldest held sample reply has waited */
+    uint64_t priority_hist[REPLAY_PRIORITY_BINS]; /* agent store's priorities |δ| per bin */
+} replay_insight;
+
+/* Adds shard `s` (of its stats) into the sum `into` over shards: counts, rates and
+ * histograms add, waits take the largest, and the percentiles become the window-weighted
+ * mean of the shards' percentiles (an approximation: exact for one shard). */
+void replay_insight_merge(replay_insight *into, const replay_insight *s);
+
 /* A shard's statistics (the Stats reply; field names and meanings as in proto/shoal.proto). */
 typedef struct replay_stats {
     uint32_t shard;
@@ -161,6 +199,7 @@ typedef struct replay_stats {
     uint64_t priority_updates, stale_updates;
     uint64_t errors;                   /* messages answered with an Error */
     uint32_t held_samples, held_acks;  /* replies the rate limiter holds right now */
+    replay_insight insight;
     size_t n_actors;
     const replay_actor_stats *actors;  /* (n_actors) one per actor seen */
 } replay_stats;

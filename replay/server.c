@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -12,6 +13,7 @@
 #include "common/log.h"
 #include "replay/checkpoint.h"
 #include "replay/demofile.h"
+#include "replay/insight.h"
 #include "replay/wire.h"
 
 const config_key replay_config_keys[] = {
@@ -71,6 +73,7 @@ typedef struct held_sample {
     peer_id peer;
     uint64_t request_id;
     replay_sample_req req;
+    uint64_t since_ns;
 } held_sample;
 
 typedef struct held_ack {
@@ -78,6 +81,7 @@ typedef struct held_ack {
     uint64_t seq;
     uint32_t accepted;
     uint32_t actor;
+    uint64_t since_ns;
 } held_ack;
 
 /* A FIFO of fixed capacity over caller-sized items. */
@@ -106,6 +110,8 @@ struct replay_server {
     uint64_t start_ns;
     uint64_t last_ckpt_ns;
     uint64_t env_steps;
+    replay_insight_rec *insight;
+    uint64_t insert_holds, sample_holds; /* replies the limiter has held since start */
 };
 
 static int fifo_init(fifo *q, size_t item_bytes, size_t cap)
@@ -247,6 +253,8 @@ static void serve_sample(replay_server *s, const peer_id *p, uint64_t request_id
     if (!req->demo_only) {
         replay_limiter_sampled(&s->lim, x->count);
     }
+    replay_insight_rec_sampled(s->insight, x->key, x->count,
+                               replay_store_counters_get(s->store).inserted, clock_now_ns());
     for (size_t j = 0; j < x->count; j++) {
         s->demo_flags[j] = x->demo[j];
     }
@@ -335,9 +343,13 @@ static void on_insert(replay_server *s, const peer_id *p, const Shoal__V1__Inser
         reply_error(s, p, err.code, b->seq, err.msg);
         return;
     }
+    uint64_t inserted_before = replay_store_counters_get(s->store).inserted;
     if (replay_store_insert(s->store, &t, b->demo, &err) != SHOAL_OK) {
         reply_error(s, p, err.code, b->seq, err.msg);
         return;
+    }
+    if (!b->demo) {
+        replay_insight_rec_inserted(s->insight, inserted_before, t.count, clock_now_ns());
     }
     note_actor(s, b);
     if (!a) {
@@ -354,7 +366,9 @@ static void on_insert(replay_server *s, const peer_id *p, const Shoal__V1__Inser
     h->seq = b->seq;
     h->accepted = b->count;
     h->actor = b->actor_id;
+    h->since_ns = clock_now_ns();
     a->held++;
+    s->insert_holds++;
 }
 
 static void on_sample(replay_server *s, const peer_id *p, const Shoal__V1__SampleRequest *r)
@@ -392,6 +406,8 @@ static void on_sample(replay_server *s, const peer_id *p, const Shoal__V1__Sampl
     h->peer = *p;
     h->request_id = r->request_id;
     h->req = req;
+    h->since_ns = clock_now_ns();
+    s->sample_holds++;
 }
 
 static void on_update(replay_server *s, const peer_id *p, const Shoal__V1__PriorityUpdate *u)
@@ -401,6 +417,29 @@ static void on_update(replay_server *s, const peer_id *p, const Shoal__V1__Prior
         replay_store_update(s->store, u->key, u->priority, u->n_key, NULL, &err) != SHOAL_OK) {
         reply_error(s, p, err.code, 0, err.msg);
     }
+}
+
+/* How long the oldest reply held in q has waited at now_ns (0 when none). The held items
+ * begin with their kind's fields; since_ns is read through the offset the caller gives. */
+static double oldest_wait_s(const fifo *q, size_t since_offset, uint64_t now_ns)
+{
+    if (q->n == 0) {
+        return 0.0;
+    }
+    uint64_t since;
+    memcpy(&since, (const uint8_t *)fifo_at(q, 0) + since_offset, sizeof since);
+    return now_ns > since ? (double)(now_ns - since) * 1e-9 : 0.0;
+}
+
+static void fill_insight(replay_server *s, const replay_store_counters *c, replay_insight *out)
+{
+    uint64_t now = clock_now_ns();
+    replay_insight_rec_fill(s->insight, now, c->inserted, c->sampled, out);
+    out->insert_holds = s->insert_holds;
+    out->sample_holds = s->sample_holds;
+    out->insert_wait_s = oldest_wait_s(&s->acks, offsetof(held_ack, since_ns), now);
+    out->sample_wait_s = oldest_wait_s(&s->samples, offsetof(held_sample, since_ns), now);
+    replay_store_priority_hist(s->store, out->priority_hist);
 }
 
 static void on_stats(replay_server *s, const peer_id *p, const Shoal__V1__StatsRequest *r)
@@ -420,6 +459,7 @@ static void on_stats(replay_server *s, const peer_id *p, const Shoal__V1__StatsR
         .held_samples = (uint32_t)s->samples.n, .held_acks = (uint32_t)s->acks.n,
         .actors = s->actor_stats};
     fill_totals(&t, &st.agent_total, &st.demo_total, &st.demo_bonus_total);
+    fill_insight(s, &c, &st.insight);
     for (uint32_t i = 0; i < s->cfg.max_actors; i++) {
         const replay_actor_rec *a = &s->actors[i];
         if (a->seen) {
@@ -472,6 +512,8 @@ static void release(replay_server *s)
         fifo_pop(&s->acks);
     }
     replay_limiter_account(&s->lim, s->acks.n > 0, s->samples.n > 0, clock_now_ns());
+    replay_store_counters c = replay_store_counters_get(s->store);
+    replay_insight_rec_tick(s->insight, clock_now_ns(), c.inserted, c.sampled);
 }
 
 /* Receives one message without waiting; EAGAIN when none is queued. */
@@ -605,8 +647,9 @@ static int alloc_all(replay_server *s, shoal_err *err)
     s->actor_msgs = calloc(s->cfg.max_actors, sizeof *s->actor_msgs);
     s->actor_ptrs = calloc(s->cfg.max_actors, sizeof *s->actor_ptrs);
     s->actor_stats = calloc(s->cfg.max_actors, sizeof *s->actor_stats);
+    s->insight = replay_insight_rec_new(s->cfg.store.capacity, err);
     if (!s->sample || !s->arena || !s->demo_flags || !s->actors || !s->actor_msgs ||
-        !s->actor_ptrs || !s->actor_stats ||
+        !s->actor_ptrs || !s->actor_stats || !s->insight ||
         fifo_init(&s->samples, sizeof(held_sample), s->cfg.max_pending) ||
         fifo_init(&s->acks, sizeof(held_ack), (size_t)s->cfg.max_actors * s->cfg.credits)) {
         return shoal_err_set(err, SHOAL_ENOMEM, "cannot allocate the shard's buffers");
@@ -710,6 +753,7 @@ void replay_server_free(replay_server *s)
     free(s->actor_msgs);
     free(s->actor_ptrs);
     free(s->actor_stats);
+    replay_insight_rec_free(s->insight);
     free(s->samples.items);
     free(s->acks.items);
     free(s);

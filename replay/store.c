@@ -34,6 +34,9 @@ struct replay_store {
     part demo;
     uint32_t n_heads;
     replay_store_counters counters;
+    /* Agent priorities per bin (replay_priority_bin), kept as they change so that Stats
+     * reads the histogram without a pass over the store. */
+    uint64_t hist[REPLAY_PRIORITY_BINS];
     rng rng;
     size_t *idx; /* (max_batch) scratch for the sum-tree sampler */
 };
@@ -186,6 +189,7 @@ void replay_store_clear(replay_store *s)
     part_clear(&s->demo);
     s->n_heads = 0;
     memset(&s->counters, 0, sizeof s->counters);
+    memset(s->hist, 0, sizeof s->hist);
 }
 
 static double leaf_of(double priority, double eps, double alpha)
@@ -213,10 +217,23 @@ static void set_leaves(replay_store *s, part *p, size_t slot)
     }
 }
 
+/* Moves an agent slot's count from priority `from` (< 0: the slot was empty) to `to`. */
+static void hist_move(replay_store *s, const part *p, double from, double to)
+{
+    if (p != &s->agent) {
+        return;
+    }
+    if (from >= 0.0) {
+        s->hist[replay_priority_bin(from)]--;
+    }
+    s->hist[replay_priority_bin(to)]++;
+}
+
 static void part_write(replay_store *s, part *p, const replay_transitions *t, size_t k)
 {
     size_t ob = s->cfg.spec.bytes;
     size_t slot = p->head;
+    hist_move(s, p, p->size == p->cap ? p->priority[slot] : -1.0, t->priority[k]);
     memcpy(p->obs + slot * ob, t->obs + k * ob, ob);
     memcpy(p->next_obs + slot * ob, t->next_obs + k * ob, ob);
     p->action[slot] = t->action[k];
@@ -455,6 +472,7 @@ int replay_store_update(replay_store *s, const uint64_t *keys, const float *prio
             continue;
         }
         part *w = p == &s->demo ? &s->demo : &s->agent;
+        hist_move(s, w, w->priority[slot], priorities[i]);
         w->priority[slot] = priorities[i];
         set_leaves(s, w, slot);
         applied++;
@@ -493,6 +511,11 @@ replay_totals replay_store_totals(const replay_store *s)
 replay_store_counters replay_store_counters_get(const replay_store *s)
 {
     return s->counters;
+}
+
+void replay_store_priority_hist(const replay_store *s, uint64_t hist[REPLAY_PRIORITY_BINS])
+{
+    memcpy(hist, s->hist, sizeof s->hist);
 }
 
 const obs_spec *replay_store_spec(const replay_store *s)
@@ -640,6 +663,7 @@ static int rebuild_trees(replay_store *s, part *p, const char *what, shoal_err *
     }
     for (size_t i = 0; i < p->size; i++) {
         set_leaves(s, p, i);
+        hist_move(s, p, -1.0, p->priority[i]);
     }
     return SHOAL_OK;
 }

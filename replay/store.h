@@ -100,6 +100,8 @@ int replay_store_update(replay_store *s, const uint64_t *keys, const float *prio
 
 replay_totals replay_store_totals(const replay_store *s);
 replay_store_counters replay_store_counters_get(const replay_store *s);
+/* Agent transitions per priority bin (replay_priority_bin over |δ|); sums to the agent size. */
+void replay_store_priority_hist(const replay_store *s, uint64_t hist[REPLAY_PRIORITY_BINS]);
 const obs_spec *replay_store_spec(const replay_store *s);
 /* Bootstrap heads of the agent data (0 until the first insert with masks). */
 uint32_t replay_store_heads(const replay_store *s);

@@ -244,10 +244,16 @@ int replay_wire_spec_of(const Shoal__V1__ObsSpec *w, obs_spec *out, shoal_err *e
     X(demo_sampled) X(insert_blocked_s) X(sample_blocked_s) X(memory_bytes) X(env_steps)       \
     X(uptime_s) X(agent_total) X(demo_total) X(demo_bonus_total) X(priority_updates)           \
     X(stale_updates) X(errors) X(held_samples) X(held_acks)
+#define INSIGHT_FIELDS(X)                                                                       \
+    X(window) X(window_demo) X(window_aged) X(age_p50) X(age_p90) X(age_s_p50) X(age_s_p90)    \
+    X(inserts_per_s) X(samples_per_s) X(insert_holds) X(sample_holds) X(insert_wait_s)         \
+    X(sample_wait_s)
 #define ACTOR_STATS_FIELDS(X)                                                                   \
     X(actor_id) X(episodes) X(env_steps) X(return_sum) X(last_return)                          \
     X(intrinsic_return_sum) X(params_version) X(last_seen_s)
 #define COPY_FIELD(f) to->f = from->f;
+#define TO_WIRE(f) to->f = from->insight.f;
+#define FROM_WIRE(f) to->insight.f = from->f;
 
 void replay_wire_stats(const replay_stats *s, Shoal__V1__Stats *st, Shoal__V1__ActorStats *msgs,
                        Shoal__V1__ActorStats **ptrs)
@@ -257,7 +263,11 @@ void replay_wire_stats(const replay_stats *s, Shoal__V1__Stats *st, Shoal__V1__A
         const replay_stats *from = s;
         Shoal__V1__Stats *to = st;
         STATS_FIELDS(COPY_FIELD)
+        INSIGHT_FIELDS(TO_WIRE)
     }
+    /* The histogram is borrowed from s, like the actors. */
+    st->n_priority_hist = REPLAY_PRIORITY_BINS;
+    st->priority_hist = (uint64_t *)s->insight.priority_hist;
     st->n_actors = s->n_actors;
     st->actors = ptrs;
     for (size_t i = 0; i < s->n_actors; i++) {
@@ -277,6 +287,11 @@ void replay_wire_stats_view(const Shoal__V1__Stats *st, replay_stats *out,
         const Shoal__V1__Stats *from = st;
         replay_stats *to = out;
         STATS_FIELDS(COPY_FIELD)
+        INSIGHT_FIELDS(FROM_WIRE)
+    }
+    /* Bins beyond ours (a newer shard's finer histogram) are dropped, missing ones stay 0. */
+    for (size_t k = 0; k < st->n_priority_hist && k < REPLAY_PRIORITY_BINS; k++) {
+        out->insight.priority_hist[k] = st->priority_hist[k];
     }
     for (size_t i = 0; i < st->n_actors; i++) {
         const Shoal__V1__ActorStats *from = st->actors[i];

@@ -162,3 +162,35 @@ Test(bench_learning, a_run_stopped_by_the_time_cap_is_reported_as_such)
                                    "their budget"),
                        "%s", out);
 }
+
+/* Runs train_run of common.sh on a tiny real run (the shell command wrapped by wrap, "%s" for
+ * the inner command) into out; returns the exit code. */
+static int tiny_train_run(const char *wrap, const char *name)
+{
+    char ini[256], inner[2048], cmd[4096];
+    snprintf(ini, sizeof ini, "%s/tiny.ini", dir);
+    FILE *f = fopen(ini, "w");
+    cr_assert_not_null(f);
+    fputs("[cluster]\nreplay_shards = 1\nlearners = 1\nevaluators = 0\nactors = 1\n"
+          "[replay]\ncapacity = 5000\nmin_size = 500\n[learner]\nmetrics_secs = 1\n"
+          "[run]\nmax_frames = 6000\nmax_seconds = 40\n", f);
+    fclose(f);
+    snprintf(inner, sizeof inner, "cd %s && SHOAL=%s bash -c \". %s/bench/learning/common.sh; "
+             "train_run %s/%s %s > /dev/null\"", dir, getenv("SHOAL_BIN"),
+             getenv("SHOAL_SOURCE_DIR"), dir, name, ini);
+    snprintf(cmd, sizeof cmd, wrap, inner);
+    return run_shell(cmd, out, sizeof out);
+}
+
+Test(bench_learning, train_run_shows_a_percentage_line_on_a_terminal_only, .timeout = 120)
+{
+    cr_assert_eq(tiny_train_run("%s 2>&1", "piped"), 0, "%s", out);
+    cr_assert_null(strstr(out, " frames)"), "a progress line went to a pipe: %s", out);
+    cr_assert_null(strchr(out, '\r'), "%s", out);
+    if (system("script --version > /dev/null 2>&1") != 0) {
+        cr_skip_test("util-linux script(1) is not installed: the terminal half is not checked");
+    }
+    cr_assert_eq(tiny_train_run("script -q -e -c '%s' /dev/null", "tty"), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "% ("), "%s", out);
+    cr_assert_not_null(strstr(out, " of 6000 frames)"), "%s", out);
+}

@@ -190,3 +190,23 @@ Test(cmd_eval, evaluate_evaluates_a_checkpoint_written_just_before_sigterm)
     cr_assert(strstr(text, "\n9,36,"), "step 9 was not evaluated at the stop:\n%s", text);
     free(text);
 }
+
+Test(cmd_eval, eval_shows_a_progress_bar_on_a_terminal_only)
+{
+    cr_assert_eq(run(1, "eval %s/checkpoints/step-5.ckpt --episodes 4", dir), 0, "%s", out);
+    cr_assert_null(strchr(out, '\r'), "a carriage return went to a pipe: %s", out);
+    cr_assert_null(strstr(out, "episodes 100%"), "%s", out);
+    if (system("script --version > /dev/null 2>&1") != 0) {
+        cr_skip_test("util-linux script(1) is not installed: the terminal half is not checked");
+    }
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "script -q -e -c '%s eval %s/checkpoints/step-5.ckpt --episodes 4' "
+             "/dev/null", getenv("SHOAL_BIN"), dir);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    cr_assert_eq(pclose(p), 0, "%s", out);
+    cr_assert(strstr(out, "shoal eval [########################] 4/4 episodes 100%"), "%s", out);
+    cr_assert(strstr(out, "over 4 episodes"), "%s", out);
+}

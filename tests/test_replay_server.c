@@ -422,3 +422,85 @@ Test(replay_server, a_checkpoint_round_trips_and_a_damaged_one_is_refused_and_ke
     unlink(cfg.checkpoint_path);
     rmdir(dir);
 }
+
+Test(replay_server, stats_report_sampled_ages_demo_share_and_histogram)
+{
+    replay_server_config cfg = fx_server_config(100, 40);
+    fx_server s;
+    cr_assert_eq(fx_server_start(&s, &cfg), 0, "%s", s.err.msg);
+    replay_client *c = client_for(replay_server_endpoint(s.srv), 5000);
+    static fx_batch f;
+    shoal_err err = {0};
+    /* 150 agent transitions through a ring of 100, priority 0 except insert index 112 (slot
+     * 12), which is therefore the only agent transition ever sampled (priority 0 with ε = 0
+     * never is): 150 - 1 - 112 = 37 inserts old. */
+    for (uint32_t k = 0; k < 3; k++) {
+        fx_batch_fill(&f, 1, 50 * k, 50, 0.0f, false);
+        if (k == 2) {
+            f.priority[12] = 2.0f;
+        }
+        cr_assert_eq(replay_client_insert(c, &f.b, &err), SHOAL_OK, "%s", err.msg);
+    }
+    fx_batch_fill(&f, 0, 1000, 40, 1.0f, true);
+    cr_assert_eq(replay_client_insert(c, &f.b, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(replay_client_flush(c, &err), SHOAL_OK, "%s", err.msg);
+    const replay_stats *st;
+    cr_assert_eq(replay_client_stats(c, 0, &st, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(st->insight.window, 0, "nothing sampled yet");
+    cr_assert_eq(st->insight.priority_hist[0], 99);
+    cr_assert_eq(st->insight.priority_hist[replay_priority_bin(2.0)], 1);
+    replay_sample_req demo_req = {.batch_size = 16, .beta = 0.4, .demo_only = true};
+    const replay_sample *b;
+    cr_assert_eq(replay_client_sample_request(c, &demo_req, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(replay_client_sample_next(c, &b, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(b->count, 16);
+    replay_sample_req req = {.batch_size = 64, .beta = 0.4, .demo_fraction = 0.25};
+    cr_assert_eq(replay_client_sample_request(c, &req, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(replay_client_sample_next(c, &b, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(b->count, 64);
+    cr_assert_eq(replay_client_stats(c, 0, &st, &err), SHOAL_OK, "%s", err.msg);
+    const replay_insight *in = &st->insight;
+    cr_assert_eq(in->window, 80);
+    cr_assert_eq(in->window_demo, 16 + 16, "16 alone, then round(0.25 * 64)");
+    cr_assert_float_eq(in->age_p50, 37.0, 0);
+    cr_assert_float_eq(in->age_p90, 37.0, 0);
+    cr_assert_eq(in->window_aged, 48);
+    cr_assert(in->age_s_p90 >= 0.0 && in->age_s_p90 < 60.0, "age %g s", in->age_s_p90);
+    cr_assert_eq(in->sample_holds, 0);
+    cr_assert_eq(in->priority_hist[0] + in->priority_hist[replay_priority_bin(2.0)], 100);
+    replay_client_free(c);
+    cr_assert_eq(fx_server_stop(&s), SHOAL_OK);
+}
+
+Test(replay_server, a_sample_held_by_the_rate_limiter_shows_in_the_stats)
+{
+    replay_server_config cfg = fx_server_config(100, 0);
+    cfg.limiter.min_size = 80;
+    fx_server s;
+    cr_assert_eq(fx_server_start(&s, &cfg), 0, "%s", s.err.msg);
+    replay_client *c = client_for(replay_server_endpoint(s.srv), 5000);
+    static fx_batch f;
+    shoal_err err = {0};
+    fx_batch_fill(&f, 1, 0, 50, 1.0f, false);
+    cr_assert_eq(replay_client_insert(c, &f.b, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(replay_client_flush(c, &err), SHOAL_OK, "%s", err.msg);
+    replay_sample_req req = {.batch_size = 8, .beta = 0.4};
+    cr_assert_eq(replay_client_sample_request(c, &req, &err), SHOAL_OK, "%s", err.msg);
+    usleep(200000);
+    const replay_stats *st;
+    cr_assert_eq(replay_client_stats(c, 0, &st, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(st->held_samples, 1);
+    cr_assert_eq(st->insight.sample_holds, 1);
+    cr_assert_geq(st->insight.sample_wait_s, 0.15, "held since the request, %g s",
+                  st->insight.sample_wait_s);
+    cr_assert_float_eq(st->insight.insert_wait_s, 0.0, 0);
+    fx_batch_fill(&f, 1, 50, 50, 1.0f, false);
+    cr_assert_eq(replay_client_insert(c, &f.b, &err), SHOAL_OK, "%s", err.msg);
+    const replay_sample *b;
+    cr_assert_eq(replay_client_sample_next(c, &b, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(replay_client_stats(c, 0, &st, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(st->held_samples, 0);
+    cr_assert_float_eq(st->insight.sample_wait_s, 0.0, 0);
+    replay_client_free(c);
+    cr_assert_eq(fx_server_stop(&s), SHOAL_OK);
+}

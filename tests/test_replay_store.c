@@ -396,3 +396,33 @@ Test(replay_store, bad_configurations_are_refused)
     cr_assert_null(replay_store_new(&c, &err));
     cr_assert(strstr(err.msg, "dtype") != NULL);
 }
+
+Test(replay_store, the_priority_histogram_follows_inserts_evictions_updates_and_clears)
+{
+    replay_store *s = store(4, 2);
+    insert(s, 0, 3, 0.5f, false); /* bin 8 */
+    insert(s, 10, 2, 20.0f, true); /* demonstrations are not counted */
+    uint64_t h[REPLAY_PRIORITY_BINS];
+    replay_store_priority_hist(s, h);
+    cr_assert_eq(h[8], 3);
+    insert(s, 3, 2, 0.0f, false); /* fills slot 3, evicts slot 0 (0.5) */
+    replay_store_priority_hist(s, h);
+    cr_assert_eq(h[8], 2);
+    cr_assert_eq(h[0], 2);
+    shoal_err err = {0};
+    uint64_t key = ((uint64_t)1 << 32) | 1; /* slot 1, first generation */
+    float p = 5.0f;
+    cr_assert_eq(replay_store_update(s, &key, &p, 1, NULL, &err), SHOAL_OK, "%s", err.msg);
+    replay_store_priority_hist(s, h);
+    cr_assert_eq(h[8], 1);
+    cr_assert_eq(h[10], 1);
+    uint64_t sum = 0;
+    for (size_t k = 0; k < REPLAY_PRIORITY_BINS; k++) {
+        sum += h[k];
+    }
+    cr_assert_eq(sum, 4, "one count per stored agent transition");
+    replay_store_clear(s);
+    replay_store_priority_hist(s, h);
+    cr_assert_eq(h[0] + h[8] + h[10], 0);
+    replay_store_free(s);
+}

@@ -1,7 +1,7 @@
 # Shared by the bench/learning scripts: where shoal is, one training run with its log, the
 # summary file of a sweep and reading a run's CSV files. Source it; it sets SHOAL (the binary)
-# and defines train_run, ended_by, capped_summary, summary_csv and last_col, and the option
-# helpers of args.sh.
+# and defines train_run (with a percentage line on a terminal), ended_by, capped_summary,
+# summary_csv and last_col, and the option helpers of args.sh.
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$root/bench/learning/args.sh"
@@ -36,13 +36,42 @@ train_run() {
     local t0 t1
     t0=$(date +%s.%N)
     echo "$cmdline" > "$dir.out"
-    if ! "$SHOAL" train "$cfg" --run-dir "$dir" "$@" >> "$dir.out" 2>&1; then
+    if ! train_with_progress "$dir" "$cfg" "$@"; then
         echo "bench/learning: shoal train failed for $dir; see $dir.out and $dir/log/" >&2
         tail -5 "$dir.out" >&2
         return 1
     fi
     t1=$(date +%s.%N)
     awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", b - a }'
+}
+
+# train_with_progress RUN_DIR CONFIG [--set k=v ...]: shoal train with its output appended to
+# RUN_DIR.out. When stderr is a terminal, a percentage line on stderr follows the run's frame
+# budget (from `shoal status --json`, every 2 s) and is erased at the end; otherwise nothing
+# is added to the output. Returns shoal train's exit status.
+train_with_progress() {
+    local dir=$1 cfg=$2
+    shift 2
+    if [ ! -t 2 ]; then
+        "$SHOAL" train "$cfg" --run-dir "$dir" "$@" >> "$dir.out" 2>&1
+        return
+    fi
+    "$SHOAL" train "$cfg" --run-dir "$dir" "$@" >> "$dir.out" 2>&1 &
+    local pid=$! json pct
+    # A background job of a script ignores SIGINT: pass Ctrl-C on as the stop request.
+    trap 'kill -TERM "$pid" 2>/dev/null' INT TERM
+    while kill -0 "$pid" 2>/dev/null; do
+        sleep 2
+        json=$("$SHOAL" status "$dir" --json 2>/dev/null) || continue
+        pct=$(printf '%s\n' "$json" | awk '
+            match($0, /"frames":[0-9.]+/) { f = substr($0, RSTART + 9, RLENGTH - 9) }
+            match($0, /"max_frames":[0-9.]+/) { m = substr($0, RSTART + 13, RLENGTH - 13) }
+            END { if (m > 0 && f != "") printf "%d%% (%d of %d frames)", 100 * f / m, f, m }')
+        [ -z "$pct" ] || printf '\r%s: %s\033[K' "$dir" "$pct" >&2
+    done
+    printf '\r\033[K' >&2
+    trap - INT TERM
+    wait "$pid"
 }
 
 # ended_by RUN_DIR: sets $ended to what ended the finished run: "time_cap" when run.max_seconds

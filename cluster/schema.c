@@ -24,6 +24,9 @@ static const config_key run_keys[] = {
     {"run", "demo_episodes", CONFIG_INT, "0", 0, 1e9, NULL,
      "shoal train records this many scripted-expert episodes into each missing file of "
      "replay.demos before it starts (0: demo files must exist)"},
+    {"run", "restarts", CONFIG_INT, "2", 0, 1000, NULL,
+     "times shoal train resumes the run by itself (as --resume would) after a replay shard, "
+     "learner or evaluator died or stopped answering (0: never)"},
     {"run", "progress_secs", CONFIG_FLOAT, "5", 0.1, 3600, NULL,
      "seconds between progress lines of shoal train"},
     {"cluster", "replay_shards", CONFIG_INT, "1", 1, 64, NULL,

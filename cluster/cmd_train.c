@@ -166,8 +166,9 @@ static int launch(const train_args *a)
             break;
         }
         if (attempt >= restarts) {
-            fprintf(stderr, "shoal train: not restarting: run.restarts = %d used up; continue "
-                            "with: shoal train --resume %s\n", restarts, run_dir);
+            fprintf(stderr, "shoal train: %s (run.restarts = %d); continue with: shoal train "
+                            "--resume %s\n", restarts ? "no restarts left" : "no restart",
+                    restarts, run_dir);
             break;
         }
         printf("shoal train: restarting (%d of run.restarts = %d) from the newest checkpoints, "

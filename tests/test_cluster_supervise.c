@@ -90,18 +90,20 @@ static long resumed_step(const char *run)
     return step;
 }
 
-/* Whether a progress line after the marker line shows frames above 0. */
-static bool frames_after(const char *marker)
+/* The first frame count above 0 in the progress lines after the marker line, or 0. */
+static double frames_after(const char *marker)
 {
     char *out = output();
     const char *p = strstr(out, marker);
-    bool shown = false;
-    while (p && !shown && (p = strstr(p, " frames "))) {
-        p += 8;
-        shown = strtod(p, NULL) > 0;
+    double frames = 0;
+    while (p && frames <= 0 && (p = strstr(p, " frames "))) {
+        char *end;
+        frames = strtod(p + 8, &end);
+        frames *= *end == 'k' ? 1e3 : *end == 'M' ? 1e6 : 1.0;
+        p = end;
     }
     free(out);
-    return shown;
+    return frames;
 }
 
 /* Kills the world rank's process (not its guardian) once the learner passed step 200 and the
@@ -174,11 +176,11 @@ Test(cluster_supervise, a_killed_shard_stops_the_run_and_it_resumes_with_its_dem
     cr_assert_float_eq(last_value(run, "metrics.csv", "replay_demo_size"), demos, 0.5,
                        "demonstrations lost in the restart");
     t0 = clock_now_ns();
-    while (!frames_after(restart) && clock_since_s(t0) < 20) {
+    while (frames_after(restart) <= 0 && clock_since_s(t0) < 20) {
         clock_sleep_ms(200);
     }
-    cr_assert(frames_after(restart), "the restarted run's progress shows no frames:\n%s",
-              out_tail());
+    cr_assert_gt(frames_after(restart), 0, "the restarted run's progress shows no frames:\n%s",
+                 out_tail());
     cr_assert_eq(stop_train(pid, run), 0, "the restarted run finished:\n%s", failures());
 }
 
@@ -224,4 +226,44 @@ Test(cluster_supervise, a_killed_learner_is_resumed_from_its_checkpoint)
     cr_assert_gt(wait_above(run, "metrics.csv", "step", (double)resumed + 50, 40),
                  (double)resumed + 50, "the resumed learner did not continue:\n%s", out_tail());
     cr_assert_eq(stop_train(pid, run), 0, "%s", failures());
+}
+
+/* Counts the occurrences of text in out.log. */
+static int occurrences(const char *text)
+{
+    char *out = output();
+    int n = 0;
+    for (const char *p = out; (p = strstr(p, text)); p += strlen(text)) {
+        n++;
+    }
+    free(out);
+    return n;
+}
+
+Test(cluster_supervise, a_resumed_run_shows_frames_and_stops_at_its_frame_budget)
+{
+    char run[128], ini[1024], cfg[128];
+    path_of(run, sizeof run, "run");
+    snprintf(ini, sizeof ini, ini_format, dir, 0);
+    path_of(cfg, sizeof cfg, "small.ini");
+    const char *first[] = {cfg, "--run-dir", run, "--set", "run.max_frames=6000", NULL};
+    pid_t pid = start_train(ini, first);
+    int code = wait_exit(pid, 60);
+    cr_assert_eq(code, 0, "%d:\n%s", code, out_tail());
+    double frames = last_value(run, "metrics.csv", "frames");
+    cr_assert_geq(frames, 6000);
+    /* The frame budget counts the whole run: the shard's frame count comes back from its
+     * checkpoint, so the resumed run stops 6000 frames later. */
+    const char *again[] = {"--resume", run, "--set", "run.max_frames=12000", NULL};
+    pid = start_train(ini, again);
+    code = wait_exit(pid, 60);
+    cr_assert_eq(code, 0, "the resumed run did not stop at its frame budget (%d):\n%s", code,
+                 out_tail());
+    cr_assert_eq(occurrences("frame budget reached (run.max_frames = 12000)"), 1, "%s",
+                 out_tail());
+    cr_assert_eq(occurrences("shoal train: stopping"), 2, "once per run:\n%s", out_tail());
+    cr_assert_eq(occurrences("shoal train: finished;"), 2, "once per run:\n%s", out_tail());
+    cr_assert_geq(frames_after("run.max_frames = 6000"), 6000,
+                  "after --resume the frames go on from the checkpoint's:\n%s", out_tail());
+    cr_assert_lt(last_value(run, "metrics.csv", "frames"), 24000, "the budget is the run's");
 }

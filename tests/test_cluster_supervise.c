@@ -125,6 +125,21 @@ static long kill_rank_when_ready(const char *run, int rank)
     return newest;
 }
 
+/* Checks that the restarted learner resumed from the checkpoint it had at the kill (newest) or
+ * a later one, and that it goes on learning from there. */
+static void assert_resumed_from(const char *run, long newest)
+{
+    uint64_t t0 = clock_now_ns();
+    while (resumed_step(run) < 0 && clock_since_s(t0) < 40) {
+        clock_sleep_ms(200);
+    }
+    long resumed = resumed_step(run);
+    cr_assert_geq(resumed, newest, "resumed from step %ld, before the checkpoint %ld", resumed,
+                  newest);
+    cr_assert_gt(wait_above(run, "metrics.csv", "step", (double)resumed + 50, 40),
+                 (double)resumed + 50, "the resumed learner did not continue:\n%s", out_tail());
+}
+
 Test(cluster_supervise, a_killed_actor_is_named_and_the_run_goes_on)
 {
     char run[128];
@@ -164,18 +179,10 @@ Test(cluster_supervise, a_killed_shard_stops_the_run_and_it_resumes_with_its_dem
                   "reported:\n%s", out_tail());
     /* The resumed learner continues from the checkpoint it had (or a later one it wrote while
      * the run stopped), with the demonstrations back in the shard. */
-    uint64_t t0 = clock_now_ns();
-    while (resumed_step(run) < 0 && clock_since_s(t0) < 40) {
-        clock_sleep_ms(200);
-    }
-    long resumed = resumed_step(run);
-    cr_assert_geq(resumed, newest, "resumed from step %ld, before the checkpoint %ld", resumed,
-                  newest);
-    cr_assert_gt(wait_above(run, "metrics.csv", "step", (double)resumed + 50, 40),
-                 (double)resumed + 50, "the resumed learner did not continue:\n%s", out_tail());
+    assert_resumed_from(run, newest);
     cr_assert_float_eq(last_value(run, "metrics.csv", "replay_demo_size"), demos, 0.5,
                        "demonstrations lost in the restart");
-    t0 = clock_now_ns();
+    uint64_t t0 = clock_now_ns();
     while (frames_after(restart) <= 0 && clock_since_s(t0) < 20) {
         clock_sleep_ms(200);
     }
@@ -216,15 +223,7 @@ Test(cluster_supervise, a_killed_learner_is_resumed_from_its_checkpoint)
     long newest = kill_rank_when_ready(run, 1);
     cr_assert_geq(wait_output("shoal train: learner 0 (", 20), 0, "%s", out_tail());
     cr_assert_geq(wait_output("restarting (1 of run.restarts = 1)", 30), 0, "%s", out_tail());
-    uint64_t t0 = clock_now_ns();
-    while (resumed_step(run) < 0 && clock_since_s(t0) < 40) {
-        clock_sleep_ms(200);
-    }
-    long resumed = resumed_step(run);
-    cr_assert_geq(resumed, newest, "resumed from step %ld, before the checkpoint %ld", resumed,
-                  newest);
-    cr_assert_gt(wait_above(run, "metrics.csv", "step", (double)resumed + 50, 40),
-                 (double)resumed + 50, "the resumed learner did not continue:\n%s", out_tail());
+    assert_resumed_from(run, newest);
     cr_assert_eq(stop_train(pid, run), 0, "%s", failures());
 }
 

@@ -163,7 +163,9 @@ Test(cluster_train, a_role_that_cannot_start_fails_the_run_with_its_reason)
     }
     cr_assert(WIFEXITED(status));
     cr_assert_eq(WEXITSTATUS(status), 1);
-    cr_assert_not_null(strstr(failures(), "learner-0 failed"), "%s", failures());
+    cr_assert_not_null(strstr(failures(), "shoal train: learner 0 ("), "%s", failures());
+    cr_assert_not_null(strstr(failures(), ") failed: learner.batch_size = 3 does not split"),
+                       "%s", failures());
     cr_assert_eq(procs_of(run), 0);
 }
 

@@ -66,9 +66,9 @@ int launch_mpirun_argv(const launch_spec *spec, char *np_buf, char **argv, size_
     return SHOAL_OK;
 }
 
-/* The parent of pid from /proc/PID/stat, or -1 when it is gone. The command name (field 2) may
- * hold spaces and parentheses, so parsing starts after its last ')'. */
-static pid_t parent_of(pid_t pid)
+/* The command name (field 2 of /proc/PID/stat) may hold spaces and parentheses, so parsing
+ * starts after its last ')'. */
+pid_t launch_parent_of(pid_t pid)
 {
     char path[64], text[512];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
@@ -95,7 +95,7 @@ size_t launch_job_children(pid_t mpirun_pid, pid_t *out, size_t cap)
     struct dirent *e;
     while (d && n < cap && (e = readdir(d))) {
         pid_t pid = (pid_t)atoi(e->d_name);
-        if (pid > 0 && parent_of(pid) == mpirun_pid) {
+        if (pid > 0 && launch_parent_of(pid) == mpirun_pid) {
             out[n++] = pid;
         }
     }

@@ -47,6 +47,9 @@ int launch_mpirun_argv(const launch_spec *spec, char *np_buf, char **argv, size_
  * signals these groups too. Ranks on other hosts end when their orted loses mpirun. */
 size_t launch_job_children(pid_t mpirun_pid, pid_t *out, size_t cap);
 
+/* The parent of pid (Linux: /proc/PID/stat), or -1 when it is gone. */
+pid_t launch_parent_of(pid_t pid);
+
 /* Whether this process was started by mpirun (OpenMPI/PMIx set these variables). */
 bool launch_under_mpirun(void);
 

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cluster/launch.h"
 #include "cluster/progress.h"
 #include "common/clock.h"
 #include "common/fileio.h"
@@ -272,29 +273,11 @@ static inline int world_rank_of(int pid)
     return -1;
 }
 
-/* The parent of pid, or -1. */
-static inline int parent_of(int pid)
-{
-    char path[64], text[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        return -1;
-    }
-    size_t len = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[len] = '\0';
-    const char *close = strrchr(text, ')');
-    int ppid;
-    char state;
-    return close && sscanf(close + 1, " %c %d", &state, &ppid) == 2 ? ppid : -1;
-}
-
 /* Whether pid is the rank itself: the process of that world rank whose parent is its guardian
  * (cluster/guardian.h), which has the same command line and environment. */
 static inline int has_rank(int pid, int rank)
 {
-    return world_rank_of(pid) == rank && world_rank_of(parent_of(pid)) == rank;
+    return world_rank_of(pid) == rank && world_rank_of((int)launch_parent_of(pid)) == rank;
 }
 
 /* The pid of the rank-mode process of run with this world rank (not its guardian), or -1. */

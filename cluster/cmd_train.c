@@ -127,14 +127,24 @@ static config *prepare_run(const void *arg, char *run_dir, size_t cap, shoal_err
         config_free(cfg);
         return NULL;
     }
-    char stop_path[FILEIO_PATH_MAX];
-    rundir_stop_path(stop_path, sizeof stop_path, run_dir);
-    unlink(stop_path);                     /* a resumed run must not stop at once */
-    rundir_take_failures(run_dir, stderr); /* forget a previous attempt's failures */
-    rundir_clear_done(run_dir);
+    /* A resumed run must not stop at once, nor inherit the previous attempt's markers and
+     * heartbeats; and no monitor may read the previous attempt's endpoints (its shards are
+     * gone) before learner 0 writes the new ones. */
+    char path[FILEIO_PATH_MAX];
+    rundir_stop_path(path, sizeof path, run_dir);
+    unlink(path);
+    if (rundir_path(path, sizeof path, run_dir, "endpoints.json", NULL) == SHOAL_OK) {
+        unlink(path);
+    }
+    const char *attempt_markers[] = {RUNDIR_DONE, RUNDIR_FAILED, RUNDIR_DIED, RUNDIR_ALIVE};
+    for (size_t i = 0; i < sizeof attempt_markers / sizeof attempt_markers[0]; i++) {
+        rundir_clear_markers(run_dir, attempt_markers[i]);
+    }
     return cfg;
 }
 
+/* Runs the job; after a shard, learner or evaluator was lost, resumes it from its checkpoints
+ * as `--resume` would, up to run.restarts times (the first attempt's value). */
 static int launch(const train_args *a)
 {
     shoal_err err = {0};
@@ -144,7 +154,36 @@ static int launch(const train_args *a)
         fprintf(stderr, "shoal train: %s\n", err.msg);
         return 1;
     }
-    int rc = launch_run(run_dir, cfg, a->hostfile, cluster_stop_on_signals());
+    volatile sig_atomic_t *stop = cluster_stop_on_signals();
+    int restarts = (int)config_int(cfg, "run", "restarts");
+    int rc = 1;
+    for (int attempt = 0;; attempt++) {
+        bool restartable = false;
+        rc = launch_run(run_dir, cfg, a->hostfile, stop, &restartable);
+        config_free(cfg);
+        cfg = NULL;
+        if (!restartable || *stop) {
+            break;
+        }
+        if (attempt >= restarts) {
+            fprintf(stderr, "shoal train: %s (run.restarts = %d); continue with: shoal train "
+                            "--resume %s\n", restarts ? "no restarts left" : "no restart",
+                    restarts, run_dir);
+            break;
+        }
+        printf("shoal train: restarting (%d of run.restarts = %d) from the newest checkpoints, "
+               "as shoal train --resume %s would\n", attempt + 1, restarts, run_dir);
+        fflush(stdout);
+        char resume[FILEIO_PATH_MAX];
+        snprintf(resume, sizeof resume, "%s", run_dir);
+        train_args again = {.resume = resume, .hostfile = a->hostfile};
+        cfg = prepare_run(&again, run_dir, sizeof run_dir, &err);
+        if (!cfg) {
+            fprintf(stderr, "shoal train: cannot restart: %s\n", err.msg);
+            rc = 1;
+            break;
+        }
+    }
     config_free(cfg);
     return rc;
 }

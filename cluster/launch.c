@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cluster/liveness.h"
 #include "cluster/monitor.h"
 #include "cluster/rundir.h"
 #include "common/clock.h"
@@ -65,9 +66,9 @@ int launch_mpirun_argv(const launch_spec *spec, char *np_buf, char **argv, size_
     return SHOAL_OK;
 }
 
-/* The parent of pid from /proc/PID/stat, or -1 when it is gone. The command name (field 2) may
- * hold spaces and parentheses, so parsing starts after its last ')'. */
-static pid_t parent_of(pid_t pid)
+/* The command name (field 2 of /proc/PID/stat) may hold spaces and parentheses, so parsing
+ * starts after its last ')'. */
+pid_t launch_parent_of(pid_t pid)
 {
     char path[64], text[512];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
@@ -94,7 +95,7 @@ size_t launch_job_children(pid_t mpirun_pid, pid_t *out, size_t cap)
     struct dirent *e;
     while (d && n < cap && (e = readdir(d))) {
         pid_t pid = (pid_t)atoi(e->d_name);
-        if (pid > 0 && parent_of(pid) == mpirun_pid) {
+        if (pid > 0 && launch_parent_of(pid) == mpirun_pid) {
             out[n++] = pid;
         }
     }
@@ -210,17 +211,49 @@ static void report_budget(const char *key, const config *cfg)
     }
 }
 
-/* Waits for mpirun (child), printing progress and turning a stop request or the end of the
- * budget into the STOP file; returns its wait status. */
+/* Why the launcher stops the job. */
+typedef enum stop_cause {
+    STOP_NONE,
+    STOP_ASKED,  /* Ctrl-C or SIGTERM to shoal train */
+    STOP_BUDGET, /* run.max_frames or run.max_seconds */
+    STOP_LOST,   /* a shard, learner or evaluator died or stopped answering */
+    STOP_FAILED, /* a role reported an error */
+} stop_cause;
+
+/* Seconds between liveness checks: a death is named well within the 10 s the issue allows. */
+#define LAUNCH_LIVENESS_PERIOD_NS 500000000ull
+
+/* liveness_check, its findings below an open TTY progress line. */
+static void check_ranks(liveness *live, monitor *mon, liveness_news *news)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    liveness_check(live, out ? out : stderr, news);
+    if (out) {
+        fclose(out);
+        if (len) {
+            monitor_end_line(mon);
+            fputs(text, stderr);
+            fflush(stderr);
+        }
+    }
+    free(text);
+}
+
+/* Waits for mpirun (child), printing progress, naming every rank that fails, dies or stops
+ * answering, and turning a stop request, the end of the budget or the loss of a shard, learner
+ * or evaluator into the STOP file; returns its wait status and why the job was stopped. */
 static int supervise(pid_t child, const char *run_dir, const config *cfg,
-                     volatile sig_atomic_t *stop)
+                     volatile sig_atomic_t *stop, liveness *live, stop_cause *cause)
 {
     monitor *mon = monitor_new(run_dir, cfg, isatty(STDOUT_FILENO), NULL);
     double period = config_float(cfg, "run", "progress_secs");
-    uint64_t next_tick = 0;
+    uint64_t next_tick = 0, next_check = 0;
     int status = 0;
     stopping s = {0};
     const char *reached = NULL; /* the budget that ended the run, if one did */
+    *cause = STOP_NONE;
     while (waitpid(child, &status, WNOHANG) != child) {
         uint64_t now = clock_now_ns();
         /* After the stop request the shards stop answering; polling them would only delay
@@ -231,17 +264,31 @@ static int supervise(pid_t child, const char *run_dir, const config *cfg,
             next_tick = now + (uint64_t)(period * 1e9);
             if (over) {
                 reached = monitor_budget_reached(mon);
-                *stop = 1;
+                *cause = STOP_BUDGET;
+            }
+        }
+        if (live && now >= next_check) {
+            liveness_news news;
+            check_ranks(live, mon, &news);
+            next_check = now + LAUNCH_LIVENESS_PERIOD_NS;
+            if (!s.since_ns && news.essential_lost) {
+                *cause = STOP_LOST;
+            } else if (!s.since_ns && news.essential_failed) {
+                *cause = STOP_FAILED;
             }
         }
         if (*stop && !s.since_ns) {
+            *cause = STOP_ASKED;
+        }
+        if (*cause != STOP_NONE && !s.since_ns) {
             rundir_request_stop(run_dir);
             s.since_ns = now;
-            if (isatty(STDOUT_FILENO)) {
-                putchar('\n'); /* keep the last progress line */
-            }
+            monitor_end_line(mon); /* keep the last progress line */
             report_budget(reached, cfg);
-            printf("shoal train: stopping; roles write their checkpoints (at most 10 s)\n");
+            printf("shoal train: stopping%s; roles write their checkpoints (at most 10 s)\n",
+                   *cause == STOP_LOST ? " the run: a shard, learner or evaluator is lost"
+                   : *cause == STOP_FAILED ? " the run: a shard, learner or evaluator failed"
+                                           : "");
             fflush(stdout);
         }
         escalate(&s, child, now);
@@ -256,19 +303,26 @@ static int supervise(pid_t child, const char *run_dir, const config *cfg,
 
 /* mpirun --enable-recovery does not report its ranks' outcome (it may exit 0 after a failure,
  * or 1 after an actor was killed, which the run survives), so the run folder decides: every
- * shard, learner and evaluator finished, and no rank reported a failure. */
-static int outcome(int status, const char *run_dir, const config *cfg)
+ * shard, learner and evaluator finished, and no rank failed; a lost actor is forgiven. */
+static int outcome(int status, const char *run_dir, const config *cfg, liveness *live)
 {
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     int essential = (int)role_count(cfg, false);
     int finished = rundir_count_markers(run_dir, "replay-", RUNDIR_DONE) +
                    rundir_count_markers(run_dir, "learner-", RUNDIR_DONE) +
                    rundir_count_markers(run_dir, "evaluator-", RUNDIR_DONE);
-    int failures = rundir_take_failures(run_dir, stderr);
-    if (code != 127) {
-        code = failures == 0 && finished == essential ? 0 : 1;
+    liveness_news found = {0};
+    if (live) {
+        liveness_news news;
+        liveness_check(live, stderr, &news); /* what the last ranks left */
+        liveness_totals(live, &found);
     }
-    if (code && failures == 0 && finished < essential) {
+    int failures = (int)(found.essential_failed + found.actors_failed);
+    int lost = (int)found.essential_lost;
+    if (code != 127) {
+        code = failures == 0 && lost == 0 && finished == essential ? 0 : 1;
+    }
+    if (code && failures == 0 && lost == 0 && finished < essential) {
         fprintf(stderr, "shoal train: %d of %d shard, learner and evaluator processes did not "
                         "finish (crashed or killed); see %s/log/\n", essential - finished,
                 essential, run_dir);
@@ -286,13 +340,29 @@ static int outcome(int status, const char *run_dir, const config *cfg)
 }
 
 int launch_run(const char *run_dir, const config *cfg, const char *hostfile,
-               volatile sig_atomic_t *stop)
+               volatile sig_atomic_t *stop, bool *restartable)
 {
     shoal_err err = {0};
+    *restartable = false;
     pid_t child = spawn(run_dir, cfg, hostfile, &err);
     if (child < 0) {
         fprintf(stderr, "shoal train: %s\n", err.msg);
         return 1;
     }
-    return outcome(supervise(child, run_dir, cfg, stop), run_dir, cfg);
+    const uint32_t counts[4] = {
+        (uint32_t)config_int(cfg, "cluster", "replay_shards"),
+        (uint32_t)config_int(cfg, "cluster", "learners"),
+        (uint32_t)config_int(cfg, "cluster", "evaluators"),
+        (uint32_t)config_int(cfg, "cluster", "actors"),
+    };
+    liveness *live = liveness_new(run_dir, counts, LIVENESS_SILENT_SECS, &err);
+    if (!live) {
+        fprintf(stderr, "shoal train: %s; ranks are not watched\n", err.msg);
+    }
+    stop_cause cause;
+    int status = supervise(child, run_dir, cfg, stop, live, &cause);
+    int code = outcome(status, run_dir, cfg, live);
+    *restartable = code != 0 && code != 127 && cause == STOP_LOST;
+    liveness_free(live);
+    return code;
 }

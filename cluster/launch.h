@@ -47,16 +47,23 @@ int launch_mpirun_argv(const launch_spec *spec, char *np_buf, char **argv, size_
  * signals these groups too. Ranks on other hosts end when their orted loses mpirun. */
 size_t launch_job_children(pid_t mpirun_pid, pid_t *out, size_t cap);
 
+/* The parent of pid (Linux: /proc/PID/stat), or -1 when it is gone. */
+pid_t launch_parent_of(pid_t pid);
+
 /* Whether this process was started by mpirun (OpenMPI/PMIx set these variables). */
 bool launch_under_mpirun(void);
 
 /* Runs the job of the prepared run folder run_dir (its effective configuration cfg) under
  * mpirun on this machine, or on hostfile's machines (NULL: this one), until it ends; *stop
  * (set by signals) asks for a graceful stop. This is the body of `shoal train` without mpirun:
- * it prints the launcher's lines (processes, progress, stopping, outcome) on stdout and stderr.
- * Returns the exit code: 0 when every shard, learner and evaluator finished and no rank
- * reported a failure, 127 when mpirun could not be started, else 1. */
+ * it prints the launcher's lines (processes, progress, each rank that failed, died or stopped
+ * answering, stopping, outcome) on stdout and stderr, and stops the job when a shard, learner
+ * or evaluator is lost or fails (cluster/liveness.h). Returns the exit code: 0 when every
+ * shard, learner and evaluator finished and no rank failed (a lost actor is tolerated), 127
+ * when mpirun could not be started, else 1. *restartable says whether the job was stopped
+ * because a shard, learner or evaluator died or stopped answering, which resuming from the
+ * checkpoints may heal (not when the user stopped it or a role reported an error). */
 int launch_run(const char *run_dir, const config *cfg, const char *hostfile,
-               volatile sig_atomic_t *stop);
+               volatile sig_atomic_t *stop, bool *restartable);
 
 #endif

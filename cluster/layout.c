@@ -63,3 +63,9 @@ const char *cluster_role_name(cluster_role role)
     static const char *const names[] = {"replay", "learner", "evaluator", "actor"};
     return names[role];
 }
+
+const char *cluster_role_title(cluster_role role)
+{
+    static const char *const titles[] = {"replay shard", "learner", "evaluator", "actor"};
+    return titles[role];
+}

@@ -44,4 +44,7 @@ uint32_t cluster_first_rank(const cluster_layout *l, cluster_role role);
 /* "replay", "learner", "evaluator" or "actor". */
 const char *cluster_role_name(cluster_role role);
 
+/* The role as the user reads it in messages: "replay shard", "learner", "evaluator", "actor". */
+const char *cluster_role_title(cluster_role role);
+
 #endif

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/endpoints.h"
 #include "cluster/rundir.h"
@@ -22,6 +23,12 @@ struct monitor {
     const char *reached; /* the budget key the last tick found reached, or NULL */
     uint64_t start_ns;
     replay_client *client;
+    struct stat endpoints; /* the endpoints.json the client was built from */
+    struct stat metrics;   /* metrics.csv as last seen, and when it last changed (0: not since
+                              this monitor started) */
+    bool metrics_seen;
+    uint64_t metrics_changed_ns;
+    double learner_quiet_secs; /* metrics.csv unchanged this long: the learner is not running */
     size_t n_shards;
     uint64_t prev_frames;
     uint64_t prev_ns;
@@ -41,6 +48,8 @@ monitor *monitor_new(const char *run_dir, const config *cfg, bool tty, shoal_err
     m->max_frames = (uint64_t)config_int(cfg, "run", "max_frames");
     m->max_seconds = config_float(cfg, "run", "max_seconds");
     m->n_shards = (size_t)config_int(cfg, "cluster", "replay_shards");
+    double metrics_secs = config_float(cfg, "learner", "metrics_secs");
+    m->learner_quiet_secs = metrics_secs * 3 > 10.0 ? metrics_secs * 3 : 10.0;
     m->start_ns = clock_now_ns();
     return m;
 }
@@ -50,10 +59,7 @@ void monitor_free(monitor *m)
     if (!m) {
         return;
     }
-    if (m->tty && m->last_len) {
-        fputc('\n', stdout);
-        fflush(stdout);
-    }
+    monitor_end_line(m);
     replay_client_free(m->client);
     free(m);
 }
@@ -63,17 +69,42 @@ const progress_snapshot *monitor_last(const monitor *m)
     return &m->last;
 }
 
+void monitor_end_line(monitor *m)
+{
+    if (m && m->tty && m->last_len) {
+        fputc('\n', stdout);
+        fflush(stdout);
+        m->last_len = 0;
+    }
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Connects to the shards of endpoints.json once it is there, and again whenever it is
+ * rewritten: a resumed or restarted run binds new ports, and a monitor holding the old ones
+ * would show no frames and never see the frame budget. */
 static void connect_when_ready(monitor *m)
 {
-    if (m->client) {
-        return;
-    }
     char path[FILEIO_PATH_MAX];
-    endpoint_file ep;
+    struct stat st;
     if (rundir_path(path, sizeof path, m->run_dir, "endpoints.json", NULL) != SHOAL_OK ||
-        endpoints_read(path, &ep, NULL) != SHOAL_OK) {
+        stat(path, &st) != 0) {
         return; /* the roles have not started yet */
     }
+    if (m->client && same_file(&st, &m->endpoints)) {
+        return;
+    }
+    endpoint_file ep;
+    if (endpoints_read(path, &ep, NULL) != SHOAL_OK) {
+        return;
+    }
+    replay_client_free(m->client);
+    m->client = NULL;
+    m->endpoints = st;
     const char *eps[ENDPOINTS_MAX_SHARDS];
     for (size_t i = 0; i < ep.n_replay; i++) {
         eps[i] = ep.replay[i];
@@ -129,10 +160,23 @@ static void gather_files(monitor *m, progress_snapshot *s)
 {
     char path[FILEIO_PATH_MAX];
     double v;
+    struct stat st;
     s->updates_per_s = -1.0;
     if (rundir_path(path, sizeof path, m->run_dir, "metrics.csv", NULL) == SHOAL_OK &&
         progress_csv_last(path, "updates_per_s", &v, NULL) == SHOAL_OK) {
-        s->updates_per_s = v;
+        /* The last row of a learner that died (or of a previous attempt) stays in the file: a
+         * rate only while the file grows, timed by this clock, not the file's (which may be
+         * another machine's). The file as first seen is only the baseline. */
+        if (stat(path, &st) == 0 && !m->metrics_seen) {
+            m->metrics = st;
+            m->metrics_seen = true;
+        } else if (stat(path, &st) == 0 && !same_file(&st, &m->metrics)) {
+            m->metrics = st;
+            m->metrics_changed_ns = clock_now_ns();
+        }
+        double quiet = clock_since_s(m->metrics_changed_ns ? m->metrics_changed_ns : m->start_ns);
+        s->updates_per_s = m->metrics_changed_ns && quiet <= m->learner_quiet_secs ? v : -1.0;
+        s->learner_quiet_s = quiet > m->learner_quiet_secs ? quiet : 0.0;
         if (progress_csv_last(path, "step", &v, NULL) == SHOAL_OK) {
             s->learner_step = (uint64_t)v;
         }

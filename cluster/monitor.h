@@ -1,5 +1,5 @@
 /* The run monitor behind the progress line and the run budget. It reads RUN_DIR/endpoints.json
- * once the roles have written it, asks every shard for its Stats, reads the last rows of
+ * once the roles have written it (and again when it is rewritten), asks every shard for its Stats, reads the last rows of
  * metrics.csv (learner) and eval.csv (evaluator), prints the progress line, and reports when
  * [run] max_frames or max_seconds is reached. It runs in the `shoal train` launcher on this
  * machine, or in world rank 0 when the job was started with your own mpirun.
@@ -29,6 +29,10 @@ void monitor_free(monitor *m);
  * has reached max_frames or max_seconds. Unreachable shards or missing files show as dashes,
  * never as an error. */
 void monitor_tick(monitor *m, bool *over_budget);
+
+/* Ends an open TTY progress line with a newline, so that other lines go below it; NULL is
+ * fine. */
+void monitor_end_line(monitor *m);
 
 /* The budget the last tick found reached: "run.max_frames" (checked first, the run's intended
  * budget) or "run.max_seconds" (a time cap), or NULL. A static string. */

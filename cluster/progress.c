@@ -37,7 +37,10 @@ void progress_format(const progress_snapshot *s, char *line, size_t cap)
         human(fps, sizeof fps, s->frames_per_s);
         ADD(" (%s/s)", fps);
     }
-    if (s->updates_per_s >= 0) {
+    if (s->learner_quiet_s > 0) {
+        ADD(" | learner step %llu, silent %.0f s", (unsigned long long)s->learner_step,
+            s->learner_quiet_s);
+    } else if (s->updates_per_s >= 0) {
         ADD(" | learner step %llu, %.0f upd/s", (unsigned long long)s->learner_step,
             s->updates_per_s);
     } else {

@@ -23,6 +23,7 @@ typedef struct progress_snapshot {
     double frames_per_s;    /* since the previous snapshot; < 0 unknown */
     double updates_per_s;   /* learner; < 0 unknown */
     uint64_t learner_step;
+    double learner_quiet_s; /* > 0: no new learner metrics for this long (no rate shown) */
     size_t n_shards;        /* shards that answered */
     size_t n_shards_total;
     double fill[PROGRESS_MAX_SHARDS]; /* size / capacity per shard */

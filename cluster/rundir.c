@@ -114,11 +114,10 @@ void rundir_mark(const char *dir, const char *role, uint32_t index, const char *
     }
 }
 
-/* Calls fn(path, name, name_len, out) on every dir/log file starting with prefix (NULL: any)
- * and ending in suffix, name_len leaving the suffix out; returns how many there were. */
+/* Calls fn(path) on every dir/log file starting with prefix (NULL: any) and ending in suffix;
+ * returns how many there were. */
 static int for_markers(const char *dir, const char *prefix, const char *suffix,
-                       void (*fn)(const char *path, const char *name, size_t name_len, FILE *out),
-                       FILE *out)
+                       void (*fn)(const char *path))
 {
     char dir_path[FILEIO_PATH_MAX];
     if (rundir_path(dir_path, sizeof dir_path, dir, "log", NULL) != SHOAL_OK) {
@@ -140,7 +139,7 @@ static int for_markers(const char *dir, const char *prefix, const char *suffix,
             continue;
         }
         if (fn) {
-            fn(path, e->d_name, len - slen, out);
+            fn(path);
         }
         n++;
     }
@@ -150,36 +149,37 @@ static int for_markers(const char *dir, const char *prefix, const char *suffix,
 
 int rundir_count_markers(const char *dir, const char *prefix, const char *suffix)
 {
-    return for_markers(dir, prefix, suffix, NULL, NULL);
+    return for_markers(dir, prefix, suffix, NULL);
 }
 
-static void print_and_remove(const char *path, const char *name, size_t name_len, FILE *out)
+static void remove_marker(const char *path)
 {
-    uint8_t *why;
-    size_t why_len;
-    if (file_read_all(path, 4096, &why, &why_len, NULL) == SHOAL_OK) {
-        fprintf(out, "shoal train: %.*s failed: %s\n", (int)name_len, name, (char *)why);
-        free(why);
+    unlink(path);
+}
+
+void rundir_clear_markers(const char *dir, const char *suffix)
+{
+    for_markers(dir, NULL, suffix, remove_marker);
+}
+
+bool rundir_read_marker(const char *dir, const char *role, uint32_t index, const char *suffix,
+                        char *text, size_t cap)
+{
+    char path[FILEIO_PATH_MAX];
+    uint8_t *data;
+    size_t n;
+    if (!rundir_role_file(path, sizeof path, dir, role, index, suffix) ||
+        file_read_all(path, 1 << 16, &data, &n, NULL) != SHOAL_OK) {
+        return false;
     }
-    unlink(path);
-}
-
-int rundir_take_failures(const char *dir, FILE *out)
-{
-    return for_markers(dir, NULL, RUNDIR_FAILED, print_and_remove, out);
-}
-
-static void remove_marker(const char *path, const char *name, size_t name_len, FILE *out)
-{
-    (void)name;
-    (void)name_len;
-    (void)out;
-    unlink(path);
-}
-
-void rundir_clear_done(const char *dir)
-{
-    for_markers(dir, NULL, RUNDIR_DONE, remove_marker, NULL);
+    n = n < cap ? n : cap - 1;
+    while (n > 0 && (data[n - 1] == '\n' || data[n - 1] == '\0')) {
+        n--;
+    }
+    memcpy(text, data, n);
+    text[n] = '\0';
+    free(data);
+    return true;
 }
 
 void rundir_stop_path(char *out, size_t cap, const char *dir)

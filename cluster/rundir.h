@@ -19,7 +19,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "common/config.h"
 #include "common/err.h"
@@ -45,9 +44,13 @@ int rundir_resolve(char *path, size_t cap, const char *dir, shoal_err *err);
 int rundir_tb_dir(char *out, size_t cap, const config *cfg, const char *dir, const char *role,
                   int index, shoal_err *err);
 
-/* The suffixes of the markers in dir/log/. */
+/* The suffixes of the markers in dir/log/: the rank's role returned; the role failed (the
+ * reason inside); the rank ended without finishing (its guardian's report, cluster/guardian.h);
+ * the rank's heartbeat ("HOST PID", touched every second by its watcher). */
 #define RUNDIR_DONE ".done"
 #define RUNDIR_FAILED ".failed"
+#define RUNDIR_DIED ".died"
+#define RUNDIR_ALIVE ".alive"
 
 /* dir/log/<role>-<index><suffix> into out: a rank's log (".log") or one of its markers. False
  * when it does not fit in cap bytes. */
@@ -62,12 +65,13 @@ void rundir_mark(const char *dir, const char *role, uint32_t index, const char *
 /* How many markers in dir/log start with prefix (NULL: any role) and end in suffix. */
 int rundir_count_markers(const char *dir, const char *prefix, const char *suffix);
 
-/* Prints each failure marker as "shoal train: <role>-<index> failed: <reason>" on out and
- * removes it; returns how many there were. */
-int rundir_take_failures(const char *dir, FILE *out);
+/* Reads the marker dir/log/<role>-<index><suffix> into text (cap bytes, NUL-terminated, cut
+ * short if need be, without its trailing newline); false when there is none. */
+bool rundir_read_marker(const char *dir, const char *role, uint32_t index, const char *suffix,
+                        char *text, size_t cap);
 
-/* Removes every .done marker (a resumed run starts with none). */
-void rundir_clear_done(const char *dir);
+/* Removes every marker ending in suffix (a resumed run starts with no .done, .died or .alive). */
+void rundir_clear_markers(const char *dir, const char *suffix);
 
 /* The STOP file every rank of the run watches, into out ("" when dir is too long). */
 void rundir_stop_path(char *out, size_t cap, const char *dir);

@@ -24,6 +24,9 @@ static const config_key run_keys[] = {
     {"run", "demo_episodes", CONFIG_INT, "0", 0, 1e9, NULL,
      "shoal train records this many scripted-expert episodes into each missing file of "
      "replay.demos before it starts (0: demo files must exist)"},
+    {"run", "restarts", CONFIG_INT, "2", 0, 1000, NULL,
+     "times shoal train resumes the run by itself (as --resume would) after a replay shard, "
+     "learner or evaluator died or stopped answering (0: never)"},
     {"run", "tensorboard", CONFIG_BOOL, "true", 0, 0, NULL,
      "write TensorBoard event files under RUN_DIR/tb/ (learner, evaluator, actor-<i>; view "
      "them with tensorboard --logdir RUN_DIR/tb); actors write every learner.metrics_secs"},

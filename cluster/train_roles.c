@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include "cluster/cmdline.h"
+#include "cluster/guardian.h"
+#include "cluster/liveness.h"
 #include "cluster/monitor.h"
 #include "cluster/rundir.h"
 #include "cluster/stop.h"
@@ -364,22 +366,28 @@ static int run_started(train_role_ctx *ctx)
  * it is done; the watcher turns the STOP file into the stop flag meanwhile. */
 static int rank_role(const train_rank_spec *spec, const config *cfg, const char *run_dir,
                      const cluster_layout *layout, int world_rank, int world_size,
-                     volatile sig_atomic_t *stop)
+                     volatile sig_atomic_t *stop, guardian *guard)
 {
     train_role_ctx ctx = {.cfg = cfg, .run_dir = run_dir, .layout = layout,
                           .world_rank = (uint32_t)world_rank, .stop = stop};
     cluster_role_of(layout, (uint32_t)world_rank, &ctx.role, &ctx.index);
+    guardian_identify(guard, run_dir, ctx.role, ctx.index);
     rank_log(&ctx);
     MPI_Comm_split(MPI_COMM_WORLD, (int)ctx.role, world_rank, &ctx.role_comm);
-    watcher w = {.run_dir = run_dir, .stop = stop,
-                 .period = config_float(cfg, "run", "progress_secs")};
+    watcher w = {.run_dir = run_dir, .stop = stop, .role = cluster_role_name(ctx.role),
+                 .index = ctx.index, .period = config_float(cfg, "run", "progress_secs")};
     if (ctx.role == CLUSTER_ROLE_REPLAY) {
         w.drain = true;
         w.drain_actors = (int)layout->actors;
         w.drain_learners = (int)layout->learners;
     }
     if (world_rank == 0 && !spec->run_dir) {
+        /* Under the user's mpirun nobody else watches the run: rank 0 does what the launcher
+         * would (but cannot restart it; docs/cluster.md). */
+        const uint32_t counts[4] = {layout->replay_shards, layout->learners, layout->evaluators,
+                                    layout->actors};
         w.mon = monitor_new(run_dir, cfg, false, NULL);
+        w.live = liveness_new(run_dir, counts, LIVENESS_SILENT_SECS, NULL);
     }
     watcher_start(&w);
     ctx.drain = &w.draining;
@@ -394,12 +402,15 @@ static int rank_role(const train_rank_spec *spec, const config *cfg, const char 
     rundir_mark(run_dir, cluster_role_name(ctx.role), ctx.index, RUNDIR_DONE, "");
     watcher_join(&w);
     monitor_free(w.mon);
+    liveness_free(w.live);
     MPI_Comm_free(&ctx.role_comm);
     return rc;
 }
 
 int train_rank_main(const train_rank_spec *spec)
 {
+    guardian guard;
+    guardian_start(&guard); /* before MPI_Init and any thread: it forks */
     int provided = 0;
     MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
     int world_rank = 0, world_size = 1;
@@ -411,7 +422,7 @@ int train_rank_main(const train_rank_spec *spec)
     config *cfg = rank_config(spec, world_rank, world_size, run_dir, sizeof run_dir, &layout);
     int rc = 1;
     if (cfg) {
-        rc = rank_role(spec, cfg, run_dir, &layout, world_rank, world_size, stop);
+        rc = rank_role(spec, cfg, run_dir, &layout, world_rank, world_size, stop, &guard);
         config_free(cfg);
         log_close();
     }

@@ -1,7 +1,10 @@
 #include "cluster/watcher.h"
 
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cluster/rundir.h"
 #include "common/clock.h"
@@ -18,32 +21,64 @@ static bool drained(const watcher *w, int *actors_done, uint64_t *last_actor)
         *actors_done = now;
         *last_actor = clock_now_ns();
     }
-    int learners = rundir_count_markers(w->run_dir, "learner-", RUNDIR_DONE);
+    /* A learner that died will never say it is done. */
+    int learners = rundir_count_markers(w->run_dir, "learner-", RUNDIR_DONE) +
+                   rundir_count_markers(w->run_dir, "learner-", RUNDIR_DIED);
     return learners >= w->drain_learners &&
            (*actors_done >= w->drain_actors ||
             clock_since_s(*last_actor) > WATCHER_DRAIN_QUIET_SECS);
 }
 
-/* Turns the STOP file (and, with a monitor, the budget) into the stop flag. */
+/* Writes the heartbeat file ("HOST PID") into path (cap bytes); "" when there is none. */
+static void heartbeat_start(const watcher *w, char *path, size_t cap)
+{
+    char host[256] = "?", text[300];
+    path[0] = '\0';
+    if (!w->role || !rundir_role_file(path, cap, w->run_dir, w->role, w->index, RUNDIR_ALIVE)) {
+        path[0] = '\0';
+        return;
+    }
+    gethostname(host, sizeof host - 1);
+    int n = snprintf(text, sizeof text, "%s %d\n", host, (int)getpid());
+    atomic_write_file(path, text, (size_t)n, NULL);
+}
+
+/* Turns the STOP file (and, with a monitor, the budget) into the stop flag, and beats. */
 static void *watch(void *arg)
 {
     watcher *w = arg;
-    char path[FILEIO_PATH_MAX];
+    char path[FILEIO_PATH_MAX], alive[FILEIO_PATH_MAX];
     rundir_stop_path(path, sizeof path, w->run_dir);
-    uint64_t next_tick = 0, stop_seen = 0, last_actor = 0;
+    heartbeat_start(w, alive, sizeof alive);
+    uint64_t next_tick = 0, next_beat = 0, stop_seen = 0, last_actor = 0;
     int actors_done = 0;
-    while (!*w->stop) {
+    /* The heartbeat goes on after the stop flag is set, until the role has returned: a rank
+     * that takes its time to stop is still alive. */
+    while (!w->quit) {
+        uint64_t now = clock_now_ns();
+        if (alive[0] && now >= next_beat) {
+            utimensat(AT_FDCWD, alive, NULL, 0);
+            next_beat = now + (uint64_t)(WATCHER_HEARTBEAT_SECS * 1e9);
+            if (w->live) {
+                liveness_news news;
+                liveness_check(w->live, stderr, &news);
+                if (news.essential_lost || news.essential_failed) {
+                    rundir_request_stop(w->run_dir);
+                }
+            }
+        }
         struct stat st;
-        if (!stop_seen && stat(path, &st) == 0) {
+        if (!*w->stop && !stop_seen && stat(path, &st) == 0) {
             stop_seen = last_actor = clock_now_ns();
             w->draining = 1;
         }
-        bool done = stop_seen && (!w->drain || drained(w, &actors_done, &last_actor));
-        if (done || (stop_seen && clock_since_s(stop_seen) > WATCHER_DRAIN_SECS)) {
+        bool done = !*w->stop && stop_seen &&
+                    (!w->drain || drained(w, &actors_done, &last_actor) ||
+                     clock_since_s(stop_seen) > WATCHER_DRAIN_SECS);
+        if (done) {
             *w->stop = 1;
-            break;
         }
-        if (w->mon && clock_now_ns() >= next_tick) {
+        if (!*w->stop && w->mon && clock_now_ns() >= next_tick) {
             bool over = false;
             monitor_tick(w->mon, &over);
             next_tick = clock_now_ns() + (uint64_t)(w->period * 1e9);
@@ -64,6 +99,7 @@ void watcher_start(watcher *w)
 void watcher_join(watcher *w)
 {
     *w->stop = 1;
+    w->quit = 1;
     if (w->started) {
         pthread_join(w->thread, NULL);
         w->started = false;

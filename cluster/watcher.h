@@ -4,7 +4,13 @@
  * final evaluations go on meanwhile) and the actors too, except that a second without another actor finishing means the rest are gone (a
  * killed actor never says it is done); WATCHER_DRAIN_SECS bounds it all, within the 10 s a stop
  * may take. On world rank 0 under a user's mpirun it also prints the progress line and writes
- * the STOP file when the budget is spent (with a monitor).
+ * the STOP file when the budget is spent (with a monitor), and watches the other ranks (with a
+ * liveness: a shard, learner or evaluator lost stops the run).
+ *
+ * It is also the rank's heartbeat: it writes RUN_DIR/log/<role>-<index>.alive ("HOST PID") at
+ * start and touches it every WATCHER_HEARTBEAT_SECS, so a rank that hangs or whose machine is
+ * gone is noticed (cluster/liveness.h). The thread beats while the role's own thread works; a
+ * role stuck in a loop that still lets this thread run is not noticed by the heartbeat.
  *
  *     watcher w = {.run_dir = dir, .stop = stop, .period = 5};
  *     watcher_start(&w);
@@ -17,11 +23,14 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 
+#include "cluster/liveness.h"
 #include "cluster/monitor.h"
 
 #define WATCHER_DRAIN_SECS 6.0
 #define WATCHER_DRAIN_QUIET_SECS 1.0
+#define WATCHER_HEARTBEAT_SECS 1.0
 
 typedef struct watcher {
     const char *run_dir;
@@ -29,9 +38,13 @@ typedef struct watcher {
     bool drain;                  /* shards: serve until the other ranks are done */
     int drain_actors;            /* actors among them */
     int drain_learners;          /* learners */
+    const char *role;            /* cluster_role_name of the rank, for its heartbeat */
+    uint32_t index;
     monitor *mon;                /* NULL, or progress and budget (not owned) */
+    liveness *live;              /* NULL, or the other ranks' liveness (not owned) */
     double period;               /* seconds between monitor ticks */
     volatile sig_atomic_t draining; /* set at the stop request; the shard stops holding acks */
+    volatile sig_atomic_t quit;     /* set by watcher_join: the thread ends */
     pthread_t thread;
     bool started;
 } watcher;

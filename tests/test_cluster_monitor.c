@@ -110,14 +110,15 @@ Test(cluster_monitor, reads_the_shards_stats_and_the_roles_csv_files, .timeout =
     cr_assert_eq(fx_server_start(&srv, &sc), 0, "%s", srv.err.msg);
     const char *ep = replay_server_endpoint(srv.srv);
     feed(ep);
+    /* First the endpoints of a previous attempt, whose shard is gone (a resumed run). */
     endpoint_file ef = {.n_replay = 1};
-    snprintf(ef.replay[0], sizeof ef.replay[0], "%s", ep);
+    snprintf(ef.replay[0], sizeof ef.replay[0], "tcp://127.0.0.1:1");
     snprintf(ef.params, sizeof ef.params, "tcp://127.0.0.1:1");
     char path[FILEIO_PATH_MAX];
     rundir_path(path, sizeof path, dir, "endpoints.json", NULL);
     shoal_err err = {0};
     cr_assert_eq(endpoints_write(path, &ef, &err), SHOAL_OK, "%s", err.msg);
-    write_file(dir, "metrics.csv", "step,updates_per_s\n10,5.5\n20,7.25\n");
+    write_file(dir, "metrics.csv", "step,updates_per_s\n10,5.5\n");
     write_file(dir, "eval.csv", "step,mean,std\n20,12.5,1.5\n");
 
     config *cfg = config_with("40");
@@ -126,10 +127,20 @@ Test(cluster_monitor, reads_the_shards_stats_and_the_roles_csv_files, .timeout =
     bool over = false;
     monitor_tick(m, &over);
     const progress_snapshot *s = monitor_last(m);
+    cr_assert_eq(s->n_shards, 0, "the old shard does not answer");
+    cr_assert_lt(s->updates_per_s, 0.0, "a row from before the monitor started is no rate");
+    cr_assert_not(over);
+
+    /* The new attempt's endpoints and a new metrics row: the monitor follows both. */
+    snprintf(ef.replay[0], sizeof ef.replay[0], "%s", ep);
+    cr_assert_eq(endpoints_write(path, &ef, &err), SHOAL_OK, "%s", err.msg);
+    write_file(dir, "metrics.csv", "step,updates_per_s\n10,5.5\n20,7.25\n");
+    monitor_tick(m, &over);
+    s = monitor_last(m);
     cr_assert_eq(s->n_shards, 1);
     cr_assert_float_eq(s->fill[0], 0.4, 1e-12, "40 of 100");
     cr_assert_eq(s->frames, 40);
-    cr_assert_lt(s->frames_per_s, 0.0, "one snapshot gives no rate");
+    cr_assert_lt(s->frames_per_s, 0.0, "one full snapshot gives no rate");
     cr_assert_float_eq(s->demo_share, 0.25, 1e-12);
     cr_assert_eq(s->actors_total, 1, "demonstrations are not an actor");
     cr_assert_eq(s->actors_alive, 1);

@@ -35,6 +35,16 @@ Test(cluster_progress, unknown_parts_show_as_dashes_and_missing_shards_are_named
     cr_assert_eq(strlen(tiny), 7, "a small buffer is cut, not overrun");
 }
 
+Test(cluster_progress, a_silent_learner_shows_its_step_and_no_rate)
+{
+    progress_snapshot s = {.frames_per_s = -1, .updates_per_s = -1, .learner_step = 4283,
+                           .learner_quiet_s = 12.4, .demo_share = -1, .n_shards_total = 1};
+    char line[512];
+    progress_format(&s, line, sizeof line);
+    cr_assert_str_eq(line, "00:00:00 frames 0 | learner step 4283, silent 12 s | replay - (0 of "
+                           "1 answered) | actors 0/0 | eval -");
+}
+
 Test(cluster_progress, csv_last_reads_a_column_of_the_last_complete_row)
 {
     char path[] = "/tmp/shoal-progress-XXXXXX";

@@ -1,39 +1,12 @@
 /* End-to-end: `shoal train` on loopback with every role (replay shard, 2 learners, evaluator,
  * 2 actors) under mpirun, started as a user would, stopped with SIGTERM. Each run is bounded:
  * it waits for what it checks with a deadline, then stops the job. */
-#include <criterion/criterion.h>
-#include <dirent.h>
-#include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "cluster/progress.h"
-#include "common/clock.h"
-#include "common/fileio.h"
 #include "tb/reader.h"
-
-static char dir[64];
-
-static void make_dir(void)
-{
-    strcpy(dir, "/tmp/shoal-train-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-}
-
-static void remove_dir(void)
-{
-    char cmd[96];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
-}
+#include "train_fixtures.h"
 
 TestSuite(cluster_train, .init = make_dir, .fini = remove_dir, .timeout = 240);
 
@@ -46,220 +19,13 @@ static const char small_ini[] =
     "[evaluator]\nepisodes = 3\npoll_secs = 1\nmax_episode_steps = 300\nn_envs = 3\n"
     "[run]\nprogress_secs = 1\n";
 
-static void path_of(char *out, size_t cap, const char *name)
-{
-    snprintf(out, cap, "%s/%s", dir, name);
-}
-
-/* Starts `shoal train` with the words in args (NULL-terminated), stdout+stderr to out.log. */
-static pid_t start_train(const char *const *args)
-{
-    char cfg[128], log_path[128];
-    path_of(cfg, sizeof cfg, "small.ini");
-    cr_assert_eq(atomic_write_file(cfg, small_ini, strlen(small_ini), NULL), SHOAL_OK);
-    path_of(log_path, sizeof log_path, "out.log");
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        /* OpenMPI's libraries lack frame pointers: ASan needs the slow unwinder to match the
-         * suppressions in tests/lsan.supp (ignored by builds without ASan). */
-        char asan[512];
-        snprintf(asan, sizeof asan, "%s:fast_unwind_on_malloc=0",
-                 getenv("ASAN_OPTIONS") ? getenv("ASAN_OPTIONS") : "");
-        setenv("ASAN_OPTIONS", asan, 1);
-        const char *argv[32] = {getenv("SHOAL_BIN"), "train"};
-        size_t n = 2;
-        for (size_t i = 0; args[i] && n < 31; i++) {
-            argv[n++] = args[i];
-        }
-        argv[n] = NULL;
-        execv(argv[0], (char **)argv);
-        _exit(127);
-    }
-    return pid;
-}
-
 /* A new run of small.ini in run (RUN_DIR), with one --set assignment when set is not NULL. */
 static pid_t start_small(const char *run, const char *set)
 {
     char cfg[128];
     path_of(cfg, sizeof cfg, "small.ini");
     const char *args[] = {cfg, "--run-dir", run, set ? "--set" : NULL, set, NULL};
-    return start_train(args);
-}
-
-/* The last value of column in RUN_DIR/<file>, or -1 when there is none yet. */
-static double last_value(const char *run, const char *file, const char *column)
-{
-    char path[256];
-    snprintf(path, sizeof path, "%s/%s", run, file);
-    double v;
-    return progress_csv_last(path, column, &v, NULL) == SHOAL_OK ? v : -1.0;
-}
-
-/* Waits until column of file exceeds min, up to timeout_s; returns the value seen. */
-static double wait_above(const char *run, const char *file, const char *column, double min,
-                         double timeout_s)
-{
-    uint64_t t0 = clock_now_ns();
-    double v = -1.0;
-    while (clock_since_s(t0) < timeout_s && (v = last_value(run, file, column)) <= min) {
-        clock_sleep_ms(200);
-    }
-    return v;
-}
-
-/* The command line of pid with NULs as spaces into cmd; false when it is gone. */
-static bool cmdline_of(int pid, char *cmd, size_t cap)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        return false;
-    }
-    size_t len = fread(cmd, 1, cap - 1, f);
-    fclose(f);
-    for (size_t i = 0; i < len; i++) {
-        cmd[i] = cmd[i] ? cmd[i] : ' ';
-    }
-    cmd[len] = '\0';
-    return true;
-}
-
-/* The first process (other than this test) whose command line mentions run and, when not
- * NULL, also `also` and passes keep(pid); returns its pid or -1, and counts them in *n. */
-static int find_proc(const char *run, const char *also, int (*keep)(int pid, int arg), int arg,
-                     int *n)
-{
-    DIR *d = opendir("/proc");
-    cr_assert_not_null(d);
-    int found = -1;
-    *n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        int pid = atoi(e->d_name);
-        char cmd[4096];
-        if (pid <= 0 || pid == getpid() || !cmdline_of(pid, cmd, sizeof cmd) ||
-            !strstr(cmd, run) || (also && !strstr(cmd, also)) || (keep && !keep(pid, arg))) {
-            continue;
-        }
-        (*n)++;
-        found = found < 0 ? pid : found;
-    }
-    closedir(d);
-    return found;
-}
-
-/* Processes (other than this test) whose command line mentions run. */
-static int procs_of(const char *run)
-{
-    int n;
-    find_proc(run, NULL, NULL, 0, &n);
-    return n;
-}
-
-/* SIGTERM to the launcher; returns its exit code after checking every process of the run is
- * gone within the 10 seconds the issue allows (plus scheduling slack on a loaded machine). */
-static int stop_train(pid_t pid, const char *run)
-{
-    kill(pid, SIGTERM);
-    uint64_t t0 = clock_now_ns();
-    int status = 0;
-    while (waitpid(pid, &status, WNOHANG) == 0) {
-        cr_assert(clock_since_s(t0) < 20.0, "shoal train did not end 20 s after SIGTERM");
-        clock_sleep_ms(100);
-    }
-    while (procs_of(run) > 0) {
-        cr_assert(clock_since_s(t0) < 20.0, "processes of the run are left behind");
-        clock_sleep_ms(100);
-    }
-    double took = clock_since_s(t0);
-    cr_log_info("stopping took %.1f s", took);
-    cr_assert(took < 12.0, "stopping took %.1f s", took);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-/* The lines of out.log that report failures, for assertion messages. */
-static const char *failures(void)
-{
-    static char text[4096];
-    char path[128];
-    path_of(path, sizeof path, "out.log");
-    FILE *f = fopen(path, "r");
-    text[0] = '\0';
-    char line[1024];
-    while (f && fgets(line, sizeof line, f)) {
-        if ((strstr(line, "failed") || strstr(line, "ERROR")) &&
-            strlen(text) + strlen(line) < sizeof text) {
-            strcat(text, line);
-        }
-    }
-    if (f) {
-        fclose(f);
-    }
-    return text;
-}
-
-/* The last lines of out.log (about 1.5 kB), for assertion messages. */
-static const char *out_tail(void)
-{
-    static char text[1600];
-    char path[128];
-    path_of(path, sizeof path, "out.log");
-    text[0] = '\0';
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        return text;
-    }
-    fseek(f, 0, SEEK_END);
-    long end = ftell(f);
-    fseek(f, end > (long)sizeof text - 1 ? end - (long)sizeof text + 1 : 0, SEEK_SET);
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    text[n] = '\0';
-    fclose(f);
-    return text;
-}
-
-/* The largest params version in the progress lines of out.log. */
-static long last_params_version(void)
-{
-    char path[128];
-    path_of(path, sizeof path, "out.log");
-    uint8_t *text;
-    size_t n;
-    cr_assert_eq(file_read_all(path, 64 << 20, &text, &n, NULL), SHOAL_OK);
-    long best = -1;
-    for (const char *p = (char *)text; (p = strstr(p, "params v")); p += 8) {
-        long v = strtol(p + 8, NULL, 10);
-        best = v > best ? v : best;
-    }
-    free(text);
-    return best;
-}
-
-/* The largest N of RUN_DIR/checkpoints/step-N.ckpt. */
-static long newest_checkpoint(const char *run)
-{
-    char path[160];
-    snprintf(path, sizeof path, "%s/checkpoints", run);
-    DIR *d = opendir(path);
-    long best = -1;
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        long n;
-        char tail[16];
-        if (sscanf(e->d_name, "step-%ld.%15s", &n, tail) == 2 && strcmp(tail, "ckpt") == 0) {
-            best = n > best ? n : best;
-        }
-    }
-    if (d) {
-        closedir(d);
-    }
-    return best;
+    return start_train(small_ini, args);
 }
 
 /* Looks for one tag in the values of a TensorBoard event file. */
@@ -353,39 +119,6 @@ Test(cluster_train, a_short_run_trains_evaluates_and_stops_cleanly_on_sigterm)
     check_tensorboard(run);
 }
 
-/* World rank of a process of the job, from the environment mpirun gives it; -1 if none. */
-static int world_rank_of(int pid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/environ", pid);
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        return -1;
-    }
-    char env[1 << 16];
-    size_t len = fread(env, 1, sizeof env - 1, f);
-    fclose(f);
-    env[len] = '\0';
-    for (size_t i = 0; i < len; i += strlen(env + i) + 1) {
-        if (strncmp(env + i, "OMPI_COMM_WORLD_RANK=", 21) == 0) {
-            return atoi(env + i + 21);
-        }
-    }
-    return -1;
-}
-
-static int has_rank(int pid, int rank)
-{
-    return world_rank_of(pid) == rank;
-}
-
-/* The pid of the rank-mode process of run with this world rank, or -1. */
-static int pid_of_rank(const char *run, int rank)
-{
-    int n;
-    return find_proc(run, "--prepared", has_rank, rank, &n);
-}
-
 Test(cluster_train, a_killed_actor_does_not_stop_the_run)
 {
     char run[128];
@@ -454,7 +187,7 @@ Test(cluster_train, a_resumed_run_continues_from_its_checkpoint)
     cr_assert_gt(stopped_at, 150);
 
     const char *again[] = {"--resume", run, NULL};
-    pid = start_train(again);
+    pid = start_train(small_ini, again);
     double step = wait_above(run, "metrics.csv", "step", (double)stopped_at + 50, 120);
     cr_assert_eq(stop_train(pid, run), 0, "%s\n%s", failures(), out_tail());
     cr_assert_gt(step, stopped_at + 50, "the resumed learner did not continue");
@@ -484,7 +217,9 @@ Test(cluster_train, a_role_that_cannot_start_fails_the_run_with_its_reason)
     }
     cr_assert(WIFEXITED(status));
     cr_assert_eq(WEXITSTATUS(status), 1);
-    cr_assert_not_null(strstr(failures(), "learner-0 failed"), "%s", failures());
+    cr_assert_not_null(strstr(failures(), "shoal train: learner 0 ("), "%s", failures());
+    cr_assert_not_null(strstr(failures(), ") failed: learner.batch_size = 3 does not split"),
+                       "%s", failures());
     cr_assert_eq(procs_of(run), 0);
 }
 
@@ -496,7 +231,7 @@ Test(cluster_train, a_time_capped_run_without_evaluator_says_so_and_names_no_eva
     const char *args[] = {cfg,   "--run-dir", run, "--set", "cluster.evaluators=0",
                           "--set", "run.max_seconds=10", "--set", "run.max_frames=1000000000",
                           NULL};
-    pid_t pid = start_train(args);
+    pid_t pid = start_train(small_ini, args);
     uint64_t t0 = clock_now_ns();
     int status = 0;
     while (waitpid(pid, &status, WNOHANG) == 0) {

@@ -14,6 +14,7 @@
 
 #include "cluster/cmdline.h"
 #include "cluster/commands.h"
+#include "cluster/liveness.h"
 #include "cluster/layout.h"
 #include "cluster/progress.h"
 #include "cluster/rundir.h"
@@ -23,9 +24,6 @@
 #include "nn/paramfile.h"
 #include "replay/client.h"
 
-/* A heartbeat (log/<role>-<i>.alive, rewritten every second by the rank's watcher) older than
- * this means the rank stopped answering; the same figure the launcher uses. */
-#define HEARTBEAT_SILENT_SECS 6.0
 #define MAX_RANKS 4096
 #define SHARD_TIMEOUT_MS 500
 
@@ -144,21 +142,21 @@ static void rank_read(const char *dir, rank_health *r, const endpoint_file *ep, 
     }
     /* The heartbeat ("HOST PID") names the host of every role; it may be absent (runs from
      * before heartbeats, roles started by hand). */
-    if (rundir_role_file(path, sizeof path, dir, role, r->index, ".alive") &&
+    if (rundir_role_file(path, sizeof path, dir, role, r->index, RUNDIR_ALIVE) &&
         read_line(path, text, sizeof text)) {
         char host[128];
         if (sscanf(text, "%127s", host) == 1) {
             snprintf(r->host, sizeof r->host, "%s", host);
         }
         r->age_s = file_age_s(path);
-        r->health = r->age_s <= HEARTBEAT_SILENT_SECS ? "alive" : "silent";
+        r->health = r->age_s <= LIVENESS_SILENT_SECS ? "alive" : "silent";
     } else if (rundir_role_file(path, sizeof path, dir, role, r->index, ".log") &&
                file_age_s(path) >= 0) {
         r->age_s = file_age_s(path);
         r->health = "running";
     }
     static const char *const ends[][2] = {
-        {RUNDIR_FAILED, "failed"}, {".died", "died"}, {RUNDIR_DONE, "done"}};
+        {RUNDIR_FAILED, "failed"}, {RUNDIR_DIED, "died"}, {RUNDIR_DONE, "done"}};
     for (size_t k = 0; k < sizeof ends / sizeof ends[0]; k++) {
         if (rundir_role_file(path, sizeof path, dir, role, r->index, ends[k][0]) &&
             read_line(path, text, sizeof text)) {

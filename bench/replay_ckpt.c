@@ -148,6 +148,7 @@ static void run(const replay_server_config *base, const char *dir, int windows, 
     if (dir) {
         snprintf(cfg.checkpoint_path, sizeof cfg.checkpoint_path, "%s/replay-bench.ckpt", dir);
         cfg.checkpoint_secs = period_s;
+        cfg.checkpoint_max_failures = 3;
     }
     shoal_err err = {0};
     shard s = {0};

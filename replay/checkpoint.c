@@ -178,6 +178,7 @@ int replay_ckpt_read(const char *path, const replay_ckpt_state *s, shoal_err *er
 typedef struct child_result {
     int32_t code;
     uint64_t bytes;
+    double write_s;
     char msg[sizeof(((shoal_err *)0)->msg)];
 } child_result;
 
@@ -200,7 +201,9 @@ static _Noreturn void child_main(int fd, pid_t parent, const char *path,
     child_result r;
     memset(&r, 0, sizeof r);
     shoal_err e = {0};
+    uint64_t t0 = clock_now_ns();
     r.code = replay_ckpt_write(path, st, &r.bytes, &e);
+    r.write_s = clock_since_s(t0);
     memcpy(r.msg, e.msg, sizeof r.msg);
     ssize_t n = write(fd, &r, sizeof r);
     _exit(n == (ssize_t)sizeof r ? 0 : 1);
@@ -255,12 +258,12 @@ static void describe_exit(int pid, char *out, size_t cap)
     }
 }
 
-int replay_ckpt_poll(replay_ckpt_job *job, bool wait, uint64_t *bytes, shoal_err *err)
+int replay_ckpt_poll(replay_ckpt_job *job, bool wait, replay_ckpt_done *done, shoal_err *err)
 {
+    if (done) {
+        *done = (replay_ckpt_done){0};
+    }
     if (job->pid <= 0) {
-        if (bytes) {
-            *bytes = 0;
-        }
         return SHOAL_OK;
     }
     struct pollfd p = {.fd = job->fd, .events = POLLIN};
@@ -284,8 +287,8 @@ int replay_ckpt_poll(replay_ckpt_job *job, bool wait, uint64_t *bytes, shoal_err
         while (waitpid(job->pid, NULL, 0) < 0 && errno == EINTR) {
         }
         rc = r.code == SHOAL_OK ? SHOAL_OK : shoal_err_set(err, r.code, "%s", r.msg);
-        if (bytes) {
-            *bytes = r.bytes;
+        if (done) {
+            *done = (replay_ckpt_done){.bytes = r.bytes, .write_s = r.write_s};
         }
     } else {
         char how[96];

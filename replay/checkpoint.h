@@ -22,7 +22,7 @@
  *
  *     replay_ckpt_job job = REPLAY_CKPT_JOB_INIT;
  *     replay_ckpt_start(&job, path, &st, &err);     // returns at once; st may change after
- *     while (replay_ckpt_poll(&job, false, &bytes, &err) == SHOAL_EAGAIN) { serve(); }
+ *     while (replay_ckpt_poll(&job, false, &done, &err) == SHOAL_EAGAIN) { serve(); }
  */
 #ifndef SHOAL_REPLAY_CHECKPOINT_H
 #define SHOAL_REPLAY_CHECKPOINT_H
@@ -91,10 +91,16 @@ typedef struct replay_ckpt_job {
 int replay_ckpt_start(replay_ckpt_job *job, const char *path, const replay_ckpt_state *st,
                       shoal_err *err);
 
+/* What a finished job wrote. */
+typedef struct replay_ckpt_done {
+    uint64_t bytes;  /* the file's size */
+    double write_s;  /* the child's time to write it */
+} replay_ckpt_done;
+
 /* Collects the job's result: EAGAIN while the child is still writing (wait false); otherwise
- * SHOAL_OK with *bytes (may be NULL) the file's size, or the write's error (EIO with what
- * failed, or EIO saying how the child died), and the job is over (pid 0). SHOAL_OK at once when
- * no job is in flight. With wait, blocks until the child is done. */
-int replay_ckpt_poll(replay_ckpt_job *job, bool wait, uint64_t *bytes, shoal_err *err);
+ * SHOAL_OK with *done (may be NULL) filled, or the write's error (EIO with what failed, or EIO
+ * saying how the child died), and the job is over (pid 0). SHOAL_OK at once when no job is in
+ * flight (done zeroed). With wait, blocks until the child is done. */
+int replay_ckpt_poll(replay_ckpt_job *job, bool wait, replay_ckpt_done *done, shoal_err *err);
 
 #endif

@@ -590,31 +590,30 @@ static double retry_secs(double period_s, uint32_t failures)
  * per attempt, and attempts are at least a period apart, so the log gets at most one line per
  * period; after checkpoint_max_failures in a row the shard gives up: ESTATE (the caller stops
  * serving and the run learns of it from the role's failure). */
-static int count_outcome(replay_server *s, const replay_ckpt_job *job, int rc, uint64_t bytes,
-                         const shoal_err *e, shoal_err *err)
+static int count_outcome(replay_server *s, const replay_ckpt_job *job, int rc,
+                         const replay_ckpt_done *done, const shoal_err *e, shoal_err *err)
 {
     uint32_t shard = s->cfg.store.shard;
     const char *path = s->cfg.checkpoint_path;
     if (rc == SHOAL_OK) {
         log_info("shard %u: checkpoint %s written (%llu bytes, %.3f s in a child process; "
-                 "serving paused %.1f ms for the fork)%s", shard, path, (unsigned long long)bytes,
-                 clock_since_s(job->start_ns), job->fork_s * 1e3,
+                 "serving paused %.1f ms for the fork)%s", shard, path,
+                 (unsigned long long)done->bytes, done->write_s, job->fork_s * 1e3,
                  s->ckpt_failures ? " after failed attempts" : "");
         s->ckpt_failures = 0;
         return SHOAL_OK;
     }
     s->ckpt_failures++;
     if (s->ckpt_failures >= s->cfg.checkpoint_max_failures) {
-        return shoal_err_set(err, SHOAL_ESTATE, "shard %u: checkpoint failed %u times in a row "
+        return shoal_err_set(err, SHOAL_ESTATE, "checkpoint failed %u times in a row "
                              "(replay.checkpoint_max_failures), last: %s; the previous checkpoint "
                              "%s is kept: free space (or fix the folder) and resume the run",
-                             shard, s->ckpt_failures, e->msg, path);
+                             s->ckpt_failures, e->msg, path);
     }
     double wait_s = retry_secs(s->cfg.checkpoint_secs, s->ckpt_failures);
     s->next_ckpt_ns = clock_now_ns() + (uint64_t)(wait_s * 1e9);
-    log_error("shard %u: checkpoint failed (%u of %u in a row; previous one kept): %s; next "
-              "attempt in %.0f s", shard, s->ckpt_failures, s->cfg.checkpoint_max_failures,
-              e->msg, wait_s);
+    log_error("shard %u: checkpoint failed (%u of %u in a row): %s; next attempt in %.0f s",
+              shard, s->ckpt_failures, s->cfg.checkpoint_max_failures, e->msg, wait_s);
     return SHOAL_OK;
 }
 
@@ -623,12 +622,12 @@ static int count_outcome(replay_server *s, const replay_ckpt_job *job, int rc, u
  * time (its store, demonstrations and counters), so serving goes on while the child writes. */
 static int periodic_checkpoint(replay_server *s, shoal_err *err)
 {
-    uint64_t bytes = 0;
+    replay_ckpt_done done = {0};
     shoal_err e = {0};
     if (s->ckpt.pid > 0) {
         replay_ckpt_job job = s->ckpt;
-        int rc = replay_ckpt_poll(&s->ckpt, false, &bytes, &e);
-        return rc == SHOAL_EAGAIN ? SHOAL_OK : count_outcome(s, &job, rc, bytes, &e, err);
+        int rc = replay_ckpt_poll(&s->ckpt, false, &done, &e);
+        return rc == SHOAL_EAGAIN ? SHOAL_OK : count_outcome(s, &job, rc, &done, &e, err);
     }
     uint64_t now = clock_now_ns();
     if (now < s->next_ckpt_ns) {
@@ -643,9 +642,9 @@ static int periodic_checkpoint(replay_server *s, shoal_err *err)
                  e.msg);
         e = (shoal_err){0};
         rc = write_here(s, &e);
-        return rc == SHOAL_OK ? SHOAL_OK : count_outcome(s, &s->ckpt, rc, 0, &e, err);
+        return rc == SHOAL_OK ? SHOAL_OK : count_outcome(s, &s->ckpt, rc, &done, &e, err);
     }
-    return rc == SHOAL_OK ? SHOAL_OK : count_outcome(s, &s->ckpt, rc, 0, &e, err);
+    return rc == SHOAL_OK ? SHOAL_OK : count_outcome(s, &s->ckpt, rc, &done, &e, err);
 }
 
 /* Restores the checkpoint at path. ENOTFOUND when there is none; on any other error the shard

@@ -198,6 +198,9 @@ static _Noreturn void child_main(int fd, pid_t parent, const char *path,
     if (getppid() != parent) {
         _exit(1);
     }
+    /* On a shard's few cores the writer (CRC, copies, fsync) competes with the serve loop it
+     * exists to spare: it gets the CPU the shard leaves. */
+    nice(10);
     child_result r;
     memset(&r, 0, sizeof r);
     shoal_err e = {0};

@@ -642,7 +642,11 @@ static int periodic_checkpoint(replay_server *s, shoal_err *err)
                  e.msg);
         e = (shoal_err){0};
         rc = write_here(s, &e);
-        return rc == SHOAL_OK ? SHOAL_OK : count_outcome(s, &s->ckpt, rc, &done, &e, err);
+        if (rc == SHOAL_OK) {
+            s->ckpt_failures = 0;
+            return SHOAL_OK;
+        }
+        return count_outcome(s, &s->ckpt, rc, &done, &e, err);
     }
     return rc == SHOAL_OK ? SHOAL_OK : count_outcome(s, &s->ckpt, rc, &done, &e, err);
 }

@@ -80,27 +80,6 @@ static void fill_disk(const char *path)
     close(fd);
 }
 
-static uint8_t *slurp(const char *path, size_t *n)
-{
-    uint8_t *data = NULL;
-    shoal_err err = {0};
-    cr_assert_eq(file_read_all(path, 1 << 30, &data, n, &err), SHOAL_OK, "%s", err.msg);
-    return data;
-}
-
-static int count_lines(const char *path, const char *needle)
-{
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f, "%s", path);
-    char line[2048];
-    int n = 0;
-    while (fgets(line, sizeof line, f)) {
-        n += strstr(line, needle) != NULL;
-    }
-    fclose(f);
-    return n;
-}
-
 /* Waits (bounded) for pid to exit; its exit code, or -1 (killed) when it does not. */
 static int wait_exit(pid_t pid, double limit_s)
 {
@@ -178,7 +157,7 @@ Test(cmd_replay, a_full_disk_ends_the_shard_non_zero_with_one_error_per_attempt_
     clock_sleep_ms(400); /* a writer that started before the disk filled has ended by now */
     fill_disk(filler);   /* and whatever its temporary file freed is taken too */
     size_t n_old;
-    uint8_t *old = slurp(ckpt, &n_old);
+    uint8_t *old = fx_slurp(ckpt, &n_old);
 
     /* The shard still serves while its checkpoints fail. */
     const char *eps[1] = {ep};
@@ -199,23 +178,18 @@ Test(cmd_replay, a_full_disk_ends_the_shard_non_zero_with_one_error_per_attempt_
     cr_assert_eq(code, 1, "the shard ends with exit code 1 on a disk that stays full (got %d)",
                  code);
     size_t n_err;
-    char *text = (char *)slurp(err_path, &n_err);
+    char *text = (char *)fx_slurp(err_path, &n_err);
     cr_assert(strstr(text, "checkpoint failed 3 times in a row") != NULL, "%s", text);
     cr_assert(strstr(text, "No space left on device") != NULL, "%s", text);
     free(text);
     /* Attempts at least a second apart after the first failure (1 s, then 2 s): two logged
      * lines, the third failure is the shard's error; never one per serve-loop pass. */
-    int lines = count_lines(log_path, "checkpoint failed (");
+    int lines = fx_count_lines(log_path, "checkpoint failed (");
     cr_assert_eq(lines, 2, "%d failure lines in %.1f s", lines, secs);
     cr_assert_geq(secs, 2.9, "retries backed off (ended %.1f s after the disk filled)", secs);
     cr_assert_lt(secs, 20.0);
 
-    size_t n_now;
-    uint8_t *now = slurp(ckpt, &n_now);
-    cr_assert_eq(n_now, n_old);
-    cr_assert_eq(memcmp(now, old, n_old), 0, "the old checkpoint is intact");
-    free(now);
-    free(old);
+    fx_assert_file_is(ckpt, old, n_old, "the old checkpoint is intact");
     glob_t g;
     char pattern[96];
     snprintf(pattern, sizeof pattern, "%s/replay-0.ckpt.tmp*", mnt);

@@ -52,14 +52,6 @@ static void insert(shard_state *x, uint32_t first_id, size_t n, bool demo)
     }
 }
 
-static uint8_t *slurp(const char *path, size_t *n)
-{
-    uint8_t *data = NULL;
-    shoal_err err = {0};
-    cr_assert_eq(file_read_all(path, 1u << 30, &data, n, &err), SHOAL_OK, "%s", err.msg);
-    return data;
-}
-
 static void temp_dir(char *dir, size_t cap)
 {
     snprintf(dir, cap, "/tmp/shoal-rckpt-XXXXXX");
@@ -96,7 +88,7 @@ Test(replay_checkpoint, a_child_writes_the_state_at_the_fork_while_the_parent_ch
     cr_assert_eq(replay_ckpt_poll(&job, false, NULL, &err), SHOAL_OK, "no job: nothing to wait");
 
     size_t n_fork, n_child;
-    uint8_t *a = slurp(at_fork, &n_fork), *b = slurp(child, &n_child);
+    uint8_t *a = fx_slurp(at_fork, &n_fork), *b = fx_slurp(child, &n_child);
     cr_assert_eq(n_child, done.bytes);
     cr_assert_gt(done.write_s, 0);
     cr_assert_eq(n_child, n_fork);
@@ -149,7 +141,7 @@ Test(replay_checkpoint, a_writer_killed_mid_write_is_reported_and_the_previous_f
     shoal_err err = {0};
     cr_assert_eq(replay_ckpt_write(path, &x.st, NULL, &err), SHOAL_OK, "%s", err.msg);
     size_t n_old;
-    uint8_t *old = slurp(path, &n_old);
+    uint8_t *old = fx_slurp(path, &n_old);
     insert(&x, 0, 200000, false); /* a 25 MB file: the kill lands long before it is written */
     replay_ckpt_job job = REPLAY_CKPT_JOB_INIT;
     cr_assert_eq(replay_ckpt_start(&job, path, &x.st, &err), SHOAL_OK, "%s", err.msg);
@@ -157,12 +149,7 @@ Test(replay_checkpoint, a_writer_killed_mid_write_is_reported_and_the_previous_f
     cr_assert_eq(replay_ckpt_poll(&job, true, NULL, &err), SHOAL_EIO);
     cr_assert(strstr(err.msg, "killed by signal 9") != NULL, "%s", err.msg);
     cr_assert(strstr(err.msg, "previous checkpoint is kept") != NULL, "%s", err.msg);
-    size_t n_now;
-    uint8_t *now = slurp(path, &n_now);
-    cr_assert_eq(n_now, n_old);
-    cr_assert_eq(memcmp(now, old, n_old), 0, "the previous checkpoint is untouched");
-    free(old);
-    free(now);
+    fx_assert_file_is(path, old, n_old, "the previous checkpoint is untouched");
     glob_t g;
     char pattern[160];
     snprintf(pattern, sizeof pattern, "%s/*", dir);

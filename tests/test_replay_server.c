@@ -319,14 +319,6 @@ Test(replay_server, a_batch_beyond_the_credits_is_refused)
     cr_assert_eq(fx_server_stop(&s), SHOAL_OK);
 }
 
-static uint8_t *slurp(const char *path, size_t *n)
-{
-    uint8_t *data = NULL;
-    shoal_err err = {0};
-    cr_assert_eq(file_read_all(path, 1 << 30, &data, n, &err), SHOAL_OK, "%s", err.msg);
-    return data;
-}
-
 static void stats_of(replay_server_config *cfg, replay_stats *out, double *agent_total)
 {
     fx_server s;
@@ -392,7 +384,7 @@ Test(replay_server, a_checkpoint_round_trips_and_a_damaged_one_is_refused_and_ke
     cr_assert_eq(after.demo_total, before.demo_total);
 
     size_t n;
-    uint8_t *good = slurp(cfg.checkpoint_path, &n);
+    uint8_t *good = fx_slurp(cfg.checkpoint_path, &n);
     uint8_t *bad = malloc(n);
     memcpy(bad, good, n);
     bad[n / 2] ^= 0x10;
@@ -402,7 +394,7 @@ Test(replay_server, a_checkpoint_round_trips_and_a_damaged_one_is_refused_and_ke
     cr_assert(strstr(err.msg, "CRC32C") != NULL, "%s", err.msg);
     cr_assert(strstr(err.msg, "left in place") != NULL, "%s", err.msg);
     size_t n2;
-    uint8_t *kept = slurp(cfg.checkpoint_path, &n2);
+    uint8_t *kept = fx_slurp(cfg.checkpoint_path, &n2);
     cr_assert_eq(n2, n);
     cr_assert_eq(memcmp(kept, bad, n), 0, "the refused file is not touched");
     free(kept);
@@ -497,20 +489,6 @@ Test(replay_server, periodic_checkpoints_taken_while_inserts_go_on_each_hold_one
     rmdir(dir);
 }
 
-/* Lines of the file at path that contain needle. */
-static int count_lines(const char *path, const char *needle)
-{
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f);
-    char line[2048];
-    int n = 0;
-    while (fgets(line, sizeof line, f)) {
-        n += strstr(line, needle) != NULL;
-    }
-    fclose(f);
-    return n;
-}
-
 Test(replay_server, failing_checkpoints_back_off_log_once_each_and_end_the_shard, .timeout = 60)
 {
     char dir[] = "/tmp/shoal-fckpt-XXXXXX", log_path[64];
@@ -535,9 +513,9 @@ Test(replay_server, failing_checkpoints_back_off_log_once_each_and_end_the_shard
     /* Attempts at about 0.05 s, +1 s and +2 s: the first two are logged, the third is the
      * shard's error. */
     cr_assert_geq(secs, 2.9, "retries backed off (%.2f s)", secs);
-    cr_assert_eq(count_lines(log_path, "checkpoint failed ("), 2);
-    cr_assert_eq(count_lines(log_path, "next attempt in 1 s"), 1);
-    cr_assert_eq(count_lines(log_path, "next attempt in 2 s"), 1);
+    cr_assert_eq(fx_count_lines(log_path, "checkpoint failed ("), 2);
+    cr_assert_eq(fx_count_lines(log_path, "next attempt in 1 s"), 1);
+    cr_assert_eq(fx_count_lines(log_path, "next attempt in 2 s"), 1);
     unlink(log_path);
     rmdir(dir);
 }

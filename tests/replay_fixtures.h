@@ -5,14 +5,11 @@
 #ifndef SHOAL_TESTS_REPLAY_FIXTURES_H
 #define SHOAL_TESTS_REPLAY_FIXTURES_H
 
-#include <criterion/criterion.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "common/fileio.h"
 #include "replay/server.h"
 #include "replay/wire.h"
 
@@ -103,40 +100,6 @@ static inline int fx_server_start(fx_server *f, const replay_server_config *cfg)
         return f->err.code;
     }
     return pthread_create(&f->thread, NULL, fx_server_main, f) == 0 ? 0 : SHOAL_EIO;
-}
-
-/* The whole file at path (caller frees); fails the test when it cannot be read. */
-static inline uint8_t *fx_slurp(const char *path, size_t *n)
-{
-    uint8_t *data = NULL;
-    shoal_err err = {0};
-    cr_assert_eq(file_read_all(path, 1 << 30, &data, n, &err), SHOAL_OK, "%s", err.msg);
-    return data;
-}
-
-/* Fails the test unless the file at path holds exactly the n bytes of want (then frees want). */
-static inline void fx_assert_file_is(const char *path, uint8_t *want, size_t n, const char *why)
-{
-    size_t got_n;
-    uint8_t *got = fx_slurp(path, &got_n);
-    cr_assert_eq(got_n, n, "%s: %zu bytes, expected %zu", why, got_n, n);
-    cr_assert_eq(memcmp(got, want, n), 0, "%s", why);
-    free(got);
-    free(want);
-}
-
-/* Lines of the text file at path that contain needle. */
-static inline int fx_count_lines(const char *path, const char *needle)
-{
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f, "%s", path);
-    char line[2048];
-    int n = 0;
-    while (fgets(line, sizeof line, f)) {
-        n += strstr(line, needle) != NULL;
-    }
-    fclose(f);
-    return n;
 }
 
 static inline int fx_server_stop(fx_server *f)

@@ -20,6 +20,7 @@
 #include "common/clock.h"
 #include "common/fileio.h"
 #include "replay/client.h"
+#include "file_checks.h"
 #include "replay_fixtures.h"
 
 extern char **environ;

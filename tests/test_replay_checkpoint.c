@@ -6,6 +6,7 @@
 
 #include "common/fileio.h"
 #include "replay/checkpoint.h"
+#include "file_checks.h"
 #include "replay_fixtures.h"
 
 #define ACTORS 4

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "replay/checkpoint.h"
 #include "replay/client.h"
+#include "file_checks.h"
 #include "replay_fixtures.h"
 
 /* A raw DEALER that can send anything, to play the misbehaving peer. */

@@ -1,8 +1,17 @@
 #include "replay/checkpoint.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
+#include "common/clock.h"
 #include "common/fileio.h"
 #include "replay/cio.h"
 
@@ -160,5 +169,136 @@ int replay_ckpt_read(const char *path, const replay_ckpt_state *s, shoal_err *er
         rc = shoal_err_set(err, SHOAL_ECORRUPT, "%s has trailing bytes after its checksum", path);
     }
     fclose(f);
+    return rc;
+}
+
+/* ---- writing in a child process ---- */
+
+/* What the child sends back: one write of less than PIPE_BUF bytes, so it arrives whole. */
+typedef struct child_result {
+    int32_t code;
+    uint64_t bytes;
+    double write_s;
+    char msg[sizeof(((shoal_err *)0)->msg)];
+} child_result;
+
+_Static_assert(sizeof(child_result) <= 512, "a child's result must fit one atomic pipe write");
+
+/* The child's whole life. It must not return into the caller (whose ZeroMQ context and threads
+ * it shares only as copied memory) and must not run exit handlers: _exit. */
+static _Noreturn void child_main(int fd, pid_t parent, const char *path,
+                                 const replay_ckpt_state *st)
+{
+#ifdef __linux__
+    /* A checkpoint is written only while its shard lives: a shard killed mid-write takes its
+     * writer with it (the temporary file is left, the previous checkpoint stays), so a restarted
+     * shard never sees an older checkpoint renamed over its own. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
+    if (getppid() != parent) {
+        _exit(1);
+    }
+    /* On a shard's few cores the writer (CRC, copies, fsync) competes with the serve loop it
+     * exists to spare: it gets the CPU the shard leaves. */
+    nice(10);
+    child_result r;
+    memset(&r, 0, sizeof r);
+    shoal_err e = {0};
+    uint64_t t0 = clock_now_ns();
+    r.code = replay_ckpt_write(path, st, &r.bytes, &e);
+    r.write_s = clock_since_s(t0);
+    memcpy(r.msg, e.msg, sizeof r.msg);
+    ssize_t n = write(fd, &r, sizeof r);
+    _exit(n == (ssize_t)sizeof r ? 0 : 1);
+}
+
+int replay_ckpt_start(replay_ckpt_job *job, const char *path, const replay_ckpt_state *st,
+                      shoal_err *err)
+{
+    if (job->pid > 0) {
+        return shoal_err_set(err, SHOAL_ESTATE, "%s: a checkpoint is already being written",
+                             path);
+    }
+    int fds[2];
+    if (pipe(fds) != 0) {
+        return shoal_err_set(err, SHOAL_EAGAIN, "%s: pipe: %s", path, strerror(errno));
+    }
+    pid_t parent = getpid();
+    uint64_t t0 = clock_now_ns();
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        child_main(fds[1], parent, path, st);
+    }
+    int e = errno;
+    close(fds[1]);
+    if (pid < 0) {
+        close(fds[0]);
+        return shoal_err_set(err, SHOAL_EAGAIN, "%s: cannot fork the checkpoint writer: %s",
+                             path, strerror(e));
+    }
+    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+    *job = (replay_ckpt_job){.pid = pid, .fd = fds[0], .start_ns = t0,
+                             .fork_s = clock_since_s(t0)};
+    return SHOAL_OK;
+}
+
+/* How a child that sent no result ended, as text. */
+static void describe_exit(int pid, char *out, size_t cap)
+{
+    int status = 0;
+    pid_t got;
+    do {
+        got = waitpid(pid, &status, 0);
+    } while (got < 0 && errno == EINTR);
+    if (got != pid) {
+        snprintf(out, cap, "ended without a result (already reaped)");
+    } else if (WIFSIGNALED(status)) {
+        snprintf(out, cap, "was killed by signal %d", WTERMSIG(status));
+    } else {
+        snprintf(out, cap, "exited with status %d without a result",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    }
+}
+
+int replay_ckpt_poll(replay_ckpt_job *job, bool wait, replay_ckpt_done *done, shoal_err *err)
+{
+    if (done) {
+        *done = (replay_ckpt_done){0};
+    }
+    if (job->pid <= 0) {
+        return SHOAL_OK;
+    }
+    struct pollfd p = {.fd = job->fd, .events = POLLIN};
+    int n;
+    do {
+        n = poll(&p, 1, wait ? -1 : 0);
+    } while (n < 0 && errno == EINTR);
+    if (n == 0) {
+        return SHOAL_EAGAIN;
+    }
+    child_result r;
+    ssize_t got;
+    do {
+        got = read(job->fd, &r, sizeof r);
+    } while (got < 0 && errno == EINTR);
+    close(job->fd);
+    int rc;
+    if (got == (ssize_t)sizeof r) {
+        /* The result is in; the child is in _exit. SIGCHLD set to SIG_IGN would have reaped it
+         * already, which is why the pipe, not the exit status, carries the result. */
+        while (waitpid(job->pid, NULL, 0) < 0 && errno == EINTR) {
+        }
+        rc = r.code == SHOAL_OK ? SHOAL_OK : shoal_err_set(err, r.code, "%s", r.msg);
+        if (done) {
+            *done = (replay_ckpt_done){.bytes = r.bytes, .write_s = r.write_s};
+        }
+    } else {
+        char how[96];
+        describe_exit(job->pid, how, sizeof how);
+        rc = shoal_err_set(err, SHOAL_EIO, "the checkpoint writer (pid %d) %s; the previous "
+                           "checkpoint is kept", job->pid, how);
+    }
+    *job = (replay_ckpt_job)REPLAY_CKPT_JOB_INIT;
     return rc;
 }

@@ -59,6 +59,9 @@ const config_key replay_config_keys[] = {
      "checkpoint file of shard I: '%d' is replaced by I (empty: no checkpoints)"},
     {"replay", "checkpoint_secs", CONFIG_FLOAT, "600", 0, 1e9, NULL,
      "seconds between checkpoints (0: only on SIGTERM/SIGINT)"},
+    {"replay", "checkpoint_max_failures", CONFIG_INT, "3", 1, 1000000, NULL,
+     "periodic checkpoints that may fail in a row (retried with back-off, the previous file "
+     "kept) before the shard stops with an error"},
     {"replay", "demos", CONFIG_STRING, "", 0, 0, NULL,
      "demonstration files loaded at start, comma-separated (docs/formats.md)"},
     CONFIG_KEY_END,
@@ -108,10 +111,12 @@ struct replay_server {
     fifo acks;    /* held_ack */
     uint64_t errors;
     uint64_t start_ns;
-    uint64_t last_ckpt_ns;
     uint64_t env_steps;
     replay_insight_rec *insight;
     uint64_t insert_holds, sample_holds; /* replies the limiter has held since start */
+    replay_ckpt_job ckpt;      /* the periodic checkpoint being written, if any */
+    uint64_t next_ckpt_ns;     /* when the next periodic checkpoint starts */
+    uint32_t ckpt_failures;    /* periodic checkpoints failed in a row */
 };
 
 static int fifo_init(fifo *q, size_t item_bytes, size_t cap)
@@ -167,6 +172,7 @@ int replay_server_config_from(const config *c, uint32_t shard, const char *bind,
     out->max_actors = (uint32_t)config_int(c, "replay", "max_actors");
     out->max_pending = (size_t)config_int(c, "replay", "max_pending");
     out->checkpoint_secs = config_float(c, "replay", "checkpoint_secs");
+    out->checkpoint_max_failures = (uint32_t)config_int(c, "replay", "checkpoint_max_failures");
     if (strlen(bind) >= sizeof out->bind) {
         return shoal_err_set(err, SHOAL_EINVAL, "endpoint '%s' is too long", bind);
     }
@@ -572,23 +578,119 @@ static replay_ckpt_state ckpt_state(replay_server *s)
                                .actors = s->actors, .max_actors = s->cfg.max_actors};
 }
 
-int replay_server_checkpoint(replay_server *s, shoal_err *err)
+/* Brings the limiter's blocked time up to now, so that the checkpoint holds it. */
+static void account_now(replay_server *s)
 {
-    const char *path = s->cfg.checkpoint_path;
-    if (!path[0]) {
-        return shoal_err_set(err, SHOAL_ESTATE, "no checkpoint path (replay.checkpoint)");
-    }
+    replay_limiter_account(&s->lim, s->acks.n > 0, s->samples.n > 0, clock_now_ns());
+}
+
+/* Writes in this process, the serve loop waiting (the final checkpoint, or when no child can
+ * be forked). */
+static int write_here(replay_server *s, shoal_err *err)
+{
     uint64_t t0 = clock_now_ns();
-    replay_limiter_account(&s->lim, s->acks.n > 0, s->samples.n > 0, t0);
+    account_now(s);
     replay_ckpt_state st = ckpt_state(s);
     uint64_t bytes = 0;
-    int rc = replay_ckpt_write(path, &st, &bytes, err);
+    int rc = replay_ckpt_write(s->cfg.checkpoint_path, &st, &bytes, err);
     if (rc == SHOAL_OK) {
-        log_info("shard %u: checkpoint %s written (%llu bytes, %.3f s)", s->cfg.store.shard, path,
-                 (unsigned long long)bytes, clock_since_s(t0));
+        log_info("shard %u: checkpoint %s written (%llu bytes, %.3f s, serving paused)",
+                 s->cfg.store.shard, s->cfg.checkpoint_path, (unsigned long long)bytes,
+                 clock_since_s(t0));
     }
-    s->last_ckpt_ns = clock_now_ns();
     return rc;
+}
+
+int replay_server_checkpoint(replay_server *s, shoal_err *err)
+{
+    if (!s->cfg.checkpoint_path[0]) {
+        return shoal_err_set(err, SHOAL_ESTATE, "no checkpoint path (replay.checkpoint)");
+    }
+    shoal_err e = {0};
+    if (replay_ckpt_poll(&s->ckpt, true, NULL, &e) != SHOAL_OK) {
+        log_warn("shard %u: the periodic checkpoint in progress failed: %s", s->cfg.store.shard,
+                 e.msg);
+    }
+    return write_here(s, err);
+}
+
+/* Seconds until the next attempt after `failures` failed ones in a row: the period, doubled
+ * after each failure from one second up (so a tiny period cannot retry in a tight loop) and
+ * capped at the larger of the period and a minute. */
+static double retry_secs(double period_s, uint32_t failures)
+{
+    double base = period_s > 1.0 ? period_s : 1.0;
+    double cap = period_s > 60.0 ? period_s : 60.0;
+    double d = base;
+    for (uint32_t i = 1; i < failures && d < cap; i++) {
+        d *= 2;
+    }
+    return d < cap ? d : cap;
+}
+
+/* Counts the outcome of a periodic checkpoint and schedules the next. A failure is logged once
+ * per attempt, and attempts are at least a period apart, so the log gets at most one line per
+ * period; after checkpoint_max_failures in a row the shard gives up: ESTATE (the caller stops
+ * serving and the run learns of it from the role's failure). */
+static int count_outcome(replay_server *s, const replay_ckpt_job *job, int rc,
+                         const replay_ckpt_done *done, const shoal_err *e, shoal_err *err)
+{
+    uint32_t shard = s->cfg.store.shard;
+    const char *path = s->cfg.checkpoint_path;
+    if (rc == SHOAL_OK) {
+        log_info("shard %u: checkpoint %s written (%llu bytes, %.3f s in a child process; "
+                 "serving paused %.1f ms for the fork)%s", shard, path,
+                 (unsigned long long)done->bytes, done->write_s, job->fork_s * 1e3,
+                 s->ckpt_failures ? " after failed attempts" : "");
+        s->ckpt_failures = 0;
+        return SHOAL_OK;
+    }
+    s->ckpt_failures++;
+    if (s->ckpt_failures >= s->cfg.checkpoint_max_failures) {
+        return shoal_err_set(err, SHOAL_ESTATE, "checkpoint failed %u times in a row "
+                             "(replay.checkpoint_max_failures), last: %s; the previous checkpoint "
+                             "%s is kept: free space (or fix the folder) and resume the run",
+                             s->ckpt_failures, e->msg, path);
+    }
+    double wait_s = retry_secs(s->cfg.checkpoint_secs, s->ckpt_failures);
+    s->next_ckpt_ns = clock_now_ns() + (uint64_t)(wait_s * 1e9);
+    log_error("shard %u: checkpoint failed (%u of %u in a row): %s; next attempt in %.0f s",
+              shard, s->ckpt_failures, s->cfg.checkpoint_max_failures, e->msg, wait_s);
+    return SHOAL_OK;
+}
+
+/* The periodic checkpoint: starts one when it is due and none is in flight, and collects the
+ * result of the one in flight without waiting. The fork snapshots the shard at one point in
+ * time (its store, demonstrations and counters), so serving goes on while the child writes. */
+static int periodic_checkpoint(replay_server *s, shoal_err *err)
+{
+    replay_ckpt_done done = {0};
+    shoal_err e = {0};
+    if (s->ckpt.pid > 0) {
+        replay_ckpt_job job = s->ckpt;
+        int rc = replay_ckpt_poll(&s->ckpt, false, &done, &e);
+        return rc == SHOAL_EAGAIN ? SHOAL_OK : count_outcome(s, &job, rc, &done, &e, err);
+    }
+    uint64_t now = clock_now_ns();
+    if (now < s->next_ckpt_ns) {
+        return SHOAL_OK;
+    }
+    s->next_ckpt_ns = now + (uint64_t)(s->cfg.checkpoint_secs * 1e9);
+    account_now(s);
+    replay_ckpt_state st = ckpt_state(s);
+    int rc = replay_ckpt_start(&s->ckpt, s->cfg.checkpoint_path, &st, &e);
+    if (rc == SHOAL_EAGAIN) {
+        log_warn("shard %u: %s; writing the checkpoint in the serve loop", s->cfg.store.shard,
+                 e.msg);
+        e = (shoal_err){0};
+        rc = write_here(s, &e);
+        if (rc == SHOAL_OK) {
+            s->ckpt_failures = 0;
+            return SHOAL_OK;
+        }
+        return count_outcome(s, &s->ckpt, rc, &done, &e, err);
+    }
+    return rc == SHOAL_OK ? SHOAL_OK : count_outcome(s, &s->ckpt, rc, &done, &e, err);
 }
 
 /* Restores the checkpoint at path. ENOTFOUND when there is none; on any other error the shard
@@ -711,12 +813,14 @@ replay_server *replay_server_new(const replay_server_config *cfg, shoal_err *err
     }
     s->cfg = *cfg;
     s->start_ns = clock_now_ns();
-    s->last_ckpt_ns = s->start_ns;
+    s->next_ckpt_ns = s->start_ns + (uint64_t)(cfg->checkpoint_secs * 1e9);
+    s->ckpt = (replay_ckpt_job)REPLAY_CKPT_JOB_INIT;
     replay_limiter_init(&s->lim, &cfg->limiter);
     if (cfg->credits == 0 || cfg->max_actors == 0 || cfg->max_pending == 0 ||
-        cfg->max_message_bytes < 4096) {
-        shoal_err_set(err, SHOAL_EINVAL, "credits, max_actors and max_pending must be >= 1 and "
-                      "max_message_bytes >= 4096");
+        cfg->max_message_bytes < 4096 ||
+        (cfg->checkpoint_path[0] && cfg->checkpoint_max_failures == 0)) {
+        shoal_err_set(err, SHOAL_EINVAL, "credits, max_actors, max_pending and (with a checkpoint) "
+                      "checkpoint_max_failures must be >= 1 and max_message_bytes >= 4096");
         goto fail;
     }
     if (replay_limiter_check(&cfg->limiter, cfg->store.capacity, err) != SHOAL_OK ||
@@ -738,6 +842,10 @@ void replay_server_free(replay_server *s)
 {
     if (!s) {
         return;
+    }
+    shoal_err e = {0};
+    if (replay_ckpt_poll(&s->ckpt, true, NULL, &e) != SHOAL_OK) {
+        log_warn("shard %u: the checkpoint in progress failed: %s", s->cfg.store.shard, e.msg);
     }
     if (s->sock) {
         zmq_close(s->sock);
@@ -772,18 +880,14 @@ const replay_store *replay_server_store(const replay_server *s)
 int replay_server_run(replay_server *s, volatile sig_atomic_t *stop, shoal_err *err)
 {
     bool ckpt = s->cfg.checkpoint_path[0] != '\0';
-    uint64_t period_ns = (uint64_t)(s->cfg.checkpoint_secs * 1e9);
+    bool periodic = ckpt && s->cfg.checkpoint_secs > 0;
     while (!*stop) {
         int rc = replay_server_poll(s, 100, err);
+        if (rc == SHOAL_OK && periodic) {
+            rc = periodic_checkpoint(s, err);
+        }
         if (rc != SHOAL_OK) {
             return rc;
-        }
-        if (ckpt && period_ns && clock_now_ns() - s->last_ckpt_ns >= period_ns) {
-            shoal_err e = {0};
-            if (replay_server_checkpoint(s, &e) != SHOAL_OK) {
-                log_error("shard %u: checkpoint failed (previous one kept): %s",
-                          s->cfg.store.shard, e.msg);
-            }
         }
     }
     if (ckpt) {

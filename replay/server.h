@@ -9,6 +9,13 @@
  * ZMQ_MAXMSGSIZE is set to twice that, beyond which ZeroMQ drops the connection itself (the
  * shard is never made to buffer an arbitrarily large message).
  *
+ * Checkpoints: the periodic ones are written by a forked child (replay/checkpoint.h), so the
+ * shard serves on while the file is written and pauses only for the fork; the one on the way
+ * out is written in-process. A failed one is retried with back-off (at least a period apart, so
+ * the log gets at most one line per period, with the count); after checkpoint_max_failures in a
+ * row the shard stops with an error rather than serve a run it can no longer save. The previous
+ * checkpoint file always survives.
+ *
  * Flow control: an actor may have `credits` insert batches unacknowledged. Acks are sent at
  * once unless the rate limiter holds them (actors too far ahead); sample replies wait while the
  * learner is too far ahead. An actor that sends beyond its credits gets an Error for the extra
@@ -40,6 +47,7 @@ typedef struct replay_server_config {
     char bind[256];                 /* ZeroMQ endpoint, e.g. tcp://127.0.0.1:5555 */
     char checkpoint_path[FILEIO_PATH_MAX]; /* "" disables checkpoints */
     double checkpoint_secs;         /* period; 0 writes only on stop */
+    uint32_t checkpoint_max_failures; /* periodic ones failed in a row before run gives up, >= 1 */
     char demos[FILEIO_PATH_MAX];    /* comma-separated demo files, "" for none */
     uint32_t credits;               /* insert batches an actor may have in flight */
     size_t max_message_bytes;       /* larger messages are answered with an Error */
@@ -76,12 +84,15 @@ const replay_store *replay_server_store(const replay_server *s);
  * the limiter allows. EIO on socket failure. */
 int replay_server_poll(replay_server *s, int timeout_ms, shoal_err *err);
 
-/* Serves until *stop becomes nonzero, checkpointing every checkpoint_secs and once more on the
- * way out. A failed periodic checkpoint is logged and retried; the previous file is kept. */
+/* Serves until *stop becomes nonzero, checkpointing every checkpoint_secs (in a child process)
+ * and once more on the way out (in-process; its error is returned). A failed periodic
+ * checkpoint is logged and retried with back-off; after checkpoint_max_failures in a row run
+ * returns ESTATE naming the last error (the previous file is kept). EIO on socket failure. */
 int replay_server_run(replay_server *s, volatile sig_atomic_t *stop, shoal_err *err);
 
-/* Writes the checkpoint now (atomic; the previous file is kept on failure; the format is in
- * docs/formats.md, "Replay checkpoints"). ESTATE without a checkpoint path. */
+/* Writes the checkpoint now, in this process, after waiting for a periodic one in flight
+ * (atomic; the previous file is kept on failure; the format is in docs/formats.md, "Replay
+ * checkpoints"). ESTATE without a checkpoint path; EIO with what failed. */
 int replay_server_checkpoint(replay_server *s, shoal_err *err);
 
 #endif

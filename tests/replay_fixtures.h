@@ -72,6 +72,7 @@ static inline replay_server_config fx_server_config(size_t cap, size_t demo_cap)
     c.max_message_bytes = 1 << 20;
     c.max_actors = 16;
     c.max_pending = 8;
+    c.checkpoint_max_failures = 3;
     return c;
 }
 

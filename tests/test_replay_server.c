@@ -4,9 +4,13 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "common/clock.h"
 #include "common/fileio.h"
 #include "common/frame.h"
+#include "common/log.h"
+#include "replay/checkpoint.h"
 #include "replay/client.h"
+#include "file_checks.h"
 #include "replay_fixtures.h"
 
 /* A raw DEALER that can send anything, to play the misbehaving peer. */
@@ -316,14 +320,6 @@ Test(replay_server, a_batch_beyond_the_credits_is_refused)
     cr_assert_eq(fx_server_stop(&s), SHOAL_OK);
 }
 
-static uint8_t *slurp(const char *path, size_t *n)
-{
-    uint8_t *data = NULL;
-    shoal_err err = {0};
-    cr_assert_eq(file_read_all(path, 1 << 30, &data, n, &err), SHOAL_OK, "%s", err.msg);
-    return data;
-}
-
 static void stats_of(replay_server_config *cfg, replay_stats *out, double *agent_total)
 {
     fx_server s;
@@ -389,7 +385,7 @@ Test(replay_server, a_checkpoint_round_trips_and_a_damaged_one_is_refused_and_ke
     cr_assert_eq(after.demo_total, before.demo_total);
 
     size_t n;
-    uint8_t *good = slurp(cfg.checkpoint_path, &n);
+    uint8_t *good = fx_slurp(cfg.checkpoint_path, &n);
     uint8_t *bad = malloc(n);
     memcpy(bad, good, n);
     bad[n / 2] ^= 0x10;
@@ -399,7 +395,7 @@ Test(replay_server, a_checkpoint_round_trips_and_a_damaged_one_is_refused_and_ke
     cr_assert(strstr(err.msg, "CRC32C") != NULL, "%s", err.msg);
     cr_assert(strstr(err.msg, "left in place") != NULL, "%s", err.msg);
     size_t n2;
-    uint8_t *kept = slurp(cfg.checkpoint_path, &n2);
+    uint8_t *kept = fx_slurp(cfg.checkpoint_path, &n2);
     cr_assert_eq(n2, n);
     cr_assert_eq(memcmp(kept, bad, n), 0, "the refused file is not touched");
     free(kept);
@@ -503,4 +499,106 @@ Test(replay_server, a_sample_held_by_the_rate_limiter_shows_in_the_stats)
     cr_assert_float_eq(st->insight.sample_wait_s, 0.0, 0);
     replay_client_free(c);
     cr_assert_eq(fx_server_stop(&s), SHOAL_OK);
+}
+
+/* The counters a shard keeps about the same inserts in four places: a checkpoint that mixed two
+ * points in time would disagree with itself. */
+static uint64_t restored_inserted(const char *path, size_t cap)
+{
+    replay_server_config c = fx_server_config(cap, 0);
+    shoal_err err = {0};
+    replay_store *store = replay_store_new(&c.store, &err);
+    cr_assert_not_null(store, "%s", err.msg);
+    replay_limiter lim;
+    replay_limiter_init(&lim, &c.limiter);
+    uint64_t errors = 0, env_steps = 0;
+    replay_actor_rec actors[16] = {0};
+    replay_ckpt_state st = {.shard = 0, .store = store, .lim = &lim, .errors = &errors,
+                            .env_steps = &env_steps, .actors = actors, .max_actors = 16};
+    cr_assert_eq(replay_ckpt_read(path, &st, &err), SHOAL_OK, "%s", err.msg);
+    uint64_t inserted = replay_store_counters_get(store).inserted, by_actors = 0;
+    for (size_t i = 0; i < 16; i++) {
+        by_actors += actors[i].transitions;
+    }
+    cr_assert_eq(lim.inserted, inserted);
+    cr_assert_eq(by_actors, inserted);
+    cr_assert_eq(env_steps, inserted);
+    cr_assert_eq(replay_store_totals(store).size, inserted < cap ? inserted : cap);
+    replay_store_free(store);
+    return inserted;
+}
+
+Test(replay_server, periodic_checkpoints_taken_while_inserts_go_on_each_hold_one_point_in_time,
+     .timeout = 60)
+{
+    char dir[] = "/tmp/shoal-pckpt-XXXXXX", copy[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(copy, sizeof copy, "%s/copy.ckpt", dir);
+    replay_server_config cfg = fx_server_config(5000, 0);
+    snprintf(cfg.checkpoint_path, sizeof cfg.checkpoint_path, "%s/replay-0.ckpt", dir);
+    cfg.checkpoint_secs = 0.05;
+    fx_server s;
+    cr_assert_eq(fx_server_start(&s, &cfg), 0, "%s", s.err.msg);
+    replay_client *c = client_for(replay_server_endpoint(s.srv), 5000);
+    static fx_batch f;
+    shoal_err err = {0};
+    uint64_t seen[64];
+    size_t n_seen = 0;
+    uint64_t t0 = clock_now_ns();
+    for (uint32_t k = 0; clock_since_s(t0) < 2.0 && n_seen < 64; k++) {
+        fx_batch_fill(&f, k % 4, k * 100, 100, 1.0f, false);
+        f.b.env_steps = 100;
+        cr_assert_eq(replay_client_insert(c, &f.b, &err), SHOAL_OK, "%s", err.msg);
+        size_t n;
+        uint8_t *data = NULL;
+        if (k % 50 == 0 &&
+            file_read_all(cfg.checkpoint_path, 1 << 30, &data, &n, &err) == SHOAL_OK) {
+            cr_assert_eq(atomic_write_file(copy, data, n, &err), SHOAL_OK, "%s", err.msg);
+            free(data);
+            uint64_t inserted = restored_inserted(copy, 5000);
+            if (n_seen == 0 || inserted != seen[n_seen - 1]) {
+                seen[n_seen++] = inserted;
+            }
+        }
+    }
+    cr_assert_eq(replay_client_flush(c, &err), SHOAL_OK, "%s", err.msg);
+    replay_client_free(c);
+    cr_assert_eq(fx_server_stop(&s), SHOAL_OK, "%s", s.err.msg);
+    cr_assert_geq(n_seen, 2, "checkpoints were written while the shard served inserts");
+    cr_assert_gt(restored_inserted(cfg.checkpoint_path, 5000), seen[n_seen - 1],
+                 "the final checkpoint holds everything");
+    unlink(copy);
+    unlink(cfg.checkpoint_path);
+    rmdir(dir);
+}
+
+Test(replay_server, failing_checkpoints_back_off_log_once_each_and_end_the_shard, .timeout = 60)
+{
+    char dir[] = "/tmp/shoal-fckpt-XXXXXX", log_path[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(log_path, sizeof log_path, "%s/replay-0.log", dir);
+    shoal_err err = {0};
+    cr_assert_eq(log_setup("replay", 0, LOG_INFO, log_path, &err), SHOAL_OK, "%s", err.msg);
+    replay_server_config cfg = fx_server_config(100, 0);
+    snprintf(cfg.checkpoint_path, sizeof cfg.checkpoint_path, "%s/gone/replay-0.ckpt", dir);
+    cfg.checkpoint_secs = 0.05; /* would be 20 attempts a second without back-off */
+    fx_server s;
+    cr_assert_eq(fx_server_start(&s, &cfg), 0, "%s", s.err.msg);
+    uint64_t t0 = clock_now_ns();
+    pthread_join(s.thread, NULL); /* the shard ends by itself */
+    double secs = clock_since_s(t0);
+    replay_server_free(s.srv);
+    log_close();
+    cr_assert_eq(s.rc, SHOAL_ESTATE, "%s", s.err.msg);
+    cr_assert(strstr(s.err.msg, "3 times in a row") != NULL, "%s", s.err.msg);
+    cr_assert(strstr(s.err.msg, "cannot create a temporary file") != NULL, "%s", s.err.msg);
+    cr_assert(strstr(s.err.msg, "previous checkpoint") != NULL, "%s", s.err.msg);
+    /* Attempts at about 0.05 s, +1 s and +2 s: the first two are logged, the third is the
+     * shard's error. */
+    cr_assert_geq(secs, 2.9, "retries backed off (%.2f s)", secs);
+    cr_assert_eq(fx_count_lines(log_path, "checkpoint failed ("), 2);
+    cr_assert_eq(fx_count_lines(log_path, "next attempt in 1 s"), 1);
+    cr_assert_eq(fx_count_lines(log_path, "next attempt in 2 s"), 1);
+    unlink(log_path);
+    rmdir(dir);
 }

@@ -32,7 +32,10 @@ static int parse(int argc, char **argv, args *a)
         .options = options,
         .n_options = sizeof options / sizeof options[0],
         .notes = "Prints 'replay shard I listening on ENDPOINT' on stdout once serving. SIGTERM or\n"
-                 "SIGINT writes a last checkpoint (when replay.checkpoint is set) and exits 0.",
+                 "SIGINT writes a last checkpoint (when replay.checkpoint is set) and exits 0.\n"
+                 "Periodic checkpoints are written by a child process while the shard serves;\n"
+                 "after replay.checkpoint_max_failures failures in a row (a full disk) the shard\n"
+                 "stops and exits 1, keeping the previous checkpoint.",
     };
     return cmdline_parse(&cmd, argc, argv);
 }

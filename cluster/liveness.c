@@ -154,7 +154,10 @@ void liveness_check(liveness *l, FILE *out, liveness_news *news)
         if (!w->failed && marker(l, w, RUNDIR_FAILED, text, sizeof text)) {
             learn_identity(l, w);
             w->failed = true;
-            snprintf(line, sizeof line, "%s failed: %s", w->who, text);
+            snprintf(line, sizeof line, "%s failed: %s", w->who,
+                     text[0] ? text
+                             : "no reason could be written (is the run folder's disk full?); "
+                               "see its log in RUN_DIR/log/");
             say(out, w, line);
             count(news, w, true);
         }

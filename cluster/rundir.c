@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,8 +110,18 @@ void rundir_mark(const char *dir, const char *role, uint32_t index, const char *
                  const char *text)
 {
     char path[FILEIO_PATH_MAX];
-    if (rundir_role_file(path, sizeof path, dir, role, index, suffix)) {
-        atomic_write_file(path, text, strlen(text), NULL);
+    if (!rundir_role_file(path, sizeof path, dir, role, index, suffix) ||
+        atomic_write_file(path, text, strlen(text), NULL) == SHOAL_OK) {
+        return;
+    }
+    /* A full disk refuses the temporary copy an atomic write needs, yet usually still has room
+     * for an empty file (inodes are kept apart from data blocks). The launcher acts on the
+     * marker being there, so it is created even when its text cannot be written. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+        ssize_t written = write(fd, text, strlen(text));
+        (void)written; /* the text is a courtesy; the marker's presence is the message */
+        close(fd);
     }
 }
 

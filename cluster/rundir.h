@@ -57,8 +57,9 @@ int rundir_tb_dir(char *out, size_t cap, const config *cfg, const char *dir, con
 bool rundir_role_file(char *out, size_t cap, const char *dir, const char *role, uint32_t index,
                       const char *suffix);
 
-/* Writes the marker dir/log/<role>-<index><suffix> holding text, atomically; best effort (a
- * rank that cannot write its marker is reported by the launcher as not finished). */
+/* Writes the marker dir/log/<role>-<index><suffix> holding text, atomically; when that fails
+ * (a full disk), creates it directly, empty if need be. Best effort (a rank that cannot write
+ * its marker is reported by the launcher as not finished). */
 void rundir_mark(const char *dir, const char *role, uint32_t index, const char *suffix,
                  const char *text);
 

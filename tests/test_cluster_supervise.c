@@ -4,6 +4,8 @@
  * that the demonstrations survive it, that the learner continues from its checkpoint, and that
  * the progress line of the restarted run shows frames. Each test is bounded (waits with
  * deadlines; the suite's fini kills whatever is left). */
+#define _GNU_SOURCE /* unshare, for the full-disk test */
+#include "disk_fixtures.h"
 #include "train_fixtures.h"
 
 TestSuite(cluster_supervise, .init = make_dir, .fini = remove_dir, .timeout = 150);
@@ -265,4 +267,46 @@ Test(cluster_supervise, a_resumed_run_shows_frames_and_stops_at_its_frame_budget
     cr_assert_geq(frames_after("run.max_frames = 6000"), 6000,
                   "after --resume the frames go on from the checkpoint's:\n%s", out_tail());
     cr_assert_lt(last_value(run, "metrics.csv", "frames"), 24000, "the budget is the run's");
+}
+
+/* The run folder of the full-disk test is a small tmpfs at DIR/disk (tests/disk_fixtures.h); it
+ * is unmounted before the suite's fini removes DIR. */
+static void unmount_disk_then_remove_dir(void)
+{
+    char disk[128];
+    path_of(disk, sizeof disk, "disk");
+    umount2(disk, MNT_DETACH);
+    remove_dir();
+}
+
+Test(cluster_supervise, a_full_disk_ends_the_run_non_zero_naming_the_failed_role_once,
+     .fini = unmount_disk_then_remove_dir)
+{
+    char disk[128], run[160], filler[160];
+    path_of(disk, sizeof disk, "disk");
+    cr_assert_eq(mkdir(disk, 0755), 0);
+    fx_mount_small_disk(disk, "64m");
+    snprintf(run, sizeof run, "%s/run", disk);
+    snprintf(filler, sizeof filler, "%s/filler", disk);
+    pid_t pid = start_run(run, 2);
+    cr_assert_gt(wait_above(run, "metrics.csv", "step", 200, 90), 200, "%s", out_tail());
+    fx_fill_disk(filler);
+    uint64_t t0 = clock_now_ns();
+    /* The learner's next checkpoint (every 100 updates) or the shard's (every 2 s) meets the
+     * full disk; either role fails, and a failure is not restarted: it would come back. */
+    int code = wait_exit(pid, 60);
+    double ended = clock_since_s(t0);
+    cr_log_info("the run ended %.1f s after the disk filled", ended);
+    cr_assert_eq(code, 1, "exit code %d:\n%s", code, out_tail());
+    int learner = occurrences("shoal train: learner 0 (");
+    int shard = occurrences("shoal train: replay shard 0 (");
+    cr_assert(learner + shard > 0, "no line names the failed role:\n%s", out_tail());
+    cr_assert(learner <= 1 && shard <= 1, "each failed role is named once:\n%s", out_tail());
+    /* The shard's checkpoint retries back off: one line per attempt, never a flood. */
+    cr_assert_leq(occurrences("checkpoint failed ("), 3, "%s", out_tail());
+    cr_assert_null(strstr(out_tail(), "restarting ("), "a failure is not restarted:\n%s",
+                   out_tail());
+    cr_assert_null(strstr(out_tail(), "finished;"), "%s", out_tail());
+    cr_assert_eq(procs_of(run), 0, "processes of the run are left behind");
+    cr_assert_geq(newest_checkpoint(run), 100, "the checkpoints from before the disk filled stay");
 }

@@ -20,6 +20,7 @@
 #include "common/clock.h"
 #include "common/fileio.h"
 #include "replay/client.h"
+#include "disk_fixtures.h"
 #include "file_checks.h"
 #include "replay_fixtures.h"
 
@@ -35,50 +36,12 @@ static void unmount_all(void)
     }
 }
 
-/* A tmpfs of `size` at a new folder mnt, in a mount namespace of this test process (and the
- * shard it starts); skips the test when that is not allowed. */
+/* A tmpfs of `size` at a new folder mnt (tests/disk_fixtures.h). */
 static void mount_small_disk(const char *size)
 {
-    if (unshare(CLONE_NEWNS) != 0) {
-        cr_skip_test("full-disk test skipped: cannot create a mount namespace (%s); it needs root "
-                     "or CAP_SYS_ADMIN to mount a small tmpfs", strerror(errno));
-    }
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
-        cr_skip_test("full-disk test skipped: cannot make mounts private (%s)", strerror(errno));
-    }
     snprintf(mnt, sizeof mnt, "/tmp/shoal-fulldisk-XXXXXX");
     cr_assert_not_null(mkdtemp(mnt));
-    char opts[32];
-    snprintf(opts, sizeof opts, "size=%s", size);
-    if (mount("tmpfs", mnt, "tmpfs", 0, opts) != 0) {
-        int e = errno;
-        rmdir(mnt);
-        mnt[0] = '\0';
-        cr_skip_test("full-disk test skipped: cannot mount a tmpfs (%s)", strerror(e));
-    }
-}
-
-/* Appends to path until the disk is full. */
-static void fill_disk(const char *path)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
-    static char block[65536];
-    memset(block, 0x5A, sizeof block);
-    ssize_t n;
-    size_t chunk = sizeof block;
-    for (;;) {
-        n = write(fd, block, chunk);
-        if (n < 0 && errno == ENOSPC && chunk > 1) {
-            chunk /= 2; /* fill the last partial blocks too */
-            continue;
-        }
-        if (n < 0) {
-            break;
-        }
-    }
-    cr_assert_eq(errno, ENOSPC, "filling %s: %s", path, strerror(errno));
-    close(fd);
+    fx_mount_small_disk(mnt, size);
 }
 
 /* Waits (bounded) for pid to exit; its exit code, or -1 (killed) when it does not. */
@@ -154,9 +117,9 @@ Test(cmd_replay, a_full_disk_ends_the_shard_non_zero_with_one_error_per_attempt_
     }
     cr_assert_eq(access(ckpt, F_OK), 0, "no first checkpoint within 10 s");
     uint64_t full_ns = clock_now_ns();
-    fill_disk(filler);
+    fx_fill_disk(filler);
     clock_sleep_ms(400); /* a writer that started before the disk filled has ended by now */
-    fill_disk(filler);   /* and whatever its temporary file freed is taken too */
+    fx_fill_disk(filler);   /* and whatever its temporary file freed is taken too */
     size_t n_old;
     uint8_t *old = fx_slurp(ckpt, &n_old);
 

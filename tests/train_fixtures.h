@@ -234,7 +234,7 @@ static inline long last_params_version(void)
 /* The largest N of RUN_DIR/checkpoints/step-N.ckpt. */
 static inline long newest_checkpoint(const char *run)
 {
-    char path[160];
+    char path[256];
     snprintf(path, sizeof path, "%s/checkpoints", run);
     DIR *d = opendir(path);
     long best = -1;

@@ -134,6 +134,9 @@ static void add_shard_stats(learner_replay_stats *t, const replay_stats *s)
         t->episodes += s->actors[a].episodes;
         t->return_sum += s->actors[a].return_sum;
         t->last_return_sum += s->actors[a].last_return;
+        t->labels += s->actors[a].labels;
+        t->label_ns += s->actors[a].label_ns;
+        t->expert_steps += s->actors[a].expert_steps;
     }
     t->n_actors += s->n_actors;
 }

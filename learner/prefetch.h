@@ -60,6 +60,7 @@ typedef struct learner_replay_stats {
     double return_sum;       /* Σ extrinsic returns of those episodes */
     double last_return_sum;  /* Σ over actors of their latest episode's return */
     size_t n_actors;
+    uint64_t labels, label_ns, expert_steps; /* DAgger: Σ over the actors (ActorStats) */
     double sample_blocked_s; /* Σ time the shards' limiters held sample replies */
     double insert_blocked_s; /* Σ time the shards' limiters held insert acks */
     replay_insight insight;  /* merged over the shards (replay_insight_merge) */

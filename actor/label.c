@@ -25,7 +25,7 @@ int actor_label_parse(const char *key, const char *spec, char *path, size_t cap,
     if (strncmp(spec, "checkpoint:", 11) == 0 && spec[11]) {
         p = spec + 11;
     } else if (strcmp(spec, "expert") != 0) {
-        return shoal_err_set(err, SHOAL_EINVAL, "%s = '%s': expected 'expert' (the game's "
+        return shoal_err_set(err, SHOAL_EINVAL, "%s '%s': expected 'expert' (the game's "
                              "scripted expert) or 'checkpoint:PATH' (a teacher network)", key,
                              spec);
     }

@@ -7,12 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #include "actor/actor.h"
 #include "actor/label.h"
 #include "cluster/commands.h"
 #include "env/env_config.h"
+#include "common/clock.h"
 #include "env/expert.h"
+#include "learner/params.h"
 #include "nn/paramfile.h"
 #include "nn_ref.h"
 #include "obs_fixtures.h"
@@ -183,12 +186,17 @@ static void sea_expert_table(const config *cfg, sea_table *t)
     env_free(e);
 }
 
-static actor *make_actor(const config *cfg, const char *replay, actor_config *ac)
+/* Builds actor 0 of 1 from cfg against srv's shard and runs it to its end (actor.max_env_steps);
+ * *rc is actor_run's code. The caller frees the actor. */
+static actor *run_actor(const config *cfg, fx_server *srv, int *rc, shoal_err *err)
 {
-    shoal_err err = {0};
-    cr_assert_eq(actor_config_from(cfg, 0, 1, replay, "", ac, &err), SHOAL_OK, "%s", err.msg);
-    actor *a = actor_new(ac, &err);
-    cr_assert_not_null(a, "%s", err.msg);
+    actor_config ac;
+    cr_assert_eq(actor_config_from(cfg, 0, 1, replay_server_endpoint(srv->srv), "", &ac, err),
+                 SHOAL_OK, "%s", err->msg);
+    actor *a = actor_new(&ac, err);
+    cr_assert_not_null(a, "%s", err->msg);
+    volatile sig_atomic_t stop = 0;
+    *rc = actor_run(a, &stop, err);
     return a;
 }
 
@@ -205,11 +213,10 @@ Test(dagger, the_aggregate_grows_by_exactly_the_labels_and_holds_the_experts_act
      * so the labels cover states off the expert's path too. */
     config *cfg = deepsea_config("[actor]\nlabel = expert\ndagger_beta = 0.5\n"
                                  "max_env_steps = 1202\n");
-    actor_config ac;
-    actor *a = make_actor(cfg, replay_server_endpoint(srv.srv), &ac);
     shoal_err err = {0};
-    volatile sig_atomic_t stop = 0;
-    cr_assert_eq(actor_run(a, &stop, &err), SHOAL_OK, "%s", err.msg);
+    int rc;
+    actor *a = run_actor(cfg, &srv, &rc, &err);
+    cr_assert_eq(rc, SHOAL_OK, "%s", err.msg);
     actor_stats st = actor_stats_get(a);
     cr_assert_eq(st.env_steps, 1204);
     cr_assert_eq(st.labels, st.env_steps, "every visited state is labelled");
@@ -289,11 +296,10 @@ Test(dagger, beta_one_follows_the_expert_at_every_step_and_zero_never)
         snprintf(extra, sizeof extra, "[actor]\nlabel = expert\ndagger_beta = %d\n"
                  "max_env_steps = 240\n", beta);
         config *cfg = deepsea_config(extra);
-        actor_config ac;
-        actor *a = make_actor(cfg, replay_server_endpoint(srv.srv), &ac);
         shoal_err err = {0};
-        volatile sig_atomic_t stop = 0;
-        cr_assert_eq(actor_run(a, &stop, &err), SHOAL_OK, "%s", err.msg);
+        int rc;
+        actor *a = run_actor(cfg, &srv, &rc, &err);
+        cr_assert_eq(rc, SHOAL_OK, "%s", err.msg);
         actor_stats st = actor_stats_get(a);
         cr_assert_eq(st.beta, (double)beta);
         cr_assert_eq(st.expert_steps, beta ? st.env_steps : 0);
@@ -312,6 +318,65 @@ Test(dagger, beta_one_follows_the_expert_at_every_step_and_zero_never)
         actor_free(a);
         config_free(cfg);
     }
+}
+
+typedef struct publisher {
+    learner_params_pub *pub;
+    volatile int stop;
+} publisher;
+
+/* Repeats the last Params until stopped (subscribers join late). */
+static void *repeat_params(void *arg)
+{
+    publisher *p = arg;
+    while (!p->stop) {
+        learner_params_pub_repeat(p->pub, NULL);
+        clock_sleep_ms(5);
+    }
+    return NULL;
+}
+
+Test(dagger, an_iteration_is_dagger_period_learner_updates_and_beta_decays_per_iteration)
+{
+    obs_spec spec = spec_of("6,6,1", "uint8");
+    fx_server srv;
+    cr_assert_eq(start_shard(&srv, &spec), 0, "%s", srv.err.msg);
+    /* Version 2500 of a period of 1000 is iteration 2: β = 0.8 · 0.5² = 0.2. */
+    config *cfg = deepsea_config("[actor]\nlabel = expert\ndagger_beta = 0.8\n"
+                                 "dagger_decay = 0.5\ndagger_period = 1000\n"
+                                 "max_env_steps = 2000\n");
+    shoal_err err = {0};
+    void *ctx = zmq_ctx_new();
+    char bound[256];
+    publisher p = {.pub = learner_params_pub_new(ctx, "tcp://127.0.0.1:*", bound, sizeof bound,
+                                                 &err)};
+    cr_assert_not_null(p.pub, "%s", err.msg);
+    actor_config ac;
+    cr_assert_eq(actor_config_from(cfg, 0, 1, replay_server_endpoint(srv.srv), bound, &ac, &err),
+                 SHOAL_OK, "%s", err.msg);
+    nn_qnet *net = nn_qnet_new(&ac.net, &err);
+    cr_assert_eq(learner_params_pub_send(p.pub, 2500, 0, net, &err), SHOAL_OK, "%s", err.msg);
+    pthread_t th;
+    pthread_create(&th, NULL, repeat_params, &p);
+    actor *a = actor_new(&ac, &err);
+    cr_assert_not_null(a, "%s", err.msg);
+    volatile sig_atomic_t stop = 0;
+    cr_assert_eq(actor_run(a, &stop, &err), SHOAL_OK, "%s", err.msg);
+    p.stop = 1;
+    pthread_join(th, NULL);
+    actor_stats st = actor_stats_get(a);
+    cr_assert_eq(st.params_version, 2500);
+    cr_assert_float_eq(st.beta, 0.2, 1e-12);
+    cr_assert_gt(st.expert_steps, st.env_steps / 10, "%llu of %llu",
+                 (unsigned long long)st.expert_steps, (unsigned long long)st.env_steps);
+    cr_assert_lt(st.expert_steps, st.env_steps * 3 / 10, "%llu of %llu",
+                 (unsigned long long)st.expert_steps, (unsigned long long)st.env_steps);
+    fx_server_stop(&srv);
+    actor_free(a);
+    nn_qnet_free(net);
+    learner_params_pub_free(p.pub);
+    zmq_ctx_term(ctx);
+    config_free(cfg);
 }
 
 /* Greedy action of q (k heads of n actions) on the mean over heads, lowest index on ties. */
@@ -360,10 +425,9 @@ Test(dagger, a_teacher_checkpoint_labels_with_its_greedy_action)
     char extra[256];
     snprintf(extra, sizeof extra, "[actor]\nlabel = checkpoint:%s\nmax_env_steps = 400\n", path);
     config *cfg = breakout_config(extra);
-    actor_config ac;
-    actor *a = make_actor(cfg, replay_server_endpoint(srv.srv), &ac);
-    volatile sig_atomic_t stop = 0;
-    cr_assert_eq(actor_run(a, &stop, &err), SHOAL_OK, "%s", err.msg);
+    int rc;
+    actor *a = run_actor(cfg, &srv, &rc, &err);
+    cr_assert_eq(rc, SHOAL_OK, "%s", err.msg);
     actor_stats st = actor_stats_get(a);
     cr_assert_eq(st.labels, 400);
     replay_stats after = shard_stats(&srv, NULL);
@@ -455,11 +519,10 @@ Test(dagger, a_full_demo_store_refuses_labels_naming_the_key)
     sc.store.spec = spec;
     cr_assert_eq(fx_server_start(&srv, &sc), 0, "%s", srv.err.msg);
     config *cfg = deepsea_config("[actor]\nlabel = expert\nmax_env_steps = 200\n");
-    actor_config ac;
-    actor *a = make_actor(cfg, replay_server_endpoint(srv.srv), &ac);
     shoal_err err = {0};
-    volatile sig_atomic_t stop = 0;
-    cr_assert_neq(actor_run(a, &stop, &err), SHOAL_OK);
+    int rc;
+    actor *a = run_actor(cfg, &srv, &rc, &err);
+    cr_assert_neq(rc, SHOAL_OK);
     cr_assert(strstr(err.msg, "DAgger labels") && strstr(err.msg, "replay.demo_capacity"), "%s",
               err.msg);
     replay_stats s = shard_stats(&srv, NULL);

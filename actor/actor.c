@@ -2,12 +2,14 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
 
 #include "actor/buffer.h"
+#include "actor/label.h"
 #include "actor/nstep.h"
 #include "common/clock.h"
 #include "common/endpoints.h"
@@ -42,6 +44,18 @@ const config_key actor_config_keys[] = {
     {"actor", "episode_log", CONFIG_STRING, "", 0, 0, NULL,
      "append one CSV row per finished episode to this file; '%d' becomes the actor index; "
      "under shoal train a relative path is inside the run folder (empty: off)"},
+    {"actor", "label", CONFIG_STRING, "", 0, 0, NULL,
+     "DAgger: label every state an actor visits with this expert's action and send the labels "
+     "to the shards' demo store (needs replay.demo_capacity): 'expert' (the game's scripted "
+     "expert) or 'checkpoint:PATH' (a teacher network's greedy action); empty: off"},
+    {"actor", "dagger_beta", CONFIG_FLOAT, "1", 0, 1, NULL,
+     "DAgger β_0: the chance that the expert, not the actor, chooses a step's action in "
+     "iteration 0 (drawn per step)"},
+    {"actor", "dagger_decay", CONFIG_FLOAT, "0.5", 0, 1, NULL,
+     "DAgger: β_i = dagger_beta · dagger_decay^i in iteration i (0: the expert drives "
+     "iteration 0 only)"},
+    {"actor", "dagger_period", CONFIG_INT, "1000", 1, 1e15, NULL,
+     "DAgger: learner updates per iteration; iteration i = params version / dagger_period"},
     CONFIG_KEY_END,
 };
 
@@ -49,6 +63,27 @@ static int split_endpoints(const char *list, actor_config *out, shoal_err *err)
 {
     return endpoints_split(list, &out->replay[0][0], ACTOR_MAX_SHARDS, ACTOR_ENDPOINT_MAX,
                            &out->n_replay, err);
+}
+
+static int dagger_config_from(const config *cfg, actor_config *out, shoal_err *err)
+{
+    const char *label = config_str(cfg, "actor", "label");
+    out->dagger = label[0] != '\0';
+    out->dagger_beta = config_float(cfg, "actor", "dagger_beta");
+    out->dagger_decay = config_float(cfg, "actor", "dagger_decay");
+    out->dagger_period = (uint64_t)config_int(cfg, "actor", "dagger_period");
+    if (!out->dagger) {
+        return SHOAL_OK;
+    }
+    int rc = actor_label_parse("actor.label", label, out->label_checkpoint,
+                               sizeof out->label_checkpoint, err);
+    if (rc == SHOAL_OK && config_int(cfg, "replay", "demo_capacity") == 0) {
+        rc = shoal_err_set(err, SHOAL_EINVAL, "actor.label = %s sends every visited state, "
+                           "labelled, to the shards' demo store, but replay.demo_capacity is 0: "
+                           "set it to the labels a shard should hold (about the run's env steps "
+                           "over the shards; the aggregate is never evicted)", label);
+    }
+    return rc;
 }
 
 int actor_config_from(const config *cfg, uint32_t index, uint32_t n_actors, const char *replay,
@@ -90,6 +125,10 @@ int actor_config_from(const config *cfg, uint32_t index, uint32_t n_actors, cons
     rc = file_path_with_index(out->episode_log, sizeof out->episode_log,
                               config_str(cfg, "actor", "episode_log"), index, "actor.episode_log",
                               err);
+    if (rc != SHOAL_OK) {
+        return rc;
+    }
+    rc = dagger_config_from(cfg, out, err);
     if (rc != SHOAL_OK) {
         return rc;
     }
@@ -138,6 +177,14 @@ struct actor {
     tb_writer *tb;     /* NULL: off */
     double tb_next_s, tb_t0_s, tb_return_sum;
     uint64_t tb_steps0, tb_episodes;
+    /* DAgger (NULL labeller: off) */
+    actor_labeller *labeller;
+    actor_buffer *labels;     /* label rows waiting for a batch (no heads, no episodes) */
+    env **envs;               /* (E) the vector's envs, for the scripted expert */
+    uint32_t *label;          /* (E) the expert's action for each current state */
+    rng dagger_rng;           /* who drives each step */
+    uint64_t beta_version;    /* params version beta was computed for */
+    uint64_t label_ns, expert_steps; /* since the previous label batch */
 };
 
 static int check_config(const actor_config *c, shoal_err *err)
@@ -280,6 +327,47 @@ static void log_episode(actor *a, const actor_episode *ep)
     }
 }
 
+static double dagger_beta(const actor_config *c, uint64_t version)
+{
+    return c->dagger_beta * pow(c->dagger_decay, (double)(version / c->dagger_period));
+}
+
+static int dagger_init(actor *a, shoal_err *err)
+{
+    const actor_config *c = &a->cfg;
+    if (!c->dagger) {
+        return SHOAL_OK;
+    }
+    /* Streams (seed, RNG_ROLE_ACTOR, index, 3): who drives each step; 4: the expert's own. */
+    rng_init(&a->dagger_rng, c->seed, RNG_ROLE_ACTOR, c->index, 3);
+    rng r;
+    rng_init(&r, c->seed, RNG_ROLE_ACTOR, c->index, 4);
+    actor_labeller_config lc = {.checkpoint = c->label_checkpoint, .env_name = c->env_name,
+                                .env = env_vec_env(a->vec, 0), .max_batch = c->n_envs,
+                                .expert_seed = rng_u64(&r)};
+    a->labeller = actor_labeller_new(&lc, err);
+    if (!a->labeller) {
+        return shoal_err_prefix(err, "actor.label");
+    }
+    a->labels = actor_buffer_new(c->batch + c->n_envs, &a->spec, 0, 0, err);
+    if (!a->labels) {
+        return err->code;
+    }
+    a->envs = malloc(c->n_envs * sizeof *a->envs);
+    a->label = malloc(c->n_envs * sizeof *a->label);
+    if (!a->envs || !a->label) {
+        return shoal_err_set(err, SHOAL_ENOMEM, "actor: out of memory for DAgger's labels");
+    }
+    for (size_t i = 0; i < c->n_envs; i++) {
+        a->envs[i] = env_vec_env(a->vec, i);
+    }
+    a->st.beta = dagger_beta(c, 0);
+    log_info("actor %u: DAgger with %s, β_0 = %g, decay %g every %llu updates", c->index,
+             c->label_checkpoint[0] ? c->label_checkpoint : "the scripted expert", a->st.beta,
+             c->dagger_decay, (unsigned long long)c->dagger_period);
+    return SHOAL_OK;
+}
+
 actor *actor_new(const actor_config *c, shoal_err *err)
 {
     if (check_config(c, err) != SHOAL_OK) {
@@ -338,6 +426,9 @@ actor *actor_new(const actor_config *c, shoal_err *err)
         shoal_err_set(err, SHOAL_ENOMEM, "actor: out of memory for %zu envs", c->n_envs);
         goto fail;
     }
+    if (dagger_init(a, err) != SHOAL_OK) {
+        goto fail;
+    }
     if (connect_sockets(a, err) != SHOAL_OK || open_episode_log(a, err) != SHOAL_OK ||
         open_tb(a, err) != SHOAL_OK) {
         goto fail;
@@ -357,6 +448,10 @@ void actor_free(actor *a)
         fclose(a->episode_log);
     }
     tb_writer_free(a->tb);
+    actor_labeller_free(a->labeller);
+    actor_buffer_free(a->labels);
+    free(a->envs);
+    free(a->label);
     learner_params_sub_free(a->sub);
     if (a->zctx) {
         zmq_ctx_term(a->zctx);
@@ -498,22 +593,28 @@ static void resolve(actor *a, int32_t lo, const float *q, const int32_t *row)
     }
 }
 
-static int send_batch(actor *a, size_t n, volatile sig_atomic_t *stop, shoal_err *err)
+/* Inserts b, retrying while the shard holds its credits, until stopped. */
+static int insert(actor *a, replay_batch *b, volatile sig_atomic_t *stop, shoal_err *err)
 {
-    replay_batch b;
-    actor_buffer_batch(a->buf, n, &b);
-    b.actor_id = a->cfg.index;
-    b.params_version = a->st.params_version;
+    b->actor_id = a->cfg.index;
+    b->params_version = a->st.params_version;
     for (;;) {
-        int rc = replay_client_insert(a->replay, &b, err);
+        int rc = replay_client_insert(a->replay, b, err);
         if (rc == SHOAL_ETIMEOUT && !*stop) {
             log_warn("actor %u: %s; retrying", a->cfg.index, err->msg);
             continue;
         }
-        if (rc != SHOAL_OK) {
-            return rc;
-        }
-        break;
+        return rc;
+    }
+}
+
+static int send_batch(actor *a, size_t n, volatile sig_atomic_t *stop, shoal_err *err)
+{
+    replay_batch b;
+    actor_buffer_batch(a->buf, n, &b);
+    int rc = insert(a, &b, stop, err);
+    if (rc != SHOAL_OK) {
+        return rc;
     }
     actor_buffer_drop(a->buf, n);
     a->st.sent += n;
@@ -521,7 +622,29 @@ static int send_batch(actor *a, size_t n, volatile sig_atomic_t *stop, shoal_err
     return SHOAL_OK;
 }
 
-/* Sends full batches of B (every buffered transition has its priority at this point). */
+/* One label batch of the first n labelled states, with the expert's time and steps since the
+ * previous one. */
+static int send_labels(actor *a, size_t n, volatile sig_atomic_t *stop, shoal_err *err)
+{
+    replay_batch b;
+    actor_buffer_batch(a->labels, n, &b);
+    b.demo = true;
+    b.t.label = true;
+    b.label_ns = a->label_ns;
+    b.expert_steps = a->expert_steps;
+    int rc = insert(a, &b, stop, err);
+    if (rc != SHOAL_OK) {
+        return rc;
+    }
+    actor_buffer_drop(a->labels, n);
+    a->label_ns = 0;
+    a->expert_steps = 0;
+    a->st.labels_sent += n;
+    return SHOAL_OK;
+}
+
+/* Sends full batches of B (every buffered transition has its priority at this point), and
+ * full label batches. */
 static int send_full(actor *a, volatile sig_atomic_t *stop, shoal_err *err)
 {
     while (a->buf->steps.count >= a->cfg.batch) {
@@ -530,7 +653,45 @@ static int send_full(actor *a, volatile sig_atomic_t *stop, shoal_err *err)
             return rc;
         }
     }
+    while (a->labels && a->labels->steps.count >= a->cfg.batch) {
+        int rc = send_labels(a, a->cfg.batch, stop, err);
+        if (rc != SHOAL_OK) {
+            return rc;
+        }
+    }
     return SHOAL_OK;
+}
+
+/* DAgger, before the step: the expert labels every env's current state, each label joins the
+ * label buffer (see actor.h for what a label row holds), and with probability β the expert's
+ * action replaces the one the actor chose. */
+static void label_states(actor *a, uint64_t *t)
+{
+    size_t e = a->cfg.n_envs, ob = a->obs_bytes;
+    actor_labeller_label(a->labeller, a->envs, a->obs, e, a->label);
+    uint64_t ns = lap(t);
+    a->st.ns_label += ns;
+    a->label_ns += ns;
+    if (a->st.params_version != a->beta_version) {
+        a->beta_version = a->st.params_version;
+        a->st.beta = dagger_beta(&a->cfg, a->beta_version);
+    }
+    actor_steps *s = &a->labels->steps;
+    for (size_t i = 0; i < e; i++) {
+        if (rng_uniform(&a->dagger_rng) < a->st.beta) {
+            a->actions[i] = a->label[i];
+            a->expert_steps++;
+            a->st.expert_steps++;
+        }
+        size_t j = s->count++;
+        memcpy(s->obs + j * ob, a->obs + i * ob, ob);
+        memcpy(s->next_obs + j * ob, a->obs + i * ob, ob);
+        s->action[j] = a->label[i];
+        s->reward[j] = 0.0f;
+        s->discount[j] = 0.0f;
+        a->labels->priority[j] = 1.0f;
+    }
+    a->st.labels += e;
 }
 
 /* n-step bookkeeping for env i after a step: push the record, draw masks, set or schedule
@@ -592,6 +753,9 @@ static void step_all(actor *a, uint64_t *t)
     actor_explore_bonus(a->explore, a->x, a->cfg.n_envs, a->bonus);
     actor_explore_act(a->explore, a->q, a->cfg.n_envs, a->actions);
     a->st.ns_explore += lap(t);
+    if (a->labeller) {
+        label_states(a, t);
+    }
     env_vec_out out = {.obs = a->obs_next, .reward = a->reward, .terminal = a->terminal,
                        .truncated = a->truncated, .episode_return = a->ep_return,
                        .episode_length = a->ep_length, .final_obs = a->final_obs};
@@ -630,6 +794,10 @@ static int finish(actor *a, int rc, shoal_err *err)
     while (rc2 == SHOAL_OK && a->buf->steps.count > 0) {
         size_t n = a->buf->steps.count < a->cfg.batch ? a->buf->steps.count : a->cfg.batch;
         rc2 = send_batch(a, n, &stopped, &e2);
+    }
+    while (rc2 == SHOAL_OK && a->labels && a->labels->steps.count > 0) {
+        size_t n = a->labels->steps.count < a->cfg.batch ? a->labels->steps.count : a->cfg.batch;
+        rc2 = send_labels(a, n, &stopped, &e2);
     }
     if (rc2 == SHOAL_OK) {
         rc2 = replay_client_flush(a->replay, &e2);

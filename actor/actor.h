@@ -19,6 +19,17 @@
  * acts with in every batch. An empty params endpoint acts with the freshly initialised network
  * (benchmarks, smoke tests).
  *
+ * DAgger (actor.label): before each step the expert labels every env's current state (the
+ * scripted expert reads the env's state; a teacher network runs one forward pass over the E
+ * observations), and each env's step follows the expert's action with probability β_i, drawn
+ * per step (Ross et al. 2011's mixture π_i = β_i π* + (1 − β_i) π̂_i, which also labels the
+ * states the learner's own mistakes lead to), else the action the exploration strategy chose
+ * (exploration.epsilon = 0: the greedy policy, classic DAgger). Iteration i is the params
+ * version over dagger_period: every actor agrees on it, and it follows the training of the
+ * policy β measures trust in. Labelled states go out in label batches of B (replay/client.h:
+ * obs, the expert's action, reward 0, discount 0, next_obs = obs, priority 1), besides the
+ * actor's ordinary batches, which still carry its transitions, episodes and env steps.
+ *
  * The actor owns its ZeroMQ context (for the params socket); the replay client owns its own.
  * actor_run returns when *stop is set (or after max_env_steps), after one more forward pass that
  * gives the waiting transitions their priorities, sending the partial buffer and waiting for
@@ -35,6 +46,7 @@
 #define SHOAL_ACTOR_ACTOR_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -80,6 +92,11 @@ typedef struct actor_config {
      * launcher sets RUN_DIR/tb/actor-<i> unless run.tensorboard = false) */
     char tb_dir[FILEIO_PATH_MAX];
     double tb_secs;
+    /* DAgger (actor.label; see "DAgger" above) */
+    bool dagger;
+    char label_checkpoint[FILEIO_PATH_MAX]; /* "": the scripted expert; else a teacher */
+    double dagger_beta, dagger_decay;       /* β_i = beta · decay^i */
+    uint64_t dagger_period;                 /* learner updates per iteration */
 } actor_config;
 
 /* Fills out from [actor], [exploration], [network], [env] and [run] for actor `index` of
@@ -96,12 +113,18 @@ typedef struct actor_stats {
     uint64_t episodes;
     uint64_t transitions;    /* emitted by n-step */
     uint64_t sent;           /* transitions handed to the replay client */
-    uint64_t acked;          /* transitions the shards acknowledged as stored */
+    uint64_t acked;          /* transitions (and DAgger labels) the shards acknowledged */
     uint64_t batches;
     uint64_t params_version; /* version acted with (0: initial network) */
     uint64_t params_updates; /* newer parameters taken since start */
     size_t held;             /* records of unfinished episodes (not yet transitions) */
     uint64_t ns_env, ns_forward, ns_explore, ns_nstep, ns_send, ns_params;
+    /* DAgger */
+    uint64_t labels;         /* states labelled (one per env step) */
+    uint64_t labels_sent;    /* handed to the replay client */
+    uint64_t expert_steps;   /* steps whose action the expert chose */
+    uint64_t ns_label;       /* time the expert spent labelling */
+    double beta;             /* β of the current iteration */
 } actor_stats;
 
 typedef struct actor actor;

@@ -5,13 +5,11 @@
 
 #include "actor/buffer.h"
 #include "actor/explore.h"
+#include "actor/label.h"
 #include "actor/nstep.h"
 #include "env/env_config.h"
-#include "env/expert.h"
 #include "env/plugin.h"
 #include "env/registry.h"
-#include "nn/paramfile.h"
-#include "nn/qnet.h"
 #include "replay/client.h"
 
 int actor_record_config_from(const config *cfg, const char *env_name, const char *policy,
@@ -20,24 +18,19 @@ int actor_record_config_from(const config *cfg, const char *env_name, const char
 {
     memset(out, 0, sizeof *out);
     const char *name = env_name ? env_name : config_str(cfg, "env", "name");
-    const char *ckpt = "";
-    if (strncmp(policy, "checkpoint:", 11) == 0 && policy[11]) {
-        ckpt = policy + 11;
-    } else if (strcmp(policy, "expert") != 0) {
-        return shoal_err_set(err, SHOAL_EINVAL, "policy '%s': expected 'expert' or "
-                             "'checkpoint:PATH'", policy);
+    int rc = actor_label_parse("--policy", policy, out->checkpoint, sizeof out->checkpoint, err);
+    if (rc != SHOAL_OK) {
+        return rc;
     }
     if (episodes == 0) {
         return shoal_err_set(err, SHOAL_EINVAL, "record at least one episode");
     }
-    if (strlen(name) >= sizeof out->env_name || strlen(ckpt) >= sizeof out->checkpoint ||
-        strlen(out_path) >= sizeof out->out ||
+    if (strlen(name) >= sizeof out->env_name || strlen(out_path) >= sizeof out->out ||
         strlen(config_str(cfg, "env", "plugins")) >= sizeof out->plugins) {
-        return shoal_err_set(err, SHOAL_EINVAL, "env name, checkpoint, output path or plugin "
-                             "list too long");
+        return shoal_err_set(err, SHOAL_EINVAL, "env name, output path or plugin list too "
+                             "long");
     }
     strcpy(out->env_name, name);
-    strcpy(out->checkpoint, ckpt);
     strcpy(out->out, out_path);
     strcpy(out->plugins, config_str(cfg, "env", "plugins"));
     out->episodes = episodes;
@@ -56,15 +49,12 @@ typedef struct recorder {
     const actor_record_config *c;
     env_registry *reg;
     env *e;
-    nn_qnet *net;
-    actor_explore *greedy; /* ε = 0 acting on the network's Q (checkpoint policy) */
-    actor_explore *masks;  /* bootstrap mask draws */
+    actor_labeller *policy; /* the scripted expert or the checkpoint's greedy action */
+    actor_explore *masks;   /* bootstrap mask draws */
     actor_nstep *ns;
     actor_buffer *buf;
     replay_demo_writer *w;
     uint8_t *obs, *next;
-    float *x, *q;
-    env_rand expert_rand;
 } recorder;
 
 static void recorder_free(recorder *r)
@@ -72,44 +62,12 @@ static void recorder_free(recorder *r)
     replay_demo_writer_abort(r->w);
     actor_buffer_free(r->buf);
     actor_nstep_free(r->ns);
-    actor_explore_free(r->greedy);
+    actor_labeller_free(r->policy);
     actor_explore_free(r->masks);
-    nn_qnet_free(r->net);
     env_free(r->e);
     env_registry_free(r->reg);
     free(r->obs);
     free(r->next);
-    free(r->x);
-    free(r->q);
-}
-
-static int load_net(recorder *r, shoal_err *err)
-{
-    const actor_record_config *c = r->c;
-    char arch[NN_QNET_ARCH_MAX];
-    nn_qnet_config nc = nn_qnet_config_minatar(1, 1);
-    int rc = nn_paramfile_read_arch(c->checkpoint, arch, sizeof arch, err);
-    if (rc == SHOAL_OK) {
-        rc = nn_qnet_config_parse(&nc, arch, err);
-    }
-    if (rc != SHOAL_OK) {
-        return rc;
-    }
-    obs_shape s = env_obs_shape(r->e);
-    if (nc.in_h != s.h || nc.in_w != s.w || nc.in_c != s.c ||
-        nc.n_actions != env_n_actions(r->e)) {
-        return shoal_err_set(err, SHOAL_EINVAL, "%s: network '%s' does not fit %s (%ux%ux%u "
-                             "observations, %u actions)", c->checkpoint, arch, c->env_name, s.h,
-                             s.w, s.c, env_n_actions(r->e));
-    }
-    nc.max_batch = 1;
-    r->net = nn_qnet_new(&nc, err);
-    if (!r->net || nn_paramfile_load(c->checkpoint, r->net, NULL, NULL, NULL, err) != SHOAL_OK) {
-        return err->code;
-    }
-    r->x = malloc(nn_qnet_in_floats(r->net) * sizeof *r->x);
-    r->q = malloc(nc.n_heads * nc.n_actions * sizeof *r->q);
-    return r->x && r->q ? SHOAL_OK : shoal_err_set(err, SHOAL_ENOMEM, "out of memory");
 }
 
 static int recorder_init(recorder *r, shoal_err *err)
@@ -121,16 +79,12 @@ static int recorder_init(recorder *r, shoal_err *err)
         return err->code;
     }
     env_seed(r->e, c->seed);
-    env_rand_seed(&r->expert_rand, ENV_RAND_XOSHIRO, c->seed);
-    if (!c->checkpoint[0] && !env_has_expert(r->e)) {
-        return shoal_err_set(err, SHOAL_EINVAL, "%s has no scripted expert; record with "
-                             "--policy checkpoint:PATH instead", c->env_name);
-    }
-    if (c->checkpoint[0] && load_net(r, err) != SHOAL_OK) {
+    actor_labeller_config lc = {.checkpoint = c->checkpoint, .env_name = c->env_name,
+                                .env = r->e, .max_batch = 1, .expert_seed = c->seed};
+    if (!(r->policy = actor_labeller_new(&lc, err))) {
         return err->code;
     }
-    /* Greedy acting is the epsilon strategy with ε = 0; masks have the run's head count,
-     * which need not be the checkpoint's. */
+    /* Masks have the run's head count, which need not be the checkpoint's. */
     actor_explore_config xc = {.strategy = ACTOR_STRATEGY_EPSILON, .epsilon = 0.0,
                                .mask_p = c->mask_p, .n_envs = 1,
                                .n_heads = c->n_heads > 1 ? c->n_heads : 1,
@@ -138,12 +92,6 @@ static int recorder_init(recorder *r, shoal_err *err)
                                .seed = c->seed};
     if (!(r->masks = actor_explore_new(&xc, err))) {
         return err->code;
-    }
-    if (r->net) {
-        xc.n_heads = nn_qnet_config_of(r->net)->n_heads;
-        if (!(r->greedy = actor_explore_new(&xc, err))) {
-            return err->code;
-        }
     }
     obs_spec spec = env_obs_spec(r->e);
     size_t ob = env_obs_bytes(r->e);
@@ -160,14 +108,8 @@ static int recorder_init(recorder *r, shoal_err *err)
 
 static uint32_t choose(recorder *r)
 {
-    if (!r->net) {
-        return env_expert_action(r->e, &r->expert_rand);
-    }
-    obs_spec spec = env_obs_spec(r->e);
-    obs_unpack_f32(r->x, r->obs, &spec, 1);
-    nn_qnet_forward(r->net, r->x, 1, r->q);
     uint32_t a;
-    actor_explore_act(r->greedy, r->q, 1, &a);
+    actor_labeller_label(r->policy, &r->e, r->obs, 1, &a);
     return a;
 }
 

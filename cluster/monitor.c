@@ -32,6 +32,7 @@ struct monitor {
     size_t n_shards;
     uint64_t prev_frames;
     uint64_t prev_ns;
+    uint64_t prev_labels, prev_label_ns, prev_expert_steps; /* DAgger, at prev_ns */
     size_t last_len; /* of the TTY line, to blank a longer previous one */
     progress_snapshot last;
 };
@@ -121,7 +122,8 @@ static void connect_when_ready(monitor *m)
     }
 }
 
-static void gather_shards(monitor *m, progress_snapshot *s)
+static void gather_shards(monitor *m, progress_snapshot *s, uint64_t *label_ns,
+                          uint64_t *expert_steps)
 {
     double served = 0, demo_served = 0;
     bool first_actor = true;
@@ -140,6 +142,9 @@ static void gather_shards(monitor *m, progress_snapshot *s)
         for (size_t a = 0; a < st->n_actors; a++) {
             const replay_actor_stats *as = &st->actors[a];
             s->actors_total++;
+            s->labels += as->labels;
+            *label_ns += as->label_ns;
+            *expert_steps += as->expert_steps;
             if (st->uptime_s - as->last_seen_s > ALIVE_SECS) {
                 continue;
             }
@@ -197,15 +202,32 @@ void monitor_tick(monitor *m, bool *over_budget)
     uint64_t now = clock_now_ns();
     s.elapsed_s = (double)(now - m->start_ns) * 1e-9;
     s.n_shards_total = m->n_shards;
-    gather_shards(m, &s);
+    uint64_t label_ns = 0, expert_steps = 0;
+    gather_shards(m, &s, &label_ns, &expert_steps);
     gather_files(m, &s);
     s.frames_per_s = -1.0;
-    if (m->prev_ns && s.n_shards == s.n_shards_total && s.frames >= m->prev_frames) {
+    s.labels_per_s = -1.0;
+    bool all = s.n_shards == s.n_shards_total;
+    if (m->prev_ns && all && s.frames >= m->prev_frames) {
         s.frames_per_s = (double)(s.frames - m->prev_frames) / ((double)(now - m->prev_ns) * 1e-9);
     }
-    if (s.n_shards == s.n_shards_total) {
+    /* DAgger's figures since the previous tick, or since the start for the first. */
+    bool since_prev = m->prev_ns && all && s.labels >= m->prev_labels &&
+                      label_ns >= m->prev_label_ns && expert_steps >= m->prev_expert_steps;
+    uint64_t d_labels = since_prev ? s.labels - m->prev_labels : s.labels;
+    uint64_t d_ns = since_prev ? label_ns - m->prev_label_ns : label_ns;
+    uint64_t d_expert = since_prev ? expert_steps - m->prev_expert_steps : expert_steps;
+    if (since_prev) {
+        s.labels_per_s = (double)d_labels / ((double)(now - m->prev_ns) * 1e-9);
+    }
+    s.label_us = d_labels ? (double)d_ns / (double)d_labels * 1e-3 : 0.0;
+    s.expert_share = d_labels ? (double)d_expert / (double)d_labels : 0.0;
+    if (all) {
         m->prev_frames = s.frames;
         m->prev_ns = now;
+        m->prev_labels = s.labels;
+        m->prev_label_ns = label_ns;
+        m->prev_expert_steps = expert_steps;
     }
     m->last = s;
     char line[512];

@@ -68,6 +68,16 @@ void progress_format(const progress_snapshot *s, char *line, size_t cap)
                 (unsigned long long)s->params_max);
         }
     }
+    if (s->labels > 0) {
+        char labels[16];
+        human(labels, sizeof labels, (double)s->labels);
+        ADD(" | labels %s", labels);
+        if (s->labels_per_s >= 0) {
+            human(labels, sizeof labels, s->labels_per_s);
+            ADD(" (%s/s)", labels);
+        }
+        ADD(" %.1fµs/label expert %.0f%%", s->label_us, 100.0 * s->expert_share);
+    }
     if (s->have_eval) {
         ADD(" | eval %.2f ± %.2f @%llu", s->eval_mean, s->eval_std,
             (unsigned long long)s->eval_step);

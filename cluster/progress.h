@@ -1,6 +1,6 @@
 /* The progress line of `shoal train`: one line every few seconds with elapsed time, frames and
  * frames/s, learner updates/s, replay fill per shard, demo share served, actors alive, the
- * params version the actors act with, and the last evaluation. Gathering (shard Stats, the
+ * params version the actors act with, DAgger's labels (when any), and the last evaluation. Gathering (shard Stats, the
  * tails of metrics.csv and eval.csv) is separate from formatting, so the format is testable.
  *
  *     progress_snapshot s;  progress_gather(&mon, &s, &err);
@@ -34,6 +34,11 @@ typedef struct progress_snapshot {
     bool have_eval;
     uint64_t eval_step;
     double eval_mean, eval_std;
+    /* DAgger (actor.label): labels stored by the shards; the rest since the previous snapshot
+     * (cumulative for the first): labels/s (< 0 unknown), the expert's µs per label and the
+     * share of labelled steps the expert drove. Shown only when labels > 0. */
+    uint64_t labels;
+    double labels_per_s, label_us, expert_share;
 } progress_snapshot;
 
 /* Writes the one-line summary (no newline) into line. */

@@ -85,6 +85,7 @@ struct learner {
     uint64_t row_updates;
     uint64_t last_episodes;
     double last_return_sum;
+    uint64_t last_labels, last_label_ns, last_expert_steps; /* DAgger counters at the last row */
     /* TensorBoard (rank 0; NULL: off): each metrics row as scalars, and a histogram of the
      * newest LEARNER_TB_PRIORITIES priorities this rank computed since the last row */
     tb_writer *tb;
@@ -225,7 +226,7 @@ static const char metrics_header[] =
     "replay_sample_blocked_s,replay_insert_wait_s,replay_sample_wait_s,"
     "replay_prio_bin0,replay_prio_bin1,replay_prio_bin2,replay_prio_bin3,replay_prio_bin4,"
     "replay_prio_bin5,replay_prio_bin6,replay_prio_bin7,replay_prio_bin8,replay_prio_bin9,"
-    "replay_prio_bin10,replay_prio_bin11\n";
+    "replay_prio_bin10,replay_prio_bin11,labels,labels_per_s,label_us,expert_share\n";
 
 static int open_metrics(learner *l, shoal_err *err)
 {
@@ -474,10 +475,10 @@ static void write_tb_row(learner *l, const char *row, uint64_t step)
     }
 }
 
-/* Appends the replay introspection columns of a metrics row (from replay_age_p50 on) and the
- * row's newline to row (cap bytes, used of them taken). The row is far shorter than cap; a
- * row that did not fit would only be cut short. */
-static void write_insight(char *row, size_t cap, size_t used, const learner_replay_stats *st)
+/* Appends the replay introspection columns of a metrics row (from replay_age_p50 on) to row
+ * (cap bytes, used of them taken) and returns the bytes used. The row is far shorter than cap;
+ * a row that did not fit would only be cut short. */
+static size_t write_insight(char *row, size_t cap, size_t used, const learner_replay_stats *st)
 {
     const replay_insight *in = &st->insight;
     used = used < cap ? used : cap - 1;
@@ -492,8 +493,29 @@ static void write_insight(char *row, size_t cap, size_t used, const learner_repl
         used = used < cap ? used : cap - 1;
         used += (size_t)snprintf(row + used, cap - used, ",%" PRIu64, in->priority_hist[k]);
     }
+    return used;
+}
+
+/* Appends DAgger's label columns (actor.label; zeros without labels) and the row's newline:
+ * labels stored so far, and since the previous row labels per second, the expert's
+ * microseconds per label and the share of steps the expert drove. */
+static void write_labels(learner *l, char *row, size_t cap, size_t used,
+                         const learner_replay_stats *st, double dt)
+{
+    uint64_t d_labels = st->labels >= l->last_labels ? st->labels - l->last_labels : 0;
+    uint64_t d_ns = st->label_ns >= l->last_label_ns ? st->label_ns - l->last_label_ns : 0;
+    uint64_t d_expert = st->expert_steps >= l->last_expert_steps
+                            ? st->expert_steps - l->last_expert_steps : 0;
+    used = used < cap ? used : cap - 1;
+    used += (size_t)snprintf(row + used, cap - used, ",%" PRIu64 ",%.1f,%.3f,%.4f", st->labels,
+                             dt > 0 ? (double)d_labels / dt : 0.0,
+                             d_labels ? (double)d_ns / (double)d_labels * 1e-3 : 0.0,
+                             d_labels ? (double)d_expert / (double)d_labels : 0.0);
     used = used < cap - 1 ? used : cap - 2;
     snprintf(row + used, cap - used, "\n");
+    l->last_labels = st->labels;
+    l->last_label_ns = st->label_ns;
+    l->last_expert_steps = st->expert_steps;
 }
 
 static void write_metrics_row(learner *l, double now)
@@ -513,7 +535,8 @@ static void write_metrics_row(learner *l, double now)
              dt > 0 ? (l->wait_s - l->row_wait_s) / dt : 0.0, st.size, st.demo_size, st.inserted,
              st.sampled, st.priority_updates, st.n_actors, st.episodes, recent,
              st.n_actors ? st.last_return_sum / (double)st.n_actors : 0.0);
-    write_insight(row, sizeof row, used > 0 ? (size_t)used : 0, &st);
+    size_t at = write_insight(row, sizeof row, used > 0 ? (size_t)used : 0, &st);
+    write_labels(l, row, sizeof row, at, &st, dt);
     fputs(row, l->metrics);
     fflush(l->metrics);
     if (l->tb) {

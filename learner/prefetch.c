@@ -49,6 +49,7 @@ struct learner_prefetch {
     learner_replay_stats stats;
     double next_stats_s;
     bool poll_asked;         /* learner_prefetch_poll_stats waits for a poll */
+    bool demos_awaited;      /* the demo share waits for demonstrations (see probe) */
     uint64_t polls_begun;    /* Stats polls started; each is numbered by this count */
     uint64_t polls_done;     /* the number of the latest poll every shard answered */
     double next_warn_s;
@@ -134,6 +135,9 @@ static void add_shard_stats(learner_replay_stats *t, const replay_stats *s)
         t->episodes += s->actors[a].episodes;
         t->return_sum += s->actors[a].return_sum;
         t->last_return_sum += s->actors[a].last_return;
+        t->labels += s->actors[a].labels;
+        t->label_ns += s->actors[a].label_ns;
+        t->expert_steps += s->actors[a].expert_steps;
     }
     t->n_actors += s->n_actors;
 }
@@ -227,12 +231,31 @@ static bool may_issue(const learner_prefetch *p)
     return more && p->in_flight < p->cfg.pipeline && n_free(p) > p->in_flight;
 }
 
+/* Whether a shard held demonstrations at its last reply (every SampleBatch says). */
+static bool shards_hold_demos(const learner_prefetch *p)
+{
+    for (size_t i = 0; i < replay_client_shards(p->client); i++) {
+        if (replay_client_totals(p->client, i).demo_size > 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Locked on entry and exit. One request; ETIMEOUT (the first request's Stats round trip) is a
  * retry. */
 static int issue(learner_prefetch *p)
 {
     replay_sample_req req = p->cfg.req;
     req.demo_only = p->issued < p->cfg.n_demo_only;
+    if (p->demos_awaited && shards_hold_demos(p)) {
+        log_info("demonstrations have arrived in replay: sampling replay.demo_fraction = %g of "
+                 "each batch from them", req.demo_fraction);
+        p->demos_awaited = false;
+    }
+    if (p->demos_awaited) {
+        req.demo_fraction = 0.0;
+    }
     pthread_mutex_unlock(&p->mu);
     shoal_err e = {0};
     int rc = replay_client_sample_request(p->client, &req, &e);
@@ -323,9 +346,10 @@ static int probe(learner_prefetch *p)
                              (unsigned long long)p->cfg.n_demo_only);
     }
     if (p->cfg.req.demo_fraction > 0.0 && !p->cfg.req.mixed) {
-        log_info("the replay shards hold no demonstrations: sampling agent data only "
-                 "(replay.demo_fraction = %g ignored)", p->cfg.req.demo_fraction);
-        p->cfg.req.demo_fraction = 0.0;
+        /* DAgger's actors (actor.label) fill the demo store while the run goes. */
+        log_info("the replay shards hold no demonstrations: sampling agent data only until "
+                 "some arrive (replay.demo_fraction = %g then)", p->cfg.req.demo_fraction);
+        p->demos_awaited = true;
     }
     return SHOAL_OK;
 }

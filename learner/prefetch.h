@@ -16,8 +16,9 @@
  * error stops the prefetching and is returned by the next learner_prefetch_next.
  *
  * Before the first request the thread asks every shard for its Stats: when no shard holds
- * demonstrations the demo share is dropped (agent data only), and demonstration-only batches
- * (pre-training) are an ESTATE error.
+ * demonstrations the demo share is dropped (agent data only) until a shard's reply shows some
+ * (DAgger's labels arrive while the run goes), and demonstration-only batches (pre-training)
+ * are an ESTATE error.
  *
  *     learner_prefetch *p = learner_prefetch_new(&cfg, &err);
  *     learner_prefetch_next(p, 100, &batch, &priorities, &err);   // SHOAL_EAGAIN: not yet
@@ -60,6 +61,7 @@ typedef struct learner_replay_stats {
     double return_sum;       /* Σ extrinsic returns of those episodes */
     double last_return_sum;  /* Σ over actors of their latest episode's return */
     size_t n_actors;
+    uint64_t labels, label_ns, expert_steps; /* DAgger: Σ over the actors (ActorStats) */
     double sample_blocked_s; /* Σ time the shards' limiters held sample replies */
     double insert_blocked_s; /* Σ time the shards' limiters held insert acks */
     replay_insight insight;  /* merged over the shards (replay_insight_merge) */

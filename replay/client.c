@@ -232,6 +232,7 @@ static int check_part(const replay_client *c, const Shoal__V1__SampleBatch *b, s
     size_t ob = c->opt.obs_bytes;
     if (n != want || b->n_key != n || b->n_weight != n || b->n_leaf != n || b->n_action != n ||
         b->n_reward != n || b->n_discount != n || b->n_demo != n ||
+        (b->n_label != 0 && b->n_label != n) ||
         (b->n_heads > 1 && b->n_mask != n) || b->obs.len != n * ob || b->next_obs.len != n * ob) {
         return shoal_err_set(err, SHOAL_EPROTO, "sample batch of %zu transitions (asked %zu) "
                              "with inconsistent columns or observations not of %zu bytes", n,
@@ -275,6 +276,12 @@ static void on_batch(replay_client *c, size_t i, const Shoal__V1__SampleBatch *b
         x->shard[o + k] = (uint32_t)i;
         x->demo[o + k] = b->demo[k];
         x->mask[o + k] = b->n_heads > 1 ? b->mask[k] : 0xFFFFFFFFu;
+        /* A label-only transition's reward and next state are not the label's consequence:
+         * mask 0 keeps every head's TD loss off it, whatever learner reads the batch. */
+        x->label[o + k] = b->n_label && b->label[k];
+        if (x->label[o + k]) {
+            x->mask[o + k] = 0;
+        }
     }
     if (b->n_heads > x->n_heads) {
         x->n_heads = b->n_heads;

@@ -57,6 +57,7 @@ typedef struct replay_transitions {
     const float *discount;
     const uint32_t *mask;     /* NULL or count entries */
     const float *priority;    /* |δ|, finite and >= 0 */
+    bool label;               /* label-only (DAgger): demo store only; no TD loss (see below) */
 } replay_transitions;
 
 /* Episodes that ended since an actor's previous batch, struct-of-arrays, borrowed. */
@@ -69,10 +70,21 @@ typedef struct replay_episodes {
 } replay_episodes;
 
 /* One batch for a shard (InsertBatch), every column borrowed for the call: the transitions,
- * who sent them, and the episode statistics that travel with them. */
+ * who sent them, and the episode statistics that travel with them.
+ *
+ * DAgger label batches (t.label, with demo): states an actor visited, each with the expert's
+ * action (its label); reward 0, discount 0, next_obs a copy of obs, because the step the actor
+ * took does not describe the label's consequence. The shard keeps them in its demo store
+ * (never evicted) marked label-only: a sample hands them out with label set and mask 0, so no
+ * head trains its TD error on them, and their priority stays what the actor sent. They carry
+ * the sending actor's id (not REPLAY_DEMO_ACTOR) and no episodes or env steps (those travel in
+ * the actor's ordinary batches). */
 typedef struct replay_batch {
-    uint32_t actor_id;       /* global actor index; REPLAY_DEMO_ACTOR exactly when demo */
+    uint32_t actor_id;       /* global actor index; REPLAY_DEMO_ACTOR exactly when demo and not
+                              * t.label */
     bool demo;               /* demonstrations: stored in the demo store, never evicted */
+    uint64_t label_ns;       /* label batches: ns the expert spent labelling them */
+    uint64_t expert_steps;   /* label batches: how many of their steps the expert drove */
     uint64_t params_version; /* parameters the actor acted with */
     uint64_t env_steps;      /* frames since the actor's previous batch */
     obs_spec spec;           /* encoding of t.obs and t.next_obs (spec.bytes each) */
@@ -109,6 +121,7 @@ typedef struct replay_sample {
     float *discount;
     uint32_t *mask;      /* bootstrap masks; all ones when n_heads <= 1 */
     bool *demo;
+    bool *label;         /* label-only (DAgger) transitions; they come with mask 0 */
     size_t n_demo;
 } replay_sample;
 
@@ -143,6 +156,9 @@ typedef struct replay_actor_stats {
     double intrinsic_return_sum; /* Σ intrinsic returns */
     uint64_t params_version;     /* params version of the latest batch */
     double last_seen_s;          /* shard's monotonic seconds at the latest batch */
+    uint64_t labels;             /* DAgger labelled states stored from it */
+    uint64_t label_ns;           /* ns its expert spent on them */
+    uint64_t expert_steps;       /* of their steps, those the expert drove */
 } replay_actor_stats;
 
 /* Priority histogram bins: fixed, log-spaced over |δ| (half a decade each). Bin 0 holds

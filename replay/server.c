@@ -93,6 +93,12 @@ typedef struct fifo {
     size_t item_bytes, cap, head, n;
 } fifo;
 
+/* DAgger labels an actor sent (ActorStats.labels...): counters of the run's traffic, kept
+ * apart from replay_actor_rec, which checkpoints hold; they restart from 0 with the shard. */
+typedef struct label_rec {
+    uint64_t labels, label_ns, expert_steps;
+} label_rec;
+
 struct replay_server {
     replay_server_config cfg;
     char endpoint[256];
@@ -103,6 +109,8 @@ struct replay_server {
     frame_arena *arena;
     replay_sample *sample;
     protobuf_c_boolean *demo_flags; /* (max_batch) for SampleBatch.demo */
+    protobuf_c_boolean *label_flags; /* (max_batch) for SampleBatch.label */
+    label_rec *labels;               /* (max_actors) DAgger labels per actor */
     replay_actor_rec *actors;              /* (max_actors) */
     Shoal__V1__ActorStats *actor_msgs;
     Shoal__V1__ActorStats **actor_ptrs;
@@ -261,8 +269,11 @@ static void serve_sample(replay_server *s, const peer_id *p, uint64_t request_id
     }
     replay_insight_rec_sampled(s->insight, x->key, x->count,
                                replay_store_counters_get(s->store).inserted, clock_now_ns());
+    bool any_label = false;
     for (size_t j = 0; j < x->count; j++) {
         s->demo_flags[j] = x->demo[j];
+        s->label_flags[j] = x->label[j];
+        any_label |= x->label[j];
     }
     size_t ob = x->obs_bytes;
     uint32_t shape[3];
@@ -290,6 +301,8 @@ static void serve_sample(replay_server *s, const peer_id *p, uint64_t request_id
     b.mask = x->mask;
     b.n_demo = x->count;
     b.demo = s->demo_flags;
+    b.n_label = any_label ? x->count : 0;
+    b.label = s->label_flags;
     b.n_leaf = x->count;
     b.leaf = x->leaf;
     replay_totals t = replay_store_totals(s->store);
@@ -312,10 +325,17 @@ static void note_actor(replay_server *s, const Shoal__V1__InsertBatch *b)
     }
     replay_actor_rec *a = &s->actors[b->actor_id];
     a->seen = true;
-    a->transitions += b->count;
-    a->env_steps += b->env_steps;
     a->params_version = b->params_version;
     a->last_seen_s = clock_since_s(s->start_ns);
+    if (b->label) {
+        label_rec *l = &s->labels[b->actor_id];
+        l->labels += b->count;
+        l->label_ns += b->label_ns;
+        l->expert_steps += b->expert_steps;
+        return; /* its env steps and episodes travel in the actor's own batches */
+    }
+    a->transitions += b->count;
+    a->env_steps += b->env_steps;
     for (size_t i = 0; i < b->n_episode_return; i++) {
         a->episodes++;
         a->return_sum += b->episode_return[i];
@@ -335,12 +355,14 @@ static void on_insert(replay_server *s, const peer_id *p, const Shoal__V1__Inser
         reply_error(s, p, err.code, b->seq, err.msg);
         return;
     }
-    if (!b->demo && b->actor_id >= s->cfg.max_actors) {
+    if ((!b->demo || b->label) && b->actor_id >= s->cfg.max_actors) {
         shoal_err_set(&err, SHOAL_EPROTO, "insert_batch.actor_id %u is out of range 0..%u "
                       "(replay.max_actors)", b->actor_id, s->cfg.max_actors - 1);
         reply_error(s, p, err.code, b->seq, err.msg);
         return;
     }
+    /* Demonstrations and DAgger labels are acked at once: the limiter paces the agent data,
+     * and an actor's labels come one per step it also sends, so that pacing bounds them. */
     replay_actor_rec *a = b->demo ? NULL : &s->actors[b->actor_id];
     if (a && a->held >= s->cfg.credits) {
         shoal_err_set(&err, SHOAL_EPROTO, "actor %u sent batch seq %llu beyond its %u credits "
@@ -468,12 +490,14 @@ static void on_stats(replay_server *s, const peer_id *p, const Shoal__V1__StatsR
     fill_insight(s, &c, &st.insight);
     for (uint32_t i = 0; i < s->cfg.max_actors; i++) {
         const replay_actor_rec *a = &s->actors[i];
+        const label_rec *l = &s->labels[i];
         if (a->seen) {
             s->actor_stats[st.n_actors++] = (replay_actor_stats){
                 .actor_id = i, .episodes = a->episodes, .env_steps = a->env_steps,
                 .return_sum = a->return_sum, .last_return = a->last_return,
                 .intrinsic_return_sum = a->intrinsic_sum,
-                .params_version = a->params_version, .last_seen_s = a->last_seen_s};
+                .params_version = a->params_version, .last_seen_s = a->last_seen_s,
+                .labels = l->labels, .label_ns = l->label_ns, .expert_steps = l->expert_steps};
         }
     }
     Shoal__V1__Stats msg;
@@ -745,12 +769,14 @@ static int alloc_all(replay_server *s, shoal_err *err)
     s->sample = replay_sample_new(mb, s->cfg.store.spec.bytes, err);
     s->arena = frame_arena_new(1 << 20, err);
     s->demo_flags = calloc(mb, sizeof *s->demo_flags);
+    s->label_flags = calloc(mb, sizeof *s->label_flags);
+    s->labels = calloc(s->cfg.max_actors, sizeof *s->labels);
     s->actors = calloc(s->cfg.max_actors, sizeof *s->actors);
     s->actor_msgs = calloc(s->cfg.max_actors, sizeof *s->actor_msgs);
     s->actor_ptrs = calloc(s->cfg.max_actors, sizeof *s->actor_ptrs);
     s->actor_stats = calloc(s->cfg.max_actors, sizeof *s->actor_stats);
     s->insight = replay_insight_rec_new(s->cfg.store.capacity, err);
-    if (!s->sample || !s->arena || !s->demo_flags || !s->actors || !s->actor_msgs ||
+    if (!s->sample || !s->arena || !s->demo_flags || !s->label_flags || !s->labels || !s->actors || !s->actor_msgs ||
         !s->actor_ptrs || !s->actor_stats || !s->insight ||
         fifo_init(&s->samples, sizeof(held_sample), s->cfg.max_pending) ||
         fifo_init(&s->acks, sizeof(held_ack), (size_t)s->cfg.max_actors * s->cfg.credits)) {
@@ -857,6 +883,8 @@ void replay_server_free(replay_server *s)
     replay_sample_free(s->sample);
     frame_arena_free(s->arena);
     free(s->demo_flags);
+    free(s->label_flags);
+    free(s->labels);
     free(s->actors);
     free(s->actor_msgs);
     free(s->actor_ptrs);

@@ -41,6 +41,14 @@ struct replay_store {
     size_t *idx; /* (max_batch) scratch for the sum-tree sampler */
 };
 
+/* A label-only transition (DAgger: replay_transitions.label) is a demo slot whose discount is
+ * stored as -0: numerically the 0 such a row means anyway, and kept by the checkpoint body with
+ * no change of its format. */
+static bool label_only(const replay_store *s, const part *p, size_t slot)
+{
+    return p == &s->demo && signbit(p->discount[slot]);
+}
+
 /* Bytes of one transition's columns besides the observations. */
 #define ROW_BYTES (4 * sizeof(uint32_t) + 3 * sizeof(float))
 
@@ -238,7 +246,7 @@ static void part_write(replay_store *s, part *p, const replay_transitions *t, si
     memcpy(p->next_obs + slot * ob, t->next_obs + k * ob, ob);
     p->action[slot] = t->action[k];
     p->reward[slot] = t->reward[k];
-    p->discount[slot] = t->discount[k];
+    p->discount[slot] = t->label ? -0.0f : fabsf(t->discount[k]);
     p->mask[slot] = t->mask ? t->mask[k] : 0xFFFFFFFFu;
     p->priority[slot] = t->priority[k];
     p->gen[slot] = (p->gen[slot] + 1) & REPLAY_KEY_GEN_MASK;
@@ -270,7 +278,17 @@ int replay_store_insert(replay_store *s, const replay_transitions *t, bool demo,
     if (check_priorities(t->priority, t->count, err) != SHOAL_OK) {
         return err ? err->code : SHOAL_EINVAL;
     }
+    if (t->label && !demo) {
+        return shoal_err_set(err, SHOAL_EINVAL, "label-only transitions belong in the demo store "
+                             "(a label batch is a demo batch)");
+    }
     part *p = demo ? &s->demo : &s->agent;
+    if (demo && t->label && t->count > p->cap - p->size) {
+        return shoal_err_set(err, SHOAL_ESTATE, "demo store full: %zu of %zu slots used, %zu more "
+                             "DAgger labels do not fit (the aggregate is never evicted); raise "
+                             "replay.demo_capacity to the labels this shard should hold",
+                             p->size, p->cap, t->count);
+    }
     if (demo && t->count > p->cap - p->size) {
         return shoal_err_set(err, SHOAL_ESTATE, "demo store full: %zu of %zu slots used, %zu more "
                              "demonstrations do not fit (demonstrations are never evicted); raise "
@@ -317,7 +335,8 @@ static void gather(const replay_store *s, const part *p, bool demo, size_t slot,
     memcpy(out->next_obs + j * ob, p->next_obs + slot * ob, ob);
     out->action[j] = p->action[slot];
     out->reward[j] = p->reward[slot];
-    out->discount[j] = p->discount[slot];
+    out->label[j] = label_only(s, p, slot);
+    out->discount[j] = out->label[j] ? 0.0f : p->discount[slot];
     out->mask[j] = p->mask[slot];
     out->demo[j] = demo;
     out->shard[j] = s->cfg.shard;
@@ -472,6 +491,9 @@ int replay_store_update(replay_store *s, const uint64_t *keys, const float *prio
             continue;
         }
         part *w = p == &s->demo ? &s->demo : &s->agent;
+        if (label_only(s, w, slot)) {
+            continue; /* a TD error says nothing of a label: it keeps its insert priority */
+        }
         hist_move(s, w, w->priority[slot], priorities[i]);
         w->priority[slot] = priorities[i];
         set_leaves(s, w, slot);
@@ -705,7 +727,8 @@ replay_sample *replay_sample_new(size_t max_batch, size_t obs_bytes, shoal_err *
     x->discount = malloc(max_batch * sizeof *x->discount);
     x->mask = malloc(max_batch * sizeof *x->mask);
     x->demo = malloc(max_batch * sizeof *x->demo);
-    if (!x->key || !x->shard || !x->weight || !x->leaf || !x->obs || !x->next_obs || !x->action || !x->reward ||
+    x->label = calloc(max_batch, sizeof *x->label);
+    if (!x->label || !x->key || !x->shard || !x->weight || !x->leaf || !x->obs || !x->next_obs || !x->action || !x->reward ||
         !x->discount || !x->mask || !x->demo) {
         shoal_err_set(err, SHOAL_ENOMEM, "cannot allocate a sample buffer for %zu transitions",
                       max_batch);
@@ -731,5 +754,6 @@ void replay_sample_free(replay_sample *x)
     free(x->discount);
     free(x->mask);
     free(x->demo);
+    free(x->label);
     free(x);
 }

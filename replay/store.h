@@ -82,9 +82,11 @@ replay_store *replay_store_new(const replay_store_config *cfg, shoal_err *err);
 void replay_store_free(replay_store *s);
 
 /* Stores the transitions (demo: in the demo store, else in the ring, evicting the oldest).
- * Checks first, then writes, so on error nothing is stored: EINVAL for priorities that are
- * NaN, infinite or negative, or n_heads over 32 or unlike the heads already held; ESTATE when
- * the demo store has no room. */
+ * t->label marks them label-only (DAgger; demo only): sampled with replay_sample.label set,
+ * discount 0, and their priority never updated. Checks first, then writes, so on error nothing
+ * is stored: EINVAL for priorities that are NaN, infinite or negative, n_heads over 32 or
+ * unlike the heads already held, or labels outside the demo store; ESTATE when the demo store
+ * has no room. */
 int replay_store_insert(replay_store *s, const replay_transitions *t, bool demo, shoal_err *err);
 
 /* Samples req->batch_size transitions into out. EINVAL for a request outside the limits;
@@ -94,7 +96,8 @@ int replay_store_sample(replay_store *s, const replay_sample_req *req, replay_sa
 
 /* Applies new priorities (|δ|) to keys. All keys and priorities are checked before any is
  * applied: EINVAL for a key whose slot is outside the store or a priority that is NaN,
- * infinite or negative. Stale keys are skipped; *n_applied counts the others (may be NULL). */
+ * infinite or negative. Stale keys are skipped, and so are label-only transitions (a TD error says nothing
+ * of a label); *n_applied counts the others (may be NULL). */
 int replay_store_update(replay_store *s, const uint64_t *keys, const float *priorities, size_t n,
                         size_t *n_applied, shoal_err *err);
 

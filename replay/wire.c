@@ -102,7 +102,11 @@ int replay_wire_insert_view(const Shoal__V1__InsertBatch *b, const obs_spec *spe
     if (rc == SHOAL_OK) {
         rc = column(b->n_mask, b->n_heads > 1 ? n : 0, "mask", err);
     }
-    if (rc == SHOAL_OK && b->demo != (b->actor_id == REPLAY_DEMO_ACTOR)) {
+    if (rc == SHOAL_OK && b->label && (!b->demo || b->actor_id == REPLAY_DEMO_ACTOR)) {
+        rc = shoal_err_set(err, SHOAL_EPROTO, "insert_batch: a label batch is a demo batch from "
+                           "an actor (got actor_id %u, demo %d)", b->actor_id, (int)b->demo);
+    }
+    if (rc == SHOAL_OK && !b->label && b->demo != (b->actor_id == REPLAY_DEMO_ACTOR)) {
         rc = shoal_err_set(err, SHOAL_EPROTO, "insert_batch: demo batches and only they use "
                            "actor_id 0x%08X (got actor_id %u, demo %d)", REPLAY_DEMO_ACTOR,
                            b->actor_id, (int)b->demo);
@@ -126,6 +130,7 @@ int replay_wire_insert_view(const Shoal__V1__InsertBatch *b, const obs_spec *spe
         .discount = b->discount,
         .mask = b->n_heads > 1 ? b->mask : NULL,
         .priority = b->priority,
+        .label = b->label,
     };
     return SHOAL_OK;
 }
@@ -184,6 +189,9 @@ void replay_wire_batch(const replay_batch *b, replay_wire_insert *out)
     shoal__v1__insert_batch__init(m);
     m->actor_id = b->actor_id;
     m->demo = b->demo;
+    m->label = t->label;
+    m->label_ns = b->label_ns;
+    m->expert_steps = b->expert_steps;
     m->params_version = b->params_version;
     m->env_steps = b->env_steps;
     m->obs_spec = &out->spec;
@@ -217,7 +225,8 @@ int replay_wire_batch_view(const Shoal__V1__InsertBatch *m, const obs_spec *spec
     }
     size_t n = m->n_episode_return;
     *out = (replay_batch){
-        .actor_id = m->actor_id, .demo = m->demo, .params_version = m->params_version,
+        .actor_id = m->actor_id, .demo = m->demo, .label_ns = m->label_ns,
+        .expert_steps = m->expert_steps, .params_version = m->params_version,
         .env_steps = m->env_steps, .spec = *spec, .t = t,
         .episodes = {.count = n, .ret = m->episode_return, .length = m->episode_length,
                      .head = m->episode_head,
@@ -250,7 +259,8 @@ int replay_wire_spec_of(const Shoal__V1__ObsSpec *w, obs_spec *out, shoal_err *e
     X(sample_wait_s)
 #define ACTOR_STATS_FIELDS(X)                                                                   \
     X(actor_id) X(episodes) X(env_steps) X(return_sum) X(last_return)                          \
-    X(intrinsic_return_sum) X(params_version) X(last_seen_s)
+    X(intrinsic_return_sum) X(params_version) X(last_seen_s) X(labels) X(label_ns)             \
+    X(expert_steps)
 #define COPY_FIELD(f) to->f = from->f;
 #define TO_WIRE(f) to->f = from->insight.f;
 #define FROM_WIRE(f) to->insight.f = from->f;

@@ -34,8 +34,9 @@ typedef struct replay_wire_insert {
 
 /* Checks b (count 1..max_count, every column of length count, obs sizes from the spec, obs
  * spec equal to spec, n_heads <= 32 with masks exactly when n_heads > 1, finite rewards,
- * discounts in [0, 1], priorities finite and >= 0, episode columns of equal length) and points
- * t at its columns. t borrows from b. EPROTO otherwise. */
+ * discounts in [0, 1], priorities finite and >= 0, episode columns of equal length, demo
+ * exactly with actor_id REPLAY_DEMO_ACTOR except label batches, which are demo batches from an
+ * actor id) and points t at its columns. t borrows from b. EPROTO otherwise. */
 int replay_wire_insert_view(const Shoal__V1__InsertBatch *b, const obs_spec *spec,
                             size_t max_count, replay_transitions *t, shoal_err *err);
 

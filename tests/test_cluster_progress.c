@@ -22,6 +22,21 @@ Test(cluster_progress, the_line_shows_every_part_of_the_run)
                            "eval 12.30 ± 4.10 @4000");
 }
 
+Test(cluster_progress, dagger_labels_show_their_rate_cost_and_expert_share)
+{
+    progress_snapshot s = {.frames = 5000, .frames_per_s = -1, .updates_per_s = -1,
+                           .demo_share = -1, .n_shards = 1, .n_shards_total = 1, .fill = {0.1},
+                           .labels = 12345, .labels_per_s = 450, .label_us = 1.25,
+                           .expert_share = 0.5};
+    char line[512];
+    progress_format(&s, line, sizeof line);
+    cr_assert_str_eq(line, "00:00:00 frames 5000 | learner - | replay 10% | actors 0/0 | "
+                           "labels 12.3k (450/s) 1.2µs/label expert 50% | eval -");
+    s.labels_per_s = -1;
+    progress_format(&s, line, sizeof line);
+    cr_assert(strstr(line, "| labels 12.3k 1.2µs/label expert 50% |"), "%s", line);
+}
+
 Test(cluster_progress, unknown_parts_show_as_dashes_and_missing_shards_are_named)
 {
     progress_snapshot s = {.frames_per_s = -1, .updates_per_s = -1, .demo_share = -1,

@@ -372,6 +372,62 @@ Test(replay_store, save_and_load_round_trip_identically)
     replay_store_free(c);
 }
 
+/* DAgger's label-only demonstrations: sampled with the label flag and discount 0, their
+ * priority never moved by a TD error, and both kept by a checkpoint. */
+Test(replay_store, label_only_transitions_keep_their_flag_and_priority)
+{
+    replay_store *a = store(16, 32);
+    static batch b;
+    shoal_err err = {0};
+    make_batch(&b, 100, 10, 1.0f);
+    b.t.label = true;
+    cr_assert_eq(replay_store_insert(a, &b.t, false, &err), SHOAL_EINVAL, "labels are demos");
+    cr_assert(strstr(err.msg, "demo store"), "%s", err.msg);
+    cr_assert_eq(replay_store_insert(a, &b.t, true, &err), SHOAL_OK, "%s", err.msg);
+    insert(a, 200, 10, 1.0f, true); /* plain demonstrations, discount 0.99 */
+    insert(a, 0, 8, 1.0f, false);
+    replay_sample *x = sample_buf();
+    shoal_err e2 = {0};
+    replay_sample_req req = {.batch_size = 20, .beta = 0.4, .demo_only = true};
+    cr_assert_eq(replay_store_sample(a, &req, x, &e2), SHOAL_OK, "%s", e2.msg);
+    float pr[20];
+    for (size_t j = 0; j < 20; j++) {
+        bool label = x->action[j] < 200;
+        cr_assert_eq(x->label[j], label, "row %zu action %u", j, x->action[j]);
+        cr_assert_eq(x->discount[j], label ? 0.0f : 0.99f);
+        cr_assert_not(signbit(x->discount[j]), "the store's marker stays inside");
+        pr[j] = 7.0f;
+    }
+    size_t applied = 0;
+    cr_assert_eq(replay_store_update(a, x->key, pr, 20, &applied, NULL), SHOAL_OK);
+    for (size_t j = 0; j < 20; j++) {
+        cr_assert_eq(replay_store_priority_of(a, x->key[j]), x->label[j] ? 1.0 : 7.0);
+    }
+    cr_assert_eq(applied, 10, "only the plain demonstrations take new priorities");
+    /* A checkpoint keeps the labels as labels. */
+    char path[] = "/tmp/shoal-store-label-XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w+b");
+    replay_cio w = {.f = f, .what = path};
+    cr_assert_eq(replay_store_save(a, &w, &err), SHOAL_OK, "%s", err.msg);
+    rewind(f);
+    replay_store *c = store(16, 32);
+    replay_cio r = {.f = f, .what = path};
+    cr_assert_eq(replay_store_load(c, &r, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(replay_store_sample(c, &req, x, &e2), SHOAL_OK, "%s", e2.msg);
+    size_t labels = 0;
+    for (size_t j = 0; j < 20; j++) {
+        cr_assert_eq(x->label[j], x->action[j] < 200);
+        labels += x->label[j];
+    }
+    cr_assert_gt(labels, 0);
+    fclose(f);
+    unlink(path);
+    replay_sample_free(x);
+    replay_store_free(a);
+    replay_store_free(c);
+}
+
 Test(replay_store, footprint_covers_the_columns)
 {
     replay_store *s = store(1000, 100);

@@ -178,6 +178,38 @@ Test(replay_wire, optional_columns_stay_off_the_wire_and_come_back_null)
     free(bytes);
 }
 
+Test(replay_wire, a_label_batch_comes_from_an_actor_and_round_trips_its_counters)
+{
+    cols c;
+    replay_batch b = batch_of(&c);
+    b.demo = true;
+    b.t.label = true;
+    b.label_ns = 123456;
+    b.expert_steps = 9;
+    uint8_t *bytes;
+    size_t n;
+    Shoal__V1__InsertBatch *m = through_the_wire(&b, &bytes, &n);
+    cr_assert(m->label);
+    replay_batch got;
+    shoal_err err = {0};
+    obs_spec sp = spec_10x10x4();
+    cr_assert_eq(replay_wire_batch_view(m, &sp, 16, &got, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert(got.demo && got.t.label);
+    cr_assert_eq(got.actor_id, 7);
+    cr_assert_eq(got.label_ns, 123456);
+    cr_assert_eq(got.expert_steps, 9);
+    shoal__v1__insert_batch__free_unpacked(m, NULL);
+    free(bytes);
+    /* An ordinary batch says nothing of labels: old senders decode as before. */
+    b = batch_of(&c);
+    m = through_the_wire(&b, &bytes, &n);
+    cr_assert_eq(replay_wire_batch_view(m, &sp, 16, &got, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_not(got.t.label);
+    cr_assert_eq(got.label_ns, 0);
+    shoal__v1__insert_batch__free_unpacked(m, NULL);
+    free(bytes);
+}
+
 /* Encodes a good batch, lets `breaks` damage the message, and expects EPROTO naming `what`. */
 static void expect_reject(void (*breaks)(Shoal__V1__InsertBatch *m, cols *c), const char *what)
 {
@@ -230,6 +262,20 @@ static void demo_from_an_actor(Shoal__V1__InsertBatch *m, cols *c)
     m->demo = true;
 }
 
+static void label_without_demo(Shoal__V1__InsertBatch *m, cols *c)
+{
+    (void)c;
+    m->label = true;
+}
+
+static void label_from_the_demo_actor(Shoal__V1__InsertBatch *m, cols *c)
+{
+    (void)c;
+    m->label = true;
+    m->demo = true;
+    m->actor_id = REPLAY_DEMO_ACTOR;
+}
+
 static void nan_priority(Shoal__V1__InsertBatch *m, cols *c)
 {
     (void)m;
@@ -256,6 +302,8 @@ Test(replay_wire, inconsistent_batches_are_refused_naming_the_field)
     expect_reject(episode_columns_disagree, "episode columns disagree");
     expect_reject(other_spec, "obs_spec");
     expect_reject(demo_from_an_actor, "actor_id");
+    expect_reject(label_without_demo, "label batch");
+    expect_reject(label_from_the_demo_actor, "label batch");
     expect_reject(nan_priority, "priority[1]");
     expect_reject(discount_above_one, "discount[0]");
     expect_reject(too_many, "count 17");

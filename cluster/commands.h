@@ -22,6 +22,7 @@ int cmd_learner(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_actor(int argc, char **argv);
 int cmd_demos(int argc, char **argv);
+int cmd_play(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 
 /* A configuration with every part's schema and defaults; NULL with err on failure.

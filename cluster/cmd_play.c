@@ -480,7 +480,9 @@ static int keyboard_policy(void *arg, const actor_record_view *v, uint32_t *acti
         if (last) {
             return SHOAL_OK;
         }
-        p->n_pending = 0; /* keys pressed while the episode ended do not skip this screen */
+        if (!p->step_mode) {
+            p->n_pending = 0; /* keys held as the episode ended do not skip this screen */
+        }
         int rc = wait_key(p, action, true, err);
         p->next_frame_ns = 0;
         p->message[0] = '\0';
@@ -527,11 +529,6 @@ static int check_game(const actor_record_config *rc, keymap *keys, shoal_err *er
 static int play(const args *a)
 {
     shoal_err err = {0};
-    if (!isatty(STDIN_FILENO)) {
-        fprintf(stderr, "shoal play: stdin is not a terminal: play reads the keyboard, so run it "
-                        "in a terminal (not through a pipe or a file)\n");
-        return 1;
-    }
     struct stat st;
     if (!a->force && stat(a->out, &st) == 0) {
         fprintf(stderr, "shoal play: %s exists; choose another --out, or --force to replace it\n",
@@ -570,6 +567,11 @@ static int play(const args *a)
     }
     if (code != SHOAL_OK) {
         fprintf(stderr, "shoal play: %s\n", err.msg);
+        return 1;
+    }
+    if (!isatty(STDIN_FILENO)) {
+        fprintf(stderr, "shoal play: stdin is not a terminal: play reads the keyboard, so run it "
+                        "in a terminal (not through a pipe or a file)\n");
         return 1;
     }
     p.step_mode = a->step || p.keys.noop < 0;

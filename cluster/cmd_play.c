@@ -358,7 +358,8 @@ static void draw(player *p, const actor_record_view *v)
 /* ---- the outside policy: the keyboard ---- */
 
 /* Waits up to timeout_ms (-1: no bound) for keys and appends what arrived to p->pending.
- * SHOAL_EINTERRUPTED after a stop signal; EIO when stdin fails or closes. */
+ * SHOAL_EINTERRUPTED after a stop signal or when the terminal hung up; EIO when reading
+ * fails. */
 static int read_keys(player *p, int timeout_ms, shoal_err *err)
 {
     if (stop_signal) {
@@ -379,7 +380,7 @@ static int read_keys(player *p, int timeout_ms, shoal_err *err)
         return SHOAL_OK;
     }
     if (pfd.revents & (POLLHUP | POLLERR | POLLNVAL) && !(pfd.revents & POLLIN)) {
-        return shoal_err_set(err, SHOAL_EIO, "the terminal closed");
+        return SHOAL_EINTERRUPTED; /* the terminal went away: end as on q, keep what ended */
     }
     ssize_t n = read(STDIN_FILENO, p->pending + p->n_pending, sizeof p->pending - p->n_pending);
     if (n < 0 && errno != EINTR && errno != EAGAIN) {

@@ -415,3 +415,31 @@ Test(play, help_usage_and_bad_input_are_answered_before_the_terminal_changes)
     cr_assert_eq(run(args, out, sizeof out), 1);
     cr_assert_not_null(strstr(out, "--force"), "%s", out);
 }
+
+Test(play, a_terminal_that_hangs_up_keeps_the_finished_episodes)
+{
+    char path[128], args[256];
+    snprintf(path, sizeof path, "%s/h.demo", dir);
+    snprintf(args, sizeof args, "--env chain --out %s", path);
+    start(&ses, "xterm", args);
+    expect(&ses, "episode 1  step 0");
+    type_episode(&ses);
+    expect(&ses, "episode 1 over");
+    close(ses.master); /* the terminal window closes: SIGHUP, then a hung-up stdin */
+    int status = 0;
+    pid_t done = 0;
+    for (int i = 0; i < 600 && (done = waitpid(ses.pid, &status, WNOHANG)) == 0; i++) {
+        clock_sleep_ms(50);
+    }
+    if (done != ses.pid) {
+        kill(ses.pid, SIGKILL);
+        waitpid(ses.pid, &status, 0);
+        cr_assert_fail("shoal play did not exit after the hang-up");
+    }
+    cr_assert(WIFEXITED(status), "shoal play exited");
+    cr_assert_eq(WEXITSTATUS(status), 0);
+    close(ses.slave);
+    contents c;
+    read_back(path, &c, 18);
+    cr_assert_eq(c.episodes, 1);
+}

@@ -501,7 +501,8 @@ static int keyboard_policy(void *arg, const actor_record_view *v, uint32_t *acti
 /* ---- the command ---- */
 
 /* Makes the game once before the terminal changes, to refuse what cannot be played there. */
-static int check_game(const actor_record_config *rc, keymap *keys, shoal_err *err)
+static int check_game(const actor_record_config *rc, keymap *keys, obs_shape *shape,
+                      shoal_err *err)
 {
     env_registry *reg = env_registry_new(err);
     env *e = NULL;
@@ -522,6 +523,7 @@ static int check_game(const actor_record_config *rc, keymap *keys, shoal_err *er
                              rc->env_name, env_n_actions(e), PLAY_MAX_ACTIONS);
     }
     keymap_init(keys, e);
+    *shape = s;
     env_free(e);
     env_registry_free(reg);
     return code;
@@ -560,11 +562,10 @@ static int play(const args *a)
     if (a->seed_given) {
         rc.seed = a->seed;
     }
-    static player p;
-    memset(&p, 0, sizeof p);
-    p.a = a;
+    player p = {.a = a};
+    obs_shape shape = {0};
     if (code == SHOAL_OK) {
-        code = check_game(&rc, &p.keys, &err);
+        code = check_game(&rc, &p.keys, &shape, &err);
     }
     if (code != SHOAL_OK) {
         fprintf(stderr, "shoal play: %s\n", err.msg);
@@ -579,7 +580,8 @@ static int play(const args *a)
     const char *term_name = getenv("TERM");
     const char *colorterm = getenv("COLORTERM");
     p.colour256 = (term_name && strstr(term_name, "256")) || (colorterm && colorterm[0]);
-    p.frame_cap = 64 * 1024;
+    /* A cell takes at most 32 bytes of escapes; the lines around the grid fit in 8 KiB. */
+    p.frame_cap = (size_t)shape.h * shape.w * 32 + 8192;
     p.frame = malloc(p.frame_cap);
     if (!p.frame) {
         fprintf(stderr, "shoal play: out of memory\n");

@@ -55,6 +55,16 @@ static int parse(int argc, char **argv, args *a)
     return cmdline_parse(&cmd, argc, argv);
 }
 
+void demos_print_summary(const char *verb, const actor_record_config *rc,
+                         const actor_record_summary *s)
+{
+    printf("%s %llu episodes of %s: %llu transitions (%llu env steps) in %llu records, mean "
+           "return %.3f -> %s\n",
+           verb, (unsigned long long)s->episodes, rc->env_name,
+           (unsigned long long)s->transitions, (unsigned long long)s->env_steps,
+           (unsigned long long)s->records, s->mean_return, rc->out);
+}
+
 static int record(const args *a)
 {
     shoal_err err = {0};
@@ -83,11 +93,7 @@ static int record(const args *a)
         fprintf(stderr, "shoal demos record: %s\n", err.msg);
         return 1;
     }
-    printf("recorded %llu episodes of %s: %llu transitions (%llu env steps) in %llu records, "
-           "mean return %.3f -> %s\n",
-           (unsigned long long)s.episodes, rc.env_name, (unsigned long long)s.transitions,
-           (unsigned long long)s.env_steps, (unsigned long long)s.records, s.mean_return,
-           rc.out);
+    demos_print_summary("recorded", &rc, &s);
     return 0;
 }
 

@@ -606,11 +606,7 @@ static int play(const args *a)
         fprintf(stderr, "shoal play: %s\n", err.msg);
         return 1;
     }
-    printf("played %llu episodes of %s: %llu transitions (%llu env steps) in %llu records, mean "
-           "return %.3f -> %s\n",
-           (unsigned long long)s.episodes, rc.env_name, (unsigned long long)s.transitions,
-           (unsigned long long)s.env_steps, (unsigned long long)s.records, s.mean_return,
-           rc.out);
+    demos_print_summary("played", &rc, &s);
     if (s.dropped_steps) {
         printf("the unfinished episode (%llu steps) was not written\n",
                (unsigned long long)s.dropped_steps);

@@ -9,6 +9,7 @@
 #include "replay/demofile.h"
 #include "replay_fixtures.h"
 
+#include "evaluator_fixtures.h"
 #include "shoal_cli.h"
 
 static char dir[64];
@@ -16,15 +17,12 @@ static char out[1 << 16];
 
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/shoal-demos-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    fx_dir_make(dir, "shoal-demos");
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    fx_dir_remove(dir);
 }
 
 TestSuite(demos, .init = setup, .fini = teardown, .timeout = 60);

@@ -22,6 +22,7 @@
 #include "replay/demofile.h"
 #include "replay/store.h"
 
+#include "evaluator_fixtures.h"
 #include "shoal_cli.h"
 
 /* One `shoal play` in a pty; out holds what it drew since mark (older output is dropped). */
@@ -37,15 +38,12 @@ static char dir[64];
 
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/shoal-play-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    fx_dir_make(dir, "shoal-play");
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    fx_dir_remove(dir);
 }
 
 TestSuite(play, .init = setup, .fini = teardown, .timeout = 120);

@@ -29,6 +29,7 @@
 typedef struct session {
     int master, slave;
     pid_t pid;
+    char path[128]; /* the demonstration file it writes */
     char out[1 << 18];
     size_t n;
 } session;
@@ -48,10 +49,14 @@ static void teardown(void)
 
 TestSuite(play, .init = setup, .fini = teardown, .timeout = 120);
 
-/* Starts `shoal play` with args (split at spaces) on a new pty, as its controlling terminal. */
-static void start(session *s, const char *term, const char *args)
+/* Starts `shoal play --out DIR/file` with options (split at spaces) on a new pty, as its
+ * controlling terminal. */
+static void start(session *s, const char *term, const char *file, const char *options)
 {
     memset(s, 0, sizeof *s);
+    snprintf(s->path, sizeof s->path, "%s/%s", dir, file);
+    char args[512];
+    snprintf(args, sizeof args, "--out %s %s", s->path, options);
     struct winsize ws = {.ws_row = 40, .ws_col = 120};
     cr_assert_eq(openpty(&s->master, &s->slave, NULL, NULL, &ws), 0);
     struct termios t;
@@ -236,12 +241,18 @@ static void type_episode(session *s)
     type(s, RIGHT);
 }
 
+/* Plays the first episode from the first frame to its end screen. */
+static void play_first_episode(session *s)
+{
+    expect(s, "episode 1  step 0");
+    type_episode(s);
+    expect(s, "episode 1 over");
+}
+
 Test(play, chain_step_by_step_records_the_keys_typed_and_restores_the_terminal)
 {
-    char path[128], args[256];
-    snprintf(path, sizeof path, "%s/me.demo", dir);
-    snprintf(args, sizeof args, "--env chain --out %s --episodes 2 --step --seed 3", path);
-    start(&ses, "xterm-256color", args);
+    start(&ses, "xterm-256color", "me.demo", "--env chain --episodes 2 --step --seed 3");
+    const char *path = ses.path;
     expect(&ses, "episode 1  step 0");
     cr_assert_not_null(strstr(ses.out, "left"), "the keys are listed: %s", ses.out);
     type_episode(&ses);
@@ -265,10 +276,8 @@ Test(play, chain_step_by_step_records_the_keys_typed_and_restores_the_terminal)
 
 Test(play, q_mid_episode_keeps_finished_episodes_and_drops_the_unfinished_one)
 {
-    char path[128], args[256];
-    snprintf(path, sizeof path, "%s/q.demo", dir);
-    snprintf(args, sizeof args, "--env chain --out %s", path);
-    start(&ses, "xterm", args);
+    start(&ses, "xterm", "q.demo", "--env chain");
+    const char *path = ses.path;
     expect(&ses, "one key press is one step");
     type_episode(&ses);
     expect(&ses, "episode 1 over");
@@ -293,13 +302,9 @@ Test(play, q_mid_episode_keeps_finished_episodes_and_drops_the_unfinished_one)
 
 Test(play, ctrl_c_ends_the_session_like_q_and_restores_the_terminal)
 {
-    char path[128], args[256];
-    snprintf(path, sizeof path, "%s/c.demo", dir);
-    snprintf(args, sizeof args, "--env chain --out %s --step", path);
-    start(&ses, "xterm", args);
-    expect(&ses, "episode 1  step 0");
-    type_episode(&ses);
-    expect(&ses, "episode 1 over");
+    start(&ses, "xterm", "c.demo", "--env chain --step");
+    const char *path = ses.path;
+    play_first_episode(&ses);
     type(&ses, "\n");
     expect(&ses, "episode 2  step 0");
     type(&ses, RIGHT);
@@ -314,10 +319,8 @@ Test(play, ctrl_c_ends_the_session_like_q_and_restores_the_terminal)
 
 Test(play, quitting_before_an_episode_ends_writes_nothing_and_exits_1)
 {
-    char path[128], args[256];
-    snprintf(path, sizeof path, "%s/none.demo", dir);
-    snprintf(args, sizeof args, "--env chain --out %s", path);
-    start(&ses, "xterm", args);
+    start(&ses, "xterm", "none.demo", "--env chain");
+    const char *path = ses.path;
     expect(&ses, "episode 1  step 0");
     type(&ses, RIGHT "q");
     cr_assert_eq(finish(&ses), 1, "%s", ses.out);
@@ -329,10 +332,7 @@ Test(play, quitting_before_an_episode_ends_writes_nothing_and_exits_1)
 
 Test(play, sigterm_mid_episode_restores_the_terminal)
 {
-    char path[128], args[256];
-    snprintf(path, sizeof path, "%s/t.demo", dir);
-    snprintf(args, sizeof args, "--env chain --out %s", path);
-    start(&ses, "xterm", args);
+    start(&ses, "xterm", "t.demo", "--env chain");
     expect(&ses, "episode 1  step 0");
     kill(ses.pid, SIGTERM);
     cr_assert_eq(finish(&ses), 1, "%s", ses.out);
@@ -341,11 +341,9 @@ Test(play, sigterm_mid_episode_restores_the_terminal)
 
 Test(play, breakout_in_real_time_takes_keys_per_frame_and_noop_without_one)
 {
-    char path[128], args[256];
-    snprintf(path, sizeof path, "%s/b.demo", dir);
-    snprintf(args, sizeof args, "--env minatar/breakout --out %s --fps 20 --episodes 1 "
-             "--set env.max_episode_steps=40", path);
-    start(&ses, "xterm-256color", args);
+    start(&ses, "xterm-256color", "b.demo",
+          "--env minatar/breakout --fps 20 --episodes 1 --set env.max_episode_steps=40");
+    const char *path = ses.path;
     expect(&ses, "[real time]");
     cr_assert_not_null(strstr(ses.out, "\033[48;5;"), "256 colours: %s", ses.out);
     for (int i = 0; i < 3; i++) {
@@ -370,10 +368,7 @@ Test(play, breakout_in_real_time_takes_keys_per_frame_and_noop_without_one)
 
 Test(play, sixteen_colour_terminals_get_sgr_backgrounds)
 {
-    char path[128], args[256];
-    snprintf(path, sizeof path, "%s/s.demo", dir);
-    snprintf(args, sizeof args, "--env minatar/seaquest --out %s --step", path);
-    start(&ses, "xterm", args);
+    start(&ses, "xterm", "s.demo", "--env minatar/seaquest --step");
     expect(&ses, "[step by step]");
     expect(&ses, ";30m"); /* a bright background with black glyphs, no 256-colour codes */
     cr_assert_null(strstr(ses.out, "\033[48;5;"), "%s", ses.out);
@@ -416,13 +411,9 @@ Test(play, help_usage_and_bad_input_are_answered_before_the_terminal_changes)
 
 Test(play, a_terminal_that_hangs_up_keeps_the_finished_episodes)
 {
-    char path[128], args[256];
-    snprintf(path, sizeof path, "%s/h.demo", dir);
-    snprintf(args, sizeof args, "--env chain --out %s", path);
-    start(&ses, "xterm", args);
-    expect(&ses, "episode 1  step 0");
-    type_episode(&ses);
-    expect(&ses, "episode 1 over");
+    start(&ses, "xterm", "h.demo", "--env chain");
+    const char *path = ses.path;
+    play_first_episode(&ses);
     close(ses.master); /* the terminal window closes: SIGHUP, then a hung-up stdin */
     int status = 0;
     pid_t done = 0;

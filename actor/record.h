@@ -95,8 +95,9 @@ int actor_record_config_from(const config *cfg, const char *env_name, const char
 
 /* Plays c->episodes episodes (with a policy: until it stops, or c->episodes when not 0) and
  * writes the demo file atomically (nothing at c->out on failure; with a policy, also nothing
- * when it stopped before any episode ended: ESTATE). EINVAL (no expert for the game; a checkpoint for another observation shape or
- * action count), errors of env_make, nn_paramfile_load and the demo writer. */
+ * when it stopped before any episode ended: ESTATE). EINVAL (no expert for the game; a
+ * checkpoint for another observation shape or action count; a policy's action out of range),
+ * errors of env_make, nn_paramfile_load, the demo writer and the policy. */
 int actor_record_run(const actor_record_config *c, actor_record_summary *summary,
                      shoal_err *err);
 

@@ -534,7 +534,7 @@ static int merge(int argc, char **argv)
         .n_options = sizeof options / sizeof options[0],
         .notes = "A file does not record its game's action count: without --env, two games with\n"
                  "the same observations (the same MinAtar channel count) cannot be told apart.\n"
-                 "FILE is refused when it exists, unless --force (then FILE may also be an input).\n"
+                 "FILE is refused when it exists, unless --force (then it may also be an input).\n"
                  "Exit code 1 when anything is refused; nothing is written then.",
         .operands = &files,
         .operand = "IN",

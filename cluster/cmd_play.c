@@ -74,8 +74,8 @@ static int parse(int argc, char **argv, args *a)
                  "Keys: arrows or WASD move (the game's left/right/up/down), space fires, the\n"
                  "digits choose an action by its number, q quits. In real time the game advances\n"
                  "--fps frames a second and takes the last key pressed in each frame (none: the\n"
-                 "no-op). With --step each key advances one frame ('.' or Enter: the no-op); games\n"
-                 "without a no-op action (chain, deepsea) are always played step by step.",
+                 "no-op). With --step each key advances one frame ('.' or Enter: the no-op);\n"
+                 "games without a no-op action (chain, deepsea) are always played step by step.",
         .options = options,
         .n_options = sizeof options / sizeof options[0],
         .notes = "q, Ctrl-C or a SIGTERM ends the session: every finished episode is written, the\n"

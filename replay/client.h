@@ -281,8 +281,8 @@ int replay_demo_writer_close(replay_demo_writer *w, shoal_err *err);
 /* Drops the file being written and frees w. NULL is fine. */
 void replay_demo_writer_abort(replay_demo_writer *w);
 
-/* The reader. Checks the whole file, then calls fn for each record in order, decoded and checked against
- * its own spec; the batch lives until fn returns. Stops at the first error: ENOTFOUND, EIO,
+/* The reader. Checks the whole file, then calls fn for each record in order, decoded and
+ * checked against its own spec; the batch lives until fn returns. Stops at the first error: ENOTFOUND, EIO,
  * ECORRUPT (bad magic, unknown flags, truncated, trailing bytes, CRC mismatch, counts unlike
  * the header's, undecodable or inconsistent record, each naming the file), EVERSION, or fn's
  * own code; fn sees no record of a file that fails the check. */

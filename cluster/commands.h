@@ -4,6 +4,7 @@
 #ifndef SHOAL_CLUSTER_COMMANDS_H
 #define SHOAL_CLUSTER_COMMANDS_H
 
+#include "actor/record.h"
 #include "common/config.h"
 
 typedef struct command {
@@ -22,6 +23,11 @@ int cmd_learner(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_actor(int argc, char **argv);
 int cmd_demos(int argc, char **argv);
+int cmd_play(int argc, char **argv);
+
+/* The line `shoal demos record` and `shoal play` end with: "<verb> N episodes of ENV: ..." */
+void demos_print_summary(const char *verb, const actor_record_config *rc,
+                         const actor_record_summary *s);
 int cmd_status(int argc, char **argv);
 
 /* A configuration with every part's schema and defaults; NULL with err on failure.

@@ -17,7 +17,8 @@ static const command commands[] = {
     {"replay", cmd_replay, "run one prioritized replay shard (ZeroMQ ROUTER)"},
     {"actor", cmd_actor, "run one actor: envs, exploration, n-step transitions to replay"},
     {"status", cmd_status, "a run at a glance: roles, progress, replay, evaluation, budget"},
-    {"demos", cmd_demos, "record demonstrations to a file (expert or checkpoint), or check files"},
+    {"demos", cmd_demos, "record demonstrations (expert or checkpoint); check, inspect, merge"},
+    {"play", cmd_play, "play a game yourself in the terminal and record it as demonstrations"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

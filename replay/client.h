@@ -278,6 +278,7 @@ replay_shard_totals replay_client_totals(const replay_client *c, size_t shard);
  *     replay_demo_writer_append(w, &batch, &err);   // batch.demo, actor_id REPLAY_DEMO_ACTOR
  *     replay_demo_writer_close(w, &err);
  *     replay_demo_check("demos/breakout.demo", &summary, &err);
+ *     replay_demo_read("demos/breakout.demo", fn, ctx, &err);   // fn(ctx, &batch, &err) each
  */
 
 typedef struct replay_demo_writer replay_demo_writer;
@@ -295,6 +296,14 @@ int replay_demo_writer_close(replay_demo_writer *w, shoal_err *err);
 
 /* Drops the file being written and frees w. NULL is fine. */
 void replay_demo_writer_abort(replay_demo_writer *w);
+
+/* The reader. Checks the whole file, then calls fn for each record in order, decoded and
+ * checked against its own spec; the batch lives until fn returns. Stops at the first error: ENOTFOUND, EIO,
+ * ECORRUPT (bad magic, unknown flags, truncated, trailing bytes, CRC mismatch, counts unlike
+ * the header's, undecodable or inconsistent record, each naming the file), EVERSION, or fn's
+ * own code; fn sees no record of a file that fails the check. */
+typedef int (*replay_demo_fn)(void *ctx, const replay_batch *b, shoal_err *err);
+int replay_demo_read(const char *path, replay_demo_fn fn, void *ctx, shoal_err *err);
 
 /* What a demonstration file holds. */
 typedef struct replay_demo_summary {

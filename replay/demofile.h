@@ -41,13 +41,8 @@
 /* Largest record a reader accepts. */
 #define REPLAY_DEMO_MAX_RECORD ((size_t)256 << 20)
 
-/* Checks the whole file, then calls fn for each record in order, decoded and checked against
- * its own spec; the batch lives until fn returns. Stops at the first error: ENOTFOUND, EIO,
- * ECORRUPT (bad magic, unknown flags, truncated, trailing bytes, CRC mismatch, counts unlike
- * the header's, undecodable or inconsistent record, each naming the file), EVERSION, or fn's
- * own code; fn sees no record of a file that fails the check. */
-typedef int (*replay_demo_fn)(void *ctx, const replay_batch *b, shoal_err *err);
-int replay_demo_read(const char *path, replay_demo_fn fn, void *ctx, shoal_err *err);
+/* replay_demo_read, the reader, is declared in replay/client.h (`shoal demos info` and
+ * `merge` read through it). */
 
 /* Transitions in the comma-separated files, each checked whole as replay_demo_read does. */
 int replay_demo_count(const char *paths, size_t *n_transitions, shoal_err *err);

@@ -15,6 +15,7 @@
 #include "cluster/commands.h"
 #include "cluster/envfacts.h"
 #include "cluster/launch.h"
+#include "cluster/layout.h"
 #include "cluster/rundir.h"
 #include "cluster/stop.h"
 #include "cluster/train_demos.h"
@@ -119,6 +120,12 @@ static config *prepare_run(const void *arg, char *run_dir, size_t cap, shoal_err
         snprintf(run_dir, cap, "%s", absolute);
     }
     config *cfg = load_config(a, run_dir, err);
+    if (cfg && !launch_under_mpirun() &&
+        cluster_layout_check_actorless(cfg, (uint32_t)config_int(cfg, "cluster", "actors"),
+                                       err) != SHOAL_OK) {
+        config_free(cfg);
+        return NULL;
+    }
     /* The run's env facts (observation spec, action count) go into config.ini once, so that
      * every rank reads them instead of building an environment to learn them. */
     if (cfg && (cluster_env_facts_derive(cfg, err) != SHOAL_OK ||

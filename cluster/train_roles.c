@@ -263,7 +263,8 @@ static config *rank_config(const train_rank_spec *spec, int world_rank, int worl
     ok = cfg && cluster_layout_init(layout, (uint32_t)config_int(cfg, "cluster", "replay_shards"),
                                     (uint32_t)config_int(cfg, "cluster", "learners"),
                                     (uint32_t)config_int(cfg, "cluster", "evaluators"),
-                                    (uint32_t)world_size, &err) == SHOAL_OK;
+                                    (uint32_t)world_size, &err) == SHOAL_OK &&
+         cluster_layout_check_actorless(cfg, layout->actors, &err) == SHOAL_OK;
     if (!ok) {
         if (world_rank == 0) {
             fprintf(stderr, "shoal train: %s\n", err.msg);

@@ -1,7 +1,6 @@
 #include "cluster/layout.h"
 
 #include <assert.h>
-#include <stdio.h>
 
 int cluster_layout_init(cluster_layout *l, uint32_t replay_shards, uint32_t learners,
                         uint32_t evaluators, uint32_t world_size, shoal_err *err)
@@ -63,28 +62,4 @@ const char *cluster_role_name(cluster_role role)
 {
     static const char *const names[] = {"replay", "learner", "evaluator", "actor"};
     return names[role];
-}
-
-int cluster_layout_check_actorless(const config *cfg, uint32_t actors, shoal_err *err)
-{
-    if (actors > 0) {
-        return SHOAL_OK;
-    }
-    if (!config_str(cfg, "replay", "demos")[0] && !config_str(cfg, "replay", "checkpoint")[0]) {
-        return shoal_err_set(err, SHOAL_EINVAL, "a run without actors learns from fixed data "
-                             "only, and none is given: set replay.demos (demonstration files) "
-                             "or replay.checkpoint (a replay checkpoint to load)");
-    }
-    if (config_float(cfg, "run", "max_seconds") <= 0 &&
-        config_int(cfg, "learner", "max_updates") == 0) {
-        return shoal_err_set(err, SHOAL_EINVAL, "a run without actors collects no frames, so "
-                             "run.max_frames cannot end it: set learner.max_updates or "
-                             "run.max_seconds");
-    }
-    if (config_int(cfg, "run", "max_frames") > 0) {
-        fprintf(stderr, "shoal train: no actors: run.max_frames = %lld will never be reached; "
-                        "learner.max_updates or run.max_seconds ends the run\n",
-                (long long)config_int(cfg, "run", "max_frames"));
-    }
-    return SHOAL_OK;
 }

@@ -13,7 +13,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/config.h"
 #include "common/err.h"
 
 typedef enum cluster_role {
@@ -32,16 +31,10 @@ typedef struct cluster_layout {
 } cluster_layout;
 
 /* Checks the counts against world_size (at least one shard and one learner; evaluators 0 or 1;
- * actors may be 0: see cluster_layout_check_actorless) and fills l. EINVAL says how many
+ * actors may be 0: see train_check_actorless, cluster/train_roles.h) and fills l. EINVAL says how many
  * processes the layout needs. */
 int cluster_layout_init(cluster_layout *l, uint32_t replay_shards, uint32_t learners,
                         uint32_t evaluators, uint32_t world_size, shoal_err *err);
-
-/* A run without actors (behaviour cloning, offline learning) gets no new data and counts no
- * frames: it needs fixed data (replay.demos or replay.checkpoint) and an end other than
- * run.max_frames (learner.max_updates or run.max_seconds); with run.max_frames set as well it
- * says on stderr that it will not be reached. EINVAL naming the keys; SHOAL_OK when actors > 0. */
-int cluster_layout_check_actorless(const config *cfg, uint32_t actors, shoal_err *err);
 
 /* Role of world rank and its index among the ranks of that role. rank < world_size. */
 void cluster_role_of(const cluster_layout *l, uint32_t rank, cluster_role *role, uint32_t *index);

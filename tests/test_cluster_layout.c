@@ -1,7 +1,6 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "cluster/commands.h"
 #include "cluster/layout.h"
 
 Test(cluster_layout, ranks_take_roles_in_order_shards_learners_evaluator_actors)
@@ -48,15 +47,6 @@ Test(cluster_layout, too_few_processes_says_how_many_are_needed)
     cr_assert(strstr(err.msg, "0 or 1") != NULL, "%s", err.msg);
 }
 
-static config *schema_config(void)
-{
-    size_t n = 0;
-    const config_key *const *tables = shoal_config_tables(&n);
-    config *c = config_new(tables, n, NULL);
-    cr_assert_not_null(c);
-    return c;
-}
-
 Test(cluster_layout, no_actors_is_a_layout_of_its_own)
 {
     cluster_layout l;
@@ -66,23 +56,4 @@ Test(cluster_layout, no_actors_is_a_layout_of_its_own)
     uint32_t index;
     cluster_role_of(&l, 2, &role, &index);
     cr_assert_eq(role, CLUSTER_ROLE_EVALUATOR);
-}
-
-Test(cluster_layout, a_run_without_actors_needs_fixed_data_and_an_end_other_than_frames)
-{
-    config *c = schema_config();
-    shoal_err err = {0};
-    cr_assert_eq(cluster_layout_check_actorless(c, 2, &err), SHOAL_OK, "with actors: anything");
-    cr_assert_eq(cluster_layout_check_actorless(c, 0, &err), SHOAL_EINVAL);
-    cr_assert(strstr(err.msg, "replay.demos") && strstr(err.msg, "replay.checkpoint"), "%s",
-              err.msg);
-    cr_assert_eq(config_set(c, "replay.demos=x.demo", "test", NULL), SHOAL_OK);
-    cr_assert_eq(config_set(c, "run.max_frames=1000", "test", NULL), SHOAL_OK);
-    cr_assert_eq(cluster_layout_check_actorless(c, 0, &err), SHOAL_EINVAL);
-    cr_assert(strstr(err.msg, "run.max_frames cannot end it") &&
-              strstr(err.msg, "learner.max_updates") && strstr(err.msg, "run.max_seconds"),
-              "%s", err.msg);
-    cr_assert_eq(config_set(c, "learner.max_updates=100", "test", NULL), SHOAL_OK);
-    cr_assert_eq(cluster_layout_check_actorless(c, 0, &err), SHOAL_OK, "%s", err.msg);
-    config_free(c);
 }

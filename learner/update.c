@@ -9,6 +9,8 @@
 #include "nn/loss.h"
 #include "nn/paramfile.h"
 
+#define TARGET_EXT ".target" /* the target network's file beside a checkpoint */
+
 struct learner_update {
     learner_update_config cfg;
     MPI_Comm comm; /* MPI_COMM_NULL: a single learner without MPI */
@@ -436,7 +438,7 @@ int learner_update_size(const learner_update *u)
 
 int learner_update_target_path(const char *path, char *out, size_t cap, shoal_err *err)
 {
-    return nn_paramfile_sibling_path(path, ".target", out, cap, err);
+    return nn_paramfile_sibling_path(path, TARGET_EXT, out, cap, err);
 }
 
 int learner_update_save(const learner_update *u, const char *path, uint64_t frames,
@@ -470,13 +472,30 @@ static void copy_optim(nn_optim *dst, const nn_optim *src)
     nn_optim_set_steps(dst, nn_optim_steps(src));
 }
 
+/* Loads the file of checkpoint path's step beside it (ext: TARGET_EXT,
+ * NN_PARAMFILE_BEHAVIOUR_EXT) into net (and opt when not NULL). */
+static int load_beside(const char *path, const char *ext, const char *what, nn_qnet *net,
+                       nn_optim *opt, uint64_t step, shoal_err *err)
+{
+    char side[4096];
+    uint64_t side_step = 0;
+    int rc = nn_paramfile_sibling_path(path, ext, side, sizeof side, err);
+    if (rc == SHOAL_OK) {
+        rc = nn_paramfile_load(side, net, opt, &side_step, NULL, err);
+    }
+    if (rc == SHOAL_ENOTFOUND) {
+        shoal_err_prefix(err, "%s has no %s beside it", path, what);
+    }
+    if (rc == SHOAL_OK && side_step != step) {
+        rc = shoal_err_set(err, SHOAL_ECORRUPT, "%s is step %llu but %s beside it is step "
+                           "%llu: the pair is not from one checkpoint", path,
+                           (unsigned long long)step, side, (unsigned long long)side_step);
+    }
+    return rc;
+}
+
 int learner_update_load(learner_update *u, const char *path, uint64_t *frames, shoal_err *err)
 {
-    char tpath[4096];
-    int rc = learner_update_target_path(path, tpath, sizeof tpath, err);
-    if (rc != SHOAL_OK) {
-        return rc;
-    }
     /* Load into scratch networks first so that a bad file leaves u unchanged. */
     nn_qnet *net = nn_qnet_new(&u->cfg.net, err);
     nn_qnet *target = net ? nn_qnet_new(&u->cfg.net, err) : NULL;
@@ -487,40 +506,18 @@ int learner_update_load(learner_update *u, const char *path, uint64_t *frames, s
         beh = nn_qnet_new(nn_qnet_config_of(u->behaviour), err);
         bopt = beh ? nn_optim_new(&u->cfg.optim, u->n_trainable, err) : NULL;
     }
-    uint64_t step = 0, tstep = 0, fr = 0;
-    rc = opt && (!u->behaviour || bopt) ? SHOAL_OK : (err ? err->code : SHOAL_ENOMEM);
+    uint64_t step = 0, fr = 0;
+    int rc = opt && (!u->behaviour || bopt) ? SHOAL_OK : (err ? err->code : SHOAL_ENOMEM);
     if (rc == SHOAL_OK) {
         rc = nn_paramfile_load(path, net, opt, &step, &fr, err);
     }
     if (rc == SHOAL_OK) {
-        rc = nn_paramfile_load(tpath, target, NULL, &tstep, NULL, err);
-        if (rc == SHOAL_ENOTFOUND) {
-            shoal_err_prefix(err, "%s has no target network beside it (written by another "
-                             "program?)", path);
-        }
-    }
-    if (rc == SHOAL_OK && tstep != step) {
-        rc = shoal_err_set(err, SHOAL_ECORRUPT, "%s is step %llu but its target file %s is "
-                           "step %llu: the pair is not from one checkpoint", path,
-                           (unsigned long long)step, tpath, (unsigned long long)tstep);
+        rc = load_beside(path, TARGET_EXT, "target network (written by another program?)",
+                         target, NULL, step, err);
     }
     if (rc == SHOAL_OK && beh) {
-        char bpath[4096];
-        uint64_t bstep = 0;
-        rc = nn_paramfile_sibling_path(path, NN_PARAMFILE_BEHAVIOUR_EXT, bpath, sizeof bpath,
-                                       err);
-        if (rc == SHOAL_OK) {
-            rc = nn_paramfile_load(bpath, beh, bopt, &bstep, NULL, err);
-        }
-        if (rc == SHOAL_ENOTFOUND) {
-            shoal_err_prefix(err, "%s has no behaviour model beside it (learner.mode = offline "
-                             "resumes only offline checkpoints)", path);
-        }
-        if (rc == SHOAL_OK && bstep != step) {
-            rc = shoal_err_set(err, SHOAL_ECORRUPT, "%s is step %llu but its behaviour model "
-                               "%s is step %llu", path, (unsigned long long)step, bpath,
-                               (unsigned long long)bstep);
-        }
+        rc = load_beside(path, NN_PARAMFILE_BEHAVIOUR_EXT, "behaviour model (learner.mode = "
+                         "offline resumes only offline checkpoints)", beh, bopt, step, err);
     }
     if (rc == SHOAL_OK) {
         if (beh) {

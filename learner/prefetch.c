@@ -233,6 +233,7 @@ static int issue(learner_prefetch *p)
 {
     replay_sample_req req = p->cfg.req;
     req.demo_only = p->issued < p->cfg.n_demo_only;
+    req.mixed = req.mixed && !req.demo_only; /* the wire refuses both: demo-only has no mix */
     pthread_mutex_unlock(&p->mu);
     shoal_err e = {0};
     int rc = replay_client_sample_request(p->client, &req, &e);

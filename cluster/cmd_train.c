@@ -119,6 +119,17 @@ static config *prepare_run(const void *arg, char *run_dir, size_t cap, shoal_err
         snprintf(run_dir, cap, "%s", absolute);
     }
     config *cfg = load_config(a, run_dir, err);
+    if (cfg && !launch_under_mpirun() &&
+        train_check_actorless(cfg, run_dir, (uint32_t)config_int(cfg, "cluster", "actors"),
+                              err) != SHOAL_OK) {
+        config_free(cfg);
+        return NULL;
+    }
+    if (cfg && config_int(cfg, "cluster", "actors") == 0 && config_int(cfg, "run", "max_frames")) {
+        fprintf(stderr, "shoal train: no actors: run.max_frames = %lld will never be reached; "
+                        "learner.max_updates or run.max_seconds ends the run\n",
+                (long long)config_int(cfg, "run", "max_frames"));
+    }
     /* The run's env facts (observation spec, action count) go into config.ini once, so that
      * every rank reads them instead of building an environment to learn them. */
     if (cfg && (cluster_env_facts_derive(cfg, err) != SHOAL_OK ||

@@ -16,13 +16,13 @@ int cluster_layout_init(cluster_layout *l, uint32_t replay_shards, uint32_t lear
                              evaluators);
     }
     uint64_t fixed = (uint64_t)replay_shards + learners + evaluators;
-    if ((uint64_t)world_size < fixed + 1) {
+    if ((uint64_t)world_size < fixed) {
         return shoal_err_set(err, SHOAL_EINVAL,
                              "%u processes are too few: %u replay shard(s) + %u learner(s) + %u "
-                             "evaluator(s) + at least 1 actor need %llu; start more processes "
-                             "(mpirun -np) or lower the counts in [cluster]",
+                             "evaluator(s) need %llu, and actors come on top; start more "
+                             "processes (mpirun -np) or lower the counts in [cluster]",
                              world_size, replay_shards, learners, evaluators,
-                             (unsigned long long)fixed + 1);
+                             (unsigned long long)fixed);
     }
     l->replay_shards = replay_shards;
     l->learners = learners;

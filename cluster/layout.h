@@ -30,8 +30,9 @@ typedef struct cluster_layout {
     uint32_t world_size;
 } cluster_layout;
 
-/* Checks the counts against world_size (at least one shard, one learner and one actor;
- * evaluators 0 or 1) and fills l. EINVAL says how many processes the layout needs. */
+/* Checks the counts against world_size (at least one shard and one learner; evaluators 0 or 1;
+ * actors may be 0: see train_check_actorless, cluster/train_roles.h) and fills l. EINVAL says how many
+ * processes the layout needs. */
 int cluster_layout_init(cluster_layout *l, uint32_t replay_shards, uint32_t learners,
                         uint32_t evaluators, uint32_t world_size, shoal_err *err);
 

@@ -38,9 +38,10 @@ static const config_key run_keys[] = {
      "learner processes (MPI data-parallel), after the shards"},
     {"cluster", "evaluators", CONFIG_INT, "1", 0, 1, NULL,
      "evaluator processes (0 or 1), after the learners"},
-    {"cluster", "actors", CONFIG_INT, "2", 1, 65536, NULL,
+    {"cluster", "actors", CONFIG_INT, "2", 0, 65536, NULL,
      "actor processes started by shoal train on this machine (under your own mpirun: every "
-     "rank after the evaluator is an actor)"},
+     "rank after the evaluator is an actor); 0: learn from fixed data only (replay.demos or "
+     "replay.checkpoint), ended by learner.max_updates or run.max_seconds"},
     {"cluster", "bind_host", CONFIG_STRING, "127.0.0.1", 0, 0, NULL,
      "address shards and the parameter publisher bind to; 'auto' binds every interface and "
      "advertises this host's name (for several machines)"},

@@ -50,6 +50,38 @@ void train_role_set_replay(endpoint_file *ep, const char *all, uint32_t n_shards
     }
 }
 
+/* RUN_DIR/replay-<shard>.ckpt: where a shard of shoal train checkpoints and resumes from. */
+static int replay_ckpt_path(char *out, size_t cap, const char *run_dir, uint32_t shard,
+                            shoal_err *err)
+{
+    char name[64];
+    snprintf(name, sizeof name, "replay-%u.ckpt", shard);
+    return rundir_path(out, cap, run_dir, name, err);
+}
+
+int train_check_actorless(const config *cfg, const char *run_dir, uint32_t actors,
+                          shoal_err *err)
+{
+    if (actors > 0) {
+        return SHOAL_OK;
+    }
+    char ck[FILEIO_PATH_MAX];
+    bool have_ckpt = replay_ckpt_path(ck, sizeof ck, run_dir, 0, NULL) == SHOAL_OK &&
+                     access(ck, F_OK) == 0;
+    if (!config_str(cfg, "replay", "demos")[0] && !have_ckpt) {
+        return shoal_err_set(err, SHOAL_EINVAL, "a run without actors learns from fixed data "
+                             "only, and none is given: set replay.demos (demonstration files) "
+                             "or put replay checkpoints in the run folder (%s)", ck);
+    }
+    if (config_float(cfg, "run", "max_seconds") <= 0 &&
+        config_int(cfg, "learner", "max_updates") == 0) {
+        return shoal_err_set(err, SHOAL_EINVAL, "a run without actors collects no frames, so "
+                             "run.max_frames cannot end it: set learner.max_updates or "
+                             "run.max_seconds");
+    }
+    return SHOAL_OK;
+}
+
 static int replay_bind(train_role_ctx *ctx, char *endpoint, size_t cap, shoal_err *err)
 {
     replay_server_config rc;
@@ -58,9 +90,8 @@ static int replay_bind(train_role_ctx *ctx, char *endpoint, size_t cap, shoal_er
         return code;
     }
     rc.drain = ctx->drain;
-    char name[64];
-    snprintf(name, sizeof name, "replay-%u.ckpt", ctx->index);
-    code = rundir_path(rc.checkpoint_path, sizeof rc.checkpoint_path, ctx->run_dir, name, err);
+    code = replay_ckpt_path(rc.checkpoint_path, sizeof rc.checkpoint_path, ctx->run_dir,
+                            ctx->index, err);
     if (code != SHOAL_OK) {
         return code;
     }
@@ -265,7 +296,8 @@ static config *rank_config(const train_rank_spec *spec, int world_rank, int worl
     ok = cfg && cluster_layout_init(layout, (uint32_t)config_int(cfg, "cluster", "replay_shards"),
                                     (uint32_t)config_int(cfg, "cluster", "learners"),
                                     (uint32_t)config_int(cfg, "cluster", "evaluators"),
-                                    (uint32_t)world_size, &err) == SHOAL_OK;
+                                    (uint32_t)world_size, &err) == SHOAL_OK &&
+         train_check_actorless(cfg, run_dir, layout->actors, &err) == SHOAL_OK;
     if (!ok) {
         if (world_rank == 0) {
             fprintf(stderr, "shoal train: %s\n", err.msg);

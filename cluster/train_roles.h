@@ -82,4 +82,11 @@ typedef struct train_rank_spec {
  * Returns the exit code (0 or 1). */
 int train_rank_main(const train_rank_spec *spec);
 
+/* A run without actors (behaviour cloning, offline learning) gets no new data and counts no
+ * frames: it needs fixed data (replay.demos, or RUN_DIR/replay-0.ckpt from another run) and
+ * an end other than run.max_frames (learner.max_updates or run.max_seconds). EINVAL naming
+ * the keys; SHOAL_OK when actors > 0. */
+int train_check_actorless(const config *cfg, const char *run_dir, uint32_t actors,
+                          shoal_err *err);
+
 #endif

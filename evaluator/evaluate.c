@@ -4,12 +4,14 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/rng.h"
 #include "env/env_config.h"
 #include "env/plugin.h"
 #include "env/registry.h"
+#include "nn/loss.h"
 #include "nn/paramfile.h"
 
 const config_key evaluator_config_keys[] = {
@@ -54,6 +56,11 @@ struct evaluator_player {
     uint8_t *obs; /* (n_envs, obs_bytes) */
     float *x;     /* (n_envs, H, W, C) */
     float *q;     /* (n_envs, NN_QNET_MAX_HEADS, n_actions) */
+    /* discrete BCQ's behaviour model of an offline checkpoint (NULL before the first), its
+     * logits (as q), and whether the current evaluation restricts actions with it */
+    nn_qnet *behaviour;
+    float *g;
+    bool constrained;
     size_t *rows; /* batch row -> slot */
     double *returns;      /* (episodes) */
     double *head_returns; /* (head_cap) */
@@ -97,6 +104,7 @@ int evaluator_player_config_from(const config *cfg, evaluator_player_config *out
     out->seed = (uint64_t)config_int(cfg, "run", "seed") +
                 (uint64_t)config_int(cfg, "evaluator", "seed_offset");
     out->n_envs = (size_t)config_int(cfg, "evaluator", "n_envs");
+    out->bcq_threshold = (float)config_float(cfg, "learner", "bcq_threshold");
     return SHOAL_OK;
 }
 
@@ -135,6 +143,8 @@ void evaluator_player_free(evaluator_player *p)
     free(p->obs);
     free(p->x);
     free(p->q);
+    free(p->g);
+    nn_qnet_free(p->behaviour);
     free(p->rows);
     free(p->returns);
     free(p->head_returns);
@@ -174,9 +184,10 @@ evaluator_player *evaluator_player_new(const evaluator_player_config *cfg, shoal
     p->obs = malloc(n * p->spec.bytes);
     p->x = malloc(n * p->in_floats * sizeof *p->x);
     p->q = malloc(n * NN_QNET_MAX_HEADS * p->n_actions * sizeof *p->q);
+    p->g = malloc(n * NN_QNET_MAX_HEADS * p->n_actions * sizeof *p->g);
     p->rows = malloc(n * sizeof *p->rows);
     p->returns = malloc(cfg->episodes * sizeof *p->returns);
-    if (!p->slots || !p->obs || !p->x || !p->q || !p->rows || !p->returns) {
+    if (!p->slots || !p->obs || !p->x || !p->q || !p->g || !p->rows || !p->returns) {
         shoal_err_set(err, SHOAL_ENOMEM, "evaluator: out of memory for %zu environments", n);
         goto fail;
     }
@@ -401,6 +412,10 @@ static int play(evaluator_player *p, nn_qnet *net, size_t n_heads, size_t n_jobs
             }
         }
         nn_qnet_forward(net, p->x, b, p->q);
+        if (p->constrained) {
+            nn_qnet_forward(p->behaviour, p->x, b, p->g);
+            nn_bcq_mask(p->q, p->g, b * n_heads, p->n_actions, p->cfg.bcq_threshold);
+        }
         for (size_t i = 0; i < b; i++) {
             size_t s = p->rows[i];
             slot *sl = &p->slots[s];
@@ -424,8 +439,8 @@ void evaluator_player_on_progress(evaluator_player *p,
     p->progress_arg = arg;
 }
 
-int evaluator_player_eval_net(evaluator_player *p, nn_qnet *net, volatile sig_atomic_t *stop,
-                              evaluator_result *out, shoal_err *err)
+static int evaluate(evaluator_player *p, nn_qnet *net, volatile sig_atomic_t *stop,
+                    evaluator_result *out, shoal_err *err)
 {
     if (check_net(p, net, err) != SHOAL_OK) {
         return err ? err->code : SHOAL_EARCH;
@@ -456,6 +471,13 @@ int evaluator_player_eval_net(evaluator_player *p, nn_qnet *net, volatile sig_at
     }
     out->seconds = clock_since_s(t0);
     return SHOAL_OK;
+}
+
+int evaluator_player_eval_net(evaluator_player *p, nn_qnet *net, volatile sig_atomic_t *stop,
+                              evaluator_result *out, shoal_err *err)
+{
+    p->constrained = false;
+    return evaluate(p, net, stop, out, err);
 }
 
 void evaluator_player_set_deadline(evaluator_player *p, uint64_t deadline_ns)
@@ -490,6 +512,34 @@ static int net_for(evaluator_player *p, const char *path, shoal_err *err)
     return SHOAL_OK;
 }
 
+/* An offline (discrete BCQ) checkpoint has its behaviour model beside it: load it and restrict
+ * the actions to those it allows, as the learner's targets were. Without the file: plain
+ * argmax. */
+static int behaviour_for(evaluator_player *p, const char *path, shoal_err *err)
+{
+    char bpath[4096];
+    p->constrained = false;
+    if (nn_paramfile_sibling_path(path, NN_PARAMFILE_BEHAVIOUR_EXT, bpath, sizeof bpath, err) !=
+        SHOAL_OK) {
+        return err ? err->code : SHOAL_EINVAL;
+    }
+    if (access(bpath, F_OK) != 0) {
+        return SHOAL_OK;
+    }
+    if (!p->behaviour || strcmp(nn_qnet_arch(p->behaviour), nn_qnet_arch(p->net)) != 0) {
+        nn_qnet_free(p->behaviour);
+        p->behaviour = nn_qnet_new(nn_qnet_config_of(p->net), err);
+        if (!p->behaviour) {
+            return err ? err->code : SHOAL_ENOMEM;
+        }
+    }
+    if (nn_paramfile_load(bpath, p->behaviour, NULL, NULL, NULL, err) != SHOAL_OK) {
+        return err ? err->code : SHOAL_ECORRUPT;
+    }
+    p->constrained = true;
+    return SHOAL_OK;
+}
+
 int evaluator_player_eval_file(evaluator_player *p, const char *path,
                                volatile sig_atomic_t *stop, evaluator_result *out,
                                shoal_err *err)
@@ -499,7 +549,11 @@ int evaluator_player_eval_file(evaluator_player *p, const char *path,
         nn_paramfile_load(path, p->net, NULL, &step, &frames, err) != SHOAL_OK) {
         return err ? err->code : SHOAL_ECORRUPT;
     }
-    int rc = evaluator_player_eval_net(p, p->net, stop, out, err);
+    int rc = behaviour_for(p, path, err);
+    if (rc != SHOAL_OK) {
+        return rc;
+    }
+    rc = evaluate(p, p->net, stop, out, err);
     out->step = step;
     out->frames = frames;
     return rc;

@@ -47,6 +47,7 @@ typedef struct evaluator_player_config {
     double epsilon;         /* probability of a uniformly random action */
     uint64_t seed;          /* run.seed + evaluator.seed_offset */
     size_t n_envs;          /* episodes played at once (the forward batch), >= 1 */
+    float bcq_threshold;    /* learner.bcq_threshold: τ for checkpoints with a behaviour model */
 } evaluator_player_config;
 
 /* Fills out from [env] (with the env facts, common/obs.h), [evaluator] and run.seed. The step
@@ -87,7 +88,9 @@ const evaluator_player_config *evaluator_player_config_of(const evaluator_player
 void evaluator_player_set_deadline(evaluator_player *p, uint64_t deadline_ns);
 
 /* Builds a network from the file's architecture (reusing the last one when equal), loads the
- * parameters and evaluates them. Errors name the file: those of nn_paramfile_read_arch and
+ * parameters and evaluates them. When the file has a discrete BCQ behaviour model beside it
+ * (learner.mode = offline; nn_paramfile_sibling_path with NN_PARAMFILE_BEHAVIOUR_EXT), every
+ * head acts by the argmax over the actions it allows (G(a|s)/max G > bcq_threshold). Errors name the file: those of nn_paramfile_read_arch and
  * nn_paramfile_load (ENOTFOUND, EIO, ECORRUPT, EVERSION, EARCH), EINVAL for an architecture
  * string that does not parse, EARCH when the network's input or action count does not fit the
  * environment; EINTERRUPTED when *stop became nonzero (stop may be NULL); ETIMEOUT at the

@@ -67,7 +67,7 @@ int learner_checkpoint_latest(const char *run_dir, uint64_t *step, shoal_err *er
     return rc;
 }
 
-/* Deletes every checkpoint older than the newest `keep` (with its target file). */
+/* Deletes every checkpoint older than the newest `keep` (with its target and behaviour files). */
 static void prune(const char *run_dir, uint64_t keep)
 {
     step_list l;
@@ -83,6 +83,11 @@ static void prune(const char *run_dir, uint64_t keep)
                 break;
             }
             unlink(tpath);
+            /* discrete BCQ's behaviour model, when the run is offline */
+            if (nn_paramfile_sibling_path(path, NN_PARAMFILE_BEHAVIOUR_EXT, tpath, sizeof tpath,
+                                          NULL) == SHOAL_OK) {
+                unlink(tpath);
+            }
         }
     }
     free(l.steps);

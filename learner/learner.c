@@ -40,7 +40,19 @@ const config_key learner_config_keys[] = {
     {"learner", "pretrain_steps", CONFIG_INT, "0", 0, 1e12, NULL,
      "DQfD pre-training: updates on demonstrations only before agent data is sampled"},
     {"learner", "max_updates", CONFIG_INT, "0", 0, 1e15, NULL,
-     "stop after this many updates (0: until stopped)"},
+     "stop after this many updates (0: until stopped); with cluster.actors = 0 this or "
+     "run.max_seconds ends the run"},
+    {"learner", "mode", CONFIG_ENUM, "rl", 0, 0, "rl|bc|offline",
+     "rl: double-DQN TD loss (+ DQfD margin on demonstrations); bc: behaviour cloning, softmax "
+     "cross-entropy of the Q values on demonstrations only, no TD loss; offline: discrete BCQ "
+     "on fixed data (a behaviour model beside the Q-network restricts the target's argmax and "
+     "the evaluator's actions to actions the data takes); docs/guide.md"},
+    {"learner", "bcq_threshold", CONFIG_FLOAT, "0.3", 0, 0.999, NULL,
+     "offline: τ of discrete BCQ; an action is allowed when G(a|s)/max_a G(a|s) > τ (0: every "
+     "action, plain DQN); the evaluator applies it to checkpoints with a .behaviour file"},
+    {"learner", "init_from", CONFIG_STRING, "", 0, 0, NULL,
+     "start from this checkpoint's parameters (pretrain, then finetune): same architecture, "
+     "step 0, fresh optimizer; ignored when the run folder has checkpoints to resume"},
     {"learner", "publish_period", CONFIG_INT, "50", 1, 1e12, NULL,
      "rank 0 publishes Params every this many updates"},
     {"learner", "publish_repeat_secs", CONFIG_FLOAT, "1.0", 0.01, 3600, NULL,
@@ -81,7 +93,7 @@ struct learner {
     double next_metrics_s, next_repeat_s, row_t0_s;
     uint64_t row_step0;
     double row_wait_s;
-    double sum_td, sum_margin, sum_l2, sum_abs_td, sum_demo;
+    double sum_td, sum_margin, sum_bc, sum_l2, sum_abs_td, sum_demo;
     uint64_t row_updates;
     uint64_t last_episodes;
     double last_return_sum;
@@ -155,6 +167,16 @@ int learner_config_from(const config *c, uint32_t rank, const char *replay, cons
     out->update.lambda_demo = (float)config_float(c, "learner", "lambda_demo");
     out->update.l2 = (float)config_float(c, "learner", "l2");
     out->update.target_period = (uint64_t)config_int(c, "learner", "target_period");
+    const char *mode = config_str(c, "learner", "mode");
+    out->update.mode = strcmp(mode, "bc") == 0        ? LEARNER_MODE_BC
+                       : strcmp(mode, "offline") == 0 ? LEARNER_MODE_OFFLINE
+                                                      : LEARNER_MODE_RL;
+    out->update.bcq_threshold = (float)config_float(c, "learner", "bcq_threshold");
+    const char *init_from = config_str(c, "learner", "init_from");
+    if (strlen(init_from) >= sizeof out->init_from) {
+        return shoal_err_set(err, SHOAL_EINVAL, "learner.init_from: path too long");
+    }
+    snprintf(out->init_from, sizeof out->init_from, "%s", init_from);
     out->sample = (replay_sample_req){.batch_size = out->batch_size,
                                       .demo_fraction = config_float(c, "replay", "demo_fraction"),
                                       .beta = config_float(c, "replay", "beta"),
@@ -192,13 +214,21 @@ static int write_checkpoint(learner *l, shoal_err *err)
 
 /* ---- start-up ---- */
 
-/* Rank 0: loads the newest checkpoint when there is one. */
+/* Rank 0: loads the newest checkpoint when there is one, else learner.init_from when set (a
+ * finetuning run that restarts continues from its own checkpoints, not from the start). */
 static int resume(learner *l, shoal_err *err)
 {
-    if (!l->cfg.run_dir[0]) {
-        return SHOAL_OK;
+    int rc = SHOAL_OK;
+    if (l->cfg.run_dir[0]) {
+        rc = learner_checkpoint_resume(l->cfg.run_dir, l->u, &l->frames, err);
     }
-    return learner_checkpoint_resume(l->cfg.run_dir, l->u, &l->frames, err);
+    if (rc == SHOAL_OK && l->cfg.init_from[0] && learner_update_steps(l->u) == 0) {
+        rc = learner_update_init_from(l->u, l->cfg.init_from, err);
+        if (rc == SHOAL_OK) {
+            log_info("starting from the parameters of %s (learner.init_from)", l->cfg.init_from);
+        }
+    }
+    return rc;
 }
 
 static int write_endpoints(const learner *l, shoal_err *err)
@@ -218,7 +248,7 @@ static int write_endpoints(const learner *l, shoal_err *err)
 
 _Static_assert(REPLAY_PRIORITY_BINS == 12, "metrics_header names 12 replay_prio_bin columns");
 static const char metrics_header[] =
-    "time_s,step,frames,updates_per_s,loss_td,loss_margin,loss_l2,mean_abs_td,demo_share,"
+    "time_s,step,frames,updates_per_s,loss_td,loss_margin,loss_bc,loss_l2,mean_abs_td,demo_share,"
     "wait_share,replay_size,replay_demo_size,replay_inserted,replay_sampled,priority_updates,"
     "actors,episodes,mean_return_recent,mean_last_return,replay_age_p50,replay_age_p90,"
     "replay_age_s_p50,replay_age_s_p90,replay_demo_share_recent,replay_inserts_per_s,"
@@ -335,6 +365,10 @@ static int new_prefetch(learner *l, shoal_err *err)
     pc.depth = l->cfg.prefetch_depth;
     pc.pipeline = l->cfg.pipeline;
     pc.n_demo_only = l->cfg.pretrain_steps > start ? l->cfg.pretrain_steps - start : 0;
+    if (l->cfg.update.mode == LEARNER_MODE_BC) {
+        pc.n_demo_only = UINT64_MAX; /* behaviour cloning learns from demonstrations only */
+    }
+    pc.offline = l->cfg.update.mode == LEARNER_MODE_OFFLINE;
     pc.n_batches = l->cfg.max_updates ? l->cfg.max_updates - start : 0;
     pc.stats_secs = l->rank == 0 ? l->cfg.metrics_secs : 0.0;
     l->pf = learner_prefetch_new(&pc, err);
@@ -433,6 +467,7 @@ static void account(learner *l, const learner_loss *loss, size_t count)
 {
     l->sum_td += loss->td;
     l->sum_margin += loss->margin;
+    l->sum_bc += loss->bc;
     l->sum_l2 += loss->l2;
     l->sum_abs_td += loss->mean_abs_td;
     l->sum_demo += (double)loss->n_demo / (double)count;
@@ -528,10 +563,11 @@ static void write_metrics_row(learner *l, double now)
     double recent = d_episodes ? (st.return_sum - l->last_return_sum) / (double)d_episodes : 0.0;
     char row[4096];
     int used = snprintf(row, sizeof row,
-             "%.3f,%" PRIu64 ",%" PRIu64 ",%.2f,%.6g,%.6g,%.6g,%.6g,%.4f,%.4f,%" PRIu64 ",%" PRIu64
+             "%.3f,%" PRIu64 ",%" PRIu64 ",%.2f,%.6g,%.6g,%.6g,%.6g,%.6g,%.4f,%.4f,%" PRIu64
+             ",%" PRIu64
              ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%zu,%" PRIu64 ",%.4f,%.4f",
              now - l->t0_s, step, l->frames, dt > 0 ? (double)(step - l->row_step0) / dt : 0.0,
-             l->sum_td / n, l->sum_margin / n, l->sum_l2 / n, l->sum_abs_td / n, l->sum_demo / n,
+             l->sum_td / n, l->sum_margin / n, l->sum_bc / n, l->sum_l2 / n, l->sum_abs_td / n, l->sum_demo / n,
              dt > 0 ? (l->wait_s - l->row_wait_s) / dt : 0.0, st.size, st.demo_size, st.inserted,
              st.sampled, st.priority_updates, st.n_actors, st.episodes, recent,
              st.n_actors ? st.last_return_sum / (double)st.n_actors : 0.0);
@@ -547,7 +583,7 @@ static void write_metrics_row(learner *l, double now)
     l->row_t0_s = now;
     l->row_step0 = step;
     l->row_wait_s = l->wait_s;
-    l->sum_td = l->sum_margin = l->sum_l2 = l->sum_abs_td = l->sum_demo = 0.0;
+    l->sum_td = l->sum_margin = l->sum_bc = l->sum_l2 = l->sum_abs_td = l->sum_demo = 0.0;
     l->row_updates = 0;
 }
 

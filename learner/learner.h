@@ -15,6 +15,9 @@
  *
  * Resume: when RUN_DIR/checkpoints holds a checkpoint, rank 0 loads the newest and broadcasts
  * it, and training continues from its step (DQfD pre-training only for the steps still due).
+ * Without one, learner.init_from (a checkpoint file) gives the starting parameters at step 0
+ * (learner_update_init_from). learner.mode = bc samples demonstrations only; offline samples
+ * demonstrations only when the shards hold no agent data (learner/update.h, learner_mode).
  *
  * Stopping: ranks agree to stop at the checksum exchange (every learner.checksum_period
  * updates), which carries each rank's stop flag, so no rank leaves the others waiting in an
@@ -66,6 +69,7 @@ typedef struct learner_config {
     uint32_t rank;                /* rank in the learner communicator (sampling stream) */
     uint64_t publish_period, checkpoint_period, keep_checkpoints, checksum_period;
     uint64_t pretrain_steps, max_updates;
+    char init_from[FILEIO_PATH_MAX]; /* learner.init_from; "": none */
     double publish_repeat_secs, metrics_secs;
     size_t prefetch_depth, pipeline;
     double stop_grace_secs;       /* how long a stopping rank waits for replay before failing */

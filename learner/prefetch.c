@@ -256,6 +256,7 @@ static int issue(learner_prefetch *p)
     if (p->demos_awaited) {
         req.demo_fraction = 0.0;
     }
+    req.mixed = req.mixed && !req.demo_only; /* the wire refuses both: demo-only has no mix */
     pthread_mutex_unlock(&p->mu);
     shoal_err e = {0};
     int rc = replay_client_sample_request(p->client, &req, &e);
@@ -336,8 +337,23 @@ static int probe(learner_prefetch *p)
             return rc;
         }
     }
+    if (p->cfg.offline && p->stats.size == 0) {
+        if (p->stats.demo_size == 0) {
+            return shoal_err_set(&p->err, SHOAL_ESTATE, "learner.mode = offline but the replay "
+                                 "shards hold no data: give demonstration files (replay.demos) "
+                                 "or a replay checkpoint (replay.checkpoint)");
+        }
+        /* Demonstration files only: the agent store stays empty, and demo-only requests
+         * bypass the rate limiter, which nothing would ever feed without actors. */
+        p->cfg.n_demo_only = UINT64_MAX;
+    }
     if (p->stats.demo_size > 0) {
         return SHOAL_OK;
+    }
+    if (p->cfg.n_demo_only == UINT64_MAX) {
+        return shoal_err_set(&p->err, SHOAL_ESTATE, "learner.mode = bc learns from "
+                             "demonstrations only, but the replay shards hold none (set "
+                             "replay.demos)");
     }
     if (p->cfg.n_demo_only > 0) {
         return shoal_err_set(&p->err, SHOAL_ESTATE, "%llu pre-training updates are due "

@@ -47,6 +47,8 @@ typedef struct learner_prefetch_config {
     size_t pipeline;              /* sample requests in flight, 1 .. depth */
     uint64_t n_demo_only;         /* the first this many batches are demonstrations only */
     uint64_t n_batches;           /* batches to request in all; 0 = until stopped */
+    bool offline;                 /* learner.mode = offline: when the shards hold no agent data
+                                   * (no replay checkpoint loaded), every batch is demo-only */
     double stats_secs;            /* poll every shard's Stats this often; 0 = never */
 } learner_prefetch_config;
 

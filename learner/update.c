@@ -9,6 +9,8 @@
 #include "nn/loss.h"
 #include "nn/paramfile.h"
 
+#define TARGET_EXT ".target" /* the target network's file beside a checkpoint */
+
 struct learner_update {
     learner_update_config cfg;
     MPI_Comm comm; /* MPI_COMM_NULL: a single learner without MPI */
@@ -22,6 +24,12 @@ struct learner_update {
     float *q_next_tgt;  /* (B, K, A) target on s' */
     float *y;           /* (B, K) targets */
     float *dq;          /* (B, K, A) dL/dQ */
+    /* OFFLINE only (else NULL): the behaviour model G, its optimizer and workspaces */
+    nn_qnet *behaviour;
+    nn_optim *behaviour_opt;
+    float *g;           /* (B, K, A) G's logits on s */
+    float *g_next;      /* (B, K, A) G's logits on s' */
+    float *dg;          /* (B, K, A) dL/dG */
     learner_update_times times;
 };
 
@@ -40,6 +48,12 @@ learner_update *learner_update_new(const learner_update_config *cfg, MPI_Comm co
 {
     if (cfg->target_period < 1) {
         shoal_err_set(err, SHOAL_EINVAL, "learner.target_period must be at least 1");
+        return NULL;
+    }
+    if (cfg->mode == LEARNER_MODE_OFFLINE && !(cfg->bcq_threshold >= 0.0f &&
+                                               cfg->bcq_threshold < 1.0f)) {
+        shoal_err_set(err, SHOAL_EINVAL, "learner.bcq_threshold = %g: must be in [0, 1) (at 1 "
+                      "no action would pass G(a|s)/max G > τ)", (double)cfg->bcq_threshold);
         return NULL;
     }
     learner_update *u = calloc(1, sizeof *u);
@@ -87,6 +101,24 @@ learner_update *learner_update_new(const learner_update_config *cfg, MPI_Comm co
                       cfg->net.max_batch);
         goto fail;
     }
+    if (cfg->mode == LEARNER_MODE_OFFLINE) {
+        /* Its own initial weights: G and Q answer different questions. */
+        nn_qnet_config gc = cfg->net;
+        gc.seed = cfg->net.seed ^ 0x9e3779b97f4a7c15ull;
+        u->behaviour = nn_qnet_new(&gc, err);
+        u->behaviour_opt = u->behaviour ? nn_optim_new(&cfg->optim, u->n_trainable, err) : NULL;
+        if (!u->behaviour_opt) {
+            goto fail;
+        }
+        u->g = malloc(bka * sizeof *u->g);
+        u->g_next = malloc(bka * sizeof *u->g_next);
+        u->dg = malloc(bka * sizeof *u->dg);
+        if (!u->g || !u->g_next || !u->dg) {
+            shoal_err_set(err, SHOAL_ENOMEM, "out of memory for the behaviour model's "
+                          "workspaces (batch %zu)", cfg->net.max_batch);
+            goto fail;
+        }
+    }
     return u;
 fail:
     learner_update_free(u);
@@ -106,6 +138,11 @@ void learner_update_free(learner_update *u)
     free(u->q_next_tgt);
     free(u->dq);
     free(u->y);
+    nn_qnet_free(u->behaviour);
+    nn_optim_free(u->behaviour_opt);
+    free(u->g);
+    free(u->g_next);
+    free(u->dg);
     free(u);
 }
 
@@ -114,9 +151,11 @@ int learner_update_sync(learner_update *u, shoal_err *err)
     if (u->comm == MPI_COMM_NULL || u->size == 1) {
         return SHOAL_OK;
     }
-    size_t n_state = 0;
+    size_t n_state = 0, n_bstate = 0;
     float *state = nn_optim_state(u->opt, &n_state);
-    uint64_t counts[2] = {u->steps, nn_optim_steps(u->opt)};
+    float *bstate = u->behaviour ? nn_optim_state(u->behaviour_opt, &n_bstate) : NULL;
+    uint64_t counts[3] = {u->steps, nn_optim_steps(u->opt),
+                          u->behaviour ? nn_optim_steps(u->behaviour_opt) : 0};
     struct {
         float *buf;
         size_t n;
@@ -125,8 +164,14 @@ int learner_update_sync(learner_update *u, shoal_err *err)
         {nn_qnet_params(u->net), nn_qnet_n_params(u->net), "parameters"},
         {nn_qnet_params(u->target), nn_qnet_n_params(u->target), "target parameters"},
         {state, n_state, "optimizer state"},
+        {u->behaviour ? nn_qnet_params(u->behaviour) : NULL,
+         u->behaviour ? nn_qnet_n_params(u->behaviour) : 0, "behaviour model"},
+        {bstate, n_bstate, "behaviour model's optimizer state"},
     };
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        if (parts[i].n == 0) {
+            continue;
+        }
         /* MPI counts are int: the MinAtar network is ~2^18 floats, far below 2^31. */
         if (parts[i].n > (size_t)INT32_MAX) {
             return shoal_err_set(err, SHOAL_EINVAL, "%s: %zu floats exceed one MPI message",
@@ -137,12 +182,15 @@ int learner_update_sync(learner_update *u, shoal_err *err)
             return mpi_fail(err, rc, parts[i].what);
         }
     }
-    int rc = MPI_Bcast(counts, 2, MPI_UINT64_T, 0, u->comm);
+    int rc = MPI_Bcast(counts, 3, MPI_UINT64_T, 0, u->comm);
     if (rc != MPI_SUCCESS) {
         return mpi_fail(err, rc, "update counts");
     }
     u->steps = counts[0];
     nn_optim_set_steps(u->opt, counts[1]);
+    if (u->behaviour) {
+        nn_optim_set_steps(u->behaviour_opt, counts[2]);
+    }
     return SHOAL_OK;
 }
 
@@ -181,6 +229,17 @@ static int allreduce_grads(learner_update *u, float *grads, shoal_err *err)
     return SHOAL_OK;
 }
 
+/* OFFLINE: trains the behaviour model G on the batch's actions (its gradient in G's grads) and
+ * leaves its logits on s' in g_next for the restricted targets. Returns its cross-entropy. */
+static float behaviour_gradient(learner_update *u, const learner_batch *b, const nn_loss_dims *d)
+{
+    nn_qnet_forward_train(u->behaviour, b->obs, b->count, u->g);
+    float ce = nn_loss_xent(u->dg, NULL, u->g, b->action, b->weight, d, 1.0f);
+    nn_qnet_backward(u->behaviour, u->dg, b->count);
+    nn_qnet_forward(u->behaviour, b->next_obs, b->count, u->g_next);
+    return ce;
+}
+
 /* Forward passes, the loss terms and backward; grads hold this rank's gradient after. */
 static void local_gradient(learner_update *u, const learner_batch *b, float *priorities,
                            learner_loss *loss)
@@ -188,15 +247,26 @@ static void local_gradient(learner_update *u, const learner_batch *b, float *pri
     size_t B = b->count;
     nn_loss_dims d = {.batch = B, .n_heads = u->n_heads, .n_actions = u->n_actions};
     nn_qnet_forward_train(u->net, b->obs, B, u->q);
-    if (u->cfg.double_q) {
-        nn_qnet_forward(u->net, b->next_obs, B, u->q_next);
+    loss->td = 0.0f;
+    loss->bc = 0.0f;
+    if (u->cfg.mode == LEARNER_MODE_BC) {
+        /* The per-sample cross-entropy is the priority: hard demonstrations come back often. */
+        loss->bc = nn_loss_xent(u->dq, priorities, u->q, b->action, b->weight, &d, 1.0f);
+    } else {
+        if (u->behaviour) {
+            loss->bc = behaviour_gradient(u, b, &d);
+        }
+        if (u->cfg.double_q) {
+            nn_qnet_forward(u->net, b->next_obs, B, u->q_next);
+        }
+        nn_qnet_forward(u->target, b->next_obs, B, u->q_next_tgt);
+        nn_loss_targets_bcq(u->y, u->cfg.double_q ? u->q_next : NULL, u->q_next_tgt,
+                            u->behaviour ? u->g_next : NULL, u->cfg.bcq_threshold, b->reward,
+                            b->discount, &d, u->cfg.double_q);
+        nn_td_batch tb = {.dims = d, .actions = b->action, .targets = u->y,
+                          .mask_bits = b->mask, .weights = b->weight};
+        loss->td = nn_loss_td(u->dq, priorities, u->q, &tb);
     }
-    nn_qnet_forward(u->target, b->next_obs, B, u->q_next_tgt);
-    nn_loss_targets(u->y, u->cfg.double_q ? u->q_next : NULL, u->q_next_tgt, b->reward,
-                    b->discount, &d, u->cfg.double_q);
-    nn_td_batch tb = {.dims = d, .actions = b->action, .targets = u->y, .mask_bits = b->mask,
-                      .weights = b->weight};
-    loss->td = nn_loss_td(u->dq, priorities, u->q, &tb);
     loss->margin = 0.0f;
     loss->n_demo = 0;
     if (b->demo) {
@@ -204,7 +274,7 @@ static void local_gradient(learner_update *u, const learner_batch *b, float *pri
             loss->n_demo += b->demo[i] != 0;
         }
     }
-    if (loss->n_demo > 0 && u->cfg.lambda_demo > 0.0f) {
+    if (loss->n_demo > 0 && u->cfg.lambda_demo > 0.0f && u->cfg.mode != LEARNER_MODE_BC) {
         loss->margin = nn_loss_margin(u->dq, u->q, b->action, b->demo, b->weight, &d,
                                       u->cfg.margin, u->cfg.lambda_demo);
     }
@@ -234,11 +304,18 @@ int learner_update_step(learner_update *u, const learner_batch *b, float *priori
     uint64_t t1 = clock_now_ns();
     float *grads = nn_qnet_grads(u->net);
     rc = allreduce_grads(u, grads, err);
+    if (rc == SHOAL_OK && u->behaviour) {
+        rc = allreduce_grads(u, nn_qnet_grads(u->behaviour), err); /* same architecture */
+    }
     if (rc != SHOAL_OK) {
         return rc;
     }
     uint64_t t2 = clock_now_ns();
     nn_optim_step(u->opt, nn_qnet_params(u->net), grads);
+    if (u->behaviour) {
+        nn_optim_step(u->behaviour_opt, nn_qnet_params(u->behaviour),
+                      nn_qnet_grads(u->behaviour));
+    }
     u->steps++;
     if (u->steps % u->cfg.target_period == 0) {
         /* Same architecture by construction: the copy cannot fail. */
@@ -263,6 +340,12 @@ uint32_t learner_update_local_checksum(const learner_update *u)
     crc = crc32c_update(crc, nn_qnet_params(u->target),
                         nn_qnet_n_params(u->target) * sizeof(float));
     crc = crc32c_update(crc, state, n_state * sizeof(float));
+    if (u->behaviour) {
+        const float *bstate = nn_optim_state(u->behaviour_opt, &n_state);
+        crc = crc32c_update(crc, nn_qnet_params(u->behaviour),
+                            nn_qnet_n_params(u->behaviour) * sizeof(float));
+        crc = crc32c_update(crc, bstate, n_state * sizeof(float));
+    }
     return crc32c_update(crc, counts, sizeof counts);
 }
 
@@ -333,6 +416,11 @@ nn_optim *learner_update_optim(const learner_update *u)
     return u->opt;
 }
 
+nn_qnet *learner_update_behaviour(const learner_update *u)
+{
+    return u->behaviour;
+}
+
 learner_update_times learner_update_times_of(const learner_update *u)
 {
     return u->times;
@@ -350,17 +438,7 @@ int learner_update_size(const learner_update *u)
 
 int learner_update_target_path(const char *path, char *out, size_t cap, shoal_err *err)
 {
-    size_t n = strlen(path);
-    const char *ext = ".ckpt";
-    size_t n_ext = strlen(ext);
-    if (n >= n_ext && strcmp(path + n - n_ext, ext) == 0) {
-        n -= n_ext;
-    }
-    int len = snprintf(out, cap, "%.*s.target", (int)n, path);
-    if (len < 0 || (size_t)len >= cap) {
-        return shoal_err_set(err, SHOAL_EINVAL, "%s: checkpoint path too long", path);
-    }
-    return SHOAL_OK;
+    return nn_paramfile_sibling_path(path, TARGET_EXT, out, cap, err);
 }
 
 int learner_update_save(const learner_update *u, const char *path, uint64_t frames,
@@ -371,46 +449,82 @@ int learner_update_save(const learner_update *u, const char *path, uint64_t fram
     if (rc == SHOAL_OK) {
         rc = nn_paramfile_save(tpath, u->target, NULL, u->steps, frames, err);
     }
+    if (rc == SHOAL_OK && u->behaviour) {
+        char bpath[4096];
+        rc = nn_paramfile_sibling_path(path, NN_PARAMFILE_BEHAVIOUR_EXT, bpath, sizeof bpath,
+                                       err);
+        if (rc == SHOAL_OK) {
+            rc = nn_paramfile_save(bpath, u->behaviour, u->behaviour_opt, u->steps, frames, err);
+        }
+    }
     if (rc == SHOAL_OK) {
         rc = nn_paramfile_save(path, u->net, u->opt, u->steps, frames, err);
     }
     return rc;
 }
 
+static void copy_optim(nn_optim *dst, const nn_optim *src)
+{
+    size_t n_dst = 0, n_src = 0;
+    float *d = nn_optim_state(dst, &n_dst);
+    const float *s = nn_optim_state(src, &n_src);
+    memcpy(d, s, n_dst * sizeof *d);
+    nn_optim_set_steps(dst, nn_optim_steps(src));
+}
+
+/* Loads the file of checkpoint path's step beside it (ext: TARGET_EXT,
+ * NN_PARAMFILE_BEHAVIOUR_EXT) into net (and opt when not NULL). */
+static int load_beside(const char *path, const char *ext, const char *what, nn_qnet *net,
+                       nn_optim *opt, uint64_t step, shoal_err *err)
+{
+    char side[4096];
+    uint64_t side_step = 0;
+    int rc = nn_paramfile_sibling_path(path, ext, side, sizeof side, err);
+    if (rc == SHOAL_OK) {
+        rc = nn_paramfile_load(side, net, opt, &side_step, NULL, err);
+    }
+    if (rc == SHOAL_ENOTFOUND) {
+        shoal_err_prefix(err, "%s has no %s beside it", path, what);
+    }
+    if (rc == SHOAL_OK && side_step != step) {
+        rc = shoal_err_set(err, SHOAL_ECORRUPT, "%s is step %llu but %s beside it is step "
+                           "%llu: the pair is not from one checkpoint", path,
+                           (unsigned long long)step, side, (unsigned long long)side_step);
+    }
+    return rc;
+}
+
 int learner_update_load(learner_update *u, const char *path, uint64_t *frames, shoal_err *err)
 {
-    char tpath[4096];
-    int rc = learner_update_target_path(path, tpath, sizeof tpath, err);
-    if (rc != SHOAL_OK) {
-        return rc;
-    }
     /* Load into scratch networks first so that a bad file leaves u unchanged. */
     nn_qnet *net = nn_qnet_new(&u->cfg.net, err);
     nn_qnet *target = net ? nn_qnet_new(&u->cfg.net, err) : NULL;
     nn_optim *opt = target ? nn_optim_new(&u->cfg.optim, u->n_trainable, err) : NULL;
-    uint64_t step = 0, tstep = 0, fr = 0;
-    rc = opt ? SHOAL_OK : (err ? err->code : SHOAL_ENOMEM);
+    nn_qnet *beh = NULL;
+    nn_optim *bopt = NULL;
+    if (opt && u->behaviour) {
+        beh = nn_qnet_new(nn_qnet_config_of(u->behaviour), err);
+        bopt = beh ? nn_optim_new(&u->cfg.optim, u->n_trainable, err) : NULL;
+    }
+    uint64_t step = 0, fr = 0;
+    int rc = opt && (!u->behaviour || bopt) ? SHOAL_OK : (err ? err->code : SHOAL_ENOMEM);
     if (rc == SHOAL_OK) {
         rc = nn_paramfile_load(path, net, opt, &step, &fr, err);
     }
     if (rc == SHOAL_OK) {
-        rc = nn_paramfile_load(tpath, target, NULL, &tstep, NULL, err);
-        if (rc == SHOAL_ENOTFOUND) {
-            shoal_err_prefix(err, "%s has no target network beside it (written by another "
-                             "program?)", path);
-        }
+        rc = load_beside(path, TARGET_EXT, "target network (written by another program?)",
+                         target, NULL, step, err);
     }
-    if (rc == SHOAL_OK && tstep != step) {
-        rc = shoal_err_set(err, SHOAL_ECORRUPT, "%s is step %llu but its target file %s is "
-                           "step %llu: the pair is not from one checkpoint", path,
-                           (unsigned long long)step, tpath, (unsigned long long)tstep);
+    if (rc == SHOAL_OK && beh) {
+        rc = load_beside(path, NN_PARAMFILE_BEHAVIOUR_EXT, "behaviour model (learner.mode = "
+                         "offline resumes only offline checkpoints)", beh, bopt, step, err);
     }
     if (rc == SHOAL_OK) {
-        size_t n_state = 0, n_new = 0;
-        float *dst = nn_optim_state(u->opt, &n_state);
-        const float *src = nn_optim_state(opt, &n_new);
-        memcpy(dst, src, n_state * sizeof *dst);
-        nn_optim_set_steps(u->opt, nn_optim_steps(opt));
+        if (beh) {
+            copy_optim(u->behaviour_opt, bopt);
+            nn_qnet_copy_params(u->behaviour, beh, NULL);
+        }
+        copy_optim(u->opt, opt);
         nn_qnet_copy_params(u->net, net, NULL);
         nn_qnet_copy_params(u->target, target, NULL);
         u->steps = step;
@@ -421,5 +535,45 @@ int learner_update_load(learner_update *u, const char *path, uint64_t *frames, s
     nn_qnet_free(net);
     nn_qnet_free(target);
     nn_optim_free(opt);
+    nn_qnet_free(beh);
+    nn_optim_free(bopt);
+    return rc;
+}
+
+int learner_update_init_from(learner_update *u, const char *path, shoal_err *err)
+{
+    nn_qnet *net = nn_qnet_new(&u->cfg.net, err);
+    nn_qnet *beh = net && u->behaviour ? nn_qnet_new(nn_qnet_config_of(u->behaviour), err)
+                                       : NULL;
+    int rc = net && (!u->behaviour || beh) ? SHOAL_OK : (err ? err->code : SHOAL_ENOMEM);
+    if (rc == SHOAL_OK) {
+        rc = nn_paramfile_load(path, net, NULL, NULL, NULL, err);
+        if (rc != SHOAL_OK) {
+            shoal_err_prefix(err, "learner.init_from");
+        }
+    }
+    bool with_behaviour = false;
+    if (rc == SHOAL_OK && beh) {
+        char bpath[4096];
+        rc = nn_paramfile_sibling_path(path, NN_PARAMFILE_BEHAVIOUR_EXT, bpath, sizeof bpath,
+                                       err);
+        if (rc == SHOAL_OK) {
+            rc = nn_paramfile_load(bpath, beh, NULL, NULL, NULL, err);
+            with_behaviour = rc == SHOAL_OK;
+            if (rc == SHOAL_ENOTFOUND) {
+                rc = SHOAL_OK; /* G then learns from scratch */
+            }
+        }
+    }
+    if (rc == SHOAL_OK) {
+        nn_qnet_copy_params(u->net, net, NULL);
+        nn_qnet_copy_params(u->target, net, NULL);
+        if (with_behaviour) {
+            nn_qnet_copy_params(u->behaviour, beh, NULL);
+        }
+        u->steps = 0;
+    }
+    nn_qnet_free(net);
+    nn_qnet_free(beh);
     return rc;
 }

@@ -34,8 +34,27 @@
 #include "nn/optim.h"
 #include "nn/qnet.h"
 
+/* What the update learns (learner.mode):
+ *   RL      the double-DQN TD loss (+ DQfD margin on demonstrations), as above;
+ *   BC      behaviour cloning: only the softmax cross-entropy of the Q values (as logits) against
+ *           the demonstrated action (nn_loss_xent), every head on every sample (bootstrap masks
+ *           ignored: they diversify value estimates, and imitation has one right answer); no TD
+ *           loss, the target network is kept only so checkpoints look alike;
+ *   OFFLINE discrete BCQ (Fujimoto et al. 2019): a behaviour model G, a second network of the
+ *           same architecture trained with nn_loss_xent on the same batch, and the TD loss whose
+ *           target argmax is restricted to actions with G(a|s')/max G > bcq_threshold
+ *           (nn_loss_targets_bcq). G is saved beside each checkpoint
+ *           (NN_PARAMFILE_BEHAVIOUR_EXT), where the evaluator finds it. */
+typedef enum learner_mode {
+    LEARNER_MODE_RL = 0,
+    LEARNER_MODE_BC,
+    LEARNER_MODE_OFFLINE,
+} learner_mode;
+
 /* Plain data. net.max_batch is the largest local batch (this rank's share). */
 typedef struct learner_update_config {
+    learner_mode mode;
+    float bcq_threshold;    /* τ of OFFLINE, in [0, 1) */
     nn_qnet_config net;
     nn_optim_config optim;
     int double_q;           /* double DQN targets (online argmax), else the target net's max */
@@ -62,6 +81,7 @@ typedef struct learner_batch {
 typedef struct learner_loss {
     float td;         /* Σ_k mean_i m w huber(δ) */
     float margin;     /* λ_E · margin loss */
+    float bc;         /* cross-entropy: BC's loss, or OFFLINE's behaviour model's; else 0 */
     float l2;         /* λ Σθ² */
     float mean_abs_td; /* mean of the new priorities |δ| */
     size_t n_demo;    /* demonstrations in the batch */
@@ -113,6 +133,18 @@ nn_qnet *learner_update_net(const learner_update *u);
 nn_qnet *learner_update_target(const learner_update *u);
 nn_optim *learner_update_optim(const learner_update *u);
 
+/* OFFLINE's behaviour model G (NULL in the other modes), owned by u. */
+nn_qnet *learner_update_behaviour(const learner_update *u);
+
+/* Starts u from the parameters of checkpoint path (learner.init_from: pretrain, then finetune):
+ * the online and target networks get them, the update count restarts at 0 and the optimizer
+ * state stays fresh (Adam's moments belong to the loss that made them; a new loss with stale
+ * moments takes steps of the old one's scale). In OFFLINE, a behaviour model beside the file is
+ * loaded too when there is one. EARCH naming both architecture strings when path holds another
+ * architecture; the errors of nn_paramfile_load otherwise; u unchanged on error. Not
+ * collective: rank 0, then learner_update_sync. */
+int learner_update_init_from(learner_update *u, const char *path, shoal_err *err);
+
 /* Accumulated phase times of this rank. */
 learner_update_times learner_update_times_of(const learner_update *u);
 
@@ -122,7 +154,8 @@ int learner_update_size(const learner_update *u);
 
 /* Writes a checkpoint: path holds the online network with the optimizer state, the step and
  * frames (nn_paramfile format, so the evaluator loads it with nn_paramfile_load), and
- * learner_update_target_path(path) holds the target network; the target is written first, both
+ * learner_update_target_path(path) holds the target network (OFFLINE: and the behaviour model
+ * with its optimizer state, NN_PARAMFILE_BEHAVIOUR_EXT); those are written first, all
  * atomically, so a checkpoint whose main file exists is complete. EIO naming the file. */
 int learner_update_save(const learner_update *u, const char *path, uint64_t frames,
                         shoal_err *err);

@@ -26,19 +26,68 @@ size_t nn_argmax(const float *v, size_t n)
     return best;
 }
 
-void nn_loss_targets(float *y, const float *q_next_online, const float *q_next_target,
-                     const float *returns, const float *discounts, const nn_loss_dims *d,
-                     int double_q)
+int nn_bcq_allowed(const float *g, size_t n, size_t a, float tau)
+{
+    float g_max = g[nn_argmax(g, n)];
+    /* G(a)/G(a_max) of a softmax is exp(g_a - g_max): no normalisation needed. */
+    return tau <= 0.0f || expf(g[a] - g_max) > tau; /* τ = 0: all, even where exp underflows */
+}
+
+size_t nn_bcq_argmax(const float *q, const float *g, size_t n, float tau)
+{
+    size_t g_best = nn_argmax(g, n);
+    size_t best = g_best; /* always allowed for tau < 1 */
+    for (size_t a = 0; a < n; a++) {
+        if (a != best && (tau <= 0.0f || expf(g[a] - g[g_best]) > tau) && (q[a] > q[best] ||
+                                                          (q[a] == q[best] && a < best))) {
+            best = a;
+        }
+    }
+    return best;
+}
+
+void nn_bcq_mask(float *q, const float *g, size_t rows, size_t n, float tau)
+{
+    for (size_t r = 0; r < rows && tau > 0.0f; r++) {
+        const float *gr = g + r * n;
+        float g_max = gr[nn_argmax(gr, n)];
+        for (size_t a = 0; a < n; a++) {
+            if (!(expf(gr[a] - g_max) > tau)) {
+                q[r * n + a] = -INFINITY;
+            }
+        }
+    }
+}
+
+static void targets(float *y, const float *q_next_online, const float *q_next_target,
+                    const float *g_next, float tau, const float *returns,
+                    const float *discounts, const nn_loss_dims *d, int double_q)
 {
     size_t K = d->n_heads, A = d->n_actions;
     for (size_t i = 0; i < d->batch; i++) {
         for (size_t k = 0; k < K; k++) {
-            const float *qt = q_next_target + (i * K + k) * A;
-            const float *chooser = double_q ? q_next_online + (i * K + k) * A : qt;
-            size_t a_star = nn_argmax(chooser, A);
+            size_t at = (i * K + k) * A;
+            const float *qt = q_next_target + at;
+            const float *chooser = double_q ? q_next_online + at : qt;
+            size_t a_star = g_next ? nn_bcq_argmax(chooser, g_next + at, A, tau)
+                                   : nn_argmax(chooser, A);
             y[i * K + k] = returns[i] + discounts[i] * qt[a_star];
         }
     }
+}
+
+void nn_loss_targets(float *y, const float *q_next_online, const float *q_next_target,
+                     const float *returns, const float *discounts, const nn_loss_dims *d,
+                     int double_q)
+{
+    targets(y, q_next_online, q_next_target, NULL, 0.0f, returns, discounts, d, double_q);
+}
+
+void nn_loss_targets_bcq(float *y, const float *q_next_online, const float *q_next_target,
+                         const float *g_next, float tau, const float *returns,
+                         const float *discounts, const nn_loss_dims *d, int double_q)
+{
+    targets(y, q_next_online, q_next_target, g_next, tau, returns, discounts, d, double_q);
 }
 
 float nn_loss_td(float *dq, float *priorities, const float *q, const nn_td_batch *b)
@@ -104,6 +153,41 @@ float nn_loss_margin(float *dq, const float *q, const uint32_t *actions, const u
             /* sub-gradient: +1 into Q(a_max), -1 into Q(a_E); they cancel when equal (§6.1) */
             dq[(i * K + k) * A + a_max] += scale * w;
             dq[(i * K + k) * A + a_e] -= scale * w;
+        }
+    }
+    return (float)loss;
+}
+
+float nn_loss_xent(float *dq, float *per_sample, const float *q, const uint32_t *actions,
+                   const float *weights, const nn_loss_dims *d, float lambda)
+{
+    size_t B = d->batch, K = d->n_heads, A = d->n_actions;
+    float scale = lambda / (float)B;
+    double loss = 0.0;
+    for (size_t i = 0; i < B; i++) {
+        float w = weights ? weights[i] : 1.0f;
+        size_t a_e = actions[i];
+        assert(a_e < A);
+        double sample = 0.0;
+        for (size_t k = 0; k < K; k++) {
+            const float *qi = q + (i * K + k) * A;
+            float *gi = dq + (i * K + k) * A;
+            /* logsumexp shifted by the max: exact for any logit scale Q values take */
+            float m = qi[nn_argmax(qi, A)];
+            double z = 0.0;
+            for (size_t a = 0; a < A; a++) {
+                z += exp((double)(qi[a] - m));
+            }
+            double ce = (double)m + log(z) - (double)qi[a_e];
+            sample += ce;
+            loss += (double)(scale * w) * ce;
+            for (size_t a = 0; a < A; a++) {
+                double p = exp((double)(qi[a] - m)) / z;
+                gi[a] = (float)((double)(scale * w) * (p - (a == a_e ? 1.0 : 0.0)));
+            }
+        }
+        if (per_sample) {
+            per_sample[i] = (float)(sample / (double)K);
         }
     }
     return (float)loss;

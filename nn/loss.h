@@ -61,6 +61,34 @@ float nn_loss_td(float *dq, float *priorities, const float *q, const nn_td_batch
 float nn_loss_margin(float *dq, const float *q, const uint32_t *actions, const uint8_t *is_demo,
                      const float *weights, const nn_loss_dims *d, float margin, float lambda);
 
+/* Behaviour cloning's loss: softmax cross-entropy with the Q values as logits, every head:
+ * L = λ Σ_k (1/B) Σ_i w_i (logsumexp_a Q_k(s_i,a) - Q_k(s_i,a_i)). Overwrites dq (B, K, A) with
+ * dL/dQ = λ w_i/B (softmax_k(s_i) - onehot(a_i)). per_sample (B, may be NULL) gets each sample's
+ * cross-entropy averaged over the heads (the learner's priority in BC). weights may be NULL.
+ * Softmax rather than DQfD's margin: it gives a gradient to every action until the expert's
+ * probability is 1, and its probabilities are what discrete BCQ thresholds (nn_bcq_allowed). */
+float nn_loss_xent(float *dq, float *per_sample, const float *q, const uint32_t *actions,
+                   const float *weights, const nn_loss_dims *d, float lambda);
+
+/* Discrete BCQ's support test (Fujimoto et al. 2019): with g the behaviour model's logits (n),
+ * action a is allowed when G(a|s)/max_b G(b|s) = exp(g_a - max g) > tau. The most likely
+ * action is always allowed for tau < 1. */
+int nn_bcq_allowed(const float *g, size_t n, size_t a, float tau);
+
+/* argmax over the allowed actions of q (n); lowest index on ties. */
+size_t nn_bcq_argmax(const float *q, const float *g, size_t n, float tau);
+
+/* Sets q[r][a] = -INFINITY for every action nn_bcq_allowed refuses, in each of rows rows of n
+ * values (q and g both (rows, n)), so that any argmax or vote over q keeps to the support. */
+void nn_bcq_mask(float *q, const float *g, size_t rows, size_t n, float tau);
+
+/* nn_loss_targets with discrete BCQ's restriction: a*_ik = argmax over the actions allowed by
+ * g_next (B, K, A: the behaviour model's logits on s', head k restricting head k) of the online
+ * net's Q (double_q) or the target's. */
+void nn_loss_targets_bcq(float *y, const float *q_next_online, const float *q_next_target,
+                         const float *g_next, float tau, const float *returns,
+                         const float *discounts, const nn_loss_dims *d, int double_q);
+
 /* L = λ Σ θ² over n parameters; adds 2λθ into grads (DQfD's J_L2 on weights and biases). */
 float nn_loss_l2(float *grads, const float *params, size_t n, float lambda);
 

@@ -254,6 +254,22 @@ int nn_paramfile_checkpoint_path(const char *run_dir, uint64_t step, char *out, 
     return SHOAL_OK;
 }
 
+int nn_paramfile_sibling_path(const char *path, const char *ext, char *out, size_t cap,
+                              shoal_err *err)
+{
+    size_t n = strlen(path);
+    const char *ckpt = ".ckpt";
+    size_t n_ckpt = strlen(ckpt);
+    if (n >= n_ckpt && strcmp(path + n - n_ckpt, ckpt) == 0) {
+        n -= n_ckpt;
+    }
+    int len = snprintf(out, cap, "%.*s%s", (int)n, path, ext);
+    if (len < 0 || (size_t)len >= cap) {
+        return shoal_err_set(err, SHOAL_EINVAL, "%s: checkpoint path too long", path);
+    }
+    return SHOAL_OK;
+}
+
 bool nn_paramfile_checkpoint_step(const char *name, uint64_t *step)
 {
     const char *digits = name + 5;

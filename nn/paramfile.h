@@ -55,6 +55,13 @@ int nn_paramfile_checkpoint_name(uint64_t step, char *name, size_t cap, shoal_er
 int nn_paramfile_checkpoint_path(const char *run_dir, uint64_t step, char *out, size_t cap,
                                  shoal_err *err);
 
+/* A file that belongs to checkpoint path, "<path without .ckpt><ext>": the learner's target
+ * network (".target") and discrete BCQ's behaviour model (NN_PARAMFILE_BEHAVIOUR_EXT), which
+ * the evaluator looks for beside a checkpoint. EINVAL when it does not fit in cap. */
+#define NN_PARAMFILE_BEHAVIOUR_EXT ".behaviour"
+int nn_paramfile_sibling_path(const char *path, const char *ext, char *out, size_t cap,
+                              shoal_err *err);
+
 /* The N of a checkpoint name, which must be exactly what nn_paramfile_checkpoint_name writes
  * ("step-" and N in decimal without sign, spaces or leading zeros, then ".ckpt"). false for
  * any other name, such as the temporary files of an atomic write ("step-5.ckpt.tmp.Ab12Cd"). */

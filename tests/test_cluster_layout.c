@@ -40,9 +40,20 @@ Test(cluster_layout, too_few_processes_says_how_many_are_needed)
 {
     cluster_layout l;
     shoal_err err = {0};
-    cr_assert_eq(cluster_layout_init(&l, 1, 2, 1, 4, &err), SHOAL_EINVAL);
-    cr_assert(strstr(err.msg, "need 5") != NULL, "%s", err.msg);
+    cr_assert_eq(cluster_layout_init(&l, 1, 2, 1, 3, &err), SHOAL_EINVAL);
+    cr_assert(strstr(err.msg, "need 4") != NULL, "%s", err.msg);
     cr_assert_eq(cluster_layout_init(&l, 0, 1, 0, 4, &err), SHOAL_EINVAL);
     cr_assert_eq(cluster_layout_init(&l, 1, 1, 2, 9, &err), SHOAL_EINVAL);
     cr_assert(strstr(err.msg, "0 or 1") != NULL, "%s", err.msg);
+}
+
+Test(cluster_layout, no_actors_is_a_layout_of_its_own)
+{
+    cluster_layout l;
+    cr_assert_eq(cluster_layout_init(&l, 1, 1, 1, 3, NULL), SHOAL_OK);
+    cr_assert_eq(l.actors, 0);
+    cluster_role role;
+    uint32_t index;
+    cluster_role_of(&l, 2, &role, &index);
+    cr_assert_eq(role, CLUSTER_ROLE_EVALUATOR);
 }

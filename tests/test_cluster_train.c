@@ -245,3 +245,39 @@ Test(cluster_train, a_time_capped_run_without_evaluator_says_so_and_names_no_eva
     cr_assert_not_null(strstr(out, "(metrics.csv, checkpoints/)"), "%s", out);
     cr_assert_null(strstr(out, "eval.csv"), "no evaluator, no eval.csv: %s", out);
 }
+
+/* learner.mode = offline with cluster.actors = 0: the shards hold only the demonstrations that
+ * shoal train records first, learner.max_updates ends the run (no frames ever come), each
+ * checkpoint carries its behaviour model and the evaluator scores it. */
+Test(cluster_train, an_actorless_offline_run_learns_from_demonstrations_and_ends_by_updates)
+{
+    char run[128], cfg[128], demos[160];
+    path_of(run, sizeof run, "run");
+    path_of(cfg, sizeof cfg, "small.ini");
+    snprintf(demos, sizeof demos, "replay.demos=%s/expert.demo", dir);
+    const char *args[] = {cfg, "--run-dir", run, "--set", "cluster.actors=0", "--set",
+                          "cluster.learners=1", "--set", "learner.mode=offline", "--set", demos,
+                          "--set", "run.demo_episodes=3", "--set", "replay.demo_capacity=20000",
+                          "--set", "learner.max_updates=300", NULL};
+    pid_t pid = start_train(args);
+    uint64_t t0 = clock_now_ns();
+    int status = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        cr_assert(clock_since_s(t0) < 120.0, "learner.max_updates did not end the run: %s",
+                  out_tail());
+        clock_sleep_ms(200);
+    }
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s\n%s", failures(), out_tail());
+    cr_assert_eq(last_value(run, "metrics.csv", "step"), 300.0, "%s", out_tail());
+    cr_assert_eq(last_value(run, "metrics.csv", "frames"), 0.0);
+    cr_assert_gt(last_value(run, "metrics.csv", "loss_bc"), 0.0, "the behaviour model trains");
+    char path[256], text[8192] = "";
+    snprintf(path, sizeof path, "%s/eval.csv", run);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "no eval.csv: %s", out_tail());
+    text[fread(text, 1, sizeof text - 1, f)] = '\0';
+    fclose(f);
+    cr_assert(strstr(text, "\n300,0,"), "the last checkpoint is evaluated: %s", text);
+    snprintf(path, sizeof path, "%s/checkpoints/step-300.behaviour", run);
+    cr_assert_eq(access(path, F_OK), 0, "%s missing", path);
+}

@@ -226,3 +226,29 @@ Test(cluster_train_roles, the_evaluator_evaluates_the_learners_last_checkpoint_a
     free(text);
     config_free(cfg);
 }
+
+Test(cluster_train_roles, a_run_without_actors_needs_fixed_data_and_an_end_other_than_frames)
+{
+    config *c = load(NULL);
+    shoal_err err = {0};
+    cr_assert_eq(train_check_actorless(c, dir, 2, &err), SHOAL_OK, "with actors: anything");
+    cr_assert_eq(train_check_actorless(c, dir, 0, &err), SHOAL_EINVAL);
+    cr_assert(strstr(err.msg, "replay.demos") && strstr(err.msg, "replay-0.ckpt"), "%s",
+              err.msg);
+    /* a replay checkpoint in the run folder is data too */
+    char ck[160];
+    snprintf(ck, sizeof ck, "%s/replay-0.ckpt", dir);
+    cr_assert_eq(atomic_write_file(ck, "x", 1, NULL), SHOAL_OK);
+    cr_assert_eq(train_check_actorless(c, dir, 0, &err), SHOAL_EINVAL);
+    cr_assert(strstr(err.msg, "run.max_frames cannot end it") &&
+              strstr(err.msg, "learner.max_updates") && strstr(err.msg, "run.max_seconds"),
+              "%s", err.msg);
+    unlink(ck);
+    cr_assert_eq(config_set(c, "replay.demos=x.demo", "test", NULL), SHOAL_OK);
+    cr_assert_eq(config_set(c, "run.max_seconds=60", "test", NULL), SHOAL_OK);
+    cr_assert_eq(train_check_actorless(c, dir, 0, &err), SHOAL_OK, "%s", err.msg);
+    config_set(c, "run.max_seconds=0", "test", NULL);
+    cr_assert_eq(config_set(c, "learner.max_updates=100", "test", NULL), SHOAL_OK);
+    cr_assert_eq(train_check_actorless(c, dir, 0, &err), SHOAL_OK, "%s", err.msg);
+    config_free(c);
+}

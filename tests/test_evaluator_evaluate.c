@@ -422,3 +422,38 @@ Test(evaluator_evaluate, an_env_that_does_not_match_the_facts_is_refused)
     nn_qnet_free(net);
     evaluator_player_free(p);
 }
+
+/* An offline (discrete BCQ) checkpoint: the Q-network prefers left, but its behaviour model
+ * beside it (step-N.behaviour) gives left G(left)/G(right) = e^-1 ≈ 0.37. Above τ the player
+ * may only go right (Chain's 10); below τ, or without the file, it goes left. */
+Test(evaluator_evaluate, an_offline_checkpoint_acts_only_where_its_behaviour_model_allows)
+{
+    evaluator_player_config c = chain_config(2, 0, 2);
+    c.bcq_threshold = 0.5f;
+    int left = 0, right = 1;
+    nn_qnet *q = fx_chain_net(1, &left, c.n_envs);
+    nn_qnet *g = fx_chain_net(1, &right, c.n_envs);
+    char path[256], bpath[300];
+    save(q, "step-5.ckpt", 5, path, sizeof path);
+    cr_assert_eq(nn_paramfile_sibling_path(path, NN_PARAMFILE_BEHAVIOUR_EXT, bpath,
+                                           sizeof bpath, NULL), SHOAL_OK);
+    cr_assert_str_eq(bpath + strlen(bpath) - strlen("step-5.behaviour"), "step-5.behaviour");
+    shoal_err err = {0};
+    evaluator_result r;
+    evaluator_player *p = player(&c);
+    cr_assert_eq(evaluator_player_eval_file(p, path, NULL, &r, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_float_eq(r.mean, 0.017, 1e-6, "no behaviour model: the Q-network's left");
+    cr_assert_eq(nn_paramfile_save(bpath, g, NULL, 5, 20, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(evaluator_player_eval_file(p, path, NULL, &r, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_float_eq(r.mean, 10.0, 1e-5, "left lacks support: right");
+    evaluator_player_free(p);
+    c.bcq_threshold = 0.3f;
+    p = player(&c);
+    cr_assert_eq(evaluator_player_eval_file(p, path, NULL, &r, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_float_eq(r.mean, 0.017, 1e-6, "e^-1 > 0.3: left is allowed");
+    evaluator_player_free(p);
+    unlink(bpath);
+    unlink(path);
+    nn_qnet_free(q);
+    nn_qnet_free(g);
+}

@@ -251,3 +251,91 @@ Test(learner_prefetch, a_stats_poll_on_request_sees_what_arrived_since, .timeout
     cr_assert_eq(learner_prefetch_stats(p).env_steps, 48);
     learner_prefetch_free(p);
 }
+
+/* A prefetcher of n_batches demo-only-or-offline batches; mixed as the request asks. */
+static learner_prefetch *prefetch_with(const char **ep, uint64_t n_demo_only, bool offline,
+                                       bool mixed, uint64_t n_batches)
+{
+    learner_prefetch_config cfg = {
+        .endpoints = ep, .n_shards = 1, .client = {.seed = 3},
+        .req = {.batch_size = BATCH, .demo_fraction = mixed ? 0.0 : 0.25, .beta = 0.4,
+                .mixed = mixed},
+        .obs = fx_spec(), .depth = 2, .pipeline = 2, .n_demo_only = n_demo_only,
+        .offline = offline, .n_batches = n_batches, .stats_secs = 0.05};
+    shoal_err err = {0};
+    learner_prefetch *p = learner_prefetch_new(&cfg, &err);
+    cr_assert_not_null(p, "%s", err.msg);
+    return p;
+}
+
+/* Takes n batches and returns how many of their samples were not demonstrations. */
+static size_t agent_samples(learner_prefetch *p, int n)
+{
+    size_t agent = 0;
+    for (int k = 0; k < n; k++) {
+        const learner_batch *b;
+        float *prio;
+        shoal_err err = {0};
+        cr_assert_eq(next_batch(p, &b, &prio, &err), SHOAL_OK, "%s", err.msg);
+        for (size_t i = 0; i < b->count; i++) {
+            agent += !b->demo[i];
+            prio[i] = 1.0f;
+        }
+        learner_prefetch_done(p, true);
+    }
+    return agent;
+}
+
+Test(learner_prefetch, behaviour_cloning_samples_demonstrations_only_even_with_mixed_sampling,
+     .timeout = 60)
+{
+    fx_server s;
+    const char *ep = start_filled(&s, 16, true);
+    /* learner.mode = bc: every batch demo-only; replay.mixed must not reach the wire with it */
+    learner_prefetch *p = prefetch_with(&ep, UINT64_MAX, false, true, 3);
+    cr_assert_eq(agent_samples(p, 3), 0);
+    learner_prefetch_free(p);
+    cr_assert_eq(fx_server_stop(&s), SHOAL_OK);
+}
+
+Test(learner_prefetch, offline_without_agent_data_samples_the_demonstrations, .timeout = 60)
+{
+    fx_server s;
+    replay_server_config cfg = fx_server_config(100, 16);
+    cr_assert_eq(fx_server_start(&s, &cfg), 0, "%s", s.err.msg);
+    const char *ep = replay_server_endpoint(s.srv);
+    replay_client_options o = {.timeout_ms = 5000};
+    shoal_err err = {0};
+    replay_client *c = replay_client_new(&ep, 1, &o, &err);
+    static fx_batch f;
+    fx_batch_fill(&f, 0, 1000, 8, 1.0f, true);
+    cr_assert_eq(replay_client_insert(c, &f.b, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(replay_client_flush(c, &err), SHOAL_OK, "%s", err.msg);
+    replay_client_free(c);
+    /* no agent data: a normal request would wait for replay.min_size forever */
+    learner_prefetch *p = prefetch_with(&ep, 0, true, false, 2);
+    cr_assert_eq(agent_samples(p, 2), 0);
+    learner_prefetch_free(p);
+    cr_assert_eq(fx_server_stop(&s), SHOAL_OK);
+}
+
+Test(learner_prefetch, offline_and_bc_without_any_data_say_what_to_set, .timeout = 60)
+{
+    fx_server s;
+    replay_server_config cfg = fx_server_config(100, 0);
+    cr_assert_eq(fx_server_start(&s, &cfg), 0, "%s", s.err.msg);
+    const char *ep = replay_server_endpoint(s.srv);
+    const learner_batch *b;
+    float *prio;
+    shoal_err err = {0};
+    learner_prefetch *p = prefetch_with(&ep, 0, true, false, 0);
+    cr_assert_eq(next_batch(p, &b, &prio, &err), SHOAL_ESTATE);
+    cr_assert(strstr(err.msg, "offline") && strstr(err.msg, "replay.demos"), "%s", err.msg);
+    learner_prefetch_free(p);
+    p = prefetch_with(&ep, UINT64_MAX, false, false, 0);
+    cr_assert_eq(next_batch(p, &b, &prio, &err), SHOAL_ESTATE);
+    cr_assert(strstr(err.msg, "learner.mode = bc") && strstr(err.msg, "replay.demos"), "%s",
+              err.msg);
+    learner_prefetch_free(p);
+    cr_assert_eq(fx_server_stop(&s), SHOAL_OK);
+}

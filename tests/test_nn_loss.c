@@ -193,3 +193,93 @@ Test(nn_loss, l2_adds_its_value_and_gradient)
     double h = 1e-4, up = 0.1 * (-2 + h) * (-2 + h), down = 0.1 * (-2 - h) * (-2 - h);
     cr_assert_float_eq(g[1] - 1.0f, (float)((up - down) / (2 * h)), 1e-5f);
 }
+
+/* Softmax cross-entropy in double, for finite differences. */
+static double xent_ref(const double *q, const uint32_t *act, const float *w, size_t B, size_t K,
+                       size_t A, double lambda)
+{
+    double L = 0.0;
+    for (size_t i = 0; i < B; i++) {
+        for (size_t k = 0; k < K; k++) {
+            const double *qi = q + (i * K + k) * A;
+            double z = 0.0;
+            for (size_t a = 0; a < A; a++) {
+                z += exp(qi[a]);
+            }
+            L += lambda * (w ? w[i] : 1.0) * (log(z) - qi[act[i]]) / (double)B;
+        }
+    }
+    return L;
+}
+
+Test(nn_loss, cross_entropy_value_and_gradient_match_finite_differences_on_every_head)
+{
+    enum { B = 5, K = 3, A = 4 };
+    float q[B * K * A], w[B], dq[B * K * A], per[B];
+    uint32_t act[B] = {0, 3, 1, 2, 2};
+    rng g;
+    rng_init(&g, 31, RNG_ROLE_TOOL, 0, 0);
+    ref_fill(q, B * K * A, &g, -3, 3);
+    ref_fill(w, B, &g, 0.1f, 1);
+    nn_loss_dims d = {B, K, A};
+    float L = nn_loss_xent(dq, per, q, act, w, &d, 0.5f);
+    double *qd = ref_to_double(q, B * K * A), num[B * K * A];
+    double want = xent_ref(qd, act, w, B, K, A, 0.5);
+    cr_assert_float_eq(L, want, 1e-5, "loss %f vs %f", L, want);
+    for (size_t i = 0; i < B * K * A; i++) {
+        double keep = qd[i], h = 1e-5;
+        qd[i] = keep + h;
+        double up = xent_ref(qd, act, w, B, K, A, 0.5);
+        qd[i] = keep - h;
+        num[i] = (up - xent_ref(qd, act, w, B, K, A, 0.5)) / (2 * h);
+        qd[i] = keep;
+    }
+    double e = ref_max_rel_err(dq, num, B * K * A, 1e-3);
+    cr_assert_lt(e, 1e-3, "relative error %g", e);
+    /* per-sample: the mean over heads of each sample's unweighted cross-entropy */
+    double s0 = xent_ref(qd, act, NULL, 1, K, A, 1.0) / (double)K;
+    cr_assert_float_eq(per[0], s0, 1e-5, "%f vs %f", per[0], s0);
+    free(qd);
+}
+
+Test(nn_loss, cross_entropy_stays_finite_for_large_logits)
+{
+    float q[3] = {1000.0f, 0.0f, -1000.0f}, dq[3];
+    uint32_t act = 2;
+    nn_loss_dims d = {1, 1, 3};
+    float L = nn_loss_xent(dq, NULL, q, &act, NULL, &d, 1.0f);
+    cr_assert_float_eq(L, 2000.0f, 1e-2f);
+    cr_assert_float_eq(dq[0], 1.0f, 1e-6f);
+    cr_assert_float_eq(dq[2], -1.0f, 1e-6f);
+}
+
+Test(nn_loss, bcq_allows_actions_whose_probability_ratio_to_the_best_exceeds_tau)
+{
+    /* G = softmax(log(0.6), log(0.3), log(0.1)): ratios 1, 0.5, 1/6 */
+    float g[3] = {logf(0.6f), logf(0.3f), logf(0.1f)};
+    cr_assert(nn_bcq_allowed(g, 3, 0, 0.3f));
+    cr_assert(nn_bcq_allowed(g, 3, 1, 0.3f));
+    cr_assert(!nn_bcq_allowed(g, 3, 2, 0.3f));
+    cr_assert(nn_bcq_allowed(g, 3, 2, 0.1f));
+    cr_assert(nn_bcq_allowed((float[]){0, -1000}, 2, 1, 0.0f), "τ = 0 allows everything");
+    float q[3] = {0.0f, 1.0f, 5.0f};
+    cr_assert_eq(nn_bcq_argmax(q, g, 3, 0.3f), 1, "action 2 has the best Q but no support");
+    cr_assert_eq(nn_bcq_argmax(q, g, 3, 0.0f), 2, "τ = 0 is plain argmax");
+    cr_assert_eq(nn_bcq_argmax(q, g, 3, 0.9f), 0, "only the likeliest action passes");
+    float masked[6] = {0.0f, 1.0f, 5.0f, 0.0f, 1.0f, 5.0f};
+    float g2[6] = {logf(0.6f), logf(0.3f), logf(0.1f), 0, 0, 0};
+    nn_bcq_mask(masked, g2, 2, 3, 0.3f);
+    cr_assert(isinf(masked[2]) && masked[2] < 0 && masked[1] == 1.0f);
+    cr_assert_eq(masked[5], 5.0f, "a uniform G allows every action");
+}
+
+Test(nn_loss, bcq_targets_bootstrap_from_the_best_supported_action)
+{
+    /* Q_online(s') = (1, 3, 9): action 2 would win but G never takes it */
+    float qo[3] = {1, 3, 9}, qt[3] = {10, 20, 30}, g[3] = {0, 0, -20}, R = 1.0f, C = 0.5f, y;
+    nn_loss_dims d = {1, 1, 3};
+    nn_loss_targets_bcq(&y, qo, qt, g, 0.3f, &R, &C, &d, 1);
+    cr_assert_float_eq(y, 1.0f + 0.5f * 20.0f, 1e-5f);
+    nn_loss_targets_bcq(&y, qo, qt, g, 0.0f, &R, &C, &d, 1);
+    cr_assert_float_eq(y, 1.0f + 0.5f * 30.0f, 1e-5f, "τ = 0: double DQN's target");
+}

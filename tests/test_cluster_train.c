@@ -259,7 +259,7 @@ Test(cluster_train, an_actorless_offline_run_learns_from_demonstrations_and_ends
                           "cluster.learners=1", "--set", "learner.mode=offline", "--set", demos,
                           "--set", "run.demo_episodes=3", "--set", "replay.demo_capacity=20000",
                           "--set", "learner.max_updates=300", NULL};
-    pid_t pid = start_train(args);
+    pid_t pid = start_train(small_ini, args);
     uint64_t t0 = clock_now_ns();
     int status = 0;
     while (waitpid(pid, &status, WNOHANG) == 0) {

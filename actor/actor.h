@@ -40,6 +40,7 @@
 
 #include "actor/explore.h"
 #include "common/config.h"
+#include "common/curve.h"
 #include "common/err.h"
 #include "common/fileio.h"
 #include "common/obs.h"
@@ -80,6 +81,8 @@ typedef struct actor_config {
      * launcher sets RUN_DIR/tb/actor-<i> unless run.tensorboard = false) */
     char tb_dir[FILEIO_PATH_MAX];
     double tb_secs;
+    curve_keys curve;              /* CURVE for replay and parameters (the launcher fills it;
+                                    * actor_config_from leaves it off) */
 } actor_config;
 
 /* Fills out from [actor], [exploration], [network], [env] and [run] for actor `index` of

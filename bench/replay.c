@@ -1,7 +1,9 @@
 /* Throughput of one replay shard over tcp on loopback: transitions inserted per second and
  * transitions sampled per second, batches of 64 and 512 MinAtar transitions (10x10x4 bits, 50
  * bytes per observation). The shard runs in a thread of this process, the client in the main
- * thread (two cores: one each). Each figure is the median of REPS runs.
+ * thread (two cores: one each). Each figure is the median of REPS runs. Every figure is measured
+ * twice, on a plain shard and on a CURVE shard (common/curve.h, keys made in a temporary
+ * folder), the runs alternated so that a busy machine weighs on both alike.
  *
  *     bench_replay [reps]      (compare with bench_zmq_raw for the same bytes) */
 #include <pthread.h>
@@ -9,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench/median.h"
 #include "common/clock.h"
+#include "common/curve.h"
 #include "common/frame.h"
 #include "replay/client.h"
 #include "replay/server.h"
@@ -86,12 +90,13 @@ static size_t envelope_bytes(Shoal__V1__InsertBatch *b)
 }
 
 /* Transitions per second inserted (acknowledged) in batches of n. */
-static double run_insert(const char *ep, const obs_spec *spec, size_t n, size_t total)
+static double run_insert(const char *ep, const curve_keys *keys, const obs_spec *spec, size_t n,
+                         size_t total)
 {
     cols c;
     make_batch(&c, n, spec);
     const char *eps[1] = {ep};
-    replay_client_options o = {.timeout_ms = 30000};
+    replay_client_options o = {.timeout_ms = 30000, .curve = *keys};
     shoal_err err = {0};
     replay_client *cl = replay_client_new(eps, 1, &o, &err);
     if (!cl) {
@@ -117,11 +122,11 @@ static double run_insert(const char *ep, const obs_spec *spec, size_t n, size_t 
 }
 
 /* Transitions per second sampled in batches of n, 4 requests in flight, priorities updated. */
-static double run_sample(const char *ep, size_t n, size_t total)
+static double run_sample(const char *ep, const curve_keys *keys, size_t n, size_t total)
 {
     const char *eps[1] = {ep};
     replay_client_options o = {.timeout_ms = 30000, .obs_bytes = OB, .max_batch = n,
-                               .pipeline = 4};
+                               .pipeline = 4, .curve = *keys};
     shoal_err err = {0};
     replay_client *cl = replay_client_new(eps, 1, &o, &err);
     float *prio = malloc(n * sizeof *prio);
@@ -149,6 +154,32 @@ static double run_sample(const char *ep, size_t n, size_t total)
     return (double)(batches * n) / secs;
 }
 
+static void start_shard(shard *s, const replay_server_config *cfg)
+{
+    shoal_err err = {0};
+    s->srv = replay_server_new(cfg, &err);
+    if (!s->srv) {
+        fprintf(stderr, "%s\n", err.msg);
+        exit(1);
+    }
+    pthread_create(&s->th, NULL, serve, s);
+}
+
+static void stop_shard(shard *s)
+{
+    s->stop = 1;
+    pthread_join(s->th, NULL);
+    replay_server_free(s->srv);
+}
+
+static void print_row(const char *op, size_t n, double *off, double *on, int reps,
+                      double bytes_per_tr, const char *msg_bytes)
+{
+    double m = bench_median(off, (size_t)reps), mc = bench_median(on, (size_t)reps);
+    printf("%-8s %6zu %14.0f %12.1f %14s %14.0f %8.1f%%\n", op, n, m, m * bytes_per_tr / 1e6,
+           msg_bytes, mc, 100.0 * (m - mc) / m);
+}
+
 int main(int argc, char **argv)
 {
     int reps = argc > 1 ? atoi(argv[1]) : 5;
@@ -165,44 +196,63 @@ int main(int argc, char **argv)
     cfg.max_message_bytes = 64 << 20;
     cfg.max_actors = 16;
     cfg.max_pending = 64;
+    char tmp[] = "/tmp/bench-replay-keys-XXXXXX", keys_dir[64];
     shoal_err err = {0};
-    shard s = {0};
-    s.srv = replay_server_new(&cfg, &err);
-    if (!s.srv) {
+    curve_keys plain = {0}, curve;
+    if (!mkdtemp(tmp)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    snprintf(keys_dir, sizeof keys_dir, "%s/keys", tmp);
+    if (curve_keys_generate(keys_dir, &err) != SHOAL_OK ||
+        curve_keys_load(keys_dir, true, &curve, &err) != SHOAL_OK) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
-    char ep[256];
+    shard s = {0}, sc = {0};
+    start_shard(&s, &cfg);
+    cfg.curve = curve;
+    start_shard(&sc, &cfg);
+    char ep[256], epc[256];
     snprintf(ep, sizeof ep, "%s", replay_server_endpoint(s.srv));
-    pthread_create(&s.th, NULL, serve, &s);
-    printf("one replay shard, tcp loopback, MinAtar transitions (2 x 50-byte obs), median of %d\n",
-           reps);
-    printf("%-8s %6s %14s %12s %14s\n", "op", "batch", "transitions/s", "MB/s", "msg bytes");
+    snprintf(epc, sizeof epc, "%s", replay_server_endpoint(sc.srv));
+    printf("one replay shard, tcp loopback, MinAtar transitions (2 x 50-byte obs), median of %d;\n"
+           "plain and CURVE runs alternated\n", reps);
+    printf("%-8s %6s %14s %12s %14s %14s %9s\n", "op", "batch", "transitions/s", "MB/s",
+           "msg bytes", "CURVE tr/s", "cost");
     const size_t sizes[2] = {64, 512};
     for (size_t i = 0; i < 2; i++) {
-        double v[100];
+        double v[100], vc[100];
         cols c;
         make_batch(&c, sizes[i], &cfg.store.spec);
         size_t bytes = envelope_bytes(&c.w.msg);
         free_batch(&c);
         for (int r = 0; r < reps; r++) {
-            v[r] = run_insert(ep, &cfg.store.spec, sizes[i], 1 << 20);
+            v[r] = run_insert(ep, &plain, &cfg.store.spec, sizes[i], 1 << 20);
+            vc[r] = run_insert(epc, &curve, &cfg.store.spec, sizes[i], 1 << 20);
         }
-        double m = bench_median(v, (size_t)reps);
-        printf("%-8s %6zu %14.0f %12.1f %14zu\n", "insert", sizes[i], m,
-               m / (double)sizes[i] * (double)bytes / 1e6, bytes);
+        char msg[32];
+        snprintf(msg, sizeof msg, "%zu", bytes);
+        print_row("insert", sizes[i], v, vc, reps, (double)bytes / (double)sizes[i], msg);
     }
     for (size_t i = 0; i < 2; i++) {
-        double v[100];
+        double v[100], vc[100];
         for (int r = 0; r < reps; r++) {
-            v[r] = run_sample(ep, sizes[i], 1 << 19);
+            v[r] = run_sample(ep, &plain, sizes[i], 1 << 19);
+            vc[r] = run_sample(epc, &curve, sizes[i], 1 << 19);
         }
-        double m = bench_median(v, (size_t)reps);
         /* a SampleBatch carries about 137 bytes per transition (obs, keys, weights, leaves) */
-        printf("%-8s %6zu %14.0f %12.1f %14s\n", "sample", sizes[i], m, m * 137.0 / 1e6, "~137/tr");
+        print_row("sample", sizes[i], v, vc, reps, 137.0, "~137/tr");
     }
-    s.stop = 1;
-    pthread_join(s.th, NULL);
-    replay_server_free(s.srv);
+    stop_shard(&s);
+    stop_shard(&sc);
+    curve_keys_wipe(&curve);
+    char path[96];
+    snprintf(path, sizeof path, "%s/" CURVE_SERVER_FILE, keys_dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/" CURVE_CLIENT_FILE, keys_dir);
+    unlink(path);
+    rmdir(keys_dir);
+    rmdir(tmp);
     return 0;
 }

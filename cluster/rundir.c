@@ -112,11 +112,10 @@ int rundir_curve_check_bind(const config *cfg, const char *endpoint, shoal_err *
     if (strncmp(endpoint, "tcp://", 6) != 0 || curve_host_is_loopback(name)) {
         return SHOAL_OK;
     }
-    return shoal_err_set(err, SHOAL_EINVAL, "%s binds beyond loopback, but cluster.bind_host "
-                         "(%s) says loopback, so CURVE would be off: set cluster.bind_host to "
-                         "this address and cluster.curve_keys to the run's key folder (every "
-                         "process of the run the same), or cluster.curve=off on a trusted "
-                         "network", endpoint, config_str(cfg, "cluster", "bind_host"));
+    return shoal_err_set(err, SHOAL_EINVAL, "%s is beyond loopback but bind_host %s makes "
+                         "CURVE off: set cluster.bind_host and cluster.curve_keys (alike in "
+                         "every process), or cluster.curve=off on a trusted network", endpoint,
+                         config_str(cfg, "cluster", "bind_host"));
 }
 
 static bool exists(const char *path)

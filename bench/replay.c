@@ -3,7 +3,9 @@
  * bytes per observation). The shard runs in a thread of this process, the client in the main
  * thread (two cores: one each). Each figure is the median of REPS runs. Every figure is measured
  * twice, on a plain shard and on a CURVE shard (common/curve.h, keys made in a temporary
- * folder), the runs alternated so that a busy machine weighs on both alike.
+ * folder), the runs alternated so that a busy machine weighs on both alike. Beside the rates,
+ * the CPU time of the whole process (shard, client and ZeroMQ's I/O threads) per transition,
+ * which other jobs on the machine disturb less than wall time.
  *
  *     bench_replay [reps]      (compare with bench_zmq_raw for the same bytes) */
 #include <pthread.h>
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench/median.h"
@@ -89,9 +92,17 @@ static size_t envelope_bytes(Shoal__V1__InsertBatch *b)
     return frame_packed_size(&env);
 }
 
-/* Transitions per second inserted (acknowledged) in batches of n. */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Transitions per second inserted (acknowledged) in batches of n; *cpu_us the process's CPU
+ * microseconds per transition. */
 static double run_insert(const char *ep, const curve_keys *keys, const obs_spec *spec, size_t n,
-                         size_t total)
+                         size_t total, double *cpu_us)
 {
     cols c;
     make_batch(&c, n, spec);
@@ -104,6 +115,7 @@ static double run_insert(const char *ep, const curve_keys *keys, const obs_spec 
         exit(1);
     }
     uint64_t t0 = clock_now_ns();
+    double c0 = cpu_s();
     for (size_t k = 0; k < total / n; k++) {
         c.b.actor_id = (uint32_t)(k % 4);
         if (replay_client_insert(cl, &c.b, &err) != SHOAL_OK) {
@@ -116,13 +128,15 @@ static double run_insert(const char *ep, const curve_keys *keys, const obs_spec 
         exit(1);
     }
     double secs = clock_since_s(t0);
+    *cpu_us = (cpu_s() - c0) * 1e6 / (double)(total / n * n);
     replay_client_free(cl);
     free_batch(&c);
     return (double)(total / n * n) / secs;
 }
 
 /* Transitions per second sampled in batches of n, 4 requests in flight, priorities updated. */
-static double run_sample(const char *ep, const curve_keys *keys, size_t n, size_t total)
+static double run_sample(const char *ep, const curve_keys *keys, size_t n, size_t total,
+                         double *cpu_us)
 {
     const char *eps[1] = {ep};
     replay_client_options o = {.timeout_ms = 30000, .obs_bytes = OB, .max_batch = n,
@@ -136,6 +150,7 @@ static double run_sample(const char *ep, const curve_keys *keys, size_t n, size_
     replay_sample_req req = {.batch_size = n, .beta = 0.4};
     size_t batches = total / n;
     uint64_t t0 = clock_now_ns();
+    double c0 = cpu_s();
     for (size_t k = 0; k < 4; k++) {
         replay_client_sample_request(cl, &req, &err);
     }
@@ -149,6 +164,7 @@ static double run_sample(const char *ep, const curve_keys *keys, size_t n, size_
         }
     }
     double secs = clock_since_s(t0);
+    *cpu_us = (cpu_s() - c0) * 1e6 / (double)(batches * n);
     free(prio);
     replay_client_free(cl);
     return (double)(batches * n) / secs;
@@ -172,12 +188,14 @@ static void stop_shard(shard *s)
     replay_server_free(s->srv);
 }
 
-static void print_row(const char *op, size_t n, double *off, double *on, int reps,
-                      double bytes_per_tr, const char *msg_bytes)
+/* off, on: rates; cpu_off, cpu_on: CPU microseconds per transition (reps each). */
+static void print_row(const char *op, size_t n, double *off, double *on, double *cpu_off,
+                      double *cpu_on, int reps, double bytes_per_tr, const char *msg_bytes)
 {
     double m = bench_median(off, (size_t)reps), mc = bench_median(on, (size_t)reps);
-    printf("%-8s %6zu %14.0f %12.1f %14s %14.0f %8.1f%%\n", op, n, m, m * bytes_per_tr / 1e6,
-           msg_bytes, mc, 100.0 * (m - mc) / m);
+    printf("%-8s %6zu %14.0f %12.1f %14s %14.0f %8.1f%% %9.3f %9.3f\n", op, n, m,
+           m * bytes_per_tr / 1e6, msg_bytes, mc, 100.0 * (m - mc) / m,
+           bench_median(cpu_off, (size_t)reps), bench_median(cpu_on, (size_t)reps));
 }
 
 int main(int argc, char **argv)
@@ -218,31 +236,31 @@ int main(int argc, char **argv)
     snprintf(epc, sizeof epc, "%s", replay_server_endpoint(sc.srv));
     printf("one replay shard, tcp loopback, MinAtar transitions (2 x 50-byte obs), median of %d;\n"
            "plain and CURVE runs alternated\n", reps);
-    printf("%-8s %6s %14s %12s %14s %14s %9s\n", "op", "batch", "transitions/s", "MB/s",
-           "msg bytes", "CURVE tr/s", "cost");
+    printf("%-8s %6s %14s %12s %14s %14s %9s %9s %9s\n", "op", "batch", "transitions/s", "MB/s",
+           "msg bytes", "CURVE tr/s", "cost", "cpu us/tr", "CURVE us");
     const size_t sizes[2] = {64, 512};
     for (size_t i = 0; i < 2; i++) {
-        double v[100], vc[100];
+        double v[100], vc[100], u[100], uc[100];
         cols c;
         make_batch(&c, sizes[i], &cfg.store.spec);
         size_t bytes = envelope_bytes(&c.w.msg);
         free_batch(&c);
         for (int r = 0; r < reps; r++) {
-            v[r] = run_insert(ep, &plain, &cfg.store.spec, sizes[i], 1 << 20);
-            vc[r] = run_insert(epc, &curve, &cfg.store.spec, sizes[i], 1 << 20);
+            v[r] = run_insert(ep, &plain, &cfg.store.spec, sizes[i], 1 << 20, &u[r]);
+            vc[r] = run_insert(epc, &curve, &cfg.store.spec, sizes[i], 1 << 20, &uc[r]);
         }
         char msg[32];
         snprintf(msg, sizeof msg, "%zu", bytes);
-        print_row("insert", sizes[i], v, vc, reps, (double)bytes / (double)sizes[i], msg);
+        print_row("insert", sizes[i], v, vc, u, uc, reps, (double)bytes / (double)sizes[i], msg);
     }
     for (size_t i = 0; i < 2; i++) {
-        double v[100], vc[100];
+        double v[100], vc[100], u[100], uc[100];
         for (int r = 0; r < reps; r++) {
-            v[r] = run_sample(ep, &plain, sizes[i], 1 << 19);
-            vc[r] = run_sample(epc, &curve, sizes[i], 1 << 19);
+            v[r] = run_sample(ep, &plain, sizes[i], 1 << 19, &u[r]);
+            vc[r] = run_sample(epc, &curve, sizes[i], 1 << 19, &uc[r]);
         }
         /* a SampleBatch carries about 137 bytes per transition (obs, keys, weights, leaves) */
-        print_row("sample", sizes[i], v, vc, reps, 137.0, "~137/tr");
+        print_row("sample", sizes[i], v, vc, u, uc, reps, 137.0, "~137/tr");
     }
     stop_shard(&s);
     stop_shard(&sc);

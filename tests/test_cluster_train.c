@@ -158,7 +158,23 @@ Test(cluster_train, a_run_with_curve_on_trains_and_its_shard_refuses_peers_witho
     cr_assert_eq(curve_keys_load(keys, false, &k, &err), SHOAL_OK, "%s", err.msg);
     int without = ask_shard(run, NULL, &err);
     int with = ask_shard(run, &k, &err);
+    /* A joining actor takes the keys from the run folder. */
+    char cmd[512], joined[4096] = "";
+    snprintf(cmd, sizeof cmd, "%s actor --join %s --set actor.max_env_steps=2000 2>&1",
+             getenv("SHOAL_BIN"), run);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t got = fread(joined, 1, sizeof joined - 1, p);
+    joined[got] = '\0';
+    int joiner = pclose(p);
     int code = stop_train(pid, run);
+    cr_assert(WIFEXITED(joiner) && WEXITSTATUS(joiner) == 0, "the joiner failed: %s", joined);
+    unsigned long long acked = 0;
+    const char *at = strstr(joined, "batches, ");
+    cr_assert(at && sscanf(at, "batches, %llu acknowledged", &acked) == 1, "%s", joined);
+    cr_assert_gt(acked, 0, "the joiner's batches were not acknowledged: %s", joined);
+    cr_assert_null(strstr(joined, "parameters version 0 "), "the joiner got no parameters: %s",
+                   joined);
     cr_assert_gt(step, 50, "learner updates did not advance over CURVE");
     cr_assert_gt(last_params_version(), 0, "actors never received parameters over CURVE");
     cr_assert_eq(code, 0, "shoal train exited with %d:\n%s", code, failures());

@@ -405,11 +405,6 @@ curve_zap *curve_zap_new(void *ctx, const curve_keys *k, shoal_err *err)
     return z;
 }
 
-unsigned long curve_zap_refused(const curve_zap *z)
-{
-    return z ? atomic_load(&((curve_zap *)z)->refused) : 0;
-}
-
 void curve_zap_free(curve_zap *z)
 {
     if (!z) {

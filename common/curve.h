@@ -83,9 +83,6 @@ int curve_socket_client(void *sock, const curve_keys *k, shoal_err *err);
 typedef struct curve_zap curve_zap;
 curve_zap *curve_zap_new(void *ctx, const curve_keys *k, shoal_err *err);
 
-/* Peers refused so far. */
-unsigned long curve_zap_refused(const curve_zap *z);
-
 /* Stops the thread (within 100 ms) and frees z; before zmq_ctx_term. NULL is fine. */
 void curve_zap_free(curve_zap *z);
 

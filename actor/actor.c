@@ -237,7 +237,7 @@ static int connect_sockets(actor *a, shoal_err *err)
     }
     replay_client_options o = {.timeout_ms = a->cfg.insert_timeout_ms,
                                .max_message_bytes = 1 << 20, .index = a->cfg.index,
-                               .seed = a->cfg.seed};
+                               .seed = a->cfg.seed, .curve = a->cfg.curve};
     a->replay = replay_client_new(eps, a->cfg.n_replay, &o, err);
     if (!a->replay) {
         return err->code;
@@ -248,7 +248,7 @@ static int connect_sockets(actor *a, shoal_err *err)
             return shoal_err_set(err, SHOAL_EIO, "actor: zmq_ctx_new: %s",
                                  zmq_strerror(zmq_errno()));
         }
-        a->sub = learner_params_sub_new(a->zctx, a->cfg.params, a->net, err);
+        a->sub = learner_params_sub_new(a->zctx, a->cfg.params, &a->cfg.curve, a->net, err);
         if (!a->sub) {
             return err->code;
         }
@@ -481,6 +481,7 @@ void actor_free(actor *a)
     free(a->final_row);
     free(a->dq);
     free(a->y);
+    curve_keys_wipe(&a->cfg.curve);
     free(a);
 }
 

@@ -52,6 +52,7 @@
 
 #include "actor/explore.h"
 #include "common/config.h"
+#include "common/curve.h"
 #include "common/err.h"
 #include "common/fileio.h"
 #include "common/obs.h"
@@ -97,6 +98,8 @@ typedef struct actor_config {
     char label_checkpoint[FILEIO_PATH_MAX]; /* "": the scripted expert; else a teacher */
     double dagger_beta, dagger_decay;       /* β_i = beta · decay^i */
     uint64_t dagger_period;                 /* learner updates per iteration */
+    curve_keys curve;              /* CURVE for replay and parameters (the launcher fills it;
+                                    * actor_config_from leaves it off) */
 } actor_config;
 
 /* Fills out from [actor], [exploration], [network], [env] and [run] for actor `index` of

@@ -149,8 +149,12 @@ static int run(args *a, volatile sig_atomic_t *stop)
     if (rc == SHOAL_OK && a->join) {
         rc = rundir_resolve(ac.episode_log, sizeof ac.episode_log, a->join, &err);
     }
+    if (rc == SHOAL_OK) {
+        rc = rundir_curve_keys(cfg, a->join ? a->join : "", false, &ac.curve, &err);
+    }
     config_free(cfg);
     actor *act = rc == SHOAL_OK ? actor_new(&ac, &err) : NULL;
+    curve_keys_wipe(&ac.curve);
     if (!act) {
         fprintf(stderr, "shoal actor: actor %llu: %s\n", (unsigned long long)a->index, err.msg);
         return 1;

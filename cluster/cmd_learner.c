@@ -66,10 +66,17 @@ static int train(const args *a, int rank, int size, volatile sig_atomic_t *stop)
     if (rc == SHOAL_OK) {
         rc = rundir_tb_dir(lc.tb_dir, sizeof lc.tb_dir, cfg, a->run_dir, "learner", -1, &err);
     }
+    if (rc == SHOAL_OK && lc.params_bind[0]) {
+        rc = rundir_curve_check_bind(cfg, lc.params_bind, &err);
+    }
+    if (rc == SHOAL_OK) {
+        rc = rundir_curve_keys(cfg, a->run_dir ? a->run_dir : "", true, &lc.curve, &err);
+    }
     config_free(cfg);
     learner *l = NULL;
     if (rc == SHOAL_OK) {
         l = learner_new(&lc, MPI_COMM_WORLD, &err);
+        curve_keys_wipe(&lc.curve);
         rc = l ? SHOAL_OK : err.code;
     }
     if (rc == SHOAL_OK) {

@@ -3,6 +3,7 @@
 
 #include "cluster/cmdline.h"
 #include "cluster/commands.h"
+#include "cluster/rundir.h"
 #include "cluster/stop.h"
 #include "common/log.h"
 #include "replay/server.h"
@@ -51,9 +52,16 @@ static int serve(const args *a, volatile sig_atomic_t *stop)
     replay_server_config sc;
     replay_server *srv = NULL;
     int rc = replay_server_config_from(cfg, (uint32_t)a->shard, a->bind, &sc, &err);
+    if (rc == SHOAL_OK) {
+        rc = rundir_curve_check_bind(cfg, a->bind, &err);
+    }
+    if (rc == SHOAL_OK) {
+        rc = rundir_curve_keys(cfg, "", true, &sc.curve, &err);
+    }
     config_free(cfg);
     if (rc == SHOAL_OK) {
         srv = replay_server_new(&sc, &err);
+        curve_keys_wipe(&sc.curve);
     }
     if (!srv) {
         fprintf(stderr, "shoal replay: shard %llu: %s\n", (unsigned long long)a->shard, err.msg);

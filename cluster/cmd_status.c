@@ -38,6 +38,7 @@ typedef struct rank_health {
 
 typedef struct status_report {
     const char *run_dir;
+    curve_keys curve; /* the run's client keys when it uses CURVE */
     const char *state; /* running, finished, stopped, not running */
     char env[64];
     uint32_t counts[4]; /* ranks per cluster_role */
@@ -223,7 +224,7 @@ static int gather_ranks(status_report *s, shoal_err *err)
         for (size_t i = 0; i < ep.n_replay; i++) {
             eps[i] = ep.replay[i];
         }
-        replay_client_options opt = {.timeout_ms = SHARD_TIMEOUT_MS};
+        replay_client_options opt = {.timeout_ms = SHARD_TIMEOUT_MS, .curve = s->curve};
         replay_client *c = replay_client_new(eps, ep.n_replay, &opt, NULL);
         double served = 0, demo_served = 0, frames = 0, capacity = 0;
         for (size_t i = 0; c && i < ep.n_replay; i++) {
@@ -411,6 +412,10 @@ static int gather(status_report *s, shoal_err *err)
     s->max_seconds = config_float(cfg, "run", "max_seconds");
     /* Until a shard answers, the capacity is the configured one. */
     s->capacity = (double)config_int(cfg, "replay", "capacity") * s->counts[CLUSTER_ROLE_REPLAY];
+    shoal_err kerr = {0};
+    if (rundir_curve_keys(cfg, s->run_dir, false, &s->curve, &kerr) != SHOAL_OK) {
+        fprintf(stderr, "shoal status: the shards cannot be asked: %s\n", kerr.msg);
+    }
     config_free(cfg);
     int rc = gather_ranks(s, err);
     if (rc != SHOAL_OK) {

@@ -133,6 +133,7 @@ static config *prepare_run(const void *arg, char *run_dir, size_t cap, shoal_err
     /* The run's env facts (observation spec, action count) go into config.ini once, so that
      * every rank reads them instead of building an environment to learn them. */
     if (cfg && (cluster_env_facts_derive(cfg, err) != SHOAL_OK ||
+                rundir_curve_prepare(cfg, run_dir, err) != SHOAL_OK ||
                 train_demos_record_missing(cfg, err) != SHOAL_OK ||
                 rundir_write_config(run_dir, cfg, err) != SHOAL_OK)) {
         config_free(cfg);

@@ -40,7 +40,8 @@ int launch_mpirun_argv(const launch_spec *spec, char *np_buf, char **argv, size_
         "-x", "OPENBLAS_NUM_THREADS=1",
     };
     size_t n_fixed = sizeof fixed / sizeof fixed[0];
-    size_t need = n_fixed + (spec->as_root ? 1 : 0) + (spec->hostfile ? 2 : 0) + 1 +
+    size_t need = n_fixed + (spec->as_root ? 1 : 0) + (spec->hostfile ? 2 : 0) +
+                  (spec->interface ? 6 : 0) + 1 +
                   (size_t)spec->n_args + 1;
     if (need > cap) {
         return shoal_err_set(err, SHOAL_EINVAL, "mpirun command line of %zu words exceeds %zu",
@@ -56,6 +57,15 @@ int launch_mpirun_argv(const launch_spec *spec, char *np_buf, char **argv, size_
     if (spec->hostfile) {
         argv[n++] = "--hostfile";
         argv[n++] = (char *)spec->hostfile;
+    }
+    if (spec->interface) {
+        /* MPI's traffic is not encrypted (docs/cluster.md, threat model): at least it goes
+         * only where the run does, and its listeners are not open on other networks. */
+        const char *words[] = {"--mca", "btl_tcp_if_include", spec->interface,
+                               "--mca", "oob_tcp_if_include", spec->interface};
+        for (size_t i = 0; i < 6; i++) {
+            argv[n++] = (char *)words[i];
+        }
     }
     argv[n++] = (char *)spec->self;
     for (int i = 0; i < spec->n_args; i++) {
@@ -119,6 +129,15 @@ static void signal_job(pid_t mpirun_pid, const pid_t *ranks, size_t n_ranks, int
     }
 }
 
+const char *launch_mpi_interface(const config *cfg, bool hostfile)
+{
+    const char *named = config_str(cfg, "cluster", "interface");
+    if (named[0]) {
+        return named;
+    }
+    return hostfile ? NULL : "127.0.0.1/8";
+}
+
 static uint32_t role_count(const config *cfg, bool with_actors)
 {
     return (uint32_t)(config_int(cfg, "cluster", "replay_shards") +
@@ -141,7 +160,12 @@ static pid_t spawn(const char *run_dir, const config *cfg, const char *hostfile,
     char *rank_args[] = {"train", "--run-dir", (char *)run_dir, "--prepared"};
     launch_spec spec = {.mpirun = "mpirun", .n_procs = role_count(cfg, true),
                         .as_root = geteuid() == 0, .hostfile = hostfile, .self = self,
+                        .interface = launch_mpi_interface(cfg, hostfile != NULL),
                         .n_args = 4, .args = rank_args};
+    if (!spec.interface) {
+        printf("shoal train: MPI may listen on every interface of each host; set "
+               "cluster.interface (e.g. eth1 or 10.0.0.0/24) to restrict it\n");
+    }
     char np[16];
     char *argv[LAUNCH_ARGV_MAX];
     size_t argc;

@@ -30,6 +30,10 @@ typedef struct launch_spec {
     uint32_t n_procs;     /* world size */
     bool as_root;         /* add --allow-run-as-root (uid 0) */
     const char *hostfile; /* --hostfile, or NULL for this machine only */
+    /* Interfaces (names or CIDR) MPI's TCP transport and its daemons' out-of-band channel may
+     * use and listen on (btl_tcp_if_include, oob_tcp_if_include), or NULL: OpenMPI's default
+     * (every interface). launch_mpi_interface chooses it. */
+    const char *interface;
     const char *self;     /* path of the shoal binary to run on every rank */
     int n_args;           /* words after the binary, passed through unchanged */
     char *const *args;
@@ -40,6 +44,11 @@ typedef struct launch_spec {
  * points into spec's strings and np_buf. EINVAL when it does not fit or n_procs is 0. */
 int launch_mpirun_argv(const launch_spec *spec, char *np_buf, char **argv, size_t cap,
                        size_t *argc, shoal_err *err);
+
+/* The interfaces for launch_spec.interface: cluster.interface when set; else loopback
+ * ("127.0.0.1/8") without a hostfile, where every rank is on this machine; else NULL (OpenMPI
+ * picks, listening on every interface). */
+const char *launch_mpi_interface(const config *cfg, bool hostfile);
 
 /* The direct children of mpirun_pid (its local ranks) into out, at most cap; returns how many
  * (Linux: reads /proc). OpenMPI starts every local rank in a process group of its own, so a

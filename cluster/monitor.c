@@ -35,6 +35,7 @@ struct monitor {
     uint64_t prev_labels, prev_label_ns, prev_expert_steps; /* DAgger, at prev_ns */
     size_t last_len; /* of the TTY line, to blank a longer previous one */
     progress_snapshot last;
+    curve_keys curve; /* the run's client keys when it uses CURVE */
 };
 
 monitor *monitor_new(const char *run_dir, const config *cfg, bool tty, shoal_err *err)
@@ -52,6 +53,11 @@ monitor *monitor_new(const char *run_dir, const config *cfg, bool tty, shoal_err
     double metrics_secs = config_float(cfg, "learner", "metrics_secs");
     m->learner_quiet_secs = metrics_secs * 3 > 10.0 ? metrics_secs * 3 : 10.0;
     m->start_ns = clock_now_ns();
+    shoal_err kerr = {0};
+    if (rundir_curve_keys(cfg, run_dir, false, &m->curve, &kerr) != SHOAL_OK) {
+        log_warn("progress: cannot read the run's CURVE keys, the shards will not answer: %s",
+                 kerr.msg);
+    }
     return m;
 }
 
@@ -62,6 +68,7 @@ void monitor_free(monitor *m)
     }
     monitor_end_line(m);
     replay_client_free(m->client);
+    curve_keys_wipe(&m->curve);
     free(m);
 }
 
@@ -112,7 +119,7 @@ static void connect_when_ready(monitor *m)
     }
     /* Short waits: a shard that does not answer in time shows as missing, the line goes on,
      * and the launcher's loop (which also times the stop) is never held long. */
-    replay_client_options opt = {.timeout_ms = 300};
+    replay_client_options opt = {.timeout_ms = 300, .curve = m->curve};
     shoal_err err = {0};
     m->client = replay_client_new(eps, ep.n_replay, &opt, &err);
     if (!m->client) {

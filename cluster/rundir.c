@@ -43,6 +43,82 @@ int rundir_tb_dir(char *out, size_t cap, const config *cfg, const char *dir, con
     return tb_role_dir(out, cap, dir, role, index, err);
 }
 
+bool rundir_curve_on(const config *cfg)
+{
+    curve_mode mode = CURVE_AUTO;
+    curve_mode_parse(config_str(cfg, "cluster", "curve"), &mode, NULL); /* the schema checked it */
+    return curve_mode_enabled(mode, config_str(cfg, "cluster", "bind_host"));
+}
+
+int rundir_keys_dir(char *out, size_t cap, const config *cfg, const char *dir, shoal_err *err)
+{
+    const char *named = config_str(cfg, "cluster", "curve_keys");
+    if (named[0]) {
+        int w = snprintf(out, cap, "%s", named);
+        return w >= 0 && (size_t)w < cap
+                   ? SHOAL_OK
+                   : shoal_err_set(err, SHOAL_EINVAL, "cluster.curve_keys: path too long");
+    }
+    if (!dir || !dir[0]) {
+        return shoal_err_set(err, SHOAL_EINVAL, "CURVE is on (cluster.curve = %s, bind_host = "
+                             "%s) and this process has no run folder: name the run's key "
+                             "folder with --set cluster.curve_keys=RUN_DIR/keys",
+                             config_str(cfg, "cluster", "curve"),
+                             config_str(cfg, "cluster", "bind_host"));
+    }
+    return rundir_path(out, cap, dir, "keys", err);
+}
+
+int rundir_curve_prepare(const config *cfg, const char *dir, shoal_err *err)
+{
+    if (!rundir_curve_on(cfg)) {
+        return SHOAL_OK;
+    }
+    char keys[FILEIO_PATH_MAX];
+    int rc = curve_check_library(err);
+    if (rc == SHOAL_OK) {
+        rc = rundir_keys_dir(keys, sizeof keys, cfg, dir, err);
+    }
+    if (rc == SHOAL_OK) {
+        rc = curve_keys_generate(keys, err);
+    }
+    return rc;
+}
+
+int rundir_curve_keys(const config *cfg, const char *dir, bool server, curve_keys *out,
+                      shoal_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!rundir_curve_on(cfg)) {
+        return SHOAL_OK;
+    }
+    char keys[FILEIO_PATH_MAX];
+    int rc = rundir_keys_dir(keys, sizeof keys, cfg, dir, err);
+    return rc == SHOAL_OK ? curve_keys_load(keys, server, out, err) : rc;
+}
+
+int rundir_curve_check_bind(const config *cfg, const char *endpoint, shoal_err *err)
+{
+    if (strcmp(config_str(cfg, "cluster", "curve"), "auto") != 0 || rundir_curve_on(cfg)) {
+        return SHOAL_OK;
+    }
+    const char *host = strstr(endpoint, "://");
+    host = host ? host + 3 : endpoint;
+    const char *port = strrchr(host, ':');
+    char name[256];
+    size_t len = port ? (size_t)(port - host) : strlen(host);
+    len = len < sizeof name ? len : sizeof name - 1;
+    memcpy(name, host, len);
+    name[len] = '\0';
+    if (strncmp(endpoint, "tcp://", 6) != 0 || curve_host_is_loopback(name)) {
+        return SHOAL_OK;
+    }
+    return shoal_err_set(err, SHOAL_EINVAL, "%s is beyond loopback but bind_host %s makes "
+                         "CURVE off: set cluster.bind_host and cluster.curve_keys (alike in "
+                         "every process), or cluster.curve=off on a trusted network", endpoint,
+                         config_str(cfg, "cluster", "bind_host"));
+}
+
 static bool exists(const char *path)
 {
     struct stat st;

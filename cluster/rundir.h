@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "common/config.h"
+#include "common/curve.h"
 #include "common/err.h"
 
 /* Creates dir, dir/checkpoints and dir/log. Without resume, a folder that already holds a run
@@ -79,6 +80,32 @@ void rundir_stop_path(char *out, size_t cap, const char *dir);
 
 /* Asks every rank to stop (writes the STOP file); best effort. */
 void rundir_request_stop(const char *dir);
+
+/* ---- CURVE keys (common/curve.h; docs/cluster.md, "Security on the wire") ---- */
+
+/* Whether the run's sockets use CURVE: cluster.curve, where auto means on unless
+ * cluster.bind_host is loopback. */
+bool rundir_curve_on(const config *cfg);
+
+/* The run's key folder into out: cluster.curve_keys when set, else dir/keys. EINVAL when dir is
+ * "" and cluster.curve_keys is not set (a role started by hand must name the key folder). */
+int rundir_keys_dir(char *out, size_t cap, const config *cfg, const char *dir, shoal_err *err);
+
+/* At run preparation, when CURVE is on: checks the library and makes the key pairs in the key
+ * folder (owner-only) unless they are there; nothing when off. */
+int rundir_curve_prepare(const config *cfg, const char *dir, shoal_err *err);
+
+/* The keys of one process of the run (server: a process that binds); out->on false when CURVE
+ * is off. dir may be "" when cluster.curve_keys names the folder. Errors say which key or file
+ * is wrong and what to do. */
+int rundir_curve_keys(const config *cfg, const char *dir, bool server, curve_keys *out,
+                      shoal_err *err);
+
+/* For a role started by hand on its own endpoint (shoal replay --bind, shoal learner
+ * --params-bind): EINVAL when cluster.curve is auto, cluster.bind_host is loopback (so CURVE
+ * is off) but endpoint binds beyond loopback, which would leave that socket open unencrypted;
+ * the message says which keys to set. */
+int rundir_curve_check_bind(const config *cfg, const char *endpoint, shoal_err *err);
 
 /* The run folder of a checkpoint that lies in RUN_DIR/checkpoints/ (its config.ini names the
  * environment it was trained on), written into buf (cap bytes, FILEIO_PATH_MAX suffice);

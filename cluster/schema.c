@@ -45,6 +45,17 @@ static const config_key run_keys[] = {
     {"cluster", "bind_host", CONFIG_STRING, "127.0.0.1", 0, 0, NULL,
      "address shards and the parameter publisher bind to; 'auto' binds every interface and "
      "advertises this host's name (for several machines)"},
+    {"cluster", "curve", CONFIG_ENUM, "auto", 0, 0, "auto|on|off",
+     "ZeroMQ CURVE (encryption and authentication) on replay and parameter sockets; auto: on "
+     "unless bind_host is loopback (127.x, localhost, ::1); off is unsafe beyond a trusted "
+     "network: anyone who reaches the ports can read the traffic and insert into the shards"},
+    {"cluster", "curve_keys", CONFIG_STRING, "", 0, 0, NULL,
+     "folder holding the run's CURVE keys server.key and client.key (0700, files 0600; made "
+     "there by shoal train when missing); empty: RUN_DIR/keys"},
+    {"cluster", "interface", CONFIG_STRING, "", 0, 0, NULL,
+     "network interface(s) or CIDR (e.g. eth1 or 10.0.0.0/24) MPI's own TCP traffic and "
+     "listeners are restricted to with --hostfile (btl_tcp_if_include, oob_tcp_if_include); "
+     "empty: every interface with --hostfile, loopback on one machine"},
     {"log", "level", CONFIG_ENUM, "info", 0, 0, "debug|info|warn|error|off",
      "lowest level written to stderr and the log files"},
     {"log", "file", CONFIG_STRING, "", 0, 0, NULL,

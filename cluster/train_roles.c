@@ -92,16 +92,21 @@ static int replay_bind(train_role_ctx *ctx, char *endpoint, size_t cap, shoal_er
     rc.drain = ctx->drain;
     code = replay_ckpt_path(rc.checkpoint_path, sizeof rc.checkpoint_path, ctx->run_dir,
                             ctx->index, err);
+    if (code == SHOAL_OK) {
+        code = rundir_curve_keys(ctx->cfg, ctx->run_dir, true, &rc.curve, err);
+    }
     if (code != SHOAL_OK) {
         return code;
     }
     replay_server *s = replay_server_new(&rc, err);
+    curve_keys_wipe(&rc.curve);
     if (!s) {
         return err->code;
     }
     ctx->role_state = s;
     snprintf(endpoint, cap, "%s", replay_server_endpoint(s));
-    log_info("replay shard %u listening on %s", ctx->index, endpoint);
+    log_info("replay shard %u listening on %s (CURVE %s)", ctx->index, endpoint,
+             rundir_curve_on(ctx->cfg) ? "on" : "off");
     return SHOAL_OK;
 }
 
@@ -163,12 +168,16 @@ int train_role_connect(train_role_ctx *ctx, char *params, size_t cap, shoal_err 
         code = rundir_tb_dir(lc.tb_dir, sizeof lc.tb_dir, ctx->cfg, ctx->run_dir,
                              cluster_role_name(CLUSTER_ROLE_LEARNER), -1, err);
     }
+    if (code == SHOAL_OK) {
+        code = rundir_curve_keys(ctx->cfg, ctx->run_dir, true, &lc.curve, err);
+    }
     /* learner_new is collective over the learners; the config is the same on every learner, so
      * either all fail here or all go on into learner_new together. */
     if (code != SHOAL_OK) {
         return code;
     }
     learner *l = learner_new(&lc, ctx->role_comm, err);
+    curve_keys_wipe(&lc.curve);
     if (!l) {
         return err->code;
     }
@@ -194,10 +203,14 @@ static int actor_start_and_run(train_role_ctx *ctx, shoal_err *err)
                              cluster_role_name(CLUSTER_ROLE_ACTOR), (int)ctx->index, err);
         ac.tb_secs = config_float(ctx->cfg, "learner", "metrics_secs");
     }
+    if (code == SHOAL_OK) {
+        code = rundir_curve_keys(ctx->cfg, ctx->run_dir, false, &ac.curve, err);
+    }
     if (code != SHOAL_OK) {
         return code;
     }
     actor *a = actor_new(&ac, err);
+    curve_keys_wipe(&ac.curve);
     if (!a) {
         return err->code;
     }

@@ -295,8 +295,8 @@ static int start_rank0(learner *l, shoal_err *err)
         if (!l->zmq_ctx) {
             return shoal_err_set(err, SHOAL_EIO, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
         }
-        l->pub = learner_params_pub_new(l->zmq_ctx, l->cfg.params_bind, l->params_endpoint,
-                                        sizeof l->params_endpoint, err);
+        l->pub = learner_params_pub_new(l->zmq_ctx, l->cfg.params_bind, &l->cfg.curve,
+                                        l->params_endpoint, sizeof l->params_endpoint, err);
         if (!l->pub) {
             return err ? err->code : SHOAL_EIO;
         }
@@ -359,6 +359,7 @@ static int new_prefetch(learner *l, shoal_err *err)
     pc.client.seed = l->cfg.seed;
     pc.client.index = l->cfg.rank;
     pc.client.max_message_bytes = 64u << 20;
+    pc.client.curve = l->cfg.curve;
     pc.req = l->cfg.sample;
     pc.req.batch_size = l->cfg.update.net.max_batch;
     pc.obs = l->cfg.obs;
@@ -443,6 +444,7 @@ void learner_free(learner *l)
     tb_writer_free(l->tb);
     free(l->tb_prio);
     learner_update_free(l->u);
+    curve_keys_wipe(&l->cfg.curve);
     free(l);
 }
 

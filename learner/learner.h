@@ -44,6 +44,7 @@
 #include <stdint.h>
 
 #include "common/config.h"
+#include "common/curve.h"
 #include "common/err.h"
 #include "common/fileio.h"
 #include "learner/prefetch.h"
@@ -75,6 +76,8 @@ typedef struct learner_config {
     double stop_grace_secs;       /* how long a stopping rank waits for replay before failing */
     char tb_dir[FILEIO_PATH_MAX]; /* rank 0's TensorBoard folder; "": none (the launcher sets it:
                                    * RUN_DIR/tb/learner unless run.tensorboard = false) */
+    curve_keys curve;             /* CURVE for the replay clients and the Params PUB (the
+                                   * launcher fills it; learner_config_from leaves it off) */
 } learner_config;
 
 /* Fills out from [learner], [network], [env], [replay] and [run] for learner rank `rank`; replay

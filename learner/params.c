@@ -11,6 +11,7 @@
 
 struct learner_params_pub {
     void *sock;
+    curve_zap *zap; /* with CURVE: who may subscribe */
     uint8_t *blob;  /* the parameter blob, reused */
     size_t blob_cap;
     uint8_t *msg;   /* the last packed Envelope, reused and repeated */
@@ -30,16 +31,23 @@ struct learner_params_sub {
 /* Room for the envelope around the blob: version, arch string, ints and tags. */
 #define ENVELOPE_SLACK (NN_QNET_ARCH_MAX + 128)
 
-learner_params_pub *learner_params_pub_new(void *ctx, const char *endpoint, char *bound,
-                                           size_t cap, shoal_err *err)
+learner_params_pub *learner_params_pub_new(void *ctx, const char *endpoint,
+                                           const curve_keys *curve, char *bound, size_t cap,
+                                           shoal_err *err)
 {
     learner_params_pub *pub = calloc(1, sizeof *pub);
     if (!pub) {
         shoal_err_set(err, SHOAL_ENOMEM, "out of memory");
         return NULL;
     }
+    if (curve && curve->on && !(pub->zap = curve_zap_new(ctx, curve, err))) {
+        goto fail;
+    }
     pub->sock = zmq_socket(ctx, ZMQ_PUB);
     int linger = 0;
+    if (pub->sock && curve_socket_server(pub->sock, curve, err) != SHOAL_OK) {
+        goto fail;
+    }
     if (!pub->sock || zmq_setsockopt(pub->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
         zmq_bind(pub->sock, endpoint) != 0) {
         shoal_err_set(err, SHOAL_EIO, "cannot bind the parameter publisher on %s: %s", endpoint,
@@ -65,6 +73,7 @@ void learner_params_pub_free(learner_params_pub *pub)
     if (pub->sock) {
         zmq_close(pub->sock);
     }
+    curve_zap_free(pub->zap);
     free(pub->blob);
     free(pub->msg);
     free(pub);
@@ -132,8 +141,8 @@ static size_t sub_max_bytes(const learner_params_sub *sub)
     return 2 * sub->blob_bytes + ENVELOPE_SLACK;
 }
 
-learner_params_sub *learner_params_sub_new(void *ctx, const char *endpoint, nn_qnet *net,
-                                           shoal_err *err)
+learner_params_sub *learner_params_sub_new(void *ctx, const char *endpoint,
+                                           const curve_keys *curve, nn_qnet *net, shoal_err *err)
 {
     learner_params_sub *sub = calloc(1, sizeof *sub);
     if (!sub) {
@@ -155,6 +164,7 @@ learner_params_sub *learner_params_sub_new(void *ctx, const char *endpoint, nn_q
         zmq_setsockopt(sub->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
         zmq_setsockopt(sub->sock, ZMQ_MAXMSGSIZE, &max_bytes, sizeof max_bytes) != 0 ||
         zmq_setsockopt(sub->sock, ZMQ_SUBSCRIBE, "", 0) != 0 ||
+        curve_socket_client(sub->sock, curve, err) != SHOAL_OK ||
         zmq_connect(sub->sock, endpoint) != 0) {
         shoal_err_set(err, SHOAL_EIO, "cannot subscribe to parameters at %s: %s", endpoint,
                       zmq_strerror(zmq_errno()));

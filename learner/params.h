@@ -8,9 +8,13 @@
  * the latest parameters when asked (learner_params_pub_repeat) and subscribers wait for the
  * first message with a bounded timeout.
  *
- *     learner_params_pub *pub = learner_params_pub_new(ctx, "tcp://127.0.0.1:*", bound, 256, &err);
+ * With CURVE keys (common/curve.h; NULL or off: plain TCP) the publisher is a CURVE server whose
+ * ZAP handler admits only the run's client key, so only holders of the run's keys receive.
+ *
+ *     learner_params_pub *pub = learner_params_pub_new(ctx, "tcp://127.0.0.1:*", NULL, bound,
+ *                                                      256, &err);
  *     learner_params_pub_send(pub, step, frames, net, &err);
- *     learner_params_sub *sub = learner_params_sub_new(ctx, bound, net, &err);
+ *     learner_params_sub *sub = learner_params_sub_new(ctx, bound, NULL, net, &err);
  *     learner_params_sub_poll(sub, 0, &version, &err);   // SHOAL_OK: net now holds them
  */
 #ifndef SHOAL_LEARNER_PARAMS_H
@@ -19,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/curve.h"
 #include "common/err.h"
 #include "nn/qnet.h"
 
@@ -27,9 +32,11 @@ typedef struct learner_params_sub learner_params_sub;
 
 /* Binds a PUB socket on endpoint (a "*" port picks a free one) and writes the endpoint
  * subscribers should connect to into bound (cap bytes). ctx is a ZeroMQ context the caller
- * owns and keeps alive. NULL with EIO (bind failed, naming the endpoint) or ENOMEM. */
-learner_params_pub *learner_params_pub_new(void *ctx, const char *endpoint, char *bound,
-                                           size_t cap, shoal_err *err);
+ * owns and keeps alive; with curve on, pub runs the context's ZAP handler (curve_zap), so no
+ * other may run in ctx. NULL with EIO (bind failed, naming the endpoint) or ENOMEM. */
+learner_params_pub *learner_params_pub_new(void *ctx, const char *endpoint,
+                                           const curve_keys *curve, char *bound, size_t cap,
+                                           shoal_err *err);
 
 /* Closes the socket and frees pub. NULL is fine. */
 void learner_params_pub_free(learner_params_pub *pub);
@@ -46,8 +53,8 @@ int learner_params_pub_repeat(learner_params_pub *pub, shoal_err *err);
 
 /* Connects a conflating SUB socket to endpoint for parameters of net's architecture; received
  * parameters are written into net's params. net must outlive sub. NULL with EIO or ENOMEM. */
-learner_params_sub *learner_params_sub_new(void *ctx, const char *endpoint, nn_qnet *net,
-                                           shoal_err *err);
+learner_params_sub *learner_params_sub_new(void *ctx, const char *endpoint,
+                                           const curve_keys *curve, nn_qnet *net, shoal_err *err);
 
 /* Closes the socket and frees sub. NULL is fine. */
 void learner_params_sub_free(learner_params_sub *sub);

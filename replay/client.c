@@ -94,6 +94,7 @@ void replay_client_free(replay_client *c)
     free(c->upd_key);
     free(c->upd_prio);
     free(c->actors);
+    curve_keys_wipe(&c->opt.curve);
     free(c);
 }
 
@@ -116,6 +117,9 @@ static int connect_all(replay_client *c, const char *const *endpoints, shoal_err
         int64_t max = (int64_t)c->opt.max_message_bytes;
         zmq_setsockopt(s->sock, ZMQ_LINGER, &linger, sizeof linger);
         zmq_setsockopt(s->sock, ZMQ_MAXMSGSIZE, &max, sizeof max);
+        if (curve_socket_client(s->sock, &c->opt.curve, err) != SHOAL_OK) {
+            return SHOAL_EIO;
+        }
         if (zmq_connect(s->sock, endpoints[i]) != 0) {
             return shoal_err_set(err, SHOAL_EIO, "cannot connect to shard %zu at %s: %s", i,
                                  endpoints[i], zmq_strerror(zmq_errno()));
@@ -385,10 +389,10 @@ static int wait_for(replay_client *c, done_fn done, const void *arg, const char 
         uint64_t now = clock_now_ns();
         if (now >= deadline) {
             return shoal_err_set(err, SHOAL_ETIMEOUT, "shard %zu (%s) did not answer %s within "
-                                 "%d ms: it is still filling up to replay.min_size, its rate "
-                                 "limiter is holding the reply, or it is not running or "
-                                 "reachable (a restarted shard forgets requests in flight)", shard, c->sh[shard].endpoint,
-                                 what, c->opt.timeout_ms);
+                                 "%d ms: filling to replay.min_size, limiter holding it, not "
+                                 "running, or refused us (CURVE %s here; cluster.curve and "
+                                 "keys must agree)", shard, c->sh[shard].endpoint, what,
+                                 c->opt.timeout_ms, c->opt.curve.on ? "on" : "off");
         }
         int rc = pump(c, (int)((deadline - now + 999999) / 1000000), err);
         if (rc != SHOAL_OK) {

@@ -36,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/curve.h"
 #include "common/err.h"
 #include "common/obs.h"
 
@@ -137,6 +138,7 @@ typedef struct replay_client_options {
     size_t pipeline;          /* sample requests in flight at once; default 4 */
     uint64_t seed;            /* stream (seed, RNG_ROLE_LEARNER, index, 1) splits batches */
     uint32_t index;
+    curve_keys curve;         /* curve.on: connect as the run's CURVE client (common/curve.h) */
 } replay_client_options;
 
 /* Priority totals a shard reported last. */

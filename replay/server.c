@@ -104,6 +104,7 @@ struct replay_server {
     char endpoint[256];
     void *ctx;
     void *sock;
+    curve_zap *zap; /* with cfg.curve.on: who may connect */
     replay_store *store;
     replay_limiter lim;
     frame_arena *arena;
@@ -752,6 +753,12 @@ static int bind_socket(replay_server *s, shoal_err *err)
     /* The default high-water marks stay: a peer that never reads its replies loses the ones
      * beyond 1000 queued (ROUTER drops, never blocks) instead of growing the shard's memory;
      * credits and pipelining keep well-behaved peers far below that. */
+    if (s->cfg.curve.on) {
+        s->zap = curve_zap_new(s->ctx, &s->cfg.curve, err);
+        if (!s->zap || curve_socket_server(s->sock, &s->cfg.curve, err) != SHOAL_OK) {
+            return shoal_err_prefix(err, "shard %u", s->cfg.store.shard);
+        }
+    }
     if (zmq_bind(s->sock, s->cfg.bind) != 0) {
         return shoal_err_set(err, SHOAL_EIO, "shard %u: cannot bind %s: %s (is the port in use?)",
                              s->cfg.store.shard, s->cfg.bind, zmq_strerror(zmq_errno()));
@@ -876,9 +883,11 @@ void replay_server_free(replay_server *s)
     if (s->sock) {
         zmq_close(s->sock);
     }
+    curve_zap_free(s->zap);
     if (s->ctx) {
         zmq_ctx_term(s->ctx);
     }
+    curve_keys_wipe(&s->cfg.curve);
     replay_store_free(s->store);
     replay_sample_free(s->sample);
     frame_arena_free(s->arena);

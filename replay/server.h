@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "common/config.h"
+#include "common/curve.h"
 #include "common/err.h"
 #include "common/fileio.h"
 #include "replay/limiter.h"
@@ -57,6 +58,10 @@ typedef struct replay_server_config {
      * never held, since the learners have stopped sampling and actors flushing their last
      * batches would otherwise wait for samples that never come. */
     const volatile sig_atomic_t *drain;
+    /* CURVE (common/curve.h): with curve.on the ROUTER is a CURVE server with the run's server
+     * key pair, and a ZAP handler admits only the run's client key; off: plain TCP. The
+     * launcher fills it (replay_server_config_from leaves it off). */
+    curve_keys curve;
 } replay_server_config;
 
 /* Fills out from the [replay] and [run] sections, and the observation spec from the env facts

@@ -269,7 +269,7 @@ Test(actor, waits_for_parameters_and_picks_up_a_newer_version)
     shoal_err err = {0};
     publisher p = {.ctx = zmq_ctx_new(), .first = 5, .second = 9};
     char bound[256];
-    p.pub = learner_params_pub_new(p.ctx, "tcp://127.0.0.1:*", bound, sizeof bound, &err);
+    p.pub = learner_params_pub_new(p.ctx, "tcp://127.0.0.1:*", NULL, bound, sizeof bound, &err);
     cr_assert_not_null(p.pub, "%s", err.msg);
     actor_config ac;
     actor *a = make_actor(cfg, replay_server_endpoint(srv.srv), bound, &ac);
@@ -323,7 +323,7 @@ Test(actor, parameters_of_another_architecture_are_refused)
     shoal_err err = {0};
     void *ctx = zmq_ctx_new();
     char bound[256];
-    learner_params_pub *pub = learner_params_pub_new(ctx, "tcp://127.0.0.1:*", bound,
+    learner_params_pub *pub = learner_params_pub_new(ctx, "tcp://127.0.0.1:*", NULL, bound,
                                                      sizeof bound, &err);
     actor_config ac;
     actor *a = make_actor(cfg, "tcp://127.0.0.1:1", bound, &ac);

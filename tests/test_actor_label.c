@@ -348,7 +348,7 @@ Test(dagger, an_iteration_is_dagger_period_learner_updates_and_beta_decays_per_i
     shoal_err err = {0};
     void *ctx = zmq_ctx_new();
     char bound[256];
-    publisher p = {.pub = learner_params_pub_new(ctx, "tcp://127.0.0.1:*", bound, sizeof bound,
+    publisher p = {.pub = learner_params_pub_new(ctx, "tcp://127.0.0.1:*", NULL, bound, sizeof bound,
                                                  &err)};
     cr_assert_not_null(p.pub, "%s", err.msg);
     actor_config ac;

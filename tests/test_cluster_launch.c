@@ -7,6 +7,7 @@
 
 #include "common/clock.h"
 
+#include "cluster/commands.h"
 #include "cluster/launch.h"
 
 static int index_of(char **argv, size_t argc, const char *word)
@@ -56,6 +57,36 @@ Test(cluster_launch, root_and_hostfile_add_their_flags)
     int h = index_of(argv, argc, "--hostfile");
     cr_assert(h > 0);
     cr_assert_str_eq(argv[h + 1], "hosts");
+}
+
+Test(cluster_launch, mpi_is_restricted_to_the_runs_interfaces)
+{
+    config *cfg = shoal_config_load(NULL, NULL, 0, NULL);
+    cr_assert_not_null(cfg);
+    cr_assert_str_eq(launch_mpi_interface(cfg, false), "127.0.0.1/8", "one machine: loopback");
+    cr_assert_null(launch_mpi_interface(cfg, true), "a hostfile without cluster.interface");
+    const char *set[] = {"cluster.interface=10.0.0.0/24"};
+    config *named = shoal_config_load(NULL, set, 1, NULL);
+    cr_assert_str_eq(launch_mpi_interface(named, true), "10.0.0.0/24");
+    launch_spec s = {.mpirun = "mpirun", .n_procs = 3, .self = "shoal",
+                     .interface = launch_mpi_interface(named, true)};
+    char np[16];
+    char *argv[LAUNCH_ARGV_MAX];
+    size_t argc;
+    cr_assert_eq(launch_mpirun_argv(&s, np, argv, LAUNCH_ARGV_MAX, &argc, NULL), SHOAL_OK);
+    int btl = index_of(argv, argc, "btl_tcp_if_include");
+    int oob = index_of(argv, argc, "oob_tcp_if_include");
+    cr_assert(btl > 0 && oob > 0);
+    cr_assert_str_eq(argv[btl - 1], "--mca");
+    cr_assert_str_eq(argv[btl + 1], "10.0.0.0/24");
+    cr_assert_str_eq(argv[oob - 1], "--mca");
+    cr_assert_str_eq(argv[oob + 1], "10.0.0.0/24");
+    cr_assert_lt(oob, index_of(argv, argc, "shoal"), "mpirun's options come before the binary");
+    s.interface = NULL;
+    cr_assert_eq(launch_mpirun_argv(&s, np, argv, LAUNCH_ARGV_MAX, &argc, NULL), SHOAL_OK);
+    cr_assert_eq(index_of(argv, argc, "btl_tcp_if_include"), -1);
+    config_free(cfg);
+    config_free(named);
 }
 
 Test(cluster_launch, too_small_an_array_or_no_processes_is_an_error)

@@ -111,3 +111,62 @@ Test(cluster_rundir, each_role_has_its_tensorboard_folder_unless_run_tensorboard
     cr_assert_str_eq(path, "");
     config_free(cfg);
 }
+
+static config *with(const char *a, const char *b)
+{
+    const char *sets[2] = {a, b};
+    config *cfg = shoal_config_load(NULL, sets, (a != NULL) + (b != NULL), NULL);
+    cr_assert_not_null(cfg);
+    return cfg;
+}
+
+Test(cluster_rundir, curve_is_on_beyond_loopback_and_its_keys_are_made_at_preparation)
+{
+    config *loop = with(NULL, NULL), *far = with("cluster.bind_host=auto", NULL),
+           *forced = with("cluster.curve=on", NULL),
+           *off = with("cluster.bind_host=auto", "cluster.curve=off");
+    cr_assert_not(rundir_curve_on(loop));
+    cr_assert(rundir_curve_on(far));
+    cr_assert(rundir_curve_on(forced));
+    cr_assert_not(rundir_curve_on(off));
+    shoal_err err = {0};
+    curve_keys k;
+    cr_assert_eq(rundir_curve_keys(loop, dir, true, &k, &err), SHOAL_OK);
+    cr_assert_not(k.on, "off on loopback: no keys needed");
+    cr_assert_eq(rundir_curve_keys(far, dir, true, &k, &err), SHOAL_ENOTFOUND, "not made yet");
+    cr_assert_eq(rundir_curve_prepare(far, dir, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(rundir_curve_keys(far, dir, false, &k, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert(k.on);
+    /* Without a run folder a process must be told where the keys are. */
+    cr_assert_eq(rundir_curve_keys(far, "", false, &k, &err), SHOAL_EINVAL);
+    cr_assert_not_null(strstr(err.msg, "cluster.curve_keys"), "%s", err.msg);
+    char keys[128], set[160];
+    snprintf(keys, sizeof keys, "%s/keys", dir);
+    snprintf(set, sizeof set, "cluster.curve_keys=%s", keys);
+    config *named = with("cluster.bind_host=auto", set);
+    cr_assert_eq(rundir_curve_keys(named, "", false, &k, &err), SHOAL_OK, "%s", err.msg);
+    config_free(loop);
+    config_free(far);
+    config_free(forced);
+    config_free(off);
+    config_free(named);
+}
+
+Test(cluster_rundir, a_hand_started_bind_beyond_loopback_with_curve_off_by_auto_is_refused)
+{
+    config *loop = with(NULL, NULL), *off = with("cluster.curve=off", NULL),
+           *far = with("cluster.bind_host=10.0.0.5", NULL);
+    shoal_err err = {0};
+    cr_assert_eq(rundir_curve_check_bind(loop, "tcp://0.0.0.0:5555", &err), SHOAL_EINVAL);
+    cr_assert_not_null(strstr(err.msg, "cluster.curve=off"), "%s", err.msg);
+    cr_assert_eq(rundir_curve_check_bind(loop, "tcp://*:5555", &err), SHOAL_EINVAL);
+    cr_assert_eq(rundir_curve_check_bind(loop, "tcp://127.0.0.1:5555", &err), SHOAL_OK);
+    cr_assert_eq(rundir_curve_check_bind(loop, "tcp://localhost:*", &err), SHOAL_OK);
+    cr_assert_eq(rundir_curve_check_bind(off, "tcp://0.0.0.0:5555", &err), SHOAL_OK,
+                 "off is the user's explicit choice");
+    cr_assert_eq(rundir_curve_check_bind(far, "tcp://10.0.0.5:5555", &err), SHOAL_OK,
+                 "CURVE is on there");
+    config_free(loop);
+    config_free(off);
+    config_free(far);
+}

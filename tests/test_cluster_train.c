@@ -5,6 +5,9 @@
 #include <stdatomic.h>
 
 #include "cluster/progress.h"
+#include "common/curve.h"
+#include "common/endpoints.h"
+#include "replay/client.h"
 #include "tb/reader.h"
 #include "train_fixtures.h"
 
@@ -117,6 +120,80 @@ Test(cluster_train, a_short_run_trains_evaluates_and_stops_cleanly_on_sigterm)
     cr_assert_eq(stat(svg, &st), 0, "eval.svg missing");
     cr_assert_gt(st.st_size, 100);
     check_tensorboard(run);
+}
+
+/* Asks shard 0 of the running run for its stats with keys k (NULL: none). */
+static int ask_shard(const char *run, const curve_keys *k, shoal_err *err)
+{
+    char path[160];
+    snprintf(path, sizeof path, "%s/endpoints.json", run);
+    endpoint_file ep;
+    cr_assert_eq(endpoints_read(path, &ep, err), SHOAL_OK, "%s", err->msg);
+    const char *eps[1] = {ep.replay[0]};
+    replay_client_options o = {.timeout_ms = 2000};
+    if (k) {
+        o.curve = *k;
+    }
+    replay_client *c = replay_client_new(eps, 1, &o, err);
+    cr_assert_not_null(c, "%s", err->msg);
+    const replay_stats *st;
+    int rc = replay_client_stats(c, 0, &st, err);
+    replay_client_free(c);
+    return rc;
+}
+
+Test(cluster_train, a_run_with_curve_on_trains_and_its_shard_refuses_peers_without_its_keys)
+{
+    char run[128], keys[160], file[192];
+    path_of(run, sizeof run, "run");
+    pid_t pid = start_small(run, "cluster.curve=on");
+    double step = wait_above(run, "metrics.csv", "step", 50, 120);
+    uint64_t t0 = clock_now_ns();
+    while (last_params_version() <= 0 && clock_since_s(t0) < 60.0) {
+        clock_sleep_ms(200);
+    }
+    snprintf(keys, sizeof keys, "%s/keys", run);
+    curve_keys k;
+    shoal_err err = {0};
+    cr_assert_eq(curve_keys_load(keys, false, &k, &err), SHOAL_OK, "%s", err.msg);
+    int without = ask_shard(run, NULL, &err);
+    int with = ask_shard(run, &k, &err);
+    /* A joining actor takes the keys from the run folder. */
+    char cmd[512], joined[4096] = "";
+    snprintf(cmd, sizeof cmd, "%s actor --join %s --set actor.max_env_steps=2000 2>&1",
+             getenv("SHOAL_BIN"), run);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t got = fread(joined, 1, sizeof joined - 1, p);
+    joined[got] = '\0';
+    int joiner = pclose(p);
+    int code = stop_train(pid, run);
+    cr_assert(WIFEXITED(joiner) && WEXITSTATUS(joiner) == 0, "the joiner failed: %s", joined);
+    unsigned long long acked = 0;
+    const char *at = strstr(joined, "batches, ");
+    cr_assert(at && sscanf(at, "batches, %llu acknowledged", &acked) == 1, "%s", joined);
+    cr_assert_gt(acked, 0, "the joiner's batches were not acknowledged: %s", joined);
+    cr_assert_null(strstr(joined, "parameters version 0 "), "the joiner got no parameters: %s",
+                   joined);
+    cr_assert_gt(step, 50, "learner updates did not advance over CURVE");
+    cr_assert_gt(last_params_version(), 0, "actors never received parameters over CURVE");
+    cr_assert_eq(code, 0, "shoal train exited with %d:\n%s", code, failures());
+    cr_assert_eq(without, SHOAL_ETIMEOUT, "a client without the run's keys was answered");
+    cr_assert_eq(with, SHOAL_OK, "a client with the run's keys was not answered");
+    struct stat st;
+    cr_assert_eq(stat(keys, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0700);
+    snprintf(file, sizeof file, "%s/" CURVE_SERVER_FILE, keys);
+    cr_assert_eq(stat(file, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600);
+    char *log = NULL;
+    size_t n;
+    snprintf(file, sizeof file, "%s/log/replay-0.log", run);
+    cr_assert_eq(file_read_all(file, 1 << 20, (uint8_t **)&log, &n, NULL), SHOAL_OK);
+    log[n - 1] = '\0';
+    cr_assert_not_null(strstr(log, "(CURVE on)"), "%s", log);
+    cr_assert_null(strstr(log, k.client_secret), "no key in the log");
+    free(log);
 }
 
 Test(cluster_train, a_killed_actor_does_not_stop_the_run)

@@ -170,7 +170,7 @@ Test(cmd_actor, a_joined_actor_flushes_everything_it_generated_on_sigterm)
     void *ctx = zmq_ctx_new();
     char bound[256];
     publisher p = {0};
-    p.pub = learner_params_pub_new(ctx, "tcp://127.0.0.1:*", bound, sizeof bound, &err);
+    p.pub = learner_params_pub_new(ctx, "tcp://127.0.0.1:*", NULL, bound, sizeof bound, &err);
     cr_assert_not_null(p.pub, "%s", err.msg);
     nn_qnet_config nc = nn_qnet_config_minatar(4, 3);
     nc.max_batch = 2;

@@ -640,7 +640,7 @@ Test(learner, a_subscriber_receives_the_published_parameters, .timeout = 60)
     void *ctx = zmq_ctx_new();
     nn_qnet *net = nn_qnet_new(nn_qnet_config_of(learner_update_net(learner_update_of(a.l))),
                                &err);
-    learner_params_sub *sub = learner_params_sub_new(ctx, bound, net, &err);
+    learner_params_sub *sub = learner_params_sub_new(ctx, bound, NULL, net, &err);
     cr_assert_not_null(sub, "%s", err.msg);
     pthread_t t;
     pthread_create(&t, NULL, run_main, &a);
@@ -868,7 +868,8 @@ Test(learner, the_starting_parameters_are_published_before_any_data_arrives, .ti
     void *ctx = zmq_ctx_new();
     nn_qnet *net = nn_qnet_new(nn_qnet_config_of(learner_update_net(learner_update_of(a.l))),
                                &err);
-    learner_params_sub *sub = learner_params_sub_new(ctx, learner_params_endpoint(a.l), net, &err);
+    learner_params_sub *sub =
+        learner_params_sub_new(ctx, learner_params_endpoint(a.l), NULL, net, &err);
     cr_assert_not_null(sub, "%s", err.msg);
     pthread_t t;
     pthread_create(&t, NULL, run_main, &a);

@@ -35,12 +35,12 @@ Test(learner_params, a_subscriber_receives_the_published_parameters)
     void *ctx = zmq_ctx_new();
     shoal_err err = {0};
     char bound[256];
-    learner_params_pub *pub = learner_params_pub_new(ctx, "tcp://127.0.0.1:*", bound, sizeof bound,
-                                                     &err);
+    learner_params_pub *pub = learner_params_pub_new(ctx, "tcp://127.0.0.1:*", NULL, bound,
+                                                     sizeof bound, &err);
     cr_assert_not_null(pub, "%s", err.msg);
     nn_qnet *src = small_net(3, 1), *dst = small_net(3, 2);
     cr_assert_neq(memcmp(nn_qnet_params(src), nn_qnet_params(dst), 16), 0);
-    learner_params_sub *sub = learner_params_sub_new(ctx, bound, dst, &err);
+    learner_params_sub *sub = learner_params_sub_new(ctx, bound, NULL, dst, &err);
     cr_assert_not_null(sub, "%s", err.msg);
     cr_assert_eq(learner_params_pub_send(pub, 7, 1000, src, &err), SHOAL_OK, "%s", err.msg);
     uint64_t version = 0;
@@ -63,10 +63,10 @@ Test(learner_params, the_latest_version_wins_when_the_subscriber_falls_behind)
     void *ctx = zmq_ctx_new();
     shoal_err err = {0};
     char bound[256];
-    learner_params_pub *pub = learner_params_pub_new(ctx, "tcp://127.0.0.1:*", bound, sizeof bound,
-                                                     &err);
+    learner_params_pub *pub = learner_params_pub_new(ctx, "tcp://127.0.0.1:*", NULL, bound,
+                                                     sizeof bound, &err);
     nn_qnet *src = small_net(3, 1), *dst = small_net(3, 2);
-    learner_params_sub *sub = learner_params_sub_new(ctx, bound, dst, &err);
+    learner_params_sub *sub = learner_params_sub_new(ctx, bound, NULL, dst, &err);
     uint64_t version = 0;
     cr_assert_eq(learner_params_pub_send(pub, 1, 0, src, &err), SHOAL_OK);
     cr_assert_eq(poll_until(pub, sub, &version, &err), SHOAL_OK, "%s", err.msg);
@@ -91,11 +91,11 @@ Test(learner_params, parameters_of_another_architecture_are_refused_and_change_n
     void *ctx = zmq_ctx_new();
     shoal_err err = {0};
     char bound[256];
-    learner_params_pub *pub = learner_params_pub_new(ctx, "tcp://127.0.0.1:*", bound, sizeof bound,
-                                                     &err);
+    learner_params_pub *pub = learner_params_pub_new(ctx, "tcp://127.0.0.1:*", NULL, bound,
+                                                     sizeof bound, &err);
     nn_qnet *src = small_net(6, 1), *dst = small_net(3, 2);
     float before = nn_qnet_params(dst)[0];
-    learner_params_sub *sub = learner_params_sub_new(ctx, bound, dst, &err);
+    learner_params_sub *sub = learner_params_sub_new(ctx, bound, NULL, dst, &err);
     cr_assert_eq(learner_params_pub_send(pub, 3, 0, src, &err), SHOAL_OK);
     uint64_t version = 0;
     cr_assert_eq(poll_until(pub, sub, &version, &err), SHOAL_EARCH);
@@ -114,7 +114,8 @@ Test(learner_params, binding_a_bad_endpoint_is_a_clear_error)
     void *ctx = zmq_ctx_new();
     shoal_err err = {0};
     char bound[256];
-    cr_assert_null(learner_params_pub_new(ctx, "tcp://256.1.1.1:5", bound, sizeof bound, &err));
+    cr_assert_null(
+        learner_params_pub_new(ctx, "tcp://256.1.1.1:5", NULL, bound, sizeof bound, &err));
     cr_assert(strstr(err.msg, "tcp://256.1.1.1:5") != NULL, "%s", err.msg);
     zmq_ctx_term(ctx);
 }

@@ -1,11 +1,11 @@
 /* Learner throughput: updates per second of the full learner (prefetch thread, replay client,
  * decode, update with gradient all-reduce, priorities back to the shard) on the MinAtar network
  * (10x10x4, 3 actions), fed from one local shard served from a thread of rank 0, at global
- * batch 32 and 512, with 1 and 2 MPI ranks; and where the time goes (sample wait,
+ * batch 32, 64 and 512, with 1 and 2 MPI ranks; and where the time goes (sample wait,
  * forward/backward, all-reduce, optimizer). Median of several runs.
  *
- *     bench_learner                      runs itself under mpirun with 1 and then 2 ranks
- *     mpirun -np N bench_learner --child one configuration set (what the above does)
+ *     bench_learner [--threads 2] [--blocking]   runs itself under mpirun with 1 and 2 ranks
+ *     mpirun -np N bench_learner --child ...     one configuration set (what the above does)
  */
 #include <math.h>
 #include <mpi.h>
@@ -23,6 +23,10 @@
 #include "tests/replay_fixtures.h"
 
 #define RUNS 5
+
+/* learner.threads and !learner.allreduce_overlap, from the command line */
+static size_t opt_threads = 1;
+static int opt_blocking = 0;
 #define FILL 20000
 #define CHUNK 500
 
@@ -104,6 +108,8 @@ static learner_config config_for(const char *endpoint, size_t batch, uint64_t up
     lc.prefetch_depth = 4;
     lc.pipeline = 2;
     lc.stop_grace_secs = 30;
+    lc.update.threads = opt_threads;
+    lc.update.allreduce_overlap = !opt_blocking;
     return lc;
 }
 
@@ -181,6 +187,9 @@ static int child(int argc, char **argv)
         rc = bench_batch(endpoint, 32, 1000, rank, size);
     }
     if (rc == 0) {
+        rc = bench_batch(endpoint, 64, 500, rank, size);
+    }
+    if (rc == 0) {
         rc = bench_batch(endpoint, 512, 100, rank, size);
     }
     MPI_Barrier(MPI_COMM_WORLD);
@@ -196,7 +205,23 @@ int main(int argc, char **argv)
     if (nn_blas_setup()) {
         execv("/proc/self/exe", argv);
     }
-    if (argc > 1 && strcmp(argv[1], "--child") == 0) {
+    int is_child = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--child") == 0) {
+            is_child = 1;
+        } else if (strcmp(argv[i], "--blocking") == 0) {
+            opt_blocking = 1;
+        } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc && atoi(argv[i + 1]) > 0) {
+            opt_threads = (size_t)atoi(argv[++i]);
+        } else {
+            printf("usage: bench_learner [--threads 1|2] [--blocking]\n"
+                   "  --threads N  learner.threads of every rank (default 1)\n"
+                   "  --blocking   one all-reduce after the backward pass "
+                   "(learner.allreduce_overlap = false)\n");
+            return strcmp(argv[i], "--help") == 0 ? 0 : 2;
+        }
+    }
+    if (is_child) {
         return child(argc, argv);
     }
     char self[4096];
@@ -206,14 +231,16 @@ int main(int argc, char **argv)
     }
     self[n] = '\0';
     printf("bench_learner: MinAtar network 10x10x4, 3 actions, double DQN + Adam, one local "
-           "shard (thread of rank 0), median of %d runs\n", RUNS);
+           "shard (thread of rank 0), median of %d runs; learner.threads %zu, all-reduce %s\n",
+           RUNS, opt_threads, opt_blocking ? "blocking" : "overlapped");
     fflush(stdout);
     int status = 0;
     for (int np = 1; np <= 2; np++) {
         char cmd[4600];
         snprintf(cmd, sizeof cmd, "mpirun --oversubscribe %s--bind-to none --mca "
                  "btl_vader_single_copy_mechanism none --mca mpi_yield_when_idle 1 -np %d "
-                 "%s --child", getuid() == 0 ? "--allow-run-as-root " : "", np, self);
+                 "%s --child --threads %zu%s", getuid() == 0 ? "--allow-run-as-root " : "", np,
+                 self, opt_threads, opt_blocking ? " --blocking" : "");
         status |= system(cmd);
     }
     return status ? 1 : 0;

@@ -58,6 +58,12 @@ const config_key learner_config_keys[] = {
      "decoded batches buffered ahead of the update loop"},
     {"learner", "pipeline", CONFIG_INT, "2", 1, 64, NULL,
      "sample requests in flight at once (at most prefetch_depth)"},
+    {"learner", "threads", CONFIG_INT, "1", 1, 2, NULL,
+     "threads of one learner rank: 2 splits each batch between two threads (forward, loss and "
+     "backward; docs/architecture.md), for a core the actors leave idle"},
+    {"learner", "allreduce_overlap", CONFIG_BOOL, "true", 0, 0, NULL,
+     "with several learner ranks, all-reduce each layer's gradients as the backward pass "
+     "finishes them (false: one all-reduce after the backward pass; same result)"},
     {"learner", "stop_grace_secs", CONFIG_FLOAT, "30", 0, 3600, NULL,
      "a stopping rank that waits this long for replay fails (its peers are blocked)"},
     CONFIG_KEY_END,
@@ -154,6 +160,8 @@ int learner_config_from(const config *c, uint32_t rank, const char *replay, cons
     out->update.lambda_demo = (float)config_float(c, "learner", "lambda_demo");
     out->update.l2 = (float)config_float(c, "learner", "l2");
     out->update.target_period = (uint64_t)config_int(c, "learner", "target_period");
+    out->update.threads = (size_t)config_int(c, "learner", "threads");
+    out->update.allreduce_overlap = config_bool(c, "learner", "allreduce_overlap");
     out->sample = (replay_sample_req){.batch_size = out->batch_size,
                                       .demo_fraction = config_float(c, "replay", "demo_fraction"),
                                       .beta = config_float(c, "replay", "beta"),

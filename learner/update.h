@@ -43,6 +43,8 @@ typedef struct learner_update_config {
     float lambda_demo;      /* λ_E, weight of the margin loss (0: off) */
     float l2;               /* λ of Σθ² (DQfD λ3 = 1e-5; 0: off) */
     uint64_t target_period; /* copy the target every this many updates (>= 1) */
+    int allreduce_overlap;  /* all-reduce layers' gradients as the backward pass finishes them */
+    size_t threads;         /* 0 or 1: one thread; 2: the batch split between two threads */
 } learner_update_config;
 
 /* One decoded batch (this rank's share), struct-of-arrays, borrowed for the call. */

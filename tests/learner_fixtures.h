@@ -83,6 +83,7 @@ static inline learner_update_config lx_config(size_t max_batch, float lr)
     c.lambda_demo = 1.0f;
     c.l2 = 1e-5f;
     c.target_period = 3;
+    c.allreduce_overlap = 1; /* learner.allreduce_overlap's default */
     return c;
 }
 

@@ -3,6 +3,7 @@
 #ifndef SHOAL_TESTS_LEARNER_FIXTURES_H
 #define SHOAL_TESTS_LEARNER_FIXTURES_H
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,6 +57,19 @@ static inline void lx_data_fini(lx_data *d)
     free(d->weight);
     free(d->action);
     free(d->demo);
+}
+
+/* The largest |a_i - b_i| over n floats; *largest gets the largest |b_i|. */
+static inline double lx_max_diff(const float *a, const float *b, size_t n, double *largest)
+{
+    double m = 0.0, s = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        m = d > m ? d : m;
+        s = fabs((double)b[i]) > s ? fabs((double)b[i]) : s;
+    }
+    *largest = s;
+    return m;
 }
 
 /* The samples [first, first + n) as a batch. */

@@ -54,18 +54,6 @@ Test(learner, loss_falls_on_a_fixed_dataset)
     learner_update_free(u);
 }
 
-static double max_abs_diff(const float *a, const float *b, size_t n, double *largest)
-{
-    double m = 0.0, s = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)b[i]);
-        m = d > m ? d : m;
-        s = fabs((double)b[i]) > s ? fabs((double)b[i]) : s;
-    }
-    *largest = s;
-    return m;
-}
-
 /* learner.threads = 2 splits the batch; the combined gradient is that of the whole batch to
  * float rounding (each thread's GEMMs sum over its own rows, as two ranks' do: the tolerance is
  * the one tests/learner_mpi_check.c uses for ranks). Batches of 31 (unequal halves), 32 and 5
@@ -91,12 +79,12 @@ Test(learner, two_threads_match_one_thread_on_the_whole_batch)
         cr_assert_eq(learner_update_step(two, &b, p2, &l2, &err), SHOAL_OK, "%s", err.msg);
         double big;
         size_t n = nn_qnet_n_trainable(learner_update_net(one));
-        double g = max_abs_diff(nn_qnet_grads(learner_update_net(two)),
+        double g = lx_max_diff(nn_qnet_grads(learner_update_net(two)),
                                 nn_qnet_grads(learner_update_net(one)), n, &big);
         cr_assert_leq(g, 1e-5 * big + 1e-9, "batch %zu: gradients differ by %g (largest %g)", B,
                       g, big);
         cr_assert_gt(big, 0.0);
-        double pr = max_abs_diff(p2, p1, B, &big);
+        double pr = lx_max_diff(p2, p1, B, &big);
         cr_assert_leq(pr, 1e-5 * big + 1e-9, "batch %zu: priorities differ by %g", B, pr);
         cr_assert_float_eq(l2.td, l1.td, 1e-5f * (fabsf(l1.td) + 1e-3f), "batch %zu", B);
         cr_assert_float_eq(l2.margin, l1.margin, 1e-5f * (fabsf(l1.margin) + 1e-3f));
@@ -106,9 +94,9 @@ Test(learner, two_threads_match_one_thread_on_the_whole_batch)
     }
     double big;
     size_t n = nn_qnet_n_params(learner_update_net(one));
-    double p = max_abs_diff(nn_qnet_params(learner_update_net(two)),
+    double p = lx_max_diff(nn_qnet_params(learner_update_net(two)),
                             nn_qnet_params(learner_update_net(one)), n, &big);
-    double t = max_abs_diff(nn_qnet_params(learner_update_target(two)),
+    double t = lx_max_diff(nn_qnet_params(learner_update_target(two)),
                             nn_qnet_params(learner_update_target(one)), n, &big);
     cr_assert_leq(p, 1e-5, "parameters differ by %g", p);
     cr_assert_leq(t, 1e-5, "target parameters differ by %g", t);

@@ -1,11 +1,11 @@
 /* Learner throughput: updates per second of the full learner (prefetch thread, replay client,
  * decode, update with gradient all-reduce, priorities back to the shard) on the MinAtar network
  * (10x10x4, 3 actions), fed from one local shard served from a thread of rank 0, at global
- * batch 32 and 512, with 1 and 2 MPI ranks; and where the time goes (sample wait,
+ * batch 32, 64 and 512, with 1 and 2 MPI ranks; and where the time goes (sample wait,
  * forward/backward, all-reduce, optimizer). Median of several runs.
  *
- *     bench_learner                      runs itself under mpirun with 1 and then 2 ranks
- *     mpirun -np N bench_learner --child one configuration set (what the above does)
+ *     bench_learner [--threads 2] [--blocking]   runs itself under mpirun with 1 and 2 ranks
+ *     mpirun -np N bench_learner --child ...     one configuration set (what the above does)
  */
 #include <math.h>
 #include <mpi.h>
@@ -20,9 +20,15 @@
 #include "nn/blas.h"
 #include "replay/client.h"
 #include "replay/server.h"
+#include "tests/learner_fixtures.h"
 #include "tests/replay_fixtures.h"
 
 #define RUNS 5
+
+/* learner.threads and !learner.allreduce_overlap, from the command line */
+static size_t opt_threads = 1;
+static int opt_blocking = 0;
+static int opt_ab = 0; /* 1: --ab (overlapped vs blocking), 2: --ab-threads (1 vs 2 threads) */
 #define FILL 20000
 #define CHUNK 500
 
@@ -104,6 +110,8 @@ static learner_config config_for(const char *endpoint, size_t batch, uint64_t up
     lc.prefetch_depth = 4;
     lc.pipeline = 2;
     lc.stop_grace_secs = 30;
+    lc.update.threads = opt_threads;
+    lc.update.allreduce_overlap = !opt_blocking;
     return lc;
 }
 
@@ -160,8 +168,86 @@ static int bench_batch(const char *endpoint, size_t batch, uint64_t updates, int
     return 0;
 }
 
+/* --ab: learner_update_step alone (fixed random batches, no shard, no prefetch) of two
+ * learners of this rank count that differ in one setting (A: --threads/--blocking as given;
+ * B: the other all-reduce, or with --ab-threads the other thread count), in alternating chunks
+ * of AB_CHUNK updates so that a loaded machine's drift hits both alike. Prints the medians of
+ * the chunks' updates/s. */
+#define AB_CHUNK 50
+#define AB_ROUNDS 15
+
+static int ab_batch(size_t batch, int rank, int size, int vary_threads)
+{
+    size_t share = batch / (size_t)size;
+    learner_update_config ca = config_for("", batch, 1, rank).update;
+    ca.net.max_batch = share;
+    learner_update_config cb = ca;
+    if (vary_threads) {
+        cb.threads = ca.threads > 1 ? 1 : 2;
+    } else {
+        cb.allreduce_overlap = !ca.allreduce_overlap;
+    }
+    shoal_err err = {0};
+    learner_update *u[2] = {learner_update_new(&ca, MPI_COMM_WORLD, &err), NULL};
+    u[1] = u[0] ? learner_update_new(&cb, MPI_COMM_WORLD, &err) : NULL;
+    if (!u[1] || learner_update_sync(u[0], &err) || learner_update_sync(u[1], &err)) {
+        fprintf(stderr, "rank %d: %s\n", rank, err.msg);
+        return 1;
+    }
+    lx_data d;
+    lx_data_init(&d, share, 5 + (uint64_t)rank);
+    learner_batch b = lx_batch(&d, 0, share);
+    float *prio = malloc(share * sizeof *prio);
+    double ups[2][AB_ROUNDS], ar[2][AB_ROUNDS];
+    for (int round = 0; round < AB_ROUNDS; round++) {
+        for (int w = 0; w < 2; w++) {
+            learner_update_times t0 = learner_update_times_of(u[w]);
+            MPI_Barrier(MPI_COMM_WORLD);
+            uint64_t start = clock_now_ns();
+            for (int k = 0; k < AB_CHUNK; k++) {
+                if (learner_update_step(u[w], &b, prio, NULL, &err) != SHOAL_OK) {
+                    fprintf(stderr, "rank %d: %s\n", rank, err.msg);
+                    return 1;
+                }
+            }
+            double secs = clock_since_s(start);
+            learner_update_times t1 = learner_update_times_of(u[w]);
+            ups[w][round] = AB_CHUNK / secs;
+            ar[w][round] = (t1.allreduce - t0.allreduce) / secs;
+        }
+    }
+    if (rank == 0) {
+        for (int w = 0; w < 2; w++) {
+            const learner_update_config *c = w ? &cb : &ca;
+            printf("ranks %d  batch %4zu (%3zu per rank)  threads %zu  all-reduce %-10s: "
+                   "%8.1f updates/s (median of %d chunks of %d)  waiting for the all-reduce "
+                   "%4.1f%%\n", size, batch, share, c->threads ? c->threads : 1,
+                   c->allreduce_overlap ? "overlapped" : "blocking", median(ups[w], AB_ROUNDS),
+                   AB_ROUNDS, AB_CHUNK, 100 * median(ar[w], AB_ROUNDS));
+        }
+        fflush(stdout);
+    }
+    free(prio);
+    lx_data_fini(&d);
+    learner_update_free(u[0]);
+    learner_update_free(u[1]);
+    return 0;
+}
+
 static int child(int argc, char **argv)
 {
+    if (opt_ab) {
+        MPI_Init(&argc, &argv);
+        int rank, size, rc = 0;
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+        MPI_Comm_size(MPI_COMM_WORLD, &size);
+        size_t batches[] = {32, 64, 512};
+        for (size_t i = 0; i < 3 && rc == 0; i++) {
+            rc = ab_batch(batches[i], rank, size, opt_ab == 2);
+        }
+        MPI_Finalize();
+        return rc;
+    }
     MPI_Init(&argc, &argv);
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -181,6 +267,9 @@ static int child(int argc, char **argv)
         rc = bench_batch(endpoint, 32, 1000, rank, size);
     }
     if (rc == 0) {
+        rc = bench_batch(endpoint, 64, 500, rank, size);
+    }
+    if (rc == 0) {
         rc = bench_batch(endpoint, 512, 100, rank, size);
     }
     MPI_Barrier(MPI_COMM_WORLD);
@@ -196,7 +285,32 @@ int main(int argc, char **argv)
     if (nn_blas_setup()) {
         execv("/proc/self/exe", argv);
     }
-    if (argc > 1 && strcmp(argv[1], "--child") == 0) {
+    int is_child = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--child") == 0) {
+            is_child = 1;
+        } else if (strcmp(argv[i], "--blocking") == 0) {
+            opt_blocking = 1;
+        } else if (strcmp(argv[i], "--ab") == 0) {
+            opt_ab = 1;
+        } else if (strcmp(argv[i], "--ab-threads") == 0) {
+            opt_ab = 2;
+        } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc && atoi(argv[i + 1]) > 0) {
+            opt_threads = (size_t)atoi(argv[++i]);
+        } else {
+            printf("usage: bench_learner [--threads 1|2] [--blocking] [--ab | --ab-threads]\n"
+                   "  --threads N   learner.threads of every rank (default 1)\n"
+                   "  --blocking    one all-reduce after the backward pass "
+                   "(learner.allreduce_overlap = false)\n"
+                   "  --ab          update steps alone (no shard), alternating chunks of the "
+                   "overlapped\n"
+                   "                and the blocking all-reduce in one process: a fair A/B on "
+                   "a loaded machine\n"
+                   "  --ab-threads  the same, 1 thread against 2\n");
+            return strcmp(argv[i], "--help") == 0 ? 0 : 2;
+        }
+    }
+    if (is_child) {
         return child(argc, argv);
     }
     char self[4096];
@@ -206,14 +320,17 @@ int main(int argc, char **argv)
     }
     self[n] = '\0';
     printf("bench_learner: MinAtar network 10x10x4, 3 actions, double DQN + Adam, one local "
-           "shard (thread of rank 0), median of %d runs\n", RUNS);
+           "shard (thread of rank 0), median of %d runs; learner.threads %zu, all-reduce %s\n",
+           RUNS, opt_threads, opt_blocking ? "blocking" : "overlapped");
     fflush(stdout);
     int status = 0;
     for (int np = 1; np <= 2; np++) {
         char cmd[4600];
         snprintf(cmd, sizeof cmd, "mpirun --oversubscribe %s--bind-to none --mca "
                  "btl_vader_single_copy_mechanism none --mca mpi_yield_when_idle 1 -np %d "
-                 "%s --child", getuid() == 0 ? "--allow-run-as-root " : "", np, self);
+                 "%s --child --threads %zu%s%s", getuid() == 0 ? "--allow-run-as-root " : "",
+                 np, self, opt_threads, opt_blocking ? " --blocking" : "",
+                 opt_ab == 1 ? " --ab" : opt_ab == 2 ? " --ab-threads" : "");
         status |= system(cmd);
     }
     return status ? 1 : 0;

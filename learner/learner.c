@@ -70,6 +70,12 @@ const config_key learner_config_keys[] = {
      "decoded batches buffered ahead of the update loop"},
     {"learner", "pipeline", CONFIG_INT, "2", 1, 64, NULL,
      "sample requests in flight at once (at most prefetch_depth)"},
+    {"learner", "threads", CONFIG_INT, "1", 1, 2, NULL,
+     "threads of one learner rank: 2 splits each batch between two threads (forward, loss and "
+     "backward; docs/architecture.md), for a core the actors leave idle"},
+    {"learner", "allreduce_overlap", CONFIG_BOOL, "true", 0, 0, NULL,
+     "with several learner ranks, all-reduce each layer's gradients as the backward pass "
+     "finishes them (false: one all-reduce after the backward pass; same result)"},
     {"learner", "stop_grace_secs", CONFIG_FLOAT, "30", 0, 3600, NULL,
      "a stopping rank that waits this long for replay fails (its peers are blocked)"},
     CONFIG_KEY_END,
@@ -177,6 +183,8 @@ int learner_config_from(const config *c, uint32_t rank, const char *replay, cons
         return shoal_err_set(err, SHOAL_EINVAL, "learner.init_from: path too long");
     }
     snprintf(out->init_from, sizeof out->init_from, "%s", init_from);
+    out->update.threads = (size_t)config_int(c, "learner", "threads");
+    out->update.allreduce_overlap = config_bool(c, "learner", "allreduce_overlap");
     out->sample = (replay_sample_req){.batch_size = out->batch_size,
                                       .demo_fraction = config_float(c, "replay", "demo_fraction"),
                                       .beta = config_float(c, "replay", "beta"),

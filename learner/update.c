@@ -1,5 +1,6 @@
 #include "learner/update.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,45 @@
 #include "nn/paramfile.h"
 
 #define TARGET_EXT ".target" /* the target network's file beside a checkpoint */
+/* The networks and workspaces one thread computes a local gradient with. The first is the
+ * learner's own; a helper thread's reads the same parameters through nn_qnet replicas. */
+typedef struct replica {
+    nn_qnet *net, *target;
+    float *q;           /* (B, K, A) online on s */
+    float *q_next;      /* (B, K, A) online on s' (double DQN's argmax) */
+    float *q_next_tgt;  /* (B, K, A) target on s' */
+    float *y;           /* (B, K) targets */
+    float *dq;          /* (B, K, A) dL/dQ */
+} replica;
+
+/* The helper thread of learner.threads = 2: computes the gradient of the second part of the
+ * batch in its replica while the learner's thread computes the first. */
+typedef struct helper {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int running;         /* the thread exists (join it) */
+    int quit;
+    uint64_t posted, done; /* tasks handed over and finished */
+    replica r;
+    learner_batch batch; /* its part, borrowed for the task */
+    const float *g_next; /* the behaviour model's logits on its part's s' (OFFLINE) */
+    float *priorities;
+    learner_loss loss;
+} helper;
+
+/* The gradient all-reduce of one step, in buckets of layers as the backward pass finishes
+ * them (grads_ready): grads[end ..) is sent or being sent, [first .. end) of the latest call
+ * is final but not yet sent. */
+typedef struct grad_sync {
+    MPI_Request req[NN_QNET_MAX_LAYERS];
+    int n_req;
+    size_t end;
+    size_t l2_from; /* grads[l2_from ..) have the L2 gradient added */
+    float l2;   /* λΣθ² over the finished layers */
+    int overlap; /* start buckets during the backward pass (else one all-reduce after it) */
+    int rc;     /* the first MPI error code, MPI_SUCCESS */
+} grad_sync;
 
 struct learner_update {
     learner_update_config cfg;
@@ -19,12 +59,11 @@ struct learner_update {
     nn_optim *opt;
     uint64_t steps;
     size_t n_actions, n_heads, n_trainable;
-    float *q;           /* (B, K, A) online on s */
-    float *q_next;      /* (B, K, A) online on s' (double DQN's argmax) */
-    float *q_next_tgt;  /* (B, K, A) target on s' */
-    float *y;           /* (B, K) targets */
-    float *dq;          /* (B, K, A) dL/dQ */
-    /* OFFLINE only (else NULL): the behaviour model G, its optimizer and workspaces */
+    replica main;
+    helper *help; /* NULL: one thread */
+    grad_sync sync;
+    /* OFFLINE only (else NULL): the behaviour model G, its optimizer and workspaces, always
+     * on the whole batch in the learner's thread */
     nn_qnet *behaviour;
     nn_optim *behaviour_opt;
     float *g;           /* (B, K, A) G's logits on s */
@@ -32,6 +71,13 @@ struct learner_update {
     float *dg;          /* (B, K, A) dL/dG */
     learner_update_times times;
 };
+
+/* Fewer floats than this join the next layer's bucket: an all-reduce costs a few µs however
+ * small, and the MinAtar heads (a few hundred floats) are not worth one of their own. */
+#define BUCKET_MIN_FLOATS 4096
+/* Below this many samples the batch is not split between threads: the hand-over costs more
+ * than half of so small a step saves. */
+#define SPLIT_MIN_BATCH 8
 
 static int mpi_fail(shoal_err *err, int rc, const char *what)
 {
@@ -41,6 +87,103 @@ static int mpi_fail(shoal_err *err, int rc, const char *what)
         snprintf(text, sizeof text, "MPI error %d", rc);
     }
     return shoal_err_set(err, SHOAL_EIO, "%s: %s", what, text);
+}
+
+static int replica_buffers(replica *r, const nn_qnet_config *net, shoal_err *err)
+{
+    size_t bka = net->max_batch * net->n_heads * net->n_actions;
+    r->q = malloc(bka * sizeof *r->q);
+    r->q_next = malloc(bka * sizeof *r->q_next);
+    r->q_next_tgt = malloc(bka * sizeof *r->q_next_tgt);
+    r->dq = malloc(bka * sizeof *r->dq);
+    r->y = malloc(net->max_batch * net->n_heads * sizeof *r->y);
+    if (!r->q || !r->q_next || !r->q_next_tgt || !r->dq || !r->y) {
+        return shoal_err_set(err, SHOAL_ENOMEM, "out of memory for the learner's workspaces "
+                             "(batch %zu)", net->max_batch);
+    }
+    return SHOAL_OK;
+}
+
+static void replica_free_buffers(replica *r)
+{
+    free(r->q);
+    free(r->q_next);
+    free(r->q_next_tgt);
+    free(r->dq);
+    free(r->y);
+}
+
+static void local_gradient(const learner_update *u, replica *r, const learner_batch *b,
+                           const float *g_next, float *priorities, learner_loss *loss);
+
+static void *helper_main(void *arg)
+{
+    learner_update *u = arg;
+    helper *h = u->help;
+    pthread_mutex_lock(&h->mu);
+    for (;;) {
+        while (!h->quit && h->posted == h->done) {
+            pthread_cond_wait(&h->cv, &h->mu);
+        }
+        if (h->quit) {
+            break;
+        }
+        pthread_mutex_unlock(&h->mu);
+        local_gradient(u, &h->r, &h->batch, h->g_next, h->priorities, &h->loss);
+        nn_qnet_backward(h->r.net, h->r.dq, h->batch.count);
+        pthread_mutex_lock(&h->mu);
+        h->done++;
+        pthread_cond_broadcast(&h->cv);
+    }
+    pthread_mutex_unlock(&h->mu);
+    return NULL;
+}
+
+static int helper_start(learner_update *u, shoal_err *err)
+{
+    helper *h = calloc(1, sizeof *h);
+    if (!h) {
+        return shoal_err_set(err, SHOAL_ENOMEM, "out of memory for the learner's helper thread");
+    }
+    u->help = h;
+    /* The helper takes the smaller half of a split batch. */
+    size_t half = u->cfg.net.max_batch / 2;
+    nn_qnet_config rc = u->cfg.net;
+    rc.max_batch = half ? half : 1;
+    h->r.net = nn_qnet_new_replica(u->net, rc.max_batch, err);
+    h->r.target = h->r.net ? nn_qnet_new_replica(u->target, rc.max_batch, err) : NULL;
+    if (!h->r.target || replica_buffers(&h->r, &rc, err) != SHOAL_OK) {
+        return err ? err->code : SHOAL_ENOMEM;
+    }
+    if (pthread_mutex_init(&h->mu, NULL) != 0 || pthread_cond_init(&h->cv, NULL) != 0) {
+        return shoal_err_set(err, SHOAL_ENOMEM, "cannot create the learner's helper lock");
+    }
+    if (pthread_create(&h->thread, NULL, helper_main, u) != 0) {
+        return shoal_err_set(err, SHOAL_ENOMEM, "cannot start the learner's helper thread "
+                             "(learner.threads = %zu)", u->cfg.threads);
+    }
+    h->running = 1;
+    return SHOAL_OK;
+}
+
+static void helper_stop(helper *h)
+{
+    if (!h) {
+        return;
+    }
+    if (h->running) {
+        pthread_mutex_lock(&h->mu);
+        h->quit = 1;
+        pthread_cond_broadcast(&h->cv);
+        pthread_mutex_unlock(&h->mu);
+        pthread_join(h->thread, NULL);
+        pthread_mutex_destroy(&h->mu);
+        pthread_cond_destroy(&h->cv);
+    }
+    nn_qnet_free(h->r.net);
+    nn_qnet_free(h->r.target);
+    replica_free_buffers(&h->r);
+    free(h);
 }
 
 learner_update *learner_update_new(const learner_update_config *cfg, MPI_Comm comm,
@@ -54,6 +197,11 @@ learner_update *learner_update_new(const learner_update_config *cfg, MPI_Comm co
                                                cfg->bcq_threshold < 1.0f)) {
         shoal_err_set(err, SHOAL_EINVAL, "learner.bcq_threshold = %g: must be in [0, 1) (at 1 "
                       "no action would pass G(a|s)/max G > τ)", (double)cfg->bcq_threshold);
+        return NULL;
+    }
+    if (cfg->threads > 2) {
+        shoal_err_set(err, SHOAL_EINVAL, "learner.threads = %zu: a learner uses 1 or 2 threads "
+                      "(run more learner ranks to use more cores)", cfg->threads);
         return NULL;
     }
     learner_update *u = calloc(1, sizeof *u);
@@ -90,18 +238,16 @@ learner_update *learner_update_new(const learner_update_config *cfg, MPI_Comm co
     }
     u->n_actions = cfg->net.n_actions;
     u->n_heads = cfg->net.n_heads;
-    size_t bka = cfg->net.max_batch * u->n_heads * u->n_actions;
-    u->q = malloc(bka * sizeof *u->q);
-    u->q_next = malloc(bka * sizeof *u->q_next);
-    u->q_next_tgt = malloc(bka * sizeof *u->q_next_tgt);
-    u->dq = malloc(bka * sizeof *u->dq);
-    u->y = malloc(cfg->net.max_batch * u->n_heads * sizeof *u->y);
-    if (!u->q || !u->q_next || !u->q_next_tgt || !u->dq || !u->y) {
-        shoal_err_set(err, SHOAL_ENOMEM, "out of memory for the learner's workspaces (batch %zu)",
-                      cfg->net.max_batch);
+    u->main.net = u->net;
+    u->main.target = u->target;
+    if (replica_buffers(&u->main, &cfg->net, err) != SHOAL_OK) {
+        goto fail;
+    }
+    if (cfg->threads > 1 && helper_start(u, err) != SHOAL_OK) {
         goto fail;
     }
     if (cfg->mode == LEARNER_MODE_OFFLINE) {
+        size_t bka = cfg->net.max_batch * cfg->net.n_heads * cfg->net.n_actions;
         /* Its own initial weights: G and Q answer different questions. */
         nn_qnet_config gc = cfg->net;
         gc.seed = cfg->net.seed ^ 0x9e3779b97f4a7c15ull;
@@ -130,19 +276,14 @@ void learner_update_free(learner_update *u)
     if (!u) {
         return;
     }
+    /* The helper's replicas read the networks' parameters: they go first. */
+    helper_stop(u->help);
     nn_qnet_free(u->net);
     nn_qnet_free(u->target);
     nn_optim_free(u->opt);
-    free(u->q);
-    free(u->q_next);
-    free(u->q_next_tgt);
-    free(u->dq);
-    free(u->y);
+    replica_free_buffers(&u->main);
     nn_qnet_free(u->behaviour);
     nn_optim_free(u->behaviour_opt);
-    free(u->g);
-    free(u->g_next);
-    free(u->dg);
     free(u);
 }
 
@@ -210,17 +351,101 @@ static int check_batch(const learner_update *u, const learner_batch *b, shoal_er
     return SHOAL_OK;
 }
 
-/* Sum of the local gradients over ranks, then 1/R: the gradient of the mean loss over the
- * global batch when every rank holds an equal share. */
-static int allreduce_grads(learner_update *u, float *grads, shoal_err *err)
+/* Starts the sum over ranks of grads[first .. end) in place. */
+static void sync_start(learner_update *u, size_t first, size_t end)
+{
+    grad_sync *g = &u->sync;
+    if (g->rc != MPI_SUCCESS || end == first) {
+        return;
+    }
+    /* MPI counts are int: the MinAtar network is ~2^17 floats, far below 2^31. */
+    float *grads = nn_qnet_grads(u->net);
+    if (!g->overlap) {
+        g->rc = MPI_Allreduce(MPI_IN_PLACE, grads + first, (int)(end - first), MPI_FLOAT, MPI_SUM,
+                              u->comm);
+        return;
+    }
+    g->rc = MPI_Iallreduce(MPI_IN_PLACE, grads + first, (int)(end - first), MPI_FLOAT, MPI_SUM,
+                           u->comm, &g->req[g->n_req]);
+    if (g->rc == MPI_SUCCESS) {
+        g->n_req++;
+    }
+}
+
+/* nn_grads_ready_fn of the backward pass: grads[first ..) are final. Adds the L2 gradient to
+ * the newly finished layers (every rank adds it before the sum, as one all-reduce after the
+ * backward did), and starts their all-reduce once they make a bucket worth sending, while the
+ * earlier layers are still being differentiated. OpenMPI moves a non-blocking collective's
+ * data only inside MPI calls, so each layer also gives the buckets in flight a turn. */
+static void grads_ready(void *ctx, size_t first)
+{
+    learner_update *u = ctx;
+    grad_sync *g = &u->sync;
+    if (u->cfg.l2 > 0.0f) {
+        g->l2 += nn_loss_l2(nn_qnet_grads(u->net) + first, nn_qnet_params(u->net) + first,
+                            g->l2_from - first, u->cfg.l2);
+    }
+    g->l2_from = first;
+    if (u->comm == MPI_COMM_NULL || u->size == 1 || !g->overlap) {
+        return;
+    }
+    if (g->n_req > 0 && g->rc == MPI_SUCCESS) {
+        int flag;
+        g->rc = MPI_Testall(g->n_req, g->req, &flag, MPI_STATUSES_IGNORE);
+    }
+    if (g->end - first >= BUCKET_MIN_FLOATS || first == 0) {
+        sync_start(u, first, g->end);
+        g->end = first;
+    }
+}
+
+static void sync_begin(learner_update *u)
+{
+    grad_sync *g = &u->sync;
+    g->n_req = 0;
+    g->end = u->n_trainable;
+    g->l2_from = u->n_trainable;
+    g->l2 = 0.0f;
+    g->rc = MPI_SUCCESS;
+    g->overlap = u->cfg.allreduce_overlap && u->comm != MPI_COMM_NULL && u->size > 1;
+}
+
+/* Ends the all-reduce of this step and scales the sum by 1/R: the gradient of the mean loss
+ * over the global batch when every rank holds an equal share. */
+static int sync_finish(learner_update *u, shoal_err *err)
+{
+    grad_sync *g = &u->sync;
+    if (u->comm == MPI_COMM_NULL || u->size == 1) {
+        return SHOAL_OK;
+    }
+    if (!g->overlap) {
+        sync_start(u, 0, u->n_trainable);
+    } else if (g->rc == MPI_SUCCESS && g->n_req > 0) {
+        g->rc = MPI_Waitall(g->n_req, g->req, MPI_STATUSES_IGNORE);
+    }
+    if (g->rc != MPI_SUCCESS) {
+        return mpi_fail(err, g->rc, "gradient all-reduce");
+    }
+    float *grads = nn_qnet_grads(u->net);
+    float scale = 1.0f / (float)u->size;
+    for (size_t i = 0; i < u->n_trainable; i++) {
+        grads[i] *= scale;
+    }
+    return SHOAL_OK;
+}
+
+/* OFFLINE: the behaviour model's gradient summed over the ranks (one blocking all-reduce, in
+ * place) and scaled by 1/R, as the Q-network's. */
+static int allreduce_behaviour(learner_update *u, shoal_err *err)
 {
     if (u->comm == MPI_COMM_NULL || u->size == 1) {
         return SHOAL_OK;
     }
+    float *grads = nn_qnet_grads(u->behaviour);
     int rc = MPI_Allreduce(MPI_IN_PLACE, grads, (int)u->n_trainable, MPI_FLOAT, MPI_SUM,
                            u->comm);
     if (rc != MPI_SUCCESS) {
-        return mpi_fail(err, rc, "gradient all-reduce");
+        return mpi_fail(err, rc, "behaviour model's gradient all-reduce");
     }
     float scale = 1.0f / (float)u->size;
     for (size_t i = 0; i < u->n_trainable; i++) {
@@ -240,32 +465,29 @@ static float behaviour_gradient(learner_update *u, const learner_batch *b, const
     return ce;
 }
 
-/* Forward passes, the loss terms and backward; grads hold this rank's gradient after. */
-static void local_gradient(learner_update *u, const learner_batch *b, float *priorities,
-                           learner_loss *loss)
+/* Forward passes and the loss terms on r: r->dq holds dL/dQ of b after, for the backward.
+ * g_next: the behaviour model's logits on b's s' (OFFLINE; else NULL). */
+static void local_gradient(const learner_update *u, replica *r, const learner_batch *b,
+                           const float *g_next, float *priorities, learner_loss *loss)
 {
     size_t B = b->count;
     nn_loss_dims d = {.batch = B, .n_heads = u->n_heads, .n_actions = u->n_actions};
-    nn_qnet_forward_train(u->net, b->obs, B, u->q);
+    nn_qnet_forward_train(r->net, b->obs, B, r->q);
     loss->td = 0.0f;
     loss->bc = 0.0f;
     if (u->cfg.mode == LEARNER_MODE_BC) {
         /* The per-sample cross-entropy is the priority: hard demonstrations come back often. */
-        loss->bc = nn_loss_xent(u->dq, priorities, u->q, b->action, b->weight, &d, 1.0f);
+        loss->bc = nn_loss_xent(r->dq, priorities, r->q, b->action, b->weight, &d, 1.0f);
     } else {
-        if (u->behaviour) {
-            loss->bc = behaviour_gradient(u, b, &d);
-        }
         if (u->cfg.double_q) {
-            nn_qnet_forward(u->net, b->next_obs, B, u->q_next);
+            nn_qnet_forward(r->net, b->next_obs, B, r->q_next);
         }
-        nn_qnet_forward(u->target, b->next_obs, B, u->q_next_tgt);
-        nn_loss_targets_bcq(u->y, u->cfg.double_q ? u->q_next : NULL, u->q_next_tgt,
-                            u->behaviour ? u->g_next : NULL, u->cfg.bcq_threshold, b->reward,
-                            b->discount, &d, u->cfg.double_q);
-        nn_td_batch tb = {.dims = d, .actions = b->action, .targets = u->y,
+        nn_qnet_forward(r->target, b->next_obs, B, r->q_next_tgt);
+        nn_loss_targets_bcq(r->y, u->cfg.double_q ? r->q_next : NULL, r->q_next_tgt, g_next,
+                            u->cfg.bcq_threshold, b->reward, b->discount, &d, u->cfg.double_q);
+        nn_td_batch tb = {.dims = d, .actions = b->action, .targets = r->y,
                           .mask_bits = b->mask, .weights = b->weight};
-        loss->td = nn_loss_td(u->dq, priorities, u->q, &tb);
+        loss->td = nn_loss_td(r->dq, priorities, r->q, &tb);
     }
     loss->margin = 0.0f;
     loss->n_demo = 0;
@@ -275,14 +497,79 @@ static void local_gradient(learner_update *u, const learner_batch *b, float *pri
         }
     }
     if (loss->n_demo > 0 && u->cfg.lambda_demo > 0.0f && u->cfg.mode != LEARNER_MODE_BC) {
-        loss->margin = nn_loss_margin(u->dq, u->q, b->action, b->demo, b->weight, &d,
+        loss->margin = nn_loss_margin(r->dq, r->q, b->action, b->demo, b->weight, &d,
                                       u->cfg.margin, u->cfg.lambda_demo);
     }
-    nn_qnet_backward(u->net, u->dq, B);
     loss->l2 = 0.0f;
-    if (u->cfg.l2 > 0.0f) {
-        loss->l2 = nn_loss_l2(nn_qnet_grads(u->net), nn_qnet_params(u->net), u->n_trainable,
-                              u->cfg.l2);
+}
+
+/* Samples [from, from + n) of b, every column shifted alike. */
+static learner_batch batch_part(const learner_batch *b, size_t from, size_t n, size_t in_floats)
+{
+    learner_batch p = *b;
+    p.count = n;
+    p.obs = b->obs + from * in_floats;
+    p.next_obs = b->next_obs + from * in_floats;
+    p.action = b->action + from;
+    p.reward = b->reward + from;
+    p.discount = b->discount + from;
+    p.mask = b->mask ? b->mask + from : NULL;
+    p.weight = b->weight ? b->weight + from : NULL;
+    p.demo = b->demo ? b->demo + from : NULL;
+    return p;
+}
+
+/* This rank's gradient of its share b into the online network's grads, the all-reduce started
+ * (or, in two threads, about to be). One thread: the backward pass starts the buckets of the
+ * all-reduce as it finishes layers. Two threads: the helper computes the gradient of the last
+ * n1 samples while this thread computes the first n0, and the two mean-loss gradients are
+ * combined as (n0 g0 + n1 g1) / B, the gradient of the mean over all B (to float rounding); the
+ * all-reduce follows in one bucket. */
+static void rank_gradient(learner_update *u, const learner_batch *b, float *priorities,
+                          learner_loss *loss)
+{
+    size_t B = b->count;
+    helper *h = u->help;
+    nn_loss_dims d = {.batch = B, .n_heads = u->n_heads, .n_actions = u->n_actions};
+    /* The behaviour model learns from the whole batch first: its logits on s' restrict both
+     * threads' targets. */
+    float behaviour_ce = u->behaviour ? behaviour_gradient(u, b, &d) : 0.0f;
+    size_t ka = u->n_heads * u->n_actions;
+    if (!h || B < SPLIT_MIN_BATCH) {
+        local_gradient(u, &u->main, b, u->behaviour ? u->g_next : NULL, priorities, loss);
+        nn_qnet_backward_notify(u->net, u->main.dq, B, grads_ready, u);
+    } else {
+        size_t n1 = B / 2, n0 = B - n1;
+        size_t in = nn_qnet_in_floats(u->net);
+        pthread_mutex_lock(&h->mu);
+        h->batch = batch_part(b, n0, n1, in);
+        h->priorities = priorities + n0;
+        h->g_next = u->behaviour ? u->g_next + n0 * ka : NULL;
+        h->posted++;
+        pthread_cond_broadcast(&h->cv);
+        pthread_mutex_unlock(&h->mu);
+        learner_batch mine = batch_part(b, 0, n0, in);
+        local_gradient(u, &u->main, &mine, u->behaviour ? u->g_next : NULL, priorities, loss);
+        nn_qnet_backward(u->net, u->main.dq, n0);
+        pthread_mutex_lock(&h->mu);
+        while (h->done != h->posted) {
+            pthread_cond_wait(&h->cv, &h->mu);
+        }
+        pthread_mutex_unlock(&h->mu);
+        float w0 = (float)n0 / (float)B, w1 = (float)n1 / (float)B;
+        float *g0 = nn_qnet_grads(u->net);
+        const float *g1 = nn_qnet_grads(h->r.net);
+        for (size_t i = 0; i < u->n_trainable; i++) {
+            g0[i] = w0 * g0[i] + w1 * g1[i];
+        }
+        loss->td = w0 * loss->td + w1 * h->loss.td;
+        loss->margin = w0 * loss->margin + w1 * h->loss.margin;
+        loss->bc = w0 * loss->bc + w1 * h->loss.bc;
+        loss->n_demo += h->loss.n_demo;
+        grads_ready(u, 0);
+    }
+    if (u->behaviour) {
+        loss->bc = behaviour_ce;
     }
     double sum = 0.0;
     for (size_t i = 0; i < B; i++) {
@@ -300,18 +587,19 @@ int learner_update_step(learner_update *u, const learner_batch *b, float *priori
     }
     learner_loss local;
     uint64_t t0 = clock_now_ns();
-    local_gradient(u, b, priorities, &local);
+    sync_begin(u);
+    rank_gradient(u, b, priorities, &local);
+    local.l2 = u->sync.l2;
     uint64_t t1 = clock_now_ns();
-    float *grads = nn_qnet_grads(u->net);
-    rc = allreduce_grads(u, grads, err);
+    rc = sync_finish(u, err);
     if (rc == SHOAL_OK && u->behaviour) {
-        rc = allreduce_grads(u, nn_qnet_grads(u->behaviour), err); /* same architecture */
+        rc = allreduce_behaviour(u, err);
     }
     if (rc != SHOAL_OK) {
         return rc;
     }
     uint64_t t2 = clock_now_ns();
-    nn_optim_step(u->opt, nn_qnet_params(u->net), grads);
+    nn_optim_step(u->opt, nn_qnet_params(u->net), nn_qnet_grads(u->net));
     if (u->behaviour) {
         nn_optim_step(u->behaviour_opt, nn_qnet_params(u->behaviour),
                       nn_qnet_grads(u->behaviour));

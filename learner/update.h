@@ -2,9 +2,13 @@
  * target networks, the optimizer and the workspaces for one decoded batch. One update is
  * forward (online on s; online and target on s'), the n-step double-DQN TD loss per head with
  * bootstrap masks and importance weights, the DQfD large-margin loss on demonstration samples
- * (weight λ_E) and L2 (specs/algorithms.md §1.2, §3.3, §6.1), backward, ONE MPI_Allreduce of
- * the flat gradient averaged over the ranks of the communicator, and the optimizer step; the
- * target network is copied every target_period updates.
+ * (weight λ_E) and L2 (specs/algorithms.md §1.2, §3.3, §6.1), backward, the sum of the flat
+ * gradient over the ranks of the communicator (in buckets of layers started as the backward
+ * pass finishes them when allreduce_overlap is set, else one MPI_Allreduce after it; the same
+ * sum either way) scaled by 1/ranks, and the optimizer step; the target network is copied every
+ * target_period updates. With threads = 2 a helper thread computes the gradient of the second
+ * half of each batch of 8 or more samples (learner_update_new starts it, learner_update_free
+ * stops it); the result is the whole batch's gradient to float rounding.
  *
  * Invariant: after learner_update_sync every rank holds bit-identical parameters, target
  * parameters and optimizer state, and every later update keeps them so (every rank applies the
@@ -62,6 +66,8 @@ typedef struct learner_update_config {
     float lambda_demo;      /* λ_E, weight of the margin loss (0: off) */
     float l2;               /* λ of Σθ² (DQfD λ3 = 1e-5; 0: off) */
     uint64_t target_period; /* copy the target every this many updates (>= 1) */
+    int allreduce_overlap;  /* all-reduce layers' gradients as the backward pass finishes them */
+    size_t threads;         /* 0 or 1: one thread; 2: the batch split between two threads */
 } learner_update_config;
 
 /* One decoded batch (this rank's share), struct-of-arrays, borrowed for the call. */

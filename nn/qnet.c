@@ -34,6 +34,7 @@ struct nn_qnet {
     size_t n_flat;    /* width of the torso output feeding the heads */
     size_t n_raw, n_trainable, n_params;
     float *params, *grads;
+    const nn_qnet *owner; /* a replica's: whose params it reads (and does not own) */
     acts train, infer;
     float *prior_q;                       /* (B, K, A) */
     float *d_conv[NN_QNET_MAX_CONV];      /* dL/d conv output l */
@@ -100,7 +101,9 @@ static size_t plan_workspace(nn_qnet *net, float *base)
         }                                                                                          \
         off += ((n) + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;                             \
     } while (0)
-    TAKE(net->params, net->n_params);
+    if (!net->owner) {
+        TAKE(net->params, net->n_params);
+    }
     TAKE(net->grads, net->n_trainable);
     acts *sets[2] = {&net->train, &net->infer};
     for (int i = 0; i < 2; i++) {
@@ -178,7 +181,7 @@ static void init_params(nn_qnet *net, float *p, uint32_t which_net)
     }
 }
 
-nn_qnet *nn_qnet_new(const nn_qnet_config *cfg, shoal_err *err)
+static nn_qnet *qnet_build(const nn_qnet_config *cfg, const nn_qnet *owner, shoal_err *err)
 {
     if (nn_qnet_config_check(cfg, err) != SHOAL_OK) {
         return NULL;
@@ -189,6 +192,7 @@ nn_qnet *nn_qnet_new(const nn_qnet_config *cfg, shoal_err *err)
         return NULL;
     }
     net->cfg = *cfg;
+    net->owner = owner;
     if (nn_qnet_config_arch(cfg, net->arch, sizeof net->arch, err) != SHOAL_OK) {
         goto fail;
     }
@@ -206,6 +210,10 @@ nn_qnet *nn_qnet_new(const nn_qnet_config *cfg, shoal_err *err)
     }
     memset(net->arena, 0, n * sizeof(float));
     plan_workspace(net, net->arena);
+    if (owner) {
+        net->params = owner->params;
+        return net;
+    }
     init_params(net, net->params, 0);
     if (net->n_params > net->n_trainable) {
         init_params(net, net->params + net->n_trainable, 1);
@@ -214,6 +222,18 @@ nn_qnet *nn_qnet_new(const nn_qnet_config *cfg, shoal_err *err)
 fail:
     nn_qnet_free(net);
     return NULL;
+}
+
+nn_qnet *nn_qnet_new(const nn_qnet_config *cfg, shoal_err *err)
+{
+    return qnet_build(cfg, NULL, err);
+}
+
+nn_qnet *nn_qnet_new_replica(const nn_qnet *owner, size_t max_batch, shoal_err *err)
+{
+    nn_qnet_config cfg = owner->cfg;
+    cfg.max_batch = max_batch;
+    return qnet_build(&cfg, owner->owner ? owner->owner : owner, err);
 }
 
 void nn_qnet_free(nn_qnet *net)
@@ -409,7 +429,21 @@ void nn_qnet_forward_train(nn_qnet *net, const float *x, size_t batch, float *q)
 
 void nn_qnet_backward(nn_qnet *net, const float *dq, size_t batch)
 {
+    nn_qnet_backward_notify(net, dq, batch, NULL, NULL);
+}
+
+void nn_qnet_backward_notify(nn_qnet *net, const float *dq, size_t batch, nn_grads_ready_fn ready,
+                             void *ctx)
+{
     assert(batch >= 1 && batch <= net->cfg.max_batch);
+    /* Layers sit in params in forward order and are differentiated in reverse, so after layer
+     * L the finished gradients are exactly the suffix from layer L's weight on. */
+#define READY(layer)                                                                               \
+    do {                                                                                           \
+        if (ready) {                                                                               \
+            ready(ctx, net->w[layer].offset);                                                      \
+        }                                                                                          \
+    } while (0)
     const nn_qnet_config *c = &net->cfg;
     const acts *a = &net->train;
     size_t K = c->n_heads, L = net->n_heads0, n_conv = c->n_conv;
@@ -425,6 +459,7 @@ void nn_qnet_backward(nn_qnet *net, const float *dq, size_t batch)
                                g + net->b[L + j].offset + k * s.n_out, net->d_head[j] + k * s.n_out,
                                a->head[j - 1] + k * s.n_in, w + k * s.n_in * s.n_out, 1.0f, &s);
         }
+        READY(L + j);
         size_t n = batch * K * s.n_in;
         nn_relu_backward(net->d_head[j - 1], net->d_head[j - 1], a->head[j - 1], n);
     }
@@ -438,6 +473,7 @@ void nn_qnet_backward(nn_qnet *net, const float *dq, size_t batch)
     nn_linear_shape s0 = nn_linear_dense(batch, net->n_flat, K * net->head_out[0]);
     nn_linear_backward(d_torso, g + net->w[L].offset, g + net->b[L].offset, net->d_head[0], torso,
                        p + net->w[L].offset, 1.0f / (float)K, &s0);
+    READY(L);
     for (size_t j = n_sh; j-- > 0;) {
         size_t Ls = n_conv + j;
         nn_linear_shape s = nn_linear_dense(batch, net->shared_in[j], c->shared[j]);
@@ -445,6 +481,7 @@ void nn_qnet_backward(nn_qnet *net, const float *dq, size_t batch)
         nn_linear_backward(j ? net->d_shared[j - 1] : d_conv_out, g + net->w[Ls].offset,
                            g + net->b[Ls].offset, net->d_shared[j], j ? a->shared[j - 1] : conv_out,
                            p + net->w[Ls].offset, 1.0f, &s);
+        READY(Ls);
     }
     for (size_t l = n_conv; l-- > 0;) {
         nn_conv_shape s = net->conv[l];
@@ -453,11 +490,14 @@ void nn_qnet_backward(nn_qnet *net, const float *dq, size_t batch)
         if (l == 0 && a->direct0) {
             nn_conv_backward_direct(g + net->w[0].offset, g + net->b[0].offset, net->d_conv[0],
                                     a->x, &s);
-            continue;
+        } else {
+            nn_conv_backward(l ? net->d_conv[l - 1] : NULL, g + net->w[l].offset,
+                             g + net->b[l].offset, net->dcols, net->d_conv[l], a->cols[l],
+                             p + net->w[l].offset, &s);
         }
-        nn_conv_backward(l ? net->d_conv[l - 1] : NULL, g + net->w[l].offset, g + net->b[l].offset,
-                         net->dcols, net->d_conv[l], a->cols[l], p + net->w[l].offset, &s);
+        READY(l);
     }
+#undef READY
 }
 
 double nn_qnet_forward_macs(const nn_qnet *net)

@@ -51,6 +51,12 @@ typedef struct nn_qnet nn_qnet;
  * (EINVAL, ENOMEM) on failure. */
 nn_qnet *nn_qnet_new(const nn_qnet_config *cfg, shoal_err *err);
 
+/* A network that reads owner's params in place (no copy: every change to owner's parameters
+ * is seen at once) with its own grads and workspaces for batches up to max_batch, so another
+ * thread can run forward and backward passes on part of a batch while owner runs on the rest.
+ * Writing its params writes owner's. Free it before owner. NULL and err (EINVAL, ENOMEM). */
+nn_qnet *nn_qnet_new_replica(const nn_qnet *owner, size_t max_batch, shoal_err *err);
+
 /* Frees the network; NULL is fine. */
 void nn_qnet_free(nn_qnet *net);
 
@@ -95,6 +101,18 @@ void nn_qnet_forward_train(nn_qnet *net, const float *x, size_t batch, float *q)
  * Overwrites grads. Head k's parameters get head k's gradient; the torso gets the sum over
  * heads scaled by 1/K (Bootstrapped DQN). The prior receives nothing. */
 void nn_qnet_backward(nn_qnet *net, const float *dq, size_t batch);
+
+/* Called during nn_qnet_backward_notify each time a layer's gradient is final: grads[first ..
+ * nn_qnet_n_trainable()) will not change again in this pass (layers sit in grads in forward
+ * order and backward runs them in reverse, so the finished part is always a suffix; the last
+ * call has first = 0). The learner starts the all-reduce of finished layers from it while the
+ * earlier layers are still being differentiated. */
+typedef void (*nn_grads_ready_fn)(void *ctx, size_t first);
+
+/* nn_qnet_backward, calling ready(ctx, first) after each layer (ready may be NULL). The
+ * gradients are the same bits as nn_qnet_backward's; ready must not write grads below first. */
+void nn_qnet_backward_notify(nn_qnet *net, const float *dq, size_t batch, nn_grads_ready_fn ready,
+                             void *ctx);
 
 /* Multiply-adds of one forward pass per observation (prior included), for FLOP/s figures. */
 double nn_qnet_forward_macs(const nn_qnet *net);

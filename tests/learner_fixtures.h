@@ -3,6 +3,7 @@
 #ifndef SHOAL_TESTS_LEARNER_FIXTURES_H
 #define SHOAL_TESTS_LEARNER_FIXTURES_H
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,6 +59,19 @@ static inline void lx_data_fini(lx_data *d)
     free(d->demo);
 }
 
+/* The largest |a_i - b_i| over n floats; *largest gets the largest |b_i|. */
+static inline double lx_max_diff(const float *a, const float *b, size_t n, double *largest)
+{
+    double m = 0.0, s = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        m = d > m ? d : m;
+        s = fabs((double)b[i]) > s ? fabs((double)b[i]) : s;
+    }
+    *largest = s;
+    return m;
+}
+
 /* The samples [first, first + n) as a batch. */
 static inline learner_batch lx_batch(const lx_data *d, size_t first, size_t n)
 {
@@ -83,6 +97,7 @@ static inline learner_update_config lx_config(size_t max_batch, float lr)
     c.lambda_demo = 1.0f;
     c.l2 = 1e-5f;
     c.target_period = 3;
+    c.allreduce_overlap = 1; /* learner.allreduce_overlap's default */
     return c;
 }
 

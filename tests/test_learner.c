@@ -1,4 +1,5 @@
 #include <criterion/criterion.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,60 @@ Test(learner, loss_falls_on_a_fixed_dataset)
     cr_assert_eq(learner_update_steps(u), 150);
     lx_data_fini(&d);
     learner_update_free(u);
+}
+
+/* learner.threads = 2 splits the batch; the combined gradient is that of the whole batch to
+ * float rounding (each thread's GEMMs sum over its own rows, as two ranks' do: the tolerance is
+ * the one tests/learner_mpi_check.c uses for ranks). Batches of 31 (unequal halves), 32 and 5
+ * (too small to split: one thread). */
+Test(learner, two_threads_match_one_thread_on_the_whole_batch)
+{
+    learner_update_config c = lx_config(32, 1e-3f);
+    shoal_err err = {0};
+    learner_update *one = learner_update_new(&c, MPI_COMM_NULL, &err);
+    cr_assert_not_null(one, "%s", err.msg);
+    c.threads = 2;
+    learner_update *two = learner_update_new(&c, MPI_COMM_NULL, &err);
+    cr_assert_not_null(two, "%s", err.msg);
+    size_t sizes[] = {31, 32, 5, 32, 31, 17};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        size_t B = sizes[k];
+        lx_data d;
+        lx_data_init(&d, B, 70 + k);
+        learner_batch b = lx_batch(&d, 0, B);
+        float p1[32], p2[32];
+        learner_loss l1, l2;
+        cr_assert_eq(learner_update_step(one, &b, p1, &l1, &err), SHOAL_OK, "%s", err.msg);
+        cr_assert_eq(learner_update_step(two, &b, p2, &l2, &err), SHOAL_OK, "%s", err.msg);
+        double big;
+        size_t n = nn_qnet_n_trainable(learner_update_net(one));
+        double g = lx_max_diff(nn_qnet_grads(learner_update_net(two)),
+                                nn_qnet_grads(learner_update_net(one)), n, &big);
+        cr_assert_leq(g, 1e-5 * big + 1e-9, "batch %zu: gradients differ by %g (largest %g)", B,
+                      g, big);
+        cr_assert_gt(big, 0.0);
+        double pr = lx_max_diff(p2, p1, B, &big);
+        cr_assert_leq(pr, 1e-5 * big + 1e-9, "batch %zu: priorities differ by %g", B, pr);
+        cr_assert_float_eq(l2.td, l1.td, 1e-5f * (fabsf(l1.td) + 1e-3f), "batch %zu", B);
+        cr_assert_float_eq(l2.margin, l1.margin, 1e-5f * (fabsf(l1.margin) + 1e-3f));
+        cr_assert_eq(l2.n_demo, l1.n_demo);
+        cr_assert_float_eq(l2.mean_abs_td, l1.mean_abs_td, 1e-5f * l1.mean_abs_td + 1e-9f);
+        lx_data_fini(&d);
+    }
+    double big;
+    size_t n = nn_qnet_n_params(learner_update_net(one));
+    double p = lx_max_diff(nn_qnet_params(learner_update_net(two)),
+                            nn_qnet_params(learner_update_net(one)), n, &big);
+    double t = lx_max_diff(nn_qnet_params(learner_update_target(two)),
+                            nn_qnet_params(learner_update_target(one)), n, &big);
+    cr_assert_leq(p, 1e-5, "parameters differ by %g", p);
+    cr_assert_leq(t, 1e-5, "target parameters differ by %g", t);
+    learner_update_free(one);
+    learner_update_free(two);
+    c.threads = 3;
+    cr_assert_null(learner_update_new(&c, MPI_COMM_NULL, &err));
+    cr_assert_eq(err.code, SHOAL_EINVAL);
+    cr_assert(strstr(err.msg, "learner.threads") != NULL, "%s", err.msg);
 }
 
 static void run_updates(learner_update *u, uint64_t from, uint64_t to)
@@ -736,6 +791,14 @@ Test(learner, two_ranks_on_half_batches_match_one_rank_on_the_whole_batch, .time
 {
     char out[4096];
     mpi_check("equivalence", out, sizeof out);
+    cr_assert(strstr(out, "ranks identical: yes") != NULL, "%s", out);
+}
+
+Test(learner, the_overlapped_all_reduce_gives_the_blocking_all_reduces_bits, .timeout = 120)
+{
+    char out[4096];
+    mpi_check("overlap", out, sizeof out);
+    cr_assert(strstr(out, "overlapped and blocking state bitwise equal") != NULL, "%s", out);
     cr_assert(strstr(out, "ranks identical: yes") != NULL, "%s", out);
 }
 

@@ -379,3 +379,88 @@ Test(nn_qnet, params_copy_and_blob_import_refuse_another_architecture)
     nn_qnet_free(nb);
     nn_qnet_free(na2);
 }
+
+/* What nn_qnet_backward_notify reported: each call's first, and grads as they were then. */
+typedef struct ready_log {
+    const nn_qnet *net;
+    size_t n_calls;
+    size_t first[NN_QNET_MAX_LAYERS + 1];
+    float *seen[NN_QNET_MAX_LAYERS + 1];
+} ready_log;
+
+static void log_ready(void *ctx, size_t first)
+{
+    ready_log *log = ctx;
+    cr_assert_lt(log->n_calls, NN_QNET_MAX_LAYERS + 1);
+    size_t nt = nn_qnet_n_trainable(log->net);
+    log->first[log->n_calls] = first;
+    log->seen[log->n_calls] = malloc(nt * sizeof(float));
+    memcpy(log->seen[log->n_calls], nn_qnet_grads(log->net), nt * sizeof(float));
+    log->n_calls++;
+}
+
+Test(nn_qnet, backward_reports_each_finished_suffix_of_the_gradients_last_layer_first)
+{
+    nn_qnet_config c = ref_full_config();
+    nn_qnet *net = make(&c);
+    size_t nx = 4 * nn_qnet_in_floats(net), nt = nn_qnet_n_trainable(net);
+    float *x = malloc(nx * 4), q[36], dq[36], *plain = malloc(nt * 4);
+    rng g;
+    rng_init(&g, 29, RNG_ROLE_TOOL, 0, 0);
+    ref_fill(x, nx, &g, -1, 1);
+    ref_fill(dq, 36, &g, -1, 1);
+    nn_qnet_forward_train(net, x, 4, q);
+    nn_qnet_backward(net, dq, 4);
+    memcpy(plain, nn_qnet_grads(net), nt * 4);
+    ready_log log = {.net = net};
+    nn_qnet_backward_notify(net, dq, 4, log_ready, &log);
+    cr_assert_eq(memcmp(plain, nn_qnet_grads(net), nt * 4), 0, "same bits as nn_qnet_backward");
+    /* one call per layer, last layer first, at that layer's weight, ending at 0 */
+    size_t L = nn_qnet_n_layers(net);
+    cr_assert_eq(log.n_calls, L);
+    for (size_t i = 0; i < log.n_calls; i++) {
+        cr_assert_eq(log.first[i], nn_qnet_view(net, L - 1 - i, 0).offset, "call %zu", i);
+        /* the suffix reported final was final: nothing wrote it later in the pass */
+        size_t f = log.first[i];
+        cr_assert_eq(memcmp(log.seen[i] + f, plain + f, (nt - f) * 4), 0, "call %zu", i);
+        free(log.seen[i]);
+    }
+    cr_assert_eq(log.first[log.n_calls - 1], 0);
+    free(x), free(plain);
+    nn_qnet_free(net);
+}
+
+Test(nn_qnet, a_replica_reads_its_owners_parameters_in_place_with_its_own_gradients)
+{
+    nn_qnet_config c = ref_full_config();
+    nn_qnet *net = make(&c);
+    shoal_err err = {0};
+    nn_qnet *rep = nn_qnet_new_replica(net, 2, &err);
+    cr_assert_not_null(rep, "%s", err.msg);
+    cr_assert_eq(nn_qnet_params(rep), nn_qnet_params(net));
+    cr_assert_neq(nn_qnet_grads(rep), nn_qnet_grads(net));
+    cr_assert_str_eq(nn_qnet_arch(rep), nn_qnet_arch(net));
+    size_t nx = 2 * nn_qnet_in_floats(net), nt = nn_qnet_n_trainable(net);
+    float *x = malloc(nx * 4), q[18], qr[18], dq[18];
+    rng g;
+    rng_init(&g, 31, RNG_ROLE_TOOL, 0, 0);
+    ref_fill(x, nx, &g, -1, 1);
+    ref_fill(dq, 18, &g, -1, 1);
+    for (int round = 0; round < 2; round++) {
+        nn_qnet_forward_train(net, x, 2, q);
+        nn_qnet_forward_train(rep, x, 2, qr);
+        cr_assert_eq(memcmp(q, qr, sizeof q), 0, "round %d", round);
+        nn_qnet_backward(net, dq, 2);
+        nn_qnet_backward(rep, dq, 2);
+        cr_assert_eq(memcmp(nn_qnet_grads(net), nn_qnet_grads(rep), nt * 4), 0);
+        /* a parameter change on the owner is the replica's at once */
+        nn_qnet_params(net)[nn_qnet_view(net, nn_qnet_n_layers(net) - 1, 1).offset] += 0.5f;
+    }
+    nn_qnet *rep2 = nn_qnet_new_replica(rep, 1, &err);
+    cr_assert_not_null(rep2, "%s", err.msg);
+    cr_assert_eq(nn_qnet_params(rep2), nn_qnet_params(net));
+    nn_qnet_free(rep2);
+    nn_qnet_free(rep);
+    nn_qnet_free(net);
+    free(x);
+}

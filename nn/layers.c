@@ -1,26 +1,11 @@
 #include "nn/layers.h"
+#include "nn/kernels.h"
 #include "nn/simd.h"
 
 #include <assert.h>
 #include <cblas.h>
 #include <stdint.h>
 #include <string.h>
-
-/* When nn_linear_forward_small beats sgemm (bench_nn --layouts): at a few rows, sgemm packs
- * the whole weight matrix per call, which costs more than the product once the weights pass
- * about 1 MB (10 fused heads: 2.5x slower at batch 1); and for tiny products (a Q head's
- * 128 -> A) its call overhead dominates. In between sgemm's small-M kernels win. */
-#define SMALL_BATCH 4
-#define SMALL_WIDE_WEIGHTS ((size_t)1 << 18)
-#define SMALL_TINY_MACS ((size_t)1 << 14)
-
-static int use_small(const nn_linear_shape *s)
-{
-    size_t weights = s->n_in * s->n_out;
-    return s->batch <= SMALL_BATCH &&
-           (weights >= SMALL_WIDE_WEIGHTS || s->batch * weights <= SMALL_TINY_MACS);
-}
-
 
 nn_linear_shape nn_linear_dense(size_t batch, size_t n_in, size_t n_out)
 {
@@ -112,18 +97,43 @@ void nn_linear_forward_small(float *restrict y, const float *restrict x, const f
     }
 }
 
-void nn_linear_forward(float *y, const float *x, const float *w, const float *b,
-                       const nn_linear_shape *s)
+void nn_linear_forward_sgemm(float *y, const float *x, const float *w, const float *b,
+                             const nn_linear_shape *s)
 {
-    if (use_small(s)) {
-        nn_linear_forward_small(y, x, w, b, s);
-        return;
-    }
     for (size_t r = 0; r < s->batch; r++) {
         memcpy(y + r * s->ldy, b, s->n_out * sizeof *y);
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)s->batch, (int)s->n_out,
                 (int)s->n_in, 1.0f, x, (int)s->ldx, w, (int)s->n_out, 1.0f, y, (int)s->ldy);
+}
+
+/* The arguments of one call, for the candidates run by nn_kernel_run. */
+typedef struct linear_args {
+    float *y;
+    const float *x, *w, *b;
+    const nn_linear_shape *s;
+} linear_args;
+
+static void linear_sgemm(void *p)
+{
+    linear_args *a = p;
+    nn_linear_forward_sgemm(a->y, a->x, a->w, a->b, a->s);
+}
+
+static void linear_small(void *p)
+{
+    linear_args *a = p;
+    nn_linear_forward_small(a->y, a->x, a->w, a->b, a->s);
+}
+
+void nn_linear_forward(float *y, const float *x, const float *w, const float *b,
+                       const nn_linear_shape *s)
+{
+    /* order of nn_kernel_linear_forward's candidates */
+    static const nn_kernel_fn fns[2] = {linear_sgemm, linear_small};
+    linear_args a = {y, x, w, b, s};
+    size_t dims[NN_KERNEL_DIMS] = {s->batch, s->n_in, s->n_out, s->ldx, s->ldy, 0};
+    nn_kernel_run(&nn_kernel_linear_forward, dims, fns, &a);
 }
 
 void nn_linear_forward_naive(float *y, const float *x, const float *w, const float *b,
@@ -225,12 +235,14 @@ void nn_conv_col2im(float *dx, const float *dcols, const nn_conv_shape *s)
     }
 }
 
-void nn_conv_forward(float *y, float *cols, const float *x, const float *w, const float *b,
-                     const nn_conv_shape *s)
+void nn_conv_forward_im2col(float *y, float *cols, const float *x, const float *w, const float *b,
+                            const nn_conv_shape *s)
 {
     nn_conv_im2col(cols, x, s);
+    /* sgemm directly: a candidate must not itself go through nn_kernel_run, and the im2col
+     * product has at least 64 rows per observation on MinAtar */
     nn_linear_shape ls = nn_linear_dense(nn_conv_cols_rows(s), 9 * s->c, s->f);
-    nn_linear_forward(y, cols, w, b, &ls);
+    nn_linear_forward_sgemm(y, cols, w, b, &ls);
 }
 
 void nn_conv_forward_naive(float *y, const float *x, const float *w, const float *b,
@@ -383,4 +395,60 @@ void nn_conv_backward_direct(float *restrict dw, float *restrict db, const float
             }
         }
     }
+}
+
+/* ---- the convolution by measurement (nn/kernels.h) ---- */
+
+typedef struct conv_args {
+    float *y, *cols, *dw, *db;
+    const float *x, *w, *b, *dy;
+    int cols_ok; /* cols already hold im2col(x) */
+    const nn_conv_shape *s;
+} conv_args;
+
+static void conv_fwd_direct(void *p)
+{
+    conv_args *a = p;
+    nn_conv_forward_direct(a->y, a->x, a->w, a->b, a->s);
+}
+
+static void conv_fwd_im2col(void *p)
+{
+    conv_args *a = p;
+    nn_conv_forward_im2col(a->y, a->cols, a->x, a->w, a->b, a->s);
+}
+
+int nn_conv_forward(float *y, float *cols, const float *x, const float *w, const float *b,
+                    const nn_conv_shape *s)
+{
+    nn_kernel_fn fns[2] = {nn_conv_direct_ok(s) ? conv_fwd_direct : NULL, conv_fwd_im2col};
+    conv_args a = {.y = y, .cols = cols, .x = x, .w = w, .b = b, .s = s};
+    size_t dims[NN_KERNEL_DIMS] = {s->batch, s->h, s->w, s->c, s->f, 0};
+    return nn_kernel_run(&nn_kernel_conv_forward, dims, fns, &a) == 1;
+}
+
+static void conv_dw_direct(void *p)
+{
+    conv_args *a = p;
+    nn_conv_backward_direct(a->dw, a->db, a->dy, a->x, a->s);
+}
+
+static void conv_dw_im2col(void *p)
+{
+    conv_args *a = p;
+    if (!a->cols_ok) {
+        nn_conv_im2col(a->cols, a->x, a->s);
+    }
+    nn_conv_backward(NULL, a->dw, a->db, NULL, a->dy, a->cols, NULL, a->s);
+}
+
+void nn_conv_backward_dw(float *dw, float *db, float *cols, int cols_ok, const float *dy,
+                         const float *x, const nn_conv_shape *s)
+{
+    nn_kernel_fn fns[2] = {nn_conv_direct_ok(s) ? conv_dw_direct : NULL, conv_dw_im2col};
+    conv_args a = {.dw = dw, .db = db, .cols = cols, .x = x, .dy = dy, .cols_ok = cols_ok,
+                   .s = s};
+    /* with cols at hand the im2col candidate skips a pass: another shape to measure */
+    size_t dims[NN_KERNEL_DIMS] = {s->batch, s->h, s->w, s->c, s->f, cols_ok ? 1 : 0};
+    nn_kernel_run(&nn_kernel_conv_backward_dw, dims, fns, &a);
 }

@@ -307,7 +307,8 @@ static void choices(void)
         (rows[i].is_update ? update : inference)(&u);
         ctx_free(&u);
     }
-    printf("  %-16s %-28s %-26s %s\n", "op", "shape", "candidates (us per call)", "chosen");
+    printf("  %-16s %-28s %-30s %-8s %s\n", "op", "shape", "candidates (us per call)", "chosen",
+           "measuring (ms)");
     double total_us = 0.0;
     for (size_t i = 0; i < nn_kernels_count(); i++) {
         nn_kernel_choice c;
@@ -329,8 +330,8 @@ static void choices(void)
                 snprintf(times + at, sizeof times - at, "%s -  ", c.op->candidate_names[k]);
             }
         }
-        printf("  %-16s %-28s %-26s %s%s\n", c.op->name, shape, times,
-               c.op->candidate_names[c.chosen], c.forced ? " (forced)" : "");
+        printf("  %-16s %-28s %-30s %-8s %.2f%s\n", c.op->name, shape, times,
+               c.op->candidate_names[c.chosen], c.measure_us * 1e-3, c.forced ? " (forced)" : "");
         total_us += c.measure_us;
     }
     printf("  measuring all %zu shapes took %.1f ms\n", nn_kernels_count(), total_us * 1e-3);

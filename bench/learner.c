@@ -5,7 +5,8 @@
  * forward/backward, all-reduce, optimizer). Median of several runs.
  *
  *     bench_learner                      runs itself under mpirun with 1 and then 2 ranks
- *     mpirun -np N bench_learner --child one configuration set (what the above does)
+ *     bench_learner --smoke              the same with one short run each (for the test suite)
+ *     mpirun -np N bench_learner --child [--smoke]   one configuration set (what the above does)
  */
 #include <math.h>
 #include <mpi.h>
@@ -24,6 +25,10 @@
 
 #define RUNS 5
 #define FILL 20000
+
+/* Runs per figure and updates per run; one short run each in --smoke mode. */
+static int n_runs = RUNS;
+static uint64_t updates_32 = 1000, updates_512 = 100;
 #define CHUNK 500
 
 /* A shard holding FILL random MinAtar-like transitions (bit-packed 10x10x4, 3 actions). */
@@ -123,7 +128,7 @@ static double median(double *v, size_t n)
 static int bench_batch(const char *endpoint, size_t batch, uint64_t updates, int rank, int size)
 {
     double ups[RUNS], wait[RUNS], fb[RUNS], ar[RUNS], opt[RUNS];
-    for (int run = 0; run < RUNS; run++) {
+    for (int run = 0; run < n_runs; run++) {
         learner_config lc = config_for(endpoint, batch, updates, rank);
         shoal_err err = {0};
         learner *l = learner_new(&lc, MPI_COMM_WORLD, &err);
@@ -152,9 +157,10 @@ static int bench_batch(const char *endpoint, size_t batch, uint64_t updates, int
     if (rank == 0) {
         printf("ranks %d  batch %4zu (%3zu per rank): %8.1f updates/s  %9.0f samples/s | "
                "wait %4.1f%%  fwd/bwd %4.1f%%  allreduce %4.1f%%  adam %4.1f%%\n",
-               size, batch, batch / (size_t)size, median(ups, RUNS),
-               median(ups, RUNS) * (double)batch, 100 * median(wait, RUNS),
-               100 * median(fb, RUNS), 100 * median(ar, RUNS), 100 * median(opt, RUNS));
+               size, batch, batch / (size_t)size, median(ups, (size_t)n_runs),
+               median(ups, (size_t)n_runs) * (double)batch, 100 * median(wait, (size_t)n_runs),
+               100 * median(fb, (size_t)n_runs), 100 * median(ar, (size_t)n_runs),
+               100 * median(opt, (size_t)n_runs));
         fflush(stdout);
     }
     return 0;
@@ -178,10 +184,10 @@ static int child(int argc, char **argv)
     MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
     MPI_Bcast(endpoint, sizeof endpoint, MPI_CHAR, 0, MPI_COMM_WORLD);
     if (rc == 0) {
-        rc = bench_batch(endpoint, 32, 1000, rank, size);
+        rc = bench_batch(endpoint, 32, updates_32, rank, size);
     }
     if (rc == 0) {
-        rc = bench_batch(endpoint, 512, 100, rank, size);
+        rc = bench_batch(endpoint, 512, updates_512, rank, size);
     }
     MPI_Barrier(MPI_COMM_WORLD);
     if (rank == 0 && s.srv) {
@@ -196,6 +202,13 @@ int main(int argc, char **argv)
     if (nn_blas_setup()) {
         execv("/proc/self/exe", argv);
     }
+    int smoke = (argc > 1 && strcmp(argv[1], "--smoke") == 0) ||
+                (argc > 2 && strcmp(argv[2], "--smoke") == 0);
+    if (smoke) {
+        n_runs = 1;
+        updates_32 = 20;
+        updates_512 = 4;
+    }
     if (argc > 1 && strcmp(argv[1], "--child") == 0) {
         return child(argc, argv);
     }
@@ -206,14 +219,15 @@ int main(int argc, char **argv)
     }
     self[n] = '\0';
     printf("bench_learner: MinAtar network 10x10x4, 3 actions, double DQN + Adam, one local "
-           "shard (thread of rank 0), median of %d runs\n", RUNS);
+           "shard (thread of rank 0), median of %d runs\n", n_runs);
     fflush(stdout);
     int status = 0;
     for (int np = 1; np <= 2; np++) {
         char cmd[4600];
         snprintf(cmd, sizeof cmd, "mpirun --oversubscribe %s--bind-to none --mca "
                  "btl_vader_single_copy_mechanism none --mca mpi_yield_when_idle 1 -np %d "
-                 "%s --child", getuid() == 0 ? "--allow-run-as-root " : "", np, self);
+                 "%s --child%s", getuid() == 0 ? "--allow-run-as-root " : "", np, self,
+                 smoke ? " --smoke" : "");
         status |= system(cmd);
     }
     return status ? 1 : 0;

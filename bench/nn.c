@@ -8,7 +8,7 @@
  *     bench_nn --compare    only the rows bench/reference/nn_torch.py prints (C = 10, one head)
  *     bench_nn --layouts    the kernel choices measured for the network's shapes (nn/kernels.h)
  *                           and the sgemm layout and small-batch measurements behind nn/layers.c
- *     bench_nn --smoke      every row with a fraction of a second of work (for the test suite)
+ *     bench_nn --smoke      every row at C = 10 with a few ms of work each (for the test suite)
  *
  * SHOAL_NN_KERNELS=op=name,... forces kernels (nn/kernels.h), to compare with fixed choices.
  *
@@ -199,13 +199,13 @@ static int compared(const row *r)
     return r->K == 1;
 }
 
-static void table(int compare_only)
+static void table(int compare_only, int smoke)
 {
     static const size_t channels[2] = {4, 10};
     printf("%-38s %5s %12s %10s %7s %8s\n", "work (MinAtar net, 6 actions)", "C", "shoal/s",
            "torch/s", "ratio", "GFLOP/s");
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        for (int ci = compare_only ? 1 : 0; ci < 2; ci++) {
+        for (int ci = compare_only || smoke ? 1 : 0; ci < 2; ci++) {
             if (compare_only && !compared(&rows[i])) {
                 continue;
             }
@@ -415,7 +415,10 @@ int main(int argc, char **argv)
     if (strcmp(mode, "--layouts") == 0) {
         layouts();
     } else {
-        table(strcmp(mode, "--compare") == 0);
+        table(strcmp(mode, "--compare") == 0, strcmp(mode, "--smoke") == 0);
+    }
+    if (strcmp(mode, "--smoke") == 0) {
+        choices();
     }
     return 0;
 }

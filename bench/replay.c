@@ -3,7 +3,8 @@
  * bytes per observation). The shard runs in a thread of this process, the client in the main
  * thread (two cores: one each). Each figure is the median of REPS runs.
  *
- *     bench_replay [reps]      (compare with bench_zmq_raw for the same bytes) */
+ *     bench_replay [reps]      (compare with bench_zmq_raw for the same bytes)
+ *     bench_replay --smoke     one short run of each (for the test suite) */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -151,10 +152,12 @@ static double run_sample(const char *ep, size_t n, size_t total)
 
 int main(int argc, char **argv)
 {
-    int reps = argc > 1 ? atoi(argv[1]) : 5;
+    int smoke = argc > 1 && strcmp(argv[1], "--smoke") == 0;
+    int reps = smoke ? 1 : argc > 1 ? atoi(argv[1]) : 5;
     if (reps < 1 || reps > 100) {
         reps = 5;
     }
+    size_t inserts = smoke ? 1u << 13 : 1u << 20, samples = smoke ? 1u << 13 : 1u << 19;
     replay_server_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.store = (replay_store_config){.capacity = 1 << 20, .alpha = 0.6, .epsilon = 1e-6,
@@ -186,7 +189,7 @@ int main(int argc, char **argv)
         size_t bytes = envelope_bytes(&c.w.msg);
         free_batch(&c);
         for (int r = 0; r < reps; r++) {
-            v[r] = run_insert(ep, &cfg.store.spec, sizes[i], 1 << 20);
+            v[r] = run_insert(ep, &cfg.store.spec, sizes[i], inserts);
         }
         double m = bench_median(v, (size_t)reps);
         printf("%-8s %6zu %14.0f %12.1f %14zu\n", "insert", sizes[i], m,
@@ -195,7 +198,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < 2; i++) {
         double v[100];
         for (int r = 0; r < reps; r++) {
-            v[r] = run_sample(ep, sizes[i], 1 << 19);
+            v[r] = run_sample(ep, sizes[i], samples);
         }
         double m = bench_median(v, (size_t)reps);
         /* a SampleBatch carries about 137 bytes per transition (obs, keys, weights, leaves) */

@@ -1,5 +1,6 @@
 #include "nn/kernels.h"
 
+#include <cblas.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -128,13 +129,17 @@ static slot *find(const nn_kernel_op *op, const size_t *dims)
     return NULL;
 }
 
-static double time_calls(nn_kernel_fn fn, void *ctx, size_t reps)
+/* Nanoseconds per call. The thread's CPU time when OpenBLAS runs in this thread alone: it does
+ * not count the time other processes hold the core, which on a loaded machine would otherwise
+ * decide the choice. With OpenBLAS threads, whose work it would miss, the wall clock. */
+static double time_calls(nn_kernel_fn fn, void *ctx, size_t reps, bool cpu)
 {
-    uint64_t t0 = clock_now_ns();
+    uint64_t t0 = cpu ? clock_thread_cpu_ns() : clock_now_ns();
     for (size_t r = 0; r < reps; r++) {
         fn(ctx);
     }
-    return (double)(clock_now_ns() - t0) / (double)reps;
+    uint64_t t1 = cpu ? clock_thread_cpu_ns() : clock_now_ns();
+    return (double)(t1 - t0) / (double)reps;
 }
 
 /* Fills c->us and c->chosen by timing every runnable candidate on ctx: the best of alternated
@@ -143,11 +148,12 @@ static void measure(nn_kernel_choice *c, const nn_kernel_fn *fns, void *ctx)
 {
     size_t n = c->op->n_candidates, reps[NN_KERNEL_MAX_CANDIDATES] = {0};
     double best[NN_KERNEL_MAX_CANDIDATES];
+    bool cpu = openblas_get_num_threads() == 1;
     uint64_t t0 = clock_now_ns();
     for (size_t k = 0; k < n; k++) {
         best[k] = -1.0;
         if (fns[k]) {
-            double once = time_calls(fns[k], ctx, 1); /* also warms caches */
+            double once = time_calls(fns[k], ctx, 1, cpu); /* also warms caches */
             reps[k] = once >= ROUND_NS ? 1 : (size_t)(ROUND_NS / (once > 1.0 ? once : 1.0));
             best[k] = once;
         }
@@ -158,7 +164,7 @@ static void measure(nn_kernel_choice *c, const nn_kernel_fn *fns, void *ctx)
         }
         for (size_t k = 0; k < n; k++) {
             if (fns[k]) {
-                double t = time_calls(fns[k], ctx, reps[k]);
+                double t = time_calls(fns[k], ctx, reps[k], cpu);
                 best[k] = round == 0 || t < best[k] ? t : best[k];
             }
         }

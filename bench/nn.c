@@ -9,6 +9,9 @@
  *     bench_nn --layouts    the kernel choices measured for the network's shapes (nn/kernels.h)
  *                           and the sgemm layout and small-batch measurements behind nn/layers.c
  *     bench_nn --smoke      every row at C = 10 with a few ms of work each (for the test suite)
+ *     bench_nn --cpu [mode] rates per second of this thread's CPU time instead of wall time:
+ *                           the same on an idle machine (one thread), but not slowed by other
+ *                           processes on a loaded one (bench/reference/nn_torch.py --cpu too)
  *
  * SHOAL_NN_KERNELS=op=name,... forces kernels (nn/kernels.h), to compare with fixed choices.
  *
@@ -38,6 +41,12 @@
 /* Runs and their length: RUNS x RUN_SECONDS, or a single short run in --smoke mode. */
 static int n_runs = RUNS;
 static double run_seconds = RUN_SECONDS;
+static double (*now_s)(void) = clock_now_s; /* or thread_cpu_s (--cpu) */
+
+static double thread_cpu_s(void)
+{
+    return (double)clock_thread_cpu_ns() * 1e-9;
+}
 
 /* Median over n_runs runs of calls per second of fn, each run lasting about run_seconds. */
 typedef void (*work_fn)(void *ctx);
@@ -48,11 +57,11 @@ static double median_rate(work_fn fn, void *ctx)
     fn(ctx); /* warm caches, page in the workspace, and let nn/kernels.h measure its choices */
     for (int r = 0; r < n_runs; r++) {
         size_t calls = 0;
-        double t0 = clock_now_s(), t;
+        double t0 = now_s(), t;
         do {
             fn(ctx);
             calls++;
-            t = clock_now_s() - t0;
+            t = now_s() - t0;
         } while (t < run_seconds);
         rates[r] = (double)calls / t;
     }
@@ -315,7 +324,7 @@ static void choices(void)
         nn_kernels_get(i, &c);
         char shape[64], times[96] = "";
         const size_t *d = c.dims;
-        if (c.op == &nn_kernel_linear_forward) {
+        if (c.op == &nn_kernel_linear_forward || c.op == &nn_kernel_linear_backward_dw) {
             snprintf(shape, sizeof shape, "B=%zu %zu->%zu ld %zu/%zu", d[0], d[1], d[2], d[3], d[4]);
         } else {
             snprintf(shape, sizeof shape, "B=%zu %zux%zux%zu F=%zu%s", d[0], d[1], d[2], d[3], d[4],
@@ -394,18 +403,27 @@ int main(int argc, char **argv)
     if (nn_blas_setup()) {
         execv("/proc/self/exe", argv);
     }
-    const char *mode = argc > 1 ? argv[1] : "";
-    if (argc > 2 || (argc == 2 && strcmp(mode, "--layouts") && strcmp(mode, "--compare") &&
-                     strcmp(mode, "--smoke"))) {
-        fprintf(stderr, "usage: bench_nn [--compare | --layouts | --smoke]\n");
-        return strcmp(mode, "--help") ? 2 : 0;
+    const char *mode = "";
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--cpu") == 0) {
+            now_s = thread_cpu_s;
+        } else if (!*mode && (!strcmp(argv[i], "--layouts") || !strcmp(argv[i], "--compare") ||
+                              !strcmp(argv[i], "--smoke"))) {
+            mode = argv[i];
+        } else {
+            int help = strcmp(argv[i], "--help") == 0;
+            fprintf(help ? stdout : stderr,
+                    "usage: bench_nn [--cpu] [--compare | --layouts | --smoke]\n");
+            return help ? 0 : 2;
+        }
     }
     if (strcmp(mode, "--smoke") == 0) {
         n_runs = 1;
         run_seconds = 0.002;
     }
-    printf("OpenBLAS %s, core %s, 1 thread; medians of %d runs of %.3f s\n", openblas_get_config(),
-           openblas_get_corename(), n_runs, run_seconds);
+    printf("OpenBLAS %s, core %s, 1 thread; medians of %d runs of %.3f s (%s)\n",
+           openblas_get_config(), openblas_get_corename(), n_runs, run_seconds,
+           now_s == clock_now_s ? "wall time" : "thread CPU time");
     if (getenv("OPENBLAS_CORETYPE")) {
         printf("(OPENBLAS_CORETYPE=%s)\n", getenv("OPENBLAS_CORETYPE"));
     }

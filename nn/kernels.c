@@ -9,11 +9,12 @@
 #include "common/clock.h"
 
 const nn_kernel_op nn_kernel_linear_forward = {"linear_forward", 2, {"sgemm", "small"}};
+const nn_kernel_op nn_kernel_linear_backward_dw = {"linear_backward_dw", 2, {"sgemm", "small"}};
 const nn_kernel_op nn_kernel_conv_forward = {"conv_forward", 2, {"direct", "im2col"}};
 const nn_kernel_op nn_kernel_conv_backward_dw = {"conv_backward_dw", 2, {"direct", "im2col"}};
 
-static const nn_kernel_op *const ops[] = {&nn_kernel_linear_forward, &nn_kernel_conv_forward,
-                                          &nn_kernel_conv_backward_dw};
+static const nn_kernel_op *const ops[] = {&nn_kernel_linear_forward, &nn_kernel_linear_backward_dw,
+                                          &nn_kernel_conv_forward, &nn_kernel_conv_backward_dw};
 #define N_OPS (sizeof ops / sizeof ops[0])
 
 /* A round of one candidate lasts about this long, so a call of a few µs is timed over many
@@ -76,7 +77,8 @@ static int parse_spec(const char *spec, int *forced, shoal_err *err)
         }
         if (o == N_OPS) {
             return shoal_err_set(err, SHOAL_EINVAL, "SHOAL_NN_KERNELS: unknown operation "
-                                 "\"%.*s\" (linear_forward, conv_forward, conv_backward_dw)",
+                                 "\"%.*s\" (linear_forward, linear_backward_dw, conv_forward, "
+                                 "conv_backward_dw)",
                                  (int)op_len, p);
         }
         size_t k = 0;

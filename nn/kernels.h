@@ -47,6 +47,7 @@ typedef struct nn_kernel_op {
  * first candidate is the default: measurement keeps it unless another is more than 3 % faster,
  * so near-ties do not flip between processes. */
 extern const nn_kernel_op nn_kernel_linear_forward;     /* sgemm, small */
+extern const nn_kernel_op nn_kernel_linear_backward_dw; /* sgemm, small */
 extern const nn_kernel_op nn_kernel_conv_forward;       /* direct, im2col */
 extern const nn_kernel_op nn_kernel_conv_backward_dw;   /* direct, im2col: dw and db only */
 

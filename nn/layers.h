@@ -58,9 +58,17 @@ void nn_linear_forward_naive(float *y, const float *x, const float *w, const flo
                              const nn_linear_shape *s);
 
 /* Given dy (B, n_out): dw (n_in, n_out) = x^T·dy, db (n_out) = column sums of dy, and, when dx is
- * not NULL, dx (B, n_in) = dx_scale · dy·w^T (dx uses ldx). dw and db are overwritten. */
+ * not NULL, dx (B, n_in) = dx_scale · dy·w^T (dx uses ldx). dw and db are overwritten. dw by
+ * whichever candidate below is faster at this shape (nn/kernels.h), dx by sgemm. */
 void nn_linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
                         const float *w, float dx_scale, const nn_linear_shape *s);
+
+/* The candidates for dw alone: "sgemm", and "small", the small-batch loop over x^T (four
+ * weight rows at a time, reading x down its columns). */
+void nn_linear_backward_dw_sgemm(float *dw, const float *dy, const float *x,
+                                 const nn_linear_shape *s);
+void nn_linear_backward_dw_small(float *dw, const float *dy, const float *x,
+                                 const nn_linear_shape *s);
 
 /* y = max(x, 0) over n floats; y may equal x. */
 void nn_relu_forward(float *y, const float *x, size_t n);

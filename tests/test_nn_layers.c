@@ -290,9 +290,14 @@ Test(nn_layers, the_small_batch_loop_matches_the_naive_loops_for_any_rows_and_wi
 
 Test(nn_layers, linear_gradients_match_finite_differences_with_strides_and_scale)
 {
-    nn_linear_shape shapes[] = {{3, 5, 4, 7, 6}, {20, 6, 3, 6, 3}};
-    for (size_t t = 0; t < 2; t++) {
-        linear_case k = {.s = shapes[t]};
+    /* each weight-gradient candidate forced, and measured; widths past 32 reach the loop's
+     * vector blocks */
+    nn_linear_shape shapes[] = {{3, 5, 4, 7, 6}, {20, 6, 3, 6, 3}, {5, 6, 37, 9, 40}};
+    const char *specs[] = {"linear_backward_dw=sgemm", "linear_backward_dw=small", ""};
+    for (size_t t = 0; t < 3 * 3; t++) {
+        shoal_err ferr = {0};
+        cr_assert_eq(nn_kernels_force(specs[t % 3], &ferr), SHOAL_OK, "%s", ferr.msg);
+        linear_case k = {.s = shapes[t / 3]};
         const nn_linear_shape *s = &k.s;
         size_t nx = s->batch * s->ldx, nw = s->n_in * s->n_out, ny = s->batch * s->ldy;
         float *x = malloc(nx * 4), *w = malloc(nw * 4), *b = malloc(s->n_out * 4);
@@ -324,7 +329,8 @@ Test(nn_layers, linear_gradients_match_finite_differences_with_strides_and_scale
              * gradient is 0 and the analytic one must stay untouched (calloc) */
             double e = gradient_check(an, v, mv, n, linear_loss, &k, &m, s->batch * s->n_out,
                                       which == 0 ? scale : 1.0);
-            cr_assert_leq(e, 1.0, "shape %zu gradient %d: %g of its float32 bound", t, which, e);
+            cr_assert_leq(e, 1.0, "shape %zu, \"%s\", gradient %d: %g of its float32 bound",
+                          t / 3, specs[t % 3], which, e);
         }
         free(x), free(w), free(b), free(r), free(dx), free(dw), free(db);
         free(k.x), free(k.w), free(k.b), free(k.r), free(m.x), free(m.w), free(m.b), free(m.r);
@@ -517,5 +523,43 @@ Test(nn_layers, the_first_layer_weight_gradient_matches_im2col_by_either_candida
         }
         free(x), free(dy), free(cols), free(want_cols), free(dw), free(dw0), free(db), free(db0);
         free(dwa), free(dba), free(xa), free(dya), free(dw_mag), free(db_mag);
+    }
+}
+
+Test(nn_layers, both_weight_gradient_candidates_match_a_double_reference)
+{
+    /* the MinAtar dense layer at the learner's batch, a strided Q head, and odd sizes */
+    nn_linear_shape shapes[] = {{32, 1024, 128, 1024, 128}, {7, 128, 6, 1280, 60},
+                                {5, 9, 70, 11, 75}};
+    rng g;
+    rng_init(&g, 16, RNG_ROLE_TOOL, 0, 0);
+    for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
+        nn_linear_shape s = shapes[t];
+        size_t nw = s.n_in * s.n_out;
+        float *x = malloc(s.batch * s.ldx * 4), *dy = malloc(s.batch * s.ldy * 4);
+        float *dw = malloc(nw * 4);
+        double *want = calloc(nw, sizeof *want), *mag = calloc(nw, sizeof *mag);
+        ref_fill(x, s.batch * s.ldx, &g, -1, 1);
+        ref_fill(dy, s.batch * s.ldy, &g, -1, 1);
+        for (size_t r = 0; r < s.batch; r++) {
+            for (size_t i = 0; i < s.n_in; i++) {
+                for (size_t o = 0; o < s.n_out; o++) {
+                    double xv = x[r * s.ldx + i], gv = dy[r * s.ldy + o];
+                    want[i * s.n_out + o] += xv * gv;
+                    mag[i * s.n_out + o] += fabs(xv * gv);
+                }
+            }
+        }
+        for (int path = 0; path < 2; path++) {
+            if (path == 0) {
+                nn_linear_backward_dw_sgemm(dw, dy, x, &s);
+            } else {
+                nn_linear_backward_dw_small(dw, dy, x, &s);
+            }
+            double e = ref_bound_ratio(dw, want, mag, nw, ref_gamma(s.batch + 2));
+            cr_assert_leq(e, 1.0, "shape %zu path %d (sgemm, small): %g of the float32 bound", t,
+                          path, e);
+        }
+        free(x), free(dy), free(dw), free(want), free(mag);
     }
 }

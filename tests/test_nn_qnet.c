@@ -212,10 +212,10 @@ Test(nn_qnet, every_kernel_choice_gives_the_reference_forward_and_gradients)
     c.conv_filters[1] = 16;
     c.shared[0] = 4;
     const char *specs[] = {
-        "linear_forward=sgemm,conv_forward=im2col,conv_backward_dw=im2col",
-        "linear_forward=small,conv_forward=direct,conv_backward_dw=direct",
-        "linear_forward=small,conv_forward=direct,conv_backward_dw=im2col",
-        "linear_forward=sgemm,conv_forward=im2col,conv_backward_dw=direct",
+        "linear_forward=sgemm,linear_backward_dw=sgemm,conv_forward=im2col,conv_backward_dw=im2col",
+        "linear_forward=small,linear_backward_dw=small,conv_forward=direct,conv_backward_dw=direct",
+        "linear_forward=small,linear_backward_dw=sgemm,conv_forward=direct,conv_backward_dw=im2col",
+        "linear_forward=sgemm,linear_backward_dw=small,conv_forward=im2col,conv_backward_dw=direct",
         "", /* measured */
     };
     for (size_t k = 0; k < sizeof specs / sizeof specs[0]; k++) {

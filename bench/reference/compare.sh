@@ -4,6 +4,9 @@
 # machine where you can; OPENBLAS_CORETYPE, if set, applies to bench_nn.
 #
 #     bench/reference/compare.sh BUILD_DIR [ROUNDS]      (default 3 rounds)
+#
+# SHOAL_BENCH_CPU=1 times both in thread CPU time (--cpu): on a machine loaded by other work,
+# the rates then leave out the time each waited for a core.
 set -eu
 if [ $# -lt 1 ] || [ "$1" = "--help" ]; then
     echo "usage: bench/reference/compare.sh BUILD_DIR [ROUNDS]" >&2
@@ -17,12 +20,14 @@ python=${SHOAL_TORCH_PYTHON:-/usr/bin/python3}
 bench=$build/bench/bench_nn
 [ -x "$bench" ] || { echo "compare.sh: no $bench (configure with -DSHOAL_BENCH=ON)" >&2; exit 2; }
 export OPENBLAS_NUM_THREADS=1
+cpu=
+[ "${SHOAL_BENCH_CPU:-0}" = 1 ] && cpu=--cpu
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 i=1
 while [ "$i" -le "$rounds" ]; do
-    "$bench" --compare >"$out/shoal.$i"
-    "$python" "$here/nn_torch.py" >"$out/torch.$i"
+    "$bench" --compare $cpu >"$out/shoal.$i"
+    "$python" "$here/nn_torch.py" $cpu >"$out/torch.$i"
     i=$((i + 1))
 done
 head -n 2 "$out/shoal.1"

@@ -6,7 +6,9 @@ of calls per second. It prints the rows of `bench_nn --compare` in the same layo
 torch/s in the column where bench_nn prints shoal/s), so the two tables divide row by row;
 bench/reference/compare.sh alternates them and prints the ratios.
 
-    /usr/bin/python3 bench/reference/nn_torch.py [--channels C] [--smoke]
+    /usr/bin/python3 bench/reference/nn_torch.py [--channels C] [--cpu] [--smoke]
+
+--cpu times in the thread's CPU time, as bench_nn --cpu does (on a loaded machine).
 
 Needs Debian's python3-torch and python3-numpy (hence /usr/bin/python3, not a virtualenv).
 Inference runs under torch.inference_mode; an update is what shoal's learner does per batch:
@@ -47,15 +49,15 @@ def observations(batch, channels, gen):
     return (torch.rand(batch, channels, 10, 10, generator=gen) < 0.1).float()
 
 
-def median_rate(fn, runs, seconds):
+def median_rate(fn, runs, seconds, clock):
     fn()  # warm-up
     rates = []
     for _ in range(runs):
-        calls, t0 = 0, time.perf_counter()
+        calls, t0 = 0, clock()
         while True:
             fn()
             calls += 1
-            t = time.perf_counter() - t0
+            t = clock() - t0
             if t >= seconds:
                 break
         rates.append(calls / t)
@@ -79,6 +81,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--channels", type=int, default=10, help="input channels C (default 10)")
     ap.add_argument("--smoke", action="store_true", help="one short run per row")
+    ap.add_argument("--cpu", action="store_true",
+                    help="rates per second of this thread's CPU time, not wall time")
     args = ap.parse_args()
     runs, seconds = (1, 0.002) if args.smoke else (RUNS, RUN_SECONDS)
     torch.set_num_threads(1)
@@ -87,8 +91,10 @@ def main():
     gen = torch.Generator().manual_seed(1)
     C = args.channels
 
+    clock = time.thread_time if args.cpu else time.perf_counter
     print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} thread; "
-          f"medians of {runs} runs of {seconds:.3f} s")
+          f"medians of {runs} runs of {seconds:.3f} s "
+          f"({'thread CPU time' if args.cpu else 'wall time'})")
     print(f"{'work (MinAtar net, 6 actions)':<38s} {'C':>5s} {'torch/s':>12s} {'GFLOP/s':>8s}")
     for work, batch, is_update in ROWS:
         online = minatar_net(C)
@@ -115,7 +121,7 @@ def main():
             loss.backward()
             opt.step()
 
-        rate = median_rate(update if is_update else inference, runs, seconds)
+        rate = median_rate(update if is_update else inference, runs, seconds, clock)
         flops = update_flops(C) if is_update else forward_flops(C)
         print(f"{work:<38s} {C:5d} {rate:12.1f} {rate * flops * batch * 1e-9:8.1f}", flush=True)
 

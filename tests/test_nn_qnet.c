@@ -206,8 +206,8 @@ Test(nn_qnet, every_kernel_choice_gives_the_reference_forward_and_gradients)
      * a backward that needs im2col after a direct forward (layer 1) and each first-layer
      * gradient candidate with and without cols. */
     nn_qnet_config c = ref_full_config();
-    c.in_h = 6;
-    c.in_w = 6;
+    c.in_h = 5;
+    c.in_w = 5;
     c.conv_filters[0] = 16;
     c.conv_filters[1] = 16;
     c.shared[0] = 4;

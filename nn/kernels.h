@@ -44,8 +44,10 @@ typedef struct nn_kernel_op {
 } nn_kernel_op;
 
 /* The operations that have alternatives, with their candidates in order (nn/layers.c). The
- * first candidate is the default: measurement keeps it unless another is more than 3 % faster,
- * so near-ties do not flip between processes. */
+ * first candidate is the default: measurement keeps it unless another is more than 10 % faster.
+ * A layer timed alone is not quite the layer inside a network (the caches hold other data), and
+ * rounds on a loaded machine vary by about that much, so a closer win is as likely wrong as
+ * right; the margin also keeps near-ties from flipping between processes. */
 extern const nn_kernel_op nn_kernel_linear_forward;     /* sgemm, small */
 extern const nn_kernel_op nn_kernel_linear_backward_dw; /* sgemm, small */
 extern const nn_kernel_op nn_kernel_conv_forward;       /* direct, im2col */

@@ -51,12 +51,12 @@ Test(nn_kernels, a_shape_is_measured_once_and_its_choice_reused)
     cr_assert_gt(c.us[0], 0.0, "sgemm was timed");
     cr_assert_gt(c.us[1], 0.0, "the loop was timed");
     cr_assert_gt(c.measure_us, 0.0);
-    /* the default (sgemm) stays unless the other is more than 3% faster */
+    /* the default (sgemm) stays unless the other is more than 10% faster */
     if (c.chosen == 1) {
-        cr_assert_lt(c.us[1] * 1.03, c.us[0], "small chosen at %g us against sgemm's %g", c.us[1],
+        cr_assert_lt(c.us[1] * 1.10, c.us[0], "small chosen at %g us against sgemm's %g", c.us[1],
                      c.us[0]);
     } else {
-        cr_assert_leq(c.us[0], c.us[1] * 1.03, "sgemm kept at %g us against %g", c.us[0],
+        cr_assert_leq(c.us[0], c.us[1] * 1.10, "sgemm kept at %g us against %g", c.us[0],
                       c.us[1]);
     }
     for (int k = 0; k < 5; k++) {

@@ -5,7 +5,8 @@
  * single thread, median of several runs, beside PyTorch's figures from issue 4.
  *
  *     bench_nn              the table
- *     bench_nn --compare    only the rows bench/reference/nn_torch.py prints (C = 10, one head)
+ *     bench_nn --compare    only the rows bench/reference/nn_torch.py prints (C = 10, one head),
+ *                           then the kernels they ran
  *     bench_nn --layouts    the kernel choices measured for the network's shapes (nn/kernels.h)
  *                           and the sgemm layout and small-batch measurements behind nn/layers.c
  *     bench_nn --smoke      every row at C = 10 with a few ms of work each (for the test suite)
@@ -435,8 +436,8 @@ int main(int argc, char **argv)
     } else {
         table(strcmp(mode, "--compare") == 0, strcmp(mode, "--smoke") == 0);
     }
-    if (strcmp(mode, "--smoke") == 0) {
-        choices();
+    if (strcmp(mode, "--smoke") == 0 || strcmp(mode, "--compare") == 0) {
+        choices(); /* which kernels those figures ran */
     }
     return 0;
 }

@@ -8,7 +8,8 @@
  *
  * Encoding is measured on its own (packing happens inside replay_client_insert).
  *
- *     bench_actor [reps] [steps]     (defaults 5, 100000) */
+ *     bench_actor [reps] [steps]     (defaults 5, 100000)
+ *     bench_actor --smoke            one run of 2000 steps (for the test suite) */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -139,10 +140,11 @@ int main(int argc, char **argv)
         execv("/proc/self/exe", argv);
     }
     log_setup("bench", 0, LOG_WARN, NULL, NULL);
-    size_t reps = argc > 1 ? (size_t)atoi(argv[1]) : 5;
-    uint64_t steps = argc > 2 ? (uint64_t)atoll(argv[2]) : 100000;
+    int smoke = argc > 1 && strcmp(argv[1], "--smoke") == 0;
+    size_t reps = smoke ? 1 : argc > 1 ? (size_t)atoi(argv[1]) : 5;
+    uint64_t steps = smoke ? 2000 : argc > 2 ? (uint64_t)atoll(argv[2]) : 100000;
     if (reps < 1 || reps > 64 || steps < 1) {
-        fprintf(stderr, "usage: bench_actor [reps 1..64] [steps]\n");
+        fprintf(stderr, "usage: bench_actor [reps 1..64] [steps] | --smoke\n");
         return 2;
     }
     printf("actor on minatar/breakout, MinAtar network (conv 16, dense 128), batch 64, n = 3, "

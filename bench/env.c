@@ -1,17 +1,20 @@
 /* Environment stepping speed on one core (issue 3's figures): for every built-in env, steps
  * per second with and without writing observations, and for a vector of 64 envs writing
  * observations; medians of several runs. `shoal env bench --json` gives the same figures as
- * JSON. Usage: bench_env [steps_per_run] [runs] */
+ * JSON. Usage: bench_env [steps_per_run] [runs], or bench_env --smoke (one run of 20000 steps,
+ * for the test suite) */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "env/measure.h"
 #include "env/registry.h"
 
 int main(int argc, char **argv)
 {
-    uint64_t steps = argc > 1 ? strtoull(argv[1], NULL, 10) : 2000000;
-    size_t runs = argc > 2 ? (size_t)strtoul(argv[2], NULL, 10) : 5;
+    int smoke = argc > 1 && strcmp(argv[1], "--smoke") == 0;
+    uint64_t steps = smoke ? 20000 : argc > 1 ? strtoull(argv[1], NULL, 10) : 2000000;
+    size_t runs = smoke ? 1 : argc > 2 ? (size_t)strtoul(argv[2], NULL, 10) : 5;
     static const struct {
         const char *label;
         size_t n_envs;

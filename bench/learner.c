@@ -5,7 +5,8 @@
  * forward/backward, all-reduce, optimizer). Median of several runs.
  *
  *     bench_learner [--threads 2] [--blocking]   runs itself under mpirun with 1 and 2 ranks
- *     mpirun -np N bench_learner --child ...     one configuration set (what the above does)
+ *     bench_learner --smoke              the same with one short run each (for the test suite)
+ *     mpirun -np N bench_learner --child [--smoke] ...   one configuration set (what the above does)
  */
 #include <math.h>
 #include <mpi.h>
@@ -30,6 +31,10 @@ static size_t opt_threads = 1;
 static int opt_blocking = 0;
 static int opt_ab = 0; /* 1: --ab (overlapped vs blocking), 2: --ab-threads (1 vs 2 threads) */
 #define FILL 20000
+
+/* Runs per figure and updates per run; one short run each in --smoke mode. */
+static int n_runs = RUNS;
+static uint64_t updates_32 = 1000, updates_64 = 500, updates_512 = 100;
 #define CHUNK 500
 
 /* A shard holding FILL random MinAtar-like transitions (bit-packed 10x10x4, 3 actions). */
@@ -131,7 +136,7 @@ static double median(double *v, size_t n)
 static int bench_batch(const char *endpoint, size_t batch, uint64_t updates, int rank, int size)
 {
     double ups[RUNS], wait[RUNS], fb[RUNS], ar[RUNS], opt[RUNS];
-    for (int run = 0; run < RUNS; run++) {
+    for (int run = 0; run < n_runs; run++) {
         learner_config lc = config_for(endpoint, batch, updates, rank);
         shoal_err err = {0};
         learner *l = learner_new(&lc, MPI_COMM_WORLD, &err);
@@ -160,9 +165,10 @@ static int bench_batch(const char *endpoint, size_t batch, uint64_t updates, int
     if (rank == 0) {
         printf("ranks %d  batch %4zu (%3zu per rank): %8.1f updates/s  %9.0f samples/s | "
                "wait %4.1f%%  fwd/bwd %4.1f%%  allreduce %4.1f%%  adam %4.1f%%\n",
-               size, batch, batch / (size_t)size, median(ups, RUNS),
-               median(ups, RUNS) * (double)batch, 100 * median(wait, RUNS),
-               100 * median(fb, RUNS), 100 * median(ar, RUNS), 100 * median(opt, RUNS));
+               size, batch, batch / (size_t)size, median(ups, (size_t)n_runs),
+               median(ups, (size_t)n_runs) * (double)batch, 100 * median(wait, (size_t)n_runs),
+               100 * median(fb, (size_t)n_runs), 100 * median(ar, (size_t)n_runs),
+               100 * median(opt, (size_t)n_runs));
         fflush(stdout);
     }
     return 0;
@@ -264,13 +270,13 @@ static int child(int argc, char **argv)
     MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
     MPI_Bcast(endpoint, sizeof endpoint, MPI_CHAR, 0, MPI_COMM_WORLD);
     if (rc == 0) {
-        rc = bench_batch(endpoint, 32, 1000, rank, size);
+        rc = bench_batch(endpoint, 32, updates_32, rank, size);
     }
     if (rc == 0) {
-        rc = bench_batch(endpoint, 64, 500, rank, size);
+        rc = bench_batch(endpoint, 64, updates_64, rank, size);
     }
     if (rc == 0) {
-        rc = bench_batch(endpoint, 512, 100, rank, size);
+        rc = bench_batch(endpoint, 512, updates_512, rank, size);
     }
     MPI_Barrier(MPI_COMM_WORLD);
     if (rank == 0 && s.srv) {
@@ -285,10 +291,12 @@ int main(int argc, char **argv)
     if (nn_blas_setup()) {
         execv("/proc/self/exe", argv);
     }
-    int is_child = 0;
+    int is_child = 0, smoke = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--child") == 0) {
             is_child = 1;
+        } else if (strcmp(argv[i], "--smoke") == 0) {
+            smoke = 1;
         } else if (strcmp(argv[i], "--blocking") == 0) {
             opt_blocking = 1;
         } else if (strcmp(argv[i], "--ab") == 0) {
@@ -298,7 +306,8 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc && atoi(argv[i + 1]) > 0) {
             opt_threads = (size_t)atoi(argv[++i]);
         } else {
-            printf("usage: bench_learner [--threads 1|2] [--blocking] [--ab | --ab-threads]\n"
+            printf("usage: bench_learner [--threads 1|2] [--blocking] [--ab | --ab-threads] "
+                   "[--smoke]\n"
                    "  --threads N   learner.threads of every rank (default 1)\n"
                    "  --blocking    one all-reduce after the backward pass "
                    "(learner.allreduce_overlap = false)\n"
@@ -306,9 +315,16 @@ int main(int argc, char **argv)
                    "overlapped\n"
                    "                and the blocking all-reduce in one process: a fair A/B on "
                    "a loaded machine\n"
-                   "  --ab-threads  the same, 1 thread against 2\n");
+                   "  --ab-threads  the same, 1 thread against 2\n"
+                   "  --smoke       one short run of each (for the test suite)\n");
             return strcmp(argv[i], "--help") == 0 ? 0 : 2;
         }
+    }
+    if (smoke) {
+        n_runs = 1;
+        updates_32 = 20;
+        updates_64 = 10;
+        updates_512 = 4;
     }
     if (is_child) {
         return child(argc, argv);
@@ -321,16 +337,16 @@ int main(int argc, char **argv)
     self[n] = '\0';
     printf("bench_learner: MinAtar network 10x10x4, 3 actions, double DQN + Adam, one local "
            "shard (thread of rank 0), median of %d runs; learner.threads %zu, all-reduce %s\n",
-           RUNS, opt_threads, opt_blocking ? "blocking" : "overlapped");
+           n_runs, opt_threads, opt_blocking ? "blocking" : "overlapped");
     fflush(stdout);
     int status = 0;
     for (int np = 1; np <= 2; np++) {
         char cmd[4600];
         snprintf(cmd, sizeof cmd, "mpirun --oversubscribe %s--bind-to none --mca "
                  "btl_vader_single_copy_mechanism none --mca mpi_yield_when_idle 1 -np %d "
-                 "%s --child --threads %zu%s%s", getuid() == 0 ? "--allow-run-as-root " : "",
+                 "%s --child --threads %zu%s%s%s", getuid() == 0 ? "--allow-run-as-root " : "",
                  np, self, opt_threads, opt_blocking ? " --blocking" : "",
-                 opt_ab == 1 ? " --ab" : opt_ab == 2 ? " --ab-threads" : "");
+                 opt_ab == 1 ? " --ab" : opt_ab == 2 ? " --ab-threads" : "", smoke ? " --smoke" : "");
         status |= system(cmd);
     }
     return status ? 1 : 0;

@@ -5,7 +5,16 @@
  * single thread, median of several runs, beside PyTorch's figures from issue 4.
  *
  *     bench_nn              the table
- *     bench_nn --layouts    the sgemm layout and small-batch measurements behind nn/layers.c
+ *     bench_nn --compare    only the rows bench/reference/nn_torch.py prints (C = 10, one head),
+ *                           then the kernels they ran
+ *     bench_nn --layouts    the kernel choices measured for the network's shapes (nn/kernels.h)
+ *                           and the sgemm layout and small-batch measurements behind nn/layers.c
+ *     bench_nn --smoke      every row at C = 10 with a few ms of work each (for the test suite)
+ *     bench_nn --cpu [mode] rates per second of this thread's CPU time instead of wall time:
+ *                           the same on an idle machine (one thread), but not slowed by other
+ *                           processes on a loaded one (bench/reference/nn_torch.py --cpu too)
+ *
+ * SHOAL_NN_KERNELS=op=name,... forces kernels (nn/kernels.h), to compare with fixed choices.
  *
  * OpenBLAS 0.3.21 does not recognise some recent Xeons and falls back to its generic
  * "Prescott" kernels (about 6x slower here); when that happens on a CPU with AVX-512 this
@@ -21,6 +30,7 @@
 #include "common/clock.h"
 #include "common/rng.h"
 #include "nn/blas.h"
+#include "nn/kernels.h"
 #include "nn/layers.h"
 #include "nn/loss.h"
 #include "nn/optim.h"
@@ -29,26 +39,34 @@
 #define RUNS 5
 #define RUN_SECONDS 0.25
 
+/* Runs and their length: RUNS x RUN_SECONDS, or a single short run in --smoke mode. */
+static int n_runs = RUNS;
+static double run_seconds = RUN_SECONDS;
+static double (*now_s)(void) = clock_now_s; /* or thread_cpu_s (--cpu) */
 
-/* Median over RUNS runs of calls per second of fn, each run lasting about RUN_SECONDS. */
+static double thread_cpu_s(void)
+{
+    return (double)clock_thread_cpu_ns() * 1e-9;
+}
+
+/* Median over n_runs runs of calls per second of fn, each run lasting about run_seconds. */
 typedef void (*work_fn)(void *ctx);
 
 static double median_rate(work_fn fn, void *ctx)
 {
     double rates[RUNS];
-    fn(ctx); /* warm caches and page in the workspace */
-    for (int r = 0; r < RUNS; r++) {
+    fn(ctx); /* warm caches, page in the workspace, and let nn/kernels.h measure its choices */
+    for (int r = 0; r < n_runs; r++) {
         size_t calls = 0;
-        double t0 = clock_now_s(), t;
+        double t0 = now_s(), t;
         do {
             fn(ctx);
             calls++;
-            t = clock_now_s() - t0;
-        } while (t < RUN_SECONDS);
+            t = now_s() - t0;
+        } while (t < run_seconds);
         rates[r] = (double)calls / t;
     }
-    qsort(rates, RUNS, sizeof rates[0], bench_cmp_double);
-    return rates[RUNS / 2];
+    return bench_median(rates, (size_t)n_runs);
 }
 
 typedef struct update_ctx {
@@ -185,13 +203,22 @@ static const row rows[] = {
     {"10 own-MLP heads: update, batch 32", 10, HEADS_OWN_MLP, 32, 1, {0, 0}},
 };
 
-static void table(void)
+/* The rows of the comparison with bench/reference/nn_torch.py: the single-head network. */
+static int compared(const row *r)
+{
+    return r->K == 1;
+}
+
+static void table(int compare_only, int smoke)
 {
     static const size_t channels[2] = {4, 10};
     printf("%-38s %5s %12s %10s %7s %8s\n", "work (MinAtar net, 6 actions)", "C", "shoal/s",
            "torch/s", "ratio", "GFLOP/s");
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        for (int ci = 0; ci < 2; ci++) {
+        for (int ci = compare_only || smoke ? 1 : 0; ci < 2; ci++) {
+            if (compare_only && !compared(&rows[i])) {
+                continue;
+            }
             update_ctx u = {0};
             ctx_init(&u, channels[ci], rows[i].K, rows[i].layout, rows[i].batch);
             double rate = median_rate(rows[i].is_update ? update : inference, &u);
@@ -241,13 +268,13 @@ static void gemm_row(const char *what, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, i
 typedef struct lin_ctx {
     nn_linear_shape s;
     float *x, *w, *b, *y;
-    int naive_sgemm;
+    int plain_sgemm;
 } lin_ctx;
 
 static void lin(void *p)
 {
     lin_ctx *l = p;
-    if (l->naive_sgemm) {
+    if (l->plain_sgemm) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)l->s.batch, (int)l->s.n_out,
                     (int)l->s.n_in, 1.0f, l->x, (int)l->s.n_in, l->w, (int)l->s.n_out, 0.0f, l->y,
                     (int)l->s.n_out);
@@ -256,7 +283,7 @@ static void lin(void *p)
     }
 }
 
-/* The small-batch loop alone, whatever the batch (nn_linear_forward switches to sgemm). */
+/* The small-batch loop alone, whatever the batch. */
 static void small_loop(void *p)
 {
     lin_ctx *l = p;
@@ -273,14 +300,56 @@ static void conv_run(void *p)
 {
     conv_ctx *c = p;
     if (c->im2col) {
-        nn_conv_forward(c->y, c->cols, c->x, c->w, c->b, &c->s);
+        nn_conv_forward_im2col(c->y, c->cols, c->x, c->w, c->b, &c->s);
     } else {
         nn_conv_forward_direct(c->y, c->x, c->w, c->b, &c->s);
     }
 }
 
+/* Runs the network of each row once (C = 10) so nn/kernels.h measures its shapes, then prints
+ * every choice: the candidates' best times per call and the one kept. */
+static void choices(void)
+{
+    printf("kernels chosen by measurement for the network's shapes, C = 10 (nn/kernels.h):\n");
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        update_ctx u = {0};
+        ctx_init(&u, 10, rows[i].K, rows[i].layout, rows[i].batch);
+        (rows[i].is_update ? update : inference)(&u);
+        ctx_free(&u);
+    }
+    printf("  %-16s %-28s %-30s %-8s %s\n", "op", "shape", "candidates (us per call)", "chosen",
+           "measuring (ms)");
+    double total_us = 0.0;
+    for (size_t i = 0; i < nn_kernels_count(); i++) {
+        nn_kernel_choice c;
+        nn_kernels_get(i, &c);
+        char shape[64], times[96] = "";
+        const size_t *d = c.dims;
+        if (c.op == &nn_kernel_linear_forward || c.op == &nn_kernel_linear_backward_dw) {
+            snprintf(shape, sizeof shape, "B=%zu %zu->%zu ld %zu/%zu", d[0], d[1], d[2], d[3], d[4]);
+        } else {
+            snprintf(shape, sizeof shape, "B=%zu %zux%zux%zu F=%zu%s", d[0], d[1], d[2], d[3], d[4],
+                     c.op == &nn_kernel_conv_backward_dw && d[5] ? " +cols" : "");
+        }
+        for (size_t k = 0; k < c.op->n_candidates; k++) {
+            size_t at = strlen(times);
+            if (c.us[k] >= 0) {
+                snprintf(times + at, sizeof times - at, "%s %.1f  ", c.op->candidate_names[k],
+                         c.us[k]);
+            } else {
+                snprintf(times + at, sizeof times - at, "%s -  ", c.op->candidate_names[k]);
+            }
+        }
+        printf("  %-16s %-28s %-30s %-8s %.2f%s\n", c.op->name, shape, times,
+               c.op->candidate_names[c.chosen], c.measure_us * 1e-3, c.forced ? " (forced)" : "");
+        total_us += c.measure_us;
+    }
+    printf("  measuring all %zu shapes took %.1f ms\n", nn_kernels_count(), total_us * 1e-3);
+}
+
 static void layouts(void)
 {
+    choices();
     printf("sgemm layouts on the MinAtar shapes, C = 10 (P = B*64 conv positions):\n");
     int batches[3] = {1, 32, 512};
     for (int i = 0; i < 3; i++) {
@@ -311,7 +380,7 @@ static void layouts(void)
                 l.w[i] = rng_uniform_f(&r);
             }
             double small = median_rate(small_loop, &l);
-            l.naive_sgemm = 1;
+            l.plain_sgemm = 1;
             double blas = median_rate(lin, &l);
             printf("  batch %2zu: loop %9.1f us, sgemm %9.1f us\n", B, 1e6 / small, 1e6 / blas);
             free(l.x), free(l.w), free(l.b), free(l.y);
@@ -335,15 +404,40 @@ int main(int argc, char **argv)
     if (nn_blas_setup()) {
         execv("/proc/self/exe", argv);
     }
-    printf("OpenBLAS %s, core %s, 1 thread; medians of %d runs of %.2f s\n", openblas_get_config(),
-           openblas_get_corename(), RUNS, RUN_SECONDS);
+    const char *mode = "";
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--cpu") == 0) {
+            now_s = thread_cpu_s;
+        } else if (!*mode && (!strcmp(argv[i], "--layouts") || !strcmp(argv[i], "--compare") ||
+                              !strcmp(argv[i], "--smoke"))) {
+            mode = argv[i];
+        } else {
+            int help = strcmp(argv[i], "--help") == 0;
+            fprintf(help ? stdout : stderr,
+                    "usage: bench_nn [--cpu] [--compare | --layouts | --smoke]\n");
+            return help ? 0 : 2;
+        }
+    }
+    if (strcmp(mode, "--smoke") == 0) {
+        n_runs = 1;
+        run_seconds = 0.002;
+    }
+    printf("OpenBLAS %s, core %s, 1 thread; medians of %d runs of %.3f s (%s)\n",
+           openblas_get_config(), openblas_get_corename(), n_runs, run_seconds,
+           now_s == clock_now_s ? "wall time" : "thread CPU time");
     if (getenv("OPENBLAS_CORETYPE")) {
         printf("(OPENBLAS_CORETYPE=%s)\n", getenv("OPENBLAS_CORETYPE"));
     }
-    if (argc > 1 && strcmp(argv[1], "--layouts") == 0) {
+    if (getenv("SHOAL_NN_KERNELS")) {
+        printf("(SHOAL_NN_KERNELS=%s)\n", getenv("SHOAL_NN_KERNELS"));
+    }
+    if (strcmp(mode, "--layouts") == 0) {
         layouts();
     } else {
-        table();
+        table(strcmp(mode, "--compare") == 0, strcmp(mode, "--smoke") == 0);
+    }
+    if (strcmp(mode, "--smoke") == 0 || strcmp(mode, "--compare") == 0) {
+        choices(); /* which kernels those figures ran */
     }
     return 0;
 }

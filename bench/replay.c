@@ -7,7 +7,8 @@
  * the CPU time of the whole process (shard, client and ZeroMQ's I/O threads) per transition,
  * which other jobs on the machine disturb less than wall time.
  *
- *     bench_replay [reps]      (compare with bench_zmq_raw for the same bytes) */
+ *     bench_replay [reps]      (compare with bench_zmq_raw for the same bytes)
+ *     bench_replay --smoke     one short run of each (for the test suite) */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -200,10 +201,12 @@ static void print_row(const char *op, size_t n, double *off, double *on, double 
 
 int main(int argc, char **argv)
 {
-    int reps = argc > 1 ? atoi(argv[1]) : 5;
+    int smoke = argc > 1 && strcmp(argv[1], "--smoke") == 0;
+    int reps = smoke ? 1 : argc > 1 ? atoi(argv[1]) : 5;
     if (reps < 1 || reps > 100) {
         reps = 5;
     }
+    size_t inserts = smoke ? 1u << 13 : 1u << 20, samples = smoke ? 1u << 13 : 1u << 19;
     replay_server_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.store = (replay_store_config){.capacity = 1 << 20, .alpha = 0.6, .epsilon = 1e-6,
@@ -246,8 +249,8 @@ int main(int argc, char **argv)
         size_t bytes = envelope_bytes(&c.w.msg);
         free_batch(&c);
         for (int r = 0; r < reps; r++) {
-            v[r] = run_insert(ep, &plain, &cfg.store.spec, sizes[i], 1 << 20, &u[r]);
-            vc[r] = run_insert(epc, &curve, &cfg.store.spec, sizes[i], 1 << 20, &uc[r]);
+            v[r] = run_insert(ep, &plain, &cfg.store.spec, sizes[i], inserts, &u[r]);
+            vc[r] = run_insert(epc, &curve, &cfg.store.spec, sizes[i], inserts, &uc[r]);
         }
         char msg[32];
         snprintf(msg, sizeof msg, "%zu", bytes);
@@ -256,8 +259,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < 2; i++) {
         double v[100], vc[100], u[100], uc[100];
         for (int r = 0; r < reps; r++) {
-            v[r] = run_sample(ep, &plain, sizes[i], 1 << 19, &u[r]);
-            vc[r] = run_sample(epc, &curve, sizes[i], 1 << 19, &uc[r]);
+            v[r] = run_sample(ep, &plain, sizes[i], samples, &u[r]);
+            vc[r] = run_sample(epc, &curve, sizes[i], samples, &uc[r]);
         }
         /* a SampleBatch carries about 137 bytes per transition (obs, keys, weights, leaves) */
         print_row("sample", sizes[i], v, vc, u, uc, reps, 137.0, "~137/tr");

@@ -10,7 +10,8 @@
  * It also times what the alternative to fork() would pause for: one memcpy of the store's
  * footprint (an in-memory snapshot handed to a writer thread).
  *
- *     bench_replay_ckpt [capacity=500000] [windows=6] [period_s=2] [dir=/tmp] */
+ *     bench_replay_ckpt [capacity=500000] [windows=6] [period_s=2] [dir=/tmp]
+ *     bench_replay_ckpt --smoke     a small shard, two short windows (for the test suite) */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -209,6 +210,11 @@ static double memcpy_ms(size_t bytes)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "--smoke") == 0) {
+        static char *smoke[] = {"bench_replay_ckpt", "4096", "2", "0.2", NULL};
+        argc = 4;
+        argv = smoke;
+    }
     size_t cap = argc > 1 ? (size_t)atol(argv[1]) : 500000;
     int windows = argc > 2 ? atoi(argv[2]) : 6;
     double period_s = argc > 3 ? atof(argv[3]) : 2.0;

@@ -2,7 +2,8 @@
  * benchmark (an InsertBatch of 64 and 512 MinAtar transitions; a SampleBatch of the same), the
  * ceiling bench_replay is compared with. The receiver runs in a thread. Median of REPS runs.
  *
- *     bench_zmq_raw [reps] */
+ *     bench_zmq_raw [reps]
+ *     bench_zmq_raw --smoke    one run of 4 MB per row (for the test suite) */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,7 +69,8 @@ static int cmp_double(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    int reps = argc > 1 ? atoi(argv[1]) : 5;
+    int smoke = argc > 1 && strcmp(argv[1], "--smoke") == 0;
+    int reps = smoke ? 1 : argc > 1 ? atoi(argv[1]) : 5;
     if (reps < 1 || reps > 100) {
         reps = 5;
     }
@@ -86,7 +88,7 @@ int main(int argc, char **argv)
            "transitions/s");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         double v[100];
-        size_t n_msgs = (size_t)(256u << 20) / cases[i].bytes;
+        size_t n_msgs = (size_t)((smoke ? 4u : 256u) << 20) / cases[i].bytes;
         for (int r = 0; r < reps; r++) {
             v[r] = run(cases[i].bytes, n_msgs);
         }

@@ -1,26 +1,11 @@
 #include "nn/layers.h"
+#include "nn/kernels.h"
 #include "nn/simd.h"
 
 #include <assert.h>
 #include <cblas.h>
 #include <stdint.h>
 #include <string.h>
-
-/* When nn_linear_forward_small beats sgemm (bench_nn --layouts): at a few rows, sgemm packs
- * the whole weight matrix per call, which costs more than the product once the weights pass
- * about 1 MB (10 fused heads: 2.5x slower at batch 1); and for tiny products (a Q head's
- * 128 -> A) its call overhead dominates. In between sgemm's small-M kernels win. */
-#define SMALL_BATCH 4
-#define SMALL_WIDE_WEIGHTS ((size_t)1 << 18)
-#define SMALL_TINY_MACS ((size_t)1 << 14)
-
-static int use_small(const nn_linear_shape *s)
-{
-    size_t weights = s->n_in * s->n_out;
-    return s->batch <= SMALL_BATCH &&
-           (weights >= SMALL_WIDE_WEIGHTS || s->batch * weights <= SMALL_TINY_MACS);
-}
-
 
 nn_linear_shape nn_linear_dense(size_t batch, size_t n_in, size_t n_out)
 {
@@ -44,86 +29,139 @@ typedef float v16 __attribute__((vector_size(64)));
 
 #define SMALL_ROWS 4 /* rows of x sharing each load of a weight row */
 
+/* The product the small loop computes, y (rows, n_out) = x (rows, K) · w (K, n_out) + b, with
+ * x's element (r, k) at x[r * x_row + k * x_col]: x_col = 1 is a linear layer's forward pass,
+ * x_row = 1 its weight gradient x^T · dy. b may be NULL (zeros). */
+typedef struct small_product {
+    size_t rows, K, n_out, x_row, x_col, ld_w, ld_y;
+} small_product;
+
 /* Rows r0 .. r0+nr-1 (nr <= SMALL_ROWS, a constant once inlined), outputs o0 .. o0+31:
  * 2·nr accumulators in registers, each weight vector loaded once for all rows. */
 INLINE void small_block(float *y, const float *x, const float *w, const float *b,
-                        const nn_linear_shape *s, size_t r0, size_t nr, size_t o0)
+                        const small_product *p, size_t r0, size_t nr, size_t o0)
 {
     v16 acc[SMALL_ROWS][2], w0, w1;
     for (size_t r = 0; r < nr; r++) {
-        LOAD16(acc[r][0], b + o0);
-        LOAD16(acc[r][1], b + o0 + 16);
+        if (b) {
+            LOAD16(acc[r][0], b + o0);
+            LOAD16(acc[r][1], b + o0 + 16);
+        } else {
+            acc[r][0] = acc[r][1] = (v16){0};
+        }
     }
-    for (size_t i = 0; i < s->n_in; i++) {
-        LOAD16(w0, w + i * s->n_out + o0);
-        LOAD16(w1, w + i * s->n_out + o0 + 16);
+    for (size_t k = 0; k < p->K; k++) {
+        LOAD16(w0, w + k * p->ld_w + o0);
+        LOAD16(w1, w + k * p->ld_w + o0 + 16);
         for (size_t r = 0; r < nr; r++) {
-            float xi = x[(r0 + r) * s->ldx + i];
-            acc[r][0] += xi * w0;
-            acc[r][1] += xi * w1;
+            float xk = x[(r0 + r) * p->x_row + k * p->x_col];
+            acc[r][0] += xk * w0;
+            acc[r][1] += xk * w1;
         }
     }
     for (size_t r = 0; r < nr; r++) {
-        STORE16(y + (r0 + r) * s->ldy + o0, acc[r][0]);
-        STORE16(y + (r0 + r) * s->ldy + o0 + 16, acc[r][1]);
+        STORE16(y + (r0 + r) * p->ld_y + o0, acc[r][0]);
+        STORE16(y + (r0 + r) * p->ld_y + o0 + 16, acc[r][1]);
     }
 }
 
-/* x: (B, n_in) ldx; w: (n_in, n_out); y: (B, n_out) ldy. Blocks of 32 outputs go through
- * small_block; the remaining columns (a Q head's few actions) through a plain loop. */
-MULTIVERSION
-void nn_linear_forward_small(float *restrict y, const float *restrict x, const float *restrict w,
-                             const float *restrict b, const nn_linear_shape *s)
+/* Blocks of 32 outputs go through small_block; the remaining columns (a Q head's few actions)
+ * through a plain loop. Inlined into each caller, so x_col = 1 is a constant there. */
+INLINE void small_loop(float *restrict y, const float *restrict x, const float *restrict w,
+                       const float *restrict b, const small_product *p)
 {
-    size_t n_vec = s->n_out / 32 * 32;
-    for (size_t r0 = 0; r0 < s->batch; r0 += SMALL_ROWS) {
-        size_t nr = s->batch - r0 < SMALL_ROWS ? s->batch - r0 : SMALL_ROWS;
+    size_t n_vec = p->n_out / 32 * 32;
+    for (size_t r0 = 0; r0 < p->rows; r0 += SMALL_ROWS) {
+        size_t nr = p->rows - r0 < SMALL_ROWS ? p->rows - r0 : SMALL_ROWS;
         for (size_t o0 = 0; o0 < n_vec; o0 += 32) {
             /* one call per row count, so each inlined copy has fixed-size loops */
             switch (nr) {
             case 1:
-                small_block(y, x, w, b, s, r0, 1, o0);
+                small_block(y, x, w, b, p, r0, 1, o0);
                 break;
             case 2:
-                small_block(y, x, w, b, s, r0, 2, o0);
+                small_block(y, x, w, b, p, r0, 2, o0);
                 break;
             case 3:
-                small_block(y, x, w, b, s, r0, 3, o0);
+                small_block(y, x, w, b, p, r0, 3, o0);
                 break;
             default:
-                small_block(y, x, w, b, s, r0, SMALL_ROWS, o0);
+                small_block(y, x, w, b, p, r0, SMALL_ROWS, o0);
                 break;
             }
         }
     }
-    if (n_vec == s->n_out) {
+    if (n_vec == p->n_out) {
         return;
     }
-    for (size_t r = 0; r < s->batch; r++) {
-        float *yrow = y + r * s->ldy;
-        memcpy(yrow + n_vec, b + n_vec, (s->n_out - n_vec) * sizeof *y);
-        for (size_t i = 0; i < s->n_in; i++) {
-            float xi = x[r * s->ldx + i];
-            const float *wrow = w + i * s->n_out;
-            for (size_t o = n_vec; o < s->n_out; o++) {
-                yrow[o] += xi * wrow[o];
+    for (size_t r = 0; r < p->rows; r++) {
+        float *yrow = y + r * p->ld_y;
+        for (size_t o = n_vec; o < p->n_out; o++) {
+            yrow[o] = b ? b[o] : 0.0f;
+        }
+        for (size_t k = 0; k < p->K; k++) {
+            float xk = x[r * p->x_row + k * p->x_col];
+            const float *wrow = w + k * p->ld_w;
+            for (size_t o = n_vec; o < p->n_out; o++) {
+                yrow[o] += xk * wrow[o];
             }
         }
     }
 }
 
-void nn_linear_forward(float *y, const float *x, const float *w, const float *b,
-                       const nn_linear_shape *s)
+MULTIVERSION
+void nn_linear_forward_small(float *restrict y, const float *restrict x, const float *restrict w,
+                             const float *restrict b, const nn_linear_shape *s)
 {
-    if (use_small(s)) {
-        nn_linear_forward_small(y, x, w, b, s);
-        return;
-    }
+    small_product p = {s->batch, s->n_in, s->n_out, s->ldx, 1, s->n_out, s->ldy};
+    small_loop(y, x, w, b, &p);
+}
+
+MULTIVERSION
+void nn_linear_backward_dw_small(float *restrict dw, const float *restrict dy,
+                                 const float *restrict x, const nn_linear_shape *s)
+{
+    small_product p = {s->n_in, s->batch, s->n_out, 1, s->ldx, s->ldy, s->n_out};
+    small_loop(dw, x, dy, NULL, &p);
+}
+
+void nn_linear_forward_sgemm(float *y, const float *x, const float *w, const float *b,
+                             const nn_linear_shape *s)
+{
     for (size_t r = 0; r < s->batch; r++) {
         memcpy(y + r * s->ldy, b, s->n_out * sizeof *y);
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)s->batch, (int)s->n_out,
                 (int)s->n_in, 1.0f, x, (int)s->ldx, w, (int)s->n_out, 1.0f, y, (int)s->ldy);
+}
+
+/* The arguments of one call, for the candidates run by nn_kernel_run. */
+typedef struct linear_args {
+    float *y;
+    const float *x, *w, *b;
+    const nn_linear_shape *s;
+} linear_args;
+
+static void linear_sgemm(void *p)
+{
+    linear_args *a = p;
+    nn_linear_forward_sgemm(a->y, a->x, a->w, a->b, a->s);
+}
+
+static void linear_small(void *p)
+{
+    linear_args *a = p;
+    nn_linear_forward_small(a->y, a->x, a->w, a->b, a->s);
+}
+
+void nn_linear_forward(float *y, const float *x, const float *w, const float *b,
+                       const nn_linear_shape *s)
+{
+    /* order of nn_kernel_linear_forward's candidates */
+    static const nn_kernel_fn fns[2] = {linear_sgemm, linear_small};
+    linear_args a = {y, x, w, b, s};
+    size_t dims[NN_KERNEL_DIMS] = {s->batch, s->n_in, s->n_out, s->ldx, s->ldy, 0};
+    nn_kernel_run(&nn_kernel_linear_forward, dims, fns, &a);
 }
 
 void nn_linear_forward_naive(float *y, const float *x, const float *w, const float *b,
@@ -153,19 +191,53 @@ static void column_sums(float *restrict db, const float *restrict dy, size_t row
     }
 }
 
-void nn_linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
-                        const float *w, float dx_scale, const nn_linear_shape *s)
+void nn_linear_backward_dw_sgemm(float *dw, const float *dy, const float *x,
+                                 const nn_linear_shape *s)
+{
+    /* dw (n_in, n_out) = x^T (n_in, B) · dy (B, n_out) */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)s->n_in, (int)s->n_out,
+                (int)s->batch, 1.0f, x, (int)s->ldx, dy, (int)s->ldy, 0.0f, dw, (int)s->n_out);
+}
+
+typedef struct dw_args {
+    float *dw;
+    const float *dy, *x;
+    const nn_linear_shape *s;
+} dw_args;
+
+static void dw_sgemm(void *p)
+{
+    dw_args *a = p;
+    nn_linear_backward_dw_sgemm(a->dw, a->dy, a->x, a->s);
+}
+
+static void dw_small(void *p)
+{
+    dw_args *a = p;
+    nn_linear_backward_dw_small(a->dw, a->dy, a->x, a->s);
+}
+
+/* The rest of a linear backward pass once dw is done: db, and dx when not NULL. */
+static void backward_db_dx(float *dx, float *db, const float *dy, const float *w, float dx_scale,
+                           const nn_linear_shape *s)
 {
     int B = (int)s->batch, n_in = (int)s->n_in, n_out = (int)s->n_out;
-    /* dw (n_in, n_out) = x^T (n_in, B) · dy (B, n_out) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_in, n_out, B, 1.0f, x, (int)s->ldx,
-                dy, (int)s->ldy, 0.0f, dw, n_out);
     column_sums(db, dy, s->batch, s->n_out, s->ldy);
     if (dx) {
         /* dx (B, n_in) = dy (B, n_out) · w^T (n_out, n_in) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, n_in, n_out, dx_scale, dy,
                     (int)s->ldy, w, n_out, 0.0f, dx, (int)s->ldx);
     }
+}
+
+void nn_linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                        const float *w, float dx_scale, const nn_linear_shape *s)
+{
+    static const nn_kernel_fn fns[2] = {dw_sgemm, dw_small}; /* nn_kernel_linear_backward_dw */
+    dw_args a = {dw, dy, x, s};
+    size_t dims[NN_KERNEL_DIMS] = {s->batch, s->n_in, s->n_out, s->ldx, s->ldy, 0};
+    nn_kernel_run(&nn_kernel_linear_backward_dw, dims, fns, &a);
+    backward_db_dx(dx, db, dy, w, dx_scale, s);
 }
 
 MULTIVERSION
@@ -225,12 +297,14 @@ void nn_conv_col2im(float *dx, const float *dcols, const nn_conv_shape *s)
     }
 }
 
-void nn_conv_forward(float *y, float *cols, const float *x, const float *w, const float *b,
-                     const nn_conv_shape *s)
+void nn_conv_forward_im2col(float *y, float *cols, const float *x, const float *w, const float *b,
+                            const nn_conv_shape *s)
 {
     nn_conv_im2col(cols, x, s);
+    /* sgemm directly: a candidate must not itself go through nn_kernel_run, and the im2col
+     * product has at least 64 rows per observation on MinAtar */
     nn_linear_shape ls = nn_linear_dense(nn_conv_cols_rows(s), 9 * s->c, s->f);
-    nn_linear_forward(y, cols, w, b, &ls);
+    nn_linear_forward_sgemm(y, cols, w, b, &ls);
 }
 
 void nn_conv_forward_naive(float *y, const float *x, const float *w, const float *b,
@@ -260,8 +334,11 @@ void nn_conv_forward_naive(float *y, const float *x, const float *w, const float
 void nn_conv_backward(float *dx, float *dw, float *db, float *dcols, const float *dy,
                       const float *cols, const float *w, const nn_conv_shape *s)
 {
+    /* sgemm directly, as in the forward pass: this runs inside a candidate of
+     * nn_conv_backward_dw, and the im2col product is sgemm's shape */
     nn_linear_shape ls = nn_linear_dense(nn_conv_cols_rows(s), 9 * s->c, s->f);
-    nn_linear_backward(dx ? dcols : NULL, dw, db, dy, cols, w, 1.0f, &ls);
+    nn_linear_backward_dw_sgemm(dw, dy, cols, &ls);
+    backward_db_dx(dx ? dcols : NULL, db, dy, w, 1.0f, &ls);
     if (dx) {
         nn_conv_col2im(dx, dcols, s);
     }
@@ -383,4 +460,60 @@ void nn_conv_backward_direct(float *restrict dw, float *restrict db, const float
             }
         }
     }
+}
+
+/* ---- the convolution by measurement (nn/kernels.h) ---- */
+
+typedef struct conv_args {
+    float *y, *cols, *dw, *db;
+    const float *x, *w, *b, *dy;
+    int cols_ok; /* cols already hold im2col(x) */
+    const nn_conv_shape *s;
+} conv_args;
+
+static void conv_fwd_direct(void *p)
+{
+    conv_args *a = p;
+    nn_conv_forward_direct(a->y, a->x, a->w, a->b, a->s);
+}
+
+static void conv_fwd_im2col(void *p)
+{
+    conv_args *a = p;
+    nn_conv_forward_im2col(a->y, a->cols, a->x, a->w, a->b, a->s);
+}
+
+int nn_conv_forward(float *y, float *cols, const float *x, const float *w, const float *b,
+                    const nn_conv_shape *s)
+{
+    nn_kernel_fn fns[2] = {nn_conv_direct_ok(s) ? conv_fwd_direct : NULL, conv_fwd_im2col};
+    conv_args a = {.y = y, .cols = cols, .x = x, .w = w, .b = b, .s = s};
+    size_t dims[NN_KERNEL_DIMS] = {s->batch, s->h, s->w, s->c, s->f, 0};
+    return nn_kernel_run(&nn_kernel_conv_forward, dims, fns, &a) == 1;
+}
+
+static void conv_dw_direct(void *p)
+{
+    conv_args *a = p;
+    nn_conv_backward_direct(a->dw, a->db, a->dy, a->x, a->s);
+}
+
+static void conv_dw_im2col(void *p)
+{
+    conv_args *a = p;
+    if (!a->cols_ok) {
+        nn_conv_im2col(a->cols, a->x, a->s);
+    }
+    nn_conv_backward(NULL, a->dw, a->db, NULL, a->dy, a->cols, NULL, a->s);
+}
+
+void nn_conv_backward_dw(float *dw, float *db, float *cols, int cols_ok, const float *dy,
+                         const float *x, const nn_conv_shape *s)
+{
+    nn_kernel_fn fns[2] = {nn_conv_direct_ok(s) ? conv_dw_direct : NULL, conv_dw_im2col};
+    conv_args a = {.dw = dw, .db = db, .cols = cols, .x = x, .dy = dy, .cols_ok = cols_ok,
+                   .s = s};
+    /* with cols at hand the im2col candidate skips a pass: another shape to measure */
+    size_t dims[NN_KERNEL_DIMS] = {s->batch, s->h, s->w, s->c, s->f, cols_ok ? 1 : 0};
+    nn_kernel_run(&nn_kernel_conv_backward_dw, dims, fns, &a);
 }

@@ -19,7 +19,7 @@ typedef struct acts {
     float *shared[NN_QNET_MAX_DENSE]; /* (B, n_s) after ReLU */
     float *head[NN_QNET_MAX_DENSE + 1];
     const float *x; /* the input of the last forward; backward reads it for the first layer */
-    int direct0;    /* the first convolution took the direct kernel (no cols) */
+    int cols_ok[NN_QNET_MAX_CONV]; /* cols[l] hold im2col of conv l's input */
 } acts;
 
 struct nn_qnet {
@@ -366,14 +366,8 @@ static void forward_net(nn_qnet *net, const float *p, acts *a, const float *x, s
     for (size_t l = 0; l < c->n_conv; l++) {
         nn_conv_shape s = net->conv[l];
         s.batch = batch;
-        /* The first layer needs no input gradient, so it can skip im2col altogether. */
-        a->direct0 = l == 0 ? nn_conv_direct_ok(&s) : a->direct0;
-        if (l == 0 && a->direct0) {
-            nn_conv_forward_direct(a->conv[0], x, p + net->w[0].offset, p + net->b[0].offset, &s);
-        } else {
-            nn_conv_forward(a->conv[l], a->cols[l], h, p + net->w[l].offset,
-                            p + net->b[l].offset, &s);
-        }
+        a->cols_ok[l] = nn_conv_forward(a->conv[l], a->cols[l], h, p + net->w[l].offset,
+                                        p + net->b[l].offset, &s);
         nn_relu_forward(a->conv[l], a->conv[l], nn_conv_cols_rows(&s) * s.f);
         h = a->conv[l];
     }
@@ -445,7 +439,7 @@ void nn_qnet_backward_notify(nn_qnet *net, const float *dq, size_t batch, nn_gra
         }                                                                                          \
     } while (0)
     const nn_qnet_config *c = &net->cfg;
-    const acts *a = &net->train;
+    acts *a = &net->train;
     size_t K = c->n_heads, L = net->n_heads0, n_conv = c->n_conv;
     float *g = net->grads;
     const float *p = net->params;
@@ -487,13 +481,17 @@ void nn_qnet_backward_notify(nn_qnet *net, const float *dq, size_t batch, nn_gra
         nn_conv_shape s = net->conv[l];
         s.batch = batch;
         nn_relu_backward(net->d_conv[l], net->d_conv[l], a->conv[l], nn_conv_cols_rows(&s) * s.f);
-        if (l == 0 && a->direct0) {
-            nn_conv_backward_direct(g + net->w[0].offset, g + net->b[0].offset, net->d_conv[0],
-                                    a->x, &s);
+        /* The first layer needs no input gradient, so it can skip im2col altogether. */
+        if (l == 0) {
+            nn_conv_backward_dw(g + net->w[0].offset, g + net->b[0].offset, a->cols[0],
+                                a->cols_ok[0], net->d_conv[0], a->x, &s);
         } else {
-            nn_conv_backward(l ? net->d_conv[l - 1] : NULL, g + net->w[l].offset,
-                             g + net->b[l].offset, net->dcols, net->d_conv[l], a->cols[l],
-                             p + net->w[l].offset, &s);
+            if (!a->cols_ok[l]) { /* the forward ran the direct kernel */
+                nn_conv_im2col(a->cols[l], a->conv[l - 1], &s);
+                a->cols_ok[l] = 1;
+            }
+            nn_conv_backward(net->d_conv[l - 1], g + net->w[l].offset, g + net->b[l].offset,
+                             net->dcols, net->d_conv[l], a->cols[l], p + net->w[l].offset, &s);
         }
         READY(l);
     }

@@ -1,5 +1,6 @@
 #include <criterion/criterion.h>
 
+#include "nn/kernels.h"
 #include "nn/layers.h"
 #include "nn_ref.h"
 
@@ -106,11 +107,15 @@ Test(nn_layers, a_3x3_convolution_of_ones_sums_its_patch_plus_the_bias)
         x[i] = 1.0f;
         w[i] = (float)(i + 1);
     }
-    nn_conv_forward(y, cols, x, w, b, &s);
+    nn_conv_forward_im2col(y, cols, x, w, b, &s);
     cr_assert_float_eq(y[0], 171.5f, 1e-4f, "1+2+...+18 + 0.5 = 171.5, got %f", y[0]);
 }
 
-Test(nn_layers, im2col_convolution_matches_the_naive_loops)
+/* The candidates of a convolution's forward: im2col, direct (when it can run the shape), and the
+ * measured choice, which must also leave im2col(x) in cols when it says so. */
+enum { CONV_IM2COL, CONV_DIRECT, CONV_MEASURED, CONV_PATHS };
+
+Test(nn_layers, every_convolution_candidate_and_the_measured_choice_match_the_naive_loops)
 {
     nn_conv_shape shapes[] = {{1, 10, 10, 4, 16}, {3, 10, 10, 10, 16}, {2, 5, 7, 3, 5},
                               {40, 6, 6, 2, 3}};
@@ -125,12 +130,32 @@ Test(nn_layers, im2col_convolution_matches_the_naive_loops)
         ref_fill(x, nx, &r, -1, 1);
         ref_fill(w, nw, &r, -1, 1);
         ref_fill(b, s.f, &r, -1, 1);
-        nn_conv_forward(y, cols, x, w, b, &s);
         nn_conv_forward_naive(y0, x, w, b, &s);
         double *mag = conv_magnitude(x, w, b, &s);
-        double e = paths_ratio(y, y0, mag, rows * s.f, 9 * s.c);
-        cr_assert_leq(e, 1.0, "shape %zu: %g of the float32 bound from the naive loops", t, e);
-        free(x), free(w), free(b), free(y), free(y0), free(cols), free(mag);
+        float *want_cols = malloc(rows * 9 * s.c * 4);
+        nn_conv_im2col(want_cols, x, &s);
+        for (int path = 0; path < CONV_PATHS; path++) {
+            if (path == CONV_DIRECT && !nn_conv_direct_ok(&s)) {
+                continue;
+            }
+            memset(cols, 0, rows * 9 * s.c * 4);
+            int cols_ok = 1;
+            if (path == CONV_IM2COL) {
+                nn_conv_forward_im2col(y, cols, x, w, b, &s);
+            } else if (path == CONV_DIRECT) {
+                nn_conv_forward_direct(y, x, w, b, &s);
+            } else {
+                cols_ok = nn_conv_forward(y, cols, x, w, b, &s);
+            }
+            double e = paths_ratio(y, y0, mag, rows * s.f, 9 * s.c);
+            cr_assert_leq(e, 1.0, "shape %zu path %d: %g of the float32 bound from the naive "
+                          "loops", t, path, e);
+            if (path != CONV_DIRECT && cols_ok) {
+                cr_assert_eq(memcmp(cols, want_cols, rows * 9 * s.c * 4), 0,
+                             "shape %zu path %d says cols hold im2col(x)", t, path);
+            }
+        }
+        free(x), free(w), free(b), free(y), free(y0), free(cols), free(mag), free(want_cols);
     }
 }
 
@@ -149,7 +174,7 @@ Test(nn_layers, convolution_gradients_match_finite_differences)
     float *y = malloc(rows * s->f * 4), *cols = malloc(rows * 9 * s->c * 4);
     float *dcols = malloc(rows * 9 * s->c * 4), *dx = malloc(nx * 4), *dw = malloc(nw * 4);
     float db[4];
-    nn_conv_forward(y, cols, x, w, b, s);
+    nn_conv_forward_im2col(y, cols, x, w, b, s);
     nn_conv_backward(dx, dw, db, dcols, r, cols, w, s);
     k.x = ref_to_double(x, nx);
     k.w = ref_to_double(w, nw);
@@ -198,10 +223,10 @@ static double linear_loss(const double *v, void *ctx)
     return L;
 }
 
-Test(nn_layers, linear_matches_the_naive_loops_on_both_paths_and_with_strides)
+Test(nn_layers, every_linear_candidate_and_the_measured_choice_match_the_naive_loops)
 {
-    /* wide or tiny products at batch <= 4 take the hand-written loop, the rest sgemm; ld > n
-     * exercises slices */
+    /* sgemm, the small-batch loop and the measured choice on each shape; ld > n exercises
+     * slices */
     nn_linear_shape shapes[] = {{1, 1024, 128, 1024, 128}, {16, 1024, 1280, 1024, 1280},
                                 {1, 1024, 1280, 1024, 1280}, {3, 40, 70, 45, 75},
                                 {64, 300, 7, 300, 7},       {3, 5, 4, 11, 9},
@@ -219,11 +244,21 @@ Test(nn_layers, linear_matches_the_naive_loops_on_both_paths_and_with_strides)
         }
         ref_fill(w, s.n_in * s.n_out, &r, -1, 1);
         ref_fill(b, s.n_out, &r, -1, 1);
-        nn_linear_forward(y, x, w, b, &s);
         nn_linear_forward_naive(y0, x, w, b, &s);
         double *mag = linear_magnitude(x, w, b, &s);
-        double e = paths_ratio(y, y0, mag, s.batch * s.ldy, s.n_in);
-        cr_assert_leq(e, 1.0, "shape %zu: %g of the float32 bound from the naive loops", t, e);
+        for (int path = 0; path < 3; path++) {
+            memset(y, 0, s.batch * s.ldy * 4); /* padding columns must stay untouched */
+            if (path == 0) {
+                nn_linear_forward_sgemm(y, x, w, b, &s);
+            } else if (path == 1) {
+                nn_linear_forward_small(y, x, w, b, &s);
+            } else {
+                nn_linear_forward(y, x, w, b, &s);
+            }
+            double e = paths_ratio(y, y0, mag, s.batch * s.ldy, s.n_in);
+            cr_assert_leq(e, 1.0, "shape %zu path %d (sgemm, small, measured): %g of the "
+                          "float32 bound from the naive loops", t, path, e);
+        }
         free(x), free(w), free(b), free(y), free(y0), free(mag);
     }
 }
@@ -255,9 +290,14 @@ Test(nn_layers, the_small_batch_loop_matches_the_naive_loops_for_any_rows_and_wi
 
 Test(nn_layers, linear_gradients_match_finite_differences_with_strides_and_scale)
 {
-    nn_linear_shape shapes[] = {{3, 5, 4, 7, 6}, {20, 6, 3, 6, 3}};
-    for (size_t t = 0; t < 2; t++) {
-        linear_case k = {.s = shapes[t]};
+    /* each weight-gradient candidate forced, and measured; widths past 32 reach the loop's
+     * vector blocks */
+    nn_linear_shape shapes[] = {{3, 5, 4, 7, 6}, {20, 6, 3, 6, 3}, {5, 6, 37, 9, 40}};
+    const char *specs[] = {"linear_backward_dw=sgemm", "linear_backward_dw=small", ""};
+    for (size_t t = 0; t < 3 * 3; t++) {
+        shoal_err ferr = {0};
+        cr_assert_eq(nn_kernels_force(specs[t % 3], &ferr), SHOAL_OK, "%s", ferr.msg);
+        linear_case k = {.s = shapes[t / 3]};
         const nn_linear_shape *s = &k.s;
         size_t nx = s->batch * s->ldx, nw = s->n_in * s->n_out, ny = s->batch * s->ldy;
         float *x = malloc(nx * 4), *w = malloc(nw * 4), *b = malloc(s->n_out * 4);
@@ -289,7 +329,8 @@ Test(nn_layers, linear_gradients_match_finite_differences_with_strides_and_scale
              * gradient is 0 and the analytic one must stay untouched (calloc) */
             double e = gradient_check(an, v, mv, n, linear_loss, &k, &m, s->batch * s->n_out,
                                       which == 0 ? scale : 1.0);
-            cr_assert_leq(e, 1.0, "shape %zu gradient %d: %g of its float32 bound", t, which, e);
+            cr_assert_leq(e, 1.0, "shape %zu, \"%s\", gradient %d: %g of its float32 bound",
+                          t / 3, specs[t % 3], which, e);
         }
         free(x), free(w), free(b), free(r), free(dx), free(dw), free(db);
         free(k.x), free(k.w), free(k.b), free(k.r), free(m.x), free(m.w), free(m.b), free(m.r);
@@ -398,7 +439,7 @@ Test(nn_layers, the_direct_convolution_matches_im2col_forward_and_backward)
         ref_fill(b, s.f, &g, -1, 1);
         ref_fill(dy, rows * s.f, &g, -1, 1);
         nn_conv_forward_direct(y, x, w, b, &s);
-        nn_conv_forward(y0, cols, x, w, b, &s);
+        nn_conv_forward_im2col(y0, cols, x, w, b, &s);
         double *mag = conv_magnitude(x, w, b, &s);
         cr_assert_leq(paths_ratio(y, y0, mag, rows * s.f, 9 * s.c), 1.0, "forward, shape %zu", t);
         nn_conv_backward_direct(dw, db, dy, x, &s);
@@ -426,5 +467,99 @@ Test(nn_layers, the_direct_convolution_matches_im2col_forward_and_backward)
         free(x), free(w), free(b), free(dy), free(y), free(y0), free(cols), free(dw), free(dw0);
         free(db), free(db0), free(mag), free(dw_mag), free(db_mag), free(xa), free(dya), free(dwa);
         free(dba);
+    }
+}
+
+Test(nn_layers, the_first_layer_weight_gradient_matches_im2col_by_either_candidate_with_or_without_cols)
+{
+    /* direct possible (F = 16) and not (F = 5); each candidate forced, then measured */
+    nn_conv_shape shapes[] = {{3, 10, 10, 10, 16}, {2, 5, 7, 3, 5}};
+    const char *specs[] = {"conv_backward_dw=direct", "conv_backward_dw=im2col", ""};
+    rng g;
+    rng_init(&g, 15, RNG_ROLE_TOOL, 0, 0);
+    for (size_t t = 0; t < 2; t++) {
+        nn_conv_shape s = shapes[t];
+        size_t nx = s.batch * s.h * s.w * s.c, nw = 9 * s.c * s.f, rows = nn_conv_cols_rows(&s);
+        size_t ncols = rows * 9 * s.c;
+        float *x = malloc(nx * 4), *dy = malloc(rows * s.f * 4), *cols = malloc(ncols * 4);
+        float *want_cols = malloc(ncols * 4), *dw = malloc(nw * 4), *dw0 = malloc(nw * 4);
+        float *db = malloc(s.f * 4), *db0 = malloc(s.f * 4), *dwa = malloc(nw * 4);
+        float *dba = malloc(s.f * 4), *xa = malloc(nx * 4), *dya = malloc(rows * s.f * 4);
+        ref_fill(x, nx, &g, -1, 1);
+        ref_fill(dy, rows * s.f, &g, -1, 1);
+        nn_conv_im2col(want_cols, x, &s);
+        nn_conv_backward(NULL, dw0, db0, NULL, dy, want_cols, NULL, &s);
+        /* magnitudes: the same sums over |x| and |dy| (1% for their own rounding) */
+        for (size_t i = 0; i < nx; i++) {
+            xa[i] = fabsf(x[i]);
+        }
+        for (size_t i = 0; i < rows * s.f; i++) {
+            dya[i] = fabsf(dy[i]);
+        }
+        nn_conv_im2col(cols, xa, &s);
+        nn_conv_backward(NULL, dwa, dba, NULL, dya, cols, NULL, &s);
+        double *dw_mag = malloc(nw * sizeof *dw_mag), *db_mag = malloc(s.f * sizeof *db_mag);
+        for (size_t i = 0; i < nw; i++) {
+            dw_mag[i] = 1.01 * dwa[i];
+        }
+        for (size_t i = 0; i < s.f; i++) {
+            db_mag[i] = 1.01 * dba[i];
+        }
+        for (size_t k = 0; k < sizeof specs / sizeof specs[0]; k++) {
+            shoal_err err = {0};
+            cr_assert_eq(nn_kernels_force(specs[k], &err), SHOAL_OK, "%s", err.msg);
+            for (int cols_ok = 0; cols_ok < 2; cols_ok++) {
+                if (cols_ok) {
+                    memcpy(cols, want_cols, ncols * 4);
+                } else {
+                    memset(cols, 0, ncols * 4);
+                }
+                nn_conv_backward_dw(dw, db, cols, cols_ok, dy, x, &s);
+                cr_assert_leq(paths_ratio(dw, dw0, dw_mag, nw, rows), 1.0,
+                              "dw, shape %zu, \"%s\", cols_ok %d", t, specs[k], cols_ok);
+                cr_assert_leq(paths_ratio(db, db0, db_mag, s.f, rows), 1.0,
+                              "db, shape %zu, \"%s\", cols_ok %d", t, specs[k], cols_ok);
+            }
+        }
+        free(x), free(dy), free(cols), free(want_cols), free(dw), free(dw0), free(db), free(db0);
+        free(dwa), free(dba), free(xa), free(dya), free(dw_mag), free(db_mag);
+    }
+}
+
+Test(nn_layers, both_weight_gradient_candidates_match_a_double_reference)
+{
+    /* the MinAtar dense layer at the learner's batch, a strided Q head, and odd sizes */
+    nn_linear_shape shapes[] = {{32, 1024, 128, 1024, 128}, {7, 128, 6, 1280, 60},
+                                {5, 9, 70, 11, 75}};
+    rng g;
+    rng_init(&g, 16, RNG_ROLE_TOOL, 0, 0);
+    for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
+        nn_linear_shape s = shapes[t];
+        size_t nw = s.n_in * s.n_out;
+        float *x = malloc(s.batch * s.ldx * 4), *dy = malloc(s.batch * s.ldy * 4);
+        float *dw = malloc(nw * 4);
+        double *want = calloc(nw, sizeof *want), *mag = calloc(nw, sizeof *mag);
+        ref_fill(x, s.batch * s.ldx, &g, -1, 1);
+        ref_fill(dy, s.batch * s.ldy, &g, -1, 1);
+        for (size_t r = 0; r < s.batch; r++) {
+            for (size_t i = 0; i < s.n_in; i++) {
+                for (size_t o = 0; o < s.n_out; o++) {
+                    double xv = x[r * s.ldx + i], gv = dy[r * s.ldy + o];
+                    want[i * s.n_out + o] += xv * gv;
+                    mag[i * s.n_out + o] += fabs(xv * gv);
+                }
+            }
+        }
+        for (int path = 0; path < 2; path++) {
+            if (path == 0) {
+                nn_linear_backward_dw_sgemm(dw, dy, x, &s);
+            } else {
+                nn_linear_backward_dw_small(dw, dy, x, &s);
+            }
+            double e = ref_bound_ratio(dw, want, mag, nw, ref_gamma(s.batch + 2));
+            cr_assert_leq(e, 1.0, "shape %zu path %d (sgemm, small): %g of the float32 bound", t,
+                          path, e);
+        }
+        free(x), free(dy), free(dw), free(want), free(mag);
     }
 }

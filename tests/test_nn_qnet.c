@@ -1,5 +1,6 @@
 #include <criterion/criterion.h>
 
+#include "nn/kernels.h"
 #include "nn/qnet.h"
 #include "nn_ref.h"
 
@@ -197,6 +198,32 @@ Test(nn_qnet, gradients_of_the_minatar_net_at_a_large_batch_match_finite_differe
     c.n_heads = 2;
     c.max_batch = 20;
     check_gradients_on(&c, 20, 0); /* the sgemm path of every layer */
+}
+
+Test(nn_qnet, every_kernel_choice_gives_the_reference_forward_and_gradients)
+{
+    /* Two convolutions of 16 filters, so both can run either kernel; the mixed choices cover
+     * a backward that needs im2col after a direct forward (layer 1) and each first-layer
+     * gradient candidate with and without cols. */
+    nn_qnet_config c = ref_full_config();
+    c.in_h = 5;
+    c.in_w = 5;
+    c.conv_filters[0] = 16;
+    c.conv_filters[1] = 16;
+    c.shared[0] = 4;
+    const char *specs[] = {
+        "linear_forward=sgemm,linear_backward_dw=sgemm,conv_forward=im2col,conv_backward_dw=im2col",
+        "linear_forward=small,linear_backward_dw=small,conv_forward=direct,conv_backward_dw=direct",
+        "linear_forward=small,linear_backward_dw=sgemm,conv_forward=direct,conv_backward_dw=im2col",
+        "linear_forward=sgemm,linear_backward_dw=small,conv_forward=im2col,conv_backward_dw=direct",
+        "", /* measured */
+    };
+    for (size_t k = 0; k < sizeof specs / sizeof specs[0]; k++) {
+        shoal_err err = {0};
+        cr_assert_eq(nn_kernels_force(specs[k], &err), SHOAL_OK, "%s", err.msg);
+        check_forward_on(&c, 3, 1);
+        check_gradients_on(&c, 2, 1);
+    }
 }
 
 Test(nn_qnet, dueling_aggregates_v_plus_a_minus_mean_a_and_back)

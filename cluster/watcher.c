@@ -70,10 +70,13 @@ static void *watch(void *arg)
         struct stat st;
         if (!*w->stop && !stop_seen && stat(path, &st) == 0) {
             stop_seen = last_actor = clock_now_ns();
+        }
+        if (stop_seen && !w->draining && clock_since_s(stop_seen) >= WATCHER_RELEASE_SECS) {
             w->draining = 1;
+            last_actor = clock_now_ns(); /* the actors' quiet is counted from the release */
         }
         bool done = !*w->stop && stop_seen &&
-                    (!w->drain || drained(w, &actors_done, &last_actor) ||
+                    (!w->drain || (w->draining && drained(w, &actors_done, &last_actor)) ||
                      clock_since_s(stop_seen) > WATCHER_DRAIN_SECS);
         if (done) {
             *w->stop = 1;

@@ -31,6 +31,11 @@
 #define WATCHER_DRAIN_SECS 6.0
 #define WATCHER_DRAIN_QUIET_SECS 1.0
 #define WATCHER_HEARTBEAT_SECS 1.0
+/* A draining shard goes on holding the acks of inserts the rate limiter holds for this long
+ * after the STOP file appears: the actors notice the file within a poll (0.2 s), and acks
+ * released before they have would let them step unthrottled, tens of thousands of frames past
+ * the budget. After it, the acks let the actors' last batches in. */
+#define WATCHER_RELEASE_SECS 1.0
 
 typedef struct watcher {
     const char *run_dir;
@@ -43,7 +48,8 @@ typedef struct watcher {
     monitor *mon;                /* NULL, or progress and budget (not owned) */
     liveness *live;              /* NULL, or the other ranks' liveness (not owned) */
     double period;               /* seconds between monitor ticks */
-    volatile sig_atomic_t draining; /* set at the stop request; the shard stops holding acks */
+    volatile sig_atomic_t draining; /* set WATCHER_RELEASE_SECS after the stop request; the
+                                     * shard stops holding acks */
     volatile sig_atomic_t quit;     /* set by watcher_join: the thread ends */
     pthread_t thread;
     bool started;

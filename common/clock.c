@@ -20,6 +20,13 @@ double clock_since_s(uint64_t t0_ns)
     return (double)(clock_now_ns() - t0_ns) * 1e-9;
 }
 
+uint64_t clock_thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 void clock_iso8601(char *buf, size_t buf_bytes)
 {
     struct timespec ts;

@@ -20,6 +20,10 @@ double clock_now_s(void);
 /* Seconds elapsed since t0_ns, a value of clock_now_ns(). */
 double clock_since_s(uint64_t t0_ns);
 
+/* CPU time this thread has used, in nanoseconds (CLOCK_THREAD_CPUTIME_ID): for benches on a
+ * shared machine, where the monotonic clock also counts the time other processes took. */
+uint64_t clock_thread_cpu_ns(void);
+
 /* Writes the current UTC wall time as "2026-11-22T10:31:07.123Z" into buf (>= 25 bytes). */
 void clock_iso8601(char *buf, size_t buf_bytes);
 

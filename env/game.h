@@ -86,6 +86,60 @@ static inline void env_bits_or_row(uint8_t *obs, int n_ch, int y, uint64_t word)
     }
 }
 
+/* Stores a whole packed 10 x 10 observation of n_ch <= 6 channels from its ten row words
+ * (rows[y]: cell x's channel c at bit x * n_ch + c), with plain 8-byte stores and no read of
+ * obs. Games that know every row build them in registers and store once: ORing rows or bits
+ * into the output one by one reads back bytes just written by wider or overlapping stores, and
+ * each such read waits for the store (a failed store-to-load forward). With n_ch constant
+ * the loop unrolls into straight code. */
+static inline void env_rows_store(uint8_t *obs, int n_ch, const uint64_t *rows)
+{
+    const unsigned row_bits = 10u * (unsigned)n_ch;
+    uint64_t acc = 0;
+    unsigned used = 0; /* bits of acc filled */
+    uint8_t *p = obs;
+    for (int y = 0; y < 10; y++) {
+        acc |= rows[y] << used;
+        if (used + row_bits >= 64) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            memcpy(p, &acc, 8);
+#else
+            for (unsigned k = 0; k < 8; k++) {
+                p[k] = (uint8_t)(acc >> (8 * k));
+            }
+#endif
+            p += 8;
+            acc = used ? rows[y] >> (64 - used) : 0;
+            used = used + row_bits - 64;
+        } else {
+            used += row_bits;
+        }
+    }
+    for (unsigned k = 0; k < (used + 7) / 8; k++) {
+        p[k] = (uint8_t)(acc >> (8 * k));
+    }
+}
+
+/* Sets bit i of an observation being built in 64-bit words (bit i: word i / 64, bit i % 64)
+ * when on is 1, without a branch; for games whose rows do not fit a word (env_rows_store).
+ * The words are stored once at the end (env_words_store). */
+static inline void env_word_bit_if(uint64_t *w, unsigned i, unsigned on)
+{
+    w[i >> 6] |= (uint64_t)on << (i & 63u);
+}
+
+/* Stores the first n_bytes of a packed observation built in words (env_word_bit_if). */
+static inline void env_words_store(uint8_t *obs, const uint64_t *w, size_t n_bytes)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(obs, w, n_bytes);
+#else
+    for (size_t k = 0; k < n_bytes; k++) {
+        obs[k] = (uint8_t)(w[k >> 3] >> (8 * (k & 7)));
+    }
+#endif
+}
+
 /* Set bits of a 16-bit value (portable: no popcnt instruction is assumed). */
 static inline int env_popcount16(uint32_t v)
 {

@@ -344,44 +344,74 @@ static float step(void *state, uint32_t a, env_rand *r, int *terminal)
     return reward;
 }
 
-/* Sets (y, x, ch) when on is 1, without a branch (on is as good as random per item). */
+/* Sets (y, x, ch) of the packed observation when on is 1, without a branch (on is as good as
+ * random per item). */
 static inline void set_if(uint8_t *obs, int y, int x, int ch, unsigned on)
 {
     unsigned i = (unsigned)((y * 10 + x) * 10 + ch);
     obs[i >> 3] |= (uint8_t)(on << (i & 7u));
 }
 
-static void draw_list(uint8_t *obs, const seaquest_list *l, int ch, bool trail)
+static void draw_list(uint8_t *obs, const seaquest_list *l, int ch, unsigned trail)
 {
     for (int j = 0; j < l->n; j++) {
         const seaquest_item *it = &l->v[j];
-        if (it->x < 0 || it->x > 9) {
-            continue;
-        }
-        env_bit_set(obs, 10, it->y, it->x, ch);
-        int tx = it->x + 1 - 2 * it->right;
-        unsigned inside = trail & ((unsigned)tx <= 9u);
+        unsigned on = (unsigned)it->x <= 9u;
+        int x = on ? it->x : 0;
+        set_if(obs, it->y, x, ch, on);
+        int tx = x + 1 - 2 * it->right;
+        unsigned inside = on & trail & ((unsigned)tx <= 9u);
         set_if(obs, it->y, inside ? tx : 0, 3, inside);
     }
+}
+
+/* Cells [lo, hi) (hi <= 6) of a row of 10-bit cells as a word of their bit 0s (bit 10 x). */
+static inline uint64_t cells(int lo, int hi)
+{
+    static const uint64_t comb = 0x0004010040100401ull; /* bit 10 x for x = 0..5 */
+    hi = hi > lo ? hi : lo;
+    return comb & (((uint64_t)1 << (10 * hi)) - 1) & ~(((uint64_t)1 << (10 * lo)) - 1);
+}
+
+static inline void store_le64(uint8_t *p, uint64_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(p, &v, 8);
+#else
+    for (unsigned k = 0; k < 8; k++) {
+        p[k] = (uint8_t)(v >> (8 * k));
+    }
+#endif
+}
+
+/* Row 9 holds only the gauges: oxygen in channel 7 over cells x < n_oxygen, divers in channel
+ * 8 over cells first_diver..8. They are written first, in closed form and with two plain
+ * stores (a loop setting 20 bits one by one cost more than the rest of the observation):
+ * bits 896..959 (bytes 112..119; bit 900 + 10 x + c at 4 + 10 x + c for x <= 5) and bits
+ * 936..999 (bytes 117..124; x >= 6 at 24 + 10 (x - 6) + c). Bits 896..899 belong to row 8
+ * and are still 0 here. */
+static void gauges(uint8_t *obs, int n_oxygen, int first_diver)
+{
+    int n = n_oxygen < 10 ? n_oxygen : 10;
+    int f = first_diver > 0 ? first_diver : 0;
+    uint64_t lo = cells(0, n < 6 ? n : 6) << 11 | cells(f < 6 ? f : 6, 6) << 12;
+    uint64_t hi = cells(0, n > 6 ? n - 6 : 0) << 7 | cells(f > 6 ? f - 6 : 0, 3) << 8;
+    store_le64(obs + 112, lo);
+    store_le64(obs + 117, hi << 24 | lo >> 40);
 }
 
 static void observe(const void *state, uint8_t *obs)
 {
     const seaquest *g = state;
+    int n_oxygen = (g->oxygen > 0 ? g->oxygen : 0) * 10 / MAX_OXYGEN;
+    gauges(obs, n_oxygen, g->dc > 0 ? 9 - g->dc : 9);
     env_bit_set(obs, 10, g->sy, g->sx, 0);
     env_bit_set(obs, 10, g->sy, g->sx + 1 - 2 * g->face_right, 1);
-    /* The gauges, as fixed-length loops: their lengths change from step to step. */
-    int n_oxygen = (g->oxygen > 0 ? g->oxygen : 0) * 10 / MAX_OXYGEN;
-    int first_diver = g->dc > 0 ? 9 - g->dc : 9;
-    for (int x = 0; x < 10; x++) {
-        set_if(obs, 9, x, 7, x < n_oxygen);
-        set_if(obs, 9, x, 8, x >= first_diver && x <= 8);
-    }
-    draw_list(obs, &g->fbul, 2, false);
-    draw_list(obs, &g->ebul, 4, false);
-    draw_list(obs, &g->fish, 5, true);
-    draw_list(obs, &g->subs, 6, true);
-    draw_list(obs, &g->divers, 9, true);
+    draw_list(obs, &g->fbul, 2, 0);
+    draw_list(obs, &g->ebul, 4, 0);
+    draw_list(obs, &g->fish, 5, 1);
+    draw_list(obs, &g->subs, 6, 1);
+    draw_list(obs, &g->divers, 9, 1);
 }
 
 static int ramp_index(const void *state)

@@ -64,28 +64,6 @@ static inline uint64_t env_spread10(uint32_t mask, int n_ch)
     return v;
 }
 
-/* ORs word (a whole row: cell x's channel c at bit x * n_ch + c) into row y of a packed
- * 10-column observation; n_ch <= 6, so the row plus its bit offset fits 64 bits. */
-static inline void env_bits_or_row(uint8_t *obs, int n_ch, int y, uint64_t word)
-{
-    unsigned bit0 = (unsigned)(y * 10 * n_ch);
-    word <<= bit0 & 7u;
-    uint8_t *p = obs + (bit0 >> 3);
-    unsigned n_bytes = ((bit0 & 7u) + 10u * (unsigned)n_ch + 7u) / 8u;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    if (n_bytes == 8) {
-        uint64_t old;
-        memcpy(&old, p, 8);
-        old |= word;
-        memcpy(p, &old, 8);
-        return;
-    }
-#endif
-    for (unsigned k = 0; k < n_bytes; k++) {
-        p[k] |= (uint8_t)(word >> (8 * k));
-    }
-}
-
 /* Stores a whole packed 10 x 10 observation of n_ch <= 6 channels from its ten row words
  * (rows[y]: cell x's channel c at bit x * n_ch + c), with plain 8-byte stores and no read of
  * obs. Games that know every row build them in registers and store once: ORing rows or bits
@@ -120,26 +98,6 @@ static inline void env_rows_store(uint8_t *obs, int n_ch, const uint64_t *rows)
     }
 }
 
-/* Sets bit i of an observation being built in 64-bit words (bit i: word i / 64, bit i % 64)
- * when on is 1, without a branch; for games whose rows do not fit a word (env_rows_store).
- * The words are stored once at the end (env_words_store). */
-static inline void env_word_bit_if(uint64_t *w, unsigned i, unsigned on)
-{
-    w[i >> 6] |= (uint64_t)on << (i & 63u);
-}
-
-/* Stores the first n_bytes of a packed observation built in words (env_word_bit_if). */
-static inline void env_words_store(uint8_t *obs, const uint64_t *w, size_t n_bytes)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    memcpy(obs, w, n_bytes);
-#else
-    for (size_t k = 0; k < n_bytes; k++) {
-        obs[k] = (uint8_t)(w[k >> 3] >> (8 * (k & 7)));
-    }
-#endif
-}
-
 /* Set bits of a 16-bit value (portable: no popcnt instruction is assumed). */
 static inline int env_popcount16(uint32_t v)
 {
@@ -147,20 +105,6 @@ static inline int env_popcount16(uint32_t v)
     v = (v & 0x3333u) + ((v >> 2) & 0x3333u);
     v = (v + (v >> 4)) & 0x0f0fu;
     return (int)((v + (v >> 8)) & 0x1fu);
-}
-
-/* Sets channel ch of every column whose bit is set in mask (bit x = column x) in row y. */
-static inline void env_bit_set_row(uint8_t *obs, int n_ch, int y, int ch, uint32_t mask)
-{
-    if (n_ch > 6) {
-        while (mask) {
-            int x = __builtin_ctz(mask);
-            env_bit_set(obs, n_ch, y, x, ch);
-            mask &= mask - 1;
-        }
-        return;
-    }
-    env_bits_or_row(obs, n_ch, y, env_spread10(mask, n_ch) << ch);
 }
 
 #endif

@@ -12,9 +12,10 @@ observations (`state()` after every `act`), one env acting only, and a vector of
 (stepped one after the other, each writing its observation). Prints the table in bench_env's
 format, medians of --runs runs.
 
-With --bench-env PATH (shoal's build/bench/bench_env) it alternates --rounds rounds of the
-reference and of bench_env, in one window, and prints the median of each figure over the
-rounds and shoal's ratio to the reference.
+With --bench-env PATH (shoal's build/bench/bench_env; repeat it to compare builds, e.g. before
+and after a change) it alternates --rounds rounds of the reference and of each bench_env, in one
+window, and prints the median of each figure over the rounds and shoal's ratio to the
+reference.
 
     /usr/bin/python3 bench/reference/minatar_env.py --minatar ~/src/MinAtar --cpu
     /usr/bin/python3 bench/reference/minatar_env.py --minatar ~/src/MinAtar --cpu \\
@@ -151,8 +152,9 @@ def main():
     ap.add_argument("--cpu", action="store_true",
                     help="time by this thread's CPU time instead of the monotonic clock "
                          "(bench_env --cpu; steadier on a shared machine)")
-    ap.add_argument("--bench-env", metavar="PATH",
-                    help="shoal's bench_env: alternate rounds of both and print ratios")
+    ap.add_argument("--bench-env", metavar="PATH", action="append",
+                    help="shoal's bench_env: alternate rounds of the reference and of it, and "
+                         "print ratios (repeatable)")
     ap.add_argument("--rounds", type=int, default=3,
                     help="alternated rounds with --bench-env (default 3)")
     ap.add_argument("--shoal-steps", type=int, default=2000000,
@@ -169,23 +171,25 @@ def main():
     if not a.bench_env:
         print_table(title, reference_table(Environment, games, a.steps, a.runs, clock))
         return
-    refs, ours = [], []
+    refs, ours = [], {path: [] for path in a.bench_env}
     for r in range(a.rounds):
         print(f"round {r + 1}/{a.rounds}", file=sys.stderr, flush=True)
         refs.append(reference_table(Environment, games, a.steps, a.runs, clock))
-        ours.append(run_bench_env(a.bench_env, games, a.shoal_steps, a.runs, a.cpu))
+        for path in a.bench_env:
+            ours[path].append(run_bench_env(path, games, a.shoal_steps, a.runs, a.cpu))
 
     def med(tables):
         return {k: [statistics.median(t[k][m] for t in tables) for m in range(len(MODES))]
                 for k in tables[0]}
 
-    ref, our = med(refs), med(ours)
+    ref = med(refs)
     print_table(f"reference, median of {a.rounds} alternated rounds ({clock_name})", ref)
-    print_table(f"shoal bench_env, median of {a.rounds} alternated rounds ({clock_name})", our)
-    print_table("ratio shoal / reference",
-                {k: [our[k][m] / ref[k][m] for m in range(len(MODES))] for k in ref},
-                "{:13.1f}x")
-
+    for path in a.bench_env:
+        our = med(ours[path])
+        print_table(f"{path}, median of {a.rounds} alternated rounds ({clock_name})", our)
+        print_table(f"ratio {path} / reference",
+                    {k: [our[k][m] / ref[k][m] for m in range(len(MODES))] for k in ref},
+                    "{:13.1f}x")
 
 if __name__ == "__main__":
     main()

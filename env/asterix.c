@@ -102,23 +102,24 @@ static float step(void *state, uint32_t a, env_rand *r, int *terminal)
     return reward;
 }
 
-/* Arithmetic over all slots, as in the entity move: inactive slots set no bit. Rows are built
- * in registers and stored once (env_rows_store). */
+/* Arithmetic over all slots, as in the entity move: inactive slots set no bit. Slot i owns
+ * row i + 1, so each row is computed whole and the rows stored at once (env_rows_store). An
+ * inactive slot's column may be off the grid: it is masked into 0..15, which keeps the shifts
+ * below 64, and its bits are 0 anyway. */
 static void observe(const void *state, uint8_t *obs)
 {
     const asterix *g = state;
-    uint64_t rows[10] = {0};
-    rows[g->py] = (uint64_t)1 << (g->px * 4);
+    uint64_t rows[10];
+    rows[0] = rows[9] = 0;
     for (int i = 0; i < N_SLOTS; i++) {
         const asterix_slot *s = &g->slots[i];
-        unsigned on = s->active;
-        int x = s->x * (int)on;
-        unsigned k = (unsigned)x * 4u + 1u + 2u * s->gold;
-        int tx = x + 1 - 2 * s->right;
-        unsigned trail = on & ((unsigned)tx <= 9u);
-        unsigned t = (unsigned)(tx * (int)trail) * 4u + 2u;
-        rows[i + 1] |= (uint64_t)on << k | (uint64_t)trail << t;
+        uint64_t on = s->active;
+        unsigned x = (unsigned)s->x & 15u;
+        unsigned tx = (x + 1u - 2u * s->right) & 15u;
+        uint64_t trail = on & (tx <= 9u);
+        rows[i + 1] = on << (x * 4u + 1u + 2u * s->gold) | trail << (tx * 4u + 2u);
     }
+    rows[g->py] |= (uint64_t)1 << (g->px * 4);
     env_rows_store(obs, 4, rows);
 }
 

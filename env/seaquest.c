@@ -352,14 +352,6 @@ static inline void set_if(uint8_t *obs, int y, int x, int ch, unsigned on)
     obs[i >> 3] |= (uint8_t)(on << (i & 7u));
 }
 
-/* Cells [lo, hi) (hi <= 6) of a row of 10-bit cells as a word of their bit 0s (bit 10 x). */
-static inline uint64_t cells(int lo, int hi)
-{
-    static const uint64_t comb = 0x0004010040100401ull; /* bit 10 x for x = 0..5 */
-    hi = hi > lo ? hi : lo;
-    return comb & (((uint64_t)1 << (10 * hi)) - 1) & ~(((uint64_t)1 << (10 * lo)) - 1);
-}
-
 static inline void store_le64(uint8_t *p, uint64_t v)
 {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -371,18 +363,32 @@ static inline void store_le64(uint8_t *p, uint64_t v)
 #endif
 }
 
-/* Row 9 holds only the gauges: oxygen in channel 7 over cells x < n_oxygen, divers in channel
- * 8 over cells first_diver..8. They are written first, in closed form and with two plain
- * stores (a loop setting 20 bits one by one cost more than the rest of the observation):
- * bits 896..959 (bytes 112..119; bit 900 + 10 x + c at 4 + 10 x + c for x <= 5) and bits
- * 936..999 (bytes 117..124; x >= 6 at 24 + 10 (x - 6) + c). Bits 896..899 belong to row 8
- * and are still 0 here. */
+/* Row 9 holds only the gauges: oxygen in channel 7 over cells x < n (n = 0..10), divers in
+ * channel 8 over cells f..8 (f = 0..9). Bit 900 + 10 x + c of the observation is bit
+ * 4 + 10 x + c of the word at bytes 112..119 for x <= 5 ([0]) and bit 10 (x - 6) + c of the
+ * 40 bits from byte 120 for x >= 6 ([1]); generated from that rule. Setting the 20 bits one
+ * by one cost more than the rest of the observation. */
+static const uint64_t oxygen_gauge[11][2] = {
+    {0x0ull, 0x0ull}, {0x800ull, 0x0ull}, {0x200800ull, 0x0ull}, {0x80200800ull, 0x0ull},
+    {0x20080200800ull, 0x0ull}, {0x8020080200800ull, 0x0ull},
+    {0x2008020080200800ull, 0x0ull}, {0x2008020080200800ull, 0x80ull},
+    {0x2008020080200800ull, 0x20080ull}, {0x2008020080200800ull, 0x8020080ull},
+    {0x2008020080200800ull, 0x2008020080ull}};
+static const uint64_t diver_gauge[10][2] = {
+    {0x4010040100401000ull, 0x10040100ull}, {0x4010040100400000ull, 0x10040100ull},
+    {0x4010040100000000ull, 0x10040100ull}, {0x4010040000000000ull, 0x10040100ull},
+    {0x4010000000000000ull, 0x10040100ull}, {0x4000000000000000ull, 0x10040100ull},
+    {0x0ull, 0x10040100ull}, {0x0ull, 0x10040000ull}, {0x0ull, 0x10000000ull},
+    {0x0ull, 0x0ull}};
+
+/* Written first, with two plain stores (bytes 112..119 and 117..124); bits 896..899 belong to
+ * row 8 and are still 0 here. */
 static void gauges(uint8_t *obs, int n_oxygen, int first_diver)
 {
     int n = n_oxygen < 10 ? n_oxygen : 10;
-    int f = first_diver > 0 ? first_diver : 0;
-    uint64_t lo = cells(0, n < 6 ? n : 6) << 11 | cells(f < 6 ? f : 6, 6) << 12;
-    uint64_t hi = cells(0, n > 6 ? n - 6 : 0) << 7 | cells(f > 6 ? f - 6 : 0, 3) << 8;
+    int f = first_diver < 0 ? 0 : first_diver > 9 ? 9 : first_diver;
+    uint64_t lo = oxygen_gauge[n][0] | diver_gauge[f][0];
+    uint64_t hi = oxygen_gauge[n][1] | diver_gauge[f][1];
     store_le64(obs + 112, lo);
     store_le64(obs + 117, hi << 24 | lo >> 40);
 }

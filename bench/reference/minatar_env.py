@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Stepping speed of the reference Python MinAtar, measured the way bench_env measures shoal.
 
-MinAtar (https://github.com/kenjyoung/MinAtar, GPL-3.0) is not part of shoal: give the folder
+MinAtar (the GitHub repository kenjyoung/MinAtar, GPL-3.0) is not part of shoal: give the folder
 of its source (the one holding `minatar/`) with --minatar or $MINATAR_SRC. It needs numpy only
 (Debian: /usr/bin/python3 with python3-numpy).
 

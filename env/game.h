@@ -64,6 +64,19 @@ static inline uint64_t env_spread10(uint32_t mask, int n_ch)
     return v;
 }
 
+/* Stores v at p (unaligned) as 8 little-endian bytes: bit i of v is bit i % 8 of p[i / 8], the
+ * packed observations' bit order. */
+static inline void env_store_le64(uint8_t *p, uint64_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(p, &v, 8);
+#else
+    for (unsigned k = 0; k < 8; k++) {
+        p[k] = (uint8_t)(v >> (8 * k));
+    }
+#endif
+}
+
 /* Stores a whole packed 10 x 10 observation of n_ch <= 6 channels from its ten row words
  * (rows[y]: cell x's channel c at bit x * n_ch + c), with plain 8-byte stores and no read of
  * obs. Games that know every row build them in registers and store once: ORing rows or bits
@@ -79,13 +92,7 @@ static inline void env_rows_store(uint8_t *obs, int n_ch, const uint64_t *rows)
     for (int y = 0; y < 10; y++) {
         acc |= rows[y] << used;
         if (used + row_bits >= 64) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-            memcpy(p, &acc, 8);
-#else
-            for (unsigned k = 0; k < 8; k++) {
-                p[k] = (uint8_t)(acc >> (8 * k));
-            }
-#endif
+            env_store_le64(p, acc);
             p += 8;
             acc = used ? rows[y] >> (64 - used) : 0;
             used = used + row_bits - 64;

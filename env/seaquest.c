@@ -352,17 +352,6 @@ static inline void set_if(uint8_t *obs, int y, int x, int ch, unsigned on)
     obs[i >> 3] |= (uint8_t)(on << (i & 7u));
 }
 
-static inline void store_le64(uint8_t *p, uint64_t v)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    memcpy(p, &v, 8);
-#else
-    for (unsigned k = 0; k < 8; k++) {
-        p[k] = (uint8_t)(v >> (8 * k));
-    }
-#endif
-}
-
 /* Row 9 holds only the gauges: oxygen in channel 7 over cells x < n (n = 0..10), divers in
  * channel 8 over cells f..8 (f = 0..9). Bit 900 + 10 x + c of the observation is bit
  * 4 + 10 x + c of the word at bytes 112..119 for x <= 5 ([0]) and bit 10 (x - 6) + c of the
@@ -389,8 +378,8 @@ static void gauges(uint8_t *obs, int n_oxygen, int first_diver)
     int f = first_diver < 0 ? 0 : first_diver > 9 ? 9 : first_diver;
     uint64_t lo = oxygen_gauge[n][0] | diver_gauge[f][0];
     uint64_t hi = oxygen_gauge[n][1] | diver_gauge[f][1];
-    store_le64(obs + 112, lo);
-    store_le64(obs + 117, hi << 24 | lo >> 40);
+    env_store_le64(obs + 112, lo);
+    env_store_le64(obs + 117, hi << 24 | lo >> 40);
 }
 
 static void observe(const void *state, uint8_t *obs)

@@ -34,7 +34,6 @@ void *env_minatar_state_new(size_t bytes, uint32_t n_channels, const char *name,
     return state;
 }
 
-
 void env_options_default(env_options *o)
 {
     memset(o, 0, sizeof *o);
@@ -215,15 +214,13 @@ env *env_make(const env_registry *reg, const char *name, const env_options *opts
     if (game_params(g, opts, values, err) != SHOAL_OK) {
         return NULL;
     }
-    /* Aligned so that the hot fields share one cache line. */
+    /* Aligned so that the hot fields share one cache line (env/env_impl.h). */
     env *e = aligned_alloc(64, (sizeof *e + 63) / 64 * 64);
-    if (e) {
-        memset(e, 0, sizeof *e);
-    }
     if (!e) {
         shoal_err_set(err, SHOAL_ENOMEM, "%s: out of memory", name);
         return NULL;
     }
+    memset(e, 0, sizeof *e);
     e->game = g;
     e->opts = *opts;
     e->max_episode_steps = opts->max_episode_steps;

@@ -26,7 +26,7 @@ typedef enum env_rand_kind {
 
 #define ENV_MT_N 624
 
-/* kind and mt_i first: with the env's hot fields (env/env.c) they share one cache line, which
+/* mt_i and kind first: they follow the env's hot fields (env/env_impl.h) closely, which
  * matters when a vector of envs steps more states than the L1 cache holds. */
 typedef struct env_rand {
     uint32_t mt_i; /* next word of mt to temper; ENV_MT_N means "twist first" */

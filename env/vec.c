@@ -1,9 +1,9 @@
 #include "env/vec.h"
 
-#include "env/env_impl.h"
-
 #include <stdlib.h>
 #include <string.h>
+
+#include "env/env_impl.h"
 
 struct env_vec {
     size_t n;

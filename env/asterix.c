@@ -102,22 +102,25 @@ static float step(void *state, uint32_t a, env_rand *r, int *terminal)
     return reward;
 }
 
-/* Arithmetic over all slots, as in the entity move: inactive slots set no bit. */
+/* Arithmetic over all slots, as in the entity move: inactive slots set no bit. Slot i owns
+ * row i + 1, so each row is computed whole and the rows stored at once (env_rows_store). An
+ * inactive slot's column may be off the grid: it is masked into 0..15, which keeps the shifts
+ * below 64, and its bits are 0 anyway. */
 static void observe(const void *state, uint8_t *obs)
 {
     const asterix *g = state;
-    env_bit_set(obs, 4, g->py, g->px, 0);
+    uint64_t rows[10];
+    rows[0] = rows[9] = 0;
     for (int i = 0; i < N_SLOTS; i++) {
         const asterix_slot *s = &g->slots[i];
-        unsigned on = s->active;
-        int x = s->x * (int)on;
-        unsigned k = (unsigned)((i + 1) * 10 + x) * 4u + 1u + 2u * s->gold;
-        obs[k >> 3] |= (uint8_t)(on << (k & 7u));
-        int tx = x + 1 - 2 * s->right;
-        unsigned trail = on & ((unsigned)tx <= 9u);
-        unsigned t = (unsigned)((i + 1) * 10 + tx * (int)trail) * 4u + 2u;
-        obs[t >> 3] |= (uint8_t)(trail << (t & 7u));
+        uint64_t on = s->active;
+        unsigned x = (unsigned)s->x & 15u;
+        unsigned tx = (x + 1u - 2u * s->right) & 15u;
+        uint64_t trail = on & (tx <= 9u);
+        rows[i + 1] = on << (x * 4u + 1u + 2u * s->gold) | trail << (tx * 4u + 2u);
     }
+    rows[g->py] |= (uint64_t)1 << (g->px * 4);
+    env_rows_store(obs, 4, rows);
 }
 
 static int ramp_index(const void *state)

@@ -98,12 +98,14 @@ static float step(void *state, uint32_t a, env_rand *r, int *terminal)
 static void observe(const void *state, uint8_t *obs)
 {
     const breakout *b = state;
-    env_bit_set(obs, 4, 9, b->pos, 0);
-    env_bit_set(obs, 4, b->by, b->bx, 1);
-    env_bit_set(obs, 4, b->ly, b->lx, 2);
+    uint64_t rows[10] = {0};
+    rows[9] = (uint64_t)1 << (b->pos * 4);
+    rows[b->by] |= (uint64_t)1 << (b->bx * 4 + 1);
+    rows[b->ly] |= (uint64_t)1 << (b->lx * 4 + 2);
     for (int y = 1; y < 4; y++) {
-        env_bit_set_row(obs, 4, y, 3, b->bricks[y]);
+        rows[y] |= env_spread10(b->bricks[y], 4) << 3;
     }
+    env_rows_store(obs, 4, rows);
 }
 
 /* Where the ball will cross row 8 (the paddle bounce row), following wall reflections. */

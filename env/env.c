@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "env/env_impl.h"
 #include "env/games.h"
 #include "env/registry.h"
 
@@ -32,20 +33,6 @@ void *env_minatar_state_new(size_t bytes, uint32_t n_channels, const char *name,
     *shape = (env_shape){10, 10, n_channels};
     return state;
 }
-
-struct env {
-    const env_game *game;
-    void *state;
-    env_rand rand;
-    env_options opts;
-    obs_shape shape;
-    size_t obs_bytes;
-    uint32_t n_actions;
-    const uint32_t *action_map; /* agent action -> native; NULL: identity (full set) */
-    uint32_t last_action;       /* native, after the sticky rule; carries across episodes */
-    uint64_t t;                 /* steps in this episode */
-    bool terminal, truncated;
-};
 
 void env_options_default(env_options *o)
 {
@@ -227,13 +214,17 @@ env *env_make(const env_registry *reg, const char *name, const env_options *opts
     if (game_params(g, opts, values, err) != SHOAL_OK) {
         return NULL;
     }
-    env *e = calloc(1, sizeof *e);
+    /* Aligned so that the hot fields share one cache line (env/env_impl.h). */
+    env *e = aligned_alloc(64, (sizeof *e + 63) / 64 * 64);
     if (!e) {
         shoal_err_set(err, SHOAL_ENOMEM, "%s: out of memory", name);
         return NULL;
     }
+    memset(e, 0, sizeof *e);
     e->game = g;
     e->opts = *opts;
+    e->max_episode_steps = opts->max_episode_steps;
+    e->sticky_u53 = env_rand_u53_bound(opts->sticky);
     /* A fresh err of our own: a plugin that fails without host->fail must not leave the
      * caller with a stale or empty message. */
     env_shape shape = {0};
@@ -329,8 +320,7 @@ void env_seed(env *e, uint64_t seed)
 
 void env_observe(const env *e, void *obs)
 {
-    memset(obs, 0, e->obs_bytes);
-    e->game->observe(e->state, obs);
+    env_observe_inline(e, obs);
 }
 
 void env_reset(env *e, void *obs)
@@ -346,32 +336,7 @@ void env_reset(env *e, void *obs)
 
 env_step_result env_step(env *e, uint32_t a, void *obs)
 {
-    env_step_result res = {0};
-    assert(a < e->n_actions);
-    uint32_t native = e->action_map ? e->action_map[a] : a;
-    if (e->game->sticky_actions) {
-        /* specs/minatar.md §2.2: the draw happens on every step, even with p = 0 and even
-         * after the episode ended, so the stream stays aligned with the reference. */
-        if (env_rand_double(&e->rand) < e->opts.sticky) {
-            native = e->last_action;
-        }
-    }
-    e->last_action = native;
-    if (!e->terminal && !e->truncated) {
-        int terminal = 0;
-        res.reward = e->game->step(e->state, native, &e->rand, &terminal);
-        e->terminal = terminal != 0;
-        e->t++;
-        if (!e->terminal && e->opts.max_episode_steps && e->t >= e->opts.max_episode_steps) {
-            e->truncated = true;
-        }
-    }
-    res.terminal = e->terminal;
-    res.truncated = e->truncated;
-    if (obs) {
-        env_observe(e, obs);
-    }
-    return res;
+    return env_step_inline(e, a, obs);
 }
 
 uint32_t env_last_action(const env *e)

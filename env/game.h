@@ -64,25 +64,44 @@ static inline uint64_t env_spread10(uint32_t mask, int n_ch)
     return v;
 }
 
-/* ORs word (a whole row: cell x's channel c at bit x * n_ch + c) into row y of a packed
- * 10-column observation; n_ch <= 6, so the row plus its bit offset fits 64 bits. */
-static inline void env_bits_or_row(uint8_t *obs, int n_ch, int y, uint64_t word)
+/* Stores v at p (unaligned) as 8 little-endian bytes: bit i of v is bit i % 8 of p[i / 8], the
+ * packed observations' bit order. */
+static inline void env_store_le64(uint8_t *p, uint64_t v)
 {
-    unsigned bit0 = (unsigned)(y * 10 * n_ch);
-    word <<= bit0 & 7u;
-    uint8_t *p = obs + (bit0 >> 3);
-    unsigned n_bytes = ((bit0 & 7u) + 10u * (unsigned)n_ch + 7u) / 8u;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    if (n_bytes == 8) {
-        uint64_t old;
-        memcpy(&old, p, 8);
-        old |= word;
-        memcpy(p, &old, 8);
-        return;
+    memcpy(p, &v, 8);
+#else
+    for (unsigned k = 0; k < 8; k++) {
+        p[k] = (uint8_t)(v >> (8 * k));
     }
 #endif
-    for (unsigned k = 0; k < n_bytes; k++) {
-        p[k] |= (uint8_t)(word >> (8 * k));
+}
+
+/* Stores a whole packed 10 x 10 observation of n_ch <= 6 channels from its ten row words
+ * (rows[y]: cell x's channel c at bit x * n_ch + c), with plain 8-byte stores and no read of
+ * obs. Games that know every row build them in registers and store once: ORing rows or bits
+ * into the output one by one reads back bytes just written by wider or overlapping stores, and
+ * each such read waits for the store (a failed store-to-load forward). With n_ch constant
+ * the loop unrolls into straight code. */
+static inline void env_rows_store(uint8_t *obs, int n_ch, const uint64_t *rows)
+{
+    const unsigned row_bits = 10u * (unsigned)n_ch;
+    uint64_t acc = 0;
+    unsigned used = 0; /* bits of acc filled */
+    uint8_t *p = obs;
+    for (int y = 0; y < 10; y++) {
+        acc |= rows[y] << used;
+        if (used + row_bits >= 64) {
+            env_store_le64(p, acc);
+            p += 8;
+            acc = used ? rows[y] >> (64 - used) : 0;
+            used = used + row_bits - 64;
+        } else {
+            used += row_bits;
+        }
+    }
+    for (unsigned k = 0; k < (used + 7) / 8; k++) {
+        p[k] = (uint8_t)(acc >> (8 * k));
     }
 }
 
@@ -93,20 +112,6 @@ static inline int env_popcount16(uint32_t v)
     v = (v & 0x3333u) + ((v >> 2) & 0x3333u);
     v = (v + (v >> 4)) & 0x0f0fu;
     return (int)((v + (v >> 8)) & 0x1fu);
-}
-
-/* Sets channel ch of every column whose bit is set in mask (bit x = column x) in row y. */
-static inline void env_bit_set_row(uint8_t *obs, int n_ch, int y, int ch, uint32_t mask)
-{
-    if (n_ch > 6) {
-        while (mask) {
-            int x = __builtin_ctz(mask);
-            env_bit_set(obs, n_ch, y, x, ch);
-            mask &= mask - 1;
-        }
-        return;
-    }
-    env_bits_or_row(obs, n_ch, y, env_spread10(mask, n_ch) << ch);
 }
 
 #endif

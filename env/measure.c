@@ -86,13 +86,14 @@ int env_play(const env_registry *reg, const char *name, const env_options *opts,
 
 enum { N_BENCH_ACTIONS = 4096 };
 
-/* One timed run; returns steps per second. */
+/* One timed run: steps per second by the monotonic clock (returned) and by this thread's CPU
+ * time (*cpu_rate). */
 static double bench_run(env_vec *v, const uint32_t *actions, const env_vec_out *out,
-                        uint64_t steps)
+                        uint64_t steps, double *cpu_rate)
 {
     size_t n_envs = env_vec_size(v);
     env_vec_reset(v, out->obs);
-    uint64_t t0 = clock_now_ns();
+    uint64_t t0 = clock_now_ns(), c0 = clock_thread_cpu_ns();
     uint64_t done = 0;
     if (n_envs == 1) {
         /* A single env is stepped directly, as an actor with one env would. */
@@ -109,6 +110,8 @@ static double bench_run(env_vec *v, const uint32_t *actions, const env_vec_out *
         }
     }
     double secs = clock_since_s(t0);
+    double cpu_secs = (double)(clock_thread_cpu_ns() - c0) * 1e-9;
+    *cpu_rate = cpu_secs > 0 ? (double)done / cpu_secs : 0;
     return secs > 0 ? (double)done / secs : 0;
 }
 
@@ -116,6 +119,13 @@ static int cmp_double(const void *x, const void *y)
 {
     double a = *(const double *)x, b = *(const double *)y;
     return (a > b) - (a < b);
+}
+
+/* Median of v[0..n), n >= 1; sorts v. */
+static double median(double *v, size_t n)
+{
+    qsort(v, n, sizeof v[0], cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 int env_bench(const env_registry *reg, const char *name, const env_options *opts,
@@ -149,12 +159,12 @@ int env_bench(const env_registry *reg, const char *name, const env_options *opts
     }
     env_vec_out out = {.obs = write_obs ? obs : NULL, .reward = reward, .terminal = flags,
                        .truncated = flags + n_envs};
-    double rates[ENV_BENCH_MAX_RUNS];
+    double rates[ENV_BENCH_MAX_RUNS], cpu_rates[ENV_BENCH_MAX_RUNS];
     for (size_t k = 0; k < runs; k++) {
-        rates[k] = bench_run(v, actions, &out, steps);
+        rates[k] = bench_run(v, actions, &out, steps, &cpu_rates[k]);
     }
-    qsort(rates, runs, sizeof rates[0], cmp_double);
-    res->median = runs % 2 ? rates[runs / 2] : (rates[runs / 2 - 1] + rates[runs / 2]) / 2;
+    res->median = median(rates, runs);
+    res->cpu_median = median(cpu_rates, runs);
     res->min = rates[0];
     res->max = rates[runs - 1];
     free(actions), free(obs), free(reward), free(flags);

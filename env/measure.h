@@ -34,9 +34,11 @@ int env_play(const env_registry *reg, const char *name, const env_options *opts,
              env_policy policy, uint64_t max_steps, uint64_t max_episodes, uint64_t seed,
              env_play_stats *out, shoal_err *err);
 
-/* Steps per second of `runs` timed runs (median, slowest, fastest). */
+/* Steps per second of `runs` timed runs (median, slowest, fastest) by the monotonic clock, and
+ * the median by the stepping thread's CPU time (steadier on a machine shared with other work). */
 typedef struct env_bench_result {
     double median, min, max;
+    double cpu_median;
 } env_bench_result;
 
 #define ENV_BENCH_MAX_RUNS 64

@@ -26,10 +26,12 @@ typedef enum env_rand_kind {
 
 #define ENV_MT_N 624
 
+/* mt_i and kind first: they follow the env's hot fields (env/env_impl.h) closely, which
+ * matters when a vector of envs steps more states than the L1 cache holds. */
 typedef struct env_rand {
+    uint32_t mt_i; /* next word of mt to temper; ENV_MT_N means "twist first" */
     env_rand_kind kind;
     uint32_t mt[ENV_MT_N];
-    uint32_t mt_i; /* next word of mt to temper; ENV_MT_N means "twist first" */
     rng x;
 } env_rand;
 
@@ -65,6 +67,25 @@ static inline double env_rand_double(env_rand *r)
         return ((double)a * 67108864.0 + (double)b) / 9007199254740992.0;
     }
     return rng_uniform(&r->x);
+}
+
+/* The 53 random bits of a double draw of MT19937: env_rand_double is this / 2^53, from the
+ * same two outputs. */
+static inline uint64_t env_rand_mt_u53(env_rand *r)
+{
+    uint64_t a = env_rand_mt_u32(r) >> 5;
+    uint64_t b = env_rand_mt_u32(r) >> 6;
+    return a << 26 | b;
+}
+
+/* The bound that turns `env_rand_double(r) < p` into `env_rand_mt_u53(r) < bound` for MT19937,
+ * exactly: the double is u53 / 2^53 and p * 2^53 is exact, so for an integer u53 the test
+ * u53 < p * 2^53 is u53 < ceil(p * 2^53). p in [0, 1]. */
+static inline uint64_t env_rand_u53_bound(double p)
+{
+    double scaled = p * 9007199254740992.0;
+    uint64_t bound = (uint64_t)scaled;
+    return bound + ((double)bound < scaled);
 }
 
 /* Uniform integer in [low, high), high > low (numpy `randint(low, high)` for MT19937). */

@@ -195,7 +195,7 @@ static void pass_divers(seaquest *g)
  * is removed (a Python object outside the list), so a removed sub still runs its shot timer
  * and may fire (spec quirk "shots from dead subs"). When an earlier equal element was removed
  * instead, the visited item is still in the list, one index lower. */
-static float pass_enemies(seaquest *g, seaquest_list *l, bool shoot, int *terminal)
+static inline float pass_enemies(seaquest *g, seaquest_list *l, bool shoot, int *terminal)
 {
     float reward = 0;
     for (int i = l->n - 1; i >= 0; i--) {
@@ -344,44 +344,68 @@ static float step(void *state, uint32_t a, env_rand *r, int *terminal)
     return reward;
 }
 
-/* Sets (y, x, ch) when on is 1, without a branch (on is as good as random per item). */
+/* Sets (y, x, ch) of the packed observation when on is 1, without a branch (on is as good as
+ * random per item). */
 static inline void set_if(uint8_t *obs, int y, int x, int ch, unsigned on)
 {
     unsigned i = (unsigned)((y * 10 + x) * 10 + ch);
     obs[i >> 3] |= (uint8_t)(on << (i & 7u));
 }
 
-static void draw_list(uint8_t *obs, const seaquest_list *l, int ch, bool trail)
+/* Row 9 holds only the gauges: oxygen in channel 7 over cells x < n (n = 0..10), divers in
+ * channel 8 over cells f..8 (f = 0..9). Bit 900 + 10 x + c of the observation is bit
+ * 4 + 10 x + c of the word at bytes 112..119 for x <= 5 ([0]) and bit 10 (x - 6) + c of the
+ * 40 bits from byte 120 for x >= 6 ([1]); generated from that rule. Setting the 20 bits one
+ * by one cost more than the rest of the observation. */
+static const uint64_t oxygen_gauge[11][2] = {
+    {0x0ull, 0x0ull}, {0x800ull, 0x0ull}, {0x200800ull, 0x0ull}, {0x80200800ull, 0x0ull},
+    {0x20080200800ull, 0x0ull}, {0x8020080200800ull, 0x0ull},
+    {0x2008020080200800ull, 0x0ull}, {0x2008020080200800ull, 0x80ull},
+    {0x2008020080200800ull, 0x20080ull}, {0x2008020080200800ull, 0x8020080ull},
+    {0x2008020080200800ull, 0x2008020080ull}};
+static const uint64_t diver_gauge[10][2] = {
+    {0x4010040100401000ull, 0x10040100ull}, {0x4010040100400000ull, 0x10040100ull},
+    {0x4010040100000000ull, 0x10040100ull}, {0x4010040000000000ull, 0x10040100ull},
+    {0x4010000000000000ull, 0x10040100ull}, {0x4000000000000000ull, 0x10040100ull},
+    {0x0ull, 0x10040100ull}, {0x0ull, 0x10040000ull}, {0x0ull, 0x10000000ull},
+    {0x0ull, 0x0ull}};
+
+/* Written first, with two plain stores (bytes 112..119 and 117..124); bits 896..899 belong to
+ * row 8 and are still 0 here. */
+static void gauges(uint8_t *obs, int n_oxygen, int first_diver)
 {
-    for (int j = 0; j < l->n; j++) {
-        const seaquest_item *it = &l->v[j];
-        if (it->x < 0 || it->x > 9) {
-            continue;
-        }
-        env_bit_set(obs, 10, it->y, it->x, ch);
-        int tx = it->x + 1 - 2 * it->right;
-        unsigned inside = trail & ((unsigned)tx <= 9u);
-        set_if(obs, it->y, inside ? tx : 0, 3, inside);
-    }
+    int n = n_oxygen < 10 ? n_oxygen : 10;
+    int f = first_diver < 0 ? 0 : first_diver > 9 ? 9 : first_diver;
+    uint64_t lo = oxygen_gauge[n][0] | diver_gauge[f][0];
+    uint64_t hi = oxygen_gauge[n][1] | diver_gauge[f][1];
+    env_store_le64(obs + 112, lo);
+    env_store_le64(obs + 117, hi << 24 | lo >> 40);
 }
 
 static void observe(const void *state, uint8_t *obs)
 {
     const seaquest *g = state;
+    int n_oxygen = (g->oxygen > 0 ? g->oxygen : 0) * 10 / MAX_OXYGEN;
+    gauges(obs, n_oxygen, g->dc > 0 ? 9 - g->dc : 9);
     env_bit_set(obs, 10, g->sy, g->sx, 0);
     env_bit_set(obs, 10, g->sy, g->sx + 1 - 2 * g->face_right, 1);
-    /* The gauges, as fixed-length loops: their lengths change from step to step. */
-    int n_oxygen = (g->oxygen > 0 ? g->oxygen : 0) * 10 / MAX_OXYGEN;
-    int first_diver = g->dc > 0 ? 9 - g->dc : 9;
-    for (int x = 0; x < 10; x++) {
-        set_if(obs, 9, x, 7, x < n_oxygen);
-        set_if(obs, 9, x, 8, x >= first_diver && x <= 8);
+    /* One loop over the five lists rather than a call per list: the calls' register saving
+     * cost more than drawing the few items a list holds. */
+    const seaquest_list *lists[5] = {&g->fbul, &g->ebul, &g->fish, &g->subs, &g->divers};
+    static const int list_ch[5] = {2, 4, 5, 6, 9};
+    static const unsigned list_trail[5] = {0, 0, 1, 1, 1};
+    for (int k = 0; k < 5; k++) {
+        const seaquest_list *l = lists[k];
+        for (int j = 0; j < l->n; j++) {
+            const seaquest_item *it = &l->v[j];
+            unsigned on = (unsigned)it->x <= 9u;
+            int x = on ? it->x : 0;
+            set_if(obs, it->y, x, list_ch[k], on);
+            int tx = x + 1 - 2 * it->right;
+            unsigned inside = on & list_trail[k] & ((unsigned)tx <= 9u);
+            set_if(obs, it->y, inside ? tx : 0, 3, inside);
+        }
     }
-    draw_list(obs, &g->fbul, 2, false);
-    draw_list(obs, &g->ebul, 4, false);
-    draw_list(obs, &g->fish, 5, true);
-    draw_list(obs, &g->subs, 6, true);
-    draw_list(obs, &g->divers, 9, true);
 }
 
 static int ramp_index(const void *state)

@@ -152,20 +152,20 @@ static float step(void *state, uint32_t a, env_rand *r, int *terminal)
     return reward;
 }
 
-/* Each row's six channels are built as one 60-bit word and ORed in once. */
+/* Each row's six channels are built as one 60-bit word, and the rows stored at once
+ * (env_rows_store). */
 static void observe(const void *state, uint8_t *obs)
 {
     const invaders *g = state;
     int dir_ch = g->adir < 0 ? 2 : 3;
+    uint64_t rows[10];
     for (int y = 0; y < 10; y++) {
         uint64_t aliens = env_spread10(g->alien[y], 6);
-        uint64_t word = aliens << 1 | aliens << dir_ch | env_spread10(g->fbul[y], 6) << 4 |
-                        env_spread10(g->ebul[y], 6) << 5;
-        if (y == 9) {
-            word |= (uint64_t)1 << (g->pos * 6);
-        }
-        env_bits_or_row(obs, 6, y, word);
+        rows[y] = aliens << 1 | aliens << dir_ch | env_spread10(g->fbul[y], 6) << 4 |
+                  env_spread10(g->ebul[y], 6) << 5;
     }
+    rows[9] |= (uint64_t)1 << (g->pos * 6);
+    env_rows_store(obs, 6, rows);
 }
 
 static int ramp_index(const void *state)

@@ -534,3 +534,74 @@ Test(env, trace_check_reports_the_first_differing_step_and_cell)
     cr_assert_eq(env_trace_check(NULL, "/nonexistent/x.trace", &res, &err), SHOAL_ENOTFOUND);
     unlink(path);
 }
+
+/* The vector's step is its own loop (env/vec.c: one memset for the batch, the step inlined,
+ * each env observed after its step or its reset): env for env it must give what stepping the
+ * same envs one by one gives, observation bytes, rewards, flags and final observations, with
+ * and without observations, across episode ends and time limits. */
+Test(env, vector_steps_match_the_same_envs_stepped_one_by_one)
+{
+    enum { E = 6, T = 1500 };
+    const char *names[] = {"minatar/breakout", "minatar/asterix", "minatar/freeway",
+                           "minatar/seaquest", "minatar/space_invaders", "deepsea", "chain"};
+    for (size_t g = 0; g < sizeof names / sizeof names[0]; g++) {
+        env_options o;
+        env_options_default(&o);
+        shoal_err err = {0};
+        cr_assert_eq(env_options_parse(&o, "max_episode_steps=97", &err), SHOAL_OK);
+        env_vec *v = env_vec_new(NULL, names[g], &o, E, 5, &err);
+        cr_assert_not_null(v, "%s", err.msg);
+        env *one[E];
+        size_t ob = env_obs_bytes(env_vec_env(v, 0));
+        uint8_t *obs = calloc(E, ob), *final = calloc(E, ob), *want = calloc(E, ob);
+        uint8_t *want_final = calloc(E, ob);
+        cr_assert(obs && final && want && want_final);
+        for (int i = 0; i < E; i++) {
+            one[i] = env_make(NULL, names[g], &o, &err);
+            cr_assert_not_null(one[i], "%s", err.msg);
+            env_seed(one[i], 100 + (uint64_t)i);
+            env_seed(env_vec_env(v, (size_t)i), 100 + (uint64_t)i);
+            env_reset(one[i], want + i * ob);
+        }
+        env_vec_reset(v, obs);
+        cr_assert_eq(memcmp(obs, want, E * ob), 0, "%s: first observations", names[g]);
+        float reward[E];
+        uint8_t term[E], trunc[E];
+        uint32_t actions[E];
+        uint32_t n_actions = env_n_actions(one[0]);
+        int ends = 0;
+        for (int t = 0; t < T; t++) {
+            bool with_obs = t % 3 != 2;
+            env_vec_out out = {.obs = with_obs ? obs : NULL, .reward = reward, .terminal = term,
+                               .truncated = trunc, .final_obs = final};
+            for (int i = 0; i < E; i++) {
+                actions[i] = (uint32_t)((t * 7 + i * 5 + t / 11) % n_actions);
+            }
+            env_vec_step(v, actions, &out);
+            for (int i = 0; i < E; i++) {
+                uint8_t *w = want + i * ob;
+                env_step_result r = env_step(one[i], actions[i], with_obs ? w : NULL);
+                cr_assert_eq(reward[i], r.reward, "%s t=%d env %d", names[g], t, i);
+                cr_assert_eq(term[i], r.terminal, "%s t=%d env %d", names[g], t, i);
+                cr_assert_eq(trunc[i], r.truncated, "%s t=%d env %d", names[g], t, i);
+                if (r.terminal || r.truncated) {
+                    env_observe(one[i], want_final + i * ob);
+                    cr_assert_eq(memcmp(final + i * ob, want_final + i * ob, ob), 0,
+                                 "%s t=%d env %d: final observation", names[g], t, i);
+                    env_reset(one[i], with_obs ? w : NULL);
+                    ends++;
+                }
+            }
+            if (with_obs) {
+                cr_assert_eq(memcmp(obs, want, E * ob), 0, "%s t=%d: observations", names[g],
+                             t);
+            }
+        }
+        cr_assert_gt(ends, 10, "%s: episodes ended", names[g]);
+        for (int i = 0; i < E; i++) {
+            env_free(one[i]);
+        }
+        free(obs), free(final), free(want), free(want_final);
+        env_vec_free(v);
+    }
+}

@@ -1,5 +1,6 @@
 /* env/rand.c: MT19937 with numpy's RandomState draw rules (specs/minatar.md §2.4). */
 #include <criterion/criterion.h>
+#include <math.h>
 
 #include "env/rand.h"
 
@@ -63,4 +64,31 @@ Test(env_rand, xoshiro_kind_gives_the_same_ranges)
         sum += env_rand_double(&r);
     }
     cr_assert(sum / 10000 > 0.48 && sum / 10000 < 0.52);
+}
+
+/* The sticky-action rule compares the draw's 53 bits with env_rand_u53_bound(p) instead of the
+ * double with p: the same answer for every draw, also at probabilities whose p * 2^53 is a
+ * whole number and right next to the draw itself. */
+Test(env_rand, integer_sticky_test_agrees_with_the_double_test)
+{
+    const double ps[] = {0, 1, 0.1, 0.5, 0.25, 1.0 / 3.0, 0x1p-53, 0x1.8p-52, 0.999999999};
+    env_rand a, b;
+    env_rand_seed(&a, ENV_RAND_MT19937, 3);
+    env_rand_seed(&b, ENV_RAND_MT19937, 3);
+    for (int i = 0; i < 20000; i++) {
+        uint64_t u = env_rand_mt_u53(&a);
+        double d = env_rand_double(&b);
+        cr_assert_eq((double)u / 9007199254740992.0, d, "the same draw");
+        /* p exactly the draw, and the doubles on either side of it. */
+        double around[3] = {d, nextafter(d, 0), nextafter(d, 1)};
+        for (int k = 0; k < 3; k++) {
+            cr_assert_eq(u < env_rand_u53_bound(around[k]), d < around[k], "p=%a d=%a",
+                         around[k], d);
+        }
+        for (size_t k = 0; k < sizeof ps / sizeof ps[0]; k++) {
+            cr_assert_eq(u < env_rand_u53_bound(ps[k]), d < ps[k], "p=%a d=%a", ps[k], d);
+        }
+    }
+    cr_assert_eq(env_rand_u53_bound(0), 0);
+    cr_assert_eq(env_rand_u53_bound(1), (uint64_t)1 << 53);
 }

@@ -33,6 +33,8 @@ typedef struct launch_spec {
     const char *self;     /* path of the shoal binary to run on every rank */
     int n_args;           /* words after the binary, passed through unchanged */
     char *const *args;
+    size_t n_extra;       /* the user's mpirun options (cluster.mpirun_args), before the binary */
+    char *const *extra;
 } launch_spec;
 
 /* Writes the mpirun command line into argv (NULL-terminated, at most cap entries including the

@@ -44,6 +44,13 @@ static const config_key run_keys[] = {
     {"cluster", "bind_host", CONFIG_STRING, "127.0.0.1", 0, 0, NULL,
      "address shards and the parameter publisher bind to; 'auto' binds every interface and "
      "advertises this host's name (for several machines)"},
+    {"cluster", "advertise_host", CONFIG_STRING, "", 0, 0, NULL,
+     "with bind_host = auto, what each rank tells the others to connect to: empty for the host's "
+     "name (which must resolve on every machine), a subnet like 10.0.0.0/24 for the host's "
+     "address in it, or a name or address taken as it is"},
+    {"cluster", "mpirun_args", CONFIG_STRING, "", 0, 0, NULL,
+     "extra mpirun options shoal train passes when it starts mpirun, split at blanks ('...' and "
+     "\"...\" group), e.g. \"--mca plm_rsh_agent ssh\"; added to --mpirun-args"},
     {"log", "level", CONFIG_ENUM, "info", 0, 0, "debug|info|warn|error|off",
      "lowest level written to stderr and the log files"},
     {"log", "file", CONFIG_STRING, "", 0, 0, NULL,

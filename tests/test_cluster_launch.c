@@ -58,6 +58,22 @@ Test(cluster_launch, root_and_hostfile_add_their_flags)
     cr_assert_str_eq(argv[h + 1], "hosts");
 }
 
+Test(cluster_launch, the_users_mpirun_options_come_after_the_fixed_ones_before_the_binary)
+{
+    char *extra[] = {"--mca", "plm_rsh_agent", "/opt/agent.sh"};
+    launch_spec s = {.mpirun = "mpirun", .n_procs = 2, .hostfile = "hosts", .self = "shoal",
+                     .n_extra = 3, .extra = extra};
+    char np[16];
+    char *argv[LAUNCH_ARGV_MAX];
+    size_t argc;
+    cr_assert_eq(launch_mpirun_argv(&s, np, argv, LAUNCH_ARGV_MAX, &argc, NULL), SHOAL_OK);
+    int agent = index_of(argv, argc, "plm_rsh_agent");
+    cr_assert(agent > index_of(argv, argc, "btl_vader_single_copy_mechanism"));
+    cr_assert_str_eq(argv[agent - 1], "--mca");
+    cr_assert_str_eq(argv[agent + 1], "/opt/agent.sh");
+    cr_assert_eq(agent + 2, index_of(argv, argc, "shoal"));
+}
+
 Test(cluster_launch, too_small_an_array_or_no_processes_is_an_error)
 {
     launch_spec s = {.mpirun = "mpirun", .n_procs = 2, .self = "shoal"};

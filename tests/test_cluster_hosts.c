@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cluster/hosts.h"
+#include "shoal_cli.h"
 
 Test(cluster_hosts, loopback_names_are_this_machine_only)
 {
@@ -97,4 +98,46 @@ Test(cluster_hosts, mpirun_arguments_split_at_blanks_and_quotes_group)
     cr_assert_eq(hosts_split_words(open, words, 8, &n, &err), SHOAL_EINVAL);
     char many[] = "a b c";
     cr_assert_eq(hosts_split_words(many, words, 2, &n, &err), SHOAL_EINVAL);
+}
+
+/* `shoal train` itself: the checks above at its start (no MPI job is started by either). */
+Test(cluster_hosts, train_refuses_a_hostfile_of_other_machines_with_a_loopback_bind_host)
+{
+    char dir[] = "/tmp/shoal-hosts-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char hostfile[64], cmd[512], out[8192];
+    snprintf(hostfile, sizeof hostfile, "%s/hosts", dir);
+    FILE *f = fopen(hostfile, "w");
+    cr_assert_not_null(f);
+    fputs("localhost slots=2\nnode02.invalid slots=2\n", f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "train --hostfile %s --run-dir %s/run", hostfile, dir);
+    cr_assert_eq(run(cmd, out, sizeof out), 1, "%s", out);
+    cr_assert(strstr(out, "node02.invalid") && strstr(out, "cluster.bind_host=auto"), "%s", out);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+Test(cluster_hosts, train_passes_mpirun_args_to_mpirun_and_keeps_them_in_config_ini)
+{
+    char dir[] = "/tmp/shoal-hosts-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char cmd[512], out[16384], path[128];
+    /* An option mpirun does not know: it refuses at once, naming it, so the run ends there. */
+    snprintf(cmd, sizeof cmd,
+             "train --run-dir %s/run --mpirun-args \"--shoal-test-unknown-option 'a b'\" "
+             "--set run.max_seconds=20",
+             dir);
+    cr_assert_neq(run(cmd, out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "shoal-test-unknown-option"), "mpirun did not see the option: %s",
+              out);
+    snprintf(path, sizeof path, "%s/run/config.ini", dir);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = '\0';
+    fclose(f);
+    cr_assert(strstr(out, "mpirun_args = --shoal-test-unknown-option 'a b'"), "%s", out);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
 }

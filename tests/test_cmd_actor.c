@@ -235,7 +235,110 @@ Test(cmd_actor, a_joined_actor_flushes_everything_it_generated_on_sigterm)
     unlink(path);
     snprintf(path, sizeof path, "%s/config.ini", dir);
     unlink(path);
+    snprintf(path, sizeof path, "%s/log", dir);
+    rmdir(path);
     rmdir(dir);
+    nn_qnet_free(net);
+    learner_params_pub_free(p.pub);
+    zmq_ctx_term(ctx);
+}
+
+/* Starts `shoal actor --join dir` with its output in outp. */
+static pid_t start_joiner(const char *dir, const char *outp)
+{
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        int fd = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execl(getenv("SHOAL_BIN"), "shoal", "actor", "--join", dir, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void read_text(const char *path, char *text, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    size_t n = fread(text, 1, cap - 1, f);
+    text[n] = '\0';
+    fclose(f);
+}
+
+Test(cmd_actor, joined_actors_take_the_indices_the_run_gives_and_stop_with_the_run)
+{
+    shoal_err err = {0};
+    fx_server srv;
+    replay_server_config sc = fx_server_config(100000, 0);
+    cr_assert_eq(fx_server_start(&srv, &sc), 0, "%s", srv.err.msg);
+    void *ctx = zmq_ctx_new();
+    char bound[256];
+    publisher p = {0};
+    p.pub = learner_params_pub_new(ctx, "tcp://127.0.0.1:*", bound, sizeof bound, &err);
+    cr_assert_not_null(p.pub, "%s", err.msg);
+    nn_qnet_config nc = nn_qnet_config_minatar(4, 3);
+    nc.max_batch = 2;
+    nn_qnet *net = nn_qnet_new(&nc, &err);
+    cr_assert_eq(learner_params_pub_send(p.pub, 1, 0, net, &err), SHOAL_OK);
+    pthread_t th;
+    pthread_create(&th, NULL, publish_main, &p);
+
+    char dir[] = "/tmp/shoal-join-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char path[512], out1[512], out2[512], cmd[600];
+    snprintf(path, sizeof path, "%s/config.ini", dir);
+    write_file(path, "[env]\nname = minatar/breakout\nmax_episode_steps = 30\n"
+                     "[actor]\nenvs = 2\nbatch = 7\n[cluster]\nactors = 2\n"
+                     "[replay]\nmax_actors = 16\n");
+    endpoint_file ep = {.n_replay = 1};
+    snprintf(ep.replay[0], sizeof ep.replay[0], "%s", replay_server_endpoint(srv.srv));
+    snprintf(ep.params, sizeof ep.params, "%s", bound);
+    snprintf(path, sizeof path, "%s/endpoints.json", dir);
+    cr_assert_eq(endpoints_write(path, &ep, &err), SHOAL_OK, "%s", err.msg);
+    snprintf(out1, sizeof out1, "%s/out1.txt", dir);
+    snprintf(out2, sizeof out2, "%s/out2.txt", dir);
+    pid_t a = start_joiner(dir, out1), b = start_joiner(dir, out2);
+    clock_sleep_ms(1500);
+    char claim[600];
+    snprintf(claim, sizeof claim, "%s/log/join-15.claim", dir);
+    cr_assert_eq(access(claim, F_OK), 0, "the highest index is claimed while the actor runs");
+
+    /* The end of the run: the STOP file; both stop by themselves. */
+    snprintf(path, sizeof path, "%s/STOP", dir);
+    write_file(path, "");
+    uint64_t t0 = clock_now_ns();
+    int sa = -1, sb = -1;
+    while (sa < 0 || sb < 0) {
+        cr_assert(clock_since_s(t0) < 20.0, "a joined actor did not stop with the run");
+        if (sa < 0 && waitpid(a, &sa, WNOHANG) != a) {
+            sa = -1;
+        }
+        if (sb < 0 && waitpid(b, &sb, WNOHANG) != b) {
+            sb = -1;
+        }
+        clock_sleep_ms(100);
+    }
+    char t1[4096], t2[4096];
+    read_text(out1, t1, sizeof t1);
+    read_text(out2, t2, sizeof t2);
+    cr_assert(WIFEXITED(sa) && WEXITSTATUS(sa) == 0, "%s", t1);
+    cr_assert(WIFEXITED(sb) && WEXITSTATUS(sb) == 0, "%s", t2);
+    bool a15 = strstr(t1, "as actor 15 (the index the run gave it)") != NULL;
+    bool b15 = strstr(t2, "as actor 15 (the index the run gave it)") != NULL;
+    cr_assert(a15 != b15, "exactly one takes 15:\n%s\n%s", t1, t2);
+    cr_assert(strstr(a15 ? t2 : t1, "as actor 14 (the index the run gave it)"), "%s\n%s", t1,
+              t2);
+    cr_assert_neq(access(claim, F_OK), 0, "the claim is given back at the end");
+
+    p.stop = 1;
+    pthread_join(th, NULL);
+    srv.stop = 1;
+    pthread_join(srv.thread, NULL);
+    replay_server_free(srv.srv);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
     nn_qnet_free(net);
     learner_params_pub_free(p.pub);
     zmq_ctx_term(ctx);

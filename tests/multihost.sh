@@ -34,6 +34,7 @@ P=shmh$$ # namespace and link names of this run (links: at most 15 characters)
 subnet=10.77.0.0/24
 hosts="h1 h2 h3 h4"
 work=$(mktemp -d /tmp/shoal-multihost-XXXXXX)
+[ -d /etc/netns ] && made_etc_netns=0 || made_etc_netns=1
 
 cleanup() {
     local ns pid
@@ -44,6 +45,7 @@ cleanup() {
         ip netns del "$ns" 2>/dev/null
     done
     rm -rf /etc/netns/"$P"* "$work"
+    [ $made_etc_netns = 0 ] || rmdir /etc/netns 2>/dev/null
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -179,7 +181,8 @@ check "frames flowed and the learner updated (metrics.csv: $last)" \
 check "checkpoints were written" sh -c "ls '$run/checkpoints' | grep -q ."
 check "evaluations were written" sh -c "[ \$(wc -l < '$run/eval.csv') -ge 2 ]"
 check "the joined actor stopped by itself with the run (exit 0)" [ "$join_rc" = 0 ]
-check "the joined actor took an index the run gave it" has "$work/join.out" "joined as actor"
+check "the joined actor took an index the run gave it" \
+    grep -Eq "as actor [0-9]+ \(the index the run gave it\)" "$work/join.out"
 check "the joined actor's transitions were acknowledged" \
     grep -Eq "transitions sent in [0-9]+ batches, [1-9][0-9]* acknowledged" "$work/join.out"
 if [ $failed != 0 ]; then

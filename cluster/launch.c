@@ -93,6 +93,31 @@ pid_t launch_parent_of(pid_t pid)
     return (pid_t)ppid;
 }
 
+pid_t launch_job_daemon(void)
+{
+    static const char *const daemons[] = {"mpirun", "orterun", "orted", "prterun", "prted"};
+    pid_t pid = getpid();
+    for (int level = 0; level < 4 && pid > 1; level++) {
+        pid = launch_parent_of(pid);
+        char path[64], comm[64] = "";
+        snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+        FILE *f = pid > 1 ? fopen(path, "r") : NULL;
+        if (f) {
+            if (!fgets(comm, sizeof comm, f)) {
+                comm[0] = '\0';
+            }
+            fclose(f);
+        }
+        comm[strcspn(comm, "\n")] = '\0';
+        for (size_t i = 0; i < sizeof daemons / sizeof daemons[0]; i++) {
+            if (strcmp(comm, daemons[i]) == 0) {
+                return pid;
+            }
+        }
+    }
+    return -1;
+}
+
 size_t launch_job_children(pid_t mpirun_pid, pid_t *out, size_t cap)
 {
     size_t n = 0;

@@ -8,12 +8,14 @@
 
 #include "cluster/cmdline.h"
 #include "cluster/guardian.h"
+#include "cluster/launch.h"
 #include "cluster/hosts.h"
 #include "cluster/liveness.h"
 #include "cluster/monitor.h"
 #include "cluster/rundir.h"
 #include "cluster/stop.h"
 #include "cluster/watcher.h"
+#include "common/clock.h"
 #include "common/fileio.h"
 #include "common/log.h"
 #include "actor/actor.h"
@@ -431,6 +433,27 @@ static int rank_role(const train_rank_spec *spec, const config *cfg, const char 
     return rc;
 }
 
+/* Seconds world rank 0 waits, once its own role is done, for every rank's .done marker. */
+#define TRAIN_END_WAIT_SECS 20.0
+
+/* Whether every rank of the world said it is done, waiting up to TRAIN_END_WAIT_SECS (the
+ * evaluator's final pass may still run); false when one died or stopped answering. */
+static bool world_done(const char *run_dir, int world_size)
+{
+    uint64_t t0 = clock_now_ns();
+    for (;;) {
+        int done = rundir_count_markers(run_dir, NULL, RUNDIR_DONE);
+        int died = rundir_count_markers(run_dir, NULL, RUNDIR_DIED);
+        if (done >= world_size) {
+            return true;
+        }
+        if (done + died >= world_size || clock_since_s(t0) > TRAIN_END_WAIT_SECS) {
+            return false;
+        }
+        clock_sleep_ms(200);
+    }
+}
+
 int train_rank_main(const train_rank_spec *spec)
 {
     guardian guard;
@@ -448,6 +471,23 @@ int train_rank_main(const train_rank_spec *spec)
     if (cfg) {
         rc = rank_role(spec, cfg, run_dir, &layout, world_rank, world_size, stop, &guard);
         config_free(cfg);
+        /* After a rank of another host died under --enable-recovery, OpenMPI 4.1's mpirun
+         * never exits once the other ranks have, nor after an MPI_Abort: it waits on that
+         * host's daemon (measured on the namespace hosts of tests/multihost.sh), so a job
+         * under the user's own mpirun or Slurm sat there until its wall-time limit. SIGTERM
+         * to mpirun (or to this host's orted, which mpirun then loses) ends it within
+         * seconds. Every role is done by now, and this rank leaves without MPI_Finalize,
+         * which would wait for the dead. */
+        if (world_rank == 0 && !world_done(run_dir, world_size)) {
+            pid_t daemon = launch_job_daemon();
+            log_warn("not every rank finished (see log/*.died); %s so that the job ends",
+                     daemon > 0 ? "SIGTERM to mpirun" : "no mpirun or orted above this rank");
+            log_close();
+            if (daemon > 0) {
+                kill(daemon, SIGTERM);
+                _exit(rc);
+            }
+        }
         log_close();
     }
     MPI_Finalize();

@@ -9,7 +9,8 @@
 # Asserts: every role ran on its host (log/<role>-<i>.alive holds "HOST PID"); endpoints.json
 # holds the hosts' addresses; frames flowed and the learner updated; checkpoints and
 # evaluations were written; the run exited 0; the joined actor took an index the run gave it,
-# sent transitions and stopped by itself when the run ended.
+# sent transitions and stopped by itself when the run ended. A second job under the user's own
+# mpirun loses h3's actors (SIGKILL) and must still end by itself after its budget.
 #
 #   tests/multihost.sh build/cluster/shoal       (ctest: test_multihost)
 #
@@ -185,6 +186,39 @@ check "the joined actor took an index the run gave it" \
     grep -Eq "as actor [0-9]+ \(the index the run gave it\)" "$work/join.out"
 check "the joined actor's transitions were acknowledged" \
     grep -Eq "transitions sent in [0-9]+ batches, [1-9][0-9]* acknowledged" "$work/join.out"
+
+# Second job: under the user's own mpirun, as docs/cluster.md shows, the actors of h3 are
+# killed; every other role finishes at the end of the budget, and the job must end then too
+# (OpenMPI 4.1's mpirun alone waits on h3's daemon forever).
+run2=$work/run2
+echo "test_multihost: own mpirun; the actors of h3 killed mid-run"
+t0=$(date +%s)
+inhost h1 timeout -s KILL 120 mpirun -np 5 --hostfile "$work/hosts" --oversubscribe \
+    --enable-recovery --bind-to none $mpirun_args -x OPENBLAS_NUM_THREADS=1 \
+    "$shoal" train "$work/small.ini" --run-dir "$run2" --set run.max_seconds=15 \
+    --set cluster.bind_host=auto --set cluster.advertise_host=$subnet >"$work/own.out" 2>&1 &
+own_pid=$!
+for _ in $(seq 600); do
+    [ -s "$run2/log/actor-0.alive" ] && [ -s "$run2/log/actor-1.alive" ] && break
+    sleep 0.1
+done
+sleep 3
+for a in actor-0 actor-1; do
+    pid=$(cut -d' ' -f2 "$run2/log/$a.alive" 2>/dev/null)
+    [ -n "$pid" ] && ip netns exec "${P}h3" kill -KILL "$pid"
+done
+wait $own_pid
+own_rc=$?
+own_secs=$(($(date +%s) - t0))
+echo "--- own mpirun (exit $own_rc after $own_secs s)"
+tail -n 3 "$work/own.out"
+check "the killed actors were reported dead" \
+    sh -c "[ -f '$run2/log/actor-0.died' ] && [ -f '$run2/log/actor-1.died' ]"
+check "shard, learner and evaluator finished" \
+    sh -c "ls '$run2/log/' | grep -Ec '^(replay|learner|evaluator)-0.done$' | grep -qx 3"
+check "the job ended by itself after its budget ($own_secs s; killed at 120 s)" \
+    [ "$own_rc" != 137 -a "$own_secs" -lt 100 ]
+
 if [ $failed != 0 ]; then
     echo "--- run folder logs"
     tail -n 5 "$run"/log/*.log 2>/dev/null

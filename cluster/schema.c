@@ -43,7 +43,7 @@ static const config_key run_keys[] = {
      "rank after the evaluator is an actor)"},
     {"cluster", "bind_host", CONFIG_STRING, "127.0.0.1", 0, 0, NULL,
      "address shards and the parameter publisher bind to; 'auto' binds every interface and "
-     "advertises this host's name (for several machines)"},
+     "advertises cluster.advertise_host (for several machines)"},
     {"cluster", "advertise_host", CONFIG_STRING, "", 0, 0, NULL,
      "with bind_host = auto, what each rank tells the others to connect to: empty for the host's "
      "name (which must resolve on every machine), a subnet like 10.0.0.0/24 for the host's "

@@ -10,7 +10,8 @@
 # holds the hosts' addresses; frames flowed and the learner updated; checkpoints and
 # evaluations were written; the run exited 0; the joined actor took an index the run gave it,
 # sent transitions and stopped by itself when the run ended. A second job under the user's own
-# mpirun loses h3's actors (SIGKILL) and must still end by itself after its budget.
+# mpirun loses h3's actors (SIGKILL) and must still end by itself after its budget. A third puts
+# two learners on two hosts (h2, h4) and checks they agree and parameters reach h3's actors.
 #
 #   tests/multihost.sh build/cluster/shoal       (ctest: test_multihost)
 #
@@ -160,8 +161,8 @@ check() { # check DESCRIPTION COMMAND...
         failed=1
     fi
 }
-on_host() { # on_host ROLE-INDEX HOST: its heartbeat says it ran there
-    local file="$run/log/$1.alive"
+on_host() { # on_host ROLE-INDEX HOST [RUN]: its heartbeat says it ran there
+    local file="${3:-$run}/log/$1.alive"
     [ -f "$file" ] && [ "$(cut -d' ' -f1 "$file")" = "$2" ]
 }
 has() { grep -q -- "$2" "$1" 2>/dev/null; }
@@ -218,6 +219,29 @@ check "shard, learner and evaluator finished" \
     sh -c "ls '$run2/log/' | grep -Ec '^(replay|learner|evaluator)-0.done$' | grep -qx 3"
 check "the job ended by itself after its budget ($own_secs s; killed at 120 s)" \
     [ "$own_rc" != 137 -a "$own_secs" -lt 100 ]
+
+# Third job: two learners on two hosts (h2, h4), whose all-reduced updates must stay equal
+# (learner.checksum_period: a mismatch fails the run), and parameters that reach the actors on
+# a third (h3).
+run3=$work/run3
+printf 'h1 slots=1\nh2 slots=1\nh4 slots=1\nh3 slots=3\n' >"$work/hosts3"
+echo "test_multihost: learners on h2 and h4, actors on h3"
+inhost h1 timeout -s KILL 120 "$shoal" train "$work/small.ini" --run-dir "$run3" \
+    --hostfile "$work/hosts3" --mpirun-args "$mpirun_args" --set cluster.learners=2 \
+    --set learner.checksum_period=10 --set run.max_seconds=20 \
+    --set cluster.bind_host=auto --set cluster.advertise_host=$subnet >"$work/two.out" 2>&1
+two_rc=$?
+echo "--- two learners (exit $two_rc)"
+tail -n 3 "$work/two.out"
+check "two learners: exited 0 (no divergence, no failure)" [ "$two_rc" = 0 ]
+check "learner 0 ran on h2" on_host learner-0 h2 "$run3"
+check "learner 1 ran on h4" on_host learner-1 h4 "$run3"
+step3=$(tail -n 1 "$run3/metrics.csv" 2>/dev/null | cut -d, -f2)
+check "two learners: checksums compared every 10 updates and agreed (step ${step3:-none})" \
+    [ "${step3:-0}" -ge 20 ]
+# The progress line's "params vA[-B]": the versions the actors of h3 acted with.
+pv=$(grep -o 'params v[0-9]*' "$work/two.out" | tail -n 1 | tr -dc 0-9)
+check "parameters reached the actors on h3 (version ${pv:-none})" [ "${pv:-0}" -gt 0 ]
 
 if [ $failed != 0 ]; then
     echo "--- run folder logs"

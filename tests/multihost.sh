@@ -11,7 +11,8 @@
 # evaluations were written; the run exited 0; the joined actor took an index the run gave it,
 # sent transitions and stopped by itself when the run ended. A second job under the user's own
 # mpirun loses h3's actors (SIGKILL) and must still end by itself after its budget. A third puts
-# two learners on two hosts (h2, h4) and checks they agree and parameters reach h3's actors.
+# two learners on two hosts (h2, h4) and checks they agree and parameters reach h3's actors,
+# whose link is cut for 10 s: they must resume.
 #
 #   tests/multihost.sh build/cluster/shoal       (ctest: test_multihost)
 #
@@ -222,15 +223,32 @@ check "the job ended by itself after its budget ($own_secs s; killed at 120 s)" 
 
 # Third job: two learners on two hosts (h2, h4), whose all-reduced updates must stay equal
 # (learner.checksum_period: a mismatch fails the run), and parameters that reach the actors on
-# a third (h3).
+# a third (h3), whose link to the bridge is cut for 10 s mid-run: its actors must resume.
 run3=$work/run3
 printf 'h1 slots=1\nh2 slots=1\nh4 slots=1\nh3 slots=3\n' >"$work/hosts3"
 echo "test_multihost: learners on h2 and h4, actors on h3"
 inhost h1 timeout -s KILL 120 "$shoal" train "$work/small.ini" --run-dir "$run3" \
     --hostfile "$work/hosts3" --mpirun-args "$mpirun_args" --set cluster.learners=2 \
-    --set learner.checksum_period=10 --set run.max_seconds=20 \
-    --set cluster.bind_host=auto --set cluster.advertise_host=$subnet >"$work/two.out" 2>&1
+    --set learner.checksum_period=10 --set run.max_seconds=32 \
+    --set cluster.bind_host=auto --set cluster.advertise_host=$subnet >"$work/two.out" 2>&1 &
+two_pid=$!
+# frames (column 3 of metrics.csv) the learner has seen, from its newest row
+frames_now() { tail -n 1 "$run3/metrics.csv" 2>/dev/null | cut -d, -f3; }
+for _ in $(seq 600); do
+    [ "$(frames_now)" -gt 0 ] 2>/dev/null && break
+    sleep 0.1
+done
+sleep 2
+ip -n "${P}br" link set "${P}a3" down # h3's side of the bridge: its packets are dropped
+sleep 1
+down_frames=$(frames_now)
+sleep 9
+ip -n "${P}br" link set "${P}a3" up
+sleep 2 # the learner's metrics row of the moment (learner.metrics_secs = 1 in small.ini)
+cut_frames=$(frames_now)
+wait $two_pid
 two_rc=$?
+end_frames=$(frames_now)
 echo "--- two learners (exit $two_rc)"
 tail -n 3 "$work/two.out"
 check "two learners: exited 0 (no divergence, no failure)" [ "$two_rc" = 0 ]
@@ -242,6 +260,8 @@ check "two learners: checksums compared every 10 updates and agreed (step ${step
 # The progress line's "params vA[-B]": the versions the actors of h3 acted with.
 pv=$(grep -o 'params v[0-9]*' "$work/two.out" | tail -n 1 | tr -dc 0-9)
 check "parameters reached the actors on h3 (version ${pv:-none})" [ "${pv:-0}" -gt 0 ]
+check "h3's actors resumed after its link came back (frames: $down_frames cut, $cut_frames back, $end_frames end)" \
+    [ "${end_frames:-0}" -gt $((${cut_frames:-0} + 1000)) ]
 
 if [ $failed != 0 ]; then
     echo "--- run folder logs"

@@ -9,20 +9,18 @@
 #include "cluster/commands.h"
 #include "cluster/rundir.h"
 #include "cluster/stop.h"
+#include "cluster/watcher.h"
 #include "common/endpoints.h"
 #include "common/clock.h"
 #include "common/fileio.h"
 #include "common/log.h"
-
-/* Joined actors without --index take one of the highest ids the shards accept, which
- * `shoal train` does not hand out unless it runs that many actors. */
-#define JOIN_SPREAD 64u
 
 typedef struct args {
     cmdline_args cfg;
     const char *replay, *params, *join;
     uint64_t index, of;
     bool have_index, have_of;
+    bool claimed; /* index claimed from the run folder (rundir_claim_join) */
 } args;
 
 /* The options that go together: --join, or every endpoint and the ladder position. */
@@ -50,14 +48,13 @@ static int check(const cli_command *cmd, const args *a)
 
 static int parse(int argc, char **argv, args *a)
 {
-    char join_help[512];
-    snprintf(join_help, sizeof join_help,
-             "join a running job: reads RUN_DIR/config.ini and\n"
-             "RUN_DIR/endpoints.json (written by shoal train). Without --index\n"
-             "the actor takes index replay.max_actors - 1 - (pid mod %u), ids\n"
-             "the trainer only uses with that many actors, and with N = I + 1\n"
-             "it acts with the ladder's smallest ε",
-             JOIN_SPREAD);
+    const char *join_help =
+        "join a running job: reads RUN_DIR/config.ini and\n"
+        "RUN_DIR/endpoints.json (written by shoal train), and stops when\n"
+        "the run does (RUN_DIR/STOP). Without --index the run gives it\n"
+        "one: the highest below replay.max_actors no other joiner holds\n"
+        "(RUN_DIR/log/join-I.claim), and with N = I + 1 it acts with the\n"
+        "ladder's smallest ε";
     const cli_option options[] = {
         CMDLINE_CONFIG(&a->cfg, false),
         {"--replay", "EPS", "the replay shards' endpoints, comma-separated, in shard order",
@@ -104,9 +101,16 @@ static int resolve_join(args *a, const config *cfg, endpoint_file *ep, char *rep
     a->replay = replay;
     a->params = ep->params;
     if (!a->have_index) {
-        uint64_t max_actors = (uint64_t)config_int(cfg, "replay", "max_actors");
-        uint64_t spread = max_actors < JOIN_SPREAD ? max_actors : JOIN_SPREAD;
-        a->index = max_actors - 1 - (uint64_t)getpid() % spread;
+        uint32_t max_actors = (uint32_t)config_int(cfg, "replay", "max_actors");
+        uint32_t trainer = (uint32_t)config_int(cfg, "cluster", "actors");
+        uint32_t index = 0;
+        rc = rundir_claim_join(a->join, trainer < max_actors ? trainer : 0, max_actors, &index,
+                               err);
+        if (rc != SHOAL_OK) {
+            return rc;
+        }
+        a->index = index;
+        a->claimed = true;
     }
     if (!a->have_of) {
         a->of = a->index + 1;
@@ -139,8 +143,16 @@ static int run(args *a, volatile sig_atomic_t *stop)
     static char replay[ENDPOINTS_MAX_SHARDS * ENDPOINTS_MAX_LEN];
     if (a->join && resolve_join(a, cfg, &ep, replay, sizeof replay, &err) != SHOAL_OK) {
         fprintf(stderr, "shoal actor: %s\n", err.msg);
+        if (a->claimed) {
+            rundir_release_join(a->join, (uint32_t)a->index);
+        }
         config_free(cfg);
         return 1;
+    }
+    if (a->join) {
+        printf("shoal actor: joined %s as actor %llu%s\n", a->join,
+               (unsigned long long)a->index, a->claimed ? " (the index the run gave it)" : "");
+        fflush(stdout);
     }
     cmdline_log_setup(cfg, "actor", (int)a->index);
     static actor_config ac;
@@ -157,12 +169,24 @@ static int run(args *a, volatile sig_atomic_t *stop)
     curve_keys_wipe(&ac.curve);
     if (!act) {
         fprintf(stderr, "shoal actor: actor %llu: %s\n", (unsigned long long)a->index, err.msg);
+        if (a->claimed) {
+            rundir_release_join(a->join, (uint32_t)a->index);
+        }
         return 1;
     }
     log_info("actor %llu of %llu: %zu x %s, shards %zu, params %s", (unsigned long long)a->index,
              (unsigned long long)a->of, ac.n_envs, ac.env_name, ac.n_replay, ac.params);
     uint64_t t0 = clock_now_ns();
+    /* A joined actor ends with the run: the watcher turns RUN_DIR/STOP into the stop flag (no
+     * heartbeat: the run's liveness knows only its own ranks). */
+    watcher w = {.run_dir = a->join, .stop = stop};
+    if (a->join) {
+        watcher_start(&w);
+    }
     rc = actor_run(act, stop, &err);
+    if (a->join) {
+        watcher_join(&w);
+    }
     actor_stats st = actor_stats_get(act);
     report(&st, clock_since_s(t0));
     if (rc != SHOAL_OK && !(rc == SHOAL_EINTERRUPTED && *stop)) {
@@ -171,6 +195,9 @@ static int run(args *a, volatile sig_atomic_t *stop)
         rc = SHOAL_OK;
     }
     actor_free(act);
+    if (a->claimed) {
+        rundir_release_join(a->join, (uint32_t)a->index);
+    }
     log_close();
     return rc == SHOAL_OK ? 0 : 1;
 }

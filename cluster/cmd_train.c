@@ -9,11 +9,13 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cluster/cmdline.h"
 #include "cluster/commands.h"
 #include "cluster/envfacts.h"
+#include "cluster/hosts.h"
 #include "cluster/launch.h"
 #include "cluster/rundir.h"
 #include "cluster/stop.h"
@@ -30,6 +32,7 @@ typedef struct train_args {
     const char *run_dir;
     const char *resume;
     const char *hostfile;
+    const char *mpirun_args;
     bool prepared; /* internal: the launcher prepared RUN_DIR; load its config.ini */
 } train_args;
 
@@ -46,12 +49,15 @@ static int parse_args(int argc, char **argv, train_args *a)
         {"--hostfile", "FILE", "passed to mpirun to spread the processes over several machines\n"
                                "(set cluster.bind_host=auto and use a shared run folder)",
          .value = &a->hostfile},
+        {"--mpirun-args", "ARGS", "extra mpirun options, e.g. \"--mca plm_rsh_agent ssh\" (the\n"
+                                  "same as --set cluster.mpirun_args=ARGS)",
+         .value = &a->mpirun_args},
         {"--prepared", NULL, NULL, .flag = &a->prepared},
     };
     const cli_command cmd = {
         .name = "shoal train",
         .usage = "shoal train [CONFIG] [--set section.key=value ...] [--run-dir DIR]\n"
-                 "                   [--resume DIR] [--hostfile FILE]",
+                 "                   [--resume DIR] [--hostfile FILE] [--mpirun-args ARGS]",
         .about = "Trains an agent with every role: replay shards, learners, an evaluator and actors.\n"
                  "Without mpirun, re-runs itself under `mpirun -np N --oversubscribe\n"
                  "--enable-recovery` on this machine (N from [cluster]) and prints a progress line\n"
@@ -85,8 +91,47 @@ static int parse_args(int argc, char **argv, train_args *a)
 static config *load_config(const train_args *a, const char *run_dir, shoal_err *err)
 {
     bool run_config = a->resume || a->prepared;
-    return cmdline_config_load(run_config ? NULL : a->cfg.config, run_config ? run_dir : NULL,
-                               false, &a->cfg.sets, err);
+    config *cfg = cmdline_config_load(run_config ? NULL : a->cfg.config,
+                                      run_config ? run_dir : NULL, false, &a->cfg.sets, err);
+    if (cfg && a->mpirun_args && !a->prepared) {
+        size_t len = strlen(a->mpirun_args) + sizeof "cluster.mpirun_args=";
+        char *set = malloc(len);
+        if (!set) {
+            shoal_err_set(err, SHOAL_ENOMEM, "out of memory");
+        } else {
+            snprintf(set, len, "cluster.mpirun_args=%s", a->mpirun_args);
+        }
+        if (!set || config_set(cfg, set, "--mpirun-args", err) != SHOAL_OK) {
+            config_free(cfg);
+            cfg = NULL;
+        }
+        free(set);
+    }
+    return cfg;
+}
+
+/* A hostfile naming other machines while the shards and the parameter publisher bind loopback
+ * would leave every other machine's ranks connecting to themselves: the run would sit at
+ * frames 0 for its whole budget. Refused before anything starts. */
+static int check_hosts(const train_args *a, const config *cfg, shoal_err *err)
+{
+    const char *bind_host = config_str(cfg, "cluster", "bind_host");
+    if (!a->hostfile || !hosts_is_loopback(bind_host)) {
+        return SHOAL_OK;
+    }
+    char other[HOSTS_NAME_MAX];
+    int others = hosts_hostfile_names_others(a->hostfile, other, sizeof other, err);
+    if (others < 0) {
+        return err->code;
+    }
+    if (others > 0) {
+        return shoal_err_set(err, SHOAL_EINVAL,
+                             "--hostfile %s names other machines (%s) but cluster.bind_host = %s "
+                             "is this machine only: set --set cluster.bind_host=auto (or an "
+                             "address the other machines reach)",
+                             a->hostfile, other, bind_host);
+    }
+    return SHOAL_OK;
 }
 
 /* run_dir: --resume, else --run-dir, else runs/<run.name>. */
@@ -129,6 +174,10 @@ static config *prepare_run(const void *arg, char *run_dir, size_t cap, shoal_err
         fprintf(stderr, "shoal train: no actors: run.max_frames = %lld will never be reached; "
                         "learner.max_updates or run.max_seconds ends the run\n",
                 (long long)config_int(cfg, "run", "max_frames"));
+    }
+    if (cfg && check_hosts(a, cfg, err) != SHOAL_OK) {
+        config_free(cfg);
+        return NULL;
     }
     /* The run's env facts (observation spec, action count) go into config.ini once, so that
      * every rank reads them instead of building an environment to learn them. */

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cluster/hosts.h"
 #include "cluster/liveness.h"
 #include "cluster/monitor.h"
 #include "cluster/rundir.h"
@@ -41,8 +42,7 @@ int launch_mpirun_argv(const launch_spec *spec, char *np_buf, char **argv, size_
     };
     size_t n_fixed = sizeof fixed / sizeof fixed[0];
     size_t need = n_fixed + (spec->as_root ? 1 : 0) + (spec->hostfile ? 2 : 0) +
-                  (spec->interface ? 6 : 0) + 1 +
-                  (size_t)spec->n_args + 1;
+                  (spec->interface ? 6 : 0) + spec->n_extra + 1 + (size_t)spec->n_args + 1;
     if (need > cap) {
         return shoal_err_set(err, SHOAL_EINVAL, "mpirun command line of %zu words exceeds %zu",
                              need, cap);
@@ -66,6 +66,10 @@ int launch_mpirun_argv(const launch_spec *spec, char *np_buf, char **argv, size_
         for (size_t i = 0; i < 6; i++) {
             argv[n++] = (char *)words[i];
         }
+    }
+    /* After the fixed words: mpirun takes the last of a repeated --mca, so the user's win. */
+    for (size_t i = 0; i < spec->n_extra; i++) {
+        argv[n++] = spec->extra[i];
     }
     argv[n++] = (char *)spec->self;
     for (int i = 0; i < spec->n_args; i++) {
@@ -96,6 +100,31 @@ pid_t launch_parent_of(pid_t pid)
         return -1;
     }
     return (pid_t)ppid;
+}
+
+pid_t launch_job_daemon(void)
+{
+    static const char *const daemons[] = {"mpirun", "orterun", "orted", "prterun", "prted"};
+    pid_t pid = getpid();
+    for (int level = 0; level < 4 && pid > 1; level++) {
+        pid = launch_parent_of(pid);
+        char path[64], comm[64] = "";
+        snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+        FILE *f = pid > 1 ? fopen(path, "r") : NULL;
+        if (f) {
+            if (!fgets(comm, sizeof comm, f)) {
+                comm[0] = '\0';
+            }
+            fclose(f);
+        }
+        comm[strcspn(comm, "\n")] = '\0';
+        for (size_t i = 0; i < sizeof daemons / sizeof daemons[0]; i++) {
+            if (strcmp(comm, daemons[i]) == 0) {
+                return pid;
+            }
+        }
+    }
+    return -1;
 }
 
 size_t launch_job_children(pid_t mpirun_pid, pid_t *out, size_t cap)
@@ -158,10 +187,24 @@ static pid_t spawn(const char *run_dir, const config *cfg, const char *hostfile,
     }
     self[len] = '\0';
     char *rank_args[] = {"train", "--run-dir", (char *)run_dir, "--prepared"};
+    char extra_text[4096];
+    char *extra[LAUNCH_ARGV_MAX / 2];
+    size_t n_extra = 0;
+    const char *user = config_str(cfg, "cluster", "mpirun_args");
+    shoal_err why = {0};
+    if (snprintf(extra_text, sizeof extra_text, "%s", user) >= (int)sizeof extra_text) {
+        shoal_err_set(&why, SHOAL_EINVAL, "longer than %zu bytes", sizeof extra_text - 1);
+    } else {
+        hosts_split_words(extra_text, extra, LAUNCH_ARGV_MAX / 2, &n_extra, &why);
+    }
+    if (why.code != SHOAL_OK) {
+        shoal_err_set(err, SHOAL_EINVAL, "cluster.mpirun_args: %s", why.msg);
+        return -1;
+    }
     launch_spec spec = {.mpirun = "mpirun", .n_procs = role_count(cfg, true),
                         .as_root = geteuid() == 0, .hostfile = hostfile, .self = self,
                         .interface = launch_mpi_interface(cfg, hostfile != NULL),
-                        .n_args = 4, .args = rank_args};
+                        .n_args = 4, .args = rank_args, .n_extra = n_extra, .extra = extra};
     if (!spec.interface) {
         printf("shoal train: MPI may listen on every interface of each host; set "
                "cluster.interface (e.g. eth1 or 10.0.0.0/24) to restrict it\n");

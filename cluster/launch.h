@@ -37,6 +37,8 @@ typedef struct launch_spec {
     const char *self;     /* path of the shoal binary to run on every rank */
     int n_args;           /* words after the binary, passed through unchanged */
     char *const *args;
+    size_t n_extra;       /* the user's mpirun options (cluster.mpirun_args), before the binary */
+    char *const *extra;
 } launch_spec;
 
 /* Writes the mpirun command line into argv (NULL-terminated, at most cap entries including the
@@ -58,6 +60,10 @@ size_t launch_job_children(pid_t mpirun_pid, pid_t *out, size_t cap);
 
 /* The parent of pid (Linux: /proc/PID/stat), or -1 when it is gone. */
 pid_t launch_parent_of(pid_t pid);
+
+/* The nearest ancestor of this process (up to 4 levels) that is OpenMPI's mpirun or daemon
+ * (mpirun, orterun, orted, prterun, prted: /proc/PID/comm), or -1. */
+pid_t launch_job_daemon(void);
 
 /* Whether this process was started by mpirun (OpenMPI/PMIx set these variables). */
 bool launch_under_mpirun(void);

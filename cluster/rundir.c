@@ -302,3 +302,51 @@ const char *rundir_of_checkpoint(const char *checkpoint, char *buf, size_t cap)
     }
     return buf[0] ? buf : "/";
 }
+
+int rundir_claim_join(const char *dir, uint32_t floor, uint32_t limit, uint32_t *index,
+                      shoal_err *err)
+{
+    char host[256] = "?", text[300], path[FILEIO_PATH_MAX];
+    gethostname(host, sizeof host - 1);
+    int len = snprintf(text, sizeof text, "%s %d\n", host, (int)getpid());
+    if (snprintf(path, sizeof path, "%s/log", dir) >= (int)sizeof path) {
+        return shoal_err_set(err, SHOAL_EINVAL, "%s: run folder path too long", dir);
+    }
+    int rc = file_mkdirs(path, err);
+    if (rc != SHOAL_OK) {
+        return rc;
+    }
+    for (uint32_t i = limit; i-- > floor;) {
+        if (!rundir_role_file(path, sizeof path, dir, "join", i, ".claim")) {
+            return shoal_err_set(err, SHOAL_EINVAL, "%s: run folder path too long", dir);
+        }
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+        if (fd < 0 && errno == EEXIST) {
+            continue;
+        }
+        if (fd < 0) {
+            return shoal_err_set(err, SHOAL_EIO, "cannot claim an actor index: %s: %s", path,
+                                 strerror(errno));
+        }
+        bool written = write(fd, text, (size_t)len) == len;
+        close(fd);
+        if (!written) {
+            unlink(path);
+            return shoal_err_set(err, SHOAL_EIO, "cannot write %s", path);
+        }
+        *index = i;
+        return SHOAL_OK;
+    }
+    return shoal_err_set(err, SHOAL_ENOTFOUND,
+                         "every actor index from %u to %u is held by a joined actor "
+                         "(%s/log/join-*.claim; a killed actor's claim stays until removed)",
+                         floor, limit ? limit - 1 : 0, dir);
+}
+
+void rundir_release_join(const char *dir, uint32_t index)
+{
+    char path[FILEIO_PATH_MAX];
+    if (rundir_role_file(path, sizeof path, dir, "join", index, ".claim")) {
+        unlink(path);
+    }
+}

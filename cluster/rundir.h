@@ -107,6 +107,17 @@ int rundir_curve_keys(const config *cfg, const char *dir, bool server, curve_key
  * the message says which keys to set. */
 int rundir_curve_check_bind(const config *cfg, const char *endpoint, shoal_err *err);
 
+/* The actor index a joining actor (`shoal actor --join`) takes, assigned by the run folder:
+ * creates dir/log/join-<i>.claim ("HOST PID") with O_EXCL for the highest i below limit that
+ * no other joiner holds, down to floor; *index gets it. O_EXCL creation is atomic (also on
+ * NFS v3 and later), so two joiners never take the same index. ENOTFOUND when every one is
+ * held (a killed joiner's claim stays: remove it), EIO. */
+int rundir_claim_join(const char *dir, uint32_t floor, uint32_t limit, uint32_t *index,
+                      shoal_err *err);
+
+/* Gives the index back (removes its claim file). */
+void rundir_release_join(const char *dir, uint32_t index);
+
 /* The run folder of a checkpoint that lies in RUN_DIR/checkpoints/ (its config.ini names the
  * environment it was trained on), written into buf (cap bytes, FILEIO_PATH_MAX suffice);
  * returns buf, or NULL when the checkpoint lies elsewhere or the path is too long. */

@@ -44,7 +44,14 @@ static const config_key run_keys[] = {
      "replay.checkpoint), ended by learner.max_updates or run.max_seconds"},
     {"cluster", "bind_host", CONFIG_STRING, "127.0.0.1", 0, 0, NULL,
      "address shards and the parameter publisher bind to; 'auto' binds every interface and "
-     "advertises this host's name (for several machines)"},
+     "advertises cluster.advertise_host (for several machines)"},
+    {"cluster", "advertise_host", CONFIG_STRING, "", 0, 0, NULL,
+     "with bind_host = auto, what each rank tells the others to connect to: empty for the host's "
+     "name (which must resolve on every machine), a subnet like 10.0.0.0/24 for the host's "
+     "address in it, or a name or address taken as it is"},
+    {"cluster", "mpirun_args", CONFIG_STRING, "", 0, 0, NULL,
+     "extra mpirun options shoal train passes when it starts mpirun, split at blanks ('...' and "
+     "\"...\" group), e.g. \"--mca plm_rsh_agent ssh\"; added to --mpirun-args"},
     {"cluster", "curve", CONFIG_ENUM, "auto", 0, 0, "auto|on|off",
      "ZeroMQ CURVE (encryption and authentication) on replay and parameter sockets; auto: on "
      "unless bind_host is loopback (127.x, localhost, ::1); off is unsafe beyond a trusted "

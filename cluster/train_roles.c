@@ -8,11 +8,14 @@
 
 #include "cluster/cmdline.h"
 #include "cluster/guardian.h"
+#include "cluster/launch.h"
+#include "cluster/hosts.h"
 #include "cluster/liveness.h"
 #include "cluster/monitor.h"
 #include "cluster/rundir.h"
 #include "cluster/stop.h"
 #include "cluster/watcher.h"
+#include "common/clock.h"
 #include "common/fileio.h"
 #include "common/log.h"
 #include "actor/actor.h"
@@ -26,20 +29,16 @@ void train_role_bind_address(const config *cfg, char *out, size_t cap)
     snprintf(out, cap, "tcp://%s:*", strcmp(host, "auto") == 0 ? "*" : host);
 }
 
-void train_role_advertise(char *endpoint, size_t cap, const char *bind_host)
+int train_role_advertise(char *endpoint, size_t cap, const config *cfg, shoal_err *err)
 {
+    const char *bind_host = config_str(cfg, "cluster", "bind_host");
     if (strcmp(bind_host, "auto") != 0) {
-        return;
+        return SHOAL_OK;
     }
-    char host[128];
-    const char *port = strrchr(endpoint, ':');
-    if (!port || strlen(port) > 16 || gethostname(host, sizeof host) != 0) {
-        return;
-    }
-    host[sizeof host - 1] = '\0';
-    char out[sizeof host + 32];
-    snprintf(out, sizeof out, "tcp://%s%s", host, port);
-    snprintf(endpoint, cap, "%s", out);
+    char host[HOSTS_NAME_MAX];
+    int rc = hosts_advertised(bind_host, config_str(cfg, "cluster", "advertise_host"), host,
+                              sizeof host, err);
+    return rc == SHOAL_OK ? endpoints_with_host(endpoint, host, endpoint, cap, err) : rc;
 }
 
 void train_role_set_replay(endpoint_file *ep, const char *all, uint32_t n_shards)
@@ -170,6 +169,10 @@ int train_role_connect(train_role_ctx *ctx, char *params, size_t cap, shoal_err 
     }
     if (code == SHOAL_OK) {
         code = rundir_curve_keys(ctx->cfg, ctx->run_dir, true, &lc.curve, err);
+    }
+    if (code == SHOAL_OK && strcmp(config_str(ctx->cfg, "cluster", "bind_host"), "auto") == 0) {
+        code = hosts_advertised("auto", config_str(ctx->cfg, "cluster", "advertise_host"),
+                                lc.params_host, sizeof lc.params_host, err);
     }
     /* learner_new is collective over the learners; the config is the same on every learner, so
      * either all fail here or all go on into learner_new together. */
@@ -336,6 +339,23 @@ static void rank_log(const train_role_ctx *ctx)
     log_set_stderr_level(LOG_WARN);
 }
 
+/* Whether every shard's advertised host resolves on this rank's machine: a name that does not
+ * would leave this rank connecting forever (ZeroMQ retries silently) and the run at frames 0.
+ * The parameter publisher's host is the learner's own advertised name, checked the same way by
+ * the learners (their machines' names are checked by the shards' ranks alike). */
+static int check_reachable(const train_role_ctx *ctx, shoal_err *err)
+{
+    for (size_t i = 0; i < ctx->endpoints.n_replay; i++) {
+        char host[HOSTS_NAME_MAX], what[64];
+        snprintf(what, sizeof what, "replay shard %zu", i);
+        if (endpoints_host(ctx->endpoints.replay[i], host, sizeof host, err) != SHOAL_OK ||
+            hosts_check_resolves(host, what, err) != SHOAL_OK) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* Phase 1: shards bind, then one MPI_Allgather tells everyone where. Phase 2: learners connect
  * to the shards and learner 0 binds the parameter publisher; its endpoint reaches every rank by
  * broadcast. Returns whether every rank started (agreed); a rank that failed says why in its
@@ -343,12 +363,9 @@ static void rank_log(const train_role_ctx *ctx)
 static bool exchange_endpoints(train_role_ctx *ctx, int world_size)
 {
     shoal_err err = {0};
-    const char *bind_host = config_str(ctx->cfg, "cluster", "bind_host");
     char mine[ENDPOINTS_MAX_LEN] = "";
-    int started = train_role_bind(ctx, mine, sizeof mine, &err) == SHOAL_OK;
-    if (started) {
-        train_role_advertise(mine, sizeof mine, bind_host);
-    }
+    int started = train_role_bind(ctx, mine, sizeof mine, &err) == SHOAL_OK &&
+                  (!mine[0] || train_role_advertise(mine, sizeof mine, ctx->cfg, &err) == SHOAL_OK);
     char *all = calloc((size_t)world_size, ENDPOINTS_MAX_LEN);
     if (!all) {
         /* Every rank waits in the gather below: a rank that cannot join it must end the job,
@@ -360,13 +377,13 @@ static bool exchange_endpoints(train_role_ctx *ctx, int world_size)
                   MPI_COMM_WORLD);
     train_role_set_replay(&ctx->endpoints, all, ctx->layout->replay_shards);
     free(all);
+    if (started) {
+        started = check_reachable(ctx, &err);
+    }
     int shards_up = 0;
     MPI_Allreduce(&started, &shards_up, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     if (shards_up && started && ctx->role == CLUSTER_ROLE_LEARNER) {
         started = train_role_connect(ctx, mine, sizeof mine, &err) == SHOAL_OK;
-        if (started) {
-            train_role_advertise(mine, sizeof mine, bind_host);
-        }
     }
     const char *role = cluster_role_name(ctx->role);
     if (!started) {
@@ -377,6 +394,15 @@ static bool exchange_endpoints(train_role_ctx *ctx, int world_size)
     snprintf(ep->params, sizeof ep->params, "%s", mine);
     MPI_Bcast(ep->params, sizeof ep->params, MPI_CHAR,
               (int)cluster_first_rank(ctx->layout, CLUSTER_ROLE_LEARNER), MPI_COMM_WORLD);
+    char params_host[HOSTS_NAME_MAX];
+    if (started && ctx->role == CLUSTER_ROLE_ACTOR && ep->params[0] &&
+        (endpoints_host(ep->params, params_host, sizeof params_host, &err) != SHOAL_OK ||
+         hosts_check_resolves(params_host, "the parameter publisher (learner 0)", &err) !=
+             SHOAL_OK)) {
+        started = 0;
+        log_error("%s %u failed to start: %s", role, ctx->index, err.msg);
+        rundir_mark(ctx->run_dir, role, ctx->index, RUNDIR_FAILED, err.msg);
+    }
     int all_started = 0;
     MPI_Allreduce(&started, &all_started, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     return all_started;
@@ -452,6 +478,27 @@ static int rank_role(const train_rank_spec *spec, const config *cfg, const char 
     return rc;
 }
 
+/* Seconds world rank 0 waits, once its own role is done, for every rank's .done marker. */
+#define TRAIN_END_WAIT_SECS 20.0
+
+/* Whether every rank of the world said it is done, waiting up to TRAIN_END_WAIT_SECS (the
+ * evaluator's final pass may still run); false when one died or stopped answering. */
+static bool world_done(const char *run_dir, int world_size)
+{
+    uint64_t t0 = clock_now_ns();
+    for (;;) {
+        int done = rundir_count_markers(run_dir, NULL, RUNDIR_DONE);
+        int died = rundir_count_markers(run_dir, NULL, RUNDIR_DIED);
+        if (done >= world_size) {
+            return true;
+        }
+        if (done + died >= world_size || clock_since_s(t0) > TRAIN_END_WAIT_SECS) {
+            return false;
+        }
+        clock_sleep_ms(200);
+    }
+}
+
 int train_rank_main(const train_rank_spec *spec)
 {
     guardian guard;
@@ -469,6 +516,23 @@ int train_rank_main(const train_rank_spec *spec)
     if (cfg) {
         rc = rank_role(spec, cfg, run_dir, &layout, world_rank, world_size, stop, &guard);
         config_free(cfg);
+        /* After a rank of another host died under --enable-recovery, OpenMPI 4.1's mpirun
+         * never exits once the other ranks have, nor after an MPI_Abort: it waits on that
+         * host's daemon (measured on the namespace hosts of tests/multihost.sh), so a job
+         * under the user's own mpirun or Slurm sat there until its wall-time limit. SIGTERM
+         * to mpirun (or to this host's orted, which mpirun then loses) ends it within
+         * seconds. Every role is done by now, and this rank leaves without MPI_Finalize,
+         * which would wait for the dead. */
+        if (world_rank == 0 && !world_done(run_dir, world_size)) {
+            pid_t daemon = launch_job_daemon();
+            log_warn("not every rank finished (see log/*.died); %s so that the job ends",
+                     daemon > 0 ? "SIGTERM to mpirun" : "no mpirun or orted above this rank");
+            log_close();
+            if (daemon > 0) {
+                kill(daemon, SIGTERM);
+                _exit(rc);
+            }
+        }
         log_close();
     }
     MPI_Finalize();

@@ -40,10 +40,12 @@ typedef struct train_role_ctx {
 /* "tcp://HOST:*" from cluster.bind_host, "*" (every interface) for "auto", into out. */
 void train_role_bind_address(const config *cfg, char *out, size_t cap);
 
-/* Replaces the host of a bound endpoint ("tcp://0.0.0.0:5555") by this machine's name when
- * bind_host is "auto" (binding every interface), so other machines can connect; otherwise, or
- * when the endpoint has no port, leaves it as it is. */
-void train_role_advertise(char *endpoint, size_t cap, const char *bind_host);
+/* Replaces the host of a bound endpoint ("tcp://0.0.0.0:5555") by the host this machine
+ * advertises when cluster.bind_host is "auto" (binding every interface), so other machines can
+ * connect (cluster/hosts.h: its name, or its address in cluster.advertise_host's subnet);
+ * otherwise leaves it as it is. ENOTFOUND when the machine has no address in that subnet,
+ * EINVAL when endpoint has no port. */
+int train_role_advertise(char *endpoint, size_t cap, const config *cfg, shoal_err *err);
 
 /* The shard endpoints of ep from the gathered endpoints of every rank (ENDPOINTS_MAX_LEN bytes
  * each, in world rank order: the shards come first). */

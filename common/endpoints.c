@@ -1,6 +1,7 @@
 #include "common/endpoints.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,5 +199,48 @@ int endpoints_split(const char *list, char *out, size_t cap, size_t width, size_
         return shoal_err_set(err, SHOAL_EINVAL, "an empty list; pass at least one item, e.g. "
                              "--replay tcp://127.0.0.1:5555");
     }
+    return SHOAL_OK;
+}
+
+int endpoints_with_host(const char *endpoint, const char *host, char *out, size_t cap,
+                        shoal_err *err)
+{
+    const char *port = strrchr(endpoint, ':');
+    const char *scheme = strstr(endpoint, "://");
+    if (!port || !scheme || port < scheme + 3 || !port[1]) {
+        return shoal_err_set(err, SHOAL_EINVAL, "endpoint '%s' is not of the form tcp://HOST:PORT",
+                             endpoint);
+    }
+    char tmp[ENDPOINTS_MAX_LEN];
+    bool v6 = strchr(host, ':') != NULL;
+    int n = snprintf(tmp, sizeof tmp, "%.*s%s%s%s%s", (int)(scheme + 3 - endpoint), endpoint,
+                     v6 ? "[" : "", host, v6 ? "]" : "", port);
+    if (n < 0 || (size_t)n >= sizeof tmp || (size_t)n >= cap) {
+        return shoal_err_set(err, SHOAL_EINVAL, "endpoint for host '%s' is too long", host);
+    }
+    memcpy(out, tmp, (size_t)n + 1);
+    return SHOAL_OK;
+}
+
+int endpoints_host(const char *endpoint, char *out, size_t cap, shoal_err *err)
+{
+    const char *scheme = strstr(endpoint, "://");
+    const char *port = strrchr(endpoint, ':');
+    if (!scheme || !port || port < scheme + 3) {
+        return shoal_err_set(err, SHOAL_EINVAL, "endpoint '%s' is not of the form tcp://HOST:PORT",
+                             endpoint);
+    }
+    const char *h = scheme + 3;
+    size_t len = (size_t)(port - h);
+    if (len >= 2 && h[0] == '[' && h[len - 1] == ']') {
+        h++;
+        len -= 2;
+    }
+    if (len == 0 || len >= cap) {
+        return shoal_err_set(err, SHOAL_EINVAL, "endpoint '%s': no host, or one too long",
+                             endpoint);
+    }
+    memcpy(out, h, len);
+    out[len] = '\0';
     return SHOAL_OK;
 }

@@ -44,6 +44,16 @@ int endpoints_read(const char *path, endpoint_file *out, shoal_err *err);
 /* Writes ep to path atomically. EIO. */
 int endpoints_write(const char *path, const endpoint_file *ep, shoal_err *err);
 
+/* endpoint ("tcp://HOST:PORT") with its host replaced by host into out (cap bytes): a socket
+ * bound to every interface reports "tcp://0.0.0.0:PORT", which no other machine can connect
+ * to. EINVAL when endpoint has no ":PORT" or the result does not fit. out may be endpoint. */
+int endpoints_with_host(const char *endpoint, const char *host, char *out, size_t cap,
+                        shoal_err *err);
+
+/* The host of "tcp://HOST:PORT" ("[::1]" without brackets) into out (cap bytes); EINVAL when
+ * endpoint is not of that form or the host does not fit. */
+int endpoints_host(const char *endpoint, char *out, size_t cap, shoal_err *err);
+
 /* The replay endpoints joined with ',' into buf (cap bytes). EINVAL when it does not fit. */
 int endpoints_join_replay(const endpoint_file *ep, char *buf, size_t cap,
                                   shoal_err *err);

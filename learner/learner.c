@@ -308,6 +308,13 @@ static int start_rank0(learner *l, shoal_err *err)
         if (!l->pub) {
             return err ? err->code : SHOAL_EIO;
         }
+        if (l->cfg.params_host[0]) {
+            rc = endpoints_with_host(l->params_endpoint, l->cfg.params_host, l->params_endpoint,
+                                     sizeof l->params_endpoint, err);
+            if (rc != SHOAL_OK) {
+                return rc;
+            }
+        }
     }
     if (l->cfg.run_dir[0]) {
         char dir[FILEIO_PATH_MAX + 16];

@@ -66,6 +66,10 @@ typedef struct learner_config {
     size_t n_shards;
     char run_dir[FILEIO_PATH_MAX];   /* "" : no checkpoints, metrics or endpoints.json */
     char params_bind[LEARNER_ENDPOINT_MAX]; /* "" : no publishing */
+    /* The host other machines reach the publisher at, written into learner_params_endpoint
+     * and endpoints.json in place of the bound one (a bind to every interface reports
+     * 0.0.0.0); "" keeps the bound address. Set after learner_config_from. */
+    char params_host[LEARNER_ENDPOINT_MAX];
     uint64_t seed;
     uint32_t rank;                /* rank in the learner communicator (sampling stream) */
     uint64_t publish_period, checkpoint_period, keep_checkpoints, checksum_period;

@@ -152,3 +152,55 @@ Test(cluster_launch, the_job_children_are_found_and_outlive_their_parent_until_s
     }
     cr_assert_eq(launch_job_children(getpid(), ranks, 8), 0);
 }
+
+Test(cluster_launch, the_users_mpirun_options_come_after_the_fixed_ones_before_the_binary)
+{
+    char *extra[] = {"--mca", "plm_rsh_agent", "/opt/agent.sh"};
+    launch_spec s = {.mpirun = "mpirun", .n_procs = 2, .hostfile = "hosts", .self = "shoal",
+                     .n_extra = 3, .extra = extra};
+    char np[16];
+    char *argv[LAUNCH_ARGV_MAX];
+    size_t argc;
+    cr_assert_eq(launch_mpirun_argv(&s, np, argv, LAUNCH_ARGV_MAX, &argc, NULL), SHOAL_OK);
+    int agent = index_of(argv, argc, "plm_rsh_agent");
+    cr_assert(agent > index_of(argv, argc, "btl_vader_single_copy_mechanism"));
+    cr_assert_str_eq(argv[agent - 1], "--mca");
+    cr_assert_str_eq(argv[agent + 1], "/opt/agent.sh");
+    cr_assert_eq(agent + 2, index_of(argv, argc, "shoal"));
+}
+
+Test(cluster_launch, the_nearest_mpirun_or_orted_above_a_rank_is_its_job_daemon)
+{
+    /* A stand-in named "mpirun" (its comm) with a rank below it, and a guardian between them
+     * as shoal train has; the rank reports what it finds through a pipe. */
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t daemon = fork();
+    cr_assert(daemon >= 0);
+    if (daemon == 0) {
+        prctl(PR_SET_NAME, "mpirun");
+        pid_t guardian = fork();
+        if (guardian == 0) {
+            prctl(PR_SET_NAME, "shoal"); /* not the name it inherited */
+            pid_t rank = fork();
+            if (rank == 0) {
+                pid_t found = launch_job_daemon();
+                _exit(write(fds[1], &found, sizeof found) == sizeof found ? 0 : 1);
+            }
+            int st;
+            waitpid(rank, &st, 0);
+            _exit(0);
+        }
+        int st;
+        waitpid(guardian, &st, 0);
+        _exit(0);
+    }
+    pid_t found = 0;
+    cr_assert_eq(read(fds[0], &found, sizeof found), (ssize_t)sizeof found);
+    int st;
+    waitpid(daemon, &st, 0);
+    cr_assert_eq(found, daemon, "found %d, the stand-in is %d", (int)found, (int)daemon);
+    if (!launch_under_mpirun()) {
+        cr_assert_eq(launch_job_daemon(), -1, "ctest and Criterion are no mpirun");
+    }
+}

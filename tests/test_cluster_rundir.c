@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cluster/commands.h"
 #include "cluster/rundir.h"
@@ -169,4 +170,23 @@ Test(cluster_rundir, a_hand_started_bind_beyond_loopback_with_curve_off_by_auto_
     config_free(loop);
     config_free(off);
     config_free(far);
+}
+
+Test(cluster_rundir, joiners_claim_distinct_indices_from_the_top_down_until_none_is_left)
+{
+    shoal_err err = {0};
+    uint32_t a = 0, b = 0, c = 0;
+    cr_assert_eq(rundir_claim_join(dir, 2, 4, &a, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(rundir_claim_join(dir, 2, 4, &b, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(a, 3);
+    cr_assert_eq(b, 2);
+    cr_assert_eq(rundir_claim_join(dir, 2, 4, &c, &err), SHOAL_ENOTFOUND);
+    cr_assert(strstr(err.msg, "join-*.claim"), "%s", err.msg);
+    char text[64], host[64];
+    cr_assert(rundir_read_marker(dir, "join", 3, ".claim", text, sizeof text));
+    cr_assert_eq(gethostname(host, sizeof host), 0);
+    cr_assert_eq(strncmp(text, host, strlen(host)), 0, "the claim says who holds it: %s", text);
+    rundir_release_join(dir, 3);
+    cr_assert_eq(rundir_claim_join(dir, 2, 4, &c, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(c, 3, "a released index is taken again");
 }

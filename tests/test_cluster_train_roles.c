@@ -61,20 +61,41 @@ Test(cluster_train_roles, shards_bind_the_configured_host_or_every_interface_for
 
 Test(cluster_train_roles, auto_advertises_this_host_name_and_keeps_the_port)
 {
+    shoal_err err = {0};
     char host[128];
     cr_assert_eq(gethostname(host, sizeof host), 0);
     char want[256];
     snprintf(want, sizeof want, "tcp://%s:5555", host);
     char ep[ENDPOINTS_MAX_LEN] = "tcp://0.0.0.0:5555";
-    train_role_advertise(ep, sizeof ep, "auto");
+    config *cfg = load("cluster.bind_host=auto");
+    cr_assert_eq(train_role_advertise(ep, sizeof ep, cfg, &err), SHOAL_OK, "%s", err.msg);
     cr_assert_str_eq(ep, want);
+    config_free(cfg);
 
     char kept[ENDPOINTS_MAX_LEN] = "tcp://127.0.0.1:6000";
-    train_role_advertise(kept, sizeof kept, "127.0.0.1");
+    cfg = load(NULL);
+    cr_assert_eq(train_role_advertise(kept, sizeof kept, cfg, &err), SHOAL_OK);
     cr_assert_str_eq(kept, "tcp://127.0.0.1:6000", "a fixed bind host is advertised as bound");
-    char none[ENDPOINTS_MAX_LEN] = "";
-    train_role_advertise(none, sizeof none, "auto");
-    cr_assert_str_eq(none, "", "a rank that bound nothing advertises nothing");
+    config_free(cfg);
+}
+
+Test(cluster_train_roles, auto_with_a_subnet_advertises_this_hosts_address_in_it)
+{
+    shoal_err err = {0};
+    char ep[ENDPOINTS_MAX_LEN] = "tcp://0.0.0.0:5555";
+    config *cfg = load("cluster.bind_host=auto");
+    cr_assert_eq(config_set(cfg, "cluster.advertise_host=127.0.0.0/8", "test", &err), SHOAL_OK);
+    cr_assert_eq(train_role_advertise(ep, sizeof ep, cfg, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_str_eq(ep, "tcp://127.0.0.1:5555");
+    /* 0.0.0.0/8 is never an interface address (RFC 1122). */
+    cr_assert_eq(config_set(cfg, "cluster.advertise_host=0.0.0.1/32", "test", &err), SHOAL_OK);
+    char none[ENDPOINTS_MAX_LEN] = "tcp://0.0.0.0:5555";
+    cr_assert_eq(train_role_advertise(none, sizeof none, cfg, &err), SHOAL_ENOTFOUND);
+    cr_assert(strstr(err.msg, "0.0.0.1/32") && strstr(err.msg, "127.0.0.1"), "%s", err.msg);
+    cr_assert_eq(config_set(cfg, "cluster.advertise_host=node7.example", "test", &err), SHOAL_OK);
+    cr_assert_eq(train_role_advertise(none, sizeof none, cfg, &err), SHOAL_OK);
+    cr_assert_str_eq(none, "tcp://node7.example:5555", "a name is advertised as it is");
+    config_free(cfg);
 }
 
 Test(cluster_train_roles, the_shard_endpoints_are_the_first_gathered_ones_in_rank_order)

@@ -161,39 +161,69 @@ static void write_file(const char *path, const char *text)
     fclose(f);
 }
 
-Test(cmd_actor, a_joined_actor_flushes_everything_it_generated_on_sigterm)
+/* A run folder to join: a shard, a parameter publisher sending `version`, config.ini (ini)
+ * and endpoints.json. */
+typedef struct join_run {
+    fx_server srv;
+    void *ctx;
+    publisher p;
+    pthread_t th;
+    nn_qnet *net;
+    char dir[32];
+} join_run;
+
+static void join_run_start(join_run *r, const char *ini, uint64_t version)
 {
     shoal_err err = {0};
-    fx_server srv;
     replay_server_config sc = fx_server_config(100000, 0);
-    cr_assert_eq(fx_server_start(&srv, &sc), 0, "%s", srv.err.msg);
-    void *ctx = zmq_ctx_new();
+    cr_assert_eq(fx_server_start(&r->srv, &sc), 0, "%s", r->srv.err.msg);
+    r->ctx = zmq_ctx_new();
     char bound[256];
-    publisher p = {0};
-    p.pub = learner_params_pub_new(ctx, "tcp://127.0.0.1:*", NULL, bound, sizeof bound, &err);
-    cr_assert_not_null(p.pub, "%s", err.msg);
+    r->p.pub = learner_params_pub_new(r->ctx, "tcp://127.0.0.1:*", NULL, bound, sizeof bound,
+                                      &err);
+    cr_assert_not_null(r->p.pub, "%s", err.msg);
     nn_qnet_config nc = nn_qnet_config_minatar(4, 3);
     nc.max_batch = 2;
-    nn_qnet *net = nn_qnet_new(&nc, &err);
-    cr_assert_eq(learner_params_pub_send(p.pub, 42, 0, net, &err), SHOAL_OK);
-    pthread_t th;
-    pthread_create(&th, NULL, publish_main, &p);
-
-    char dir[] = "/tmp/shoal-join-XXXXXX";
-    cr_assert_not_null(mkdtemp(dir));
-    char path[512], outp[512];
-    snprintf(path, sizeof path, "%s/config.ini", dir);
-    write_file(path, "[env]\nname = minatar/breakout\nmax_episode_steps = 30\n"
-                     "[actor]\nenvs = 2\nbatch = 7\n"
-                     "[replay]\nmax_actors = 16\n"); /* the fixture shard's limit */
+    r->net = nn_qnet_new(&nc, &err);
+    cr_assert_eq(learner_params_pub_send(r->p.pub, version, 0, r->net, &err), SHOAL_OK);
+    pthread_create(&r->th, NULL, publish_main, &r->p);
+    strcpy(r->dir, "/tmp/shoal-join-XXXXXX");
+    cr_assert_not_null(mkdtemp(r->dir));
+    char path[512];
+    snprintf(path, sizeof path, "%s/config.ini", r->dir);
+    write_file(path, ini);
     endpoint_file ep = {.n_replay = 1};
-    snprintf(ep.replay[0], sizeof ep.replay[0], "%s", replay_server_endpoint(srv.srv));
+    snprintf(ep.replay[0], sizeof ep.replay[0], "%s", replay_server_endpoint(r->srv.srv));
     snprintf(ep.params, sizeof ep.params, "%s", bound);
-    snprintf(path, sizeof path, "%s/endpoints.json", dir);
+    snprintf(path, sizeof path, "%s/endpoints.json", r->dir);
     cr_assert_eq(endpoints_write(path, &ep, &err), SHOAL_OK, "%s", err.msg);
-    snprintf(outp, sizeof outp, "%s/out.txt", dir);
+}
 
+/* Stops the publisher and the shard (its store stays readable until join_run_free). */
+static void join_run_stop(join_run *r)
+{
+    r->p.stop = 1;
+    pthread_join(r->th, NULL);
+    r->srv.stop = 1;
+    pthread_join(r->srv.thread, NULL);
+}
+
+static void join_run_free(join_run *r)
+{
+    char cmd[96];
+    replay_server_free(r->srv.srv);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", r->dir);
+    cr_assert_eq(system(cmd), 0);
+    nn_qnet_free(r->net);
+    learner_params_pub_free(r->p.pub);
+    zmq_ctx_term(r->ctx);
+}
+
+/* Starts `shoal actor --join dir` with its output in outp. */
+static pid_t start_joiner(const char *dir, const char *outp)
+{
     pid_t pid = fork();
+    cr_assert(pid >= 0);
     if (pid == 0) {
         int fd = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(fd, 1);
@@ -201,16 +231,34 @@ Test(cmd_actor, a_joined_actor_flushes_everything_it_generated_on_sigterm)
         execl(getenv("SHOAL_BIN"), "shoal", "actor", "--join", dir, (char *)NULL);
         _exit(127);
     }
+    return pid;
+}
+
+static void read_text(const char *path, char *text, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    size_t n = fread(text, 1, cap - 1, f);
+    text[n] = '\0';
+    fclose(f);
+}
+
+Test(cmd_actor, a_joined_actor_flushes_everything_it_generated_on_sigterm)
+{
+    join_run r = {0};
+    join_run_start(&r, "[env]\nname = minatar/breakout\nmax_episode_steps = 30\n"
+                       "[actor]\nenvs = 2\nbatch = 7\n"
+                       "[replay]\nmax_actors = 16\n", /* the fixture shard's limit */
+                   42);
+    char outp[512];
+    snprintf(outp, sizeof outp, "%s/out.txt", r.dir);
+    pid_t pid = start_joiner(r.dir, outp);
     clock_sleep_ms(1500);
     kill(pid, SIGTERM);
     int status = 0;
     waitpid(pid, &status, 0);
-    p.stop = 1;
-    pthread_join(th, NULL);
-    FILE *f = fopen(outp, "r");
-    size_t n = fread(out, 1, sizeof out - 1, f);
-    out[n] = '\0';
-    fclose(f);
+    join_run_stop(&r);
+    read_text(outp, out, sizeof out);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", out);
     unsigned long long sent = 0, acked = 0, version = 0;
     const char *s = strstr(out, "transitions sent");
@@ -226,17 +274,52 @@ Test(cmd_actor, a_joined_actor_flushes_everything_it_generated_on_sigterm)
     cr_assert_gt(sent, 0, "%s", out);
     cr_assert_eq(acked, sent, "%s", out);
     cr_assert_eq(version, 42);
-    srv.stop = 1;
-    pthread_join(srv.thread, NULL);
-    replay_store_counters k = replay_store_counters_get(replay_server_store(srv.srv));
+    replay_store_counters k = replay_store_counters_get(replay_server_store(r.srv.srv));
     cr_assert_eq(k.inserted, sent, "the shard stored what the actor sent (%s)", out);
-    replay_server_free(srv.srv);
-    unlink(outp);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/config.ini", dir);
-    unlink(path);
-    rmdir(dir);
-    nn_qnet_free(net);
-    learner_params_pub_free(p.pub);
-    zmq_ctx_term(ctx);
+    join_run_free(&r);
+}
+
+Test(cmd_actor, joined_actors_take_the_indices_the_run_gives_and_stop_with_the_run)
+{
+    join_run r = {0};
+    join_run_start(&r, "[env]\nname = minatar/breakout\nmax_episode_steps = 30\n"
+                       "[actor]\nenvs = 2\nbatch = 7\n[cluster]\nactors = 2\n"
+                       "[replay]\nmax_actors = 16\n",
+                   1);
+    char path[512], out1[512], out2[512], claim[600];
+    snprintf(out1, sizeof out1, "%s/out1.txt", r.dir);
+    snprintf(out2, sizeof out2, "%s/out2.txt", r.dir);
+    pid_t a = start_joiner(r.dir, out1), b = start_joiner(r.dir, out2);
+    clock_sleep_ms(1500);
+    snprintf(claim, sizeof claim, "%s/log/join-15.claim", r.dir);
+    cr_assert_eq(access(claim, F_OK), 0, "the highest index is claimed while the actor runs");
+
+    /* The end of the run: the STOP file; both stop by themselves. */
+    snprintf(path, sizeof path, "%s/STOP", r.dir);
+    write_file(path, "");
+    uint64_t t0 = clock_now_ns();
+    int sa = -1, sb = -1;
+    while (sa < 0 || sb < 0) {
+        cr_assert(clock_since_s(t0) < 20.0, "a joined actor did not stop with the run");
+        if (sa < 0 && waitpid(a, &sa, WNOHANG) != a) {
+            sa = -1;
+        }
+        if (sb < 0 && waitpid(b, &sb, WNOHANG) != b) {
+            sb = -1;
+        }
+        clock_sleep_ms(100);
+    }
+    join_run_stop(&r);
+    char t1[4096], t2[4096];
+    read_text(out1, t1, sizeof t1);
+    read_text(out2, t2, sizeof t2);
+    cr_assert(WIFEXITED(sa) && WEXITSTATUS(sa) == 0, "%s", t1);
+    cr_assert(WIFEXITED(sb) && WEXITSTATUS(sb) == 0, "%s", t2);
+    bool a15 = strstr(t1, "as actor 15 (the index the run gave it)") != NULL;
+    bool b15 = strstr(t2, "as actor 15 (the index the run gave it)") != NULL;
+    cr_assert(a15 != b15, "exactly one takes 15:\n%s\n%s", t1, t2);
+    cr_assert(strstr(a15 ? t2 : t1, "as actor 14 (the index the run gave it)"), "%s\n%s", t1,
+              t2);
+    cr_assert_neq(access(claim, F_OK), 0, "the claim is given back at the end");
+    join_run_free(&r);
 }

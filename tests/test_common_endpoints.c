@@ -79,3 +79,23 @@ Test(endpoints, a_comma_separated_list_splits_into_rows_and_bad_lists_are_refuse
                                  &err),
                  SHOAL_EINVAL);
 }
+
+Test(endpoints, a_bound_endpoint_takes_the_advertised_host_and_keeps_its_port)
+{
+    shoal_err err = {0};
+    char out[ENDPOINTS_MAX_LEN] = "tcp://0.0.0.0:36219";
+    cr_assert_eq(endpoints_with_host(out, "h2", out, sizeof out, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_str_eq(out, "tcp://h2:36219");
+    cr_assert_eq(endpoints_with_host("tcp://[::]:5", "fe80::1", out, sizeof out, &err), SHOAL_OK);
+    cr_assert_str_eq(out, "tcp://[fe80::1]:5");
+    cr_assert_eq(endpoints_with_host("nohost", "h", out, sizeof out, &err), SHOAL_EINVAL);
+    char small[12];
+    cr_assert_eq(endpoints_with_host("tcp://a:1", "a-long-host", small, sizeof small, &err),
+                 SHOAL_EINVAL);
+    char host[64];
+    cr_assert_eq(endpoints_host("tcp://10.77.0.2:5555", host, sizeof host, &err), SHOAL_OK);
+    cr_assert_str_eq(host, "10.77.0.2");
+    cr_assert_eq(endpoints_host("tcp://[::1]:5555", host, sizeof host, &err), SHOAL_OK);
+    cr_assert_str_eq(host, "::1");
+    cr_assert_eq(endpoints_host("tcp://:5555", host, sizeof host, &err), SHOAL_EINVAL);
+}

@@ -15,6 +15,7 @@
 #include "cluster/commands.h"
 #include "common/clock.h"
 #include "learner/params.h"
+#include "nn/kernels.h"
 #include "nn/loss.h"
 #include "replay/client.h"
 #include "replay/demofile.h"
@@ -181,6 +182,13 @@ static float recompute_priority(nn_qnet *net, const replay_sample *b, size_t j)
  * the actor's network. Counts the transitions ending in a terminal and in a time-limit cut. */
 static void check_priorities(int max_steps, size_t *terminal, size_t *truncated)
 {
+    /* The actor's forward pass runs at the batch of its envs, the recomputation at batch 2:
+     * measurement may pick other kernels at another batch size (nn/kernels.h), and sgemm may sum
+     * in another order. These two kernels compute each sample by itself, in the same order at
+     * any batch, so both sides do the same float arithmetic. */
+    shoal_err kerr = {0};
+    cr_assert_eq(nn_kernels_force("linear_forward=small,conv_forward=direct", &kerr), SHOAL_OK,
+                 "%s", kerr.msg);
     fx_server srv;
     replay_server_config sc = fx_server_config(100000, 0);
     cr_assert_eq(fx_server_start(&srv, &sc), 0, "%s", srv.err.msg);

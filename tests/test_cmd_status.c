@@ -13,18 +13,7 @@
 #include "common/fileio.h"
 #include "evaluator_fixtures.h"
 #include "shoal_cli.h"
-
-static char dir[64];
-
-static void make_dir(void)
-{
-    fx_dir_make(dir, "shoal-status");
-}
-
-static void remove_dir(void)
-{
-    fx_dir_remove(dir);
-}
+#include "train_fixtures.h"
 
 TestSuite(cmd_status, .init = make_dir, .fini = remove_dir, .timeout = 180);
 
@@ -252,38 +241,24 @@ Test(cmd_status, bad_usage_exits_2_and_help_exits_0)
 
 /* ---- a live run ---- */
 
-static pid_t start_train(const char *run_dir)
+/* A tiny run (one shard, learner and actor) ended by its frame budget. */
+static pid_t start_tiny(const char *run_dir)
 {
-    char cfg[128], log_path[128];
-    snprintf(cfg, sizeof cfg, "%s/tiny.ini", dir);
+    char cfg[128];
+    path_of(cfg, sizeof cfg, "small.ini");
     const char *ini = "[cluster]\nreplay_shards = 1\nlearners = 1\nevaluators = 0\nactors = 1\n"
                       "[replay]\ncapacity = 5000\nmin_size = 500\n[actor]\nenvs = 4\n"
                       "[learner]\ncheckpoint_period = 200\nmetrics_secs = 1\n"
                       "[run]\nprogress_secs = 1\nmax_frames = 10000\nmax_seconds = 100\n";
-    cr_assert_eq(atomic_write_file(cfg, ini, strlen(ini), NULL), SHOAL_OK);
-    snprintf(log_path, sizeof log_path, "%s/out.log", dir);
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        char asan[512];
-        snprintf(asan, sizeof asan, "%s:fast_unwind_on_malloc=0",
-                 getenv("ASAN_OPTIONS") ? getenv("ASAN_OPTIONS") : "");
-        setenv("ASAN_OPTIONS", asan, 1);
-        execl(getenv("SHOAL_BIN"), getenv("SHOAL_BIN"), "train", cfg, "--run-dir", run_dir,
-              (char *)NULL);
-        _exit(127);
-    }
-    return pid;
+    const char *args[] = {cfg, "--run-dir", run_dir, NULL};
+    return start_train(ini, args);
 }
 
 Test(cmd_status, a_live_run_is_running_with_live_shard_figures_and_then_finished)
 {
     char run_dir[128], out[16384], args[256];
     snprintf(run_dir, sizeof run_dir, "%s/run", dir);
-    pid_t pid = start_train(run_dir);
+    pid_t pid = start_tiny(run_dir);
     snprintf(args, sizeof args, "status %s --json", run_dir);
     uint64_t t0 = clock_now_ns();
     bool live = false;

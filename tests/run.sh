@@ -52,7 +52,9 @@ run_build() {
     cmake --build "$dir" -j "$jobs" || { echo "==> [$name] BUILD FAILED" >&2; return 1; }
     echo "==> [$name] ctest"
     local start=$SECONDS
-    (cd "$dir" && ctest --output-on-failure --no-tests=error --timeout 600) || { echo "==> [$name] TESTS FAILED" >&2; return 1; }
+    # As many tests at once as cores: the long ones start real processes that mostly wait, and
+    # the tests that need the machine to themselves (the multi-host test) are RUN_SERIAL.
+    (cd "$dir" && ctest -j "$jobs" --output-on-failure --no-tests=error --timeout 600) || { echo "==> [$name] TESTS FAILED" >&2; return 1; }
     echo "==> [$name] passed in $((SECONDS - start)) s"
     [ "$second_family" = yes ] || return 0
     local used other
@@ -64,7 +66,7 @@ run_build() {
     fi
     echo "==> [$name] numerical tests again with OPENBLAS_CORETYPE=$other (the tests got $used)"
     start=$SECONDS
-    (cd "$dir" && OPENBLAS_CORETYPE=$other ctest --output-on-failure --no-tests=error --timeout 600 -R "$numeric_tests") || { echo "==> [$name] TESTS FAILED under OPENBLAS_CORETYPE=$other" >&2; return 1; }
+    (cd "$dir" && OPENBLAS_CORETYPE=$other ctest -j "$jobs" --output-on-failure --no-tests=error --timeout 600 -R "$numeric_tests") || { echo "==> [$name] TESTS FAILED under OPENBLAS_CORETYPE=$other" >&2; return 1; }
     echo "==> [$name] passed under $other in $((SECONDS - start)) s"
 }
 

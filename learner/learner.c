@@ -37,6 +37,14 @@ const config_key learner_config_keys[] = {
      "DQfD margin l(a_E, a) for a != a_E"},
     {"learner", "l2", CONFIG_FLOAT, "0", 0, 1, NULL,
      "L2 weight λ of Σθ² (DQfD uses 1e-5; 0: off)"},
+    {"learner", "target_transform", CONFIG_ENUM, "none", 0, 0, "none|apex",
+     "none: y = R + γ^n Q̄(s', a*); apex: Ape-X DQfD's transformed operator "
+     "y = h(R + γ^n h⁻¹(Q̄(s', a*))), h(z) = sign(z)(sqrt(|z| + 1) - 1) + εz"},
+    {"learner", "transform_eps", CONFIG_FLOAT, "0.01", 1e-6, 1, NULL,
+     "ε of the Ape-X transform h (the paper's 1e-2)"},
+    {"learner", "lambda_tc", CONFIG_FLOAT, "0", 0, 1e6, NULL,
+     "weight of Ape-X DQfD's temporal-consistency loss huber(Q(s', a') - Q̄(s', a')), a' the "
+     "online argmax (0: off; the paper uses 1 with target_transform = apex)"},
     {"learner", "pretrain_steps", CONFIG_INT, "0", 0, 1e12, NULL,
      "DQfD pre-training: updates on demonstrations only before agent data is sampled"},
     {"learner", "max_updates", CONFIG_INT, "0", 0, 1e15, NULL,
@@ -154,6 +162,10 @@ int learner_config_from(const config *c, uint32_t rank, const char *replay, cons
     out->update.margin = (float)config_float(c, "learner", "margin");
     out->update.lambda_demo = (float)config_float(c, "learner", "lambda_demo");
     out->update.l2 = (float)config_float(c, "learner", "l2");
+    out->update.target_transform =
+        strcmp(config_str(c, "learner", "target_transform"), "apex") == 0;
+    out->update.transform_eps = (float)config_float(c, "learner", "transform_eps");
+    out->update.lambda_tc = (float)config_float(c, "learner", "lambda_tc");
     out->update.target_period = (uint64_t)config_int(c, "learner", "target_period");
     out->sample = (replay_sample_req){.batch_size = out->batch_size,
                                       .demo_fraction = config_float(c, "replay", "demo_fraction"),

@@ -22,6 +22,8 @@ struct learner_update {
     float *q_next_tgt;  /* (B, K, A) target on s' */
     float *y;           /* (B, K) targets */
     float *dq;          /* (B, K, A) dL/dQ */
+    float *q_boot;      /* (B, K, A) h⁻¹ of the target's values (target_transform only) */
+    float *grads_td;    /* (n_trainable) the s-pass gradient while the TC pass runs (TC only) */
     learner_update_times times;
 };
 
@@ -40,6 +42,11 @@ learner_update *learner_update_new(const learner_update_config *cfg, MPI_Comm co
 {
     if (cfg->target_period < 1) {
         shoal_err_set(err, SHOAL_EINVAL, "learner.target_period must be at least 1");
+        return NULL;
+    }
+    if (cfg->target_transform && !(cfg->transform_eps > 0.0f)) {
+        shoal_err_set(err, SHOAL_EINVAL, "learner.transform_eps must be > 0 with "
+                      "learner.target_transform = apex (h⁻¹ needs ε > 0)");
         return NULL;
     }
     learner_update *u = calloc(1, sizeof *u);
@@ -82,7 +89,14 @@ learner_update *learner_update_new(const learner_update_config *cfg, MPI_Comm co
     u->q_next_tgt = malloc(bka * sizeof *u->q_next_tgt);
     u->dq = malloc(bka * sizeof *u->dq);
     u->y = malloc(cfg->net.max_batch * u->n_heads * sizeof *u->y);
-    if (!u->q || !u->q_next || !u->q_next_tgt || !u->dq || !u->y) {
+    if (cfg->target_transform) {
+        u->q_boot = malloc(bka * sizeof *u->q_boot);
+    }
+    if (cfg->lambda_tc > 0.0f) {
+        u->grads_td = malloc(u->n_trainable * sizeof *u->grads_td);
+    }
+    if (!u->q || !u->q_next || !u->q_next_tgt || !u->dq || !u->y ||
+        (cfg->target_transform && !u->q_boot) || (cfg->lambda_tc > 0.0f && !u->grads_td)) {
         shoal_err_set(err, SHOAL_ENOMEM, "out of memory for the learner's workspaces (batch %zu)",
                       cfg->net.max_batch);
         goto fail;
@@ -106,6 +120,8 @@ void learner_update_free(learner_update *u)
     free(u->q_next_tgt);
     free(u->dq);
     free(u->y);
+    free(u->q_boot);
+    free(u->grads_td);
     free(u);
 }
 
@@ -181,6 +197,23 @@ static int allreduce_grads(learner_update *u, float *grads, shoal_err *err)
     return SHOAL_OK;
 }
 
+/* Ape-X DQfD's temporal-consistency term, after the TD pass's backward: the online net forwards
+ * s' again keeping its activations, and the TC gradient through Q(s', ·) is added to the TD
+ * pass's (backward overwrites grads, so those wait in grads_td). Returns λ_TC · L_TC. */
+static float add_tc_gradient(learner_update *u, const learner_batch *b, const nn_loss_dims *d)
+{
+    float *grads = nn_qnet_grads(u->net);
+    memcpy(u->grads_td, grads, u->n_trainable * sizeof *grads);
+    nn_qnet_forward_train(u->net, b->next_obs, d->batch, u->q_next);
+    float tc = nn_loss_tc(u->dq, u->q_next, u->q_next_tgt, b->mask, b->weight, d,
+                          u->cfg.lambda_tc);
+    nn_qnet_backward(u->net, u->dq, d->batch);
+    for (size_t i = 0; i < u->n_trainable; i++) {
+        grads[i] += u->grads_td[i];
+    }
+    return tc;
+}
+
 /* Forward passes, the loss terms and backward; grads hold this rank's gradient after. */
 static void local_gradient(learner_update *u, const learner_batch *b, float *priorities,
                            learner_loss *loss)
@@ -192,8 +225,18 @@ static void local_gradient(learner_update *u, const learner_batch *b, float *pri
         nn_qnet_forward(u->net, b->next_obs, B, u->q_next);
     }
     nn_qnet_forward(u->target, b->next_obs, B, u->q_next_tgt);
-    nn_loss_targets(u->y, u->cfg.double_q ? u->q_next : NULL, u->q_next_tgt, b->reward,
+    /* h⁻¹ is increasing, so the target net's own argmax is unchanged by it */
+    const float *boot = u->q_next_tgt;
+    if (u->cfg.target_transform) {
+        nn_value_h_inv_n(u->q_boot, u->q_next_tgt, B * u->n_heads * u->n_actions,
+                         u->cfg.transform_eps);
+        boot = u->q_boot;
+    }
+    nn_loss_targets(u->y, u->cfg.double_q ? u->q_next : NULL, boot, b->reward,
                     b->discount, &d, u->cfg.double_q);
+    if (u->cfg.target_transform) {
+        nn_value_h_n(u->y, u->y, B * u->n_heads, u->cfg.transform_eps);
+    }
     nn_td_batch tb = {.dims = d, .actions = b->action, .targets = u->y, .mask_bits = b->mask,
                       .weights = b->weight};
     loss->td = nn_loss_td(u->dq, priorities, u->q, &tb);
@@ -209,6 +252,7 @@ static void local_gradient(learner_update *u, const learner_batch *b, float *pri
                                       u->cfg.margin, u->cfg.lambda_demo);
     }
     nn_qnet_backward(u->net, u->dq, B);
+    loss->tc = u->cfg.lambda_tc > 0.0f ? add_tc_gradient(u, b, &d) : 0.0f;
     loss->l2 = 0.0f;
     if (u->cfg.l2 > 0.0f) {
         loss->l2 = nn_loss_l2(nn_qnet_grads(u->net), nn_qnet_params(u->net), u->n_trainable,

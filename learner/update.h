@@ -2,7 +2,9 @@
  * target networks, the optimizer and the workspaces for one decoded batch. One update is
  * forward (online on s; online and target on s'), the n-step double-DQN TD loss per head with
  * bootstrap masks and importance weights, the DQfD large-margin loss on demonstration samples
- * (weight λ_E) and L2 (specs/algorithms.md §1.2, §3.3, §6.1), backward, ONE MPI_Allreduce of
+ * (weight λ_E) and L2 (specs/algorithms.md §1.2, §3.3, §6.1), optionally Ape-X DQfD's
+ * transformed target and temporal-consistency loss (a second forward and backward of the
+ * online network on s', its gradient added), backward, ONE MPI_Allreduce of
  * the flat gradient averaged over the ranks of the communicator, and the optimizer step; the
  * target network is copied every target_period updates.
  *
@@ -42,6 +44,9 @@ typedef struct learner_update_config {
     float margin;           /* DQfD margin l(a_E, a) for a != a_E */
     float lambda_demo;      /* λ_E, weight of the margin loss (0: off) */
     float l2;               /* λ of Σθ² (DQfD λ3 = 1e-5; 0: off) */
+    int target_transform;   /* Ape-X DQfD: y = h(R + C h⁻¹(Q̄)) (nn_value_h); 0: y = R + C Q̄ */
+    float transform_eps;    /* ε of h (> 0 when target_transform) */
+    float lambda_tc;        /* weight of Ape-X DQfD's temporal-consistency loss (0: off) */
     uint64_t target_period; /* copy the target every this many updates (>= 1) */
 } learner_update_config;
 
@@ -63,6 +68,7 @@ typedef struct learner_loss {
     float td;         /* Σ_k mean_i m w huber(δ) */
     float margin;     /* λ_E · margin loss */
     float l2;         /* λ Σθ² */
+    float tc;         /* λ_TC · temporal-consistency loss (0 when off) */
     float mean_abs_td; /* mean of the new priorities |δ| */
     size_t n_demo;    /* demonstrations in the batch */
 } learner_loss;

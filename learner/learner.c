@@ -89,7 +89,7 @@ struct learner {
     double next_metrics_s, next_repeat_s, row_t0_s;
     uint64_t row_step0;
     double row_wait_s;
-    double sum_td, sum_margin, sum_l2, sum_abs_td, sum_demo;
+    double sum_td, sum_margin, sum_l2, sum_tc, sum_abs_td, sum_demo;
     uint64_t row_updates;
     uint64_t last_episodes;
     double last_return_sum;
@@ -230,7 +230,7 @@ static int write_endpoints(const learner *l, shoal_err *err)
 
 _Static_assert(REPLAY_PRIORITY_BINS == 12, "metrics_header names 12 replay_prio_bin columns");
 static const char metrics_header[] =
-    "time_s,step,frames,updates_per_s,loss_td,loss_margin,loss_l2,mean_abs_td,demo_share,"
+    "time_s,step,frames,updates_per_s,loss_td,loss_margin,loss_l2,loss_tc,mean_abs_td,demo_share,"
     "wait_share,replay_size,replay_demo_size,replay_inserted,replay_sampled,priority_updates,"
     "actors,episodes,mean_return_recent,mean_last_return,replay_age_p50,replay_age_p90,"
     "replay_age_s_p50,replay_age_s_p90,replay_demo_share_recent,replay_inserts_per_s,"
@@ -446,6 +446,7 @@ static void account(learner *l, const learner_loss *loss, size_t count)
     l->sum_td += loss->td;
     l->sum_margin += loss->margin;
     l->sum_l2 += loss->l2;
+    l->sum_tc += loss->tc;
     l->sum_abs_td += loss->mean_abs_td;
     l->sum_demo += (double)loss->n_demo / (double)count;
     l->row_updates++;
@@ -540,10 +541,10 @@ static void write_metrics_row(learner *l, double now)
     double recent = d_episodes ? (st.return_sum - l->last_return_sum) / (double)d_episodes : 0.0;
     char row[4096];
     int used = snprintf(row, sizeof row,
-             "%.3f,%" PRIu64 ",%" PRIu64 ",%.2f,%.6g,%.6g,%.6g,%.6g,%.4f,%.4f,%" PRIu64 ",%" PRIu64
+             "%.3f,%" PRIu64 ",%" PRIu64 ",%.2f,%.6g,%.6g,%.6g,%.6g,%.6g,%.4f,%.4f,%" PRIu64 ",%" PRIu64
              ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%zu,%" PRIu64 ",%.4f,%.4f",
              now - l->t0_s, step, l->frames, dt > 0 ? (double)(step - l->row_step0) / dt : 0.0,
-             l->sum_td / n, l->sum_margin / n, l->sum_l2 / n, l->sum_abs_td / n, l->sum_demo / n,
+             l->sum_td / n, l->sum_margin / n, l->sum_l2 / n, l->sum_tc / n, l->sum_abs_td / n, l->sum_demo / n,
              dt > 0 ? (l->wait_s - l->row_wait_s) / dt : 0.0, st.size, st.demo_size, st.inserted,
              st.sampled, st.priority_updates, st.n_actors, st.episodes, recent,
              st.n_actors ? st.last_return_sum / (double)st.n_actors : 0.0);
@@ -559,7 +560,7 @@ static void write_metrics_row(learner *l, double now)
     l->row_t0_s = now;
     l->row_step0 = step;
     l->row_wait_s = l->wait_s;
-    l->sum_td = l->sum_margin = l->sum_l2 = l->sum_abs_td = l->sum_demo = 0.0;
+    l->sum_td = l->sum_margin = l->sum_l2 = l->sum_tc = l->sum_abs_td = l->sum_demo = 0.0;
     l->row_updates = 0;
 }
 

@@ -541,10 +541,11 @@ static void write_metrics_row(learner *l, double now)
     double recent = d_episodes ? (st.return_sum - l->last_return_sum) / (double)d_episodes : 0.0;
     char row[4096];
     int used = snprintf(row, sizeof row,
-             "%.3f,%" PRIu64 ",%" PRIu64 ",%.2f,%.6g,%.6g,%.6g,%.6g,%.6g,%.4f,%.4f,%" PRIu64 ",%" PRIu64
-             ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%zu,%" PRIu64 ",%.4f,%.4f",
+             "%.3f,%" PRIu64 ",%" PRIu64 ",%.2f,%.6g,%.6g,%.6g,%.6g,%.6g,%.4f,%.4f,%" PRIu64
+             ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%zu,%" PRIu64 ",%.4f,%.4f",
              now - l->t0_s, step, l->frames, dt > 0 ? (double)(step - l->row_step0) / dt : 0.0,
-             l->sum_td / n, l->sum_margin / n, l->sum_l2 / n, l->sum_tc / n, l->sum_abs_td / n, l->sum_demo / n,
+             l->sum_td / n, l->sum_margin / n, l->sum_l2 / n, l->sum_tc / n, l->sum_abs_td / n,
+             l->sum_demo / n,
              dt > 0 ? (l->wait_s - l->row_wait_s) / dt : 0.0, st.size, st.demo_size, st.inserted,
              st.sampled, st.priority_updates, st.n_actors, st.episodes, recent,
              st.n_actors ? st.last_return_sum / (double)st.n_actors : 0.0);

@@ -88,17 +88,6 @@ static learner_update_config apex_config(size_t B)
     return c;
 }
 
-static double h_d(double z, double eps)
-{
-    return (z < 0 ? -1.0 : 1.0) * (sqrt(fabs(z) + 1.0) - 1.0) + eps * z;
-}
-
-static double h_inv_d(double z, double eps)
-{
-    double r = (sqrt(1.0 + 4.0 * eps * (fabs(z) + 1.0 + eps)) - 1.0) / (2.0 * eps);
-    return (z < 0 ? -1.0 : 1.0) * (r * r - 1.0);
-}
-
 Test(learner_update, the_apex_target_is_h_of_the_return_plus_the_discounted_h_inverse)
 {
     enum { B = 4 };
@@ -131,9 +120,9 @@ Test(learner_update, the_apex_target_is_h_of_the_return_plus_the_discounted_h_in
         cr_assert_eq(learner_update_step(u, &b, prio, NULL, &err), SHOAL_OK, "%s", err.msg);
         for (size_t i = 0; i < B; i++) {
             const float *chooser = double_q ? qn + i * A : qt + i * A;
-            double boot = h_inv_d(qt[i * A + nn_argmax(chooser, A)], c.transform_eps);
+            double boot = ref_value_h_inv(qt[i * A + nn_argmax(chooser, A)], c.transform_eps);
             double inner = R[i] + (double)C[i] * boot;
-            double y = h_d(inner, c.transform_eps), qa = q[i * A + act[i]];
+            double y = ref_value_h(inner, c.transform_eps), qa = q[i * A + act[i]];
             double want = fabs(y - qa);
             /* float32 roundings: h⁻¹ (scaled by C and by h' <= 1/2 + ε), R + C·v (two), h and
              * y - Q, each at most 2^-24 of its own magnitude */
@@ -227,9 +216,9 @@ Test(learner_update, the_tc_gradient_through_the_online_net_on_s_next_matches_fi
         qbar[i] = qt[i * A + a_next[i]];
         /* R puts every TD difference at ±2 in the transformed space, past the kink too */
         double want = q[i * A + act[i]] + (i % 2 ? -2.0 : 2.0);
-        double boot = h_inv_d(qt[i * A + a_next[i]], c.transform_eps);
-        R[i] = (float)(h_inv_d(want, c.transform_eps) - C[i] * boot);
-        y[i] = h_d(R[i] + (double)C[i] * boot, c.transform_eps);
+        double boot = ref_value_h_inv(qt[i * A + a_next[i]], c.transform_eps);
+        R[i] = (float)(ref_value_h_inv(want, c.transform_eps) - C[i] * boot);
+        y[i] = ref_value_h(R[i] + (double)C[i] * boot, c.transform_eps);
         wd[i] = w[i];
     }
     double *p = ref_to_double(nn_qnet_params(net), n_params);

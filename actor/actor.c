@@ -118,6 +118,8 @@ int actor_config_from(const config *cfg, uint32_t index, uint32_t n_actors, cons
     out->batch = (size_t)config_int(cfg, "actor", "batch");
     out->n_step = (size_t)config_int(cfg, "actor", "n_step");
     out->gamma = (float)config_float(cfg, "actor", "gamma");
+    out->target_transform = strcmp(config_str(cfg, "learner", "target_transform"), "apex") == 0;
+    out->transform_eps = (float)config_float(cfg, "learner", "transform_eps");
     out->param_refresh_steps = (uint64_t)config_int(cfg, "actor", "param_refresh_steps");
     out->params_timeout_s = config_float(cfg, "actor", "params_timeout_s");
     out->insert_timeout_ms = (int)config_int(cfg, "actor", "insert_timeout_ms");
@@ -171,6 +173,7 @@ struct actor {
     uint64_t *ep_length;
     int32_t *final_row;
     float *dq, *y;   /* (K*A), (K) scratch for one priority */
+    float *q_boot;   /* (K*A) h⁻¹ of Q(s', ·) for one priority (target_transform) */
     uint64_t since_refresh;
     FILE *episode_log; /* NULL: off */
     actor_stats st;
@@ -224,9 +227,11 @@ static int alloc_arrays(actor *a)
     a->final_row = calloc(e, sizeof *a->final_row);
     a->dq = malloc(a->qa * sizeof *a->dq);
     a->y = malloc(a->cfg.net.n_heads * sizeof *a->y);
+    a->q_boot = malloc(a->qa * sizeof *a->q_boot);
     return a->obs && a->obs_next && a->final_obs && a->x && a->xf && a->q && a->qf &&
            a->actions && a->reward && a->bonus && a->terminal && a->truncated && a->ep_return &&
-           a->ep_intrinsic && a->ep_length && a->final_row && a->dq && a->y;
+           a->ep_intrinsic && a->ep_length && a->final_row && a->dq && a->y &&
+           a->q_boot;
 }
 
 static int connect_sockets(actor *a, shoal_err *err)
@@ -482,6 +487,7 @@ void actor_free(actor *a)
     free(a->dq);
     free(a->y);
     curve_keys_wipe(&a->cfg.curve);
+    free(a->q_boot);
     free(a);
 }
 
@@ -573,7 +579,15 @@ static void set_priority(actor *a, size_t j, const float *q_next)
     if (s->discount[j] == 0.0f) {
         q_next = q_s;
     }
+    if (a->cfg.target_transform) {
+        /* h⁻¹ is increasing: the argmax over Q(s', ·) is unchanged by it */
+        nn_value_h_inv_n(a->q_boot, q_next, a->qa, a->cfg.transform_eps);
+        q_next = a->q_boot;
+    }
     nn_loss_targets(a->y, q_next, q_next, &s->reward[j], &s->discount[j], &d, 1);
+    if (a->cfg.target_transform) {
+        nn_value_h_n(a->y, a->y, d.n_heads, a->cfg.transform_eps);
+    }
     nn_td_batch b = {.dims = d, .actions = &s->action[j], .targets = a->y,
                      .mask_bits = d.n_heads > 1 ? &a->buf->mask[j] : NULL};
     nn_loss_td(a->dq, &a->buf->priority[j], q_s, &b);

@@ -76,6 +76,10 @@ typedef struct actor_config {
     size_t batch;                  /* B, transitions per InsertBatch */
     size_t n_step;
     float gamma;
+    /* learner.target_transform = apex: first priorities |h(R + γⁿ h⁻¹(Q(s', a*))) - Q(s, a)|,
+     * in the units the learner's Ape-X DQfD target gives its priorities */
+    bool target_transform;
+    float transform_eps;
     uint64_t param_refresh_steps;  /* env steps between looks for newer parameters */
     double params_timeout_s;       /* wait for the first parameters */
     int insert_timeout_ms;         /* one wait for a replay credit (retried until stopped) */

@@ -37,6 +37,14 @@ const config_key learner_config_keys[] = {
      "DQfD margin l(a_E, a) for a != a_E"},
     {"learner", "l2", CONFIG_FLOAT, "0", 0, 1, NULL,
      "L2 weight λ of Σθ² (DQfD uses 1e-5; 0: off)"},
+    {"learner", "target_transform", CONFIG_ENUM, "none", 0, 0, "none|apex",
+     "none: y = R + γ^n Q̄(s', a*); apex: Ape-X DQfD's transformed operator "
+     "y = h(R + γ^n h⁻¹(Q̄(s', a*))), h(z) = sign(z)(sqrt(|z| + 1) - 1) + εz"},
+    {"learner", "transform_eps", CONFIG_FLOAT, "0.01", 1e-6, 1, NULL,
+     "ε of the Ape-X transform h (the paper's 1e-2)"},
+    {"learner", "lambda_tc", CONFIG_FLOAT, "0", 0, 1e6, NULL,
+     "weight of Ape-X DQfD's temporal-consistency loss huber(Q(s', a') - Q̄(s', a')), a' the "
+     "online argmax (0: off; the paper uses 1 with target_transform = apex)"},
     {"learner", "pretrain_steps", CONFIG_INT, "0", 0, 1e12, NULL,
      "DQfD pre-training: updates on demonstrations only before agent data is sampled"},
     {"learner", "max_updates", CONFIG_INT, "0", 0, 1e15, NULL,
@@ -99,7 +107,7 @@ struct learner {
     double next_metrics_s, next_repeat_s, row_t0_s;
     uint64_t row_step0;
     double row_wait_s;
-    double sum_td, sum_margin, sum_bc, sum_l2, sum_abs_td, sum_demo;
+    double sum_td, sum_margin, sum_bc, sum_l2, sum_tc, sum_abs_td, sum_demo;
     uint64_t row_updates;
     uint64_t last_episodes;
     double last_return_sum;
@@ -172,6 +180,10 @@ int learner_config_from(const config *c, uint32_t rank, const char *replay, cons
     out->update.margin = (float)config_float(c, "learner", "margin");
     out->update.lambda_demo = (float)config_float(c, "learner", "lambda_demo");
     out->update.l2 = (float)config_float(c, "learner", "l2");
+    out->update.target_transform =
+        strcmp(config_str(c, "learner", "target_transform"), "apex") == 0;
+    out->update.transform_eps = (float)config_float(c, "learner", "transform_eps");
+    out->update.lambda_tc = (float)config_float(c, "learner", "lambda_tc");
     out->update.target_period = (uint64_t)config_int(c, "learner", "target_period");
     const char *mode = config_str(c, "learner", "mode");
     out->update.mode = strcmp(mode, "bc") == 0        ? LEARNER_MODE_BC
@@ -256,7 +268,8 @@ static int write_endpoints(const learner *l, shoal_err *err)
 
 _Static_assert(REPLAY_PRIORITY_BINS == 12, "metrics_header names 12 replay_prio_bin columns");
 static const char metrics_header[] =
-    "time_s,step,frames,updates_per_s,loss_td,loss_margin,loss_bc,loss_l2,mean_abs_td,demo_share,"
+    "time_s,step,frames,updates_per_s,loss_td,loss_margin,loss_bc,loss_l2,loss_tc,mean_abs_td,"
+    "demo_share,"
     "wait_share,replay_size,replay_demo_size,replay_inserted,replay_sampled,priority_updates,"
     "actors,episodes,mean_return_recent,mean_last_return,replay_age_p50,replay_age_p90,"
     "replay_age_s_p50,replay_age_s_p90,replay_demo_share_recent,replay_inserts_per_s,"
@@ -486,6 +499,7 @@ static void account(learner *l, const learner_loss *loss, size_t count)
     l->sum_margin += loss->margin;
     l->sum_bc += loss->bc;
     l->sum_l2 += loss->l2;
+    l->sum_tc += loss->tc;
     l->sum_abs_td += loss->mean_abs_td;
     l->sum_demo += (double)loss->n_demo / (double)count;
     l->row_updates++;
@@ -580,14 +594,16 @@ static void write_metrics_row(learner *l, double now)
     double recent = d_episodes ? (st.return_sum - l->last_return_sum) / (double)d_episodes : 0.0;
     char row[4096];
     int used = snprintf(row, sizeof row,
-             "%.3f,%" PRIu64 ",%" PRIu64 ",%.2f,%.6g,%.6g,%.6g,%.6g,%.6g,%.4f,%.4f,%" PRIu64
-             ",%" PRIu64
-             ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%zu,%" PRIu64 ",%.4f,%.4f",
-             now - l->t0_s, step, l->frames, dt > 0 ? (double)(step - l->row_step0) / dt : 0.0,
-             l->sum_td / n, l->sum_margin / n, l->sum_bc / n, l->sum_l2 / n, l->sum_abs_td / n, l->sum_demo / n,
-             dt > 0 ? (l->wait_s - l->row_wait_s) / dt : 0.0, st.size, st.demo_size, st.inserted,
-             st.sampled, st.priority_updates, st.n_actors, st.episodes, recent,
-             st.n_actors ? st.last_return_sum / (double)st.n_actors : 0.0);
+                        "%.3f,%" PRIu64 ",%" PRIu64 ",%.2f,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.4f,%.4f"
+                        ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%zu,%" PRIu64
+                        ",%.4f,%.4f",
+                        now - l->t0_s, step, l->frames,
+                        dt > 0 ? (double)(step - l->row_step0) / dt : 0.0, l->sum_td / n,
+                        l->sum_margin / n, l->sum_bc / n, l->sum_l2 / n, l->sum_tc / n,
+                        l->sum_abs_td / n, l->sum_demo / n,
+                        dt > 0 ? (l->wait_s - l->row_wait_s) / dt : 0.0, st.size, st.demo_size,
+                        st.inserted, st.sampled, st.priority_updates, st.n_actors, st.episodes,
+                        recent, st.n_actors ? st.last_return_sum / (double)st.n_actors : 0.0);
     size_t at = write_insight(row, sizeof row, used > 0 ? (size_t)used : 0, &st);
     write_labels(l, row, sizeof row, at, &st, dt);
     fputs(row, l->metrics);
@@ -600,7 +616,8 @@ static void write_metrics_row(learner *l, double now)
     l->row_t0_s = now;
     l->row_step0 = step;
     l->row_wait_s = l->wait_s;
-    l->sum_td = l->sum_margin = l->sum_bc = l->sum_l2 = l->sum_abs_td = l->sum_demo = 0.0;
+    l->sum_td = l->sum_margin = l->sum_bc = l->sum_l2 = l->sum_tc = l->sum_abs_td = 0.0;
+    l->sum_demo = 0.0;
     l->row_updates = 0;
 }
 

@@ -20,6 +20,7 @@ typedef struct replica {
     float *q_next_tgt;  /* (B, K, A) target on s' */
     float *y;           /* (B, K) targets */
     float *dq;          /* (B, K, A) dL/dQ */
+    float *q_boot;      /* (B, K, A) h⁻¹ of the target's values (target_transform) */
 } replica;
 
 /* The helper thread of learner.threads = 2: computes the gradient of the second part of the
@@ -69,6 +70,7 @@ struct learner_update {
     float *g;           /* (B, K, A) G's logits on s */
     float *g_next;      /* (B, K, A) G's logits on s' */
     float *dg;          /* (B, K, A) dL/dG */
+    float *grads_td;    /* (n_trainable) the s-pass gradient while the TC pass runs (TC only) */
     learner_update_times times;
 };
 
@@ -97,7 +99,8 @@ static int replica_buffers(replica *r, const nn_qnet_config *net, shoal_err *err
     r->q_next_tgt = malloc(bka * sizeof *r->q_next_tgt);
     r->dq = malloc(bka * sizeof *r->dq);
     r->y = malloc(net->max_batch * net->n_heads * sizeof *r->y);
-    if (!r->q || !r->q_next || !r->q_next_tgt || !r->dq || !r->y) {
+    r->q_boot = malloc(bka * sizeof *r->q_boot);
+    if (!r->q || !r->q_next || !r->q_next_tgt || !r->dq || !r->y || !r->q_boot) {
         return shoal_err_set(err, SHOAL_ENOMEM, "out of memory for the learner's workspaces "
                              "(batch %zu)", net->max_batch);
     }
@@ -111,6 +114,7 @@ static void replica_free_buffers(replica *r)
     free(r->q_next_tgt);
     free(r->dq);
     free(r->y);
+    free(r->q_boot);
 }
 
 static void local_gradient(const learner_update *u, replica *r, const learner_batch *b,
@@ -204,6 +208,16 @@ learner_update *learner_update_new(const learner_update_config *cfg, MPI_Comm co
                       "(run more learner ranks to use more cores)", cfg->threads);
         return NULL;
     }
+    if (cfg->target_transform && !(cfg->transform_eps > 0.0f)) {
+        shoal_err_set(err, SHOAL_EINVAL, "learner.transform_eps must be > 0 with "
+                      "learner.target_transform = apex (h⁻¹ needs ε > 0)");
+        return NULL;
+    }
+    if (cfg->lambda_tc > 0.0f && cfg->threads > 1) {
+        shoal_err_set(err, SHOAL_EINVAL, "learner.lambda_tc > 0 needs learner.threads = 1 (the "
+                      "temporal-consistency pass runs on the whole batch in one thread)");
+        return NULL;
+    }
     learner_update *u = calloc(1, sizeof *u);
     if (!u) {
         shoal_err_set(err, SHOAL_ENOMEM, "out of memory for the learner");
@@ -238,6 +252,11 @@ learner_update *learner_update_new(const learner_update_config *cfg, MPI_Comm co
     }
     u->n_actions = cfg->net.n_actions;
     u->n_heads = cfg->net.n_heads;
+    if (cfg->lambda_tc > 0.0f &&
+        !(u->grads_td = malloc(u->n_trainable * sizeof *u->grads_td))) {
+        shoal_err_set(err, SHOAL_ENOMEM, "out of memory for the learner's workspaces");
+        goto fail;
+    }
     u->main.net = u->net;
     u->main.target = u->target;
     if (replica_buffers(&u->main, &cfg->net, err) != SHOAL_OK) {
@@ -284,6 +303,7 @@ void learner_update_free(learner_update *u)
     replica_free_buffers(&u->main);
     nn_qnet_free(u->behaviour);
     nn_optim_free(u->behaviour_opt);
+    free(u->grads_td);
     free(u);
 }
 
@@ -407,7 +427,8 @@ static void sync_begin(learner_update *u)
     g->l2_from = u->n_trainable;
     g->l2 = 0.0f;
     g->rc = MPI_SUCCESS;
-    g->overlap = u->cfg.allreduce_overlap && u->comm != MPI_COMM_NULL && u->size > 1;
+    g->overlap = u->cfg.allreduce_overlap && u->comm != MPI_COMM_NULL && u->size > 1 &&
+                 !u->grads_td;
 }
 
 /* Ends the all-reduce of this step and scales the sum by 1/R: the gradient of the mean loss
@@ -454,6 +475,26 @@ static int allreduce_behaviour(learner_update *u, shoal_err *err)
     return SHOAL_OK;
 }
 
+/* Ape-X DQfD's temporal-consistency term, after the TD pass's backward: the online net forwards
+ * s' again keeping its activations, and the TC gradient through Q(s', ·) is added to the TD
+ * pass's (backward overwrites grads, so those wait in grads_td). Uses the learner's own
+ * workspaces (one thread: learner_update_new refuses TC with threads = 2), whose q_next_tgt
+ * the TD pass left. Returns λ_TC · L_TC. */
+static float add_tc_gradient(learner_update *u, const learner_batch *b, const nn_loss_dims *d)
+{
+    replica *r = &u->main;
+    float *grads = nn_qnet_grads(u->net);
+    memcpy(u->grads_td, grads, u->n_trainable * sizeof *grads);
+    nn_qnet_forward_train(u->net, b->next_obs, d->batch, r->q_next);
+    float tc = nn_loss_tc(r->dq, r->q_next, r->q_next_tgt, b->mask, b->weight, d,
+                          u->cfg.lambda_tc);
+    nn_qnet_backward(u->net, r->dq, d->batch);
+    for (size_t i = 0; i < u->n_trainable; i++) {
+        grads[i] += u->grads_td[i];
+    }
+    return tc;
+}
+
 /* OFFLINE: trains the behaviour model G on the batch's actions (its gradient in G's grads) and
  * leaves its logits on s' in g_next for the restricted targets. Returns its cross-entropy. */
 static float behaviour_gradient(learner_update *u, const learner_batch *b, const nn_loss_dims *d)
@@ -475,6 +516,7 @@ static void local_gradient(const learner_update *u, replica *r, const learner_ba
     nn_qnet_forward_train(r->net, b->obs, B, r->q);
     loss->td = 0.0f;
     loss->bc = 0.0f;
+    loss->tc = 0.0f;
     if (u->cfg.mode == LEARNER_MODE_BC) {
         /* The per-sample cross-entropy is the priority: hard demonstrations come back often. */
         loss->bc = nn_loss_xent(r->dq, priorities, r->q, b->action, b->weight, &d, 1.0f);
@@ -483,8 +525,18 @@ static void local_gradient(const learner_update *u, replica *r, const learner_ba
             nn_qnet_forward(r->net, b->next_obs, B, r->q_next);
         }
         nn_qnet_forward(r->target, b->next_obs, B, r->q_next_tgt);
-        nn_loss_targets_bcq(r->y, u->cfg.double_q ? r->q_next : NULL, r->q_next_tgt, g_next,
+        /* Ape-X DQfD: y = h(R + C h⁻¹(Q̄)); h⁻¹ is increasing, so no argmax changes */
+        const float *boot = r->q_next_tgt;
+        if (u->cfg.target_transform) {
+            nn_value_h_inv_n(r->q_boot, r->q_next_tgt, B * u->n_heads * u->n_actions,
+                             u->cfg.transform_eps);
+            boot = r->q_boot;
+        }
+        nn_loss_targets_bcq(r->y, u->cfg.double_q ? r->q_next : NULL, boot, g_next,
                             u->cfg.bcq_threshold, b->reward, b->discount, &d, u->cfg.double_q);
+        if (u->cfg.target_transform) {
+            nn_value_h_n(r->y, r->y, B * u->n_heads, u->cfg.transform_eps);
+        }
         nn_td_batch tb = {.dims = d, .actions = b->action, .targets = r->y,
                           .mask_bits = b->mask, .weights = b->weight};
         loss->td = nn_loss_td(r->dq, priorities, r->q, &tb);
@@ -535,7 +587,14 @@ static void rank_gradient(learner_update *u, const learner_batch *b, float *prio
      * threads' targets. */
     float behaviour_ce = u->behaviour ? behaviour_gradient(u, b, &d) : 0.0f;
     size_t ka = u->n_heads * u->n_actions;
-    if (!h || B < SPLIT_MIN_BATCH) {
+    if (u->grads_td) {
+        /* TC adds a second pass's gradient after the backward: the all-reduce waits for it
+         * (sync_begin turns the overlap off), then L2 goes on the whole buffer. */
+        local_gradient(u, &u->main, b, u->behaviour ? u->g_next : NULL, priorities, loss);
+        nn_qnet_backward(u->net, u->main.dq, B);
+        loss->tc = add_tc_gradient(u, b, &d);
+        grads_ready(u, 0);
+    } else if (!h || B < SPLIT_MIN_BATCH) {
         local_gradient(u, &u->main, b, u->behaviour ? u->g_next : NULL, priorities, loss);
         nn_qnet_backward_notify(u->net, u->main.dq, B, grads_ready, u);
     } else {

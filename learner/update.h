@@ -2,7 +2,10 @@
  * target networks, the optimizer and the workspaces for one decoded batch. One update is
  * forward (online on s; online and target on s'), the n-step double-DQN TD loss per head with
  * bootstrap masks and importance weights, the DQfD large-margin loss on demonstration samples
- * (weight λ_E) and L2 (specs/algorithms.md §1.2, §3.3, §6.1), backward, the sum of the flat
+ * (weight λ_E) and L2 (specs/algorithms.md §1.2, §3.3, §6.1), optionally Ape-X DQfD's
+ * transformed target and temporal-consistency loss (a second forward and backward of the
+ * online network on s', its gradient added; the all-reduce then follows the backward), backward,
+ * the sum of the flat
  * gradient over the ranks of the communicator (in buckets of layers started as the backward
  * pass finishes them when allreduce_overlap is set, else one MPI_Allreduce after it; the same
  * sum either way) scaled by 1/ranks, and the optimizer step; the target network is copied every
@@ -65,6 +68,9 @@ typedef struct learner_update_config {
     float margin;           /* DQfD margin l(a_E, a) for a != a_E */
     float lambda_demo;      /* λ_E, weight of the margin loss (0: off) */
     float l2;               /* λ of Σθ² (DQfD λ3 = 1e-5; 0: off) */
+    int target_transform;   /* Ape-X DQfD: y = h(R + C h⁻¹(Q̄)) (nn_value_h); 0: y = R + C Q̄ */
+    float transform_eps;    /* ε of h (> 0 when target_transform) */
+    float lambda_tc;        /* weight of Ape-X DQfD's temporal-consistency loss (0: off) */
     uint64_t target_period; /* copy the target every this many updates (>= 1) */
     int allreduce_overlap;  /* all-reduce layers' gradients as the backward pass finishes them */
     size_t threads;         /* 0 or 1: one thread; 2: the batch split between two threads */
@@ -89,6 +95,7 @@ typedef struct learner_loss {
     float margin;     /* λ_E · margin loss */
     float bc;         /* cross-entropy: BC's loss, or OFFLINE's behaviour model's; else 0 */
     float l2;         /* λ Σθ² */
+    float tc;         /* λ_TC · temporal-consistency loss (0 when off) */
     float mean_abs_td; /* mean of the new priorities |δ| */
     size_t n_demo;    /* demonstrations in the batch */
 } learner_loss;

@@ -202,3 +202,63 @@ float nn_loss_l2(float *grads, const float *params, size_t n, float lambda)
     }
     return (float)(lambda * sum);
 }
+
+float nn_value_h(float z, float eps)
+{
+    double x = z, a = fabs(x);
+    /* sqrt(a + 1) - 1 written as a / (sqrt(a + 1) + 1): no cancellation near 0 */
+    double root = a / (sqrt(a + 1.0) + 1.0);
+    return (float)(copysign(root, x) + (double)eps * x);
+}
+
+float nn_value_h_inv(float z, float eps)
+{
+    double x = z, a = fabs(x), e = eps;
+    /* u = (sqrt(1 + 4ε(a + 1 + ε)) - 1) / (2ε) = 2(a + 1 + ε) / (s + 1) and u² - 1 =
+     * (u - 1)(u + 1) with u - 1 = 2a(1 - 2ε / (1 + 2ε + s)) / (s + 1): the same value as the
+     * paper's form without the two cancellations it has near 0. */
+    double s = sqrt(1.0 + 4.0 * e * (a + 1.0 + e));
+    double u = 2.0 * (a + 1.0 + e) / (s + 1.0);
+    double u_minus_1 = 2.0 * a * (1.0 - 2.0 * e / (1.0 + 2.0 * e + s)) / (s + 1.0);
+    return (float)copysign(u_minus_1 * (u + 1.0), x);
+}
+
+void nn_value_h_n(float *out, const float *in, size_t n, float eps)
+{
+    for (size_t i = 0; i < n; i++) {
+        out[i] = nn_value_h(in[i], eps);
+    }
+}
+
+void nn_value_h_inv_n(float *out, const float *in, size_t n, float eps)
+{
+    for (size_t i = 0; i < n; i++) {
+        out[i] = nn_value_h_inv(in[i], eps);
+    }
+}
+
+float nn_loss_tc(float *dq_next, const float *q_next_online, const float *q_next_target,
+                 const uint32_t *mask_bits, const float *weights, const nn_loss_dims *d,
+                 float lambda)
+{
+    size_t B = d->batch, K = d->n_heads, A = d->n_actions;
+    float scale = lambda / (float)B;
+    double loss = 0.0;
+    memset(dq_next, 0, B * K * A * sizeof *dq_next);
+    for (size_t i = 0; i < B; i++) {
+        uint32_t bits = mask_bits ? mask_bits[i] : UINT32_MAX;
+        float w = weights ? weights[i] : 1.0f;
+        for (size_t k = 0; k < K; k++) {
+            /* heads beyond 32 have no mask bit and always train, as in nn_loss_td */
+            if (k < 32 && !(bits >> k & 1u)) {
+                continue;
+            }
+            size_t row = (i * K + k) * A;
+            size_t at = row + nn_argmax(q_next_online + row, A);
+            float delta = q_next_online[at] - q_next_target[at];
+            loss += (double)(scale * w * nn_huber(delta));
+            dq_next[at] = scale * w * nn_huber_grad(delta);
+        }
+    }
+    return (float)loss;
+}

@@ -89,6 +89,32 @@ void nn_loss_targets_bcq(float *y, const float *q_next_online, const float *q_ne
                          const float *g_next, float tau, const float *returns,
                          const float *discounts, const nn_loss_dims *d, int double_q);
 
+/* Ape-X DQfD's transformed Bellman operator (Pohlen et al. 2018, §3.1): the network learns
+ * h(Q) instead of Q, h(z) = sign(z)(sqrt(|z| + 1) - 1) + εz, which squashes large returns so
+ * unclipped rewards of any scale train stably; ε > 0 keeps h⁻¹ Lipschitz. The target becomes
+ * y = h(R + C · h⁻¹(Q̄(s', a*))). Both are computed in double and rounded once, so
+ * nn_value_h_inv(nn_value_h(x)) is x to a few float32 ulps everywhere (the textbook float form
+ * of h⁻¹ loses most digits near 0 to cancellation). eps > 0. */
+float nn_value_h(float z, float eps);
+
+/* The exact inverse, h⁻¹(z) = sign(z)(((sqrt(1 + 4ε(|z| + 1 + ε)) - 1) / (2ε))² - 1). */
+float nn_value_h_inv(float z, float eps);
+
+/* out[i] = h(in[i]) or h⁻¹(in[i]) over n values; out may be in. */
+void nn_value_h_n(float *out, const float *in, size_t n, float eps);
+void nn_value_h_inv_n(float *out, const float *in, size_t n, float eps);
+
+/* Ape-X DQfD's temporal-consistency loss (§3.2): with a'_ik = argmax_a Q_k(s'_i, a) of the
+ * online net (ties: the lowest index),
+ * L = λ Σ_k (1/B) Σ_i m_ik w_i huber(Q_k(s'_i, a'_ik) - Q̄_k(s'_i, a'_ik)),
+ * so an update that moves the online net's value of the next state away from the target net's
+ * is penalised. Masks and weights as nn_loss_td's (either may be NULL). Overwrites dq_next
+ * (B, K, A) with dL/dQ(s') of the online net (non-zero only at a'), for a backward pass from an
+ * nn_qnet_forward_train on s'. */
+float nn_loss_tc(float *dq_next, const float *q_next_online, const float *q_next_target,
+                 const uint32_t *mask_bits, const float *weights, const nn_loss_dims *d,
+                 float lambda);
+
 /* L = λ Σ θ² over n parameters; adds 2λθ into grads (DQfD's J_L2 on weights and biases). */
 float nn_loss_l2(float *grads, const float *params, size_t n, float lambda);
 

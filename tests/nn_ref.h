@@ -320,6 +320,19 @@ static inline void ref_qnet_magnitude(const nn_qnet_config *c, const double *p,
     free(xa);
 }
 
+/* Ape-X DQfD's h and h⁻¹ as the paper writes them, in double (nn/loss.h). Their cancellations
+ * near 0 cost double less than 2^-30 relative for |z| >= 1e-6. */
+static inline double ref_value_h(double z, double eps)
+{
+    return (z < 0 ? -1.0 : 1.0) * (sqrt(fabs(z) + 1.0) - 1.0) + eps * z;
+}
+
+static inline double ref_value_h_inv(double z, double eps)
+{
+    double r = (sqrt(1.0 + 4.0 * eps * (fabs(z) + 1.0 + eps)) - 1.0) / (2.0 * eps);
+    return (z < 0 ? -1.0 : 1.0) * (r * r - 1.0);
+}
+
 /* Sets every parameter of net to -1, 0 or 1 (Bernoulli draws from g). With binary inputs and
  * upstream gradients in {-1, 0, 1}, every partial sum of the forward and backward passes of a
  * MinAtar-sized network is then an integer (or a multiple of a power of two) well below 2^24,

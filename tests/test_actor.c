@@ -158,8 +158,9 @@ Test(actor, the_episode_log_has_one_row_per_finished_episode_and_appends)
     cr_assert_eq(system(cmd), 0);
 }
 
-/* |δ| of one sampled transition recomputed with net, as the actor defines it. */
-static float recompute_priority(nn_qnet *net, const replay_sample *b, size_t j)
+/* |δ| of one sampled transition recomputed with net, as the actor defines it; eps > 0: with
+ * Ape-X DQfD's transformed target h(R + C h⁻¹(Q(s', a*))). */
+static float recompute_priority(nn_qnet *net, const replay_sample *b, size_t j, float eps)
 {
     const nn_qnet_config *nc = nn_qnet_config_of(net);
     size_t qa = nc->n_heads * nc->n_actions, d = nn_qnet_in_floats(net);
@@ -170,7 +171,13 @@ static float recompute_priority(nn_qnet *net, const replay_sample *b, size_t j)
     obs_unpack_f32(x + d, b->next_obs + j * b->obs_bytes, &sp, 1);
     nn_qnet_forward(net, x, 2, q);
     nn_loss_dims dims = {.batch = 1, .n_heads = nc->n_heads, .n_actions = nc->n_actions};
+    if (eps > 0.0f) {
+        nn_value_h_inv_n(q + qa, q + qa, qa, eps);
+    }
     nn_loss_targets(y, q + qa, q + qa, &b->reward[j], &b->discount[j], &dims, 1);
+    if (eps > 0.0f) {
+        nn_value_h_n(y, y, nc->n_heads, eps);
+    }
     nn_td_batch tb = {.dims = dims, .actions = &b->action[j], .targets = y,
                       .mask_bits = nc->n_heads > 1 ? &b->mask[j] : NULL};
     nn_loss_td(dq, &prio, q, &tb);
@@ -180,7 +187,8 @@ static float recompute_priority(nn_qnet *net, const replay_sample *b, size_t j)
 /* Runs a bootstrap actor with episodes cut at max_steps, samples 256 of its transitions back
  * from the shard and checks each leaf (α = 1, ε = 0: the priority) against |δ| recomputed with
  * the actor's network. Counts the transitions ending in a terminal and in a time-limit cut. */
-static void check_priorities(int max_steps, size_t *terminal, size_t *truncated)
+static void check_priorities(int max_steps, float transform_eps, size_t *terminal,
+                             size_t *truncated)
 {
     /* The actor's forward pass runs at the batch of its envs, the recomputation at batch 2:
      * measurement may pick other kernels at another batch size (nn/kernels.h), and sgemm may sum
@@ -192,9 +200,12 @@ static void check_priorities(int max_steps, size_t *terminal, size_t *truncated)
     fx_server srv;
     replay_server_config sc = fx_server_config(100000, 0);
     cr_assert_eq(fx_server_start(&srv, &sc), 0, "%s", srv.err.msg);
-    char extra[256];
+    char extra[384];
     snprintf(extra, sizeof extra, "[env]\nmax_episode_steps = %d\n[actor]\nmax_env_steps = "
-             "400\n[network]\nheads = 3\n[exploration]\nstrategy = bootstrap\n", max_steps);
+             "400\n[network]\nheads = 3\n[exploration]\nstrategy = bootstrap\n"
+             "[learner]\ntarget_transform = %s\ntransform_eps = %g\n", max_steps,
+             transform_eps > 0.0f ? "apex" : "none",
+             transform_eps > 0.0f ? (double)transform_eps : 0.01);
     config *cfg = breakout_config(extra);
     actor_config ac;
     actor *a = make_actor(cfg, replay_server_endpoint(srv.srv), "", &ac);
@@ -213,7 +224,7 @@ static void check_priorities(int max_steps, size_t *terminal, size_t *truncated)
     nn_qnet *net = (nn_qnet *)actor_net(a);
     *terminal = *truncated = 0;
     for (size_t j = 0; j < b->count; j++) {
-        float want = recompute_priority(net, b, j);
+        float want = recompute_priority(net, b, j, transform_eps);
         cr_assert_float_eq(b->leaf[j], want, 4.0 * FLT_EPSILON * fabsf(want),
                            "transition %zu: %g vs %g", j, b->leaf[j], (double)want);
         cr_assert_eq(b->mask[j] >> 3, 0);
@@ -233,10 +244,19 @@ Test(actor, initial_priorities_are_the_actors_n_step_double_dqn_error)
     /* The initial network loses Breakout's ball at step 6: a limit of 5 cuts every episode,
      * 40 lets every episode terminate. */
     size_t terminal, truncated;
-    check_priorities(5, &terminal, &truncated);
+    check_priorities(5, 0.0f, &terminal, &truncated);
     cr_assert_gt(truncated, 0, "the sample holds tails cut by the time limit");
-    check_priorities(40, &terminal, &truncated);
+    check_priorities(40, 0.0f, &terminal, &truncated);
     cr_assert_gt(terminal, 0, "the sample holds ends of episodes");
+}
+
+Test(actor, with_the_apex_transform_initial_priorities_are_in_the_learners_units)
+{
+    size_t terminal, truncated;
+    check_priorities(5, 0.5f, &terminal, &truncated);
+    cr_assert_gt(truncated, 0);
+    check_priorities(40, 0.5f, &terminal, &truncated);
+    cr_assert_gt(terminal, 0);
 }
 
 typedef struct publisher {

@@ -283,3 +283,138 @@ Test(nn_loss, bcq_targets_bootstrap_from_the_best_supported_action)
     nn_loss_targets_bcq(&y, qo, qt, g, 0.0f, &R, &C, &d, 1);
     cr_assert_float_eq(y, 1.0f + 0.5f * 30.0f, 1e-5f, "τ = 0: double DQN's target");
 }
+
+Test(nn_loss, the_apex_transform_and_its_inverse_undo_each_other_to_float32_rounding)
+{
+    /* h and h⁻¹ are each rounded once from double. A float input's rounding error is scaled by
+     * the other function's condition number |z f'(z) / f(z)|, at most 2 for either (h⁻¹ grows
+     * like z², h like sqrt(z)): so a round trip is within (1 + 2 + 1) · 2^-24 relative, to which
+     * one ulp of slack is added. */
+    const double tol = 5.0 * ldexp(1.0, -24);
+    const float eps_values[] = {1e-2f, 1e-3f, 0.5f};
+    size_t n_checked = 0;
+    for (size_t e = 0; e < sizeof eps_values / sizeof eps_values[0]; e++) {
+        float eps = eps_values[e];
+        cr_assert_eq(nn_value_h(0.0f, eps), 0.0f);
+        cr_assert_eq(nn_value_h_inv(0.0f, eps), 0.0f);
+        /* |x| from 1e-30 to 1e12 in steps of 2^(1/8), both signs */
+        for (double m = 1e-30; m < 1e12; m *= 1.0905077326652577) {
+            for (int sign = -1; sign <= 1; sign += 2) {
+                float x = (float)(sign * m);
+                float there = nn_value_h(x, eps), back = nn_value_h_inv(there, eps);
+                cr_assert_leq(fabs((double)back - x), tol * fabs((double)x),
+                              "ε %g: h⁻¹(h(%.9g)) = %.9g", eps, x, back);
+                float inv = nn_value_h_inv(x, eps);
+                if (isfinite(inv)) {
+                    float fwd = nn_value_h(inv, eps);
+                    cr_assert_leq(fabs((double)fwd - x), tol * fabs((double)x),
+                                  "ε %g: h(h⁻¹(%.9g)) = %.9g", eps, x, fwd);
+                }
+                /* both agree with the paper's formulas, evaluated in double where their
+                 * cancellations near 0 cost it less than 2^-30 (|x| >= 1e-6) */
+                if (m < 1e-6) {
+                    n_checked++;
+                    continue;
+                }
+                cr_assert_leq(fabs((double)there - ref_value_h(x, eps)),
+                              ldexp(1.0, -23) * fabs(ref_value_h(x, eps)), "h(%.9g)", x);
+                cr_assert_leq(fabs((double)inv - ref_value_h_inv(x, eps)),
+                              ldexp(1.0, -23) * fabs(ref_value_h_inv(x, eps)) + 1e-300,
+                              "h⁻¹(%.9g)", x);
+                n_checked++;
+            }
+        }
+    }
+    cr_assert_gt(n_checked, 3000);
+    /* h(3) = 1 + 3ε; h is odd and increasing */
+    cr_assert_float_eq(nn_value_h(3.0f, 0.01f), 1.03f, 1e-6f);
+    cr_assert_float_eq(nn_value_h(-3.0f, 0.01f), -1.03f, 1e-6f);
+    cr_assert_float_eq(nn_value_h_inv(1.03f, 0.01f), 3.0f, 1e-5f);
+    float v[4] = {-5.0f, 0.25f, 80.0f, 1e6f}, w[4];
+    nn_value_h_n(w, v, 4, 0.01f);
+    for (size_t i = 0; i < 4; i++) {
+        cr_assert_eq(w[i], nn_value_h(v[i], 0.01f));
+    }
+    nn_value_h_inv_n(w, w, 4, 0.01f); /* in place */
+    for (size_t i = 0; i < 4; i++) {
+        cr_assert_leq(fabsf(w[i] - v[i]), 4e-7f * fabsf(v[i]));
+    }
+}
+
+/* The TC loss in double with the argmax a' fixed (finite differences must not move it). */
+static double tc_ref(const double *qn, const float *qt, const size_t *a_next, const uint32_t *mask,
+                     const float *w, size_t B, size_t K, size_t A, double lambda)
+{
+    double L = 0.0;
+    for (size_t i = 0; i < B; i++) {
+        for (size_t k = 0; k < K; k++) {
+            if (mask && !(mask[i] >> k & 1u)) {
+                continue;
+            }
+            size_t at = (i * K + k) * A + a_next[i * K + k];
+            double delta = qn[at] - qt[at];
+            double h = fabs(delta) <= 1.0 ? 0.5 * delta * delta : fabs(delta) - 0.5;
+            L += lambda * (w ? w[i] : 1.0) * h / (double)B;
+        }
+    }
+    return L;
+}
+
+Test(nn_loss, tc_loss_penalises_the_online_argmax_value_moving_from_the_target_net)
+{
+    /* B = 1, K = 1, A = 3: the online net prefers action 1 (4 vs target 1.5: δ = 2.5, huber 2);
+     * the target's own max (action 2) plays no part */
+    float qn[3] = {0, 4, 3}, qt[3] = {0, 1.5f, 9}, dq[3] = {7, 7, 7};
+    nn_loss_dims d = {1, 1, 3};
+    float L = nn_loss_tc(dq, qn, qt, NULL, NULL, &d, 0.5f);
+    cr_assert_float_eq(L, 0.5f * 2.0f, 1e-6f);
+    cr_assert_eq(dq[0], 0.0f, "dq is overwritten");
+    cr_assert_float_eq(dq[1], 0.5f, 1e-7f, "λ · clip(δ)");
+    cr_assert_eq(dq[2], 0.0f);
+    qt[1] = 4.0f; /* no change from the target: no loss, no gradient */
+    cr_assert_eq(nn_loss_tc(dq, qn, qt, NULL, NULL, &d, 1.0f), 0.0f);
+    cr_assert_eq(dq[1], 0.0f);
+}
+
+Test(nn_loss, tc_loss_gradient_with_masks_and_weights_matches_finite_differences)
+{
+    enum { B = 5, K = 3, A = 4 };
+    float qn[B * K * A], qt[B * K * A], w[B], dq[B * K * A];
+    uint32_t mask[B] = {7, 1, 6, 0, 5};
+    size_t a_next[B * K];
+    rng g;
+    rng_init(&g, 31, RNG_ROLE_TOOL, 0, 0);
+    ref_fill(qn, B * K * A, &g, -2, 2);
+    ref_fill(w, B, &g, 0.1f, 1);
+    for (size_t r = 0; r < B * K; r++) {
+        a_next[r] = nn_argmax(qn + r * A, A);
+        for (size_t a = 0; a < A; a++) {
+            /* |δ| in [0.1, 0.8] or [1.2, 3]: no difference step crosses the Huber kink */
+            float u = rng_uniform_f(&g), mag = (r + a) % 2 ? 0.1f + 0.7f * u : 1.2f + 1.8f * u;
+            qt[r * A + a] = qn[r * A + a] + ((r + a) % 3 ? mag : -mag);
+        }
+    }
+    /* the argmax must keep its lead under a step of h */
+    for (size_t r = 0; r < B * K; r++) {
+        for (size_t a = 0; a < A; a++) {
+            cr_assert(a == a_next[r] || qn[r * A + a_next[r]] - qn[r * A + a] > 1e-3f);
+        }
+    }
+    nn_loss_dims d = {B, K, A};
+    const float lambda = 0.7f;
+    float L = nn_loss_tc(dq, qn, qt, mask, w, &d, lambda);
+    double *qd = ref_to_double(qn, B * K * A), num[B * K * A];
+    double Lref = tc_ref(qd, qt, a_next, mask, w, B, K, A, lambda);
+    cr_assert_float_eq(L, Lref, 1e-5, "loss %f vs %f", L, Lref);
+    for (size_t i = 0; i < B * K * A; i++) {
+        double keep = qd[i], h = 1e-5;
+        qd[i] = keep + h;
+        double up = tc_ref(qd, qt, a_next, mask, w, B, K, A, lambda);
+        qd[i] = keep - h;
+        num[i] = (up - tc_ref(qd, qt, a_next, mask, w, B, K, A, lambda)) / (2 * h);
+        qd[i] = keep;
+    }
+    double e = ref_max_rel_err(dq, num, B * K * A, 1e-3);
+    cr_assert_lt(e, 1e-3, "relative error %g", e);
+    free(qd);
+}

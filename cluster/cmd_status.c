@@ -104,31 +104,6 @@ static double file_age_s(const char *path)
     return age > 0 ? age : 0.0;
 }
 
-/* The first line of a small file, without its newline; false when there is no file. */
-static bool read_line(const char *path, char *text, size_t cap)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        return false;
-    }
-    if (!fgets(text, (int)cap, f)) {
-        text[0] = '\0';
-    }
-    fclose(f);
-    text[strcspn(text, "\n")] = '\0';
-    return true;
-}
-
-/* "tcp://host:port" -> host. */
-static void host_of_endpoint(const char *ep, char *host, size_t cap)
-{
-    const char *h = strstr(ep, "://");
-    h = h ? h + 3 : ep;
-    const char *colon = strrchr(h, ':');
-    size_t n = colon ? (size_t)(colon - h) : strlen(h);
-    snprintf(host, cap, "%.*s", (int)n, h);
-}
-
 /* The health of one rank, from its markers in the order of their precedence. */
 static void rank_read(const char *dir, rank_health *r, const endpoint_file *ep, bool have_ep)
 {
@@ -137,14 +112,14 @@ static void rank_read(const char *dir, rank_health *r, const endpoint_file *ep, 
     r->age_s = -1.0;
     r->health = "not started";
     if (have_ep && r->role == CLUSTER_ROLE_REPLAY && r->index < ep->n_replay) {
-        host_of_endpoint(ep->replay[r->index], r->host, sizeof r->host);
+        endpoints_host(ep->replay[r->index], r->host, sizeof r->host, NULL);
     } else if (have_ep && r->role == CLUSTER_ROLE_LEARNER && r->index == 0 && ep->params[0]) {
-        host_of_endpoint(ep->params, r->host, sizeof r->host);
+        endpoints_host(ep->params, r->host, sizeof r->host, NULL);
     }
     /* The heartbeat ("HOST PID") names the host of every role; it may be absent (runs from
      * before heartbeats, roles started by hand). */
     if (rundir_role_file(path, sizeof path, dir, role, r->index, RUNDIR_ALIVE) &&
-        read_line(path, text, sizeof text)) {
+        rundir_read_marker(dir, role, r->index, RUNDIR_ALIVE, text, sizeof text)) {
         char host[128];
         if (sscanf(text, "%127s", host) == 1) {
             snprintf(r->host, sizeof r->host, "%s", host);
@@ -159,8 +134,7 @@ static void rank_read(const char *dir, rank_health *r, const endpoint_file *ep, 
     static const char *const ends[][2] = {
         {RUNDIR_FAILED, "failed"}, {RUNDIR_DIED, "died"}, {RUNDIR_DONE, "done"}};
     for (size_t k = 0; k < sizeof ends / sizeof ends[0]; k++) {
-        if (rundir_role_file(path, sizeof path, dir, role, r->index, ends[k][0]) &&
-            read_line(path, text, sizeof text)) {
+        if (rundir_read_marker(dir, role, r->index, ends[k][0], text, sizeof text)) {
             r->health = ends[k][1];
             snprintf(r->detail, sizeof r->detail, "%s", text);
             return;

@@ -226,7 +226,8 @@ size_t nn_kernel_run(const nn_kernel_op *op, const size_t dims[NN_KERNEL_DIMS],
     s->c = c;
     cache.order[cache.n++] = (size_t)(s - cache.slots);
     pthread_mutex_unlock(&cache.lock);
-    /* The outputs are now the chosen candidate's, whichever ran last. */
+    /* The timing runs left the outputs of whichever candidate ran last: run the chosen one so
+     * that they are its, as every later call of this shape will compute them. */
     fns[c.chosen](ctx);
     return c.chosen;
 }

@@ -4,7 +4,7 @@
 # program run here, nothing is copied in.
 #
 #   bench/scaling.sh [--quick] [--check] [--hosts] [--seconds N] [--runs "A:S:L ..."]
-#                    [--nice N] [--build DIR]
+#                    [--nice N] [--inputs "c_a c_i c_s b_i P"] [--build DIR]
 #
 # Steps (each prints its table):
 #   costs   bench_actor (actor CPU per frame by game and network), bench_replay (shard CPU per
@@ -21,6 +21,8 @@
 # --seconds: each run's run.max_seconds (default 30); --nice: the runs' niceness (default 10,
 # the machine is shared; the model takes the CPU the run got as an input, so niceness moves
 # the figures, not the error).
+# --inputs: the five model inputs of an earlier run (its "Model inputs" table, in its units),
+# to skip the costs and only run the checks.
 # --runs: the (actors:shards:learners) of the check runs (default "1:1:1 1:1:2 2:1:1 4:1:1
 # 8:1:1 4:2:1 4:4:1 4:1:2 8:2:2"; across hosts "1:1:1 1:1:2 2:1:1 4:2:1 4:1:2"); 1:1:1 and
 # 1:1:2 calibrate the learner's CPU per update and belong in every list.
@@ -34,7 +36,7 @@ usage() {
     sed -n '2,/^set -uo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
 }
 
-quick=0 check=0 hosts=0 secs=30 nice=10 build=build runs= host_runs=
+quick=0 check=0 hosts=0 secs=30 nice=10 inputs= build=build runs= host_runs=
 while [ $# -gt 0 ]; do
     case $1 in
     --help | -h) usage; exit 0 ;;
@@ -43,6 +45,7 @@ while [ $# -gt 0 ]; do
     --hosts) hosts=1 ;;
     --seconds) secs=${2:-}; shift ;;
     --nice) nice=${2:-}; shift ;;
+    --inputs) inputs=${2:-}; shift ;;
     --runs) runs=${2:-}; host_runs=${2:-}; shift ;;
     --build) build=${2:-}; shift ;;
     *) echo "bench/scaling.sh: unknown argument '$1' (--help lists them)" >&2; exit 2 ;;
@@ -79,6 +82,13 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
 echo "# shoal scaling measurements, $(date -u +%Y-%m-%dT%H:%MZ), $cores cores, load average $(load)"
 
 # ---- costs ------------------------------------------------------------------------------
+if [ -n "$inputs" ]; then
+    read -r c_actor c_ins c_smp ins_bytes params_bytes extra <<<"$inputs"
+    for v in "$c_actor" "$c_ins" "$c_smp" "$ins_bytes" "$params_bytes"; do
+        case $v in '' | *[!0-9.]*) echo "bench/scaling.sh: --inputs wants five numbers" >&2; exit 2 ;; esac
+    done
+    [ -z "${extra:-}" ] || { echo "bench/scaling.sh: --inputs wants five numbers" >&2; exit 2; }
+else
 # bench_actor's row for E envs: "E rate env fwd explore nstep send cpu"; prints the cpu column.
 actor_cpu() { # actor_cpu GAME E [--set K=V]...
     local game=$1 envs=$2
@@ -140,6 +150,8 @@ if [ $quick = 0 ] && [ -x "$bench/bench_learner" ]; then
     echo "## Learner: updates/s by batch and ranks (bench_learner, wall clock, load $(load))"
     echo
     "$bench/bench_learner" 2>&1 | grep -E "^ranks|bench_learner" | sed 's/^/    /'
+fi
+
 fi
 
 # ---- the model --------------------------------------------------------------------------
@@ -241,7 +253,8 @@ one_run() {
     local rc=$?
     if [ $rc != 0 ] || [ -z "$r0" ] || [ -z "$r1" ]; then
         echo "run $name: exit $rc, metrics '$r0' '$r1':" >&2
-        tail -n 5 "$work/$name.out" >&2
+        tail -n 20 "$work/$name.out" >&2
+        tail -n 3 "$run"/log/*.log >&2 2>/dev/null
         return 1
     fi
     awk -v n="$name" -v a="$a" -v s="$s" -v l="$l" -v hz="$hz" -v dt="$(echo "$w1 - $w0" | bc -l)" \
@@ -308,8 +321,13 @@ predict() {
                 }
                 # h1 shards: samples (~137 B per sampled transition); h2 learners: priorities
                 # (~12 B per sampled transition) and Params to every actor; h3 actors: inserts
+                # (b_i per 64 transitions)
                 pred["h1"] = rho * f[k] * 137
-                pred["h2"] = rho * f[k] * 12 + A[k] * P * (u[k] / pp + 1 / tr)
+                # (a publish every g = pp/U s; within each gap the latest is repeated every
+                # tr s: ceil(g/tr) messages per gap)
+                g = u[k] > 0 ? pp / u[k] : tr; per = int(g / tr); if (per < g / tr) per++
+                if (per < 1) per = 1; pub = per / g
+                pred["h2"] = rho * f[k] * 12 + A[k] * P * pub
                 pred["h3"] = f[k] * bi / 64
                 m = split(net[k], parts, " ")
                 for (j = 1; j <= m; j++) {

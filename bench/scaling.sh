@@ -69,8 +69,10 @@ export OPENBLAS_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CO
 work=$(mktemp -d /tmp/shoal-scaling-XXXXXX)
 P=shsc$$ # network namespaces of --hosts (tests/netns.sh)
 here=$(dirname "$0")
-. "$here/../tests/netns.sh"
+. "$here/../tests/netns.sh" || exit 2
+train_pid= # the shoal train running now: stopped (SIGTERM, it stops its ranks) if we are
 cleanup() {
+    [ -z "$train_pid" ] || { kill -TERM "$train_pid" 2>/dev/null; wait "$train_pid"; }
     [ "$hosts" = 0 ] || netns_down
     rm -rf "$work"
 }
@@ -85,73 +87,74 @@ echo "# shoal scaling measurements, $(date -u +%Y-%m-%dT%H:%MZ), $cores cores, l
 if [ -n "$inputs" ]; then
     read -r c_actor c_ins c_smp ins_bytes params_bytes extra <<<"$inputs"
     for v in "$c_actor" "$c_ins" "$c_smp" "$ins_bytes" "$params_bytes"; do
-        case $v in '' | *[!0-9.]*) echo "bench/scaling.sh: --inputs wants five numbers" >&2; exit 2 ;; esac
+        case $v in
+        '' | *[!0-9.]*) echo "bench/scaling.sh: --inputs wants five numbers" >&2; exit 2 ;;
+        esac
     done
     [ -z "${extra:-}" ] || { echo "bench/scaling.sh: --inputs wants five numbers" >&2; exit 2; }
 else
-# bench_actor's row for E envs: "E rate env fwd explore nstep send cpu"; prints the cpu column.
-actor_cpu() { # actor_cpu GAME E [--set K=V]...
-    local game=$1 envs=$2
-    shift 2
-    local args=(--game "$game" --envs "$envs" "$@")
-    if [ $quick = 1 ]; then args+=(--smoke); else args+=(3 30000); fi
-    "$bench/bench_actor" "${args[@]}" | awk -v e="$envs" '$1 == e { print $NF }'
-}
-echo
-echo "## Actor: CPU per frame (bench_actor, the actor thread's CPU clock, shard in a thread)"
-echo
-echo "| game | network | envs | CPU µs/frame | frames/s per core |"
-echo "|---|---|---|---|---|"
-games="minatar/breakout minatar/seaquest minatar/space_invaders"
-[ $quick = 1 ] && games=minatar/breakout
-for game in $games; do
-    for net in default dueling heads10; do
-        case $net in
-        default) sets=() ;;
-        dueling) sets=(--set network.dueling=true) ;;
-        heads10) sets=(--set network.heads=10 --set network.prior_scale=3) ;;
-        esac
-        [ $quick = 1 ] && [ $net != default ] && continue
-        c=$(actor_cpu "$game" 16 "${sets[@]}")
-        [ -n "$c" ] || { echo "bench_actor failed for $game $net" >&2; exit 1; }
-        awk -v g="$game" -v n="$net" -v c="$c" 'BEGIN { printf "| %s | %s | 16 | %s | %.0f |\n", g, n, c, 1e6 / c }'
-        [ "$game $net" = "minatar/breakout default" ] && c_actor=$c
+    # bench_actor's row for E envs: "E rate env fwd explore nstep send cpu"; prints the cpu column.
+    actor_cpu() { # actor_cpu GAME E [--set K=V]...
+        local game=$1 envs=$2
+        shift 2
+        local args=(--game "$game" --envs "$envs" "$@")
+        if [ $quick = 1 ]; then args+=(--smoke); else args+=(3 30000); fi
+        "$bench/bench_actor" "${args[@]}" | awk -v e="$envs" '$1 == e { print $NF }'
+    }
+    echo
+    echo "## Actor: CPU per frame (bench_actor, the actor thread's CPU clock, shard in a thread)"
+    echo
+    echo "| game | network | envs | CPU µs/frame | frames/s per core |"
+    echo "|---|---|---|---|---|"
+    games="minatar/breakout minatar/seaquest minatar/space_invaders"
+    [ $quick = 1 ] && games=minatar/breakout
+    for game in $games; do
+        for net in default dueling heads10; do
+            case $net in
+            default) sets=() ;;
+            dueling) sets=(--set network.dueling=true) ;;
+            heads10) sets=(--set network.heads=10 --set network.prior_scale=3) ;;
+            esac
+            [ $quick = 1 ] && [ $net != default ] && continue
+            c=$(actor_cpu "$game" 16 "${sets[@]}")
+            [ -n "$c" ] || { echo "bench_actor failed for $game $net" >&2; exit 1; }
+            awk -v g="$game" -v n="$net" -v c="$c" 'BEGIN { printf "| %s | %s | 16 | %s | %.0f |\n", g, n, c, 1e6 / c }'
+            [ "$game $net" = "minatar/breakout default" ] && c_actor=$c
+        done
     done
-done
 
-echo
-echo "## Replay shard: CPU per transition (bench_replay, process CPU: shard + client + ZeroMQ)"
-echo
-if [ $quick = 1 ]; then "$bench/bench_replay" --smoke >"$work/replay.txt"; else
-    "$bench/bench_replay" 3 >"$work/replay.txt"; fi || { cat "$work/replay.txt"; exit 1; }
-cat "$work/replay.txt" | sed 's/^/    /'
-# the plain "cpu us/tr" column of a row: the last but one (the last is CURVE's)
-grep -q "cpu us/tr *CURVE us$" "$work/replay.txt" ||
-    { echo "bench/scaling.sh: bench_replay's columns changed: update replay_col" >&2; exit 1; }
-replay_col() { # replay_col OP BATCH
-    awk -v op="$1" -v b="$2" '$1 == op && $2 == b { print $(NF - 1) }' "$work/replay.txt"
-}
-c_ins=$(replay_col insert 64)
-c_smp=$(replay_col sample 64)
-ins_bytes=$(awk '$1 == "insert" && $2 == 64 { print $5 }' "$work/replay.txt")
-[ -n "$c_ins" ] && [ -n "$c_smp" ] && [ -n "$ins_bytes" ] ||
-    { echo "bench/scaling.sh: cannot read bench_replay's table" >&2; exit 1; }
-
-echo
-echo "## Parameter broadcast (bench_params)"
-echo
-if [ $quick = 1 ]; then "$bench/bench_params" --smoke >"$work/params.txt"; else
-    "$bench/bench_params" 30 >"$work/params.txt"; fi || { cat "$work/params.txt"; exit 1; }
-sed 's/^/    /' "$work/params.txt"
-params_bytes=$(awk '$1 == "minatar/breakout" && $2 == "minatar" { print $(NF - 3) }' "$work/params.txt")
-
-if [ $quick = 0 ] && [ -x "$bench/bench_learner" ]; then
     echo
-    echo "## Learner: updates/s by batch and ranks (bench_learner, wall clock, load $(load))"
+    echo "## Replay shard: CPU per transition (bench_replay, process CPU: shard + client + ZeroMQ)"
     echo
-    "$bench/bench_learner" 2>&1 | grep -E "^ranks|bench_learner" | sed 's/^/    /'
-fi
+    if [ $quick = 1 ]; then "$bench/bench_replay" --smoke >"$work/replay.txt"; else
+        "$bench/bench_replay" 3 >"$work/replay.txt"; fi || { cat "$work/replay.txt"; exit 1; }
+    cat "$work/replay.txt" | sed 's/^/    /'
+    # the plain "cpu us/tr" column of a row: the last but one (the last is CURVE's)
+    grep -q "cpu us/tr *CURVE us$" "$work/replay.txt" ||
+        { echo "bench/scaling.sh: bench_replay's columns changed: update replay_col" >&2; exit 1; }
+    replay_col() { # replay_col OP BATCH
+        awk -v op="$1" -v b="$2" '$1 == op && $2 == b { print $(NF - 1) }' "$work/replay.txt"
+    }
+    c_ins=$(replay_col insert 64)
+    c_smp=$(replay_col sample 64)
+    ins_bytes=$(awk '$1 == "insert" && $2 == 64 { print $5 }' "$work/replay.txt")
+    [ -n "$c_ins" ] && [ -n "$c_smp" ] && [ -n "$ins_bytes" ] ||
+        { echo "bench/scaling.sh: cannot read bench_replay's table" >&2; exit 1; }
 
+    echo
+    echo "## Parameter broadcast (bench_params)"
+    echo
+    if [ $quick = 1 ]; then "$bench/bench_params" --smoke >"$work/params.txt"; else
+        "$bench/bench_params" 30 >"$work/params.txt"; fi || { cat "$work/params.txt"; exit 1; }
+    sed 's/^/    /' "$work/params.txt"
+    params_bytes=$(awk '$1 == "minatar/breakout" && $2 == "minatar" { print $(NF - 3) }' "$work/params.txt")
+
+    if [ $quick = 0 ] && [ -x "$bench/bench_learner" ]; then
+        echo
+        echo "## Learner: updates/s by batch and ranks (bench_learner, wall clock, load $(load))"
+        echo
+        "$bench/bench_learner" 2>&1 | grep -E "^ranks|bench_learner" | sed 's/^/    /'
+    fi
 fi
 
 # ---- the model --------------------------------------------------------------------------
@@ -229,6 +232,7 @@ one_run() {
         --set cluster.actors="$a" --set cluster.replay_shards="$s" \
         --set cluster.learners="$l" ${train_extra[@]+"${train_extra[@]}"} >"$work/$name.out" 2>&1 &
     local pid=$! t_start; t_start=$(date +%s)
+    train_pid=$pid
     # the window opens 3 s after the learner's first update (before it the shards fill to
     # replay.min_size and the rate limiter does not yet pace the actors) and closes 2 s before
     # the time cap
@@ -251,6 +255,7 @@ one_run() {
     link_bytes >"$work/$name.net1"
     wait $pid
     local rc=$?
+    train_pid=
     if [ $rc != 0 ] || [ -z "$r0" ] || [ -z "$r1" ]; then
         echo "run $name: exit $rc, metrics '$r0' '$r1':" >&2
         tail -n 20 "$work/$name.out" >&2

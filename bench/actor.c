@@ -8,7 +8,13 @@
  *
  * Encoding is measured on its own (packing happens inside replay_client_insert).
  *
- *     bench_actor [reps] [steps]     (defaults 5, 100000)
+ * The actor's own CPU time per env step (its thread's CPU clock: the shard thread and
+ * ZeroMQ's I/O threads are not in it) is printed beside the rate, the figure docs/scaling.md
+ * uses on a shared machine.
+ *
+ *     bench_actor [--game NAME] [--envs E] [--set KEY=VALUE]... [reps] [steps]
+ *                                    (defaults minatar/breakout, E = 1, 16, 64, 5, 100000;
+ *                                     --set: network.* keys, e.g. network.dueling=true)
  *     bench_actor --smoke            one run of 2000 steps (for the test suite) */
 #include <pthread.h>
 #include <signal.h>
@@ -30,8 +36,15 @@
 #include "replay/wire.h"
 #include "tests/replay_fixtures.h" /* the shard in a thread */
 
+/* From the command line: the game, one env count (0: all of sizes[]), network overrides. */
+static const char *opt_game = "minatar/breakout";
+static size_t opt_envs = 0;
+static const char *opt_sets[8];
+static int n_opt_sets = 0;
+
 typedef struct result {
     double steps_per_s;
+    double cpu_us_per_step; /* the actor thread's CPU */
     double share[5]; /* env, forward, explore, nstep, send */
 } result;
 
@@ -44,9 +57,15 @@ static int run_once(size_t envs, uint64_t steps, uint32_t rep, result *out)
     snprintf(sets[2], sizeof sets[2], "run.seed=%u", rep + 1);
     snprintf(sets[3], sizeof sets[3], "replay.capacity=200000");
     /* No learner samples here, so the shard must not hold inserts for a replay ratio. */
-    const char *ov[] = {sets[0], sets[1], sets[2], sets[3], "env.name=minatar/breakout",
-                        "actor.batch=64", "replay.min_size=0", "replay.samples_per_insert=0"};
-    config *cfg = shoal_config_load(NULL, ov, 8, &err);
+    char game[96];
+    snprintf(game, sizeof game, "env.name=%s", opt_game);
+    const char *ov[16] = {sets[0], sets[1], sets[2], sets[3], game,
+                          "actor.batch=64", "replay.min_size=0", "replay.samples_per_insert=0"};
+    int n_ov = 8;
+    for (int k = 0; k < n_opt_sets; k++) {
+        ov[n_ov++] = opt_sets[k];
+    }
+    config *cfg = shoal_config_load(NULL, ov, n_ov, &err);
     if (cfg && cluster_env_facts_derive(cfg, &err) != SHOAL_OK) {
         config_free(cfg);
         cfg = NULL;
@@ -68,14 +87,16 @@ static int run_once(size_t envs, uint64_t steps, uint32_t rep, result *out)
     }
     if (rc == SHOAL_OK) {
         volatile sig_atomic_t stop = 0;
-        uint64_t t0 = clock_now_ns();
+        uint64_t t0 = clock_now_ns(), c0 = clock_thread_cpu_ns();
         rc = actor_run(a, &stop, &err);
         double secs = clock_since_s(t0);
+        double cpu_ns = (double)(clock_thread_cpu_ns() - c0);
         actor_stats st = actor_stats_get(a);
         double ph[5] = {(double)st.ns_env, (double)st.ns_forward, (double)st.ns_explore,
                         (double)st.ns_nstep, (double)st.ns_send};
         double total = ph[0] + ph[1] + ph[2] + ph[3] + ph[4];
         out->steps_per_s = (double)st.env_steps / secs;
+        out->cpu_us_per_step = st.env_steps ? cpu_ns / 1e3 / (double)st.env_steps : 0.0;
         for (int k = 0; k < 5; k++) {
             out->share[k] = total > 0 ? ph[k] / total : 0.0;
         }
@@ -140,27 +161,51 @@ int main(int argc, char **argv)
         execv("/proc/self/exe", argv);
     }
     log_setup("bench", 0, LOG_WARN, NULL, NULL);
-    int smoke = argc > 1 && strcmp(argv[1], "--smoke") == 0;
-    size_t reps = smoke ? 1 : argc > 1 ? (size_t)atoi(argv[1]) : 5;
-    uint64_t steps = smoke ? 2000 : argc > 2 ? (uint64_t)atoll(argv[2]) : 100000;
+    int smoke = 0, n_pos = 0;
+    const char *pos[2] = {NULL, NULL};
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--smoke") == 0) {
+            smoke = 1;
+        } else if (strcmp(argv[i], "--game") == 0 && i + 1 < argc) {
+            opt_game = argv[++i];
+        } else if (strcmp(argv[i], "--envs") == 0 && i + 1 < argc && atoi(argv[i + 1]) > 0) {
+            opt_envs = (size_t)atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc && n_opt_sets < 8) {
+            opt_sets[n_opt_sets++] = argv[++i];
+        } else if (argv[i][0] != '-' && n_pos < 2) {
+            pos[n_pos++] = argv[i];
+        } else {
+            printf("usage: bench_actor [--game NAME] [--envs E] [--set KEY=VALUE]... "
+                   "[reps 1..64] [steps] | --smoke\n");
+            return strcmp(argv[i], "--help") == 0 ? 0 : 2;
+        }
+    }
+    size_t reps = smoke ? 1 : pos[0] ? (size_t)atoi(pos[0]) : 5;
+    uint64_t steps = smoke ? 2000 : pos[1] ? (uint64_t)atoll(pos[1]) : 100000;
     if (reps < 1 || reps > 64 || steps < 1) {
         fprintf(stderr, "usage: bench_actor [reps 1..64] [steps] | --smoke\n");
         return 2;
     }
-    printf("actor on minatar/breakout, MinAtar network (conv 16, dense 128), batch 64, n = 3, "
-           "shard on tcp loopback; OpenBLAS %s; median of %zu runs of %llu env steps\n",
-           nn_blas_core(), reps, (unsigned long long)steps);
-    printf("%5s %14s %8s %8s %8s %8s %8s\n", "E", "env steps/s", "env", "forward", "explore",
-           "n-step", "send");
-    const size_t sizes[] = {1, 16, 64};
-    for (size_t s = 0; s < 3; s++) {
-        double sps[64], share[5][64];
+    printf("actor on %s, network (conv 16, dense 128)", opt_game);
+    for (int k = 0; k < n_opt_sets; k++) {
+        printf(" %s", opt_sets[k]);
+    }
+    printf(", batch 64, n = 3, shard on tcp loopback; OpenBLAS %s; median of %zu runs of %llu "
+           "env steps\n", nn_blas_core(), reps, (unsigned long long)steps);
+    printf("%5s %14s %8s %8s %8s %8s %8s %12s\n", "E", "env steps/s", "env", "forward",
+           "explore", "n-step", "send", "cpu us/step");
+    const size_t all_sizes[] = {1, 16, 64};
+    const size_t *sizes = opt_envs ? &opt_envs : all_sizes;
+    size_t n_sizes = opt_envs ? 1 : 3;
+    for (size_t s = 0; s < n_sizes; s++) {
+        double sps[64], cpu[64], share[5][64];
         for (size_t r = 0; r < reps; r++) {
             result res;
             if (run_once(sizes[s], steps, (uint32_t)r, &res) != SHOAL_OK) {
                 return 1;
             }
             sps[r] = res.steps_per_s;
+            cpu[r] = res.cpu_us_per_step;
             for (int k = 0; k < 5; k++) {
                 share[k][r] = res.share[k];
             }
@@ -169,7 +214,7 @@ int main(int argc, char **argv)
         for (int k = 0; k < 5; k++) {
             printf(" %7.1f%%", 100.0 * bench_median(share[k], reps));
         }
-        printf("\n");
+        printf(" %12.2f\n", bench_median(cpu, reps));
     }
     double pack = 0.0, runs[64];
     for (size_t r = 0; r < reps; r++) {

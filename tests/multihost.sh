@@ -28,75 +28,29 @@ fail() { echo "test_multihost: FAILED: $*" >&2; exit 1; }
 
 [ -n "$shoal" ] && [ -x "$shoal" ] || fail "usage: $0 PATH/TO/shoal"
 shoal=$(realpath "$shoal")
-[ "$(id -u)" = 0 ] || skip "not root: network namespaces need CAP_NET_ADMIN"
-for tool in ip unshare mpirun timeout; do
+for tool in mpirun timeout; do
     command -v "$tool" >/dev/null || skip "$tool is not installed"
 done
 
-P=shmh$$ # namespace and link names of this run (links: at most 15 characters)
-subnet=10.77.0.0/24
+P=shmh$$ # namespace and link names of this run (tests/netns.sh)
+. "$(dirname "$0")/netns.sh"
+subnet=$netns_subnet
 hosts="h1 h2 h3 h4"
 work=$(mktemp -d /tmp/shoal-multihost-XXXXXX)
-[ -d /etc/netns ] && made_etc_netns=0 || made_etc_netns=1
 
 cleanup() {
-    local ns pid
-    for ns in $(ip netns list 2>/dev/null | awk -v p="$P" 'index($1, p) == 1 { print $1 }'); do
-        for pid in $(ip netns pids "$ns" 2>/dev/null); do
-            kill -KILL "$pid" 2>/dev/null
-        done
-        ip netns del "$ns" 2>/dev/null
-    done
-    rm -rf /etc/netns/"$P"* "$work"
-    [ $made_etc_netns = 0 ] || rmdir /etc/netns 2>/dev/null
+    netns_down
+    rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ip netns add "${P}br" 2>"$work/err" || skip "cannot create a network namespace: $(cat "$work/err")"
-ip -n "${P}br" link add br0 type bridge && ip -n "${P}br" link set br0 up ||
-    skip "cannot create a bridge: no bridge support in this kernel?"
-
-# /etc/netns/NS/hosts is bind-mounted over /etc/hosts by `ip netns exec NS`: every host
-# resolves every host name.
-etc_hosts="127.0.0.1 localhost"
-i=0
-for h in $hosts; do
-    i=$((i + 1))
-    etc_hosts+=$'\n'"10.77.0.$i $h"
-done
-i=0
-for h in $hosts; do
-    i=$((i + 1))
-    ns=$P$h
-    ip netns add "$ns" || fail "ip netns add $ns"
-    mkdir -p "/etc/netns/$ns" && printf '%s\n' "$etc_hosts" >"/etc/netns/$ns/hosts"
-    ip link add "${P}a$i" type veth peer name "${P}b$i" || fail "cannot create veth pairs"
-    ip link set "${P}a$i" netns "${P}br"
-    ip -n "${P}br" link set "${P}a$i" master br0 up
-    ip link set "${P}b$i" netns "$ns"
-    ip -n "$ns" link set "${P}b$i" name eth0
-    ip -n "$ns" addr add "10.77.0.$i/24" dev eth0
-    ip -n "$ns" link set eth0 up
-    ip -n "$ns" link set lo up
-done
-
-# Runs a command on a host: in its network namespace, with its own host name.
-inhost() {
-    local h=$1
-    shift
-    ip netns exec "$P$h" unshare --uts sh -c 'hostname "$0" && exec "$@"' "$h" "$@"
-}
-
-# OpenMPI's rsh agent: called as `agent HOST COMMAND` like ssh, it runs the orted command
-# line on that host.
-cat >"$work/agent" <<EOF
-#!/bin/sh
-host=\$1
-shift
-exec ip netns exec "$P\$host" unshare --uts sh -c "hostname \$host && \$*"
-EOF
-chmod +x "$work/agent"
+netns_up "$work" $hosts
+case $? in
+0) ;;
+1) skip "$netns_why" ;;
+*) fail "$netns_why" ;;
+esac
 
 printf 'h1 slots=1\nh2 slots=1\nh3 slots=3\n' >"$work/hosts"
 cat >"$work/small.ini" <<'EOF'

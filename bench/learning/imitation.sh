@@ -54,7 +54,7 @@ while [ $# -gt 0 ]; do
         --agreement) agreement=$2; shift 2 ;;
         --set) extra+=(--set "$2"); shift 2 ;;
         --dry-run) DRY_RUN=1; shift ;;
-        -h|--help) usage_exit 2 30 ;;
+        -h|--help) usage_exit 2 28 ;;
         *) unknown_arg "$1" ;;
     esac
 done

@@ -26,6 +26,8 @@ typedef struct args {
     const char *run_dir; /* evaluate */
     const char *episodes;
     bool json;
+    uint64_t agreement; /* eval: --agreement STEPS; 0: off */
+    bool csv;           /* eval: the agreement table as CSV */
 } args;
 
 static int parse_eval(int argc, char **argv, args *a)
@@ -37,24 +39,43 @@ static int parse_eval(int argc, char **argv, args *a)
         CMDLINE_SET(&a->cfg),
         {"--episodes", "N", "episodes to play (evaluator.episodes)", .value = &a->episodes},
         {"--json", NULL, "print the eval.jsonl object instead of text", .flag = &a->json},
+        {"--agreement", "STEPS", "also ask the game's scripted expert at every step and print\n"
+                                 "how often the policy chose its action, per STEPS steps of an\n"
+                                 "episode", .number = &a->agreement, .min = 1},
+        {"--csv", NULL, "print only the agreement table, as CSV (with --agreement)",
+         .flag = &a->csv},
     };
     const cli_command cmd = {
         .name = "shoal eval",
         .usage = "shoal eval CHECKPOINT [--config FILE] [--set section.key=value ...]\n"
-                 "                  [--episodes N] [--json]",
+                 "                  [--episodes N] [--json] [--agreement STEPS [--csv]]",
         .about = "Evaluates one parameter file (e.g. runs/x/checkpoints/step-1000.ckpt): plays\n"
                  "evaluator.episodes episodes of [env] with epsilon-greedy actions\n"
                  "(evaluator.epsilon), by majority vote for a bootstrapped network, whose heads\n"
                  "also play on their own.",
         .options = options,
         .n_options = sizeof options / sizeof options[0],
-        .notes = "Exit status: 0 evaluated, 1 the file or configuration was refused, 2 bad usage.",
+        .notes = "--agreement shows behaviour cloning's distribution shift: a policy that copies\n"
+                 "the expert on the expert's states agrees less as its own mistakes take it\n"
+                 "elsewhere. Only the acting policy's episodes count (not single heads'); the\n"
+                 "expert only watches, so the returns are those of a plain evaluation. The last\n"
+                 "span of the table holds every later step.\n\n"
+                 "Exit status: 0 evaluated, 1 the file or configuration was refused, 2 bad usage.",
         .operands = &a->path,
         .max_operands = 1,
         .operand = "CHECKPOINT",
         .operand_required = true,
     };
-    return cmdline_parse(&cmd, argc, argv);
+    int rc = cmdline_parse(&cmd, argc, argv);
+    if (rc == CMDLINE_RUN && a->csv && !a->agreement) {
+        fprintf(stderr, "shoal eval: --csv prints the agreement table: give --agreement STEPS\n");
+        return EXIT_USAGE;
+    }
+    if (rc == CMDLINE_RUN && a->csv && a->json) {
+        fprintf(stderr, "shoal eval: --csv and --json exclude each other\n");
+        return EXIT_USAGE;
+    }
+    return rc;
 }
 
 static int parse_evaluate(int argc, char **argv, args *a)
@@ -103,6 +124,36 @@ static void print_text(const char *path, const evaluator_player_config *pc,
     }
 }
 
+/* The agreement table: one row per span of r (evaluate.h), as text or CSV. */
+static void print_agreement(const evaluator_result *r, uint64_t steps, bool csv)
+{
+    if (csv) {
+        printf("first_step,last_step,visits,agreement\n");
+    } else {
+        printf("the expert's action chosen, by step of the episode:\n");
+    }
+    for (size_t k = 0; k < r->agreement_spans; k++) {
+        uint64_t v = r->agreement_visits[k];
+        double share = v ? (double)r->agreement_agree[k] / (double)v : 0.0;
+        bool last = k + 1 == EVALUATOR_AGREEMENT_SPANS;
+        if (csv) {
+            /* the open-ended last span has no last step */
+            printf("%llu,", (unsigned long long)(k * steps));
+            if (!last) {
+                printf("%llu", (unsigned long long)((k + 1) * steps - 1));
+            }
+            printf(",%llu,%.4f\n", (unsigned long long)v, share);
+        } else if (last) {
+            printf("  steps %6llu and later: %5.1f%% of %llu\n", (unsigned long long)(k * steps),
+                   100.0 * share, (unsigned long long)v);
+        } else {
+            printf("  steps %6llu..%-6llu  : %5.1f%% of %llu\n", (unsigned long long)(k * steps),
+                   (unsigned long long)((k + 1) * steps - 1), 100.0 * share,
+                   (unsigned long long)v);
+        }
+    }
+}
+
 static int eval_one(const args *a, volatile sig_atomic_t *stop)
 {
     const char *path = a->path.items[0];
@@ -126,6 +177,7 @@ static int eval_one(const args *a, volatile sig_atomic_t *stop)
     evaluator_player_config pc = {0};
     evaluator_player *p = NULL;
     if (evaluator_player_config_from(cfg, &pc, &err) == SHOAL_OK) {
+        pc.agreement_steps = a->agreement;
         p = evaluator_player_new(&pc, &err);
     }
     config_free(cfg);
@@ -145,8 +197,13 @@ static int eval_one(const args *a, volatile sig_atomic_t *stop)
         evaluator_json_info info = {path, pc.env_name, pc.epsilon};
         double wall = (double)st.st_mtim.tv_sec + 1e-9 * (double)st.st_mtim.tv_nsec;
         rc = evaluator_json_write(stdout, &info, &r, wall, &err);
+    } else if (rc == SHOAL_OK && a->csv) {
+        print_agreement(&r, a->agreement, true);
     } else if (rc == SHOAL_OK) {
         print_text(path, &pc, &r);
+        if (a->agreement) {
+            print_agreement(&r, a->agreement, false);
+        }
     }
     if (rc != SHOAL_OK) {
         fprintf(stderr, "shoal eval: %s\n", err.msg);

@@ -9,6 +9,8 @@
 #include "common/clock.h"
 #include "common/rng.h"
 #include "env/env_config.h"
+#include "env/expert.h"
+#include "env/rand.h"
 #include "env/plugin.h"
 #include "env/registry.h"
 #include "nn/loss.h"
@@ -43,6 +45,8 @@ typedef struct slot {
     size_t job;
     size_t policy; /* 0: vote or single head; k + 1: head k */
     double ret;
+    env_rand expert_r; /* the expert's tie-breaks (agreement_steps only) */
+    uint64_t t;        /* steps played in this episode */
 } slot;
 
 struct evaluator_player {
@@ -69,6 +73,7 @@ struct evaluator_player {
     void (*progress)(void *arg, uint64_t done, uint64_t total);
     void *progress_arg;
     size_t n_finished; /* episodes of the evaluation in progress */
+    uint64_t agree_visits[EVALUATOR_AGREEMENT_SPANS], agree_same[EVALUATOR_AGREEMENT_SPANS];
 };
 
 static uint64_t step_cap(uint64_t env_cap, uint64_t eval_cap)
@@ -172,6 +177,19 @@ evaluator_player *evaluator_player_new(const evaluator_player_config *cfg, shoal
     }
     if (!env_registry_need(p->reg, cfg->env_name, err)) {
         goto fail;
+    }
+    if (cfg->agreement_steps > 0) {
+        env *probe = env_make(p->reg, cfg->env_name, &cfg->env, err);
+        bool has = probe && env_has_expert(probe);
+        env_free(probe);
+        if (!has) {
+            if (probe) {
+                shoal_err_set(err, SHOAL_EINVAL, "%s has no scripted expert to measure "
+                              "agreement with (env/expert.h lists the games that do)",
+                              cfg->env_name);
+            }
+            goto fail;
+        }
     }
     p->spec = cfg->facts.obs;
     if (obs_spec_finish(&p->spec, err) != SHOAL_OK) {
@@ -283,6 +301,13 @@ static int start_job(evaluator_player *p, size_t s, size_t job, shoal_err *err)
         return SHOAL_EINVAL;
     }
     rng_init(&sl->r, p->cfg.seed, RNG_ROLE_EVALUATOR, (uint32_t)sl->policy, (uint32_t)index);
+    sl->t = 0;
+    if (p->cfg.agreement_steps > 0) {
+        /* Its own stream, so that watching leaves the episode's ε draws unchanged. */
+        rng er;
+        rng_init(&er, p->cfg.seed, RNG_ROLE_TOOL, (uint32_t)sl->policy, (uint32_t)index);
+        env_rand_seed(&sl->expert_r, ENV_RAND_XOSHIRO, rng_u64(&er));
+    }
     env_seed(sl->e, rng_u64(&sl->r));
     env_reset(sl->e, p->obs + s * p->spec.bytes);
     return SHOAL_OK;
@@ -420,6 +445,13 @@ static int play(evaluator_player *p, nn_qnet *net, size_t n_heads, size_t n_jobs
             size_t s = p->rows[i];
             slot *sl = &p->slots[s];
             uint32_t a = choose(sl, p->q + i * per_row, n_heads, p->n_actions, p->cfg.epsilon);
+            if (p->cfg.agreement_steps > 0 && sl->policy == 0) {
+                uint64_t k = sl->t / p->cfg.agreement_steps;
+                k = k < EVALUATOR_AGREEMENT_SPANS ? k : EVALUATOR_AGREEMENT_SPANS - 1;
+                p->agree_visits[k]++;
+                p->agree_same[k] += env_expert_action(sl->e, &sl->expert_r) == a;
+            }
+            sl->t++;
             env_step_result r = env_step(sl->e, a, p->obs + s * p->spec.bytes);
             sl->ret += r.reward;
             (*env_steps)++;
@@ -452,6 +484,8 @@ static int evaluate(evaluator_player *p, nn_qnet *net, volatile sig_atomic_t *st
         return SHOAL_ENOMEM;
     }
     memset(out, 0, sizeof *out);
+    memset(p->agree_visits, 0, sizeof p->agree_visits);
+    memset(p->agree_same, 0, sizeof p->agree_same);
     size_t n_jobs = p->cfg.episodes + n_heads * head_episodes;
     int rc = play(p, net, n_heads, n_jobs, stop, &out->env_steps, err);
     stop_all(p);
@@ -469,6 +503,13 @@ static int evaluate(evaluator_player *p, nn_qnet *net, volatile sig_atomic_t *st
         summarise(p->head_returns + k * head_episodes, head_episodes, &out->head_mean[k],
                   &out->head_std[k], &lo, &hi);
     }
+    for (size_t k = 0; p->cfg.agreement_steps > 0 && k < EVALUATOR_AGREEMENT_SPANS; k++) {
+        if (p->agree_visits[k] > 0) {
+            out->agreement_spans = k + 1;
+        }
+    }
+    out->agreement_visits = p->agree_visits;
+    out->agreement_agree = p->agree_same;
     out->seconds = clock_since_s(t0);
     return SHOAL_OK;
 }

@@ -35,6 +35,8 @@ extern const config_key evaluator_config_keys[];
 
 #define EVALUATOR_ENV_NAME_MAX 128
 #define EVALUATOR_MAX_EPISODES 100000
+/* Spans of an episode the expert's agreement is counted in; the last one is open-ended. */
+#define EVALUATOR_AGREEMENT_SPANS 64
 
 /* What and how to play. Plain data; evaluator_player_config_from fills it from a config. */
 typedef struct evaluator_player_config {
@@ -48,6 +50,11 @@ typedef struct evaluator_player_config {
     uint64_t seed;          /* run.seed + evaluator.seed_offset */
     size_t n_envs;          /* episodes played at once (the forward batch), >= 1 */
     float bcq_threshold;    /* learner.bcq_threshold: τ for checkpoints with a behaviour model */
+    /* > 0: at every step of the acting policy's episodes, ask the game's scripted expert
+     * (env/expert.h) what it would do and count agreement per span of this many steps of the
+     * episode: imitation's distribution shift shows as agreement falling late in episodes.
+     * The expert only watches; nothing the policy plays changes. 0: off. */
+    uint64_t agreement_steps;
 } evaluator_player_config;
 
 /* Fills out from [env] (with the env facts, common/obs.h), [evaluator] and run.seed. The step
@@ -67,6 +74,12 @@ typedef struct evaluator_result {
     double head_mean[NN_QNET_MAX_HEADS], head_std[NN_QNET_MAX_HEADS];
     const double *head_returns; /* (n_heads, head_episodes) */
     uint64_t env_steps;         /* steps played in all jobs */
+    /* With agreement_steps: span k holds the acting policy's steps k·agreement_steps ..
+     * (k+1)·agreement_steps − 1 of their episodes (the last span: all later ones), visits[k]
+     * of them, agree[k] where the policy chose the expert's action. agreement_spans is the
+     * number of spans up to the last visited one; 0 without agreement_steps. */
+    size_t agreement_spans;
+    const uint64_t *agreement_visits, *agreement_agree;
     double seconds;             /* time the evaluation took (monotonic clock) */
 } evaluator_result;
 

@@ -208,6 +208,11 @@ int learner_config_from(const config *c, uint32_t rank, const char *replay, cons
     out->checksum_period = (uint64_t)config_int(c, "learner", "checksum_period");
     out->pretrain_steps = (uint64_t)config_int(c, "learner", "pretrain_steps");
     out->max_updates = (uint64_t)config_int(c, "learner", "max_updates");
+    /* The one [actor] key a learner reads: with DAgger's labellers, a behaviour-cloning learner
+     * starts with no demonstrations and must pace the actors. Read only where the actor's keys
+     * are in the schema (shoal's own; a learner-only test config has none). */
+    out->await_labels = config_is_set(c, "actor", "label") &&
+                        config_str(c, "actor", "label")[0] != '\0';
     out->metrics_secs = config_float(c, "learner", "metrics_secs");
     out->prefetch_depth = (size_t)config_int(c, "learner", "prefetch_depth");
     out->pipeline = (size_t)config_int(c, "learner", "pipeline");
@@ -398,6 +403,7 @@ static int new_prefetch(learner *l, shoal_err *err)
         pc.n_demo_only = UINT64_MAX; /* behaviour cloning learns from demonstrations only */
     }
     pc.offline = l->cfg.update.mode == LEARNER_MODE_OFFLINE;
+    pc.await_labels = l->cfg.await_labels;
     pc.n_batches = l->cfg.max_updates ? l->cfg.max_updates - start : 0;
     pc.stats_secs = l->rank == 0 ? l->cfg.metrics_secs : 0.0;
     l->pf = learner_prefetch_new(&pc, err);

@@ -248,6 +248,7 @@ static int issue(learner_prefetch *p)
 {
     replay_sample_req req = p->cfg.req;
     req.demo_only = p->issued < p->cfg.n_demo_only;
+    req.paced = req.demo_only && p->cfg.n_demo_only == UINT64_MAX && p->cfg.await_labels;
     if (p->demos_awaited && shards_hold_demos(p)) {
         log_info("demonstrations have arrived in replay: sampling replay.demo_fraction = %g of "
                  "each batch from them", req.demo_fraction);
@@ -348,6 +349,17 @@ static int probe(learner_prefetch *p)
         p->cfg.n_demo_only = UINT64_MAX;
     }
     if (p->stats.demo_size > 0) {
+        return SHOAL_OK;
+    }
+    if (p->cfg.n_demo_only == UINT64_MAX && p->cfg.await_labels) {
+        log_info("learner.mode = bc: waiting for the actors' first labelled states (actor.label)");
+        while (p->stats.demo_size == 0 && !p->stop) {
+            wait_work(p, WAIT_MS);
+            int rc = poll_stats(p);
+            if (rc != SHOAL_OK) {
+                return rc;
+            }
+        }
         return SHOAL_OK;
     }
     if (p->cfg.n_demo_only == UINT64_MAX) {

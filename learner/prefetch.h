@@ -49,6 +49,10 @@ typedef struct learner_prefetch_config {
     uint64_t n_batches;           /* batches to request in all; 0 = until stopped */
     bool offline;                 /* learner.mode = offline: when the shards hold no agent data
                                    * (no replay checkpoint loaded), every batch is demo-only */
+    bool await_labels;            /* DAgger (actor.label): actors add demonstrations as the run
+                                   * goes, so a demo-only learner (behaviour cloning) waits for
+                                   * the first instead of failing, and its samples pace the
+                                   * actors through the shards' rate limiter */
     double stats_secs;            /* poll every shard's Stats this often; 0 = never */
 } learner_prefetch_config;
 

@@ -611,6 +611,7 @@ static int send_part(replay_client *c, size_t i, const slot *s, size_t n_agent, 
     r.beta = (float)s->req.beta;
     r.mixed = s->req.mixed;
     r.demo_only = s->req.demo_only;
+    r.paced = s->req.paced;
     Shoal__V1__Envelope env = SHOAL__V1__ENVELOPE__INIT;
     env.body_case = SHOAL__V1__ENVELOPE__BODY_SAMPLE_REQUEST;
     env.sample_request = &r;

@@ -100,6 +100,8 @@ typedef struct replay_sample_req {
     double beta;
     bool mixed;           /* one tree over agent data and demos with the ε_d bonus */
     bool demo_only;       /* demonstrations only (DQfD pre-training) */
+    bool paced;           /* demo_only through the rate limiter: behaviour cloning on DAgger's
+                           * labels, whose actors must not outrun the learner */
 } replay_sample_req;
 
 /* A sampled batch, owned by the caller, allocated once for max_batch transitions: a shard's

@@ -265,7 +265,7 @@ static void serve_sample(replay_server *s, const peer_id *p, uint64_t request_id
         reply_error(s, p, err.code, request_id, err.msg);
         return;
     }
-    if (!req->demo_only) {
+    if (!req->demo_only || req->paced) {
         replay_limiter_sampled(&s->lim, x->count);
     }
     replay_insight_rec_sampled(s->insight, x->key, x->count,
@@ -408,7 +408,7 @@ static void on_sample(replay_server *s, const peer_id *p, const Shoal__V1__Sampl
         reply_error(s, p, err.code, r->request_id, err.msg);
         return;
     }
-    if (req.demo_only) {
+    if (req.demo_only && !req.paced) {
         serve_sample(s, p, r->request_id, &req); /* pre-training: no actors to pace */
         return;
     }

@@ -151,8 +151,13 @@ int replay_wire_sample_req(const Shoal__V1__SampleRequest *r, size_t max_batch,
         return shoal_err_set(err, SHOAL_EPROTO, "sample_request: mixed and demo_only exclude "
                              "each other");
     }
+    if (r->paced && !r->demo_only) {
+        return shoal_err_set(err, SHOAL_EPROTO, "sample_request: paced applies to demo_only "
+                             "requests only (the others are always paced)");
+    }
     *out = (replay_sample_req){.batch_size = r->batch_size, .demo_fraction = r->demo_fraction,
-                               .beta = r->beta, .mixed = r->mixed, .demo_only = r->demo_only};
+                               .beta = r->beta, .mixed = r->mixed, .demo_only = r->demo_only,
+                               .paced = r->paced};
     return SHOAL_OK;
 }
 

@@ -194,3 +194,28 @@ Test(bench_learning, train_run_shows_a_percentage_line_on_a_terminal_only, .time
     cr_assert_not_null(strstr(out, "% ("), "%s", out);
     cr_assert_not_null(strstr(out, " of 6000 frames)"), "%s", out);
 }
+
+Test(bench_learning, imitation_runs_bc_dagger_and_the_rl_rows_with_their_settings)
+{
+    cr_assert_eq(script("", "imitation.sh", "--dry-run --games breakout --variants "
+                        "'bc50 dagger finetune rl' --bc-updates 3000 --set learner.lr=0.0002"),
+                 0, "%s", out);
+    cr_assert_not_null(strstr(out, "shoal demos record --env minatar/breakout --policy expert "
+                                   "--episodes 500"), "%s", out);
+    char line[4096];
+    cr_assert_not_null(command_with("breakout-bc50-1", line, sizeof line), "%s", out);
+    cr_assert(strstr(line, "--set cluster.actors=0 --set learner.mode=bc"), "%s", line);
+    cr_assert(strstr(line, "--set learner.max_updates=3000 "), "%s", line);
+    cr_assert(ends_with(line, "--set learner.lr=0.0002"), "%s", line);
+    cr_assert_not_null(command_with("breakout-dagger-1", line, sizeof line), "%s", out);
+    cr_assert(strstr(line, "--set actor.label=expert") && strstr(line, "learner.mode=bc") &&
+              strstr(line, "replay.samples_per_insert="), "DAgger's learner clones and paces: %s",
+              line);
+    cr_assert_not_null(command_with("breakout-finetune-1", line, sizeof line), "%s", out);
+    cr_assert(strstr(line, "--set learner.init_from="), "%s", line);
+    cr_assert_not_null(command_with("breakout-rl-1", line, sizeof line), "%s", out);
+    cr_assert(strstr(line, "--set run.max_frames=1000000 "), "%s", line);
+
+    cr_assert_eq(script("", "imitation.sh", "--variants 'bc50 gail'"), 2, "%s", out);
+    cr_assert(strstr(out, "unknown variant gail"), "%s", out);
+}

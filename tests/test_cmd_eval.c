@@ -210,3 +210,20 @@ Test(cmd_eval, eval_shows_a_progress_bar_on_a_terminal_only)
     cr_assert(strstr(out, "shoal eval [########################] 4/4 episodes 100%"), "%s", out);
     cr_assert(strstr(out, "over 4 episodes"), "%s", out);
 }
+
+Test(cmd_eval, eval_agreement_prints_the_experts_share_per_span_as_text_or_csv)
+{
+    /* Chain 10: 18 steps an episode, the always-right network is the expert's own policy */
+    cr_assert_eq(run(1, "eval %s/checkpoints/step-5.ckpt --agreement 10", dir), 0, "%s", out);
+    cr_assert(strstr(out, "mean return 10 "), "%s", out);
+    cr_assert(strstr(out, "steps      0..9       : 100.0% of 30"), "%s", out);
+    cr_assert(strstr(out, "steps     10..19      : 100.0% of 24"), "%s", out);
+    cr_assert_eq(run(0, "eval %s/checkpoints/step-5.ckpt --agreement 10 --csv", dir), 0, "%s",
+                 out);
+    cr_assert_str_eq(out, "first_step,last_step,visits,agreement\n0,9,30,1.0000\n"
+                          "10,19,24,1.0000\n");
+    cr_assert_eq(run(1, "eval %s/checkpoints/step-5.ckpt --csv", dir), 2);
+    cr_assert(strstr(out, "give --agreement"), "%s", out);
+    cr_assert_eq(run(1, "eval %s/checkpoints/step-5.ckpt --agreement 0", dir), 2);
+    cr_assert_eq(run(1, "eval %s/checkpoints/step-5.ckpt --agreement 5 --csv --json", dir), 2);
+}

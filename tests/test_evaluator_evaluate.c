@@ -457,3 +457,40 @@ Test(evaluator_evaluate, an_offline_checkpoint_acts_only_where_its_behaviour_mod
     nn_qnet_free(q);
     nn_qnet_free(g);
 }
+
+/* The scripted expert (Chain: always right) watches the acting policy at every step: an
+ * always-right policy agrees everywhere, an always-left one nowhere, spans of 5 steps over
+ * Chain's 18-step episodes; and watching changes no return, even with ε-greedy draws. */
+Test(evaluator_evaluate, the_experts_agreement_is_counted_per_span_of_the_episode_without_changing_it)
+{
+    evaluator_player_config c = chain_config(5, 0, 3);
+    c.agreement_steps = 5;
+    evaluator_result r = eval_chain(&c, 1);
+    cr_assert_float_eq(r.mean, 10.0, 1e-5);
+    cr_assert_eq(r.agreement_spans, 4, "18 steps in spans of 5");
+    const uint64_t want[4] = {25, 25, 25, 15};
+    /* eval_chain freed the player: read the counts through a player kept alive */
+    evaluator_player *p = player(&c);
+    for (int prefer = 0; prefer < 2; prefer++) {
+        nn_qnet *net = fx_chain_net(1, &prefer, c.n_envs);
+        shoal_err err = {0};
+        cr_assert_eq(evaluator_player_eval_net(p, net, NULL, &r, &err), SHOAL_OK, "%s", err.msg);
+        cr_assert_eq(r.agreement_spans, 4);
+        for (size_t k = 0; k < 4; k++) {
+            cr_assert_eq(r.agreement_visits[k], want[k], "span %zu", k);
+            cr_assert_eq(r.agreement_agree[k], prefer ? want[k] : 0, "span %zu, prefer %d", k,
+                         prefer);
+        }
+        nn_qnet_free(net);
+    }
+    evaluator_player_free(p);
+
+    evaluator_player_config noisy = chain_config(8, 0.5, 2);
+    evaluator_result plain = eval_chain(&noisy, 1);
+    noisy.agreement_steps = 4;
+    evaluator_result watched = eval_chain(&noisy, 1);
+    cr_assert_eq(plain.env_steps, watched.env_steps);
+    cr_assert_float_eq(plain.mean, watched.mean, 0, "the expert only watches");
+    cr_assert_float_eq(plain.std, watched.std, 0);
+    cr_assert_eq(plain.agreement_spans, 0, "off without agreement_steps");
+}

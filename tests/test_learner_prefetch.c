@@ -339,3 +339,31 @@ Test(learner_prefetch, offline_and_bc_without_any_data_say_what_to_set, .timeout
     learner_prefetch_free(p);
     cr_assert_eq(fx_server_stop(&s), SHOAL_OK);
 }
+
+/* DAgger with a behaviour-cloning learner: the actors' labels are the only demonstrations and
+ * arrive after the learner starts, so it waits for them instead of failing, then samples them
+ * alone. */
+Test(learner_prefetch, behaviour_cloning_on_dagger_labels_waits_for_the_first_labels,
+     .timeout = 60)
+{
+    fx_server s;
+    replay_server_config cfg = fx_server_config(100, 16);
+    cr_assert_eq(fx_server_start(&s, &cfg), 0, "%s", s.err.msg);
+    const char *ep = replay_server_endpoint(s.srv);
+    learner_prefetch_config pc = {
+        .endpoints = &ep, .n_shards = 1, .client = {.seed = 3},
+        .req = {.batch_size = BATCH, .beta = 0.4}, .obs = fx_spec(), .depth = 2,
+        .pipeline = 2, .n_demo_only = UINT64_MAX, .n_batches = 3, .stats_secs = 0.05,
+        .await_labels = true};
+    shoal_err err = {0};
+    learner_prefetch *p = learner_prefetch_new(&pc, &err);
+    cr_assert_not_null(p, "%s", err.msg);
+    const learner_batch *b;
+    float *prio;
+    cr_assert_eq(learner_prefetch_next(p, 300, &b, &prio, &err), SHOAL_EAGAIN,
+                 "no labels yet: it waits (%s)", err.msg);
+    fill_shard(ep, 0, 20, true);
+    cr_assert_eq(agent_samples(p, 3), 0, "labels only, once they are there");
+    learner_prefetch_free(p);
+    cr_assert_eq(fx_server_stop(&s), SHOAL_OK);
+}

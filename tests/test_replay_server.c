@@ -602,3 +602,58 @@ Test(replay_server, failing_checkpoints_back_off_log_once_each_and_end_the_shard
     unlink(log_path);
     rmdir(dir);
 }
+
+/* Behaviour cloning on DAgger's labels samples demonstrations only, yet its actors must not run
+ * ahead of it: a paced demo-only request goes through the rate limiter and counts there, while
+ * an unpaced one (pre-training, before any actor) is served at once. */
+Test(replay_server, a_paced_demo_only_sample_waits_for_the_rate_limiter_and_counts)
+{
+    replay_server_config cfg = fx_server_config(100, 40);
+    /* band around c = 10: d = inserted - sampled must stay in [2, 18] */
+    cfg.limiter = (replay_limiter_config){.min_size = 10, .samples_per_insert = 1.0,
+                                          .tolerance = 8.0};
+    fx_server s;
+    cr_assert_eq(fx_server_start(&s, &cfg), 0, "%s", s.err.msg);
+    replay_client *c = client_for(replay_server_endpoint(s.srv), 5000);
+    replay_client *other = client_for(replay_server_endpoint(s.srv), 5000);
+    static fx_batch f;
+    shoal_err err = {0};
+    fx_batch_fill(&f, 0, 1000, 40, 1.0f, true);
+    cr_assert_eq(replay_client_insert(c, &f.b, &err), SHOAL_OK, "%s", err.msg);
+    fx_batch_fill(&f, 1, 0, 10, 1.0f, false);
+    cr_assert_eq(replay_client_insert(c, &f.b, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(replay_client_flush(c, &err), SHOAL_OK, "%s", err.msg);
+
+    replay_sample_req paced = {.batch_size = 8, .beta = 0.4, .demo_only = true, .paced = true};
+    const replay_sample *b;
+    cr_assert_eq(replay_client_sample_request(c, &paced, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(replay_client_sample_next(c, &b, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(b->count, 8);
+    for (size_t j = 0; j < b->count; j++) {
+        cr_assert(b->demo[j], "a demo-only sample holds demonstrations only");
+    }
+    /* d = 10 - 8 = 2: another 8 would leave the band, so the limiter holds it ... */
+    cr_assert_eq(replay_client_sample_request(c, &paced, &err), SHOAL_OK, "%s", err.msg);
+    usleep(200000);
+    const replay_stats *st;
+    cr_assert_eq(replay_client_stats(other, 0, &st, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(st->held_samples, 1, "the second paced request waits for inserts");
+    /* ... while an unpaced demo-only request passes it and does not count */
+    replay_sample_req unpaced = {.batch_size = 8, .beta = 0.4, .demo_only = true};
+    cr_assert_eq(replay_client_sample_request(other, &unpaced, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(replay_client_sample_next(other, &b, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(b->count, 8);
+    cr_assert_eq(replay_client_stats(other, 0, &st, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(st->held_samples, 1, "the unpaced sample released nothing");
+    /* 8 more agent inserts: d = 18 - 8 = 10, and the held request fits again */
+    fx_batch_fill(&f, 1, 10, 8, 1.0f, false);
+    cr_assert_eq(replay_client_insert(other, &f.b, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(replay_client_flush(other, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(replay_client_sample_next(c, &b, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(b->count, 8);
+    cr_assert_eq(replay_client_stats(other, 0, &st, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(st->held_samples, 0);
+    replay_client_free(other);
+    replay_client_free(c);
+    cr_assert_eq(fx_server_stop(&s), SHOAL_OK);
+}

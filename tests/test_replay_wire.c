@@ -405,6 +405,14 @@ Test(replay_wire, sample_requests_and_priority_updates_are_checked)
     r.beta = 0.4f;
     r.mixed = r.demo_only = true;
     cr_assert_eq(replay_wire_sample_req(&r, 64, &req, &err), SHOAL_EPROTO);
+    r.mixed = r.demo_only = false;
+    r.paced = true; /* only a demo-only request can ask for the limiter */
+    cr_assert_eq(replay_wire_sample_req(&r, 64, &req, &err), SHOAL_EPROTO);
+    cr_assert(strstr(err.msg, "paced"), "%s", err.msg);
+    r.demo_only = true;
+    cr_assert_eq(replay_wire_sample_req(&r, 64, &req, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert(req.demo_only && req.paced);
+    r.paced = r.demo_only = false;
 
     uint64_t keys[2] = {1, 2};
     float prio[1] = {0.5f};

@@ -194,3 +194,113 @@ Test(bench_learning, train_run_shows_a_percentage_line_on_a_terminal_only, .time
     cr_assert_not_null(strstr(out, "% ("), "%s", out);
     cr_assert_not_null(strstr(out, " of 6000 frames)"), "%s", out);
 }
+
+/* Writes dir/name: the actor episode log's header and one row per return. */
+static void write_log(const char *name, const double *ret, size_t n)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("env_steps,return,length,head,intrinsic_return,params_version\n", f);
+    for (size_t i = 0; i < n; i++) {
+        fprintf(f, "%zu,%g,10,0,0,1\n", 10 * (i + 1), ret[i]);
+    }
+    fclose(f);
+}
+
+/* Runs deep_sea_score.awk with the awk variables vars on dir/name into out; returns the exit
+ * code. */
+static int score(const char *vars, const char *name)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cd '%s' && awk -F, %s -f '%s/bench/learning/deep_sea_score.awk' %s 2>&1",
+             dir, vars, getenv("SHOAL_SOURCE_DIR"), name);
+    return run_shell(cmd, out, sizeof out);
+}
+
+/* Hand-worked: episodes 1-16 bad, 17-21 good, 22-25 bad, 26-30 good. The running share of bad
+ * episodes is 16/20 = 0.8 at 20 (not below 0.8), 16/21 = 0.76 at 21 (first below), but bsuite
+ * looks only at its logged episodes: 25 has 20/25 = 0.8 (not below), 30 has 20/30 = 0.67: solved
+ * at 30, which is below 2^10 + 100: the run counts in the score. */
+Test(bench_learning, deep_sea_score_follows_bsuites_logged_episodes_and_threshold)
+{
+    double ret[30];
+    for (size_t i = 0; i < 30; i++) {
+        int ep = (int)i + 1;
+        ret[i] = (ep <= 16 || (ep >= 22 && ep <= 25)) ? -0.001 : 0.99;
+    }
+    write_log("a.csv", ret, 30);
+    cr_assert_eq(score("-v size=10", "a.csv"), 0, "%s", out);
+    cr_assert_str_eq(out, "30,30,21,17,0.6667,1\n");
+    /* The budget cuts the log: at 25 the share is 0.8, not below: unsolved. */
+    cr_assert_eq(score("-v size=10 -v budget=25", "a.csv"), 0, "%s", out);
+    cr_assert_str_eq(out, "25,,21,17,0.8000,0\n");
+    /* At 20 the share is 16/20, not below 0.8: no crossing yet. */
+    cr_assert_eq(score("-v size=10 -v budget=20", "a.csv"), 0, "%s", out);
+    cr_assert_str_eq(out, "20,,,17,0.8000,0\n");
+    cr_assert_eq(score("", "a.csv"), 2, "the size is required: %s", out);
+}
+
+/* Solved after 2^N + 100 episodes counts as solved but not in the score: 1,120 bad episodes
+ * then good ones cross below 0.8 at 1,401 (1,120 / 1,401 = 0.7994), logged next at 1,700; at
+ * size 10 that is later than 2^10 + 100 = 1,124; at size 12 it is earlier than 4,196. */
+Test(bench_learning, deep_sea_score_forgives_100_episodes_over_two_to_the_n)
+{
+    static double ret[1800];
+    for (size_t i = 0; i < 1800; i++) {
+        ret[i] = i < 1120 ? 0 : 0.99;
+    }
+    write_log("b.csv", ret, 1800);
+    cr_assert_eq(score("-v size=10", "b.csv"), 0, "%s", out);
+    cr_assert_str_eq(out, "1800,1700,1401,1121,0.6222,0\n");
+    cr_assert_eq(score("-v size=12", "b.csv"), 0, "%s", out);
+    cr_assert_str_eq(out, "1800,1700,1401,1121,0.6222,1\n");
+}
+
+/* The report's score is the mean over runs of beat_dither; the protocol's score counts the
+ * sizes not run as failures (21 sizes, 10 to 50). */
+Test(bench_learning, deep_sea_report_scores_each_strategy)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && mkdir -p ds && printf '%%s\\n' "
+             "label,size,seed,episodes,solved_episode,first_below,first_optimal,bad_fraction,"
+             "beat_dither,wall_s,ended_by "
+             "prior,10,1,120,120,118,90,0.7,1,3.0,solved "
+             "prior,12,1,10000,,,,1.0,0,50.0,budget "
+             "prior,12,1,900,900,850,700,0.75,1,9.0,solved "
+             "prior,14,1,10000,,,,0.99,0,60.0,budget "
+             "epsilon,10,1,1700,1700,1401,1121,0.62,0,8.0,solved > ds/summary.csv && "
+             "SHOAL='%s' '%s/bench/learning/deep_sea_bsuite.sh' --report --out ds 2>&1",
+             dir, getenv("SHOAL_BIN"), getenv("SHOAL_SOURCE_DIR"));
+    cr_assert_eq(run_shell(cmd, out, sizeof out), 0, "%s", out);
+    /* Size 12 ran twice: its last row counts. */
+    cr_assert_not_null(strstr(out, "| prior | 3 | 2 | 12 | 0.667 | 0.095 |"), "%s", out);
+    cr_assert_not_null(strstr(out, "| epsilon | 1 | 1 | 10 | 0.000 | 0.000 |"), "%s", out);
+    cr_assert_not_null(strstr(out, "| prior | 14 | 1 | unsolved |"), "%s", out);
+    char svg[256];
+    snprintf(svg, sizeof svg, "%s/ds/deep_sea.svg", dir);
+    struct stat st;
+    cr_assert_eq(stat(svg, &st), 0, "the plot is written: %s", out);
+}
+
+Test(bench_learning, deep_sea_bsuite_runs_bsuites_reference_agent_settings)
+{
+    cr_assert_eq(script("", "deep_sea_bsuite.sh",
+                        "--dry-run --sizes '10 50' --episodes 100 --set learner.lr=0.0005"),
+                 0, "%s", out);
+    char line[4096];
+    cr_assert_not_null(command_with("env.deepsea_size=50", line, sizeof line), "%s", out);
+    cr_assert_not_null(strstr(line, "--set network.dense=50\\,50 "), "%s", line);
+    cr_assert_not_null(strstr(line, "--set network.heads=20 "), "%s", line);
+    cr_assert_not_null(strstr(line, "--set network.prior_scale=3 "), "%s", line);
+    cr_assert_not_null(strstr(line, "--set run.max_frames=5400 "), "(100 + 8) * 50: %s", line);
+    cr_assert(ends_with(line, "--set learner.lr=0.0005"), "the extra --set comes last: %s", line);
+    cr_assert_eq(script("", "deep_sea_bsuite.sh", "--dry-run --sizes 10 --strategy epsilon"), 0,
+                 "%s", out);
+    cr_assert_not_null(command_with("exploration.strategy=epsilon", line, sizeof line), "%s", out);
+    cr_assert_not_null(strstr(line, "--set network.heads=1 "), "%s", line);
+    cr_assert_eq(script("", "deep_sea_bsuite.sh", "--strategy rnd"), 2, "%s", out);
+    cr_assert_not_null(strstr(out, "unknown --strategy rnd"), "%s", out);
+}

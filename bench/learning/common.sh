@@ -48,20 +48,30 @@ train_run() {
 # train_with_progress RUN_DIR CONFIG [--set k=v ...]: shoal train with its output appended to
 # RUN_DIR.out. When stderr is a terminal, a percentage line on stderr follows the run's frame
 # budget (from `shoal status --json`, every 2 s) and is erased at the end; otherwise nothing
-# is added to the output. Returns shoal train's exit status.
+# is added to the output. STOP_WHEN (a command, empty by default): every 2 s `$STOP_WHEN RUN_DIR`
+# is asked whether the run's outcome is decided; once it says so (exit 0) the run gets the stop
+# request (SIGTERM: every role stops and writes its checkpoint) and RUN_DIR.out the line
+# "bench/learning: decided by STOP_WHEN, stopped early". Returns shoal train's exit status.
+STOP_WHEN=${STOP_WHEN:-}
 train_with_progress() {
     local dir=$1 cfg=$2
     shift 2
-    if [ ! -t 2 ]; then
+    if [ ! -t 2 ] && [ -z "$STOP_WHEN" ]; then
         "$SHOAL" train "$cfg" --run-dir "$dir" "$@" >> "$dir.out" 2>&1
         return
     fi
     "$SHOAL" train "$cfg" --run-dir "$dir" "$@" >> "$dir.out" 2>&1 &
-    local pid=$! json pct
+    local pid=$! json pct stopped=
     # A background job of a script ignores SIGINT: pass Ctrl-C on as the stop request.
     trap 'kill -TERM "$pid" 2>/dev/null' INT TERM
     while kill -0 "$pid" 2>/dev/null; do
         sleep 2
+        if [ -n "$STOP_WHEN" ] && [ -z "$stopped" ] && "$STOP_WHEN" "$dir"; then
+            stopped=1
+            echo "bench/learning: decided by $STOP_WHEN, stopped early" >> "$dir.out"
+            kill -TERM "$pid" 2>/dev/null || true
+        fi
+        [ -t 2 ] || continue
         json=$("$SHOAL" status "$dir" --json 2>/dev/null) || continue
         pct=$(printf '%s\n' "$json" | awk '
             match($0, /"frames":[0-9.]+/) { f = substr($0, RSTART + 9, RLENGTH - 9) }
@@ -69,7 +79,7 @@ train_with_progress() {
             END { if (m > 0 && f != "") printf "%d%% (%d of %d frames)", 100 * f / m, f, m }')
         [ -z "$pct" ] || printf '\r%s: %s\033[K' "$dir" "$pct" >&2
     done
-    printf '\r\033[K' >&2
+    [ ! -t 2 ] || printf '\r\033[K' >&2
     trap - INT TERM
     wait "$pid"
 }

@@ -16,7 +16,8 @@
 #   epsilon    bsuite's dqn: one head of 50, 50 and epsilon = 0.05, batch 32.
 #   Every strategy also gets the common settings (Adam 1e-3 with eps 1e-8, batch 128, one
 #   update per environment step, target period 4 updates, 1-step targets, gamma 0.99, uniform
-#   replay of 10,000 from 128, no double Q), then each --set in order (the last wins): another
+#   replay of 10,000 from 128, no double Q, the actor's parameters refreshed every episode),
+#   then each --set in order (the last wins): another
 #   strategy (count, rnd, ...) is a --label and its --set options.
 # --label: the strategy's name in the outputs and run folders (default: --strategy).
 # --episodes: the budget per size (default 10000). --full: run every size to its budget; by
@@ -52,7 +53,7 @@ while [ $# -gt 0 ]; do
         --set) extra+=(--set "$2"); shift 2 ;;
         --dry-run) DRY_RUN=1; shift ;;
         --report) report_only=1; shift ;;
-        -h|--help) usage_exit 2 29 ;;
+        -h|--help) usage_exit 2 28 ;;
         *) unknown_arg "$1" ;;
     esac
 done
@@ -111,8 +112,11 @@ if [ -z "$report_only" ]; then
             dir=$out/$label-$size-$seed
             # Episodes of exactly N steps: the frame budget is the episode budget (and a few
             # more: the run stops at the next progress poll; the measures read the first E).
+            # The actor looks for new parameters once per episode, when it picks the episode's
+            # head (bsuite's agent acts with its latest parameters).
             wall=$(train_run "$dir" "$root/cluster/configs/deepsea-bootstrap.ini" "${common[@]}" \
                 "${sets[@]}" --set env.deepsea_size="$size" --set run.seed="$seed" \
+                --set actor.param_refresh_steps="$size" --set learner.publish_period="$size" \
                 --set run.max_frames=$(( (episodes + 8) * size )) \
                 --set run.max_seconds="$seconds" ${extra[@]+"${extra[@]}"})
             [ -z "$DRY_RUN" ] || continue

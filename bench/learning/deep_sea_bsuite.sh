@@ -16,8 +16,7 @@
 #   epsilon    bsuite's dqn: one head of 50, 50 and epsilon = 0.05, batch 32.
 #   Every strategy also gets the common settings (Adam 1e-3 with eps 1e-8, batch 128, one
 #   update per environment step, target period 4 updates, 1-step targets, gamma 0.99, uniform
-#   replay of 10,000 from 128, no double Q, the actor's parameters refreshed every episode and
-#   its transitions sent every episode),
+#   replay of 10,000 from 128, no double Q, the actor's parameters refreshed every episode),
 #   then each --set in order (the last wins): another
 #   strategy (count, rnd, ...) is a --label and its --set options.
 # --label: the strategy's name in the outputs and run folders (default: --strategy).
@@ -114,13 +113,10 @@ if [ -z "$report_only" ]; then
             # Episodes of exactly N steps: the frame budget is the episode budget (and a few
             # more: the run stops at the next progress poll; the measures read the first E).
             # The actor looks for new parameters once per episode, when it picks the episode's
-            # head, and sends each episode as one insert, which the rate limiter lets run at
-            # most an episode or two ahead of the learner (bsuite's agent is one process that
-            # acts with its latest parameters).
+            # head (bsuite's agent acts with its latest parameters).
             wall=$(train_run "$dir" "$root/cluster/configs/deepsea-bootstrap.ini" "${common[@]}" \
                 "${sets[@]}" --set env.deepsea_size="$size" --set run.seed="$seed" \
                 --set actor.param_refresh_steps="$size" --set learner.publish_period="$size" \
-                --set actor.batch="$size" --set replay.tolerance=$((128 * size)) \
                 --set run.max_frames=$(( (episodes + 8) * size )) \
                 --set run.max_seconds="$seconds" ${extra[@]+"${extra[@]}"})
             [ -z "$DRY_RUN" ] || continue

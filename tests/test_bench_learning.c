@@ -262,19 +262,21 @@ Test(bench_learning, deep_sea_score_forgives_100_episodes_over_two_to_the_n)
  * sizes not run as failures (21 sizes, 10 to 50). */
 Test(bench_learning, deep_sea_report_scores_each_strategy)
 {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd,
-             "cd '%s' && mkdir -p ds && printf '%%s\\n' "
-             "label,size,seed,episodes,solved_episode,first_below,first_optimal,bad_fraction,"
-             "beat_dither,wall_s,ended_by "
-             "prior,10,1,120,120,118,90,0.7,1,3.0,solved "
-             "prior,12,1,10000,,,,1.0,0,50.0,budget "
-             "prior,12,1,900,900,850,700,0.75,1,9.0,solved "
-             "prior,14,1,10000,,,,0.99,0,60.0,budget "
-             "epsilon,10,1,1700,1700,1401,1121,0.62,0,8.0,solved > ds/summary.csv && "
-             "SHOAL='%s' '%s/bench/learning/deep_sea_bsuite.sh' --report --out ds 2>&1",
-             dir, getenv("SHOAL_BIN"), getenv("SHOAL_SOURCE_DIR"));
-    cr_assert_eq(run_shell(cmd, out, sizeof out), 0, "%s", out);
+    char path[256];
+    snprintf(path, sizeof path, "%s/ds", dir);
+    cr_assert_eq(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/ds/summary.csv", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("label,size,seed,episodes,solved_episode,first_below,first_optimal,bad_fraction,"
+          "beat_dither,wall_s,ended_by\n"
+          "prior,10,1,120,120,118,90,0.7,1,3.0,solved\n"
+          "prior,12,1,10000,,,,1.0,0,50.0,budget\n"
+          "prior,12,1,900,900,850,700,0.75,1,9.0,solved\n"
+          "prior,14,1,10000,,,,0.99,0,60.0,budget\n"
+          "epsilon,10,1,1700,1700,1401,1121,0.62,0,8.0,solved\n", f);
+    fclose(f);
+    cr_assert_eq(script("", "deep_sea_bsuite.sh", "--report --out ds"), 0, "%s", out);
     /* Size 12 ran twice: its last row counts. */
     cr_assert_not_null(strstr(out, "| prior | 3 | 2 | 12 | 0.667 | 0.095 |"), "%s", out);
     cr_assert_not_null(strstr(out, "| epsilon | 1 | 1 | 10 | 0.000 | 0.000 |"), "%s", out);

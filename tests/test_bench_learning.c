@@ -240,6 +240,36 @@ Test(bench_learning, deep_sea_score_follows_bsuites_logged_episodes_and_threshol
     cr_assert_eq(score("-v size=10 -v budget=20", "a.csv"), 0, "%s", out);
     cr_assert_str_eq(out, "20,,,17,0.8000,0\n");
     cr_assert_eq(score("", "a.csv"), 2, "the size is required: %s", out);
+    /* Decided: solved; or, at 25 of a budget of 25 (20 bad), nothing later can cross. */
+    cr_assert_eq(score("-v size=10 -v decide=1", "a.csv"), 0, "%s", out);
+    cr_assert_str_eq(out, "1\n");
+    cr_assert_eq(score("-v size=10 -v budget=25 -v decide=1", "a.csv"), 0, "%s", out);
+    cr_assert_str_eq(out, "1\n");
+}
+
+/* Not solved yet, and decided only once the bad episodes rule out any crossing within the
+ * budget: with 100 (logged) and 16 bad in the first 20, solving at 100 needs fewer than 80 bad,
+ * still possible; with 80 bad it is not (80 / 100 is not below 0.8). */
+Test(bench_learning, deep_sea_score_decides_an_unsolvable_run_before_its_budget)
+{
+    double ret[80];
+    for (size_t i = 0; i < 80; i++) {
+        ret[i] = i < 16 || i >= 20 ? 0 : 0.99; /* 4 good episodes, 17 to 20 */
+    }
+    write_log("c.csv", ret, 20);
+    cr_assert_eq(score("-v size=10 -v budget=100 -v decide=1", "c.csv"), 0, "%s", out);
+    cr_assert_str_eq(out, "0\n");
+    write_log("c.csv", ret, 80); /* 76 bad of 80 */
+    cr_assert_eq(score("-v size=10 -v budget=100 -v decide=1", "c.csv"), 0, "%s", out);
+    cr_assert_str_eq(out, "0\n", "76 bad: 24 good episodes more would cross at 100");
+    double more[84];
+    memcpy(more, ret, sizeof ret);
+    for (size_t i = 80; i < 84; i++) {
+        more[i] = 0;
+    }
+    write_log("c.csv", more, 84); /* 80 bad of 84 */
+    cr_assert_eq(score("-v size=10 -v budget=100 -v decide=1", "c.csv"), 0, "%s", out);
+    cr_assert_str_eq(out, "1\n");
 }
 
 /* Solved after 2^N + 100 episodes counts as solved but not in the score: 1,120 bad episodes

@@ -51,7 +51,8 @@ train_run() {
 # is added to the output. STOP_WHEN (a command, empty by default): every 2 s `$STOP_WHEN RUN_DIR`
 # is asked whether the run's outcome is decided; once it says so (exit 0) the run gets the stop
 # request (SIGTERM: every role stops and writes its checkpoint) and RUN_DIR.out the line
-# "bench/learning: decided by STOP_WHEN, stopped early". Returns shoal train's exit status.
+# "bench/learning: decided by STOP_WHEN, stopped early". Returns shoal train's exit status, or
+# 130 when the script was interrupted (SIGINT or SIGTERM) during the run.
 STOP_WHEN=${STOP_WHEN:-}
 train_with_progress() {
     local dir=$1 cfg=$2
@@ -61,9 +62,10 @@ train_with_progress() {
         return
     fi
     "$SHOAL" train "$cfg" --run-dir "$dir" "$@" >> "$dir.out" 2>&1 &
-    local pid=$! json pct stopped=
-    # A background job of a script ignores SIGINT: pass Ctrl-C on as the stop request.
-    trap 'kill -TERM "$pid" 2>/dev/null' INT TERM
+    local pid=$! json pct stopped= interrupted=
+    # A background job of a script ignores SIGINT: pass Ctrl-C on as the stop request, and fail
+    # (the run is not finished: a sweep must not go on to its next run nor report this one).
+    trap 'kill -TERM "$pid" 2>/dev/null; interrupted=1' INT TERM
     while kill -0 "$pid" 2>/dev/null; do
         sleep 2
         if [ -n "$STOP_WHEN" ] && [ -z "$stopped" ] && "$STOP_WHEN" "$dir"; then
@@ -81,7 +83,8 @@ train_with_progress() {
     done
     [ ! -t 2 ] || printf '\r\033[K' >&2
     trap - INT TERM
-    wait "$pid"
+    wait "$pid" || return
+    [ -z "$interrupted" ] || { echo "bench/learning: interrupted" >> "$dir.out"; return 130; }
 }
 
 # ended_by RUN_DIR: sets $ended to what ended the finished run: "time_cap" when run.max_seconds

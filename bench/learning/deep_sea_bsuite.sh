@@ -21,8 +21,8 @@
 #   strategy (count, rnd, ...) is a --label and its --set options.
 # --label: the strategy's name in the outputs and run folders (default: --strategy).
 # --episodes: the budget per size (default 10000). --full: run every size to its budget; by
-#   default a run stops once bsuite's criterion has decided it solved (it only depends on the
-#   first crossing). --seconds caps each run (run.max_seconds; 0, the default: no cap).
+#   default a run stops once bsuite's criterion has decided it (ended_by "decided"): solved (it
+#   only depends on the first crossing), or too many bad episodes for any later crossing. --seconds caps each run (run.max_seconds; 0, the default: no cap).
 # --report: no training; the table, score and plot of the runs already in OUT (every label).
 # Out: OUT/<label>-<N>-<seed> per run (its episode log episodes-0.csv), OUT/summary.csv,
 #   OUT/deep_sea.svg. Default OUT: runs/learning/deep-sea-bsuite.
@@ -95,13 +95,12 @@ esac
 
 header="label,size,seed,episodes,solved_episode,first_below,first_optimal,bad_fraction,beat_dither,wall_s,ended_by"
 
-# decided RUN_DIR: whether bsuite's criterion has found the run solved (train_run's STOP_WHEN).
+# decided RUN_DIR: whether bsuite's criterion has decided the run (solved, or it can no longer
+# be solved within the budget): train_run's STOP_WHEN.
 decided() {
     [ -f "$1/episodes-0.csv" ] || return 1
-    local solved
-    solved=$(awk -F, -v size="$size" -v budget="$episodes" -f "$here/deep_sea_score.awk" \
-             "$1/episodes-0.csv" | cut -d, -f2)
-    [ -n "$solved" ]
+    [ "$(awk -F, -v size="$size" -v budget="$episodes" -v decide=1 \
+         -f "$here/deep_sea_score.awk" "$1/episodes-0.csv")" = 1 ]
 }
 
 if [ -z "$report_only" ]; then
@@ -121,7 +120,7 @@ if [ -z "$report_only" ]; then
                 --set run.max_seconds="$seconds" ${extra[@]+"${extra[@]}"})
             [ -z "$DRY_RUN" ] || continue
             ended_by "$dir"
-            [ "$ended" = time_cap ] || ! grep -q "^bench/learning: decided" "$dir.out" || ended=solved
+            [ "$ended" = time_cap ] || ! grep -q "^bench/learning: decided" "$dir.out" || ended=decided
             row=$(awk -F, -v size="$size" -v budget="$episodes" -f "$here/deep_sea_score.awk" \
                 "$dir/episodes-0.csv")
             echo "$label,$size,$seed,$row,$wall,$ended" | tee -a "$summary"

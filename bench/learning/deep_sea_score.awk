@@ -21,6 +21,10 @@
 #   bad_fraction: total_bad_episodes / episodes; beat_dither: 1 when solved and
 #   solved_episode < 2^size + 100 (the run's share of the score), else 0.
 # Optional: -v optimal=0.99 -v thresh=0.8.
+# -v decide=1 prints only whether the run is decided: 1 when solved, or when no later logged
+# episode within the budget can be below the threshold even if every episode from now on is
+# good (total_bad_episodes / the last logged episode <= budget is not below it), else 0. A run
+# can stop there: going on cannot change its measures' outcome (solved or not, the score).
 
 # Whether bsuite logs episode e: e = 10^k * r, r one of the ratios, 10^k <= e < 10^(k+1).
 # Integer arithmetic in tenths, which is what numpy's 10**k * r gives for these ratios.
@@ -37,6 +41,7 @@ BEGIN {
     if (budget == "") budget = 10000
     if (optimal == "") optimal = 0.99
     if (thresh == "") thresh = 0.8
+    for (last = budget; last > 1 && !logged(last); last--) {}
 }
 
 NR == 1 && $2 == "return" { next }
@@ -51,6 +56,7 @@ n < budget {
 
 END {
     if (size == "") exit 2
+    if (decide) { print (solved || bad / last >= thresh) ? 1 : 0; exit }
     printf "%d,%s,%s,%s,%.4f,%d\n", n, solved ? solved : "", first_below ? first_below : "",
            first_optimal ? first_optimal : "", n ? bad / n : 0, solved && solved < 2 ^ size + 100
 }

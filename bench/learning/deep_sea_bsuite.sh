@@ -131,10 +131,12 @@ fi
 
 summary=$out/summary.csv
 [ -f "$summary" ] || { echo "deep_sea_bsuite.sh: no $summary (run the sweep first)" >&2; exit 2; }
-# A size run again (an appended sweep) counts with its last row only.
+# A size run again (an appended sweep) counts with its last row only; by strategy, size, seed.
 latest() {
-    awk -F, 'NR == 1 { print; next } { k = $1 FS $2 FS $3; if (!(k in row)) order[++m] = k; row[k] = $0 }
-             END { for (i = 1; i <= m; i++) print row[order[i]] }' "$summary"
+    head -1 "$summary"
+    awk -F, 'NR > 1 { k = $1 FS $2 FS $3; if (!(k in row)) order[++m] = k; row[k] = $0 }
+             END { for (i = 1; i <= m; i++) print row[order[i]] }' "$summary" |
+        sort -t, -k1,1 -k2,2n -k3,3n
 }
 # The protocol's sizes, for the score that counts a size not run as not solved.
 protocol=$(seq 10 2 50 | wc -l)

@@ -36,7 +36,12 @@ train_run() {
     local t0 t1
     t0=$(date +%s.%N)
     echo "$cmdline" > "$dir.out"
-    if ! train_with_progress "$dir" "$cfg" "$@"; then
+    local rc=0
+    train_with_progress "$dir" "$cfg" "$@" || rc=$?
+    if [ "$rc" -eq 130 ]; then
+        echo "bench/learning: interrupted during $dir; the run is not finished" >&2
+        return 1
+    elif [ "$rc" -ne 0 ]; then
         echo "bench/learning: shoal train failed for $dir; see $dir.out and $dir/log/" >&2
         tail -5 "$dir.out" >&2
         return 1

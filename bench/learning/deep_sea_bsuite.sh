@@ -144,7 +144,7 @@ echo
 echo "| strategy | N | seed | solved at episode (bsuite) | first below 0.8 | first optimal | bad fraction | beats 2^N + 100 | episodes run | wall s | ended by |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
 awk -F, 'NR > 1 { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3,
-                  $5 == "" ? "unsolved" : $5, $6 == "" ? "-" : $6, $7 == "" ? "-" : $7, $8,
+                  $5 != "" ? $5 : $11 == "stopped" ? "not decided (stopped)" : "unsolved", $6 == "" ? "-" : $6, $7 == "" ? "-" : $7, $8,
                   $9 ? "yes" : "no", $4, $10, $11 }' <(latest)
 echo
 echo "| strategy | runs | solved | largest N solved | score over sizes run | score over the protocol's $protocol sizes |"

@@ -273,6 +273,9 @@ static int open_episode_log(actor *a, shoal_err *err)
         return shoal_err_set(err, SHOAL_EIO, "actor.episode_log: cannot open %s: %s",
                              a->cfg.episode_log, strerror(errno));
     }
+    /* Line-buffered: readers follow the log while the run goes on (deep_sea_bsuite.sh stops a
+     * run once its episodes decide it); an episode is rare next to the steps. */
+    setvbuf(a->episode_log, NULL, _IOLBF, 0);
     if (ftell(a->episode_log) == 0) {
         fputs("env_steps,return,length,head,intrinsic_return,params_version\n", a->episode_log);
     }

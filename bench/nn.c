@@ -10,6 +10,8 @@
  *     bench_nn --layouts    the kernel choices measured for the network's shapes (nn/kernels.h)
  *                           and the sgemm layout and small-batch measurements behind nn/layers.c
  *     bench_nn --smoke      every row at C = 10 with a few ms of work each (for the test suite)
+ *     bench_nn --deepsea    updates per second of bsuite's deep_sea agents' networks against
+ *                           the DeepSea size N (bench/learning/deep_sea_bsuite.sh)
  *     bench_nn --cpu [mode] rates per second of this thread's CPU time instead of wall time:
  *                           the same on an idle machine (one thread), but not slowed by other
  *                           processes on a loaded one (bench/reference/nn_torch.py --cpu too)
@@ -107,10 +109,61 @@ static float *obs(size_t n, rng *r)
     return x;
 }
 
+/* n observations of size floats each, one-hot at a random place (DeepSea's grid). */
+static float *one_hot_obs(size_t n, size_t size, rng *r)
+{
+    float *x = calloc(n * size, sizeof *x);
+    for (size_t i = 0; i < n; i++) {
+        x[i * size + rng_below(r, size)] = 1.0f;
+    }
+    return x;
+}
+
 /* Bootstrapped layouts: heads of 128 -> A on the shared conv + 128 torso (as the PyTorch
  * reference: its 10-head figures match the 1-head ones, so its heads cannot each own a
  * 1024 -> 128 layer), or each head with its own 128-unit layer (algorithms.md §3.1). */
 enum { HEADS_SHARED = 0, HEADS_OWN_MLP = 1 };
+
+/* The networks and buffers of updates of batch on the network c (max_batch 512); one-hot
+ * observations when one_hot, else MinAtar-like ones. */
+static void ctx_init_net(update_ctx *u, const nn_qnet_config *c, size_t batch, int one_hot)
+{
+    shoal_err err = {0};
+    u->online = nn_qnet_new(c, &err);
+    u->target = nn_qnet_new(c, &err);
+    nn_optim_config oc = nn_optim_adam(1e-4f);
+    oc.eps = 3.125e-4f;
+    u->opt = nn_optim_new(&oc, u->online ? nn_qnet_n_trainable(u->online) : 1, &err);
+    if (!u->online || !u->target || !u->opt) {
+        fprintf(stderr, "bench_nn: %s\n", err.msg);
+        exit(1);
+    }
+    nn_qnet_copy_params(u->target, u->online, NULL);
+    u->batch = batch;
+    u->K = c->n_heads;
+    u->A = c->n_actions;
+    rng r;
+    rng_init(&r, 1, RNG_ROLE_TOOL, 0, 0);
+    size_t in = nn_qnet_in_floats(u->online), nx = 512 * in, nq = 512 * u->K * u->A;
+    u->s = one_hot ? one_hot_obs(512, in, &r) : obs(nx, &r);
+    u->s2 = one_hot ? one_hot_obs(512, in, &r) : obs(nx, &r);
+    u->q = malloc(nq * 4);
+    u->q2o = malloc(nq * 4);
+    u->q2t = malloc(nq * 4);
+    u->dq = malloc(nq * 4);
+    u->y = malloc(512 * u->K * 4);
+    u->R = malloc(512 * 4);
+    u->C = malloc(512 * 4);
+    u->prio = malloc(512 * 4);
+    u->act = malloc(512 * 4);
+    u->mask = malloc(512 * 4);
+    for (size_t i = 0; i < 512; i++) {
+        u->R[i] = (float)rng_below(&r, 2);
+        u->C[i] = 0.99f;
+        u->act[i] = (uint32_t)rng_below(&r, u->A);
+        u->mask[i] = (uint32_t)rng_u64(&r);
+    }
+}
 
 static void ctx_init(update_ctx *u, size_t C, size_t K, int layout, size_t batch)
 {
@@ -121,41 +174,7 @@ static void ctx_init(update_ctx *u, size_t C, size_t K, int layout, size_t batch
         c.shared[0] = 128;
         c.n_dense = 0;
     }
-    shoal_err err = {0};
-    u->online = nn_qnet_new(&c, &err);
-    u->target = nn_qnet_new(&c, &err);
-    nn_optim_config oc = nn_optim_adam(1e-4f);
-    oc.eps = 3.125e-4f;
-    u->opt = nn_optim_new(&oc, nn_qnet_n_trainable(u->online), &err);
-    if (!u->online || !u->target || !u->opt) {
-        fprintf(stderr, "bench_nn: %s\n", err.msg);
-        exit(1);
-    }
-    nn_qnet_copy_params(u->target, u->online, NULL);
-    u->batch = batch;
-    u->K = K;
-    u->A = 6;
-    rng r;
-    rng_init(&r, 1, RNG_ROLE_TOOL, 0, 0);
-    size_t nx = 512 * nn_qnet_in_floats(u->online), nq = 512 * K * 6;
-    u->s = obs(nx, &r);
-    u->s2 = obs(nx, &r);
-    u->q = malloc(nq * 4);
-    u->q2o = malloc(nq * 4);
-    u->q2t = malloc(nq * 4);
-    u->dq = malloc(nq * 4);
-    u->y = malloc(512 * K * 4);
-    u->R = malloc(512 * 4);
-    u->C = malloc(512 * 4);
-    u->prio = malloc(512 * 4);
-    u->act = malloc(512 * 4);
-    u->mask = malloc(512 * 4);
-    for (size_t i = 0; i < 512; i++) {
-        u->R[i] = (float)rng_below(&r, 2);
-        u->C[i] = 0.99f;
-        u->act[i] = (uint32_t)rng_below(&r, 6);
-        u->mask[i] = (uint32_t)rng_u64(&r);
-    }
+    ctx_init_net(u, &c, batch, 0);
 }
 
 static void ctx_free(update_ctx *u)
@@ -232,6 +251,33 @@ static void table(int compare_only, int smoke)
             }
             printf("%-38s %5zu %12.1f %10s %7s %8.1f\n", rows[i].work, channels[ci], rate, torch,
                    ratio, gflops);
+            fflush(stdout);
+            ctx_free(&u);
+        }
+    }
+}
+
+/* bsuite's deep_sea agents on shoal's network (bench/learning/deep_sea_bsuite.sh): the CPU
+ * cost of one learner update against the DeepSea size N, from which a sweep's cost follows
+ * (one update per environment step, N steps per episode). boot_dqn: 20 heads of two hidden
+ * layers of 50 on the N x N one-hot grid, priors of scale 3, batch 128; dqn: one such head,
+ * batch 32. The update is the double-DQN one above (one forward more than the sweep's
+ * plain-max targets need: an upper bound). */
+static void deepsea(void)
+{
+    printf("%-26s %4s %12s %12s %14s\n", "deep_sea agent", "N", "updates/s", "ms/update",
+           "s/1000 episodes");
+    for (int agent = 0; agent < 2; agent++) {
+        for (size_t n = 10; n <= 50; n += 10) {
+            nn_qnet_config c = {.in_h = n, .in_w = n, .in_c = 1, .n_dense = 2, .dense = {50, 50},
+                                .n_actions = 2, .n_heads = agent ? 1 : 20,
+                                .prior_scale = agent ? 0.0f : 3.0f, .max_batch = 512, .seed = 1};
+            update_ctx u = {0};
+            ctx_init_net(&u, &c, agent ? 32 : 128, 1);
+            double rate = median_rate(update, &u);
+            printf("%-26s %4zu %12.1f %12.3f %14.0f\n",
+                   agent ? "dqn (1 head, batch 32)" : "boot_dqn (20 heads, 128)", n, rate,
+                   1e3 / rate, 1000.0 * (double)n / rate);
             fflush(stdout);
             ctx_free(&u);
         }
@@ -409,12 +455,12 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "--cpu") == 0) {
             now_s = thread_cpu_s;
         } else if (!*mode && (!strcmp(argv[i], "--layouts") || !strcmp(argv[i], "--compare") ||
-                              !strcmp(argv[i], "--smoke"))) {
+                              !strcmp(argv[i], "--smoke") || !strcmp(argv[i], "--deepsea"))) {
             mode = argv[i];
         } else {
             int help = strcmp(argv[i], "--help") == 0;
             fprintf(help ? stdout : stderr,
-                    "usage: bench_nn [--cpu] [--compare | --layouts | --smoke]\n");
+                    "usage: bench_nn [--cpu] [--compare | --layouts | --smoke | --deepsea]\n");
             return help ? 0 : 2;
         }
     }
@@ -433,6 +479,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(mode, "--layouts") == 0) {
         layouts();
+    } else if (strcmp(mode, "--deepsea") == 0) {
+        deepsea();
     } else {
         table(strcmp(mode, "--compare") == 0, strcmp(mode, "--smoke") == 0);
     }

@@ -219,3 +219,145 @@ Test(bench_learning, imitation_runs_bc_dagger_and_the_rl_rows_with_their_setting
     cr_assert_eq(script("", "imitation.sh", "--variants 'bc50 gail'"), 2, "%s", out);
     cr_assert(strstr(out, "unknown variant gail"), "%s", out);
 }
+
+/* Writes dir/name: the actor episode log's header and one row per return. */
+static void write_log(const char *name, const double *ret, size_t n)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("env_steps,return,length,head,intrinsic_return,params_version\n", f);
+    for (size_t i = 0; i < n; i++) {
+        fprintf(f, "%zu,%g,10,0,0,1\n", 10 * (i + 1), ret[i]);
+    }
+    fclose(f);
+}
+
+/* Runs deep_sea_score.awk with the awk variables vars on dir/name into out; returns the exit
+ * code. */
+static int score(const char *vars, const char *name)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cd '%s' && awk -F, %s -f '%s/bench/learning/deep_sea_score.awk' %s 2>&1",
+             dir, vars, getenv("SHOAL_SOURCE_DIR"), name);
+    return run_shell(cmd, out, sizeof out);
+}
+
+/* Hand-worked: episodes 1-16 bad, 17-21 good, 22-25 bad, 26-30 good. The running share of bad
+ * episodes is 16/20 = 0.8 at 20 (not below 0.8), 16/21 = 0.76 at 21 (first below), but bsuite
+ * looks only at its logged episodes: 25 has 20/25 = 0.8 (not below), 30 has 20/30 = 0.67: solved
+ * at 30, which is below 2^10 + 100: the run counts in the score. */
+Test(bench_learning, deep_sea_score_follows_bsuites_logged_episodes_and_threshold)
+{
+    double ret[30];
+    for (size_t i = 0; i < 30; i++) {
+        int ep = (int)i + 1;
+        ret[i] = (ep <= 16 || (ep >= 22 && ep <= 25)) ? -0.001 : 0.99;
+    }
+    write_log("a.csv", ret, 30);
+    cr_assert_eq(score("-v size=10", "a.csv"), 0, "%s", out);
+    cr_assert_str_eq(out, "30,30,21,17,0.6667,1\n");
+    /* The budget cuts the log: at 25 the share is 0.8, not below: unsolved. */
+    cr_assert_eq(score("-v size=10 -v budget=25", "a.csv"), 0, "%s", out);
+    cr_assert_str_eq(out, "25,,21,17,0.8000,0\n");
+    /* At 20 the share is 16/20, not below 0.8: no crossing yet. */
+    cr_assert_eq(score("-v size=10 -v budget=20", "a.csv"), 0, "%s", out);
+    cr_assert_str_eq(out, "20,,,17,0.8000,0\n");
+    cr_assert_eq(score("", "a.csv"), 2, "the size is required: %s", out);
+    /* Decided: solved; or, at 25 of a budget of 25 (20 bad), nothing later can cross. */
+    cr_assert_eq(score("-v size=10 -v decide=1", "a.csv"), 0, "%s", out);
+    cr_assert_str_eq(out, "1\n");
+    cr_assert_eq(score("-v size=10 -v budget=25 -v decide=1", "a.csv"), 0, "%s", out);
+    cr_assert_str_eq(out, "1\n");
+}
+
+/* Not solved yet, and decided only once the bad episodes rule out any crossing within the
+ * budget: with 100 (logged) and 16 bad in the first 20, solving at 100 needs fewer than 80 bad,
+ * still possible; with 80 bad it is not (80 / 100 is not below 0.8). */
+Test(bench_learning, deep_sea_score_decides_an_unsolvable_run_before_its_budget)
+{
+    double ret[80];
+    for (size_t i = 0; i < 80; i++) {
+        ret[i] = i < 16 || i >= 20 ? 0 : 0.99; /* 4 good episodes, 17 to 20 */
+    }
+    write_log("c.csv", ret, 20);
+    cr_assert_eq(score("-v size=10 -v budget=100 -v decide=1", "c.csv"), 0, "%s", out);
+    cr_assert_str_eq(out, "0\n");
+    write_log("c.csv", ret, 80); /* 76 bad of 80 */
+    cr_assert_eq(score("-v size=10 -v budget=100 -v decide=1", "c.csv"), 0, "%s", out);
+    cr_assert_str_eq(out, "0\n", "76 bad: 24 good episodes more would cross at 100");
+    double more[84];
+    memcpy(more, ret, sizeof ret);
+    for (size_t i = 80; i < 84; i++) {
+        more[i] = 0;
+    }
+    write_log("c.csv", more, 84); /* 80 bad of 84 */
+    cr_assert_eq(score("-v size=10 -v budget=100 -v decide=1", "c.csv"), 0, "%s", out);
+    cr_assert_str_eq(out, "1\n");
+}
+
+/* Solved after 2^N + 100 episodes counts as solved but not in the score: 1,120 bad episodes
+ * then good ones cross below 0.8 at 1,401 (1,120 / 1,401 = 0.7994), logged next at 1,700; at
+ * size 10 that is later than 2^10 + 100 = 1,124; at size 12 it is earlier than 4,196. */
+Test(bench_learning, deep_sea_score_forgives_100_episodes_over_two_to_the_n)
+{
+    static double ret[1800];
+    for (size_t i = 0; i < 1800; i++) {
+        ret[i] = i < 1120 ? 0 : 0.99;
+    }
+    write_log("b.csv", ret, 1800);
+    cr_assert_eq(score("-v size=10", "b.csv"), 0, "%s", out);
+    cr_assert_str_eq(out, "1800,1700,1401,1121,0.6222,0\n");
+    cr_assert_eq(score("-v size=12", "b.csv"), 0, "%s", out);
+    cr_assert_str_eq(out, "1800,1700,1401,1121,0.6222,1\n");
+}
+
+/* The report's score is the mean over runs of beat_dither; the protocol's score counts the
+ * sizes not run as failures (21 sizes, 10 to 50). */
+Test(bench_learning, deep_sea_report_scores_each_strategy)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/ds", dir);
+    cr_assert_eq(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/ds/summary.csv", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("label,size,seed,episodes,solved_episode,first_below,first_optimal,bad_fraction,"
+          "beat_dither,wall_s,ended_by\n"
+          "prior,10,1,120,120,118,90,0.7,1,3.0,solved\n"
+          "prior,12,1,10000,,,,1.0,0,50.0,budget\n"
+          "prior,12,1,900,900,850,700,0.75,1,9.0,solved\n"
+          "prior,14,1,10000,,,,0.99,0,60.0,budget\n"
+          "epsilon,10,1,1700,1700,1401,1121,0.62,0,8.0,solved\n", f);
+    fclose(f);
+    cr_assert_eq(script("", "deep_sea_bsuite.sh", "--report --out ds"), 0, "%s", out);
+    /* Size 12 ran twice: its last row counts. */
+    cr_assert_not_null(strstr(out, "| prior | 3 | 2 | 12 | 0.667 | 0.095 |"), "%s", out);
+    cr_assert_not_null(strstr(out, "| epsilon | 1 | 1 | 10 | 0.000 | 0.000 |"), "%s", out);
+    cr_assert_not_null(strstr(out, "| prior | 14 | 1 | unsolved |"), "%s", out);
+    char svg[256];
+    snprintf(svg, sizeof svg, "%s/ds/deep_sea.svg", dir);
+    struct stat st;
+    cr_assert_eq(stat(svg, &st), 0, "the plot is written: %s", out);
+}
+
+Test(bench_learning, deep_sea_bsuite_runs_bsuites_reference_agent_settings)
+{
+    cr_assert_eq(script("", "deep_sea_bsuite.sh",
+                        "--dry-run --sizes '10 50' --episodes 100 --set learner.lr=0.0005"),
+                 0, "%s", out);
+    char line[4096];
+    cr_assert_not_null(command_with("env.deepsea_size=50", line, sizeof line), "%s", out);
+    cr_assert_not_null(strstr(line, "--set network.dense=50\\,50 "), "%s", line);
+    cr_assert_not_null(strstr(line, "--set network.heads=20 "), "%s", line);
+    cr_assert_not_null(strstr(line, "--set network.prior_scale=3 "), "%s", line);
+    cr_assert_not_null(strstr(line, "--set run.max_frames=5400 "), "(100 + 8) * 50: %s", line);
+    cr_assert(ends_with(line, "--set learner.lr=0.0005"), "the extra --set comes last: %s", line);
+    cr_assert_eq(script("", "deep_sea_bsuite.sh", "--dry-run --sizes 10 --strategy epsilon"), 0,
+                 "%s", out);
+    cr_assert_not_null(command_with("exploration.strategy=epsilon", line, sizeof line), "%s", out);
+    cr_assert_not_null(strstr(line, "--set network.heads=1 "), "%s", line);
+    cr_assert_eq(script("", "deep_sea_bsuite.sh", "--strategy rnd"), 2, "%s", out);
+    cr_assert_not_null(strstr(out, "unknown --strategy rnd"), "%s", out);
+}

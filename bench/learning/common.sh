@@ -36,7 +36,12 @@ train_run() {
     local t0 t1
     t0=$(date +%s.%N)
     echo "$cmdline" > "$dir.out"
-    if ! train_with_progress "$dir" "$cfg" "$@"; then
+    local rc=0
+    train_with_progress "$dir" "$cfg" "$@" || rc=$?
+    if [ "$rc" -eq 130 ]; then
+        echo "bench/learning: interrupted during $dir; the run is not finished" >&2
+        return 1
+    elif [ "$rc" -ne 0 ]; then
         echo "bench/learning: shoal train failed for $dir; see $dir.out and $dir/log/" >&2
         tail -5 "$dir.out" >&2
         return 1
@@ -48,20 +53,32 @@ train_run() {
 # train_with_progress RUN_DIR CONFIG [--set k=v ...]: shoal train with its output appended to
 # RUN_DIR.out. When stderr is a terminal, a percentage line on stderr follows the run's frame
 # budget (from `shoal status --json`, every 2 s) and is erased at the end; otherwise nothing
-# is added to the output. Returns shoal train's exit status.
+# is added to the output. STOP_WHEN (a command, empty by default): every 2 s `$STOP_WHEN RUN_DIR`
+# is asked whether the run's outcome is decided; once it says so (exit 0) the run gets the stop
+# request (SIGTERM: every role stops and writes its checkpoint) and RUN_DIR.out the line
+# "bench/learning: decided by STOP_WHEN, stopped early". Returns shoal train's exit status, or
+# 130 when the script was interrupted (SIGINT or SIGTERM) during the run.
+STOP_WHEN=${STOP_WHEN:-}
 train_with_progress() {
     local dir=$1 cfg=$2
     shift 2
-    if [ ! -t 2 ]; then
+    if [ ! -t 2 ] && [ -z "$STOP_WHEN" ]; then
         "$SHOAL" train "$cfg" --run-dir "$dir" "$@" >> "$dir.out" 2>&1
         return
     fi
     "$SHOAL" train "$cfg" --run-dir "$dir" "$@" >> "$dir.out" 2>&1 &
-    local pid=$! json pct
-    # A background job of a script ignores SIGINT: pass Ctrl-C on as the stop request.
-    trap 'kill -TERM "$pid" 2>/dev/null' INT TERM
+    local pid=$! json pct stopped= interrupted=
+    # A background job of a script ignores SIGINT: pass Ctrl-C on as the stop request, and fail
+    # (the run is not finished: a sweep must not go on to its next run nor report this one).
+    trap 'kill -TERM "$pid" 2>/dev/null; interrupted=1' INT TERM
     while kill -0 "$pid" 2>/dev/null; do
         sleep 2
+        if [ -n "$STOP_WHEN" ] && [ -z "$stopped" ] && "$STOP_WHEN" "$dir"; then
+            stopped=1
+            echo "bench/learning: decided by $STOP_WHEN, stopped early" >> "$dir.out"
+            kill -TERM "$pid" 2>/dev/null || true
+        fi
+        [ -t 2 ] || continue
         json=$("$SHOAL" status "$dir" --json 2>/dev/null) || continue
         pct=$(printf '%s\n' "$json" | awk '
             match($0, /"frames":[0-9.]+/) { f = substr($0, RSTART + 9, RLENGTH - 9) }
@@ -69,9 +86,10 @@ train_with_progress() {
             END { if (m > 0 && f != "") printf "%d%% (%d of %d frames)", 100 * f / m, f, m }')
         [ -z "$pct" ] || printf '\r%s: %s\033[K' "$dir" "$pct" >&2
     done
-    printf '\r\033[K' >&2
+    [ ! -t 2 ] || printf '\r\033[K' >&2
     trap - INT TERM
-    wait "$pid"
+    wait "$pid" || return
+    [ -z "$interrupted" ] || { echo "bench/learning: interrupted" >> "$dir.out"; return 130; }
 }
 
 # ended_by RUN_DIR: sets $ended to what ended the finished run: "time_cap" when run.max_seconds

@@ -324,10 +324,14 @@ int main(int argc, char **argv)
     shard s = {0}, sc = {0};
     start_shard(&s, &cfg);
     cfg.curve = curve;
-    start_shard(&sc, &cfg);
-    char ep[256], epc[256];
+    if (!o.plain) {
+        start_shard(&sc, &cfg);
+    }
+    char ep[256], epc[256] = "";
     snprintf(ep, sizeof ep, "%s", replay_server_endpoint(s.srv));
-    snprintf(epc, sizeof epc, "%s", replay_server_endpoint(sc.srv));
+    if (!o.plain) {
+        snprintf(epc, sizeof epc, "%s", replay_server_endpoint(sc.srv));
+    }
     printf("one replay shard, tcp loopback, MinAtar transitions (2 x 50-byte obs), median of %d;\n"
            "%s; cpu: the process's CPU time (every thread) per transition\n", reps,
            o.plain ? (o.raw ? "runs alternated with raw ZeroMQ of the same bytes" : "plain only")
@@ -376,7 +380,9 @@ int main(int argc, char **argv)
         print_row(&o, "sample", sizes[i], &w, bytes);
     }
     stop_shard(&s);
-    stop_shard(&sc);
+    if (!o.plain) {
+        stop_shard(&sc);
+    }
     curve_keys_wipe(&curve);
     char path[96];
     snprintf(path, sizeof path, "%s/" CURVE_SERVER_FILE, keys_dir);

@@ -465,9 +465,9 @@ done:
     return SHOAL_OK;
 }
 
-/* Resolves key to (part, slot); EINVAL when out of range. *stale when the generation differs. */
-static int resolve(const replay_store *s, uint64_t key, const part **pp, size_t *slot, bool *stale,
-                   size_t i, shoal_err *err)
+/* Resolves key to (part, slot) from the key alone; EINVAL when out of range. */
+static int resolve(const replay_store *s, uint64_t key, const part **pp, size_t *slot, size_t i,
+                   shoal_err *err)
 {
     const part *p = (key & REPLAY_KEY_DEMO_BIT) ? &s->demo : &s->agent;
     uint32_t gen = (uint32_t)(key >> 32) & REPLAY_KEY_GEN_MASK;
@@ -480,24 +480,27 @@ static int resolve(const replay_store *s, uint64_t key, const part **pp, size_t 
     }
     *pp = p;
     *slot = sl;
-    *stale = p->gen[sl] != gen;
     return SHOAL_OK;
 }
 
-/* Keys per step of an update: their rows are fetched together, then their leaves set with one
- * lockstep walk per tree (replay_sumtree_set_batch). */
-#define UPDATE_CHUNK 64
-
-static void prefetch_keys(const replay_store *s, const uint64_t *keys, size_t n)
+/* A resolved key is stale when its slot has been overwritten since it was issued. */
+static bool stale(const part *p, size_t slot, uint64_t key)
 {
-    for (size_t i = 0; i < n; i++) {
-        const part *p = (keys[i] & REPLAY_KEY_DEMO_BIT) ? &s->demo : &s->agent;
-        size_t sl = (size_t)(keys[i] & 0xFFFFFFFFu);
-        if (sl < p->cap) {
-            __builtin_prefetch(p->gen + sl);
-            __builtin_prefetch(p->priority + sl, 1);
-        }
-    }
+    return p->gen[slot] != ((uint32_t)(key >> 32) & REPLAY_KEY_GEN_MASK);
+}
+
+/* Keys per step of an update: their leaves are set with one lockstep walk per tree
+ * (replay_sumtree_set_batch). */
+#define UPDATE_CHUNK 64
+/* Keys ahead of the one being applied whose rows (generation, priority) are fetched. */
+#define UPDATE_AHEAD 8
+
+static void prefetch_key(const replay_store *s, uint64_t key)
+{
+    const part *p = (key & REPLAY_KEY_DEMO_BIT) ? &s->demo : &s->agent;
+    size_t sl = (size_t)(key & 0xFFFFFFFFu); /* in range: the keys are resolved first */
+    __builtin_prefetch(p->gen + sl);
+    __builtin_prefetch(p->priority + sl, 1);
 }
 
 /* The leaves an update sets, per tree, gathered for replay_sumtree_set_batch. */
@@ -513,18 +516,21 @@ static void leaf_push(leaf_batch *b, size_t slot, double leaf)
     b->leaf[b->n++] = leaf;
 }
 
-/* Applies keys[0..n) (n <= UPDATE_CHUNK, all resolved before); returns how many applied. */
+/* Applies keys[0..n) (n <= UPDATE_CHUNK, all resolved before; n_ahead more keys follow them);
+ * returns how many applied. */
 static size_t update_chunk(replay_store *s, const uint64_t *keys, const float *priorities,
-                           size_t n)
+                           size_t n, size_t n_ahead)
 {
     leaf_batch agent = {0}, demo = {0}, bonus = {0};
     size_t applied = 0;
     for (size_t i = 0; i < n; i++) {
+        if (i + UPDATE_AHEAD < n + n_ahead) {
+            prefetch_key(s, keys[i + UPDATE_AHEAD]);
+        }
         const part *p = NULL;
         size_t slot = 0;
-        bool stale = true;
-        resolve(s, keys[i], &p, &slot, &stale, i, NULL);
-        if (stale) {
+        resolve(s, keys[i], &p, &slot, i, NULL);
+        if (stale(p, slot, keys[i])) {
             s->counters.stale_updates++;
             continue;
         }
@@ -560,19 +566,18 @@ int replay_store_update(replay_store *s, const uint64_t *keys, const float *prio
     }
     const part *p = NULL;
     size_t slot = 0;
-    bool stale = true;
     for (size_t i = 0; i < n; i++) {
-        if (i % UPDATE_CHUNK == 0) {
-            prefetch_keys(s, keys + i, n - i < UPDATE_CHUNK ? n - i : UPDATE_CHUNK);
-        }
-        if (resolve(s, keys[i], &p, &slot, &stale, i, err) != SHOAL_OK) {
+        if (resolve(s, keys[i], &p, &slot, i, err) != SHOAL_OK) {
             return SHOAL_EINVAL;
         }
     }
+    for (size_t i = 0; i < n && i < UPDATE_AHEAD; i++) {
+        prefetch_key(s, keys[i]);
+    }
     size_t applied = 0;
     for (size_t i = 0; i < n; i += UPDATE_CHUNK) {
-        applied += update_chunk(s, keys + i, priorities + i,
-                                n - i < UPDATE_CHUNK ? n - i : UPDATE_CHUNK);
+        size_t m = n - i < UPDATE_CHUNK ? n - i : UPDATE_CHUNK;
+        applied += update_chunk(s, keys + i, priorities + i, m, n - i - m);
     }
     s->counters.updates += applied;
     if (n_applied) {
@@ -585,8 +590,7 @@ double replay_store_priority_of(const replay_store *s, uint64_t key)
 {
     const part *p = NULL;
     size_t slot = 0;
-    bool stale = true;
-    if (resolve(s, key, &p, &slot, &stale, 0, NULL) != SHOAL_OK || stale) {
+    if (resolve(s, key, &p, &slot, 0, NULL) != SHOAL_OK || stale(p, slot, key)) {
         return -1.0;
     }
     return p->priority[slot];

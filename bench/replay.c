@@ -95,10 +95,41 @@ static size_t envelope_bytes(Shoal__V1__InsertBatch *b)
     return frame_packed_size(&env);
 }
 
-/* Envelope bytes of a SampleBatch of n transitions (MinAtar, one head, no demos). */
-static size_t sample_bytes(size_t n)
+/* Envelope bytes of the SampleBatch a full shard of the bench's capacity sends for n
+ * transitions (one head, no demonstrations; keys of generation 1 and 2 as after the fill). */
+static size_t sample_bytes(size_t n, const obs_spec *spec, size_t capacity)
 {
-    return 137 * n;
+    replay_sample *x = replay_sample_new(n, OB, NULL);
+    protobuf_c_boolean *flags = calloc(2 * n, sizeof *flags);
+    if (!x || !flags) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    x->count = n;
+    x->n_heads = 1;
+    memset(x->obs, 0x5A, n * OB);
+    memset(x->next_obs, 0xA5, n * OB);
+    for (size_t k = 0; k < n; k++) {
+        x->key[k] = ((uint64_t)(1 + k % 2) << 32) | (k * 2053 % capacity);
+        x->weight[k] = 0.5f;
+        x->leaf[k] = 1.25;
+        x->action[k] = (uint32_t)(k % 6);
+        x->reward[k] = 1.0f;
+        x->discount[k] = 0.97f;
+        x->demo[k] = x->label[k] = false;
+    }
+    replay_wire_sample w;
+    replay_wire_sample_batch(x, spec, flags, flags + n, &w);
+    w.msg.request_id = ((uint64_t)1 << 63) | 1000;
+    w.msg.agent_total = 1e5;
+    w.msg.size = capacity;
+    Shoal__V1__Envelope env = SHOAL__V1__ENVELOPE__INIT;
+    env.body_case = SHOAL__V1__ENVELOPE__BODY_SAMPLE_BATCH;
+    env.sample_batch = &w.msg;
+    size_t bytes = frame_packed_size(&env);
+    free(flags);
+    replay_sample_free(x);
+    return bytes;
 }
 
 /* Transitions per second inserted (acknowledged) in batches of n; *cpu_us the process's CPU
@@ -367,7 +398,7 @@ int main(int argc, char **argv)
         }
     }
     for (size_t i = 0; o.sample && i < 2; i++) {
-        size_t bytes = sample_bytes(sizes[i]);
+        size_t bytes = sample_bytes(sizes[i], &cfg.store.spec, cfg.store.capacity);
         for (int r = 0; r < reps; r++) {
             w.plain[r] = run_sample(ep, &plain, sizes[i], samples, &w.cpu_plain[r]);
             if (!o.plain) {

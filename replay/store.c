@@ -319,7 +319,7 @@ void replay_importance_weights(float *w, const double *ratio, size_t n, double b
     }
     /* (N·P(i))^-β / max_j (N·P(j))^-β = (min_j N·P(j) / N·P(i))^β: one power per draw and no
      * second pass to normalise. powf, since the weights are floats: the base is rounded once
-     * to float and powf is correctly rounded to within an ulp, so a weight differs from the
+     * to float and glibc's powf is accurate to within an ulp, so a weight differs from the
      * double computation by a few float ulps at most (tests/test_replay_store.c checks it). */
     for (size_t i = 0; i < n; i++) {
         w[i] = ratio[i] > 0.0 && min > 0.0 ? powf((float)(min / ratio[i]), (float)beta) : 1.0f;

@@ -11,6 +11,7 @@
  *     bench_replay --smoke     one short run of each (for the test suite) */
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "bench/median.h"
+#include "bench/rawzmq.h"
 #include "common/clock.h"
 #include "common/curve.h"
 #include "common/frame.h"
@@ -93,11 +95,41 @@ static size_t envelope_bytes(Shoal__V1__InsertBatch *b)
     return frame_packed_size(&env);
 }
 
-static double cpu_s(void)
+/* Envelope bytes of the SampleBatch a full shard of the bench's capacity sends for n
+ * transitions (one head, no demonstrations; keys of generation 1 and 2 as after the fill). */
+static size_t sample_bytes(size_t n, const obs_spec *spec, size_t capacity)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    replay_sample *x = replay_sample_new(n, OB, NULL);
+    protobuf_c_boolean *flags = calloc(2 * n, sizeof *flags);
+    if (!x || !flags) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    x->count = n;
+    x->n_heads = 1;
+    memset(x->obs, 0x5A, n * OB);
+    memset(x->next_obs, 0xA5, n * OB);
+    for (size_t k = 0; k < n; k++) {
+        x->key[k] = ((uint64_t)(1 + k % 2) << 32) | (k * 2053 % capacity);
+        x->weight[k] = 0.5f;
+        x->leaf[k] = 1.25;
+        x->action[k] = (uint32_t)(k % 6);
+        x->reward[k] = 1.0f;
+        x->discount[k] = 0.97f;
+        x->demo[k] = x->label[k] = false;
+    }
+    replay_wire_sample w;
+    replay_wire_sample_batch(x, spec, flags, flags + n, &w);
+    w.msg.request_id = ((uint64_t)1 << 63) | 1000;
+    w.msg.agent_total = 1e5;
+    w.msg.size = capacity;
+    Shoal__V1__Envelope env = SHOAL__V1__ENVELOPE__INIT;
+    env.body_case = SHOAL__V1__ENVELOPE__BODY_SAMPLE_BATCH;
+    env.sample_batch = &w.msg;
+    size_t bytes = frame_packed_size(&env);
+    free(flags);
+    replay_sample_free(x);
+    return bytes;
 }
 
 /* Transitions per second inserted (acknowledged) in batches of n; *cpu_us the process's CPU
@@ -116,7 +148,7 @@ static double run_insert(const char *ep, const curve_keys *keys, const obs_spec 
         exit(1);
     }
     uint64_t t0 = clock_now_ns();
-    double c0 = cpu_s();
+    double c0 = bench_process_cpu_s();
     for (size_t k = 0; k < total / n; k++) {
         c.b.actor_id = (uint32_t)(k % 4);
         if (replay_client_insert(cl, &c.b, &err) != SHOAL_OK) {
@@ -129,7 +161,7 @@ static double run_insert(const char *ep, const curve_keys *keys, const obs_spec 
         exit(1);
     }
     double secs = clock_since_s(t0);
-    *cpu_us = (cpu_s() - c0) * 1e6 / (double)(total / n * n);
+    *cpu_us = (bench_process_cpu_s() - c0) * 1e6 / (double)(total / n * n);
     replay_client_free(cl);
     free_batch(&c);
     return (double)(total / n * n) / secs;
@@ -151,7 +183,7 @@ static double run_sample(const char *ep, const curve_keys *keys, size_t n, size_
     replay_sample_req req = {.batch_size = n, .beta = 0.4};
     size_t batches = total / n;
     uint64_t t0 = clock_now_ns();
-    double c0 = cpu_s();
+    double c0 = bench_process_cpu_s();
     for (size_t k = 0; k < 4; k++) {
         replay_client_sample_request(cl, &req, &err);
     }
@@ -165,7 +197,7 @@ static double run_sample(const char *ep, const curve_keys *keys, size_t n, size_
         }
     }
     double secs = clock_since_s(t0);
-    *cpu_us = (cpu_s() - c0) * 1e6 / (double)(batches * n);
+    *cpu_us = (bench_process_cpu_s() - c0) * 1e6 / (double)(batches * n);
     free(prio);
     replay_client_free(cl);
     return (double)(batches * n) / secs;
@@ -189,24 +221,114 @@ static void stop_shard(shard *s)
     replay_server_free(s->srv);
 }
 
-/* off, on: rates; cpu_off, cpu_on: CPU microseconds per transition (reps each). */
-static void print_row(const char *op, size_t n, double *off, double *on, double *cpu_off,
-                      double *cpu_on, int reps, double bytes_per_tr, const char *msg_bytes)
+typedef struct opts {
+    bool smoke, plain, raw, insert, sample;
+    int reps;
+} opts;
+
+static int parse(int argc, char **argv, opts *o)
 {
-    double m = bench_median(off, (size_t)reps), mc = bench_median(on, (size_t)reps);
-    printf("%-8s %6zu %14.0f %12.1f %14s %14.0f %8.1f%% %9.3f %9.3f\n", op, n, m,
-           m * bytes_per_tr / 1e6, msg_bytes, mc, 100.0 * (m - mc) / m,
-           bench_median(cpu_off, (size_t)reps), bench_median(cpu_on, (size_t)reps));
+    *o = (opts){.insert = true, .sample = true, .reps = 5};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--smoke") == 0) {
+            o->smoke = true;
+            o->reps = 1;
+        } else if (strcmp(a, "--plain") == 0) {
+            o->plain = true;
+        } else if (strcmp(a, "--raw") == 0) {
+            o->raw = true;
+        } else if (strcmp(a, "--only") == 0 && i + 1 < argc &&
+                   (strcmp(argv[i + 1], "insert") == 0 || strcmp(argv[i + 1], "sample") == 0)) {
+            o->insert = strcmp(argv[++i], "insert") == 0;
+            o->sample = !o->insert;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            printf("usage: bench_replay [reps] [--plain] [--raw] [--only insert|sample] "
+                   "[--smoke]\n"
+                   "  reps      runs per figure, the median printed (default 5)\n"
+                   "  --plain   no CURVE runs\n"
+                   "  --raw     alternate every run with raw ZeroMQ PUSH/PULL of the same "
+                   "message bytes\n"
+                   "            and print the rate and CPU per transition as %% of it\n"
+                   "  --only    insert or sample rows only\n"
+                   "  --smoke   one short run of each (for the test suite)\n");
+            return -1;
+        } else if (a[0] != '-' && atoi(a) >= 1 && atoi(a) <= 100) {
+            o->reps = atoi(a);
+        } else {
+            fprintf(stderr, "bench_replay: unknown argument '%s' (try --help)\n", a);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+/* The figures of one row, reps runs each: wall rates (transitions/s) and process CPU
+ * microseconds per transition, of the plain shard, the CURVE shard and raw ZeroMQ. */
+typedef struct row {
+    double plain[100], curve[100], raw[100];
+    double cpu_plain[100], cpu_curve[100], cpu_raw[100];
+    double ratio[100], cpu_ratio[100]; /* plain against raw, per round */
+} row;
+
+static void print_header(const opts *o)
+{
+    printf("%-8s %6s %14s %9s %9s", "op", "batch", "transitions/s", "MB/s", "msg bytes");
+    if (!o->plain) {
+        printf(" %14s %8s", "CURVE tr/s", "cost");
+    }
+    printf(" %9s", "cpu us/tr");
+    if (!o->plain) {
+        printf(" %9s", "CURVE us");
+    }
+    if (o->raw) {
+        printf(" %14s %7s %9s %9s", "raw tr/s", "% raw", "raw us/tr", "% raw cpu");
+    }
+    printf("\n");
+}
+
+static void print_row(const opts *o, const char *op, size_t n, row *w, size_t msg_bytes)
+{
+    size_t reps = (size_t)o->reps;
+    double m = bench_median(w->plain, reps);
+    printf("%-8s %6zu %14.0f %9.1f %9zu", op, n, m, m * (double)msg_bytes / (double)n / 1e6,
+           msg_bytes);
+    if (!o->plain) {
+        double mc = bench_median(w->curve, reps);
+        printf(" %14.0f %7.1f%%", mc, 100.0 * (m - mc) / m);
+    }
+    printf(" %9.3f", bench_median(w->cpu_plain, reps));
+    if (!o->plain) {
+        printf(" %9.3f", bench_median(w->cpu_curve, reps));
+    }
+    if (o->raw) {
+        printf(" %14.0f %6.1f%% %9.3f %8.1f%%", bench_median(w->raw, reps),
+               100.0 * bench_median(w->ratio, reps), bench_median(w->cpu_raw, reps),
+               100.0 * bench_median(w->cpu_ratio, reps));
+    }
+    printf("\n");
+}
+
+/* One round of raw ZeroMQ for row w: messages of msg_bytes carrying n transitions each. */
+static void run_raw(row *w, int r, size_t n, size_t msg_bytes, size_t total)
+{
+    double cpu;
+    size_t msgs = total / n;
+    w->raw[r] = bench_raw_zmq(msg_bytes, msgs, &cpu) * (double)n;
+    w->cpu_raw[r] = cpu * 1e6 / (double)(msgs * n);
+    w->ratio[r] = w->plain[r] / w->raw[r];
+    w->cpu_ratio[r] = w->cpu_raw[r] / w->cpu_plain[r];
 }
 
 int main(int argc, char **argv)
 {
-    int smoke = argc > 1 && strcmp(argv[1], "--smoke") == 0;
-    int reps = smoke ? 1 : argc > 1 ? atoi(argv[1]) : 5;
-    if (reps < 1 || reps > 100) {
-        reps = 5;
+    opts o;
+    int prc = parse(argc, argv, &o);
+    if (prc != 0) {
+        return prc < 0 ? 0 : prc;
     }
-    size_t inserts = smoke ? 1u << 13 : 1u << 20, samples = smoke ? 1u << 13 : 1u << 19;
+    int reps = o.reps;
+    size_t inserts = o.smoke ? 1u << 13 : 1u << 20, samples = o.smoke ? 1u << 13 : 1u << 19;
     replay_server_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.store = (replay_store_config){.capacity = 1 << 20, .alpha = 0.6, .epsilon = 1e-6,
@@ -233,40 +355,65 @@ int main(int argc, char **argv)
     shard s = {0}, sc = {0};
     start_shard(&s, &cfg);
     cfg.curve = curve;
-    start_shard(&sc, &cfg);
-    char ep[256], epc[256];
+    if (!o.plain) {
+        start_shard(&sc, &cfg);
+    }
+    char ep[256], epc[256] = "";
     snprintf(ep, sizeof ep, "%s", replay_server_endpoint(s.srv));
-    snprintf(epc, sizeof epc, "%s", replay_server_endpoint(sc.srv));
+    if (!o.plain) {
+        snprintf(epc, sizeof epc, "%s", replay_server_endpoint(sc.srv));
+    }
     printf("one replay shard, tcp loopback, MinAtar transitions (2 x 50-byte obs), median of %d;\n"
-           "plain and CURVE runs alternated\n", reps);
-    printf("%-8s %6s %14s %12s %14s %14s %9s %9s %9s\n", "op", "batch", "transitions/s", "MB/s",
-           "msg bytes", "CURVE tr/s", "cost", "cpu us/tr", "CURVE us");
+           "%s; cpu: the process's CPU time (every thread) per transition\n", reps,
+           o.plain ? (o.raw ? "runs alternated with raw ZeroMQ of the same bytes" : "plain only")
+                   : (o.raw ? "plain, CURVE and raw ZeroMQ runs alternated"
+                            : "plain and CURVE runs alternated"));
+    print_header(&o);
     const size_t sizes[2] = {64, 512};
-    for (size_t i = 0; i < 2; i++) {
-        double v[100], vc[100], u[100], uc[100];
+    static row w;
+    for (size_t i = 0; o.insert && i < 2; i++) {
         cols c;
         make_batch(&c, sizes[i], &cfg.store.spec);
         size_t bytes = envelope_bytes(&c.w.msg);
         free_batch(&c);
         for (int r = 0; r < reps; r++) {
-            v[r] = run_insert(ep, &plain, &cfg.store.spec, sizes[i], inserts, &u[r]);
-            vc[r] = run_insert(epc, &curve, &cfg.store.spec, sizes[i], inserts, &uc[r]);
+            w.plain[r] = run_insert(ep, &plain, &cfg.store.spec, sizes[i], inserts, &w.cpu_plain[r]);
+            if (!o.plain) {
+                w.curve[r] = run_insert(epc, &curve, &cfg.store.spec, sizes[i], inserts,
+                                        &w.cpu_curve[r]);
+            }
+            if (o.raw) {
+                run_raw(&w, r, sizes[i], bytes, inserts);
+            }
         }
-        char msg[32];
-        snprintf(msg, sizeof msg, "%zu", bytes);
-        print_row("insert", sizes[i], v, vc, u, uc, reps, (double)bytes / (double)sizes[i], msg);
+        print_row(&o, "insert", sizes[i], &w, bytes);
     }
-    for (size_t i = 0; i < 2; i++) {
-        double v[100], vc[100], u[100], uc[100];
-        for (int r = 0; r < reps; r++) {
-            v[r] = run_sample(ep, &plain, sizes[i], samples, &u[r]);
-            vc[r] = run_sample(epc, &curve, sizes[i], samples, &uc[r]);
+    if (o.sample && !o.insert) { /* sampling needs a filled store */
+        for (int r = 0; r < 2; r++) {
+            double cpu;
+            run_insert(ep, &plain, &cfg.store.spec, 512, inserts, &cpu);
+            if (!o.plain) {
+                run_insert(epc, &curve, &cfg.store.spec, 512, inserts, &cpu);
+            }
         }
-        /* a SampleBatch carries about 137 bytes per transition (obs, keys, weights, leaves) */
-        print_row("sample", sizes[i], v, vc, u, uc, reps, 137.0, "~137/tr");
+    }
+    for (size_t i = 0; o.sample && i < 2; i++) {
+        size_t bytes = sample_bytes(sizes[i], &cfg.store.spec, cfg.store.capacity);
+        for (int r = 0; r < reps; r++) {
+            w.plain[r] = run_sample(ep, &plain, sizes[i], samples, &w.cpu_plain[r]);
+            if (!o.plain) {
+                w.curve[r] = run_sample(epc, &curve, sizes[i], samples, &w.cpu_curve[r]);
+            }
+            if (o.raw) {
+                run_raw(&w, r, sizes[i], bytes, samples);
+            }
+        }
+        print_row(&o, "sample", sizes[i], &w, bytes);
     }
     stop_shard(&s);
-    stop_shard(&sc);
+    if (!o.plain) {
+        stop_shard(&sc);
+    }
     curve_keys_wipe(&curve);
     char path[96];
     snprintf(path, sizeof path, "%s/" CURVE_SERVER_FILE, keys_dir);

@@ -64,6 +64,7 @@ struct replay_client {
     double *weights;   /* (n_shards) scratch for splitting */
     size_t *split_a, *split_d;
     uint64_t *upd_key; /* (max_batch) scratch for priority updates */
+    double *ratio;     /* (max_batch) scratch for the importance weights */
     float *upd_prio;
 };
 
@@ -92,6 +93,7 @@ void replay_client_free(replay_client *c)
     free(c->split_a);
     free(c->split_d);
     free(c->upd_key);
+    free(c->ratio);
     free(c->upd_prio);
     free(c->actors);
     curve_keys_wipe(&c->opt.curve);
@@ -173,9 +175,10 @@ replay_client *replay_client_new(const char *const *endpoints, size_t n_shards,
     c->split_d = calloc(n_shards, sizeof *c->split_d);
     c->upd_key = malloc(c->opt.max_batch * sizeof *c->upd_key);
     c->upd_prio = malloc(c->opt.max_batch * sizeof *c->upd_prio);
+    c->ratio = malloc(c->opt.max_batch * sizeof *c->ratio);
     c->arena = frame_arena_new(1 << 20, err);
     if (!c->sh || !c->slots || !c->weights || !c->split_a || !c->split_d || !c->upd_key ||
-        !c->upd_prio || !c->arena || alloc_slots(c) != SHOAL_OK) {
+        !c->upd_prio || !c->ratio || !c->arena || alloc_slots(c) != SHOAL_OK) {
         shoal_err_set(err, SHOAL_ENOMEM, "cannot allocate the replay client's buffers");
         goto fail;
     }
@@ -680,18 +683,17 @@ static void global_weights(const replay_client *c, slot *s)
     replay_sample *x = s->batch;
     x->n_demo = 0;
     for (size_t k = 0; k < x->count; k++) {
-        double w;
+        /* N·P(i) of each draw, P(i) = leaf / the total of the tree it was drawn from */
         if (s->req.mixed) {
-            w = replay_raw_weight(x->leaf[k], ta + tb, na + nd, s->req.beta);
+            c->ratio[k] = (na + nd) * x->leaf[k] / (ta + tb);
         } else if (x->demo[k]) {
-            w = replay_raw_weight(x->leaf[k], td, nd, s->req.beta);
+            c->ratio[k] = nd * x->leaf[k] / td;
         } else {
-            w = replay_raw_weight(x->leaf[k], ta, na, s->req.beta);
+            c->ratio[k] = na * x->leaf[k] / ta;
         }
-        x->weight[k] = (float)w;
         x->n_demo += x->demo[k];
     }
-    replay_weights_normalise(x->weight, x->count);
+    replay_importance_weights(x->weight, c->ratio, x->count, s->req.beta);
 }
 
 static bool head_complete(const replay_client *c, const void *arg)

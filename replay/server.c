@@ -270,49 +270,18 @@ static void serve_sample(replay_server *s, const peer_id *p, uint64_t request_id
     }
     replay_insight_rec_sampled(s->insight, x->key, x->count,
                                replay_store_counters_get(s->store).inserted, clock_now_ns());
-    bool any_label = false;
-    for (size_t j = 0; j < x->count; j++) {
-        s->demo_flags[j] = x->demo[j];
-        s->label_flags[j] = x->label[j];
-        any_label |= x->label[j];
-    }
-    size_t ob = x->obs_bytes;
-    uint32_t shape[3];
-    Shoal__V1__ObsSpec spec;
-    replay_wire_obs_spec(replay_store_spec(s->store), &spec, shape);
-    Shoal__V1__SampleBatch b = SHOAL__V1__SAMPLE_BATCH__INIT;
-    b.request_id = request_id;
-    b.shard = s->cfg.store.shard;
-    b.obs_spec = &spec;
-    b.count = (uint32_t)x->count;
-    b.n_key = x->count;
-    b.key = x->key;
-    b.n_weight = x->count;
-    b.weight = x->weight;
-    b.obs = (ProtobufCBinaryData){x->count * ob, x->obs};
-    b.next_obs = (ProtobufCBinaryData){x->count * ob, x->next_obs};
-    b.n_action = x->count;
-    b.action = x->action;
-    b.n_reward = x->count;
-    b.reward = x->reward;
-    b.n_discount = x->count;
-    b.discount = x->discount;
-    b.n_heads = x->n_heads;
-    b.n_mask = x->n_heads > 1 ? x->count : 0;
-    b.mask = x->mask;
-    b.n_demo = x->count;
-    b.demo = s->demo_flags;
-    b.n_label = any_label ? x->count : 0;
-    b.label = s->label_flags;
-    b.n_leaf = x->count;
-    b.leaf = x->leaf;
+    replay_wire_sample w;
+    replay_wire_sample_batch(x, replay_store_spec(s->store), s->demo_flags, s->label_flags, &w);
+    Shoal__V1__SampleBatch *b = &w.msg;
+    b->request_id = request_id;
+    b->shard = s->cfg.store.shard;
     replay_totals t = replay_store_totals(s->store);
-    fill_totals(&t, &b.agent_total, &b.demo_total, &b.demo_bonus_total);
-    b.size = t.size;
-    b.demo_size = t.demo_size;
+    fill_totals(&t, &b->agent_total, &b->demo_total, &b->demo_bonus_total);
+    b->size = t.size;
+    b->demo_size = t.demo_size;
     Shoal__V1__Envelope env = SHOAL__V1__ENVELOPE__INIT;
     env.body_case = SHOAL__V1__ENVELOPE__BODY_SAMPLE_BATCH;
-    env.sample_batch = &b;
+    env.sample_batch = b;
     send_or_log(s, p, &env, "a SampleBatch");
 }
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "replay/hugemem.h"
 #include "replay/sumtree.h"
 
 /* One population (the agent ring or the demo store): columns carved out of one allocation,
@@ -38,7 +39,8 @@ struct replay_store {
      * reads the histogram without a pass over the store. */
     uint64_t hist[REPLAY_PRIORITY_BINS];
     rng rng;
-    size_t *idx; /* (max_batch) scratch for the sum-tree sampler */
+    size_t *idx;   /* (max_batch) scratch for the sum-tree sampler */
+    double *ratio; /* (max_batch) N·P(i) of each draw, for the importance weights */
 };
 
 /* A label-only transition (DAgger: replay_transitions.label) is a demo slot whose discount is
@@ -67,14 +69,13 @@ static int part_init(part *p, size_t cap, size_t obs_bytes, bool bonus, const ch
     size_t obs_total = cap * obs_bytes;
     size_t obs_padded = (obs_total + 15) & ~(size_t)15;
     p->block_bytes = 2 * obs_padded + cap * ROW_BYTES;
-    p->block = aligned_alloc(64, (p->block_bytes + 63) & ~(size_t)63);
+    p->block = replay_hugemem_alloc(p->block_bytes);
     if (!p->block) {
         return shoal_err_set(err, SHOAL_ENOMEM, "%s store: cannot allocate %zu bytes for %zu "
                              "transitions; lower replay.capacity", name, p->block_bytes, cap);
     }
-    /* Touch every page now: the footprint is real from start-up and the insert path takes
-     * no page faults (the kernel zeroing fresh pages showed as 15% of an insert benchmark). */
-    memset(p->block, 0, p->block_bytes);
+    /* Every page is touched by replay_hugemem_alloc: the insert path takes no page faults
+     * (the kernel zeroing fresh pages showed as 15% of an insert benchmark). */
     uint8_t *b = p->block;
     p->obs = b;
     p->next_obs = b + obs_padded;
@@ -100,7 +101,7 @@ static int part_init(part *p, size_t cap, size_t obs_bytes, bool bonus, const ch
 
 static void part_fini(part *p)
 {
-    free(p->block);
+    replay_hugemem_free(p->block);
     replay_sumtree_free(p->tree);
     replay_sumtree_free(p->bonus_tree);
     memset(p, 0, sizeof *p);
@@ -166,7 +167,8 @@ replay_store *replay_store_new(const replay_store_config *cfg, shoal_err *err)
     s->cfg.spec = spec;
     rng_init(&s->rng, cfg->seed, RNG_ROLE_REPLAY, cfg->shard, 0);
     s->idx = malloc(cfg->max_batch * sizeof *s->idx);
-    if (!s->idx) {
+    s->ratio = malloc(cfg->max_batch * sizeof *s->ratio);
+    if (!s->idx || !s->ratio) {
         shoal_err_set(err, SHOAL_ENOMEM, "cannot allocate sampling scratch");
         goto fail;
     }
@@ -188,6 +190,7 @@ void replay_store_free(replay_store *s)
     part_fini(&s->agent);
     part_fini(&s->demo);
     free(s->idx);
+    free(s->ratio);
     free(s);
 }
 
@@ -308,22 +311,36 @@ int replay_store_insert(replay_store *s, const replay_transitions *t, bool demo,
     return SHOAL_OK;
 }
 
-double replay_raw_weight(double leaf, double total, double n, double beta)
+void replay_importance_weights(float *w, const double *ratio, size_t n, double beta)
 {
-    return pow(n * leaf / total, -beta);
+    double min = INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        min = ratio[i] < min ? ratio[i] : min;
+    }
+    /* (N·P(i))^-β / max_j (N·P(j))^-β = (min_j N·P(j) / N·P(i))^β: one power per draw and no
+     * second pass to normalise. powf, since the weights are floats: the base is rounded once
+     * to float and glibc's powf is accurate to within an ulp, so a weight differs from the
+     * double computation by a few float ulps at most (tests/test_replay_store.c checks it). */
+    for (size_t i = 0; i < n; i++) {
+        w[i] = ratio[i] > 0.0 && min > 0.0 ? powf((float)(min / ratio[i]), (float)beta) : 1.0f;
+    }
 }
 
-void replay_weights_normalise(float *w, size_t n)
+/* Rows ahead of the one being copied whose lines are fetched: the rows are scattered over the
+ * store, so each costs several cache misses, and this many keep enough of them in flight. */
+#define GATHER_AHEAD 8
+
+static void prefetch_row(const part *p, size_t slot, size_t ob)
 {
-    float max = 0.0f;
-    for (size_t i = 0; i < n; i++) {
-        max = w[i] > max ? w[i] : max;
-    }
-    if (max > 0.0f && isfinite(max)) {
-        for (size_t i = 0; i < n; i++) {
-            w[i] /= max;
-        }
-    }
+    __builtin_prefetch(p->obs + slot * ob);
+    __builtin_prefetch(p->obs + slot * ob + ob - 1);
+    __builtin_prefetch(p->next_obs + slot * ob);
+    __builtin_prefetch(p->next_obs + slot * ob + ob - 1);
+    __builtin_prefetch(p->action + slot);
+    __builtin_prefetch(p->reward + slot);
+    __builtin_prefetch(p->discount + slot);
+    __builtin_prefetch(p->mask + slot);
+    __builtin_prefetch(p->gen + slot);
 }
 
 /* Copies slot of p into position j of out, with its key and leaf. */
@@ -344,28 +361,29 @@ static void gather(const replay_store *s, const part *p, bool demo, size_t slot,
     out->leaf[j] = replay_sumtree_get(bonus ? p->bonus_tree : p->tree, slot);
 }
 
-/* n stratified draws from one tree, written from position j0 with weights over (size, total). */
+/* n stratified draws from one tree, written from position j0 with N·P(i) over (size, total). */
 static void sample_part(replay_store *s, const part *p, bool demo, bool bonus, size_t n,
-                        double beta, replay_sample *out, size_t j0)
+                        replay_sample *out, size_t j0)
 {
     const replay_sumtree *t = bonus ? p->bonus_tree : p->tree;
-    double total = replay_sumtree_total(t);
+    double total = replay_sumtree_total(t), pop = (double)p->size;
     replay_sumtree_sample(t, n, &s->rng, s->idx);
     size_t ob = s->cfg.spec.bytes;
-    for (size_t k = 0; k < n; k++) { /* rows are scattered: start every fetch before copying */
-        __builtin_prefetch(p->obs + s->idx[k] * ob);
-        __builtin_prefetch(p->next_obs + s->idx[k] * ob);
+    for (size_t k = 0; k < n && k < GATHER_AHEAD; k++) {
+        prefetch_row(p, s->idx[k], ob);
     }
     for (size_t k = 0; k < n; k++) {
+        if (k + GATHER_AHEAD < n) {
+            prefetch_row(p, s->idx[k + GATHER_AHEAD], ob);
+        }
         gather(s, p, demo, s->idx[k], bonus, out, j0 + k);
-        out->weight[j0 + k] =
-            (float)replay_raw_weight(out->leaf[j0 + k], total, (double)p->size, beta);
+        s->ratio[j0 + k] = pop * out->leaf[j0 + k] / total;
     }
 }
 
 /* DQfD: one tree over agent leaves followed by demo bonus leaves, sampled with strata over the
  * concatenation; the two trees stand in for one without copying either. */
-static void sample_mixed(replay_store *s, size_t n, double beta, replay_sample *out)
+static void sample_mixed(replay_store *s, size_t n, replay_sample *out)
 {
     double ta = s->agent.size ? replay_sumtree_total(s->agent.tree) : 0.0;
     double td = s->demo.size ? replay_sumtree_total(s->demo.bonus_tree) : 0.0;
@@ -379,7 +397,7 @@ static void sample_mixed(replay_store *s, size_t n, double beta, replay_sample *
         } else {
             gather(s, &s->agent, false, replay_sumtree_find(s->agent.tree, u), false, out, k);
         }
-        out->weight[k] = (float)replay_raw_weight(out->leaf[k], total, pop, beta);
+        s->ratio[k] = pop * out->leaf[k] / total;
     }
 }
 
@@ -419,7 +437,7 @@ int replay_store_sample(replay_store *s, const replay_sample_req *req, replay_sa
             return shoal_err_set(err, SHOAL_ESTATE, "cannot sample a mixed batch: the shard "
                                  "holds no transitions with positive priority");
         }
-        sample_mixed(s, b, req->beta, out);
+        sample_mixed(s, b, out);
         goto done;
     } else {
         n_demo = (size_t)floor(req->demo_fraction * (double)b + 0.5);
@@ -429,10 +447,10 @@ int replay_store_sample(replay_store *s, const replay_sample_req *req, replay_sa
         return err ? err->code : SHOAL_ESTATE;
     }
     if (b > n_demo) {
-        sample_part(s, &s->agent, false, false, b - n_demo, req->beta, out, 0);
+        sample_part(s, &s->agent, false, false, b - n_demo, out, 0);
     }
     if (n_demo) {
-        sample_part(s, &s->demo, true, false, n_demo, req->beta, out, b - n_demo);
+        sample_part(s, &s->demo, true, false, n_demo, out, b - n_demo);
     }
 done:
     out->count = b;
@@ -441,15 +459,15 @@ done:
     for (size_t j = 0; j < b; j++) {
         out->n_demo += out->demo[j];
     }
-    replay_weights_normalise(out->weight, b);
+    replay_importance_weights(out->weight, s->ratio, b, req->beta);
     s->counters.sampled += b;
     s->counters.demo_sampled += out->n_demo;
     return SHOAL_OK;
 }
 
-/* Resolves key to (part, slot); EINVAL when out of range. *stale when the generation differs. */
-static int resolve(const replay_store *s, uint64_t key, const part **pp, size_t *slot, bool *stale,
-                   size_t i, shoal_err *err)
+/* Resolves key to (part, slot) from the key alone; EINVAL when out of range. */
+static int resolve(const replay_store *s, uint64_t key, const part **pp, size_t *slot, size_t i,
+                   shoal_err *err)
 {
     const part *p = (key & REPLAY_KEY_DEMO_BIT) ? &s->demo : &s->agent;
     uint32_t gen = (uint32_t)(key >> 32) & REPLAY_KEY_GEN_MASK;
@@ -462,8 +480,79 @@ static int resolve(const replay_store *s, uint64_t key, const part **pp, size_t 
     }
     *pp = p;
     *slot = sl;
-    *stale = p->gen[sl] != gen;
     return SHOAL_OK;
+}
+
+/* A resolved key is stale when its slot has been overwritten since it was issued. */
+static bool stale(const part *p, size_t slot, uint64_t key)
+{
+    return p->gen[slot] != ((uint32_t)(key >> 32) & REPLAY_KEY_GEN_MASK);
+}
+
+/* Keys per step of an update: their leaves are set with one lockstep walk per tree
+ * (replay_sumtree_set_batch). */
+#define UPDATE_CHUNK 64
+/* Keys ahead of the one being applied whose rows (generation, priority) are fetched. */
+#define UPDATE_AHEAD 8
+
+static void prefetch_key(const replay_store *s, uint64_t key)
+{
+    const part *p = (key & REPLAY_KEY_DEMO_BIT) ? &s->demo : &s->agent;
+    size_t sl = (size_t)(key & 0xFFFFFFFFu); /* in range: the keys are resolved first */
+    __builtin_prefetch(p->gen + sl);
+    __builtin_prefetch(p->priority + sl, 1);
+}
+
+/* The leaves an update sets, per tree, gathered for replay_sumtree_set_batch. */
+typedef struct leaf_batch {
+    size_t n;
+    size_t slot[UPDATE_CHUNK];
+    double leaf[UPDATE_CHUNK];
+} leaf_batch;
+
+static void leaf_push(leaf_batch *b, size_t slot, double leaf)
+{
+    b->slot[b->n] = slot;
+    b->leaf[b->n++] = leaf;
+}
+
+/* Applies keys[0..n) (n <= UPDATE_CHUNK, all resolved before; n_ahead more keys follow them);
+ * returns how many applied. */
+static size_t update_chunk(replay_store *s, const uint64_t *keys, const float *priorities,
+                           size_t n, size_t n_ahead)
+{
+    leaf_batch agent = {0}, demo = {0}, bonus = {0};
+    size_t applied = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i + UPDATE_AHEAD < n + n_ahead) {
+            prefetch_key(s, keys[i + UPDATE_AHEAD]);
+        }
+        const part *p = NULL;
+        size_t slot = 0;
+        resolve(s, keys[i], &p, &slot, i, NULL);
+        if (stale(p, slot, keys[i])) {
+            s->counters.stale_updates++;
+            continue;
+        }
+        part *w = p == &s->demo ? &s->demo : &s->agent;
+        if (label_only(s, w, slot)) {
+            continue; /* a TD error says nothing of a label: it keeps its insert priority */
+        }
+        hist_move(s, w, w->priority[slot], priorities[i]);
+        w->priority[slot] = priorities[i];
+        double pr = priorities[i];
+        leaf_push(w == &s->demo ? &demo : &agent, slot, leaf_of(pr, s->cfg.epsilon, s->cfg.alpha));
+        if (w->bonus_tree) {
+            leaf_push(&bonus, slot, leaf_of(pr, s->cfg.epsilon_demo, s->cfg.alpha));
+        }
+        applied++;
+    }
+    replay_sumtree_set_batch(s->agent.tree, agent.slot, agent.leaf, agent.n);
+    if (demo.n) {
+        replay_sumtree_set_batch(s->demo.tree, demo.slot, demo.leaf, demo.n);
+        replay_sumtree_set_batch(s->demo.bonus_tree, bonus.slot, bonus.leaf, bonus.n);
+    }
+    return applied;
 }
 
 int replay_store_update(replay_store *s, const uint64_t *keys, const float *priorities, size_t n,
@@ -477,27 +566,18 @@ int replay_store_update(replay_store *s, const uint64_t *keys, const float *prio
     }
     const part *p = NULL;
     size_t slot = 0;
-    bool stale = true;
     for (size_t i = 0; i < n; i++) {
-        if (resolve(s, keys[i], &p, &slot, &stale, i, err) != SHOAL_OK) {
+        if (resolve(s, keys[i], &p, &slot, i, err) != SHOAL_OK) {
             return SHOAL_EINVAL;
         }
     }
+    for (size_t i = 0; i < n && i < UPDATE_AHEAD; i++) {
+        prefetch_key(s, keys[i]);
+    }
     size_t applied = 0;
-    for (size_t i = 0; i < n; i++) {
-        resolve(s, keys[i], &p, &slot, &stale, i, NULL);
-        if (stale) {
-            s->counters.stale_updates++;
-            continue;
-        }
-        part *w = p == &s->demo ? &s->demo : &s->agent;
-        if (label_only(s, w, slot)) {
-            continue; /* a TD error says nothing of a label: it keeps its insert priority */
-        }
-        hist_move(s, w, w->priority[slot], priorities[i]);
-        w->priority[slot] = priorities[i];
-        set_leaves(s, w, slot);
-        applied++;
+    for (size_t i = 0; i < n; i += UPDATE_CHUNK) {
+        size_t m = n - i < UPDATE_CHUNK ? n - i : UPDATE_CHUNK;
+        applied += update_chunk(s, keys + i, priorities + i, m, n - i - m);
     }
     s->counters.updates += applied;
     if (n_applied) {
@@ -510,8 +590,7 @@ double replay_store_priority_of(const replay_store *s, uint64_t key)
 {
     const part *p = NULL;
     size_t slot = 0;
-    bool stale = true;
-    if (resolve(s, key, &p, &slot, &stale, 0, NULL) != SHOAL_OK || stale) {
+    if (resolve(s, key, &p, &slot, 0, NULL) != SHOAL_OK || stale(p, slot, key)) {
         return -1.0;
     }
     return p->priority[slot];

@@ -128,11 +128,10 @@ int replay_store_load(replay_store *s, replay_cio *io, shoal_err *err);
 /* Empties both stores and zeroes the counters. */
 void replay_store_clear(replay_store *s);
 
-/* (n·leaf/total)^-β: the unnormalised importance weight of a transition drawn with probability
- * leaf/total from a population of n. */
-double replay_raw_weight(double leaf, double total, double n, double beta);
-
-/* Divides w[0..n) by its largest element. */
-void replay_weights_normalise(float *w, size_t n);
+/* Importance weights (Schaul et al. 2016) of n draws, ratio[i] = N·P(i) > 0 for a draw of
+ * probability P(i) from a population of N: w[i] = (N·P(i))^-β normalised by the batch's
+ * largest, which is computed as (min_j ratio[j] / ratio[i])^β (the largest is exactly 1).
+ * Within a few float ulps of the same in double. */
+void replay_importance_weights(float *w, const double *ratio, size_t n, double beta);
 
 #endif

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "replay/hugemem.h"
+
 #define FANOUT 8
 #define MAX_LEVELS 16 /* 8^15 leaves is far beyond the 2^40 limit */
 
@@ -46,7 +48,7 @@ replay_sumtree *replay_sumtree_new(size_t cap, shoal_err *err)
         n = round8((n + FANOUT - 1) / FANOUT);
     } while (t->size[t->n_levels - 1] > FANOUT);
     t->block_bytes = total * sizeof(double);
-    t->block = aligned_alloc(64, (t->block_bytes + 63) & ~(size_t)63);
+    t->block = replay_hugemem_alloc(t->block_bytes);
     if (!t->block) {
         shoal_err_set(err, SHOAL_ENOMEM, "cannot allocate a sum-tree of %zu leaves (%zu bytes)",
                       cap, t->block_bytes);
@@ -67,7 +69,7 @@ void replay_sumtree_free(replay_sumtree *t)
     if (!t) {
         return;
     }
-    free(t->block);
+    replay_hugemem_free(t->block);
     free(t);
 }
 
@@ -102,6 +104,48 @@ void replay_sumtree_set(replay_sumtree *t, size_t i, double v)
     }
 }
 
+/* Leaves per lockstep step of set_batch: the ancestors of this many leaves are fetched together. */
+#define SET_CHUNK 64
+
+void replay_sumtree_set_batch(replay_sumtree *t, const size_t *idx, const double *v, size_t n)
+{
+    size_t j[SET_CHUNK];
+    for (size_t k0 = 0; k0 < n; k0 += SET_CHUNK) {
+        size_t m = n - k0 < SET_CHUNK ? n - k0 : SET_CHUNK;
+        for (size_t k = 0; k < m; k++) {
+            __builtin_prefetch(t->level[0] + idx[k0 + k], 1);
+            __builtin_prefetch(t->level[1] + idx[k0 + k] / FANOUT, 1);
+        }
+        for (size_t k = 0; k < m; k++) {
+            assert(idx[k0 + k] < t->cap);
+            assert(isfinite(v[k0 + k]) && v[k0 + k] >= 0.0);
+            t->level[0][idx[k0 + k]] = v[k0 + k]; /* in order: a repeated leaf keeps its last */
+            j[k] = idx[k0 + k];
+        }
+        /* Level by level, every leaf of the chunk at once: a parent is recomputed only after
+         * all its children are final, so the nodes end as sequential sets would leave them,
+         * and each level's misses overlap instead of queueing one set after another. */
+        for (size_t l = 1; l < t->n_levels; l++) {
+            for (size_t k = 0; k < m; k++) {
+                j[k] /= FANOUT;
+                if (l + 1 < t->n_levels) {
+                    __builtin_prefetch(t->level[l + 1] + j[k] / FANOUT, 1);
+                }
+            }
+            for (size_t k = 0; k < m; k++) {
+                t->level[l][j[k]] = sum8(t->level[l - 1] + j[k] * FANOUT);
+            }
+        }
+    }
+    if (n) {
+        t->total = sum8(t->level[t->n_levels - 1]);
+    }
+    t->n_updates += n;
+    if (t->n_updates >= REPLAY_SUMTREE_REBUILD_EVERY) {
+        replay_sumtree_rebuild(t);
+    }
+}
+
 double replay_sumtree_get(const replay_sumtree *t, size_t i)
 {
     assert(i < t->cap);
@@ -113,14 +157,24 @@ double replay_sumtree_total(const replay_sumtree *t)
     return t->total;
 }
 
-/* One step down: within the group of 8 at g, the child under u; u becomes the remainder. */
+/* One step down: within the group of 8 at g, the child under u; u becomes the remainder.
+ * Exactly the sequential walk "while u >= g[k]: u -= g[k], k++" (the same subtractions in the
+ * same order, so the same child and remainder to the bit), but without its branches: the
+ * remainders before each child are computed in full and the first child whose sum exceeds its
+ * remainder is found with a bit scan. The walk's branch went the other way at a random child of
+ * every level, and those mispredictions were most of a descent's cost once its lines were
+ * fetched. */
 static size_t child(const double *g, double *u)
 {
-    size_t k = 0;
-    while (k + 1 < FANOUT && *u >= g[k]) {
-        *u -= g[k];
-        k++;
+    double r[FANOUT];
+    unsigned stop = 1u << (FANOUT - 1); /* the last child takes whatever remains */
+    r[0] = *u;
+    for (size_t k = 0; k + 1 < FANOUT; k++) {
+        stop |= (unsigned)!(r[k] >= g[k]) << k;
+        r[k + 1] = r[k] - g[k];
     }
+    size_t k = (size_t)__builtin_ctz(stop);
+    *u = r[k];
     return k;
 }
 

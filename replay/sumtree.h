@@ -40,6 +40,12 @@ size_t replay_sumtree_cap(const replay_sumtree *t);
 /* Sets leaf i (< cap) to v (finite, >= 0) and recomputes its ancestors. O(log cap). */
 void replay_sumtree_set(replay_sumtree *t, size_t i, double v);
 
+/* Sets leaf idx[k] (< cap) to v[k] (finite, >= 0) for k in 0..n and recomputes the ancestors,
+ * the n walks to the root done together so that their cache misses overlap. The tree ends
+ * exactly as n calls of replay_sumtree_set in order would leave it (a repeated leaf keeps its
+ * last value). Allocates nothing. */
+void replay_sumtree_set_batch(replay_sumtree *t, const size_t *idx, const double *v, size_t n);
+
 /* Value of leaf i. */
 double replay_sumtree_get(const replay_sumtree *t, size_t i);
 

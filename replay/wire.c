@@ -220,6 +220,45 @@ void replay_wire_batch(const replay_batch *b, replay_wire_insert *out)
     m->episode_intrinsic_return = (float *)e->intrinsic_ret;
 }
 
+void replay_wire_sample_batch(const replay_sample *x, const obs_spec *spec,
+                              protobuf_c_boolean *demo_flags, protobuf_c_boolean *label_flags,
+                              replay_wire_sample *out)
+{
+    size_t n = x->count, ob = x->obs_bytes;
+    bool any_label = false;
+    for (size_t j = 0; j < n; j++) {
+        demo_flags[j] = x->demo[j];
+        label_flags[j] = x->label[j];
+        any_label |= x->label[j];
+    }
+    Shoal__V1__SampleBatch *b = &out->msg;
+    replay_wire_obs_spec(spec, &out->spec, out->shape);
+    shoal__v1__sample_batch__init(b);
+    b->obs_spec = &out->spec;
+    b->count = (uint32_t)n;
+    b->n_key = n;
+    b->key = x->key;
+    b->n_weight = n;
+    b->weight = x->weight;
+    b->obs = (ProtobufCBinaryData){n * ob, x->obs};
+    b->next_obs = (ProtobufCBinaryData){n * ob, x->next_obs};
+    b->n_action = n;
+    b->action = x->action;
+    b->n_reward = n;
+    b->reward = x->reward;
+    b->n_discount = n;
+    b->discount = x->discount;
+    b->n_heads = x->n_heads;
+    b->n_mask = x->n_heads > 1 ? n : 0;
+    b->mask = x->mask;
+    b->n_demo = n;
+    b->demo = demo_flags;
+    b->n_label = any_label ? n : 0;
+    b->label = label_flags;
+    b->n_leaf = n;
+    b->leaf = x->leaf;
+}
+
 int replay_wire_batch_view(const Shoal__V1__InsertBatch *m, const obs_spec *spec,
                            size_t max_count, replay_batch *out, shoal_err *err)
 {

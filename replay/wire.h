@@ -32,6 +32,13 @@ typedef struct replay_wire_insert {
     uint32_t shape[3];
 } replay_wire_insert;
 
+/* A SampleBatch pointing at a replay_sample's columns, with the storage its pointers need. */
+typedef struct replay_wire_sample {
+    Shoal__V1__SampleBatch msg;
+    Shoal__V1__ObsSpec spec;
+    uint32_t shape[3];
+} replay_wire_sample;
+
 /* Checks b (count 1..max_count, every column of length count, obs sizes from the spec, obs
  * spec equal to spec, n_heads <= 32 with masks exactly when n_heads > 1, finite rewards,
  * discounts in [0, 1], priorities finite and >= 0, episode columns of equal length, demo
@@ -53,6 +60,13 @@ int replay_wire_priority_update(const Shoal__V1__PriorityUpdate *u, size_t max_k
 /* Points out->msg at b's columns (seq 0, for the caller). out borrows b's arrays and is only
  * read by the encoder. */
 void replay_wire_batch(const replay_batch *b, replay_wire_insert *out);
+
+/* Points out->msg at x's columns (the shard's side); demo_flags and label_flags (x->count
+ * each) hold the flag columns as protobuf-c booleans. out borrows all of them and is only read
+ * by the encoder. request_id, shard and the totals are left for the caller. */
+void replay_wire_sample_batch(const replay_sample *x, const obs_spec *spec,
+                              protobuf_c_boolean *demo_flags, protobuf_c_boolean *label_flags,
+                              replay_wire_sample *out);
 
 /* The replay_batch a received InsertBatch holds, checked as replay_wire_insert_view checks it
  * (against spec); out borrows m's arrays. EPROTO. */

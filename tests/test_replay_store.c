@@ -1,4 +1,5 @@
 #include <criterion/criterion.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -283,9 +284,41 @@ Test(replay_store, importance_weights_match_the_hand_computation)
         double want = pow(4.0 * leaf / 10.0, -0.4) / pow(4.0 * 1.0 / 10.0, -0.4);
         cr_assert_float_eq(x->weight[j], want, 1e-6);
     }
-    cr_assert_float_eq(replay_raw_weight(2.0, 10.0, 4.0, 1.0), 1.25, 1e-12);
     replay_sample_free(x);
     replay_store_free(s);
+}
+
+/* The weights are computed as (min ratio / ratio)^β in float; the reference is the definition,
+ * (N·P(i))^-β divided by the batch's largest, in double. */
+Test(replay_store, importance_weights_match_a_double_reference_within_a_few_ulps)
+{
+    enum { N = 512 };
+    double ratio[N];
+    float w[N];
+    uint64_t x = 0x9E3779B97F4A7C15u;
+    const double betas[] = {0.0, 0.4, 0.7, 1.0};
+    for (size_t b = 0; b < sizeof betas / sizeof betas[0]; b++) {
+        double beta = betas[b];
+        for (size_t i = 0; i < N; i++) {
+            x = x * 6364136223846793005u + 1442695040888963407u;
+            /* N·P(i) over eight decades, as a store of skewed priorities gives */
+            ratio[i] = pow(10.0, -4.0 + 8.0 * (double)(x >> 11) / 9007199254740992.0);
+        }
+        replay_importance_weights(w, ratio, N, beta);
+        double max = 0.0;
+        for (size_t i = 0; i < N; i++) {
+            max = fmax(max, pow(ratio[i], -beta));
+        }
+        float largest = 0.0f;
+        for (size_t i = 0; i < N; i++) {
+            double want = pow(ratio[i], -beta) / max;
+            cr_assert(fabs((double)w[i] - want) <= 4.0 * FLT_EPSILON * want,
+                      "beta %g ratio %g: weight %.9g, double reference %.9g", beta, ratio[i],
+                      (double)w[i], want);
+            largest = fmaxf(largest, w[i]);
+        }
+        cr_assert_eq(largest, 1.0f, "the largest weight is exactly 1");
+    }
 }
 
 /* DQfD: one mixed tree with the demo bonus eps_d. Agent priority 1 (eps 0), demo priority 0

@@ -170,3 +170,75 @@ Test(replay_sumtree, lockstep_batch_sampling_equals_one_find_per_stratum)
     }
     replay_sumtree_free(t);
 }
+
+/* A descent by the definition: leaves scanned left to right, u reduced by each leaf it passes.
+ * It groups the subtractions differently from the tree, so it is a reference for the leaf found
+ * away from the edges of a leaf's interval, where rounding cannot tell the two apart. */
+static size_t linear_find(const double *v, size_t n, double u)
+{
+    size_t i = 0;
+    while (i + 1 < n && (u >= v[i] || v[i] <= 0.0)) {
+        u -= v[i];
+        i++;
+    }
+    return i;
+}
+
+Test(replay_sumtree, find_agrees_with_a_linear_scan_of_the_leaves)
+{
+    enum { N = 3001 };
+    static double v[N], cum[N + 1];
+    rng r;
+    rng_init(&r, 9, RNG_ROLE_REPLAY, 0, 4);
+    for (size_t i = 0; i < N; i++) {
+        v[i] = i % 7 == 3 ? 0.0 : 0.1 + rng_uniform(&r);
+        cum[i + 1] = cum[i] + v[i];
+    }
+    replay_sumtree *t = tree_of(v, N);
+    for (size_t i = 0; i < N; i++) {
+        if (v[i] > 0.0) { /* the middle of leaf i's interval */
+            double u = 0.5 * (cum[i] + cum[i + 1]);
+            cr_assert_eq(replay_sumtree_find(t, u), i, "u %.17g", u);
+            cr_assert_eq(linear_find(v, N, u), i, "the reference itself, u %.17g", u);
+        }
+    }
+    replay_sumtree_free(t);
+}
+
+/* set_batch walks many leaves to the root together; the tree must end exactly (to the bit) as
+ * the same sets one at a time leave it, repeated leaves included (the last value wins). */
+Test(replay_sumtree, batched_sets_leave_the_tree_as_sequential_sets_do)
+{
+    enum { N = 70000, K = 1000 };
+    static double v[N];
+    static size_t idx[K];
+    static double val[K];
+    rng r;
+    rng_init(&r, 5, RNG_ROLE_REPLAY, 0, 5);
+    for (size_t i = 0; i < N; i++) {
+        v[i] = rng_uniform(&r);
+    }
+    replay_sumtree *a = tree_of(v, N), *b = tree_of(v, N);
+    for (size_t k = 0; k < K; k++) {
+        idx[k] = k % 10 == 9 ? idx[k - 3] : (size_t)(rng_uniform(&r) * N) % N;
+        val[k] = k % 17 == 0 ? 0.0 : 3.0 * rng_uniform(&r);
+    }
+    for (size_t k = 0; k < K; k++) {
+        replay_sumtree_set(a, idx[k], val[k]);
+    }
+    replay_sumtree_set_batch(b, idx, val, K);
+    cr_assert(replay_sumtree_total(a) == replay_sumtree_total(b), "totals %.17g and %.17g",
+              replay_sumtree_total(a), replay_sumtree_total(b));
+    for (size_t i = 0; i < N; i++) {
+        cr_assert(replay_sumtree_get(a, i) == replay_sumtree_get(b, i), "leaf %zu", i);
+    }
+    double total = replay_sumtree_total(a);
+    for (size_t q = 0; q < 4096; q++) {
+        double u = total * ((double)q + 0.5) / 4096.0;
+        cr_assert_eq(replay_sumtree_find(a, u), replay_sumtree_find(b, u), "u %.17g", u);
+    }
+    replay_sumtree_set_batch(b, idx, val, 0);
+    cr_assert(replay_sumtree_total(a) == replay_sumtree_total(b), "an empty batch changes nothing");
+    replay_sumtree_free(a);
+    replay_sumtree_free(b);
+}

@@ -426,3 +426,69 @@ Test(replay_wire, sample_requests_and_priority_updates_are_checked)
     u.n_key = 1;
     cr_assert_eq(replay_wire_priority_update(&u, 16, &err), SHOAL_OK, "%s", err.msg);
 }
+
+/* A shard's sampled batch goes out as a SampleBatch pointing at its columns; what arrives holds
+ * the same columns, the flags as booleans and labels only when there is one. */
+Test(replay_wire, a_sample_round_trips_through_the_encoder_and_decoder)
+{
+    enum { M = 5 };
+    shoal_err err = {0};
+    replay_sample *x = replay_sample_new(M, OB, &err);
+    cr_assert_not_null(x, "%s", err.msg);
+    obs_spec sp = spec_10x10x4();
+    x->count = M;
+    x->n_heads = 4;
+    for (size_t i = 0; i < M * OB; i++) {
+        x->obs[i] = (uint8_t)(i * 3);
+        x->next_obs[i] = (uint8_t)(i * 11 + 5);
+    }
+    for (size_t k = 0; k < M; k++) {
+        x->key[k] = ((uint64_t)(k + 1) << 32) | (k * 977);
+        x->weight[k] = 1.0f / (float)(k + 1);
+        x->leaf[k] = 0.1 * (double)(k + 1);
+        x->action[k] = (uint32_t)k;
+        x->reward[k] = (float)k - 2.0f;
+        x->discount[k] = 0.99f;
+        x->mask[k] = 0xFu >> k;
+        x->demo[k] = k % 2 == 1;
+        x->label[k] = false;
+    }
+    protobuf_c_boolean flags[2 * M];
+    for (int with_label = 0; with_label < 2; with_label++) {
+        x->label[M - 1] = with_label;
+        replay_wire_sample w;
+        replay_wire_sample_batch(x, &sp, flags, flags + M, &w);
+        w.msg.request_id = 99;
+        size_t n = shoal__v1__sample_batch__get_packed_size(&w.msg);
+        uint8_t *bytes = malloc(n);
+        shoal__v1__sample_batch__pack(&w.msg, bytes);
+        Shoal__V1__SampleBatch *m = shoal__v1__sample_batch__unpack(NULL, n, bytes);
+        cr_assert_not_null(m);
+        cr_assert_eq(m->request_id, 99);
+        cr_assert_eq(m->count, M);
+        cr_assert_eq(m->n_heads, 4);
+        cr_assert_eq(m->obs_spec->n_shape, 3);
+        cr_assert_eq(m->n_key, M);
+        cr_assert_arr_eq(m->key, x->key, M * sizeof *x->key);
+        cr_assert_arr_eq(m->weight, x->weight, M * sizeof *x->weight);
+        cr_assert_arr_eq(m->leaf, x->leaf, M * sizeof *x->leaf);
+        cr_assert_arr_eq(m->obs.data, x->obs, M * OB);
+        cr_assert_arr_eq(m->next_obs.data, x->next_obs, M * OB);
+        cr_assert_arr_eq(m->action, x->action, M * sizeof *x->action);
+        cr_assert_arr_eq(m->reward, x->reward, M * sizeof *x->reward);
+        cr_assert_arr_eq(m->discount, x->discount, M * sizeof *x->discount);
+        cr_assert_eq(m->n_mask, M);
+        cr_assert_arr_eq(m->mask, x->mask, M * sizeof *x->mask);
+        cr_assert_eq(m->n_demo, M);
+        for (size_t k = 0; k < M; k++) {
+            cr_assert_eq((bool)m->demo[k], x->demo[k], "demo[%zu]", k);
+        }
+        cr_assert_eq(m->n_label, with_label ? M : 0);
+        if (with_label) {
+            cr_assert(m->label[M - 1] && !m->label[0]);
+        }
+        shoal__v1__sample_batch__free_unpacked(m, NULL);
+        free(bytes);
+    }
+    replay_sample_free(x);
+}

@@ -74,6 +74,7 @@ typedef struct learner_config {
     uint32_t rank;                /* rank in the learner communicator (sampling stream) */
     uint64_t publish_period, checkpoint_period, keep_checkpoints, checksum_period;
     uint64_t pretrain_steps, max_updates;
+    uint64_t beta_anneal_updates; /* learner.beta_anneal_updates: replay.beta to 1 over these */
     char init_from[FILEIO_PATH_MAX]; /* learner.init_from; "": none */
     double publish_repeat_secs, metrics_secs;
     size_t prefetch_depth, pipeline;

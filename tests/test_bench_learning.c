@@ -294,6 +294,19 @@ Test(bench_learning, grid_skips_cells_in_the_csv_and_starts_only_what_fits_the_h
                  0, "%s", out);
     cr_assert_not_null(command_with("learner.lr=3e-4", line, sizeof line), "%s", out);
     cr_assert_not_null(strstr(line, "--set run.seed=1 "), "%s", line);
+    /* an extra --set comes after the setting's and makes another config hash */
+    char lr_hash[13], more_hash[13];
+    printed_hash("breakout lr3e-4 seed 1", lr_hash);
+    cr_assert_eq(script("", "grid.sh", "--dry-run --configs configs --csv grid.csv "
+                                       "--games breakout --seeds 1 --frames 3000 "
+                                       "--settings lr3e-4 --set learner.target_period=77"),
+                 0, "%s", out);
+    cr_assert_not_null(command_with("learner.lr=3e-4", line, sizeof line), "%s", out);
+    cr_assert(ends_with(line, "--set learner.lr=3e-4 --set learner.target_period=77"), "%s",
+              line);
+    printed_hash("breakout lr3e-4 seed 1", more_hash);
+    cr_assert_str_neq(lr_hash, more_hash);
+    cr_assert_not_null(strstr(out, "dry run: 1 would start"), "%s", out);
     cr_assert_eq(script("", "grid.sh", "--dry-run --configs configs --csv grid.csv "
                                        "--games breakout --settings nosuch"),
                  2, "%s", out);

@@ -5,7 +5,7 @@
 #   bench/learning/grid.sh [--games "breakout asterix ..."] [--settings "default lr3e-4 ..."]
 #                          [--seeds "1 2 3"] [--frames N] [--hours H] [--seconds S]
 #                          [--episodes N] [--csv FILE] [--out DIR] [--configs DIR]
-#                          [--settings-file FILE] [--dry-run]
+#                          [--settings-file FILE] [--set section.key=value ...] [--dry-run]
 # A cell is (game, setting, seed, frames, config hash); one already in --csv is skipped, so
 # the same command resumes a grid. The config hash is of the values the game's config and the
 # setting's --sets give (schema defaults and the seed left out): editing a setting or a
@@ -21,7 +21,9 @@
 # (FILE without .csv/<setting>-<game>-<frames>-s<seed>-<hash>.csv) for iqm.sh's plots.
 # --frames defaults to 5000000 (the issue's budget), or $GRID_FRAMES. Runs go under --out
 # (default runs/learning/grid). --configs (default cluster/configs) holds minatar-<game>.ini.
-# --dry-run prints what would run, skip or not fit, and checks each configuration.
+# Each --set goes to every run after its setting's (it wins), and counts in the config hash
+# and the CSV's sets column like the setting's own. --dry-run prints what would run, skip or
+# not fit, and checks each configuration.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -38,6 +40,7 @@ configs=$root/cluster/configs
 settings_file=$root/bench/learning/grid-settings.txt
 default_fps=${GRID_DEFAULT_FPS:-1000}
 eval_s=120
+extra=()
 while [ $# -gt 0 ]; do
     case $1 in
         --games) games=$2; shift 2 ;;
@@ -51,8 +54,9 @@ while [ $# -gt 0 ]; do
         --out) out=$2; shift 2 ;;
         --configs) configs=$2; shift 2 ;;
         --settings-file) settings_file=$2; shift 2 ;;
+        --set) extra+=("$2"); shift 2 ;;
         --dry-run) DRY_RUN=1; shift ;;
-        -h|--help) usage_exit 2 24 ;;
+        -h|--help) usage_exit 2 26 ;;
         *) unknown_arg "$1" ;;
     esac
 done
@@ -131,6 +135,7 @@ for seed in $seeds; do
                 { echo "grid.sh: setting name '$setting' is not [A-Za-z0-9_.+-]" >&2; exit 2; }
             words=$(setting_sets "$setting") ||
                 { echo "grid.sh: no setting '$setting' in $settings_file" >&2; exit 2; }
+            words="$words ${extra[*]+${extra[*]}}"
             sets=()
             for w in $words; do
                 [[ $w != *,* ]] || { echo "grid.sh: setting $setting: '$w' has a comma" >&2; exit 2; }
@@ -196,7 +201,7 @@ for seed in $seeds; do
                 -v f="$done_frames" -v u="$updates" -v m="$final_mean" -v sd="$final_std" \
                 -v best="$best" -v ep="$episodes" -v w="$wall" -v c="$commit" \
                 -v d="$(date -u +%Y-%m-%dT%H:%MZ)" -v h="$hash" -v sets="$words" 'BEGIN {
-                    gsub(/\n/, " ", sets)
+                    gsub(/[[:space:]]+/, " ", sets); sub(/^ /, "", sets); sub(/ $/, "", sets)
                     print g, s, r, b, f, u, m, sd, best, ep, w, sprintf("%.0f", f / w),
                           sprintf("%.1f", u / w), c, d, h, sets }')
             echo "$row" >> "$csv"
@@ -205,4 +210,6 @@ for seed in $seeds; do
         done
     done
 done
+[ -z "$DRY_RUN" ] ||
+    { echo "grid.sh: dry run: $started would start, $skipped already in $csv, $unfit would not fit the hours" >&2; exit 0; }
 echo "grid.sh: $started started, $finished finished (rows added to $csv), $skipped already in it, $unfit not started for lack of time, $failed not counted" >&2

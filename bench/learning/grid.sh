@@ -180,19 +180,13 @@ for seed in $seeds; do
             fi
             done_frames=$(last_col "$dir/metrics.csv" frames)
             updates=$(last_col "$dir/metrics.csv" step)
-            step=$(ls "$dir/checkpoints" | sed -n 's/^step-\([0-9]*\)\.ckpt$/\1/p' | sort -n | tail -1)
-            if [ -z "$step" ] || ! json=$("$SHOAL" eval "$dir/checkpoints/step-$step.ckpt" \
-                    --episodes "$episodes" --json); then
+            if ! final_eval "$dir" "$episodes"; then
                 echo "grid.sh: $cell not counted: no final checkpoint to evaluate in $dir" >&2
                 failed=$((failed + 1))
                 continue
             fi
-            final_mean=$(echo "$json" | sed -n 's/.*"mean":\([-0-9.e]*\).*/\1/p')
-            final_std=$(echo "$json" | sed -n 's/.*"std":\([-0-9.e]*\).*/\1/p')
-            best=
             curve=$curves/$setting-$game-$frames-s$seed-$hash.csv
             if [ -f "$dir/eval.csv" ]; then
-                best=$(awk -F, 'NR > 1 && ($5 > b || b == "") { b = $5 } END { print b }' "$dir/eval.csv")
                 # frames and the evaluation's mean and std, in frame order
                 { echo "frames,mean,std"; awk -F, 'NR > 1 { print $2 "," $5 "," $6 }' "$dir/eval.csv" |
                     sort -t, -k1,1g; } > "$curve"

@@ -12,11 +12,11 @@
 # shipped config makes its cells new. Settings are named in --settings-file (default
 # bench/learning/grid-settings.txt; "default" is the shipped config alone).
 # A run starts only when it fits in what is left of --hours (default: no limit): its estimate
-# is the frame budget at the slowest frames/s of earlier rows of the game and setting in the
-# CSV (else of the game, else $GRID_DEFAULT_FPS, default 1000, pessimistic for 2 shared
-# cores), plus 120 s for the evaluation. Each run is capped at --seconds (default 3600, the
-# issue's hour) and at what is left of --hours; a run that its cap stops, that fails or that
-# is interrupted gets no row. A finished run's final checkpoint is played for --episodes
+# is 1.1 times the frame budget (the actors overshoot it) at the slowest frames/s of earlier
+# rows of the game and setting in the CSV (else of the game, else $GRID_DEFAULT_FPS, default
+# 1000, pessimistic for 2 shared cores), plus 120 s for the evaluation. Each run is capped at
+# --seconds (default 3600, the hour) and at what is left of --hours; a run that its
+# cap stops, that fails or that is interrupted gets no row. A finished run's final checkpoint is played for --episodes
 # (default 100) by `shoal eval`; its eval.csv curve is kept beside the CSV
 # (FILE without .csv/<setting>-<game>-<frames>-s<seed>-<hash>.csv) for iqm.sh's plots.
 # --frames defaults to 5000000 (the budget), or $GRID_FRAMES. Runs go under --out
@@ -153,7 +153,7 @@ for seed in $seeds; do
             if [ -n "$deadline" ]; then
                 left=$((deadline - $(date +%s) - planned))
                 fps=$(slowest_fps "$game" "$setting")
-                need=$(awk -v f="$frames" -v r="$fps" -v e="$eval_s" 'BEGIN { printf "%d", f / r + e }')
+                need=$(awk -v f="$frames" -v r="$fps" -v e="$eval_s" 'BEGIN { printf "%d", 1.1 * f / r + e }')
                 if [ "$need" -gt "$left" ]; then
                     echo "grid.sh: not started $cell: needs about ${need} s at $fps frames/s, ${left} s left" >&2
                     unfit=$((unfit + 1))

@@ -47,6 +47,9 @@ const config_key learner_config_keys[] = {
      "online argmax (0: off; the paper uses 1 with target_transform = apex)"},
     {"learner", "pretrain_steps", CONFIG_INT, "0", 0, 1e12, NULL,
      "DQfD pre-training: updates on demonstrations only before agent data is sampled"},
+    {"learner", "beta_anneal_updates", CONFIG_INT, "0", 0, 1e15, NULL,
+     "raise the importance-sampling exponent from replay.beta linearly to 1 over this many "
+     "updates, then keep 1 (prioritized replay's annealing; 0: replay.beta throughout)"},
     {"learner", "max_updates", CONFIG_INT, "0", 0, 1e15, NULL,
      "stop after this many updates (0: until stopped); with cluster.actors = 0 this or "
      "run.max_seconds ends the run"},
@@ -213,6 +216,7 @@ int learner_config_from(const config *c, uint32_t rank, const char *replay, cons
      * are in the schema (shoal's own; a learner-only test config has none). */
     out->await_labels = config_is_set(c, "actor", "label") &&
                         config_str(c, "actor", "label")[0] != '\0';
+    out->beta_anneal_updates = (uint64_t)config_int(c, "learner", "beta_anneal_updates");
     out->metrics_secs = config_float(c, "learner", "metrics_secs");
     out->prefetch_depth = (size_t)config_int(c, "learner", "prefetch_depth");
     out->pipeline = (size_t)config_int(c, "learner", "pipeline");
@@ -405,6 +409,8 @@ static int new_prefetch(learner *l, shoal_err *err)
     pc.offline = l->cfg.update.mode == LEARNER_MODE_OFFLINE;
     pc.await_labels = l->cfg.await_labels;
     pc.n_batches = l->cfg.max_updates ? l->cfg.max_updates - start : 0;
+    pc.beta_anneal = l->cfg.beta_anneal_updates;
+    pc.first_batch = start;
     pc.stats_secs = l->rank == 0 ? l->cfg.metrics_secs : 0.0;
     l->pf = learner_prefetch_new(&pc, err);
     return l->pf ? SHOAL_OK : (err ? err->code : SHOAL_ENOMEM);

@@ -76,6 +76,7 @@ typedef struct learner_config {
     uint64_t pretrain_steps, max_updates;
     bool await_labels;            /* actor.label is set: DAgger's actors add demonstrations as
                                    * the run goes (learner_prefetch_config.await_labels) */
+    uint64_t beta_anneal_updates; /* learner.beta_anneal_updates: replay.beta to 1 over these */
     char init_from[FILEIO_PATH_MAX]; /* learner.init_from; "": none */
     double publish_repeat_secs, metrics_secs;
     size_t prefetch_depth, pipeline;

@@ -247,6 +247,7 @@ static bool shards_hold_demos(const learner_prefetch *p)
 static int issue(learner_prefetch *p)
 {
     replay_sample_req req = p->cfg.req;
+    req.beta = learner_prefetch_beta(req.beta, p->cfg.beta_anneal, p->cfg.first_batch + p->issued);
     req.demo_only = p->issued < p->cfg.n_demo_only;
     req.paced = req.demo_only && p->cfg.n_demo_only == UINT64_MAX && p->cfg.await_labels;
     if (p->demos_awaited && shards_hold_demos(p)) {
@@ -595,4 +596,12 @@ learner_replay_stats learner_prefetch_stats(learner_prefetch *p)
     learner_replay_stats t = p->stats;
     pthread_mutex_unlock(&p->mu);
     return t;
+}
+
+double learner_prefetch_beta(double beta0, uint64_t anneal, uint64_t batch)
+{
+    if (anneal == 0 || batch >= anneal) {
+        return anneal == 0 ? beta0 : 1.0;
+    }
+    return beta0 + (1.0 - beta0) * (double)batch / (double)anneal;
 }

@@ -47,6 +47,10 @@ typedef struct learner_prefetch_config {
     size_t pipeline;              /* sample requests in flight, 1 .. depth */
     uint64_t n_demo_only;         /* the first this many batches are demonstrations only */
     uint64_t n_batches;           /* batches to request in all; 0 = until stopped */
+    uint64_t beta_anneal;         /* req.beta rises linearly to 1 over this many batches of
+                                   * the run (learner.beta_anneal_updates); 0 = fixed */
+    uint64_t first_batch;         /* the run's batches before this prefetcher's first (a
+                                   * resumed run's step), where its β schedule resumes */
     bool offline;                 /* learner.mode = offline: when the shards hold no agent data
                                    * (no replay checkpoint loaded), every batch is demo-only */
     bool await_labels;            /* DAgger (actor.label): actors add demonstrations as the run
@@ -102,5 +106,10 @@ bool learner_prefetch_poll_stats(learner_prefetch *p, int timeout_ms);
 
 /* The statistics of the last poll (known = false before every shard answered). */
 learner_replay_stats learner_prefetch_stats(learner_prefetch *p);
+
+/* The importance-sampling exponent of the run's batch number `batch` (from 0): beta0 rising
+ * linearly to 1 over `anneal` batches, then 1 (Schaul et al. 2016, whose β reaches 1 at the
+ * end of learning); beta0 throughout when anneal is 0. */
+double learner_prefetch_beta(double beta0, uint64_t anneal, uint64_t batch);
 
 #endif

@@ -29,7 +29,8 @@ const config_key replay_config_keys[] = {
      "ignored; superseded by env.obs_dtype (accepted so that older run folders resume)"},
     {"replay", "alpha", CONFIG_FLOAT, "0.6", 0, 1, NULL, "priority exponent α (PER)"},
     {"replay", "beta", CONFIG_FLOAT, "0.4", 0, 1, NULL,
-     "importance-sampling exponent β requested by learners"},
+     "importance-sampling exponent β requested by learners (the start of its annealing "
+     "when learner.beta_anneal_updates > 0)"},
     {"replay", "epsilon", CONFIG_FLOAT, "1e-6", 0, 1e6, NULL,
      "ε added to every |δ| before ^α (ε_a for agent data)"},
     {"replay", "epsilon_demo", CONFIG_FLOAT, "1.0", 0, 1e6, NULL,

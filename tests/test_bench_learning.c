@@ -361,3 +361,238 @@ Test(bench_learning, deep_sea_bsuite_runs_bsuites_reference_agent_settings)
     cr_assert_eq(script("", "deep_sea_bsuite.sh", "--strategy rnd"), 2, "%s", out);
     cr_assert_not_null(strstr(out, "unknown --strategy rnd"), "%s", out);
 }
+
+/* ---- grid.sh and iqm.sh (issue 20's grid) ---- */
+
+static const char grid_header[] =
+    "game,setting,seed,frames_budget,frames,updates,eval_final_mean,eval_final_std,"
+    "eval_best_mean,eval_episodes,wall_s,frames_per_s,updates_per_s,commit,date,config_hash,sets";
+
+/* Writes text to the file name in the test's directory. */
+static void put(const char *name, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* The number of lines of the file name in the test's directory (-1: no file). */
+static int lines_of(const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        return -1;
+    }
+    int n = 0, ch;
+    while ((ch = fgetc(f)) != EOF) {
+        n += ch == '\n';
+    }
+    fclose(f);
+    return n;
+}
+
+/* A MinAtar config small enough for a run of a few seconds: one actor, one learner, no
+ * evaluator (so no eval.csv and no curve), as configs/minatar-<game>.ini. */
+static void tiny_game_config(const char *game)
+{
+    char name[128], text[512];
+    snprintf(name, sizeof name, "configs/minatar-%s.ini", game);
+    snprintf(text, sizeof text,
+             "[env]\nname = minatar/%s\n[cluster]\nreplay_shards = 1\nlearners = 1\n"
+             "evaluators = 0\nactors = 1\n[replay]\ncapacity = 5000\nmin_size = 500\n"
+             "[learner]\nmetrics_secs = 1\ncheckpoint_period = 200\n",
+             game);
+    char configs[256];
+    snprintf(configs, sizeof configs, "%s/configs", dir);
+    mkdir(configs, 0755);
+    put(name, text);
+}
+
+/* The config hash grid.sh prints for a cell ("(config <hash>)") into hash[13]. */
+static void printed_hash(const char *cell, char *hash)
+{
+    const char *s = strstr(out, cell);
+    cr_assert_not_null(s, "%s not in: %s", cell, out);
+    s = strstr(s, "(config ");
+    cr_assert_not_null(s, "%s", out);
+    snprintf(hash, 13, "%s", s + 8);
+}
+
+Test(bench_learning, grid_skips_cells_in_the_csv_and_starts_only_what_fits_the_hours)
+{
+    tiny_game_config("breakout");
+    tiny_game_config("seaquest");
+    cr_assert_eq(script("", "grid.sh", "--dry-run --configs configs --csv grid.csv "
+                                       "--games breakout --seeds 1 --frames 3000"),
+                 0, "%s", out);
+    char hash[13], csv[1024];
+    printed_hash("breakout default seed 1, 3000 frames", hash);
+    /* seed 1 is done at 10 frames/s; seed 2 would take 1.1 * 3000 / 10 + 120 s for the
+     * evaluation */
+    snprintf(csv, sizeof csv, "%s\nbreakout,default,1,3000,3100,700,4.5,1,5,100,310,10,2.3,c,d,%s,\n",
+             grid_header, hash);
+    put("grid.csv", csv);
+    cr_assert_eq(script("GRID_DEFAULT_FPS=100", "grid.sh",
+                        "--dry-run --configs configs --csv grid.csv --games 'breakout seaquest' "
+                        "--seeds '1 2 3' --frames 3000 --hours 0.1"),
+                 0, "%s", out);
+    cr_assert_not_null(strstr(out, "skip breakout default seed 1, 3000 frames"), "%s", out);
+    cr_assert_not_null(strstr(out, "not started breakout default seed 2, 3000 frames: needs "
+                                   "about 450 s at 10 frames/s"),
+                       "%s", out);
+    char line[4096];
+    cr_assert_null(command_with("minatar-breakout.ini", line, sizeof line), "%s", out);
+    /* seaquest has no rows: 1.1 * 3000 / 100 + 120 = 153 s each, two fit in 360 s, a third
+     * not */
+    cr_assert_not_null(command_with("seaquest-1 ", line, sizeof line), "%s", out);
+    cr_assert_not_null(command_with("seaquest-2 ", line, sizeof line), "%s", out);
+    cr_assert_not_null(strstr(out, "not started seaquest default seed 3, 3000 frames: needs "
+                                   "about 153 s at 100 frames/s"),
+                       "%s", out);
+    cr_assert_eq(lines_of("grid.csv"), 2, "a dry run adds no row");
+
+    /* another setting is another cell: the row of default does not skip it */
+    cr_assert_eq(script("", "grid.sh", "--dry-run --configs configs --csv grid.csv "
+                                       "--games breakout --seeds 1 --frames 3000 "
+                                       "--settings lr3e-4"),
+                 0, "%s", out);
+    cr_assert_not_null(command_with("learner.lr=3e-4", line, sizeof line), "%s", out);
+    cr_assert_not_null(strstr(line, "--set run.seed=1 "), "%s", line);
+    /* an extra --set comes after the setting's and makes another config hash */
+    char lr_hash[13], more_hash[13];
+    printed_hash("breakout lr3e-4 seed 1", lr_hash);
+    cr_assert_eq(script("", "grid.sh", "--dry-run --configs configs --csv grid.csv "
+                                       "--games breakout --seeds 1 --frames 3000 "
+                                       "--settings lr3e-4 --set learner.target_period=77"),
+                 0, "%s", out);
+    cr_assert_not_null(command_with("learner.lr=3e-4", line, sizeof line), "%s", out);
+    cr_assert(ends_with(line, "--set learner.lr=3e-4 --set learner.target_period=77"), "%s",
+              line);
+    printed_hash("breakout lr3e-4 seed 1", more_hash);
+    cr_assert_str_neq(lr_hash, more_hash);
+    cr_assert_not_null(strstr(out, "dry run: 1 would start"), "%s", out);
+    cr_assert_eq(script("", "grid.sh", "--dry-run --configs configs --csv grid.csv "
+                                       "--games breakout --settings nosuch"),
+                 2, "%s", out);
+    cr_assert_not_null(strstr(out, "no setting 'nosuch'"), "%s", out);
+}
+
+Test(bench_learning, grid_counts_a_finished_run_once_and_never_a_time_capped_one,
+     .timeout = 240)
+{
+    tiny_game_config("breakout");
+    const char *args = "--configs configs --csv grid.csv --out runs --games breakout "
+                       "--episodes 5 --frames 3000 --seeds 1";
+    cr_assert_eq(script("", "grid.sh", args), 0, "%s", out);
+    cr_assert_eq(lines_of("grid.csv"), 2, "%s", out);
+    char hash[13];
+    printed_hash("breakout default seed 1, 3000 frames", hash);
+    char path[256], row[1024];
+    snprintf(path, sizeof path, "%s/grid.csv", dir);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    cr_assert_not_null(fgets(row, sizeof row, f));
+    cr_assert_eq(strncmp(row, grid_header, strlen(grid_header)), 0, "%s", row);
+    cr_assert_not_null(fgets(row, sizeof row, f));
+    fclose(f);
+    cr_assert_eq(strncmp(row, "breakout,default,1,3000,", 24), 0, "%s", row);
+    cr_assert_not_null(strstr(row, hash), "the row carries the config hash: %s", row);
+    cr_assert_not_null(strstr(row, ",5,"), "5 evaluation episodes: %s", row);
+
+    /* the same command again: the cell is in the CSV, nothing trains */
+    cr_assert_eq(script("", "grid.sh", args), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "skip breakout default seed 1, 3000 frames"), "%s", out);
+    cr_assert_null(strstr(out, "shoal train"), "%s", out);
+    cr_assert_eq(lines_of("grid.csv"), 2, "%s", out);
+
+    /* a run its time cap stops is not counted, and stays a cell to run */
+    cr_assert_eq(script("", "grid.sh", "--configs configs --csv grid.csv --out runs "
+                                       "--games breakout --episodes 5 --frames 3000000 "
+                                       "--seconds 2 --seeds 2"),
+                 0, "%s", out);
+    cr_assert_not_null(strstr(out, "breakout default seed 2, 3000000 frames not counted: it "
+                                   "ended on its time cap of 2 s"),
+                       "%s", out);
+    cr_assert_eq(lines_of("grid.csv"), 2, "%s", out);
+}
+
+/* Writes grid.csv with one row per value: game, setting default, budget frames, seeds 1.. */
+static void grid_csv(const char *game, long frames, const char *values)
+{
+    char csv[4096];
+    int n = snprintf(csv, sizeof csv, "%s\n", grid_header);
+    char copy[256];
+    snprintf(copy, sizeof copy, "%s", values);
+    int seed = 1;
+    for (char *v = strtok(copy, " "); v; v = strtok(NULL, " ")) {
+        n += snprintf(csv + n, sizeof csv - (size_t)n,
+                      "%s,default,%d,%ld,%ld,1000,%s,1,%s,100,100,1000,10,c,d,abc,\n", game,
+                      seed++, frames, frames, v, v);
+    }
+    put("grid.csv", csv);
+}
+
+Test(bench_learning, iqm_and_its_interval_are_the_hand_worked_values)
+{
+    /* 3 seeds: trim_mean(0.25) cuts int(0.75) = 0, the mean. Bootstrap: all three draws the
+     * lowest has probability 1/27 = 3.7% > 2.5%, so the interval is [min, max]. */
+    grid_csv("breakout", 5000000, "3 5 10");
+    cr_assert_eq(script("", "iqm.sh", "--csv grid.csv --reps 20000"), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "| breakout | default | 5000000 | abc | 3 | 6.00 | [3.00, "
+                                   "10.00] | 3, 5, 10 |"),
+                       "%s", out);
+    cr_assert_not_null(strstr(out, "| 17 | no |"), "IQM and interval below Breakout's 17: %s",
+                       out);
+    /* 4 seeds: one cut from each end, IQM (2 + 3) / 2. Three or four draws of 1 (probability
+     * 4 (1/4)^3 (3/4) + (1/4)^4 = 5.1% > 2.5%) give an IQM of 1, so the interval is [1, 4]. */
+    grid_csv("freeway", 300000, "4 1 3 2");
+    cr_assert_eq(script("", "iqm.sh", "--csv grid.csv --reps 20000"), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "| 4 | 2.50 | [1.00, 4.00] |"), "%s", out);
+    cr_assert_not_null(strstr(out, "| not measured (budget) |"), "%s", out);
+    /* 5 seeds 0 0 0 0 10: one cut from each end. With k draws of 10 (binomial, 5, 1/5) the IQM
+     * is 10 min(3, max(0, k - 1)) / 3: P(IQM <= 10/3) = P(k <= 2) = 94.2% < 97.5% <=
+     * P(k <= 3) = 99.3%, so the upper end is 20/3; P(IQM = 0) = 73.7%, the lower 0. */
+    grid_csv("asterix", 5000000, "0 0 10 0 0");
+    cr_assert_eq(script("", "iqm.sh", "--csv grid.csv --reps 20000"), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "| 5 | 0.00 | [0.00, 6.67] |"), "%s", out);
+    cr_assert_not_null(strstr(out, "| 20 | no |"), "%s", out);
+}
+
+Test(bench_learning, iqm_is_the_same_for_the_same_bootstrap_seed_and_draws_the_seeds_spread)
+{
+    grid_csv("seaquest", 5000000, "11.3 19.7 24.1 31.9 40.2");
+    static char first[sizeof out];
+    cr_assert_eq(script("", "iqm.sh", "--csv grid.csv --reps 3000 --seed 7"), 0, "%s", out);
+    memcpy(first, out, sizeof out);
+    cr_assert_not_null(strstr(out, "| 5 | 25.23 | ["), "(19.7 + 24.1 + 31.9) / 3: %s", out);
+    cr_assert_not_null(strstr(out, "| 20 | not shown (interval reaches below) |"), "%s", out);
+    cr_assert_eq(script("", "iqm.sh", "--csv grid.csv --reps 3000 --seed 7"), 0, "%s", out);
+    cr_assert_str_eq(out, first);
+
+    /* curves: the seeds' eval curves beside the CSV, one band per setting */
+    char curves[256];
+    snprintf(curves, sizeof curves, "%s/grid", dir);
+    cr_assert_eq(mkdir(curves, 0755), 0);
+    for (int s = 1; s <= 5; s++) {
+        char name[128], text[256];
+        snprintf(name, sizeof name, "grid/default-seaquest-5000000-s%d-abc.csv", s);
+        snprintf(text, sizeof text, "frames,mean,std\n1000000,%d,1\n5000000,%d,1\n", s, 10 * s);
+        put(name, text);
+    }
+    cr_assert_eq(script("", "iqm.sh", "--csv grid.csv --reps 100 --svg svg"), 0, "%s", out);
+    char svg[256];
+    snprintf(svg, sizeof svg, "%s/svg/seaquest-5000000.svg", dir);
+    FILE *f = fopen(svg, "r");
+    cr_assert_not_null(f, "%s", out);
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = '\0';
+    fclose(f);
+    cr_assert_not_null(strstr(out, "<polygon"), "the band: %s", out);
+    cr_assert_not_null(strstr(out, "<polyline"), "the IQM line: %s", out);
+    cr_assert_not_null(strstr(out, ">default (5 seeds)</text>"), "%s", out);
+}

@@ -367,3 +367,71 @@ Test(learner_prefetch, behaviour_cloning_on_dagger_labels_waits_for_the_first_la
     learner_prefetch_free(p);
     cr_assert_eq(fx_server_stop(&s), SHOAL_OK);
 }
+
+Test(learner_prefetch, beta_rises_linearly_to_one_over_the_annealing_batches)
+{
+    cr_assert_float_eq(learner_prefetch_beta(0.4, 0, 1000000), 0.4, 1e-12, "0: fixed β");
+    cr_assert_float_eq(learner_prefetch_beta(0.4, 100, 0), 0.4, 1e-12);
+    cr_assert_float_eq(learner_prefetch_beta(0.4, 100, 50), 0.7, 1e-12);
+    cr_assert_float_eq(learner_prefetch_beta(0.4, 100, 100), 1.0, 1e-12);
+    cr_assert_float_eq(learner_prefetch_beta(0.4, 100, 5000), 1.0, 1e-12);
+}
+
+/* Batch k of a prefetcher that starts at the run's batch `first`, β annealed from 0 over 4
+ * batches: with priorities 1 (ids 0..39) and 4 (ids 100..139) and α = 1, a priority-4
+ * transition's weight is 4^-β relative to a priority-1 one (which has the batch's largest,
+ * 1); with β = 0 every weight is 1. */
+static void check_annealed_weights(const char *ep, uint64_t first, int *mixed_late)
+{
+    learner_prefetch_config cfg = {
+        .endpoints = &ep, .n_shards = 1, .client = {.seed = 3},
+        .req = {.batch_size = BATCH, .beta = 0.0}, .obs = fx_spec(), .depth = 2,
+        .pipeline = 2, .n_batches = 10, .beta_anneal = 4, .first_batch = first};
+    shoal_err err = {0};
+    learner_prefetch *p = learner_prefetch_new(&cfg, &err);
+    cr_assert_not_null(p, "%s", err.msg);
+    for (uint64_t k = 0; k < 10; k++) {
+        const learner_batch *b;
+        float *prio;
+        cr_assert_eq(next_batch(p, &b, &prio, &err), SHOAL_OK, "%s", err.msg);
+        double beta = fmin(1.0, (double)(first + k) / 4.0);
+        bool low = false;
+        for (size_t i = 0; i < b->count; i++) {
+            low |= b->action[i] < 100;
+        }
+        for (size_t i = 0; i < b->count; i++) {
+            double want = low && b->action[i] >= 100 ? pow(4.0, -beta) : 1.0;
+            cr_assert_float_eq(b->weight[i], want, 1e-5, "batch %llu (β %g), id %u: %g",
+                               (unsigned long long)(first + k), beta, b->action[i],
+                               (double)b->weight[i]);
+        }
+        *mixed_late += low && first + k >= 4;
+        learner_prefetch_done(p, false);
+    }
+    learner_prefetch_free(p);
+}
+
+Test(learner_prefetch, annealed_beta_reaches_the_shard_from_the_runs_batch_number,
+     .timeout = 60)
+{
+    fx_server s;
+    replay_server_config cfg = fx_server_config(100, 0);
+    cr_assert_eq(fx_server_start(&s, &cfg), 0, "%s", s.err.msg);
+    const char *ep = replay_server_endpoint(s.srv);
+    replay_client_options o = {.timeout_ms = 5000};
+    shoal_err err = {0};
+    replay_client *c = replay_client_new(&ep, 1, &o, &err);
+    cr_assert_not_null(c, "%s", err.msg);
+    static fx_batch f;
+    fx_batch_fill(&f, 1, 0, 40, 1.0f, false);
+    cr_assert_eq(replay_client_insert(c, &f.b, &err), SHOAL_OK, "%s", err.msg);
+    fx_batch_fill(&f, 1, 100, 40, 4.0f, false);
+    cr_assert_eq(replay_client_insert(c, &f.b, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(replay_client_flush(c, &err), SHOAL_OK, "%s", err.msg);
+    replay_client_free(c);
+    int mixed_late = 0;
+    check_annealed_weights(ep, 0, &mixed_late);
+    check_annealed_weights(ep, 2, &mixed_late); /* a resumed run goes on from its step */
+    cr_assert_gt(mixed_late, 0, "no batch after the annealing mixed both priorities");
+    cr_assert_eq(fx_server_stop(&s), SHOAL_OK);
+}

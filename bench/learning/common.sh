@@ -1,7 +1,7 @@
 # Shared by the bench/learning scripts: where shoal is, one training run with its log, the
 # summary file of a sweep and reading a run's CSV files. Source it; it sets SHOAL (the binary)
 # and defines train_run (with a percentage line on a terminal), ended_by, capped_summary,
-# summary_csv and last_col, and the option helpers of args.sh.
+# summary_csv, last_col and final_eval, and the option helpers of args.sh.
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$root/bench/learning/args.sh"
@@ -122,6 +122,22 @@ summary_csv() {
     mkdir -p "$1"
     [ -f "$1/summary.csv" ] || echo "$2" > "$1/summary.csv"
     echo "$1/summary.csv"
+}
+
+# final_eval RUN_DIR EPISODES: the run's newest checkpoint played for EPISODES episodes by
+# `shoal eval` (ε = the run's evaluator.epsilon) sets final_mean and final_std; best is the
+# best mean of the run's eval.csv ("" without one). Fails when the run has no checkpoint or
+# the evaluation fails.
+final_eval() {
+    local step json
+    step=$(ls "$1/checkpoints" 2>/dev/null | sed -n 's/^step-\([0-9]*\)\.ckpt$/\1/p' | sort -n | tail -1)
+    [ -n "$step" ] || return 1
+    json=$("$SHOAL" eval "$1/checkpoints/step-$step.ckpt" --episodes "$2" --json) || return 1
+    final_mean=$(echo "$json" | sed -n 's/.*"mean":\([-0-9.e]*\).*/\1/p')
+    final_std=$(echo "$json" | sed -n 's/.*"std":\([-0-9.e]*\).*/\1/p')
+    best=
+    [ ! -f "$1/eval.csv" ] ||
+        best=$(awk -F, 'NR > 1 && ($5 > b || b == "") { b = $5 } END { print b }' "$1/eval.csv")
 }
 
 # last_col FILE COLUMN: the value of COLUMN (by its header name) in the last row of a CSV.

@@ -53,12 +53,7 @@ for game in $games; do
                                                            if ($i == "mean_return_recent") r = i }
                                next }
                      $e > prev { v = $r } { prev = $e } END { print v }' "$dir/metrics.csv")
-    step=$(ls "$dir/checkpoints" | sed -n 's/^step-\([0-9]*\)\.ckpt$/\1/p' | sort -n | tail -1)
-    ckpt=$dir/checkpoints/step-$step.ckpt
-    json=$("$SHOAL" eval "$ckpt" --episodes 100 --json)
-    final_mean=$(echo "$json" | sed -n 's/.*"mean":\([-0-9.e]*\).*/\1/p')
-    final_std=$(echo "$json" | sed -n 's/.*"std":\([-0-9.e]*\).*/\1/p')
-    best=$(awk -F, 'NR > 1 && ($5 > b || b == "") { b = $5 } END { print b }' "$dir/eval.csv")
+    final_eval "$dir" 100
     fps=$(awk -v f="$done_frames" -v w="$wall" 'BEGIN { printf "%.0f", f / w }')
     echo "$game,$seed,$done_frames,$wall,$fps,$updates,$final_mean,$final_std,$best,$train,$ended" | tee -a "$summary"
 done

@@ -518,6 +518,11 @@ const nn_qnet *actor_net(const actor *a)
     return a->net;
 }
 
+const nn_rnd *actor_rnd(const actor *a)
+{
+    return actor_explore_rnd(a->explore);
+}
+
 static uint64_t lap(uint64_t *t)
 {
     uint64_t now = clock_now_ns(), d = now - *t;

@@ -513,6 +513,7 @@ Test(actor, the_rnd_predictor_reaches_the_actor_with_the_learners_network, .time
 {
     fx_server srv;
     replay_server_config sc = fx_server_config(100000, 0);
+    sc.limiter.min_size = 64; /* the learner's samples wait for the actor's first batches */
     cr_assert_eq(fx_server_start(&srv, &sc), 0, "%s", srv.err.msg);
     const char *ep = replay_server_endpoint(srv.srv);
     config *cfg = breakout_config("[exploration]\nstrategy = rnd\n"

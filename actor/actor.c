@@ -178,7 +178,7 @@ struct actor {
     FILE *episode_log; /* NULL: off */
     actor_stats st;
     tb_writer *tb;     /* NULL: off */
-    double tb_next_s, tb_t0_s, tb_return_sum;
+    double tb_next_s, tb_t0_s, tb_return_sum, tb_intrinsic_sum;
     uint64_t tb_steps0, tb_episodes;
     /* DAgger (NULL labeller: off) */
     actor_labeller *labeller;
@@ -257,6 +257,10 @@ static int connect_sockets(actor *a, shoal_err *err)
         if (!a->sub) {
             return err->code;
         }
+        nn_rnd *rnd = actor_explore_rnd(a->explore);
+        if (rnd && learner_params_sub_set_rnd(a->sub, rnd, err) != SHOAL_OK) {
+            return err->code;
+        }
     }
     return SHOAL_OK;
 }
@@ -300,15 +304,18 @@ static int open_tb(actor *a, shoal_err *err)
 static void write_tb(actor *a, double now)
 {
     double dt = now - a->tb_t0_s;
-    tb_scalar s[4] = {
+    double per = a->tb_episodes ? 1.0 / (double)a->tb_episodes : 0.0;
+    tb_scalar s[6] = {
         {"actor/frames_per_s", dt > 0 ? (double)(a->st.env_steps - a->tb_steps0) / dt : 0.0},
         {"actor/episodes", (double)a->st.episodes},
         {"actor/env_steps", (double)a->st.env_steps},
-        {"actor/return_mean", a->tb_episodes ? a->tb_return_sum / (double)a->tb_episodes : 0.0},
+        {"actor/intrinsic_std", actor_explore_intrinsic_std(a->explore)},
+        {"actor/return_mean", a->tb_return_sum * per},
+        {"actor/intrinsic_return_mean", a->tb_intrinsic_sum * per},
     };
     shoal_err e = {0};
     int rc = tb_writer_scalars(a->tb, (int64_t)a->st.params_version, s,
-                               a->tb_episodes ? 4 : 3, &e);
+                               a->tb_episodes ? 6 : 4, &e);
     if (rc == SHOAL_OK) {
         rc = tb_writer_flush(a->tb, &e);
     }
@@ -316,6 +323,7 @@ static void write_tb(actor *a, double now)
     a->tb_next_s = now + a->cfg.tb_secs;
     a->tb_steps0 = a->st.env_steps;
     a->tb_return_sum = 0.0;
+    a->tb_intrinsic_sum = 0.0;
     a->tb_episodes = 0;
     if (rc != SHOAL_OK) {
         log_warn("TensorBoard events stop: %s", e.msg);
@@ -327,6 +335,7 @@ static void write_tb(actor *a, double now)
 static void log_episode(actor *a, const actor_episode *ep)
 {
     a->tb_return_sum += ep->ret;
+    a->tb_intrinsic_sum += ep->intrinsic_ret;
     a->tb_episodes++;
     if (a->episode_log) {
         fprintf(a->episode_log, "%llu,%.9g,%u,%u,%.9g,%llu\n",
@@ -415,6 +424,11 @@ actor *actor_new(const actor_config *c, shoal_err *err)
     xc.actor_index = c->index;
     xc.n_actors = c->n_actors;
     xc.seed = c->seed;
+    xc.net = c->net;
+    xc.gamma = c->gamma;
+    /* Codes pile up one per env step between batches: a batch's worth plus what n-step holds
+     * back, twice for slack; past it visits are still counted here, only not shared. */
+    xc.visit_cap = 2 * (c->batch + c->n_envs * (c->n_step + 1));
     a->explore = actor_explore_new(&xc, err);
     if (!a->explore) {
         goto fail;
@@ -505,6 +519,11 @@ actor_stats actor_stats_get(const actor *a)
 const nn_qnet *actor_net(const actor *a)
 {
     return a->net;
+}
+
+const nn_rnd *actor_rnd(const actor *a)
+{
+    return actor_explore_rnd(a->explore);
 }
 
 static uint64_t lap(uint64_t *t)
@@ -626,14 +645,31 @@ static int insert(actor *a, replay_batch *b, volatile sig_atomic_t *stop, shoal_
     }
 }
 
+/* Shared counts: takes the shards' totals heard with acknowledgements into the local table. */
+static void hear_counts(actor *a)
+{
+    const uint64_t *codes, *counts;
+    size_t n = replay_client_visit_counts(a->replay, &codes, &counts);
+    if (n) {
+        actor_explore_heard(a->explore, codes, counts, n);
+        replay_client_visit_counts_clear(a->replay);
+    }
+}
+
 static int send_batch(actor *a, size_t n, volatile sig_atomic_t *stop, shoal_err *err)
 {
     replay_batch b;
     actor_buffer_batch(a->buf, n, &b);
+    b.n_visits = actor_explore_visits(a->explore, &b.visits);
+    if (b.n_visits > REPLAY_MAX_VISITS) {
+        b.n_visits = REPLAY_MAX_VISITS;
+    }
     int rc = insert(a, &b, stop, err);
     if (rc != SHOAL_OK) {
         return rc;
     }
+    actor_explore_visits_sent(a->explore);
+    hear_counts(a);
     actor_buffer_drop(a->buf, n);
     a->st.sent += n;
     a->st.batches++;
@@ -819,6 +855,7 @@ static int finish(actor *a, int rc, shoal_err *err)
     }
     if (rc2 == SHOAL_OK) {
         rc2 = replay_client_flush(a->replay, &e2);
+        hear_counts(a);
     }
     a->st.ns_send += lap(&t);
     if (rc == SHOAL_OK && rc2 != SHOAL_OK) {

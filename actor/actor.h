@@ -155,4 +155,7 @@ actor_stats actor_stats_get(const actor *a);
 /* The network the actor acts with (borrowed). */
 const nn_qnet *actor_net(const actor *a);
 
+/* RND's predictor and normaliser the actor computes its bonus with (NULL without RND). */
+const nn_rnd *actor_rnd(const actor *a);
+
 #endif

@@ -9,9 +9,10 @@
 
 const config_key actor_explore_config_keys[] = {
     {"exploration", "strategy", CONFIG_ENUM, "epsilon", 0, 0,
-     "epsilon|bootstrap|count|bootstrap+count",
+     "epsilon|bootstrap|count|bootstrap+count|rnd|bootstrap+rnd",
      "how actors explore: Ape-X ε ladder, one bootstrap head per episode, SimHash count bonus "
-     "(with ε-greedy acting), or heads plus the bonus"},
+     "(with ε-greedy acting), heads plus the count bonus, RND's novelty bonus (with ε-greedy "
+     "acting; [rnd]) or heads plus RND"},
     {"exploration", "epsilon", CONFIG_FLOAT, "0.4", 0, 1, NULL,
      "base ε of the Ape-X ladder ε_i = ε^(1 + α·i/(N−1))"},
     {"exploration", "alpha", CONFIG_FLOAT, "7", 0, 1000, NULL,
@@ -26,13 +27,12 @@ const config_key actor_explore_config_keys[] = {
      "β of the count bonus β/sqrt(n), added to the reward"},
     {"exploration", "simhash_table", CONFIG_INT, "1048576", 16, 1073741824.0, NULL,
      "slots of each actor's count table (a power of two; 16 bytes each; fixed at start)"},
+    {"exploration", "counts", CONFIG_ENUM, "actor", 0, 0, "actor|shared",
+     "count strategies: each actor counts only its own visits, or the actors send their SimHash "
+     "codes with their batches and add the counts their shard returns (the shard's actors' "
+     "visits; replay.count_table)"},
     CONFIG_KEY_END,
 };
-
-typedef struct slot {
-    uint64_t code;
-    uint64_t count; /* 0: empty */
-} slot;
 
 struct actor_explore {
     actor_explore_config cfg;
@@ -42,12 +42,20 @@ struct actor_explore {
     float *proj;     /* (D, k): A transposed, so codes of a batch are one product */
     float *zero;     /* (k) bias of that product */
     float *y;        /* (n_envs, k) */
-    slot *table;
-    size_t n_codes;
-    uint64_t overflow;
+    count_table *table;
+    /* shared counts: codes visited since the last batch went out */
+    uint64_t *visits;
+    size_t n_visits;
+    uint64_t visits_dropped;
+    /* RND (NULL without it) and the running variance of the discounted intrinsic returns */
+    nn_rnd *rnd;
+    float *rnd_err;  /* (n_envs) */
+    double *rnd_ret; /* (n_envs) */
+    double ret_count, ret_mean, ret_m2;
 };
 
-static const char *const strategy_names[] = {"epsilon", "bootstrap", "count", "bootstrap+count"};
+static const char *const strategy_names[] = {"epsilon", "bootstrap", "count", "bootstrap+count",
+                                             "rnd", "bootstrap+rnd"};
 
 int actor_strategy_parse(const char *name, actor_strategy *out, shoal_err *err)
 {
@@ -58,12 +66,18 @@ int actor_strategy_parse(const char *name, actor_strategy *out, shoal_err *err)
         }
     }
     return shoal_err_set(err, SHOAL_EINVAL, "exploration.strategy = '%s'; expected epsilon, "
-                         "bootstrap, count or bootstrap+count", name);
+                         "bootstrap, count, bootstrap+count, rnd or bootstrap+rnd", name);
 }
 
 bool actor_strategy_uses_heads(actor_strategy s)
 {
-    return s == ACTOR_STRATEGY_BOOTSTRAP || s == ACTOR_STRATEGY_BOOTSTRAP_COUNT;
+    return s == ACTOR_STRATEGY_BOOTSTRAP || s == ACTOR_STRATEGY_BOOTSTRAP_COUNT ||
+           s == ACTOR_STRATEGY_BOOTSTRAP_RND;
+}
+
+bool actor_strategy_uses_rnd(actor_strategy s)
+{
+    return s == ACTOR_STRATEGY_RND || s == ACTOR_STRATEGY_BOOTSTRAP_RND;
 }
 
 bool actor_strategy_uses_counts(actor_strategy s)
@@ -89,6 +103,16 @@ int actor_explore_config_from(const config *cfg, actor_explore_config *out, shoa
     if (out->simhash_table & (out->simhash_table - 1)) {
         return shoal_err_set(err, SHOAL_EINVAL, "exploration.simhash_table = %zu; expected a "
                              "power of two (e.g. 1048576)", out->simhash_table);
+    }
+    out->shared_counts = strcmp(config_str(cfg, "exploration", "counts"), "shared") == 0;
+    if (out->shared_counts && !actor_strategy_uses_counts(out->strategy)) {
+        return shoal_err_set(err, SHOAL_EINVAL, "exploration.counts = shared shares SimHash "
+                             "counts, but exploration.strategy = %s counts nothing; use count "
+                             "or bootstrap+count, or counts = actor",
+                             strategy_names[out->strategy]);
+    }
+    if (actor_strategy_uses_rnd(out->strategy)) {
+        return nn_rnd_config_from(cfg, &out->rnd, err);
     }
     return SHOAL_OK;
 }
@@ -129,6 +153,17 @@ static int check(const actor_explore_config *c, shoal_err *err)
             return shoal_err_set(err, SHOAL_EINVAL, "exploration: empty observations cannot "
                                  "be hashed");
         }
+        if (c->shared_counts && c->visit_cap == 0) {
+            return shoal_err_set(err, SHOAL_EINVAL, "exploration.counts = shared: no room for "
+                                 "the visits of a batch (visit_cap 0)");
+        }
+    }
+    if (actor_strategy_uses_rnd(c->strategy) && c->net.in_h * c->net.in_w * c->net.in_c !=
+                                                    c->obs_floats) {
+        return shoal_err_set(err, SHOAL_EINVAL, "exploration.strategy = %s: the network's input "
+                             "(%zux%zux%zu) is not the observation (%zu floats)",
+                             strategy_names[c->strategy], c->net.in_h, c->net.in_w, c->net.in_c,
+                             c->obs_floats);
     }
     if (c->actor_index >= c->n_actors && c->n_actors > 0) {
         return shoal_err_set(err, SHOAL_EINVAL, "exploration: actor index %u of %u; expected "
@@ -161,8 +196,15 @@ actor_explore *actor_explore_new(const actor_explore_config *c, shoal_err *err)
         x->proj = malloc(d * k * sizeof *x->proj);
         x->zero = calloc(k, sizeof *x->zero);
         x->y = malloc(c->n_envs * k * sizeof *x->y);
-        x->table = calloc(c->simhash_table, sizeof *x->table);
-        if (!x->proj || !x->zero || !x->y || !x->table) {
+        if (!x->proj || !x->zero || !x->y) {
+            goto oom;
+        }
+        x->table = count_table_new(c->simhash_table, "exploration.simhash_table", err);
+        if (!x->table) {
+            actor_explore_free(x);
+            return NULL;
+        }
+        if (c->shared_counts && !(x->visits = malloc(c->visit_cap * sizeof *x->visits))) {
             goto oom;
         }
         /* One projection for the whole run (every actor draws the same A), so codes mean the
@@ -174,6 +216,22 @@ actor_explore *actor_explore_new(const actor_explore_config *c, shoal_err *err)
                 x->proj[i * k + j] = (float)rng_normal(&pr);
             }
         }
+    }
+    if (actor_strategy_uses_rnd(c->strategy)) {
+        x->rnd = nn_rnd_new(&c->net, &c->rnd, c->n_envs, c->seed, err);
+        if (!x->rnd) {
+            actor_explore_free(x);
+            return NULL;
+        }
+        x->rnd_err = malloc(c->n_envs * sizeof *x->rnd_err);
+        x->rnd_ret = calloc(c->n_envs, sizeof *x->rnd_ret);
+        if (!x->rnd_err || !x->rnd_ret) {
+            goto oom;
+        }
+        /* As the RND reference's RunningMeanStd: a prior of variance 1 worth 1e-4 samples, so
+         * the first bonuses are not divided by zero. */
+        x->ret_count = 1e-4;
+        x->ret_m2 = 1e-4;
     }
     return x;
 oom:
@@ -192,7 +250,11 @@ void actor_explore_free(actor_explore *x)
     free(x->proj);
     free(x->zero);
     free(x->y);
-    free(x->table);
+    count_table_free(x->table);
+    free(x->visits);
+    nn_rnd_free(x->rnd);
+    free(x->rnd_err);
+    free(x->rnd_ret);
     free(x);
 }
 
@@ -299,53 +361,54 @@ uint64_t actor_explore_code(const actor_explore *x, const float *g)
     return code_of(y, k);
 }
 
-/* SplitMix64's finaliser spreads codes that differ in few bits over the whole table. */
-static size_t home_of(uint64_t code, size_t mask)
-{
-    code ^= code >> 30;
-    code *= 0xbf58476d1ce4e5b9ull;
-    code ^= code >> 27;
-    code *= 0x94d049bb133111ebull;
-    code ^= code >> 31;
-    return (size_t)code & mask;
-}
-
-/* The slot holding code, or the empty slot where it would go (linear probing; the table is
- * never full because inserts stop at 7/8). */
-static slot *find(const actor_explore *x, uint64_t code)
-{
-    size_t mask = x->cfg.simhash_table - 1;
-    for (size_t i = home_of(code, mask);; i = (i + 1) & mask) {
-        slot *s = &x->table[i];
-        if (s->count == 0 || s->code == code) {
-            return s;
-        }
-    }
-}
-
 uint64_t actor_explore_count(const actor_explore *x, uint64_t code)
 {
-    return x->table ? find(x, code)->count : 0;
+    return x->table ? count_table_get(x->table, code) : 0;
 }
 
-/* Counts one visit of code and returns the count after it. */
+/* Counts one visit of code (and keeps it for the shard with shared counts); returns the count
+ * after it. */
 static uint64_t visit(actor_explore *x, uint64_t code)
 {
-    slot *s = find(x, code);
-    if (s->count == 0) {
-        if (x->n_codes >= x->cfg.simhash_table / 8 * 7) {
-            x->overflow++;
-            return 1;
+    if (x->visits) {
+        if (x->n_visits < x->cfg.visit_cap) {
+            x->visits[x->n_visits++] = code;
+        } else {
+            x->visits_dropped++;
         }
-        s->code = code;
-        x->n_codes++;
     }
-    return ++s->count;
+    return count_table_add(x->table, code, 1);
+}
+
+/* RND: bonus[i] = β·e_i/σ_R, e_i the predictor's error on observation i and σ_R the running
+ * std of the per-env discounted intrinsic returns R_i ← γR_i + e_i (the paper's reward
+ * normalisation; intrinsic returns run on across episode ends, as its non-episodic stream). */
+static void rnd_bonus(actor_explore *x, const float *g, size_t n, float *bonus)
+{
+    nn_rnd_error(x->rnd, g, n, x->rnd_err);
+    for (size_t i = 0; i < n; i++) {
+        x->rnd_ret[i] = x->cfg.gamma * x->rnd_ret[i] + x->rnd_err[i];
+        double c = x->ret_count + 1.0, delta = x->rnd_ret[i] - x->ret_mean;
+        x->ret_mean += delta / c;
+        x->ret_m2 += delta * (x->rnd_ret[i] - x->ret_mean);
+        x->ret_count = c;
+    }
+    double sd = sqrt(x->ret_m2 / x->ret_count);
+    if (sd < 1e-8) {
+        sd = 1e-8;
+    }
+    for (size_t i = 0; i < n; i++) {
+        bonus[i] = (float)(x->cfg.rnd.beta * x->rnd_err[i] / sd);
+    }
 }
 
 void actor_explore_bonus(actor_explore *x, const float *g, size_t n, float *bonus)
 {
     assert(n <= x->cfg.n_envs);
+    if (x->rnd) {
+        rnd_bonus(x, g, n, bonus);
+        return;
+    }
     if (!actor_strategy_uses_counts(x->cfg.strategy)) {
         memset(bonus, 0, n * sizeof *bonus);
         return;
@@ -361,10 +424,47 @@ void actor_explore_bonus(actor_explore *x, const float *g, size_t n, float *bonu
 
 size_t actor_explore_codes(const actor_explore *x)
 {
-    return x->n_codes;
+    return x->table ? count_table_codes(x->table) : 0;
 }
 
 uint64_t actor_explore_overflow(const actor_explore *x)
 {
-    return x->overflow;
+    return x->table ? count_table_overflow(x->table) : 0;
+}
+
+size_t actor_explore_visits(const actor_explore *x, const uint64_t **codes)
+{
+    *codes = x->visits;
+    return x->n_visits;
+}
+
+void actor_explore_visits_sent(actor_explore *x)
+{
+    x->n_visits = 0;
+}
+
+uint64_t actor_explore_visits_dropped(const actor_explore *x)
+{
+    return x->visits_dropped;
+}
+
+void actor_explore_heard(actor_explore *x, const uint64_t *codes, const uint64_t *counts,
+                         size_t n)
+{
+    if (!x->table) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        count_table_raise(x->table, codes[i], counts[i]);
+    }
+}
+
+nn_rnd *actor_explore_rnd(const actor_explore *x)
+{
+    return x->rnd;
+}
+
+double actor_explore_intrinsic_std(const actor_explore *x)
+{
+    return x->rnd ? sqrt(x->ret_m2 / x->ret_count) : 0.0;
 }

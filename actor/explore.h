@@ -18,16 +18,26 @@
  *   bootstrap+count  bootstrap acting plus the count bonus: the composition that makes sense
  *                    (deep exploration from heads, novelty from counts). epsilon+count is what
  *                    `count` is; epsilon+bootstrap is bootstrap with bootstrap_epsilon > 0.
+ *   rnd              RND's novelty bonus (nn/rnd.h) with ε-greedy acting from the ladder: the
+ *                    predictor's error on the observation, β·e/σ_R with σ_R the running std of
+ *                    this actor's discounted intrinsic returns; the predictor and the
+ *                    observation normaliser come from the learner with the parameters
+ *                    (actor_explore_rnd is what the subscription writes into).
+ *   bootstrap+rnd    bootstrap acting plus the RND bonus, as bootstrap+count.
+ * Shared counts (exploration.counts = shared): the actor keeps the codes it visits since its
+ * last batch (actor_explore_visits), sends them with the batch, and raises its counts to the
+ * shard's totals that come back with the acknowledgement (actor_explore_heard), so a code
+ * another actor of the shard visited is no longer novel here.
  * Bootstrap masks: with K > 1 heads every transition gets K bits drawn Bernoulli(mask_p),
  * whatever the strategy (the learner trains head k on the transitions with bit k).
  * The bonus of observation s_t is paid with the reward of the step taken from s_t (as the
  * reference #Exploration implementation adds it per visited observation) and the actor keeps
  * it separately as the episode's intrinsic return.
  *
- * The hash table has a fixed number of slots (simhash_table, a power of two): memory is
- * planned at start. When it is 7/8 full, codes never seen before are no longer stored: they
- * count as first visits (bonus β) and actor_explore_overflow says how many such visits there
- * were; size the table for the run. k <= 64 bits, so a code is one uint64.
+ * The counts are a common/counts.h table of simhash_table slots, planned at start: when it is
+ * 7/8 full, codes never seen before count as first visits (bonus β) and actor_explore_overflow
+ * says how many such visits there were; size the table for the run. k <= 64 bits, so a code
+ * is one uint64.
  *
  *     actor_explore *x = actor_explore_new(&xc, &err);
  *     actor_explore_episode_start(x, i);              // every env, at every episode start
@@ -44,7 +54,10 @@
 
 #include "common/config.h"
 #include "common/err.h"
+#include "common/counts.h"
 #include "common/rng.h"
+#include "nn/arch.h"
+#include "nn/rnd.h"
 
 #define ACTOR_SIMHASH_MAX_BITS 64
 
@@ -53,6 +66,8 @@ typedef enum actor_strategy {
     ACTOR_STRATEGY_BOOTSTRAP = 1,
     ACTOR_STRATEGY_COUNT = 2,
     ACTOR_STRATEGY_BOOTSTRAP_COUNT = 3,
+    ACTOR_STRATEGY_RND = 4,
+    ACTOR_STRATEGY_BOOTSTRAP_RND = 5,
 } actor_strategy;
 
 /* Plain data; actor_explore_config_from fills it from [exploration]. */
@@ -65,7 +80,12 @@ typedef struct actor_explore_config {
     uint32_t simhash_bits;    /* k, 1..64 */
     double bonus_beta;        /* β */
     size_t simhash_table;     /* hash table slots, a power of two */
+    bool shared_counts;       /* exploration.counts = shared */
+    nn_rnd_config rnd;        /* [rnd], with an RND strategy */
     /* Set by the actor, not the file: */
+    nn_qnet_config net;       /* the Q-network's (RND builds on its input and convolutions) */
+    double gamma;             /* discount of the intrinsic returns RND normalises by */
+    size_t visit_cap;         /* codes kept between two batches (shared counts) */
     size_t n_envs, n_heads, n_actions;
     size_t obs_floats;        /* D = H*W*C, the length of g(s) */
     uint32_t actor_index, n_actors;
@@ -85,8 +105,10 @@ double actor_explore_ladder(double epsilon, double alpha, uint32_t i, uint32_t n
 /* Whether the strategy acts with one head per episode, and whether it pays a count bonus. */
 bool actor_strategy_uses_heads(actor_strategy s);
 bool actor_strategy_uses_counts(actor_strategy s);
+bool actor_strategy_uses_rnd(actor_strategy s);
 
-/* Parses "epsilon", "bootstrap", "count" or "bootstrap+count". EINVAL lists them. */
+/* Parses "epsilon", "bootstrap", "count", "bootstrap+count", "rnd" or "bootstrap+rnd". EINVAL
+ * lists them. */
 int actor_strategy_parse(const char *name, actor_strategy *out, shoal_err *err);
 
 typedef struct actor_explore actor_explore;
@@ -129,5 +151,25 @@ uint64_t actor_explore_count(const actor_explore *x, uint64_t code);
 /* Distinct codes stored, and visits of new codes refused because the table was full. */
 size_t actor_explore_codes(const actor_explore *x);
 uint64_t actor_explore_overflow(const actor_explore *x);
+
+/* Shared counts: the codes visited since actor_explore_visits_sent (valid until the next
+ * bonus); after visit_cap of them further visits are not kept (counted in
+ * actor_explore_visits_dropped). 0 without shared counts. */
+size_t actor_explore_visits(const actor_explore *x, const uint64_t **codes);
+void actor_explore_visits_sent(actor_explore *x);
+uint64_t actor_explore_visits_dropped(const actor_explore *x);
+
+/* Raises the count of each codes[i] to counts[i] (a shard's totals, which include this
+ * actor's sent visits). */
+void actor_explore_heard(actor_explore *x, const uint64_t *codes, const uint64_t *counts,
+                         size_t n);
+
+/* RND's networks and normaliser (NULL without an RND strategy), owned by x: the parameter
+ * subscription writes the learner's predictor into it. */
+nn_rnd *actor_explore_rnd(const actor_explore *x);
+
+/* σ_R, the running std of discounted intrinsic returns RND's errors are divided by (0 without
+ * RND). */
+double actor_explore_intrinsic_std(const actor_explore *x);
 
 #endif

@@ -9,6 +9,7 @@
 #include "evaluator/evaluate.h"
 #include "learner/learner.h"
 #include "nn/nn_config.h"
+#include "nn/rnd.h"
 #include "replay/server.h"
 
 /* Keys of the whole run, owned by the cluster part. Each other part owns its own table. */
@@ -80,6 +81,7 @@ const config_key *const *shoal_config_tables(size_t *n_tables)
         replay_config_keys,
         actor_config_keys,
         actor_explore_config_keys,
+        nn_rnd_config_keys,
         evaluator_config_keys,
         learner_config_keys,
     };

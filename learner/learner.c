@@ -110,10 +110,10 @@ struct learner {
     double next_metrics_s, next_repeat_s, row_t0_s;
     uint64_t row_step0;
     double row_wait_s;
-    double sum_td, sum_margin, sum_bc, sum_l2, sum_tc, sum_abs_td, sum_demo;
+    double sum_td, sum_margin, sum_bc, sum_l2, sum_tc, sum_abs_td, sum_demo, sum_rnd;
     uint64_t row_updates;
     uint64_t last_episodes;
-    double last_return_sum;
+    double last_return_sum, last_intrinsic_sum;
     uint64_t last_labels, last_label_ns, last_expert_steps; /* DAgger counters at the last row */
     /* TensorBoard (rank 0; NULL: off): each metrics row as scalars, and a histogram of the
      * newest LEARNER_TB_PRIORITIES priorities this rank computed since the last row */
@@ -199,6 +199,14 @@ int learner_config_from(const config *c, uint32_t rank, const char *replay, cons
     }
     snprintf(out->init_from, sizeof out->init_from, "%s", init_from);
     out->update.threads = (size_t)config_int(c, "learner", "threads");
+    out->update.rnd = nn_rnd_wanted(c);
+    out->update.rnd_seed = out->seed;
+    if (out->update.rnd) {
+        rc = nn_rnd_config_from(c, &out->update.rnd_cfg, err);
+        if (rc != SHOAL_OK) {
+            return rc;
+        }
+    }
     out->update.allreduce_overlap = config_bool(c, "learner", "allreduce_overlap");
     out->sample = (replay_sample_req){.batch_size = out->batch_size,
                                       .demo_fraction = config_float(c, "replay", "demo_fraction"),
@@ -286,7 +294,8 @@ static const char metrics_header[] =
     "replay_sample_blocked_s,replay_insert_wait_s,replay_sample_wait_s,"
     "replay_prio_bin0,replay_prio_bin1,replay_prio_bin2,replay_prio_bin3,replay_prio_bin4,"
     "replay_prio_bin5,replay_prio_bin6,replay_prio_bin7,replay_prio_bin8,replay_prio_bin9,"
-    "replay_prio_bin10,replay_prio_bin11,labels,labels_per_s,label_us,expert_share\n";
+    "replay_prio_bin10,replay_prio_bin11,labels,labels_per_s,label_us,expert_share,loss_rnd,"
+    "mean_intrinsic_recent\n";
 
 static int open_metrics(learner *l, shoal_err *err)
 {
@@ -330,6 +339,7 @@ static int start_rank0(learner *l, shoal_err *err)
         if (!l->pub) {
             return err ? err->code : SHOAL_EIO;
         }
+        learner_params_pub_set_rnd(l->pub, learner_update_rnd(l->u));
         if (l->cfg.params_host[0]) {
             rc = endpoints_with_host(l->params_endpoint, l->cfg.params_host, l->params_endpoint,
                                      sizeof l->params_endpoint, err);
@@ -512,6 +522,7 @@ static void account(learner *l, const learner_loss *loss, size_t count)
     l->sum_bc += loss->bc;
     l->sum_l2 += loss->l2;
     l->sum_tc += loss->tc;
+    l->sum_rnd += loss->rnd;
     l->sum_abs_td += loss->mean_abs_td;
     l->sum_demo += (double)loss->n_demo / (double)count;
     l->row_updates++;
@@ -589,8 +600,17 @@ static void write_labels(learner *l, char *row, size_t cap, size_t used,
                              dt > 0 ? (double)d_labels / dt : 0.0,
                              d_labels ? (double)d_ns / (double)d_labels * 1e-3 : 0.0,
                              d_labels ? (double)d_expert / (double)d_labels : 0.0);
+    used = used < cap ? used : cap - 1;
+    /* RND's loss and the episodes' intrinsic returns, kept apart from the extrinsic ones */
+    uint64_t d_episodes = st->episodes - (st->episodes >= l->last_episodes ? l->last_episodes : 0);
+    double n = l->row_updates ? (double)l->row_updates : 1.0;
+    used += (size_t)snprintf(row + used, cap - used, ",%.6g,%.6g", l->sum_rnd / n,
+                             d_episodes ? (st->intrinsic_return_sum - l->last_intrinsic_sum) /
+                                              (double)d_episodes
+                                        : 0.0);
     used = used < cap - 1 ? used : cap - 2;
     snprintf(row + used, cap - used, "\n");
+    l->last_intrinsic_sum = st->intrinsic_return_sum;
     l->last_labels = st->labels;
     l->last_label_ns = st->label_ns;
     l->last_expert_steps = st->expert_steps;
@@ -628,7 +648,7 @@ static void write_metrics_row(learner *l, double now)
     l->row_t0_s = now;
     l->row_step0 = step;
     l->row_wait_s = l->wait_s;
-    l->sum_td = l->sum_margin = l->sum_bc = l->sum_l2 = l->sum_tc = l->sum_abs_td = 0.0;
+    l->sum_td = l->sum_margin = l->sum_bc = l->sum_l2 = l->sum_tc = l->sum_abs_td = l->sum_rnd = 0.0;
     l->sum_demo = 0.0;
     l->row_updates = 0;
 }

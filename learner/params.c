@@ -14,6 +14,9 @@ struct learner_params_pub {
     curve_zap *zap; /* with CURVE: who may subscribe */
     uint8_t *blob;  /* the parameter blob, reused */
     size_t blob_cap;
+    const nn_rnd *rnd; /* NULL: no RND data */
+    uint8_t *rnd_blob;
+    size_t rnd_cap;
     uint8_t *msg;   /* the last packed Envelope, reused and repeated */
     size_t msg_cap;
     size_t msg_len;
@@ -23,13 +26,15 @@ struct learner_params_sub {
     void *sock;
     nn_qnet *net;
     size_t blob_bytes;
+    nn_rnd *rnd; /* NULL: no RND data expected */
+    size_t rnd_bytes;
     uint64_t version;
     bool have; /* a version is in the network */
     frame_arena *arena;
 };
 
 /* Room for the envelope around the blob: version, arch string, ints and tags. */
-#define ENVELOPE_SLACK (NN_QNET_ARCH_MAX + 128)
+#define ENVELOPE_SLACK (NN_QNET_ARCH_MAX + NN_RND_ARCH_MAX + 128)
 
 learner_params_pub *learner_params_pub_new(void *ctx, const char *endpoint,
                                            const curve_keys *curve, char *bound, size_t cap,
@@ -75,6 +80,7 @@ void learner_params_pub_free(learner_params_pub *pub)
     }
     curve_zap_free(pub->zap);
     free(pub->blob);
+    free(pub->rnd_blob);
     free(pub->msg);
     free(pub);
 }
@@ -112,6 +118,20 @@ int learner_params_pub_send(learner_params_pub *pub, uint64_t version, uint64_t 
     p.data.data = pub->blob;
     p.data.len = n;
     p.crc32c = crc32c(pub->blob, n);
+    if (pub->rnd) {
+        size_t nr = nn_rnd_blob_bytes(pub->rnd);
+        rc = reserve(&pub->rnd_blob, &pub->rnd_cap, nr, err);
+        if (rc == SHOAL_OK) {
+            rc = nn_rnd_blob_export(pub->rnd, pub->rnd_blob, pub->rnd_cap, err);
+        }
+        if (rc != SHOAL_OK) {
+            return rc;
+        }
+        p.rnd_arch = (char *)nn_rnd_arch(pub->rnd);
+        p.rnd_data.data = pub->rnd_blob;
+        p.rnd_data.len = nr;
+        p.rnd_crc32c = crc32c(pub->rnd_blob, nr);
+    }
     Shoal__V1__Envelope env = SHOAL__V1__ENVELOPE__INIT;
     env.body_case = SHOAL__V1__ENVELOPE__BODY_PARAMS;
     env.params = &p;
@@ -122,6 +142,11 @@ int learner_params_pub_send(learner_params_pub *pub, uint64_t version, uint64_t 
     }
     pub->msg_len = frame_pack(&env, pub->msg);
     return learner_params_pub_repeat(pub, err);
+}
+
+void learner_params_pub_set_rnd(learner_params_pub *pub, const nn_rnd *rnd)
+{
+    pub->rnd = rnd;
 }
 
 int learner_params_pub_repeat(learner_params_pub *pub, shoal_err *err)
@@ -138,7 +163,7 @@ int learner_params_pub_repeat(learner_params_pub *pub, shoal_err *err)
 
 static size_t sub_max_bytes(const learner_params_sub *sub)
 {
-    return 2 * sub->blob_bytes + ENVELOPE_SLACK;
+    return 2 * (sub->blob_bytes + sub->rnd_bytes) + ENVELOPE_SLACK;
 }
 
 learner_params_sub *learner_params_sub_new(void *ctx, const char *endpoint,
@@ -188,6 +213,46 @@ void learner_params_sub_free(learner_params_sub *sub)
     free(sub);
 }
 
+int learner_params_sub_set_rnd(learner_params_sub *sub, nn_rnd *rnd, shoal_err *err)
+{
+    sub->rnd = rnd;
+    sub->rnd_bytes = rnd ? nn_rnd_blob_bytes(rnd) : 0;
+    frame_arena *a = frame_arena_new(sub_max_bytes(sub), err);
+    if (!a) {
+        return err ? err->code : SHOAL_ENOMEM;
+    }
+    frame_arena_free(sub->arena);
+    sub->arena = a;
+    int64_t max_bytes = (int64_t)sub_max_bytes(sub);
+    if (zmq_setsockopt(sub->sock, ZMQ_MAXMSGSIZE, &max_bytes, sizeof max_bytes) != 0) {
+        return shoal_err_set(err, SHOAL_EIO, "parameters: cannot raise the message limit: %s",
+                             zmq_strerror(zmq_errno()));
+    }
+    return SHOAL_OK;
+}
+
+/* The RND part of p, checked against sub's (when sub expects one). */
+static int check_rnd(const learner_params_sub *sub, const Shoal__V1__Params *p, shoal_err *err)
+{
+    const char *arch = nn_rnd_arch(sub->rnd);
+    if (!p->rnd_arch || strcmp(p->rnd_arch, arch) != 0) {
+        return shoal_err_set(err, SHOAL_EARCH,
+                             "parameters carry RND '%s' but this process runs '%s'; the learner "
+                             "and the actors must use the same exploration.strategy, [rnd], "
+                             "[network] and run.seed", p->rnd_arch ? p->rnd_arch : "(none)",
+                             arch);
+    }
+    if (p->rnd_data.len != sub->rnd_bytes) {
+        return shoal_err_set(err, SHOAL_EARCH, "RND blob of %zu bytes; expected %zu",
+                             p->rnd_data.len, sub->rnd_bytes);
+    }
+    if (crc32c(p->rnd_data.data, p->rnd_data.len) != p->rnd_crc32c) {
+        return shoal_err_set(err, SHOAL_ECORRUPT, "RND data of parameters version %llu fail "
+                             "their CRC32C", (unsigned long long)p->version);
+    }
+    return SHOAL_OK;
+}
+
 static int accept_params(learner_params_sub *sub, const Shoal__V1__Envelope *env,
                          uint64_t *version, uint64_t *frames, shoal_err *err)
 {
@@ -211,10 +276,19 @@ static int accept_params(learner_params_sub *sub, const Shoal__V1__Envelope *env
         return shoal_err_set(err, SHOAL_ECORRUPT, "parameters version %llu fail their CRC32C",
                              (unsigned long long)p->version);
     }
+    if (sub->rnd) {
+        int rc = check_rnd(sub, p, err);
+        if (rc != SHOAL_OK) {
+            return rc;
+        }
+    }
     if (sub->have && p->version <= sub->version) {
         return shoal_err_set(err, SHOAL_EAGAIN, "no newer parameters");
     }
     int rc = nn_qnet_blob_import(sub->net, p->data.data, p->data.len, err);
+    if (rc == SHOAL_OK && sub->rnd) {
+        rc = nn_rnd_blob_import(sub->rnd, p->rnd_data.data, p->rnd_data.len, err);
+    }
     if (rc != SHOAL_OK) {
         return rc;
     }

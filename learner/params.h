@@ -8,6 +8,10 @@
  * the latest parameters when asked (learner_params_pub_repeat) and subscribers wait for the
  * first message with a bounded timeout.
  *
+ * With RND (nn/rnd.h) the publisher adds the predictor and its observation normaliser to every
+ * message (rnd_arch, rnd_data, rnd_crc32c); a subscriber given an nn_rnd refuses a message
+ * without them or with another RND architecture, and takes network and predictor together.
+ *
  * With CURVE keys (common/curve.h; NULL or off: plain TCP) the publisher is a CURVE server whose
  * ZAP handler admits only the run's client key, so only holders of the run's keys receive.
  *
@@ -26,6 +30,7 @@
 #include "common/curve.h"
 #include "common/err.h"
 #include "nn/qnet.h"
+#include "nn/rnd.h"
 
 typedef struct learner_params_pub learner_params_pub;
 typedef struct learner_params_sub learner_params_sub;
@@ -47,6 +52,10 @@ void learner_params_pub_free(learner_params_pub *pub);
 int learner_params_pub_send(learner_params_pub *pub, uint64_t version, uint64_t frames,
                             const nn_qnet *net, shoal_err *err);
 
+/* From now on every message also carries rnd's predictor and normaliser (NULL: none). rnd must
+ * outlive pub. */
+void learner_params_pub_set_rnd(learner_params_pub *pub, const nn_rnd *rnd);
+
 /* Publishes the last message again (for subscribers that joined late); SHOAL_OK and nothing
  * sent when nothing was published yet. */
 int learner_params_pub_repeat(learner_params_pub *pub, shoal_err *err);
@@ -58,6 +67,11 @@ learner_params_sub *learner_params_sub_new(void *ctx, const char *endpoint,
 
 /* Closes the socket and frees sub. NULL is fine. */
 void learner_params_sub_free(learner_params_sub *sub);
+
+/* From now on a message must carry RND data for rnd's architecture, which is written into rnd
+ * with the network's parameters (EARCH otherwise, nothing changed). rnd must outlive sub.
+ * ENOMEM. */
+int learner_params_sub_set_rnd(learner_params_sub *sub, nn_rnd *rnd, shoal_err *err);
 
 /* Waits up to timeout_ms (0: just look) for a message. SHOAL_OK: a newer version arrived and is
  * now in the network; *version and *frames (may be NULL) tell which. EAGAIN: nothing new.

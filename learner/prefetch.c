@@ -134,6 +134,7 @@ static void add_shard_stats(learner_replay_stats *t, const replay_stats *s)
     for (size_t a = 0; a < s->n_actors; a++) {
         t->episodes += s->actors[a].episodes;
         t->return_sum += s->actors[a].return_sum;
+        t->intrinsic_return_sum += s->actors[a].intrinsic_return_sum;
         t->last_return_sum += s->actors[a].last_return;
         t->labels += s->actors[a].labels;
         t->label_ns += s->actors[a].label_ns;

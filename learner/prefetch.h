@@ -70,6 +70,7 @@ typedef struct learner_replay_stats {
     uint64_t episodes;
     double return_sum;       /* Σ extrinsic returns of those episodes */
     double last_return_sum;  /* Σ over actors of their latest episode's return */
+    double intrinsic_return_sum; /* Σ intrinsic returns (exploration bonuses) of the episodes */
     size_t n_actors;
     uint64_t labels, label_ns, expert_steps; /* DAgger: Σ over the actors (ActorStats) */
     double sample_blocked_s; /* Σ time the shards' limiters held sample replies */

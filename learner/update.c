@@ -67,6 +67,10 @@ struct learner_update {
      * on the whole batch in the learner's thread */
     nn_qnet *behaviour;
     nn_optim *behaviour_opt;
+    /* RND only (else NULL): the predictor with its optimizer, and the batch moments buffer */
+    nn_rnd *rnd;
+    nn_optim *rnd_opt;
+    double *rnd_sums; /* (1 + 2D) */
     float *g;           /* (B, K, A) G's logits on s */
     float *g_next;      /* (B, K, A) G's logits on s' */
     float *dg;          /* (B, K, A) dL/dG */
@@ -284,6 +288,21 @@ learner_update *learner_update_new(const learner_update_config *cfg, MPI_Comm co
             goto fail;
         }
     }
+    if (cfg->rnd) {
+        nn_optim_config oc = nn_optim_adam(cfg->rnd_cfg.lr);
+        u->rnd = nn_rnd_new(&cfg->net, &cfg->rnd_cfg, cfg->net.max_batch, cfg->rnd_seed, err);
+        u->rnd_opt = u->rnd ? nn_optim_new(&oc, nn_qnet_n_trainable(nn_rnd_predictor(u->rnd)),
+                                           err)
+                            : NULL;
+        if (!u->rnd_opt) {
+            goto fail;
+        }
+        u->rnd_sums = malloc((1 + 2 * nn_rnd_in_floats(u->rnd)) * sizeof *u->rnd_sums);
+        if (!u->rnd_sums) {
+            shoal_err_set(err, SHOAL_ENOMEM, "out of memory for RND's workspaces");
+            goto fail;
+        }
+    }
     return u;
 fail:
     learner_update_free(u);
@@ -303,6 +322,9 @@ void learner_update_free(learner_update *u)
     replica_free_buffers(&u->main);
     nn_qnet_free(u->behaviour);
     nn_optim_free(u->behaviour_opt);
+    nn_rnd_free(u->rnd);
+    nn_optim_free(u->rnd_opt);
+    free(u->rnd_sums);
     free(u->grads_td);
     free(u);
 }
@@ -472,6 +494,39 @@ static int allreduce_behaviour(learner_update *u, shoal_err *err)
     for (size_t i = 0; i < u->n_trainable; i++) {
         grads[i] *= scale;
     }
+    return SHOAL_OK;
+}
+
+/* RND: the normaliser takes the batch's observations (moments summed over the ranks, so every
+ * rank keeps the same statistics), then the predictor one Adam step on its error there,
+ * its gradient averaged over the ranks as the Q-network's. Returns this rank's loss. */
+static int rnd_step(learner_update *u, const learner_batch *b, float *loss, shoal_err *err)
+{
+    nn_qnet *p = nn_rnd_predictor(u->rnd);
+    size_t n_sums = 1 + 2 * nn_rnd_in_floats(u->rnd), n_grads = nn_qnet_n_trainable(p);
+    nn_rnd_moments(u->rnd, b->obs, b->count, u->rnd_sums);
+    bool many = u->comm != MPI_COMM_NULL && u->size > 1;
+    if (many) {
+        int rc = MPI_Allreduce(MPI_IN_PLACE, u->rnd_sums, (int)n_sums, MPI_DOUBLE, MPI_SUM,
+                               u->comm);
+        if (rc != MPI_SUCCESS) {
+            return mpi_fail(err, rc, "RND normaliser's all-reduce");
+        }
+    }
+    nn_rnd_observe(u->rnd, u->rnd_sums);
+    *loss = nn_rnd_gradient(u->rnd, b->obs, b->count);
+    float *grads = nn_qnet_grads(p);
+    if (many) {
+        int rc = MPI_Allreduce(MPI_IN_PLACE, grads, (int)n_grads, MPI_FLOAT, MPI_SUM, u->comm);
+        if (rc != MPI_SUCCESS) {
+            return mpi_fail(err, rc, "RND predictor's gradient all-reduce");
+        }
+        float scale = 1.0f / (float)u->size;
+        for (size_t i = 0; i < n_grads; i++) {
+            grads[i] *= scale;
+        }
+    }
+    nn_optim_step(u->rnd_opt, nn_qnet_params(p), grads);
     return SHOAL_OK;
 }
 
@@ -663,6 +718,13 @@ int learner_update_step(learner_update *u, const learner_batch *b, float *priori
         nn_optim_step(u->behaviour_opt, nn_qnet_params(u->behaviour),
                       nn_qnet_grads(u->behaviour));
     }
+    local.rnd = 0.0f;
+    if (u->rnd) {
+        rc = rnd_step(u, b, &local.rnd, err);
+        if (rc != SHOAL_OK) {
+            return rc;
+        }
+    }
     u->steps++;
     if (u->steps % u->cfg.target_period == 0) {
         /* Same architecture by construction: the copy cannot fail. */
@@ -692,6 +754,10 @@ uint32_t learner_update_local_checksum(const learner_update *u)
         crc = crc32c_update(crc, nn_qnet_params(u->behaviour),
                             nn_qnet_n_params(u->behaviour) * sizeof(float));
         crc = crc32c_update(crc, bstate, n_state * sizeof(float));
+    }
+    if (u->rnd) {
+        nn_qnet *p = nn_rnd_predictor(u->rnd);
+        crc = crc32c_update(crc, nn_qnet_params(p), nn_qnet_n_params(p) * sizeof(float));
     }
     return crc32c_update(crc, counts, sizeof counts);
 }
@@ -766,6 +832,11 @@ nn_optim *learner_update_optim(const learner_update *u)
 nn_qnet *learner_update_behaviour(const learner_update *u)
 {
     return u->behaviour;
+}
+
+nn_rnd *learner_update_rnd(const learner_update *u)
+{
+    return u->rnd;
 }
 
 learner_update_times learner_update_times_of(const learner_update *u)

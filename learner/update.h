@@ -40,6 +40,7 @@
 #include "common/err.h"
 #include "nn/optim.h"
 #include "nn/qnet.h"
+#include "nn/rnd.h"
 
 /* What the update learns (learner.mode):
  *   RL      the double-DQN TD loss (+ DQfD margin on demonstrations), as above;
@@ -74,6 +75,12 @@ typedef struct learner_update_config {
     uint64_t target_period; /* copy the target every this many updates (>= 1) */
     int allreduce_overlap;  /* all-reduce layers' gradients as the backward pass finishes them */
     size_t threads;         /* 0 or 1: one thread; 2: the batch split between two threads */
+    /* RND (exploration.strategy = rnd, bootstrap+rnd): train its predictor on every batch's
+     * observations s with its own Adam (rnd_cfg.lr), after the Q update; the normaliser takes
+     * the batch's moments (all-reduced) first. rnd_seed: the run seed, as the actors'. */
+    int rnd;
+    nn_rnd_config rnd_cfg;
+    uint64_t rnd_seed;
 } learner_update_config;
 
 /* One decoded batch (this rank's share), struct-of-arrays, borrowed for the call. */
@@ -97,6 +104,7 @@ typedef struct learner_loss {
     float l2;         /* λ Σθ² */
     float tc;         /* λ_TC · temporal-consistency loss (0 when off) */
     float mean_abs_td; /* mean of the new priorities |δ| */
+    float rnd;        /* RND predictor's mean squared error before its step (0 without RND) */
     size_t n_demo;    /* demonstrations in the batch */
 } learner_loss;
 
@@ -148,6 +156,10 @@ nn_optim *learner_update_optim(const learner_update *u);
 
 /* OFFLINE's behaviour model G (NULL in the other modes), owned by u. */
 nn_qnet *learner_update_behaviour(const learner_update *u);
+
+/* RND's predictor and normaliser (NULL without RND), owned by u: what rank 0 publishes. Not
+ * in checkpoints yet: a resumed run starts a fresh predictor (docs/actors.md). */
+nn_rnd *learner_update_rnd(const learner_update *u);
 
 /* Starts u from the parameters of checkpoint path (learner.init_from: pretrain, then finetune):
  * the online and target networks get them, the update count restarts at 0 and the optimizer

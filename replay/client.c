@@ -50,6 +50,9 @@ struct replay_client {
     bool head_taken;   /* the head slot was returned by sample_next and is freed by the next */
     uint64_t next_id;
     uint64_t acked;
+    /* shared counts heard in acks, grown to the largest backlog seen */
+    uint64_t *heard_code, *heard_count;
+    size_t n_heard, heard_cap;
     size_t demo_rr;
     int async_code;    /* an Error not tied to a waiting call */
     shoal_err async_err;
@@ -96,6 +99,8 @@ void replay_client_free(replay_client *c)
     free(c->ratio);
     free(c->upd_prio);
     free(c->actors);
+    free(c->heard_code);
+    free(c->heard_count);
     curve_keys_wipe(&c->opt.curve);
     free(c);
 }
@@ -323,6 +328,48 @@ static void on_error(replay_client *c, size_t i, const Shoal__V1__Error *e)
     }
 }
 
+/* Keeps an ack's visit counts for the actor. A malformed pair of columns is skipped (counts are
+ * a hint for the bonus; the ack itself still counts). Growing the buffer is amortised: it
+ * settles at the largest backlog between two reads. */
+static void hear_counts(replay_client *c, const Shoal__V1__InsertAck *a)
+{
+    size_t n = a->n_visit_code;
+    if (n == 0 || a->n_visit_count != n) {
+        return;
+    }
+    if (c->n_heard + n > c->heard_cap) {
+        size_t cap = 2 * (c->n_heard + n);
+        uint64_t *code = realloc(c->heard_code, cap * sizeof *code);
+        if (code) {
+            c->heard_code = code;
+        }
+        uint64_t *count = realloc(c->heard_count, cap * sizeof *count);
+        if (count) {
+            c->heard_count = count;
+        }
+        if (!code || !count) {
+            return;
+        }
+        c->heard_cap = cap;
+    }
+    memcpy(c->heard_code + c->n_heard, a->visit_code, n * sizeof *a->visit_code);
+    memcpy(c->heard_count + c->n_heard, a->visit_count, n * sizeof *a->visit_count);
+    c->n_heard += n;
+}
+
+size_t replay_client_visit_counts(const replay_client *c, const uint64_t **codes,
+                                  const uint64_t **counts)
+{
+    *codes = c->heard_code;
+    *counts = c->heard_count;
+    return c->n_heard;
+}
+
+void replay_client_visit_counts_clear(replay_client *c)
+{
+    c->n_heard = 0;
+}
+
 static void on_message(replay_client *c, size_t i, const Shoal__V1__Envelope *env)
 {
     shard_conn *s = &c->sh[i];
@@ -333,6 +380,7 @@ static void on_message(replay_client *c, size_t i, const Shoal__V1__Envelope *en
         }
         s->credits = env->insert_ack->credits ? env->insert_ack->credits : 1;
         c->acked += env->insert_ack->accepted;
+        hear_counts(c, env->insert_ack);
         break;
     case SHOAL__V1__ENVELOPE__BODY_SAMPLE_BATCH: on_batch(c, i, env->sample_batch); break;
     case SHOAL__V1__ENVELOPE__BODY_STATS:

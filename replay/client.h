@@ -91,7 +91,15 @@ typedef struct replay_batch {
     obs_spec spec;           /* encoding of t.obs and t.next_obs (spec.bytes each) */
     replay_transitions t;
     replay_episodes episodes;
+    /* Shared counts: the SimHash codes the actor visited since its previous batch (NULL, 0:
+     * none; at most REPLAY_MAX_VISITS). The shard adds them to its counts and returns its totals
+     * for them with an acknowledgement (replay_client_visit_counts). */
+    const uint64_t *visits;
+    size_t n_visits;
 } replay_batch;
+
+/* Visit codes one batch may carry. */
+#define REPLAY_MAX_VISITS 65536u
 
 /* A sample request (SampleRequest, validated). */
 typedef struct replay_sample_req {
@@ -246,6 +254,13 @@ int replay_client_flush(replay_client *c, shoal_err *err);
 
 /* Transitions acknowledged as stored so far. */
 uint64_t replay_client_acked(const replay_client *c);
+
+/* Shared counts: the (code, count) pairs the shards returned with their acknowledgements since
+ * replay_client_visit_counts_clear, in arrival order (a code may repeat; the later count is the
+ * newer). Owned by c, valid until the next call on c. */
+size_t replay_client_visit_counts(const replay_client *c, const uint64_t **codes,
+                                  const uint64_t **counts);
+void replay_client_visit_counts_clear(replay_client *c);
 
 /* Issues one batch request, split across shards by their priority totals (asked with a Stats
  * round trip the first time). EINVAL when opt.pipeline requests are already in flight or the

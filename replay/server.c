@@ -8,6 +8,7 @@
 #include <zmq.h>
 
 #include "common/clock.h"
+#include "common/counts.h"
 #include "common/fileio.h"
 #include "common/frame.h"
 #include "common/log.h"
@@ -63,6 +64,9 @@ const config_key replay_config_keys[] = {
     {"replay", "checkpoint_max_failures", CONFIG_INT, "3", 1, 1000000, NULL,
      "periodic checkpoints that may fail in a row (retried with back-off, the previous file "
      "kept) before the shard stops with an error"},
+    {"replay", "count_table", CONFIG_INT, "1048576", 16, 1073741824.0, NULL,
+     "slots of the shard's table of the SimHash codes its actors send (exploration.counts = "
+     "shared; a power of two, 16 bytes each, allocated with the first codes)"},
     {"replay", "demos", CONFIG_STRING, "", 0, 0, NULL,
      "demonstration files loaded at start, comma-separated (docs/formats.md)"},
     CONFIG_KEY_END,
@@ -87,6 +91,13 @@ typedef struct held_ack {
     uint32_t actor;
     uint64_t since_ns;
 } held_ack;
+
+/* Shared counts: the codes one actor sent since its last ack, whose totals its next ack
+ * carries. Grows to the largest backlog an actor builds (credits batches), then stays. */
+typedef struct visit_list {
+    uint64_t *code;
+    size_t n, cap;
+} visit_list;
 
 /* A FIFO of fixed capacity over caller-sized items. */
 typedef struct fifo {
@@ -127,6 +138,11 @@ struct replay_server {
     replay_ckpt_job ckpt;      /* the periodic checkpoint being written, if any */
     uint64_t next_ckpt_ns;     /* when the next periodic checkpoint starts */
     uint32_t ckpt_failures;    /* periodic checkpoints failed in a row */
+    /* shared counts (NULL until the first batch with visit codes) */
+    count_table *visit_counts;
+    visit_list *visits;        /* (max_actors) */
+    uint64_t *reply_counts;    /* the counts of one ack, grown as visit lists grow */
+    size_t reply_cap;
 };
 
 static int fifo_init(fifo *q, size_t item_bytes, size_t cap)
@@ -183,6 +199,7 @@ int replay_server_config_from(const config *c, uint32_t shard, const char *bind,
     out->max_pending = (size_t)config_int(c, "replay", "max_pending");
     out->checkpoint_secs = config_float(c, "replay", "checkpoint_secs");
     out->checkpoint_max_failures = (uint32_t)config_int(c, "replay", "checkpoint_max_failures");
+    out->count_table = (size_t)config_int(c, "replay", "count_table");
     if (strlen(bind) >= sizeof out->bind) {
         return shoal_err_set(err, SHOAL_EINVAL, "endpoint '%s' is too long", bind);
     }
@@ -237,12 +254,25 @@ static void send_or_log(replay_server *s, const peer_id *p, Shoal__V1__Envelope 
     }
 }
 
-static void send_ack(replay_server *s, const peer_id *p, uint64_t seq, uint32_t accepted)
+/* The ack to actor `actor` (UINT32_MAX: a demo batch) carries the totals of the codes that
+ * actor sent since its previous ack, read now, so a held ack hands back the freshest counts. */
+static void send_ack(replay_server *s, const peer_id *p, uint64_t seq, uint32_t accepted,
+                     uint32_t actor)
 {
     Shoal__V1__InsertAck a = SHOAL__V1__INSERT_ACK__INIT;
     a.seq = seq;
     a.accepted = accepted;
     a.credits = s->cfg.credits;
+    visit_list *v = s->visits && actor < s->cfg.max_actors ? &s->visits[actor] : NULL;
+    if (v && v->n) {
+        for (size_t i = 0; i < v->n; i++) {
+            s->reply_counts[i] = count_table_get(s->visit_counts, v->code[i]);
+        }
+        a.n_visit_code = a.n_visit_count = v->n;
+        a.visit_code = v->code;
+        a.visit_count = s->reply_counts;
+        v->n = 0;
+    }
     Shoal__V1__Envelope env = SHOAL__V1__ENVELOPE__INIT;
     env.body_case = SHOAL__V1__ENVELOPE__BODY_INSERT_ACK;
     env.insert_ack = &a;
@@ -317,6 +347,59 @@ static void note_actor(replay_server *s, const Shoal__V1__InsertBatch *b)
     }
 }
 
+/* Grows *buf (of *cap items of `item` bytes) to hold need; amortised doubling. */
+static int grow(void **buf, size_t *cap, size_t need, size_t item)
+{
+    if (need <= *cap) {
+        return SHOAL_OK;
+    }
+    size_t n = need > 2 * *cap ? need : 2 * *cap;
+    void *b = realloc(*buf, n * item);
+    if (!b) {
+        return SHOAL_ENOMEM;
+    }
+    *buf = b;
+    *cap = n;
+    return SHOAL_OK;
+}
+
+/* Shared counts: adds an agent batch's visit codes to the shard's counts and queues them for
+ * the actor's next ack. */
+static int count_visits(replay_server *s, const Shoal__V1__InsertBatch *b, shoal_err *err)
+{
+    if (b->demo || b->label) {
+        return shoal_err_set(err, SHOAL_EPROTO, "insert_batch.visit_code in a demonstration or "
+                             "label batch; only an actor's own batches carry visits");
+    }
+    if (b->n_visit_code > REPLAY_MAX_VISITS) {
+        return shoal_err_set(err, SHOAL_EPROTO, "insert_batch carries %zu visit codes; at most "
+                             "%u", b->n_visit_code, REPLAY_MAX_VISITS);
+    }
+    if (!s->visit_counts) {
+        size_t slots = s->cfg.count_table ? s->cfg.count_table : (size_t)1 << 20;
+        s->visit_counts = count_table_new(slots, "replay.count_table", err);
+        s->visits = s->visit_counts ? calloc(s->cfg.max_actors, sizeof *s->visits) : NULL;
+        if (!s->visits) {
+            return s->visit_counts ? shoal_err_set(err, SHOAL_ENOMEM, "shard %u: out of memory "
+                                                   "for shared counts", s->cfg.store.shard)
+                                   : err->code;
+        }
+    }
+    visit_list *v = &s->visits[b->actor_id];
+    size_t need = v->n + b->n_visit_code;
+    if (grow((void **)&v->code, &v->cap, need, sizeof *v->code) != SHOAL_OK ||
+        grow((void **)&s->reply_counts, &s->reply_cap, need, sizeof *s->reply_counts) !=
+            SHOAL_OK) {
+        return shoal_err_set(err, SHOAL_ENOMEM, "shard %u: out of memory for %zu visit codes",
+                             s->cfg.store.shard, need);
+    }
+    for (size_t i = 0; i < b->n_visit_code; i++) {
+        count_table_add(s->visit_counts, b->visit_code[i], 1);
+        v->code[v->n++] = b->visit_code[i];
+    }
+    return SHOAL_OK;
+}
+
 static void on_insert(replay_server *s, const peer_id *p, const Shoal__V1__InsertBatch *b)
 {
     shoal_err err = {0};
@@ -342,6 +425,10 @@ static void on_insert(replay_server *s, const peer_id *p, const Shoal__V1__Inser
         reply_error(s, p, err.code, b->seq, err.msg);
         return;
     }
+    if (b->n_visit_code && count_visits(s, b, &err) != SHOAL_OK) {
+        reply_error(s, p, err.code, b->seq, err.msg);
+        return;
+    }
     uint64_t inserted_before = replay_store_counters_get(s->store).inserted;
     if (replay_store_insert(s->store, &t, b->demo, &err) != SHOAL_OK) {
         reply_error(s, p, err.code, b->seq, err.msg);
@@ -352,12 +439,12 @@ static void on_insert(replay_server *s, const peer_id *p, const Shoal__V1__Inser
     }
     note_actor(s, b);
     if (!a) {
-        send_ack(s, p, b->seq, b->count);
+        send_ack(s, p, b->seq, b->count, UINT32_MAX);
         return;
     }
     replay_limiter_inserted(&s->lim, t.count);
     if (s->acks.n == 0 && may_ack(s)) {
-        send_ack(s, p, b->seq, b->count);
+        send_ack(s, p, b->seq, b->count, b->actor_id);
         return;
     }
     held_ack *h = fifo_push(&s->acks); /* cannot fail: held <= credits per actor */
@@ -509,7 +596,7 @@ static void release(replay_server *s)
     while (s->acks.n && may_ack(s)) {
         held_ack *h = fifo_at(&s->acks, 0);
         s->actors[h->actor].held--;
-        send_ack(s, &h->peer, h->seq, h->accepted);
+        send_ack(s, &h->peer, h->seq, h->accepted, h->actor);
         fifo_pop(&s->acks);
     }
     replay_limiter_account(&s->lim, s->acks.n > 0, s->samples.n > 0, clock_now_ns());
@@ -871,6 +958,14 @@ void replay_server_free(replay_server *s)
     replay_insight_rec_free(s->insight);
     free(s->samples.items);
     free(s->acks.items);
+    if (s->visits) {
+        for (uint32_t i = 0; i < s->cfg.max_actors; i++) {
+            free(s->visits[i].code);
+        }
+    }
+    free(s->visits);
+    count_table_free(s->visit_counts);
+    free(s->reply_counts);
     free(s);
 }
 

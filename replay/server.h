@@ -54,6 +54,8 @@ typedef struct replay_server_config {
     size_t max_message_bytes;       /* larger messages are answered with an Error */
     uint32_t max_actors;            /* actor ids 0..max_actors-1 */
     size_t max_pending;             /* sample requests the limiter may hold at once */
+    size_t count_table;             /* slots of the shared-counts table (exploration.counts;
+                                     * 0: 1048576) */
     /* NULL, or a flag another thread sets when the run stops: from then on insert acks are
      * never held, since the learners have stopped sampling and actors flushing their last
      * batches would otherwise wait for samples that never come. */

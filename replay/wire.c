@@ -218,6 +218,8 @@ void replay_wire_batch(const replay_batch *b, replay_wire_insert *out)
     m->episode_head = (uint32_t *)e->head;
     m->n_episode_intrinsic_return = e->intrinsic_ret ? e->count : 0;
     m->episode_intrinsic_return = (float *)e->intrinsic_ret;
+    m->n_visit_code = b->visits ? b->n_visits : 0;
+    m->visit_code = (uint64_t *)b->visits;
 }
 
 void replay_wire_sample_batch(const replay_sample *x, const obs_spec *spec,
@@ -275,7 +277,8 @@ int replay_wire_batch_view(const Shoal__V1__InsertBatch *m, const obs_spec *spec
         .episodes = {.count = n, .ret = m->episode_return, .length = m->episode_length,
                      .head = m->episode_head,
                      .intrinsic_ret = m->n_episode_intrinsic_return ?
-                                          m->episode_intrinsic_return : NULL}};
+                                          m->episode_intrinsic_return : NULL},
+        .visits = m->n_visit_code ? m->visit_code : NULL, .n_visits = m->n_visit_code};
     return SHOAL_OK;
 }
 

@@ -14,7 +14,9 @@
 #include "actor/record.h"
 #include "cluster/commands.h"
 #include "common/clock.h"
+#include "learner/learner.h"
 #include "learner/params.h"
+#include "learner/update.h"
 #include "nn/kernels.h"
 #include "nn/loss.h"
 #include "replay/client.h"
@@ -474,5 +476,104 @@ Test(actor, recording_a_game_without_an_expert_is_refused_and_leaves_no_file)
     cr_assert_neq(access(path, F_OK), 0);
     cr_assert_eq(actor_record_config_from(cfg, NULL, "random", 1, path, &rc, &err),
                  SHOAL_EINVAL);
+    config_free(cfg);
+}
+
+/* ---- RND: the predictor travels with the network from a real learner ---- */
+
+typedef struct learner_thread {
+    learner *l;
+    volatile sig_atomic_t stop;
+    int rc;
+    shoal_err err;
+} learner_thread;
+
+static void *learner_main(void *arg)
+{
+    learner_thread *t = arg;
+    t->rc = learner_run(t->l, &t->stop, &t->err);
+    return NULL;
+}
+
+typedef struct actor_thread {
+    actor *a;
+    volatile sig_atomic_t stop;
+    int rc;
+    shoal_err err;
+} actor_thread;
+
+static void *actor_main(void *arg)
+{
+    actor_thread *t = arg;
+    t->rc = actor_run(t->a, &t->stop, &t->err);
+    return NULL;
+}
+
+Test(actor, the_rnd_predictor_reaches_the_actor_with_the_learners_network, .timeout = 120)
+{
+    fx_server srv;
+    replay_server_config sc = fx_server_config(100000, 0);
+    sc.limiter.min_size = 64; /* the learner's samples wait for the actor's first batches */
+    cr_assert_eq(fx_server_start(&srv, &sc), 0, "%s", srv.err.msg);
+    const char *ep = replay_server_endpoint(srv.srv);
+    config *cfg = breakout_config("[exploration]\nstrategy = rnd\n"
+                                  "[rnd]\nfeatures = 8\nhidden = 16\nlr = 1e-3\n"
+                                  "[actor]\nparam_refresh_steps = 8\n"
+                                  "[learner]\nbatch_size = 16\npublish_period = 1\n"
+                                  "publish_repeat_secs = 0.05\nchecksum_period = 1000\n"
+                                  "[replay]\ndemo_fraction = 0\n");
+    shoal_err err = {0};
+    learner_config lc;
+    cr_assert_eq(learner_config_from(cfg, 0, ep, "", "tcp://127.0.0.1:*", &lc, &err), SHOAL_OK,
+                 "%s", err.msg);
+    cr_assert(lc.update.rnd, "exploration.strategy = rnd trains a predictor in the learner");
+    learner_thread lt = {.l = learner_new(&lc, MPI_COMM_NULL, &err)};
+    cr_assert_not_null(lt.l, "%s", err.msg);
+    actor_config ac;
+    actor_thread at = {.a = make_actor(cfg, ep, learner_params_endpoint(lt.l), &ac)};
+    const nn_rnd *mine = actor_rnd(at.a);
+    cr_assert_not_null(mine);
+    /* What the actor starts from: the predictor as the seed makes it, μ = 0, σ = 1. */
+    size_t nb = nn_rnd_blob_bytes(mine);
+    uint8_t *start = malloc(nb), *got = malloc(nb), *want = malloc(nb);
+    cr_assert_eq(nn_rnd_blob_export(mine, start, nb, &err), SHOAL_OK, "%s", err.msg);
+    pthread_t lth, ath;
+    pthread_create(&lth, NULL, learner_main, &lt);
+    pthread_create(&ath, NULL, actor_main, &at);
+    learner_update *u = learner_update_of(lt.l);
+    uint64_t t0 = clock_now_ns();
+    while (learner_update_steps(u) < 30 && clock_since_s(t0) < 60) {
+        clock_sleep_ms(20);
+    }
+    lt.stop = 1;
+    pthread_join(lth, NULL);
+    cr_assert_eq(lt.rc, SHOAL_OK, "%s", lt.err.msg);
+    uint64_t steps = learner_update_steps(u);
+    cr_assert_geq(steps, 30, "the learner trained from the actor's batches");
+    /* The learner published its last parameters on the way out; the actor takes them at its
+     * next refresh. */
+    t0 = clock_now_ns();
+    while (actor_stats_get(at.a).params_version < steps && clock_since_s(t0) < 30) {
+        clock_sleep_ms(20);
+    }
+    at.stop = 1;
+    pthread_join(ath, NULL);
+    cr_assert_eq(at.rc, SHOAL_OK, "%s", at.err.msg);
+    cr_assert_eq(actor_stats_get(at.a).params_version, steps);
+    const nn_rnd *theirs = learner_update_rnd(u);
+    cr_assert_eq(nn_rnd_blob_export(mine, got, nb, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(nn_rnd_blob_export(theirs, want, nb, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_neq(memcmp(start, want, nb), 0, "the learner trained the predictor");
+    cr_assert_eq(memcmp(got, want, nb), 0, "the actor holds the learner's predictor and "
+                 "normaliser");
+    nn_qnet *net = learner_update_net(u);
+    cr_assert_eq(memcmp(nn_qnet_params(actor_net(at.a)), nn_qnet_params(net),
+                        nn_qnet_blob_bytes(net)), 0, "and the network of the same version");
+    free(start);
+    free(got);
+    free(want);
+    actor_free(at.a);
+    learner_free(lt.l);
+    stop_server(&srv);
     config_free(cfg);
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "actor/explore.h"
+#include "nn/optim.h"
 
 static actor_explore_config base(actor_strategy s, size_t envs, size_t heads, size_t actions)
 {
@@ -221,4 +222,131 @@ Test(actor_explore, bad_configurations_name_what_to_change)
     cr_assert(strstr(err.msg, "bootstrap+count"));
     cr_assert_eq(actor_strategy_parse("bootstrap+count", &s, &err), SHOAL_OK);
     cr_assert_eq(s, ACTOR_STRATEGY_BOOTSTRAP_COUNT);
+}
+
+/* ---- RND and shared counts ---- */
+
+#define GRID 6
+#define CELLS (GRID * GRID)
+
+static actor_explore_config rnd_config(void)
+{
+    actor_explore_config c = base(ACTOR_STRATEGY_RND, 2, 1, 2);
+    c.obs_floats = CELLS;
+    c.gamma = 0.99;
+    c.rnd = (nn_rnd_config){.features = 16, .hidden = 32, .lr = 1e-3f, .beta = 0.5f,
+                            .obs_clip = 5.0f};
+    c.net = (nn_qnet_config){.in_h = GRID, .in_w = GRID, .in_c = 1, .n_actions = 2,
+                             .n_heads = 1, .n_dense = 1, .dense = {32}, .max_batch = 2,
+                             .seed = 3};
+    return c;
+}
+
+Test(actor_explore, the_rnd_bonus_falls_on_repeated_observations_and_stays_high_on_new_ones)
+{
+    actor_explore_config c = rnd_config();
+    shoal_err err = {0};
+    actor_explore *x = actor_explore_new(&c, &err);
+    cr_assert_not_null(x, "%s", err.msg);
+    nn_rnd *r = actor_explore_rnd(x);
+    cr_assert_not_null(r);
+    /* The learner's side, in-process: train the actor's predictor on cell 0 only. */
+    nn_qnet *p = nn_rnd_predictor(r);
+    nn_optim_config oc = nn_optim_adam(1e-3f);
+    nn_optim *opt = nn_optim_new(&oc, nn_qnet_n_trainable(p), &err);
+    float pair[2 * CELLS] = {0}; /* env 0: the repeated cell 0; env 1: a new cell each time */
+    pair[0] = 1.0f;
+    float bonus[2];
+    pair[CELLS + 35] = 1.0f;
+    actor_explore_bonus(x, pair, 2, bonus);
+    float ratio0 = bonus[1] / bonus[0];
+    cr_assert(bonus[0] > 0.0f && bonus[1] > 0.0f);
+    double sums[1 + 2 * CELLS];
+    for (int step = 0; step < 300; step++) {
+        nn_rnd_moments(r, pair, 1, sums);
+        nn_rnd_observe(r, sums);
+        nn_rnd_gradient(r, pair, 1);
+        nn_optim_step(opt, nn_qnet_params(p), nn_qnet_grads(p));
+    }
+    float first_seen = 0.0f;
+    for (size_t cell = 1; cell < 30; cell++) {
+        memset(pair + CELLS, 0, CELLS * sizeof *pair);
+        pair[CELLS + cell] = 1.0f;
+        actor_explore_bonus(x, pair, 2, bonus);
+        if (cell == 1) {
+            first_seen = bonus[0];
+        }
+        cr_assert_gt(bonus[1], 20.0f * bonus[0], "cell %zu: new %g, repeated %g", cell,
+                     (double)bonus[1], (double)bonus[0]);
+    }
+    cr_assert_lt(ratio0, 20.0f, "before training the two looked alike (ratio %g)",
+                 (double)ratio0);
+    cr_assert_gt(first_seen, 0.0f);
+    cr_assert_gt(actor_explore_intrinsic_std(x), 0.0);
+    nn_optim_free(opt);
+    actor_explore_free(x);
+}
+
+Test(actor_explore, shared_counts_keep_the_visits_and_take_the_shards_totals)
+{
+    actor_explore_config c = base(ACTOR_STRATEGY_COUNT, 2, 1, 3);
+    c.shared_counts = true;
+    c.visit_cap = 3;
+    actor_explore *x = actor_explore_new(&c, NULL);
+    float g[2 * 16];
+    for (size_t i = 0; i < 32; i++) {
+        g[i] = (float)i - 10.0f;
+    }
+    float bonus[2];
+    actor_explore_bonus(x, g, 2, bonus);
+    actor_explore_bonus(x, g, 2, bonus);
+    const uint64_t *codes;
+    cr_assert_eq(actor_explore_visits(x, &codes), 3, "kept up to visit_cap");
+    cr_assert_eq(actor_explore_visits_dropped(x), 1);
+    uint64_t a = actor_explore_code(x, g), b = actor_explore_code(x, g + 16);
+    cr_assert_eq(codes[0], a);
+    cr_assert_eq(codes[1], b);
+    cr_assert_eq(actor_explore_count(x, a), 2);
+    /* The shard says 10 visits of a (ours and others'); a lower total never lowers ours. */
+    uint64_t heard_codes[2] = {a, b}, heard_counts[2] = {10, 1};
+    actor_explore_heard(x, heard_codes, heard_counts, 2);
+    cr_assert_eq(actor_explore_count(x, a), 10);
+    cr_assert_eq(actor_explore_count(x, b), 2);
+    actor_explore_visits_sent(x);
+    cr_assert_eq(actor_explore_visits(x, &codes), 0);
+    actor_explore_bonus(x, g, 1, bonus);
+    cr_assert_float_eq(bonus[0], 0.01f / sqrtf(11.0f), 1e-7, "the bonus counts the fleet");
+    actor_explore_free(x);
+}
+
+Test(actor_explore, rnd_and_shared_count_settings_are_checked_with_the_key)
+{
+    const config_key *const tables[] = {actor_explore_config_keys, nn_rnd_config_keys};
+    config *cfg = config_new(tables, 2, NULL);
+    shoal_err err = {0};
+    actor_explore_config out;
+    cr_assert_eq(config_set(cfg, "exploration.counts=shared", "--set", &err), SHOAL_OK);
+    cr_assert_eq(actor_explore_config_from(cfg, &out, &err), SHOAL_EINVAL);
+    cr_assert(strstr(err.msg, "exploration.counts = shared") && strstr(err.msg, "count"), "%s",
+              err.msg);
+    cr_assert_eq(config_set(cfg, "exploration.strategy=bootstrap+count", "--set", &err),
+                 SHOAL_OK);
+    cr_assert_eq(actor_explore_config_from(cfg, &out, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert(out.shared_counts);
+    cr_assert_eq(config_set(cfg, "exploration.counts=actor", "--set", &err), SHOAL_OK);
+    cr_assert_eq(config_set(cfg, "exploration.strategy=bootstrap+rnd", "--set", &err),
+                 SHOAL_OK);
+    cr_assert_eq(config_set(cfg, "rnd.lr=0", "--set", &err), SHOAL_OK);
+    cr_assert_eq(actor_explore_config_from(cfg, &out, &err), SHOAL_EINVAL);
+    cr_assert(strstr(err.msg, "rnd.lr"), "%s", err.msg);
+    cr_assert_neq(config_set(cfg, "exploration.strategy=rnd+count", "--set", &err), SHOAL_OK);
+    actor_strategy s;
+    cr_assert_eq(actor_strategy_parse("rnd+bootstrap", &s, &err), SHOAL_EINVAL);
+    cr_assert(strstr(err.msg, "bootstrap+rnd"), "%s", err.msg);
+    /* RND reads the observation as the network's input: a mismatch is refused. */
+    actor_explore_config c = rnd_config();
+    c.obs_floats = CELLS + 1;
+    cr_assert_null(actor_explore_new(&c, &err));
+    cr_assert(strstr(err.msg, "network's input"), "%s", err.msg);
+    config_free(cfg);
 }

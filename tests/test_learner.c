@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "actor/explore.h"
 #include "common/clock.h"
 #include "common/obs.h"
 #include "env/env_config.h"
@@ -234,9 +235,10 @@ static config *config_of(const char *ini)
 {
     const config_key *const tables[] = {run_test_keys,      env_config_keys,
                                         obs_facts_config_keys, nn_config_keys,
-                                        replay_config_keys, learner_config_keys};
+                                        replay_config_keys, learner_config_keys,
+                                        actor_explore_config_keys, nn_rnd_config_keys};
     shoal_err err = {0};
-    config *c = config_new(tables, 6, &err);
+    config *c = config_new(tables, 8, &err);
     cr_assert_not_null(c, "%s", err.msg);
     /* Breakout's facts, as shoal train derives them: the learner builds no environment. */
     cr_assert_eq(config_load_string(c, "[env]\nobs_shape = 10,10,4\nobs_dtype = bit\n"

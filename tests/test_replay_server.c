@@ -657,3 +657,70 @@ Test(replay_server, a_paced_demo_only_sample_waits_for_the_rate_limiter_and_coun
     replay_client_free(c);
     cr_assert_eq(fx_server_stop(&s), SHOAL_OK);
 }
+
+/* The (code, count) pairs client c heard, as a count per code (the later pair wins). */
+static uint64_t heard(const replay_client *c, uint64_t code)
+{
+    const uint64_t *codes, *counts;
+    size_t n = replay_client_visit_counts(c, &codes, &counts);
+    uint64_t got = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (codes[i] == code) {
+            got = counts[i];
+        }
+    }
+    return got;
+}
+
+Test(replay_server, shared_counts_from_two_actors_add_up_in_the_shard)
+{
+    replay_server_config cfg = fx_server_config(1000, 0);
+    fx_server s;
+    cr_assert_eq(fx_server_start(&s, &cfg), 0, "%s", s.err.msg);
+    replay_client *c0 = client_for(replay_server_endpoint(s.srv), 5000);
+    replay_client *c1 = client_for(replay_server_endpoint(s.srv), 5000);
+    static fx_batch f;
+    shoal_err err = {0};
+    const uint64_t A = 0xA11CEull, B = 0xB0Bull, C = 0xC0FFEEull;
+    /* actor 0 visits A and B */
+    const uint64_t v0[] = {A, B};
+    fx_batch_fill(&f, 0, 0, 4, 1.0f, false);
+    f.b.visits = v0;
+    f.b.n_visits = 2;
+    cr_assert_eq(replay_client_insert(c0, &f.b, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(replay_client_flush(c0, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(heard(c0, A), 1);
+    cr_assert_eq(heard(c0, B), 1);
+    /* actor 1 visits A twice and C: A's total is both actors' */
+    const uint64_t v1[] = {A, A, C};
+    fx_batch_fill(&f, 1, 10, 4, 1.0f, false);
+    f.b.visits = v1;
+    f.b.n_visits = 3;
+    cr_assert_eq(replay_client_insert(c1, &f.b, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(replay_client_flush(c1, &err), SHOAL_OK, "%s", err.msg);
+    const uint64_t *codes, *counts;
+    cr_assert_eq(replay_client_visit_counts(c1, &codes, &counts), 3, "one count per code sent");
+    cr_assert_eq(heard(c1, A), 3);
+    cr_assert_eq(heard(c1, C), 1);
+    cr_assert_eq(heard(c1, B), 0, "actor 1 hears only the codes it sent");
+    /* actor 0 again: its next ack carries the fleet's A */
+    replay_client_visit_counts_clear(c0);
+    const uint64_t v2[] = {A, C};
+    fx_batch_fill(&f, 0, 20, 4, 1.0f, false);
+    f.b.visits = v2;
+    f.b.n_visits = 2;
+    cr_assert_eq(replay_client_insert(c0, &f.b, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(replay_client_flush(c0, &err), SHOAL_OK, "%s", err.msg);
+    cr_assert_eq(heard(c0, A), 4);
+    cr_assert_eq(heard(c0, C), 2);
+    /* a demonstration batch carries no visits */
+    fx_batch_fill(&f, 0, 30, 4, 1.0f, true);
+    f.b.visits = v2;
+    f.b.n_visits = 2;
+    replay_client_insert(c0, &f.b, &err);
+    cr_assert_eq(replay_client_flush(c0, &err), SHOAL_EPROTO);
+    cr_assert(strstr(err.msg, "visit_code"), "%s", err.msg);
+    replay_client_free(c0);
+    replay_client_free(c1);
+    cr_assert_eq(fx_server_stop(&s), SHOAL_OK);
+}

@@ -74,6 +74,20 @@ void nn_optim_free(nn_optim *opt)
     free(opt);
 }
 
+/* Moment estimates below this are stored as zero. Where a parameter's gradient stays zero (a
+ * ReLU that never fires, an input that is always empty: common on MinAtar), its moments decay
+ * geometrically and reach subnormal floats after about 800 Adam steps (0.9^n); arithmetic on
+ * subnormals takes a slow microcode path on x86, which made the whole Adam step about 9x slower
+ * after the first thousand updates. A moment this small moves its parameter by less than
+ * lr * 1e-30 / eps, far below the rounding of any parameter. */
+#define MOMENT_FLOOR 1e-30f
+
+/* x, or 0 where |x| < MOMENT_FLOOR (a compare and a blend once vectorized). */
+static inline float floored(float x)
+{
+    return fabsf(x) < MOMENT_FLOOR ? 0.0f : x;
+}
+
 MULTIVERSION static void adam_step(nn_optim *o, float *restrict p, const float *restrict g)
 {
     const nn_optim_config *c = &o->cfg;
@@ -85,8 +99,8 @@ MULTIVERSION static void adam_step(nn_optim *o, float *restrict p, const float *
     float b1 = c->beta1, b2 = c->beta2, lr = c->lr, eps = c->eps;
     float keep = 1.0f - c->lr * c->weight_decay;
     for (size_t i = 0; i < o->n; i++) {
-        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
-        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+        m[i] = floored(b1 * m[i] + (1.0f - b1) * g[i]);
+        v[i] = floored(b2 * v[i] + (1.0f - b2) * g[i] * g[i]);
         /* θ ← θ - lr·m̂/(√v̂ + ε), with m̂ = m/bc1 and √v̂ = √v/√bc2 */
         p[i] = p[i] * keep - lr * (m[i] * inv_bc1) / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
     }
@@ -98,10 +112,10 @@ MULTIVERSION static void rmsprop_step(nn_optim *o, float *restrict p, const floa
     float *restrict sq = o->state, *restrict mg = o->state + o->n;
     float a = c->decay, lr = c->lr, eps = c->eps;
     for (size_t i = 0; i < o->n; i++) {
-        sq[i] = a * sq[i] + (1.0f - a) * g[i] * g[i];
+        sq[i] = floored(a * sq[i] + (1.0f - a) * g[i] * g[i]);
         float var = sq[i];
         if (c->centered) {
-            mg[i] = a * mg[i] + (1.0f - a) * g[i];
+            mg[i] = floored(a * mg[i] + (1.0f - a) * g[i]);
             var -= mg[i] * mg[i];
         }
         var = var > 0.0f ? var : 0.0f; /* rounding can make n - ḡ² slightly negative */

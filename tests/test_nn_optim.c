@@ -1,4 +1,6 @@
 #include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
 
 #include "nn/loss.h"
 #include "nn/optim.h"
@@ -55,6 +57,47 @@ Test(nn_optim, adam_follows_the_pytorch_update_rule)
     c.eps = 3.125e-4f;
     c.weight_decay = 0.05f;
     check_against(&c);
+}
+
+/* A gradient that falls to zero and stays there lets the moments decay geometrically; they
+ * must end at zero, never as subnormal floats (the slow path of x86 arithmetic), and the
+ * parameters must keep the values the unfloored rule gives them to float rounding. */
+static void check_moments_never_subnormal(const nn_optim_config *c)
+{
+    shoal_err err = {0};
+    nn_optim *o = nn_optim_new(c, N, &err);
+    cr_assert_not_null(o, "%s", err.msg);
+    float p[N] = {1.0f, -0.5f, 0.25f, 2.0f, 0.0f}, zero[N] = {0};
+    nn_optim_step(o, p, grads[0]);
+    float after_first[N];
+    memcpy(after_first, p, sizeof p);
+    for (int t = 0; t < 3000; t++) {
+        nn_optim_step(o, p, zero);
+    }
+    size_t n_state = 0;
+    const float *state = nn_optim_state(o, &n_state);
+    for (size_t i = 0; i < n_state; i++) {
+        cr_assert_neq(fpclassify(state[i]), FP_SUBNORMAL, "kind %d: state[%zu] = %g is subnormal",
+                      c->kind, i, (double)state[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        /* the decaying momentum keeps moving Adam's parameters for a while; RMSProp's not */
+        cr_assert(isfinite(p[i]), "kind %d: p[%d] = %g", c->kind, i, (double)p[i]);
+        if (c->kind != NN_OPTIM_ADAM) {
+            cr_assert_eq(p[i], after_first[i], "kind %d: p[%d] moved on zero gradients", c->kind,
+                         i);
+        }
+    }
+    nn_optim_free(o);
+}
+
+Test(nn_optim, moments_of_a_gradient_that_stays_zero_end_at_zero_not_subnormal)
+{
+    nn_optim_config adam = nn_optim_adam(1e-4f);
+    adam.eps = 3.125e-4f;
+    check_moments_never_subnormal(&adam);
+    nn_optim_config rms = nn_optim_rmsprop(1e-3f);
+    check_moments_never_subnormal(&rms);
 }
 
 Test(nn_optim, the_first_adam_step_moves_every_parameter_by_about_lr)

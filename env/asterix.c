@@ -31,12 +31,12 @@ static void spawn(asterix *g, env_rand *r)
 {
     bool right = env_rand_double(r) < 0.5;
     bool gold = env_rand_double(r) < 1.0 / 3.0;
+    /* Without a branch per slot: which slots are free is as good as random. */
     int empty[N_SLOTS];
     int n_empty = 0;
     for (int i = 0; i < N_SLOTS; i++) {
-        if (!g->slots[i].active) {
-            empty[n_empty++] = i;
-        }
+        empty[n_empty] = i;
+        n_empty += !g->slots[i].active;
     }
     if (n_empty == 0) {
         return;
@@ -45,19 +45,17 @@ static void spawn(asterix *g, env_rand *r)
     g->slots[empty[k]] = (asterix_slot){.active = true, .right = right, .gold = gold, .x = right ? 0 : 9};
 }
 
-/* Gold on the player's cell is collected; an enemy there ends the episode and stays. */
-static float touch(asterix *g, int i, int *terminal)
+/* Gold on the player's cell is collected; an enemy there ends the episode and stays. Only
+ * the slot of the player's row can share its cell. Arithmetic, not branches: whether an
+ * entity is there is as good as random to a branch predictor. */
+static float touch(asterix *g, int *terminal)
 {
-    asterix_slot *s = &g->slots[i];
-    if (!s->active || s->x != g->px || i + 1 != g->py) {
-        return 0;
-    }
-    if (s->gold) {
-        s->active = false;
-        return 1;
-    }
-    *terminal = 1;
-    return 0;
+    asterix_slot *s = &g->slots[g->py - 1];
+    bool hit = s->active & (s->x == g->px);
+    bool gold = hit & s->gold;
+    s->active = s->active & !gold;
+    *terminal |= hit & !gold;
+    return (float)gold;
 }
 
 static float step(void *state, uint32_t a, env_rand *r, int *terminal)
@@ -70,8 +68,7 @@ static float step(void *state, uint32_t a, env_rand *r, int *terminal)
     }
     g->px = env_clamp(g->px + env_minatar_dx[a], 0, 9);
     g->py = env_clamp(g->py + env_minatar_dy[a], 1, 8);
-    /* Only the slot of the player's row can share its cell. */
-    reward += touch(g, g->py - 1, terminal);
+    reward += touch(g, terminal);
     if (g->move_timer == 0) {
         g->move_timer = g->move_speed;
         /* Arithmetic over all slots (which are active and which way they go is as good as
@@ -81,7 +78,7 @@ static float step(void *state, uint32_t a, env_rand *r, int *terminal)
             s->x += s->active * (2 * s->right - 1);
             s->active = s->active & (s->x >= 0) & (s->x <= 9);
         }
-        reward += touch(g, g->py - 1, terminal);
+        reward += touch(g, terminal);
     }
     g->spawn_timer--;
     g->move_timer--;

@@ -31,12 +31,12 @@ static void spawn(asterix *g, env_rand *r)
 {
     bool right = env_rand_double(r) < 0.5;
     bool gold = env_rand_double(r) < 1.0 / 3.0;
+    /* Without a branch per slot: which slots are free is as good as random. */
     int empty[N_SLOTS];
     int n_empty = 0;
     for (int i = 0; i < N_SLOTS; i++) {
-        if (!g->slots[i].active) {
-            empty[n_empty++] = i;
-        }
+        empty[n_empty] = i;
+        n_empty += !g->slots[i].active;
     }
     if (n_empty == 0) {
         return;
@@ -45,19 +45,17 @@ static void spawn(asterix *g, env_rand *r)
     g->slots[empty[k]] = (asterix_slot){.active = true, .right = right, .gold = gold, .x = right ? 0 : 9};
 }
 
-/* Gold on the player's cell is collected; an enemy there ends the episode and stays. */
-static float touch(asterix *g, int i, int *terminal)
+/* Gold on the player's cell is collected; an enemy there ends the episode and stays. Only
+ * the slot of the player's row can share its cell. Arithmetic, not branches: whether an
+ * entity is there is as good as random to a branch predictor. */
+static float touch(asterix *g, int *terminal)
 {
-    asterix_slot *s = &g->slots[i];
-    if (!s->active || s->x != g->px || i + 1 != g->py) {
-        return 0;
-    }
-    if (s->gold) {
-        s->active = false;
-        return 1;
-    }
-    *terminal = 1;
-    return 0;
+    asterix_slot *s = &g->slots[g->py - 1];
+    bool hit = s->active & (s->x == g->px);
+    bool gold = hit & s->gold;
+    s->active = s->active & !gold;
+    *terminal |= hit & !gold;
+    return (float)gold;
 }
 
 static float step(void *state, uint32_t a, env_rand *r, int *terminal)
@@ -70,8 +68,7 @@ static float step(void *state, uint32_t a, env_rand *r, int *terminal)
     }
     g->px = env_clamp(g->px + env_minatar_dx[a], 0, 9);
     g->py = env_clamp(g->py + env_minatar_dy[a], 1, 8);
-    /* Only the slot of the player's row can share its cell. */
-    reward += touch(g, g->py - 1, terminal);
+    reward += touch(g, terminal);
     if (g->move_timer == 0) {
         g->move_timer = g->move_speed;
         /* Arithmetic over all slots (which are active and which way they go is as good as
@@ -81,7 +78,7 @@ static float step(void *state, uint32_t a, env_rand *r, int *terminal)
             s->x += s->active * (2 * s->right - 1);
             s->active = s->active & (s->x >= 0) & (s->x <= 9);
         }
-        reward += touch(g, g->py - 1, terminal);
+        reward += touch(g, terminal);
     }
     g->spawn_timer--;
     g->move_timer--;
@@ -102,10 +99,28 @@ static float step(void *state, uint32_t a, env_rand *r, int *terminal)
     return reward;
 }
 
-/* Arithmetic over all slots, as in the entity move: inactive slots set no bit. Slot i owns
- * row i + 1, so each row is computed whole and the rows stored at once (env_rows_store). An
- * inactive slot's column may be off the grid: it is masked into 0..15, which keeps the shifts
- * below 64, and its bits are 0 anyway. */
+/* Row word of a slot (row i + 1 belongs to slot i) for active, gold, right and x & 15: the
+ * entity's bit in channel 1 (enemy) or 3 (gold) at column x, and its trail (channel 2) one
+ * column behind when that is on the grid. An inactive slot's row is 0. Looked up from a
+ * table built at compile time: computing the two variable shifts for each of the 8 slots was
+ * a third of Asterix's step. */
+#define SLOT_TX(r, x) (((unsigned)(x) + 1u - 2u * (unsigned)(r)) & 15u)
+#define SLOT_ROW(on, g, r, x)                                                                \
+    ((uint64_t)(on) << ((x) * 4u + 1u + 2u * (g)) |                                          \
+     (uint64_t)((on) && SLOT_TX(r, x) <= 9u) << (SLOT_TX(r, x) * 4u + 2u))
+#define SLOT_ROWS4(on, g, r, x)                                                              \
+    SLOT_ROW(on, g, r, x), SLOT_ROW(on, g, r, x + 1), SLOT_ROW(on, g, r, x + 2),             \
+        SLOT_ROW(on, g, r, x + 3)
+#define SLOT_ROWS16(on, g, r)                                                                \
+    SLOT_ROWS4(on, g, r, 0u), SLOT_ROWS4(on, g, r, 4u), SLOT_ROWS4(on, g, r, 8u),            \
+        SLOT_ROWS4(on, g, r, 12u)
+/* Index: active << 6 | gold << 5 | right << 4 | (x & 15). */
+static const uint64_t slot_row[128] = {
+    SLOT_ROWS16(0u, 0u, 0u), SLOT_ROWS16(0u, 0u, 1u), SLOT_ROWS16(0u, 1u, 0u),
+    SLOT_ROWS16(0u, 1u, 1u), SLOT_ROWS16(1u, 0u, 0u), SLOT_ROWS16(1u, 0u, 1u),
+    SLOT_ROWS16(1u, 1u, 0u), SLOT_ROWS16(1u, 1u, 1u)};
+
+/* Each row is looked up whole and the rows stored at once (env_rows_store). */
 static void observe(const void *state, uint8_t *obs)
 {
     const asterix *g = state;
@@ -113,11 +128,9 @@ static void observe(const void *state, uint8_t *obs)
     rows[0] = rows[9] = 0;
     for (int i = 0; i < N_SLOTS; i++) {
         const asterix_slot *s = &g->slots[i];
-        uint64_t on = s->active;
-        unsigned x = (unsigned)s->x & 15u;
-        unsigned tx = (x + 1u - 2u * s->right) & 15u;
-        uint64_t trail = on & (tx <= 9u);
-        rows[i + 1] = on << (x * 4u + 1u + 2u * s->gold) | trail << (tx * 4u + 2u);
+        unsigned k = (unsigned)s->active << 6 | (unsigned)s->gold << 5 |
+                     (unsigned)s->right << 4 | ((unsigned)s->x & 15u);
+        rows[i + 1] = slot_row[k];
     }
     rows[g->py] |= (uint64_t)1 << (g->px * 4);
     env_rows_store(obs, 4, rows);

@@ -39,6 +39,14 @@ static void reset(void *state, env_rand *r)
     g->terminate_timer = TIME_LIMIT;
 }
 
+/* Column x in -1..10 wrapped onto the grid. A table: GCC compiled the comparisons into
+ * branches, which a car's position makes as good as random. */
+static int wrap(int x)
+{
+    static const int8_t wrapped[12] = {9, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0};
+    return wrapped[x + 1];
+}
+
 static float step(void *state, uint32_t a, env_rand *r, int *terminal)
 {
     freeway *g = state;
@@ -58,24 +66,20 @@ static float step(void *state, uint32_t a, env_rand *r, int *terminal)
      * branch predictor. */
     int k = g->pos - 1;
     int in_lane = (unsigned)k < N_CARS;
-    k = in_lane ? k : 0;
+    k &= -in_lane;
     int hit = in_lane & (g->cars[k].x == 4);
     int k_moved = 0;
     for (int i = 0; i < N_CARS; i++) {
         freeway_car *c = &g->cars[i];
         int fire = c->timer == 0;
         k_moved |= fire & (i == k) & in_lane;
-        int x = c->x + fire * (2 * (c->v > 0) - 1);
-        x += 10 * (x < 0) - 10 * (x > 9);
-        c->x = x;
+        c->x = wrap(c->x + fire * (2 * (c->v > 0) - 1));
         int mask = -fire;
         c->timer = (abs(c->v) & mask) | ((c->timer - 1) & ~mask);
     }
     hit |= k_moved & (g->cars[k].x == 4);
     g->pos += hit * (9 - g->pos);
-    if (g->move_timer > 0) {
-        g->move_timer--;
-    }
+    g->move_timer -= g->move_timer > 0;
     if (--g->terminate_timer < 0) {
         *terminal = 1;
     }
@@ -92,8 +96,8 @@ static void observe(const void *state, uint8_t *obs)
         /* Freeway's trails wrap around the edge, unlike the other games'. A car of velocity 0
          * (a direction draw of exactly 0.5) has no trail: its bit lands in channel 1 on its
          * own cell, which is already set. */
-        int tx = c->x + 1 - 2 * (c->v > 0);
-        tx += 10 * (tx < 0) - 10 * (tx > 9);
+        int right = (int)((unsigned)-c->v >> 31); /* v > 0, which GCC turned into a branch */
+        int tx = wrap(c->x + 1 - 2 * right);
         int speed = abs(c->v);
         env_bit_set(obs, 7, i + 1, speed ? tx : c->x, 1 + speed);
     }

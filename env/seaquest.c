@@ -27,6 +27,16 @@ static void push(seaquest_list *l, seaquest_item it)
     }
 }
 
+/* push(l, it) when when is 1, without a branch on it (the slot past the end is written
+ * either way; nothing reads it). */
+static void push_if(seaquest_list *l, seaquest_item it, int when)
+{
+    if (l->n < LIST_CAP) {
+        l->v[l->n] = it;
+        l->n += when;
+    }
+}
+
 static void remove_at(seaquest_list *l, int i)
 {
     memmove(&l->v[i], &l->v[i + 1], (size_t)(l->n - i - 1) * sizeof l->v[0]);
@@ -204,9 +214,7 @@ static inline float pass_enemies(seaquest *g, seaquest_list *l, bool shoot, int 
         }
         seaquest_item detached;
         seaquest_item *e = &l->v[i];
-        if (on_sub(g, e)) {
-            *terminal = 1;
-        }
+        *terminal |= on_sub(g, e);
         if (e->move_timer == 0) {
             e->move_timer = g->move_speed;
             move(e);
@@ -234,12 +242,9 @@ static inline float pass_enemies(seaquest *g, seaquest_list *l, bool shoot, int 
             e->move_timer--;
         }
         if (shoot) {
-            if (e->shot_timer == 0) {
-                e->shot_timer = ENEMY_SHOT_INTERVAL;
-                push(&g->ebul, (seaquest_item){.x = e->x, .y = e->y, .right = e->right});
-            } else {
-                e->shot_timer--;
-            }
+            int fire = e->shot_timer == 0;
+            push_if(&g->ebul, (seaquest_item){.x = e->x, .y = e->y, .right = e->right}, fire);
+            e->shot_timer += fire * (ENEMY_SHOT_INTERVAL + 1) - 1; /* fire: it was 0 */
         }
     }
     return reward;
@@ -253,14 +258,12 @@ static void pass_enemy_bullets(seaquest *g, int *terminal)
             break;
         }
         seaquest_item *b = &l->v[i];
-        if (on_sub(g, b)) {
-            *terminal = 1;
-        }
+        *terminal |= on_sub(g, b);
         move(b);
         if (off_grid(b)) {
             remove_equal(l, *b);
-        } else if (on_sub(g, b)) {
-            *terminal = 1;
+        } else {
+            *terminal |= on_sub(g, b);
         }
     }
 }
@@ -287,15 +290,13 @@ static float surface(seaquest *g)
     return reward;
 }
 
+/* Without branches on the action, which is as good as random: fire neither moves nor turns
+ * the sub (its dx and dy are 0). */
 static void player(seaquest *g, uint32_t a)
 {
-    if (a == MINATAR_FIRE) {
-        if (g->shot_timer == 0) {
-            push(&g->fbul, (seaquest_item){.x = g->sx, .y = g->sy, .right = g->face_right});
-            g->shot_timer = SHOT_COOL_DOWN;
-        }
-        return;
-    }
+    int fire = (a == MINATAR_FIRE) & (g->shot_timer == 0);
+    push_if(&g->fbul, (seaquest_item){.x = g->sx, .y = g->sy, .right = g->face_right}, fire);
+    g->shot_timer += fire * SHOT_COOL_DOWN; /* fire: it was 0 */
     int dx = env_minatar_dx[a];
     g->sx = env_clamp(g->sx + dx, 0, 9);
     g->sy = env_clamp(g->sy + env_minatar_dy[a], 0, 8);
@@ -321,20 +322,16 @@ static float step(void *state, uint32_t a, env_rand *r, int *terminal)
     reward += pass_enemies(g, &g->subs, true, terminal);
     pass_enemy_bullets(g, terminal);
     reward += pass_enemies(g, &g->fish, false, terminal);
-    if (g->e_spawn_timer > 0) {
-        g->e_spawn_timer--;
-    }
-    if (g->d_spawn_timer > 0) {
-        g->d_spawn_timer--;
-    }
+    g->e_spawn_timer -= g->e_spawn_timer > 0;
+    g->d_spawn_timer -= g->d_spawn_timer > 0;
     g->shot_timer -= g->shot_timer > 0;
-    if (g->oxygen <= 0) {
-        *terminal = 1;
-    }
-    if (g->sy > 0) {
-        g->oxygen--;
-        g->surface = false;
-    } else if (!g->surface) {
+    *terminal |= g->oxygen <= 0;
+    /* Below the surface: one unit of oxygen less, and surfacing counts again. The branch is
+     * taken only on the step that reaches the surface. */
+    bool below = g->sy > 0;
+    g->oxygen -= below;
+    g->surface = g->surface & !below;
+    if (!below & !g->surface) {
         if (g->dc == 0) {
             *terminal = 1;
         } else {

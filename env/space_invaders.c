@@ -97,12 +97,12 @@ static float step(void *state, uint32_t a, env_rand *r, int *terminal)
     invaders *g = state;
     uint16_t cannon;
     float reward = 0;
-    if (a == MINATAR_FIRE && g->shot_timer == 0) {
-        g->fbul[9] |= (uint16_t)(1u << g->pos);
-        g->shot_timer = SHOT_COOL_DOWN;
-    } else {
-        g->pos = env_clamp(g->pos + env_minatar_dx[a], 0, 9);
-    }
+    /* Without branches on the action (as good as random): fire does not move the cannon
+     * (its dx is 0), and a shot starts only when the timer is 0. */
+    unsigned fire = (a == MINATAR_FIRE) & (g->shot_timer == 0);
+    g->fbul[9] |= (uint16_t)(fire << g->pos);
+    g->shot_timer += (int)fire * SHOT_COOL_DOWN;
+    g->pos = env_clamp(g->pos + env_minatar_dx[a], 0, 9);
     cannon = (uint16_t)(1u << g->pos);
     for (int y = 0; y < 9; y++) {
         g->fbul[y] = g->fbul[y + 1];
@@ -137,9 +137,7 @@ static float step(void *state, uint32_t a, env_rand *r, int *terminal)
         any |= g->alien[y];
     }
     reward += (float)n_hits;
-    if (g->shot_timer > 0) {
-        g->shot_timer--;
-    }
+    g->shot_timer -= g->shot_timer > 0;
     g->move_timer--;
     g->shot_timer_alien--;
     if (!any) {

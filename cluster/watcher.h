@@ -45,6 +45,8 @@ typedef struct watcher {
     int drain_learners;          /* learners */
     const char *role;            /* cluster_role_name of the rank, for its heartbeat */
     uint32_t index;
+    volatile sig_atomic_t *asked; /* NULL, or a signal's request to stop (shards,
+                                   * cluster_stop_asked_on_signals): written as the STOP file */
     monitor *mon;                /* NULL, or progress and budget (not owned) */
     liveness *live;              /* NULL, or the other ranks' liveness (not owned) */
     double period;               /* seconds between monitor ticks */

@@ -1,5 +1,7 @@
 /* The stop watcher of a `shoal train` rank: a thread that turns the run folder's STOP file into
- * the process's stop flag. A replay shard drains first: after the STOP file appears it keeps
+ * the process's stop flag (and, for a shard, a signal's request to stop into the STOP file, so
+ * that SIGTERM to every rank at once, as Slurm sends it, drains too). A replay shard drains
+ * first: after the STOP file appears it keeps
  * serving until the learners are done (they need it to finish; the evaluator does not, and its
  * final evaluations go on meanwhile) and the actors too, except that a second without another actor finishing means the rest are gone (a
  * killed actor never says it is done); WATCHER_DRAIN_SECS bounds it all, within the 10 s a stop

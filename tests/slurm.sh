@@ -4,17 +4,17 @@
 # slurm.conf, ports, state and spool folders, MUNGE key and socket), submits the batch script
 # with sbatch on a small config and waits for the job.
 #
-# Case 1: the job completes (scontrol: COMPLETED, exit code 0:0); the batch script sized the
-# run from the allocation (5 tasks: shard, learner, evaluator, 2 actors); every role ran on this
-# node and wrote its .done marker, none died or failed; checkpoints were written; the run
-# stopped at its frame budget.
-# Case 2: the job is requeued (scontrol requeue) after its first checkpoint: Slurm stops it
-# (SIGTERM to every process at once), which must stop the run in order (no role failed or
-# died: the shard drains, the actors flush); Slurm starts it again, and the batch script
-# resumes the run from its checkpoints (the learner's log says from which), which then
-# completes with exit code 0.
+# Case "complete" (ctest test_slurm): the job completes (scontrol: COMPLETED, exit code 0:0);
+# the batch script sized the run from the allocation (5 tasks: shard, learner, evaluator, 2
+# actors); every role ran on this node and wrote its .done marker, none died or failed;
+# checkpoints were written; the run stopped at its frame budget. About 25 s.
+# Case "requeue" (ctest test_slurm_requeue, opt-in: SHOAL_TEST_SLURM_REQUEUE=1, about 50 s):
+# the job is requeued (scontrol requeue) after its first checkpoint: Slurm stops it (SIGTERM to
+# every process at once), which must stop the run in order (no role failed or died: the shard
+# drains, the actors flush); Slurm starts it again, and the batch script resumes the run from
+# its checkpoints (the learner's log says from which), which then completes with exit code 0.
 #
-#   tests/slurm.sh build/cluster/shoal           (ctest: test_slurm)
+#   tests/slurm.sh build/cluster/shoal [complete|requeue]
 #
 # Needs root (slurmd runs jobs as any user), slurm-wlm and munge (cluster/install-deps.sh
 # installs them); without them, or when the daemons do not start, it says why and exits 77,
@@ -26,11 +26,19 @@ set -uo pipefail
 
 SKIP=77
 shoal=${1:-${SHOAL_BIN:-}}
+case_name=${2:-complete}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 skip() { echo "test_slurm: SKIPPED: $*"; exit $SKIP; }
 fail() { echo "test_slurm: FAILED: $*" >&2; exit 1; }
 
-[ -n "$shoal" ] && [ -x "$shoal" ] || fail "usage: $0 PATH/TO/shoal"
+[ -n "$shoal" ] && [ -x "$shoal" ] || fail "usage: $0 PATH/TO/shoal [complete|requeue]"
+case "$case_name" in
+complete) ;;
+requeue)
+    [ "${SHOAL_TEST_SLURM_REQUEUE:-0}" = 1 ] ||
+        skip "the requeue case takes about 50 s; set SHOAL_TEST_SLURM_REQUEUE=1 to run it" ;;
+*) fail "unknown case '$case_name' (complete, requeue)" ;;
+esac
 shoal=$(realpath "$shoal")
 [ "$(id -u)" = 0 ] || skip "not root: slurmd must run as root to start jobs"
 for tool in slurmctld slurmd sbatch scontrol squeue munged mungekey munge unmunge mpirun timeout ss; do
@@ -44,15 +52,10 @@ export SLURM_CONF=$work/slurm.conf
 # finds them by it, and nothing else on the machine.
 marker="SLURM_CONF=$SLURM_CONF"
 
-# Processes whose environment holds the marker (not this shell).
+# Processes whose environment holds the marker (not this shell), with one grep.
 ours() {
-    local e pid
-    for e in /proc/[0-9]*/environ; do
-        pid=${e#/proc/}
-        pid=${pid%/environ}
-        [ "$pid" != $$ ] && [ "$pid" != "$BASHPID" ] || continue
-        tr '\0' '\n' 2>/dev/null <"$e" | grep -qxF "$marker" && echo "$pid"
-    done
+    grep -lzxF "$marker" /proc/[0-9]*/environ 2>/dev/null |
+        sed 's|^/proc/\([0-9]*\)/environ$|\1|' | grep -vx -e $$ -e "$BASHPID"
 }
 cleanup() {
     local pid f
@@ -67,6 +70,7 @@ cleanup() {
         [ -s "$work/$f.pid" ] && kill -TERM "$(cat "$work/$f.pid")" 2>/dev/null
     done
     [ -S "$work/munge/sock" ] && munged --stop --socket="$work/munge/sock" >/dev/null 2>&1
+    unset SLURM_CONF # from here on, only what this test started carries the marker
     sleep 0.5
     for pid in $(ours); do
         kill -KILL "$pid" 2>/dev/null
@@ -153,7 +157,7 @@ for _ in $(seq 60); do
 done
 [ "$(timeout 5 sinfo -h -o %t 2>/dev/null)" = idle ] ||
     skip "the Slurm node did not come up (sinfo: $(timeout 5 sinfo -h 2>&1)): $(daemon_logs)"
-echo "test_slurm: Slurm $(sinfo -V | cut -d' ' -f2) up on $host (ports $ctld_port, $slurmd_port)"
+echo "test_slurm: Slurm $(sinfo -V | cut -d' ' -f2) up on $host (ports $ctld_port, $slurmd_port) after $SECONDS s"
 
 cat >"$work/small.ini" <<'EOF'
 [cluster]
@@ -176,7 +180,7 @@ max_episode_steps = 200
 n_envs = 1
 [run]
 progress_secs = 2
-max_frames = 8000
+max_frames = 5000
 max_seconds = 60
 EOF
 
@@ -221,50 +225,52 @@ ended_well() {
     ! ls "$1/log" | grep -Eq '\.(died|failed)$'
 }
 
-echo "test_slurm: case 1: sbatch shoal.sbatch; the job completes"
-t0=$SECONDS
-job=$(submit one) || fail "sbatch refused the job: $job"
-state=$(wait_job "$job" 90)
-echo "--- job $job: $state, exit code $(field "$job" ExitCode) after $((SECONDS - t0)) s"
-cat "$work/one.out"
-check "the job completed" [ "$state" = COMPLETED ]
-check "with exit code 0:0" [ "$(field "$job" ExitCode)" = 0:0 ]
-check "the batch script sized the run from the allocation (5 tasks, 2 actors)" \
-    has "$work/one.out" "5 processes (1 shard(s), 1 learner(s), 1 evaluator(s), 2 actor(s))"
-check "the run stopped at its frame budget" has "$work/one.out" "frame budget reached"
-check "every role ran on $host and finished; none died or failed" ended_well "$work/one"
-check "checkpoints were written" sh -c "ls '$work/one/checkpoints' | grep -q '^step-.*\.ckpt$'"
-
-echo "test_slurm: case 2: the job requeued after its first checkpoint resumes the run"
-t0=$SECONDS
-job=$(submit two) || fail "sbatch refused the job: $job"
-for _ in $(seq 180); do
-    ls "$work/two/checkpoints" 2>/dev/null | grep -q '\.ckpt$' && break
-    case "$(field "$job" JobState)" in
-    COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL) break ;;
-    esac
-    sleep 0.5
-done
-ls "$work/two/checkpoints" 2>/dev/null | grep -q '\.ckpt$' ||
-    fail "no checkpoint within 90 s (job $job: $(field "$job" JobState)): $(cat "$work/two.out")"
-timeout 10 scontrol requeue "$job" || fail "scontrol requeue $job failed"
-state=$(wait_job "$job" 120)
-echo "--- job $job: $state, exit code $(field "$job" ExitCode), restarts $(field "$job" Restarts) after $((SECONDS - t0)) s"
-cat "$work/two.out"
-check "the job was requeued once" [ "$(field "$job" Restarts)" = 1 ]
-check "the requeued job completed" [ "$state" = COMPLETED ]
-check "with exit code 0:0" [ "$(field "$job" ExitCode)" = 0:0 ]
-check "the first attempt started a new run" has "$work/two.out" "new run $work/two"
-check "the first attempt stopped in order on Slurm's SIGTERM (no role failed or died)" \
-    sh -c "! grep -Eq '^shoal train: .* (failed|died)' '$work/two.out'"
-check "both attempts finished (shoal train exit 0 each)" \
-    [ "$(grep -c '^shoal train: finished;' "$work/two.out")" = 2 ]
-check "the second attempt resumed it" has "$work/two.out" "(restart 1): resuming $work/two"
-check "the learner resumed from a checkpoint" \
-    grep -Eq "resuming from .*step-[0-9]+\.ckpt \(step [1-9][0-9]*\)" "$work/two/log/learner-0.log"
-check "only the resumed attempt reached the frame budget" \
-    [ "$(grep -c 'frame budget reached' "$work/two.out")" = 1 ]
-check "every role finished; none died or failed" ended_well "$work/two"
+if [ "$case_name" = complete ]; then
+    echo "test_slurm: sbatch shoal.sbatch; the job completes"
+    t0=$SECONDS
+    job=$(submit one) || fail "sbatch refused the job: $job"
+    state=$(wait_job "$job" 90)
+    echo "--- job $job: $state, exit code $(field "$job" ExitCode) after $((SECONDS - t0)) s"
+    cat "$work/one.out"
+    check "the job completed" [ "$state" = COMPLETED ]
+    check "with exit code 0:0" [ "$(field "$job" ExitCode)" = 0:0 ]
+    check "the batch script sized the run from the allocation (5 tasks, 2 actors)" \
+        has "$work/one.out" "5 processes (1 shard(s), 1 learner(s), 1 evaluator(s), 2 actor(s))"
+    check "the run stopped at its frame budget" has "$work/one.out" "frame budget reached"
+    check "every role ran on $host and finished; none died or failed" ended_well "$work/one"
+    check "checkpoints were written" sh -c "ls '$work/one/checkpoints' | grep -q '^step-.*\.ckpt$'"
+else
+    echo "test_slurm: the job requeued after its first checkpoint resumes the run"
+    t0=$SECONDS
+    job=$(submit two) || fail "sbatch refused the job: $job"
+    for _ in $(seq 180); do
+        ls "$work/two/checkpoints" 2>/dev/null | grep -q '\.ckpt$' && break
+        case "$(field "$job" JobState)" in
+        COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL) break ;;
+        esac
+        sleep 0.5
+    done
+    ls "$work/two/checkpoints" 2>/dev/null | grep -q '\.ckpt$' ||
+        fail "no checkpoint within 90 s (job $job: $(field "$job" JobState)): $(cat "$work/two.out")"
+    timeout 10 scontrol requeue "$job" || fail "scontrol requeue $job failed"
+    state=$(wait_job "$job" 120)
+    echo "--- job $job: $state, exit code $(field "$job" ExitCode), restarts $(field "$job" Restarts) after $((SECONDS - t0)) s"
+    cat "$work/two.out"
+    check "the job was requeued once" [ "$(field "$job" Restarts)" = 1 ]
+    check "the requeued job completed" [ "$state" = COMPLETED ]
+    check "with exit code 0:0" [ "$(field "$job" ExitCode)" = 0:0 ]
+    check "the first attempt started a new run" has "$work/two.out" "new run $work/two"
+    check "the first attempt stopped in order on Slurm's SIGTERM (no role failed or died)" \
+        sh -c "! grep -Eq '^shoal train: .* (failed|died)' '$work/two.out'"
+    check "the first attempt's shoal train ended with its run finished (exit 0)" \
+        [ "$(grep -c '^shoal train: finished;' "$work/two.out")" = 2 ]
+    check "the second attempt resumed it" has "$work/two.out" "(restart 1): resuming $work/two"
+    check "the learner resumed from a checkpoint" \
+        grep -Eq "resuming from .*step-[0-9]+\.ckpt \(step [1-9][0-9]*\)" "$work/two/log/learner-0.log"
+    check "only the resumed attempt reached the frame budget" \
+        [ "$(grep -c 'frame budget reached' "$work/two.out")" = 1 ]
+    check "every role finished; none died or failed" ended_well "$work/two"
+fi
 
 if [ $failed != 0 ]; then
     echo "--- run folder logs and Slurm's"
@@ -272,4 +278,4 @@ if [ $failed != 0 ]; then
     daemon_logs
     exit 1
 fi
-echo "test_slurm: passed"
+echo "test_slurm: passed in $SECONDS s"

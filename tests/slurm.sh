@@ -159,6 +159,7 @@ done
     skip "the Slurm node did not come up (sinfo: $(timeout 5 sinfo -h 2>&1)): $(daemon_logs)"
 echo "test_slurm: Slurm $(sinfo -V | cut -d' ' -f2) up on $host (ports $ctld_port, $slurmd_port) after $SECONDS s"
 
+# Small: a learner checkpoint every 100 updates, an evaluator that plays one short episode.
 cat >"$work/small.ini" <<'EOF'
 [cluster]
 replay_shards = 1
@@ -167,19 +168,12 @@ evaluators = 1
 [replay]
 capacity = 20000
 min_size = 500
-[actor]
-envs = 4
 [learner]
 checkpoint_period = 100
-metrics_secs = 1
-publish_period = 20
 [evaluator]
 episodes = 1
-poll_secs = 1
 max_episode_steps = 200
-n_envs = 1
 [run]
-progress_secs = 2
 max_frames = 5000
 max_seconds = 60
 EOF
@@ -206,16 +200,7 @@ wait_job() {
     echo "$state"
 }
 
-failed=0
-check() { # check DESCRIPTION COMMAND...
-    if "${@:2}"; then
-        echo "ok: $1"
-    else
-        echo "NOT OK: $1" >&2
-        failed=1
-    fi
-}
-has() { grep -q -- "$2" "$1" 2>/dev/null; }
+. "$(dirname "$0")/checks.sh"
 # ended_well RUN: every role wrote its .done marker on this node, none died or failed.
 ended_well() {
     local r

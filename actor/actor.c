@@ -609,18 +609,20 @@ static void resolve(actor *a, int32_t lo, const float *q, const int32_t *row)
 }
 
 /* Inserts b, retrying while the shard holds its credits, until stopped. A signal that is not
- * the stop (EINTERRUPTED without *stop) is retried too. */
+ * the stop (EINTERRUPTED without *stop) is retried too, a bounded number of times in case the
+ * poll fails for another reason. */
 static int insert(actor *a, replay_batch *b, volatile sig_atomic_t *stop, shoal_err *err)
 {
     b->actor_id = a->cfg.index;
     b->params_version = a->st.params_version;
+    int interrupts = 0;
     for (;;) {
         int rc = replay_client_insert(a->replay, b, err);
         if (rc == SHOAL_ETIMEOUT && !*stop) {
             log_warn("actor %u: %s; retrying", a->cfg.index, err->msg);
             continue;
         }
-        if (rc == SHOAL_EINTERRUPTED && !*stop) {
+        if (rc == SHOAL_EINTERRUPTED && !*stop && ++interrupts <= 100) {
             continue;
         }
         return rc;

@@ -630,15 +630,21 @@ static void resolve(actor *a, int32_t lo, const float *q, const int32_t *row)
     }
 }
 
-/* Inserts b, retrying while the shard holds its credits, until stopped. */
+/* Inserts b, retrying while the shard holds its credits, until stopped. A signal that is not
+ * the stop (EINTERRUPTED without *stop) is retried too, a bounded number of times in case the
+ * poll fails for another reason. */
 static int insert(actor *a, replay_batch *b, volatile sig_atomic_t *stop, shoal_err *err)
 {
     b->actor_id = a->cfg.index;
     b->params_version = a->st.params_version;
+    int interrupts = 0;
     for (;;) {
         int rc = replay_client_insert(a->replay, b, err);
         if (rc == SHOAL_ETIMEOUT && !*stop) {
             log_warn("actor %u: %s; retrying", a->cfg.index, err->msg);
+            continue;
+        }
+        if (rc == SHOAL_EINTERRUPTED && !*stop && ++interrupts <= 100) {
             continue;
         }
         return rc;
@@ -845,17 +851,30 @@ static int finish(actor *a, int rc, shoal_err *err)
     shoal_err e2 = {0};
     volatile sig_atomic_t stopped = 1;
     int rc2 = SHOAL_OK;
-    while (rc2 == SHOAL_OK && a->buf->steps.count > 0) {
-        size_t n = a->buf->steps.count < a->cfg.batch ? a->buf->steps.count : a->cfg.batch;
-        rc2 = send_batch(a, n, &stopped, &e2);
-    }
-    while (rc2 == SHOAL_OK && a->labels && a->labels->steps.count > 0) {
-        size_t n = a->labels->steps.count < a->cfg.batch ? a->labels->steps.count : a->cfg.batch;
-        rc2 = send_labels(a, n, &stopped, &e2);
-    }
-    if (rc2 == SHOAL_OK) {
-        rc2 = replay_client_flush(a->replay, &e2);
-        hear_counts(a);
+    /* A further stop signal (under Slurm the rank gets one from Slurm and one through mpirun)
+     * must not cut the flush short: an interrupted wait is retried, a few times. */
+    int interrupts = 0;
+    for (;;) {
+        if (a->buf->steps.count > 0) {
+            size_t n = a->buf->steps.count < a->cfg.batch ? a->buf->steps.count : a->cfg.batch;
+            rc2 = send_batch(a, n, &stopped, &e2);
+        } else if (a->labels && a->labels->steps.count > 0) {
+            size_t n = a->labels->steps.count < a->cfg.batch ? a->labels->steps.count
+                                                               : a->cfg.batch;
+            rc2 = send_labels(a, n, &stopped, &e2);
+        } else {
+            rc2 = replay_client_flush(a->replay, &e2);
+            if (rc2 == SHOAL_OK) {
+                hear_counts(a);
+                break;
+            }
+        }
+        if (rc2 == SHOAL_EINTERRUPTED && ++interrupts <= 8) {
+            continue;
+        }
+        if (rc2 != SHOAL_OK) {
+            break;
+        }
     }
     a->st.ns_send += lap(&t);
     if (rc == SHOAL_OK && rc2 != SHOAL_OK) {
@@ -888,6 +907,12 @@ int actor_run(actor *a, volatile sig_atomic_t *stop, shoal_err *err)
         forward_current(a, &t);
         rc = send_full(a, stop, err);
         a->st.ns_send += lap(&t);
+        if (rc == SHOAL_EINTERRUPTED && *stop) {
+            /* The stop signal landed inside an insert (under Slurm every process gets SIGTERM
+             * at once): that is the stop, not a failure; finish sends what is buffered. */
+            rc = SHOAL_OK;
+            break;
+        }
         if (rc != SHOAL_OK) {
             break;
         }

@@ -2,6 +2,9 @@
 # Installs the Debian packages shoal needs to build and test, when any is missing.
 # Used by cluster/quickstart.sh and tests/run.sh; safe to run again (it only installs what is
 # missing). Uses sudo when not root. Set SHOAL_NO_INSTALL=1 to only check.
+#   cluster/install-deps.sh           what shoal needs to build and run
+#   cluster/install-deps.sh --tests   also what only tests need (tests/run.sh): Slurm and MUNGE
+#                                     for tests/slurm.sh, which starts its own daemons
 set -euo pipefail
 
 packages=(
@@ -14,6 +17,15 @@ packages=(
     libcriterion-dev
     libinih-dev
 )
+case "${1:-}" in
+"") ;;
+--tests)
+    # On a machine with systemd these packages enable slurmctld, slurmd and munge services;
+    # the tests do not use them (tests/slurm.sh runs its own, on its own ports and key).
+    packages+=(slurm-wlm munge) ;;
+-h | --help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+*) echo "usage: $0 [--tests]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

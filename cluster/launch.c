@@ -34,11 +34,16 @@ int launch_mpirun_argv(const launch_spec *spec, char *np_buf, char **argv, size_
      * --bind-to none: with more processes than cores, pinning would stack them on one core.
      * mpi_yield_when_idle: an idle rank sleeps instead of spinning (ARCHITECTURE.md).
      * btl_vader_single_copy_mechanism none: CMA is often forbidden in containers.
+     * odls_base_sigkill_timeout 10: a SIGTERM to mpirun (Slurm sends one to every process of
+     * a job it cancels, requeues or times out) is passed to the ranks, and SIGKILL followed
+     * after 1 s by default, before a shard or learner had written its checkpoint; a stop
+     * takes up to 10 s (docs/cluster.md). shoal train's own stop sends SIGKILL itself at
+     * 9.5 s, so it is not slowed.
      * -x OPENBLAS_NUM_THREADS=1: one BLAS thread per process. */
     const char *fixed[] = {
         spec->mpirun, "-np", np_buf, "--oversubscribe", "--enable-recovery", "--bind-to", "none",
         "--mca", "mpi_yield_when_idle", "1", "--mca", "btl_vader_single_copy_mechanism", "none",
-        "-x", "OPENBLAS_NUM_THREADS=1",
+        "--mca", "odls_base_sigkill_timeout", "10", "-x", "OPENBLAS_NUM_THREADS=1",
     };
     size_t n_fixed = sizeof fixed / sizeof fixed[0];
     size_t need = n_fixed + (spec->as_root ? 1 : 0) + (spec->hostfile ? 2 : 0) +

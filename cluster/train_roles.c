@@ -460,7 +460,17 @@ static int rank_role(const train_rank_spec *spec, const config *cfg, const char 
         w.mon = monitor_new(run_dir, cfg, false, NULL);
         w.live = liveness_new(run_dir, counts, LIVENESS_SILENT_SECS, NULL);
     }
+    if (w.drain) {
+        /* A signal to a shard asks for the STOP file: it drains instead of stopping at once. */
+        w.asked = cluster_stop_asked_on_signals();
+    }
     watcher_start(&w);
+    if (w.asked && !w.started) {
+        cluster_stop_on_signals(); /* nobody would turn the request into a stop */
+        if (*w.asked) {
+            *stop = 1;
+        }
+    }
     ctx.drain = &w.draining;
     train_role_bind_address(cfg, ctx.bind, sizeof ctx.bind);
     int rc = 1;

@@ -67,6 +67,9 @@ static void *watch(void *arg)
                 }
             }
         }
+        if (w->asked && *w->asked && !stop_seen && !*w->stop) {
+            rundir_request_stop(w->run_dir); /* seen below: the shard drains as on STOP */
+        }
         struct stat st;
         if (!*w->stop && !stop_seen && stat(path, &st) == 0) {
             stop_seen = last_actor = clock_now_ns();

@@ -1,5 +1,7 @@
 /* The stop watcher of a `shoal train` rank: a thread that turns the run folder's STOP file into
- * the process's stop flag. A replay shard drains first: after the STOP file appears it keeps
+ * the process's stop flag (and, for a shard, a signal's request to stop into the STOP file, so
+ * that SIGTERM to every rank at once, as Slurm sends it, drains too). A replay shard drains
+ * first: after the STOP file appears it keeps
  * serving until the learners are done (they need it to finish; the evaluator does not, and its
  * final evaluations go on meanwhile) and the actors too, except that a second without another actor finishing means the rest are gone (a
  * killed actor never says it is done); WATCHER_DRAIN_SECS bounds it all, within the 10 s a stop
@@ -45,6 +47,8 @@ typedef struct watcher {
     int drain_learners;          /* learners */
     const char *role;            /* cluster_role_name of the rank, for its heartbeat */
     uint32_t index;
+    volatile sig_atomic_t *asked; /* NULL, or a signal's request to stop (shards,
+                                   * cluster_stop_asked_on_signals): written as the STOP file */
     monitor *mon;                /* NULL, or progress and budget (not owned) */
     liveness *live;              /* NULL, or the other ranks' liveness (not owned) */
     double period;               /* seconds between monitor ticks */

@@ -107,20 +107,11 @@ cat "$work/train.out"
 echo "--- shoal actor --join from h4 (exit $join_rc)"
 cat "$work/join.out"
 
-failed=0
-check() { # check DESCRIPTION COMMAND...
-    if "${@:2}"; then
-        echo "ok: $1"
-    else
-        echo "NOT OK: $1" >&2
-        failed=1
-    fi
-}
+. "$(dirname "$0")/checks.sh"
 on_host() { # on_host ROLE-INDEX HOST [RUN]: its heartbeat says it ran there
     local file="${3:-$run}/log/$1.alive"
     [ -f "$file" ] && [ "$(cut -d' ' -f1 "$file")" = "$2" ]
 }
-has() { grep -q -- "$2" "$1" 2>/dev/null; }
 
 check "shoal train exited 0" [ "$train_rc" = 0 ]
 check "the shard ran on h1" on_host replay-0 h1

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-./cluster/install-deps.sh
+./cluster/install-deps.sh --tests
 
 if [ ! -d "$root/../shared" ]; then
     echo "tests/run.sh: ../shared (specs and fixtures) is not beside this clone; some tests need it" >&2

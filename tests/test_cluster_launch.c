@@ -37,6 +37,9 @@ Test(cluster_launch, mpirun_line_has_the_recovery_and_idle_flags_and_passes_args
     cr_assert(index_of(argv, argc, "--oversubscribe") > 0);
     cr_assert(index_of(argv, argc, "--enable-recovery") > 0);
     cr_assert(index_of(argv, argc, "mpi_yield_when_idle") > 0);
+    int kill_at = index_of(argv, argc, "odls_base_sigkill_timeout");
+    cr_assert(kill_at > 0 && strcmp(argv[kill_at + 1], "10") == 0,
+              "a SIGTERM to mpirun leaves the ranks 10 s to stop before SIGKILL");
     cr_assert_eq(index_of(argv, argc, "--allow-run-as-root"), -1);
     cr_assert_eq(index_of(argv, argc, "--hostfile"), -1);
     int self = index_of(argv, argc, "/opt/shoal");

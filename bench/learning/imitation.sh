@@ -25,7 +25,8 @@
 # Defaults: every variant but dqfd-df05 and dqfd-mixed, seed 1, --frames 1000000, --bc-updates
 # 40000, --dagger-period 2000, --seconds 3600 (a run's time cap; a capped run is reported as
 # time_cap), --out runs/learning/imitation. --reuse keeps a finished run of the same name.
-# Writes DIR/summary.csv (one row per run) and, with --agreement, DIR/agreement.csv.
+# Writes DIR/summary.csv (one row per run) and, with --agreement, DIR/agreement.csv and the
+# plot DIR/agreement-GAME.svg.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -54,7 +55,7 @@ while [ $# -gt 0 ]; do
         --agreement) agreement=$2; shift 2 ;;
         --set) extra+=(--set "$2"); shift 2 ;;
         --dry-run) DRY_RUN=1; shift ;;
-        -h|--help) usage_exit 2 28 ;;
+        -h|--help) usage_exit 2 29 ;;
         *) unknown_arg "$1" ;;
     esac
 done
@@ -207,4 +208,25 @@ for seed in $seeds; do
         done
     done
 done
+# The distribution-shift plot: per game, each variant's agreement with the expert by step of
+# the episode, over its seeds (weighted by visits; spans of fewer than 200 visits left out, so
+# that a few long episodes do not draw the tail).
+if [ -n "$agreement" ] && [ -z "$DRY_RUN" ]; then
+    for game in $games; do
+        curves=()
+        for variant in $variants; do
+            f=$out/agreement-$game-$variant.csv
+            { echo "step,frames,wall_seconds,episodes,mean"
+              awk -F, -v g="$game" -v v="$variant" '
+                $1 == g && $2 == v { n[$4] += $6; a[$4] += $6 * $7 }
+                END { for (k in n) if (n[k] >= 200) printf "%d,0,0,%d,%.2f\n", k, n[k], 100 * a[k] / n[k] }' \
+                "$out/agreement.csv" | sort -t, -k1 -n; } > "$f"
+            [ "$(wc -l < "$f")" -le 1 ] || curves+=("$variant=$f")
+        done
+        [ ${#curves[@]} -eq 0 ] || "$(dirname "$0")/plot.sh" --x updates \
+            --xlabel "step of the episode" --ylabel "the expert's action chosen (%)" \
+            "$out/agreement-$game.svg" "MinAtar $game: agreement with the expert along an episode" \
+            "${curves[@]}"
+    done
+fi
 capped_summary

@@ -3,21 +3,31 @@
 # (or learner updates, or seconds since the run's first evaluated checkpoint), one line per run,
 # from each run's eval.csv.
 #
-#   bench/learning/plot.sh [--x frames|updates|seconds] OUT.svg "TITLE" LABEL=RUN_DIR/eval.csv ...
+#   bench/learning/plot.sh [--x frames|updates|seconds] [--xlabel TEXT] [--ylabel TEXT]
+#                          OUT.svg "TITLE" LABEL=RUN_DIR/eval.csv ...
+# --xlabel and --ylabel replace the axes' names (the x option's name, "evaluation return"), for
+# other curves written in eval.csv's columns (bench/learning/imitation.sh's agreement plot).
 set -euo pipefail
 x=frames
-if [ "${1:-}" = --x ]; then
-    x=$2
-    shift 2
-fi
+xlabel=
+ylabel="evaluation return"
+while [ $# -gt 0 ]; do
+    case $1 in
+        --x) x=$2; shift 2 ;;
+        --xlabel) xlabel=$2; shift 2 ;;
+        --ylabel) ylabel=$2; shift 2 ;;
+        *) break ;;
+    esac
+done
 case $x in
     frames) xcol=2 ;;
     updates) xcol=1 ;;
     seconds) xcol=3 ;;
     *) echo "plot.sh: --x is frames, updates or seconds" >&2; exit 2 ;;
 esac
+[ -n "$xlabel" ] || xlabel=$x
 if [ $# -lt 3 ]; then
-    sed -n 2,6p "$0" >&2
+    sed -n 2,9p "$0" >&2
     exit 2
 fi
 svg=$1
@@ -36,7 +46,7 @@ colors=('#1f77b4' '#d62728' '#2ca02c' '#9467bd' '#ff7f0e' '#8c564b')
                                           print l "," c "," (k == 3 ? $3 - t0 : $k) "," $5 }'
         i=$((i + 1))
     done
-} | awk -F, -v title="$title" -v xname="$x" '
+} | awk -F, -v title="$title" -v xname="$xlabel" -v yname="$ylabel" '
     { label[NR] = $1; color[NR] = $2; x[NR] = $3; y[NR] = $4
       if (NR == 1 || $3 > xmax) xmax = $3; if (NR == 1 || $4 > ymax) ymax = $4
       if (NR == 1 || $4 < ymin) ymin = $4 }
@@ -56,7 +66,7 @@ colors=('#1f77b4' '#d62728' '#2ca02c' '#9467bd' '#ff7f0e' '#8c564b')
         printf "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%.3g</text>\n", xx, T + ph + 16, xv
       }
       printf "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", L + pw / 2, H - 6, xname
-      printf "<text x=\"14\" y=\"%d\" transform=\"rotate(-90 14 %d)\" text-anchor=\"middle\">evaluation return</text>\n", T + ph / 2, T + ph / 2
+      printf "<text x=\"14\" y=\"%d\" transform=\"rotate(-90 14 %d)\" text-anchor=\"middle\">%s</text>\n", T + ph / 2, T + ph / 2, yname
       n = 0
       for (i = 1; i <= NR; i++) {
         if (i == 1 || label[i] != label[i - 1]) {

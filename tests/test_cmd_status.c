@@ -276,8 +276,16 @@ Test(cmd_status, a_live_run_is_running_with_live_shard_figures_and_then_finished
     cr_assert_not_null(strstr(out, "\"state\":\"running\""), "%s", out);
     cr_assert_not_null(strstr(out, "\"shards_answering\":1"), "%s", out);
     snprintf(args, sizeof args, "status %s", run_dir);
-    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
-    cr_assert_not_null(strstr(out, ": running"), "%s", out);
+    /* The shard has 500 ms to answer each Stats round; on a loaded machine one round can miss
+     * it (status then says so and shows the learner's last row), so a few rounds are allowed. */
+    for (int tries = 0; tries < 10; tries++) {
+        cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+        cr_assert_not_null(strstr(out, ": running"), "%s", out);
+        if (strstr(out, "1 of 1 shards answered")) {
+            break;
+        }
+        clock_sleep_ms(300);
+    }
     cr_assert_not_null(strstr(out, "1 of 1 shards answered"), "%s", out);
     while (waitpid(pid, &status, WNOHANG) == 0) {
         cr_assert(clock_since_s(t0) < 150.0, "the run did not end by its budget");

@@ -129,15 +129,37 @@ summary_csv() {
 # best mean of the run's eval.csv ("" without one). Fails when the run has no checkpoint or
 # the evaluation fails.
 final_eval() {
-    local step json
-    step=$(ls "$1/checkpoints" 2>/dev/null | sed -n 's/^step-\([0-9]*\)\.ckpt$/\1/p' | sort -n | tail -1)
-    [ -n "$step" ] || return 1
-    json=$("$SHOAL" eval "$1/checkpoints/step-$step.ckpt" --episodes "$2" --json) || return 1
+    local ckpt json
+    ckpt=$(newest_ckpt "$1") || return 1
+    json=$("$SHOAL" eval "$ckpt" --episodes "$2" --json) || return 1
     final_mean=$(echo "$json" | sed -n 's/.*"mean":\([-0-9.e]*\).*/\1/p')
     final_std=$(echo "$json" | sed -n 's/.*"std":\([-0-9.e]*\).*/\1/p')
     best=
     [ ! -f "$1/eval.csv" ] ||
         best=$(awk -F, 'NR > 1 && ($5 > b || b == "") { b = $5 } END { print b }' "$1/eval.csv")
+}
+
+# newest_ckpt RUN_DIR: the path of the run's newest checkpoint (highest step); fails when it
+# has none.
+newest_ckpt() {
+    local step
+    step=$(ls "$1/checkpoints" 2>/dev/null | sed -n 's/^step-\([0-9]*\)\.ckpt$/\1/p' | sort -n | tail -1)
+    [ -n "$step" ] || return 1
+    echo "$1/checkpoints/step-$step.ckpt"
+}
+
+# curve_stats EVAL_CSV TARGET COLUMN: a run's evaluation curve against x = the eval.csv column
+# COLUMN (2 frames, 1 updates), as "reach,mean,last,best": the first x whose mean return reached
+# TARGET ("" if none), the area under the curve by trapezoids divided by the x span (the mean
+# return over the run; the last return when the span is 0), the last and the best mean return.
+curve_stats() {
+    sort -t, -k"$3" -n "$1" | awk -F, -v target="$2" -v c="$3" '
+        $1 == "step" { next }
+        { if (n) auc += ($c - f) * ($5 + m) / 2
+          f = $c; m = $5; n++; if (reach == "" && $5 >= target) reach = $c
+          if ($5 > best || n == 1) best = $5; if (n == 1) first = $c }
+        END { span = f - first; mean = (span > 0) ? auc / span : m
+              printf "%s,%.3f,%.3f,%.3f\n", reach, mean, m, best }'
 }
 
 # last_col FILE COLUMN: the value of COLUMN (by its header name) in the last row of a CSV.

@@ -81,14 +81,7 @@ for game in $games; do
             echo "$wall" > "$dir.wall"
         fi
         ended_by "$dir"
-        row=$(sort -t, -k2 -n "$dir/eval.csv" | awk -F, -v target="$expert" '
-            $1 == "step" { next }
-            { if (n) auc += ($2 - f) * ($5 + m) / 2
-              f = $2; m = $5; n++; if (!reach && $5 >= target) reach = $2
-              if ($5 > best || n == 1) best = $5; last = $5; first_f = n == 1 ? $2 : first_f }
-            END { span = f - first_f
-                  mean = (span > 0) ? auc / span : last
-                  printf "%s,%.3f,%.3f,%.3f", (reach ? reach : ""), mean, last, best }')
+        row=$(curve_stats "$dir/eval.csv" "$expert" 2)
         done_frames=$(last_col "$dir/metrics.csv" frames)
         echo "$game,$variant,$seed,$expert,$done_frames,$wall,$row,$ended" | tee -a "$summary"
     done

@@ -94,17 +94,6 @@ record() {
     transitions=$(printf '%s\n' "$line" | sed -n 's/.*: \([0-9]*\) transitions.*/\1/p')
 }
 
-# last_ckpt RUN_DIR: the newest checkpoint's path.
-last_ckpt() {
-    ls "$1"/checkpoints/step-*.ckpt | sed 's/.*step-\([0-9]*\)\.ckpt/\1 &/' | sort -n | tail -1 |
-        cut -d' ' -f2
-}
-
-# json_num JSON KEY: a number from shoal eval --json's one line.
-json_num() {
-    printf '%s\n' "$1" | sed -n "s/.*\"$2\":\([-0-9.eE+]*\).*/\1/p" | head -1
-}
-
 for seed in $seeds; do
     for game in $games; do
         cfg=$root/cluster/configs/minatar-$game.ini
@@ -139,7 +128,7 @@ for seed in $seeds; do
                           --set learner.checkpoint_period=$(( bc_updates / 10 )))
                     ntrans=0 ;;
                 finetune)
-                    init=$(last_ckpt "$out/$game-bc50-$seed" 2>/dev/null || true)
+                    init=$(newest_ckpt "$out/$game-bc50-$seed" || true)
                     if [ -z "$DRY_RUN" ] && [ -z "$init" ]; then
                         echo "imitation.sh: finetune needs bc50's run ($out/$game-bc50-$seed): list bc50 before finetune" >&2
                         exit 1
@@ -176,33 +165,27 @@ for seed in $seeds; do
             updates=$(last_col "$dir/metrics.csv" step)
             # The curve: x = frames, or updates for behaviour cloning (no frames); the first
             # x at which an evaluation reached the expert's mean return.
-            col=2; [ "$auc_over" = frames ] || col=1
-            row=$(sort -t, -k$col -n "$dir/eval.csv" | awk -F, -v target="$expert50" -v c=$col '
-                $1 == "step" { next }
-                { if (n) auc += ($c - f) * ($5 + m) / 2
-                  f = $c; m = $5; n++; if (reach == "" && $5 >= target) reach = $c
-                  if ($5 > best || n == 1) best = $5; if (n == 1) first = $c }
-                END { span = f - first; mean = (span > 0) ? auc / span : m
-                      printf "%s,%.3f,%.3f", reach, mean, best }')
-            reach=${row%%,*}; rest=${row#*,}; auc=${rest%%,*}; best=${rest#*,}
-            unit=$auc_over
-            if [ "$variant" = dagger ]; then
-                unit=labels  # one label per frame: the actor labels every state it visits
-            fi
-            ckpt=$(last_ckpt "$dir")
-            grep -q "^$game,$variant,$seed," "$summary" && [ -z "$agreement" ] && continue
-            json=$("$SHOAL" eval "$ckpt" --episodes 100 --json 2>/dev/null)
-            fmean=$(json_num "$json" mean); fstd=$(json_num "$json" std)
-            awk -v f="$fmean" -v b="$best" 'BEGIN { exit !(f > b) }' && best=$fmean
-            if [ -z "$reach" ] && awk -v f="$fmean" -v t="$expert50" 'BEGIN { exit !(f >= t) }'; then
-                reach=$([ "$auc_over" = frames ] && echo "$done_frames" || echo "$updates")
-            fi
             # A reused run keeps the row it has: the summary holds one row per run.
-            grep -q "^$game,$variant,$seed," "$summary" ||
+            if ! grep -q "^$game,$variant,$seed," "$summary"; then
+                final_eval "$dir" 100 2>/dev/null  # before curve_stats: it sets best too
+                fmean=$final_mean; fstd=$final_std
+                col=2; [ "$auc_over" = frames ] || col=1
+                IFS=, read -r reach auc _ best < <(curve_stats "$dir/eval.csv" "$expert50" $col)
+                awk -v f="$fmean" -v b="$best" 'BEGIN { exit !(f > b) }' && best=$fmean
+                unit=$auc_over
+                if [ "$variant" = dagger ]; then
+                    unit=labels  # one label per frame: the actor labels every state it visits
+                fi
+                if [ -z "$reach" ] && awk -v f="$fmean" -v t="$expert50" 'BEGIN { exit !(f >= t) }'; then
+                    reach=$([ "$auc_over" = frames ] && echo "$done_frames" || echo "$updates")
+                fi
                 echo "$game,$variant,$seed,$expert50,$ntrans,$labels,$done_frames,$updates,$wall,$reach,$unit,$auc,$auc_over,$fmean,$fstd,$best,$ended" >> "$summary"
+            elif [ -z "$agreement" ]; then
+                continue
+            fi
             grep "^$game,$variant,$seed," "$summary"
             if [ -n "$agreement" ] && ! grep -q "^$game,$variant,$seed," "$out/agreement.csv"; then
-                "$SHOAL" eval "$ckpt" --episodes 100 --agreement "$agreement" --csv 2>/dev/null |
+                "$SHOAL" eval "$(newest_ckpt "$dir")" --episodes 100 --agreement "$agreement" --csv 2>/dev/null |
                     awk -F, -v p="$game,$variant,$seed" 'NR > 1 { print p "," $0 }' >> "$out/agreement.csv"
             fi
         done

@@ -8,6 +8,7 @@
 
 #include "common/crc32c.h"
 #include "common/frame.h"
+#include "common/grow.h"
 
 struct learner_params_pub {
     void *sock;
@@ -88,15 +89,9 @@ void learner_params_pub_free(learner_params_pub *pub)
 /* Grows *buf to at least need bytes; buffers only grow, so steady state never allocates. */
 static int reserve(uint8_t **buf, size_t *cap, size_t need, shoal_err *err)
 {
-    if (*cap >= need) {
-        return SHOAL_OK;
-    }
-    uint8_t *bigger = realloc(*buf, need);
-    if (!bigger) {
+    if (grow_items((void **)buf, cap, need, 1) != SHOAL_OK) {
         return shoal_err_set(err, SHOAL_ENOMEM, "cannot allocate %zu bytes for parameters", need);
     }
-    *buf = bigger;
-    *cap = need;
     return SHOAL_OK;
 }
 

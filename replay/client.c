@@ -6,6 +6,7 @@
 
 #include "common/clock.h"
 #include "common/frame.h"
+#include "common/grow.h"
 #include "common/rng.h"
 #include "replay/wire.h"
 
@@ -52,7 +53,7 @@ struct replay_client {
     uint64_t acked;
     /* shared counts heard in acks, grown to the largest backlog seen */
     uint64_t *heard_code, *heard_count;
-    size_t n_heard, heard_cap;
+    size_t n_heard, heard_code_cap, heard_count_cap;
     size_t demo_rr;
     int async_code;    /* an Error not tied to a waiting call */
     shoal_err async_err;
@@ -337,20 +338,12 @@ static void hear_counts(replay_client *c, const Shoal__V1__InsertAck *a)
     if (n == 0 || a->n_visit_count != n) {
         return;
     }
-    if (c->n_heard + n > c->heard_cap) {
-        size_t cap = 2 * (c->n_heard + n);
-        uint64_t *code = realloc(c->heard_code, cap * sizeof *code);
-        if (code) {
-            c->heard_code = code;
-        }
-        uint64_t *count = realloc(c->heard_count, cap * sizeof *count);
-        if (count) {
-            c->heard_count = count;
-        }
-        if (!code || !count) {
-            return;
-        }
-        c->heard_cap = cap;
+    size_t need = c->n_heard + n;
+    if (grow_items((void **)&c->heard_code, &c->heard_code_cap, need, sizeof *c->heard_code) !=
+            SHOAL_OK ||
+        grow_items((void **)&c->heard_count, &c->heard_count_cap, need,
+                   sizeof *c->heard_count) != SHOAL_OK) {
+        return;
     }
     memcpy(c->heard_code + c->n_heard, a->visit_code, n * sizeof *a->visit_code);
     memcpy(c->heard_count + c->n_heard, a->visit_count, n * sizeof *a->visit_count);

@@ -9,6 +9,7 @@
 
 #include "common/clock.h"
 #include "common/counts.h"
+#include "common/grow.h"
 #include "common/fileio.h"
 #include "common/frame.h"
 #include "common/log.h"
@@ -347,22 +348,6 @@ static void note_actor(replay_server *s, const Shoal__V1__InsertBatch *b)
     }
 }
 
-/* Grows *buf (of *cap items of `item` bytes) to hold need; amortised doubling. */
-static int grow(void **buf, size_t *cap, size_t need, size_t item)
-{
-    if (need <= *cap) {
-        return SHOAL_OK;
-    }
-    size_t n = need > 2 * *cap ? need : 2 * *cap;
-    void *b = realloc(*buf, n * item);
-    if (!b) {
-        return SHOAL_ENOMEM;
-    }
-    *buf = b;
-    *cap = n;
-    return SHOAL_OK;
-}
-
 /* Shared counts: adds an agent batch's visit codes to the shard's counts and queues them for
  * the actor's next ack. */
 static int count_visits(replay_server *s, const Shoal__V1__InsertBatch *b, shoal_err *err)
@@ -387,8 +372,8 @@ static int count_visits(replay_server *s, const Shoal__V1__InsertBatch *b, shoal
     }
     visit_list *v = &s->visits[b->actor_id];
     size_t need = v->n + b->n_visit_code;
-    if (grow((void **)&v->code, &v->cap, need, sizeof *v->code) != SHOAL_OK ||
-        grow((void **)&s->reply_counts, &s->reply_cap, need, sizeof *s->reply_counts) !=
+    if (grow_items((void **)&v->code, &v->cap, need, sizeof *v->code) != SHOAL_OK ||
+        grow_items((void **)&s->reply_counts, &s->reply_cap, need, sizeof *s->reply_counts) !=
             SHOAL_OK) {
         return shoal_err_set(err, SHOAL_ENOMEM, "shard %u: out of memory for %zu visit codes",
                              s->cfg.store.shard, need);
